@@ -1,0 +1,32 @@
+"""The ``forensics`` command: a thin Typer app over the library.
+
+Exit codes: 0 ok; 1 error; 2 usage; 3 ingest finished but some input was rejected or failed;
+4 ``hunt --fail-on`` threshold reached; 5 ``verify`` found a failed check.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from forensics.cli import ingest as _ingest
+from forensics.cli import sql as _sql
+
+app = typer.Typer(
+    name="forensics",
+    help="Log forensics and IOC hunting: ingest logs into a case, hunt, build the timeline, export evidence.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Each command module registers its commands; the list is explicit so grep can follow it.
+for _module in (
+    _ingest,
+    _sql,
+):
+    _module.register(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

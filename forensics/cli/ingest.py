@@ -1,0 +1,100 @@
+"""``forensics ingest``: files, folders and archives into a case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from forensics.cli.common import err, out, print_json_line
+from forensics.ingest.base import ParseContext
+from forensics.ingest.runner import IngestSummary, ingest_paths
+
+EXIT_PROBLEMS = 3
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ingest`` command."""
+    app.command(
+        "ingest",
+        help=(
+            "Ingest logs (EVTX, Windows XML/JSON exports, Linux logs, EDR exports, whole collected "
+            "images and archives) into a case. Files are recognised by content and never modified.\n\n"
+            "Exit codes: 0 all clean; 3 something was rejected, failed, refused, unreadable or empty "
+            "(the summary says what); 1 error.\n\n"
+            "Example: forensics ingest /evidence/ts01 /evidence/dc01.zip --case cases/dims --tz Asia/Kolkata"
+        ),
+    )(ingest)
+
+
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files, folders or archives to ingest.")],
+    case: Annotated[Path, typer.Option("--case", "-c", help="Case directory (created if missing).")],
+    tz: Annotated[
+        str | None, typer.Option(help="Zone to assume for sources that do not state one (IANA name).")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Host name for records that do not name one.")] = None,
+    year: Annotated[int | None, typer.Option(help="Collection year, for log formats without a year.")] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="Mapping file for the generic CSV / JSON-lines importer.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Parallel worker processes (default: cores).")] = None,
+    json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+) -> None:
+    """Ingest files, folders and archives into a case."""
+    options: dict[str, Any] = {}
+    if mapping is not None:
+        options["mapping"] = mapping
+    ctx = ParseContext(tz=tz, host=host, reference_year=year, options=options)
+    summary = run_ingest(case, paths, ctx, workers)
+    if json:
+        print_json_line(summary.to_dict())
+    else:
+        render_summary(summary)
+    if not summary.clean:
+        raise typer.Exit(EXIT_PROBLEMS)
+
+
+def run_ingest(case: Path, paths: list[Path], ctx: ParseContext, workers: int | None = None) -> IngestSummary:
+    """Ingest with a progress bar and problem lines on stderr (shared with ``hunt``)."""
+
+    def problem(p: dict[str, Any]) -> None:
+        where = p["path"] + (f" [{p['member']}]" if p.get("member") else "")
+        detail = p.get("error") or f"{p.get('rejects')} records rejected"
+        err.print(f"[yellow]{p['status']}[/]: {where}: {detail}", markup=True, highlight=False)
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("ingesting", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        return ingest_paths(case, paths, ctx, workers=workers, progress=progress, on_problem=problem)
+
+
+def render_summary(s: IngestSummary) -> None:
+    """The end-of-run table."""
+    t = Table(title=f"ingest into {s.case}", show_header=True)
+    t.add_column("what")
+    t.add_column("count", justify="right")
+    t.add_row("files seen", str(s.files_seen))
+    t.add_row("files parsed", str(s.files_parsed))
+    t.add_row("already in case (skipped)", str(s.files_skipped))
+    t.add_row("rows added", f"{s.rows:,}")
+    t.add_row("records rejected", f"{s.rejects:,}")
+    for status, n in sorted(s.by_status.items()):
+        t.add_row(f"inputs {status}", str(n))
+    for parser, n in sorted(s.by_parser.items()):
+        t.add_row(f"parser {parser}", str(n))
+    out.print(t)
+    if s.problems:
+        out.print(
+            f"{len(s.problems)} input(s) need attention: see `forensics sql {s.case} "
+            "\"SELECT * FROM inputs WHERE status <> 'ok'\"`"
+        )

@@ -1,0 +1,1 @@
+"""Detections over a case: Sigma, correlations, SQL hunts, IOC sweeps and YARA."""

@@ -1,0 +1,306 @@
+"""Our Sigma backend: a parsed pySigma condition tree -> one portable SQL boolean expression.
+
+Why our own and not pySigma's DuckDB backend: that backend leaves ``%``/``_`` unescaped in LIKE
+patterns, compares case-sensitively and lets ``not`` over an absent field evaluate to NULL, so
+negated rules never fire. Semantics here follow the Sigma specification:
+
+* strings match case-insensitively (``lower(col)`` against a lower-cased literal) unless the value
+  carries ``cased``; ``*`` / ``?`` become LIKE ``%`` / ``_`` and literal ``%``, ``_``, ``\\`` are
+  escaped (``ESCAPE '\\'``, written only when the pattern needs it);
+* a field the data does not have is folded to a constant at conversion time: a match on it is
+  false, ``null`` / ``exists: false`` on it is true — so ``not`` over a missing field is true;
+* SQL NULL never leaks into ``not``: every negation is ``NOT coalesce(x, false)``;
+* regular expressions go through ``regexp_matches`` with their flags written inline (``(?i)``),
+  CIDR ranges become LIKE prefixes, numbers compare numerically (``TRY_CAST``).
+
+Only functions that sqlglot transpiles to Spark are used (lower, coalesce, regexp_matches,
+TRY_CAST, left/right/length, LIKE ... ESCAPE).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionNOT,
+    ConditionOR,
+    ConditionValueExpression,
+)
+from sigma.types import (
+    CompareOperators,
+    Placeholder,
+    SigmaBool,
+    SigmaCasedString,
+    SigmaCIDRExpression,
+    SigmaCompareExpression,
+    SigmaExists,
+    SigmaExpansion,
+    SigmaFieldReference,
+    SigmaNull,
+    SigmaNumber,
+    SigmaRegularExpression,
+    SigmaRegularExpressionFlag,
+    SigmaString,
+    SigmaTimestampPart,
+    SpecialChars,
+)
+
+from forensics.hunt.sigma.sqlutil import like_escape, quote_str
+
+TRUE = "TRUE"
+FALSE = "FALSE"
+
+
+class Unsupported(Exception):
+    """The rule uses something this backend cannot express (the message says what)."""
+
+
+@dataclass(frozen=True)
+class ColumnRef:
+    """A resolved field: the SQL expression reading it and whether it is numeric."""
+
+    sql: str
+    numeric: bool = False
+
+
+Resolver = Callable[[str], "ColumnRef | None"]
+
+
+@dataclass
+class ConvertContext:
+    """What the conversion needs to know about the data it will run on."""
+
+    resolve: Resolver  # Sigma field name -> column expression, None when the data lacks it
+    keyword_sql: str | None = None  # text a field-less (keyword) search looks in
+    placeholders: dict[str, list[str]] = field(default_factory=dict)  # values for |expand
+    fields: set[str] = field(default_factory=set)  # Sigma fields the rule referenced (filled)
+
+
+# RE2 (DuckDB, Spark's Java regex is a superset) has no lookaround, backreferences, atomic or
+# possessive groups; reject those up front with a clear reason instead of a runtime error.
+_RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\(\?>|\\[1-9]|[*+?}]\+")
+
+_FLAG_LETTERS = {
+    SigmaRegularExpressionFlag.IGNORECASE: "i",
+    SigmaRegularExpressionFlag.MULTILINE: "m",
+    SigmaRegularExpressionFlag.DOTALL: "s",
+}
+
+_CMP = {
+    CompareOperators.LT: "<",
+    CompareOperators.LTE: "<=",
+    CompareOperators.GT: ">",
+    CompareOperators.GTE: ">=",
+    CompareOperators.NEQ: "<>",
+}
+
+_TS_PARTS = {"minute": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
+
+
+def to_sql(node: object, ctx: ConvertContext) -> str:
+    """SQL boolean expression for a parsed condition node (never NULL-valued at the top)."""
+    sql = _node(node, ctx)
+    if sql in (TRUE, FALSE):
+        return sql
+    return f"coalesce({sql}, FALSE)"
+
+
+def _node(node: object, ctx: ConvertContext) -> str:
+    if isinstance(node, ConditionAND):
+        return _join([_node(a, ctx) for a in node.args], "AND")
+    if isinstance(node, ConditionOR):
+        return _join([_node(a, ctx) for a in node.args], "OR")
+    if isinstance(node, ConditionNOT):
+        inner = _node(node.args[0], ctx)
+        if inner == TRUE:
+            return FALSE
+        if inner == FALSE:
+            return TRUE
+        return f"NOT coalesce({inner}, FALSE)"
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return _field_value(node.field, node.value, ctx)
+    if isinstance(node, ConditionValueExpression):
+        return _keyword(node.value, ctx)
+    raise Unsupported(f"condition element {type(node).__name__} is not supported")
+
+
+def _join(parts: list[str], op: str) -> str:
+    """AND/OR with constant folding, so a missing field simplifies the expression."""
+    absorbing, neutral = (FALSE, TRUE) if op == "AND" else (TRUE, FALSE)
+    if absorbing in parts:
+        return absorbing
+    kept = [p for p in parts if p != neutral]
+    if not kept:
+        return neutral
+    if len(kept) == 1:
+        return kept[0]
+    return "(" + f" {op} ".join(kept) + ")"
+
+
+# ---- field = value --------------------------------------------------------------------------
+def _field_value(name: str, value: object, ctx: ConvertContext) -> str:
+    ctx.fields.add(name)
+    if isinstance(value, SigmaExpansion):
+        return _join([_field_value(name, v, ctx) for v in value.values], "OR")
+    col = ctx.resolve(name)
+    if isinstance(value, SigmaNull):
+        return TRUE if col is None else f"({col.sql} IS NULL)"
+    if isinstance(value, SigmaExists):
+        if col is None:
+            return FALSE if value.exists else TRUE
+        return f"({col.sql} IS {'NOT ' if value.exists else ''}NULL)"
+    if isinstance(value, SigmaFieldReference):
+        return _fieldref(col, value, ctx)
+    if col is None:
+        _check_value(value, ctx)  # an unsupported value is reported even when the field is absent
+        return FALSE
+    return _match(col, value, ctx)
+
+
+def _check_value(value: object, ctx: ConvertContext) -> None:
+    if isinstance(value, SigmaString):
+        _expand_placeholders(value, ctx)
+    elif isinstance(value, SigmaRegularExpression):
+        _regex_literal(value)
+    elif not isinstance(value, SigmaNumber | SigmaBool | SigmaCIDRExpression | SigmaCompareExpression):
+        raise Unsupported(f"value type {type(value).__name__} is not supported")
+
+
+def _match(col: ColumnRef, value: object, ctx: ConvertContext) -> str:
+    if isinstance(value, SigmaTimestampPart):
+        part = _TS_PARTS[value.timestamp_part.name.lower()]
+        return f"(date_part('{part}', TRY_CAST({col.sql} AS TIMESTAMP)) = {int(value.number)})"
+    if isinstance(value, SigmaString):
+        strings = _expand_placeholders(value, ctx)
+        return _join([_string(col.sql, s) for s in strings], "OR")
+    if isinstance(value, SigmaBool):
+        return f"(lower(CAST({col.sql} AS VARCHAR)) = '{'true' if value.boolean else 'false'}')"
+    if isinstance(value, SigmaNumber):
+        return _number(col, value.number)
+    if isinstance(value, SigmaCompareExpression):
+        num = value.number.number
+        target = col.sql if col.numeric else f"TRY_CAST({col.sql} AS DOUBLE)"
+        return f"({target} {_CMP[value.op]} {num!r})"
+    if isinstance(value, SigmaRegularExpression):
+        return f"regexp_matches({_as_text(col)}, {quote_str(_regex_literal(value))})"
+    if isinstance(value, SigmaCIDRExpression):
+        pats = value.expand("*")
+        return _join([_string(_as_text(col), SigmaString(p)) for p in pats], "OR")
+    raise Unsupported(f"value type {type(value).__name__} is not supported")
+
+
+def _as_text(col: ColumnRef) -> str:
+    return f"CAST({col.sql} AS VARCHAR)" if col.numeric else col.sql
+
+
+def _number(col: ColumnRef, number: int | float) -> str:
+    if col.numeric:
+        return f"({col.sql} = {number!r})"
+    # a string column: the decimal spelling, and for integers the hex one Windows often logs
+    # (GrantedAccess, Status); TRY_CAST catches padded or signed spellings
+    spellings = [str(number)]
+    if isinstance(number, int) and number >= 0:
+        spellings.append(hex(number))
+    lits = ", ".join(quote_str(s) for s in spellings)
+    return f"(lower({col.sql}) IN ({lits}) OR TRY_CAST({col.sql} AS DOUBLE) = {number!r})"
+
+
+def _string(sql: str, s: SigmaString) -> str:
+    """Case-insensitive (unless cased) equality or LIKE of a column against a Sigma string."""
+    cased = isinstance(s, SigmaCasedString)
+    pattern, has_wild = _like_pattern(s, lower=not cased)
+    target = sql if cased else f"lower({sql})"
+    if not has_wild:
+        plain = s.to_plain() if not cased else str(s.to_plain())
+        return f"({target} = {quote_str(plain if cased else plain.lower())})"
+    esc = " ESCAPE '\\'" if "\\" in pattern else ""
+    return f"({target} LIKE {quote_str(pattern)}{esc})"
+
+
+def _like_pattern(s: SigmaString, lower: bool) -> tuple[str, bool]:
+    out: list[str] = []
+    wild = False
+    for part in s.iter_parts():
+        if part is SpecialChars.WILDCARD_MULTI:
+            out.append("%")
+            wild = True
+        elif part is SpecialChars.WILDCARD_SINGLE:
+            out.append("_")
+            wild = True
+        elif isinstance(part, str):
+            out.append(like_escape(part.lower() if lower else part))
+        else:
+            raise Unsupported(f"unresolved placeholder {part!r} in value")
+    return "".join(out), wild
+
+
+def _expand_placeholders(s: SigmaString, ctx: ConvertContext) -> list[SigmaString]:
+    if not s.contains_placeholder():
+        return [s]
+
+    def values(p: Placeholder) -> Iterator[str]:
+        if p.name not in ctx.placeholders:
+            raise Unsupported(f"placeholder %{p.name}% has no value (give it with placeholders)")
+        yield from ctx.placeholders[p.name]
+
+    out = s.replace_placeholders(values)
+    if isinstance(s, SigmaCasedString):
+        out = [SigmaCasedString.from_sigma_string(x) for x in out]
+    return out
+
+
+def _regex_literal(value: SigmaRegularExpression) -> str:
+    if value.contains_placeholder():
+        raise Unsupported("placeholders inside regular expressions are not supported")
+    pattern = value.regexp.to_plain() if hasattr(value.regexp, "to_plain") else str(value.regexp)
+    if _RE2_UNSUPPORTED.search(pattern):
+        raise Unsupported(
+            f"regular expression {pattern!r} uses lookaround, backreferences or possessive/atomic groups, "
+            "which RE2 (DuckDB/Spark-portable regex) does not support"
+        )
+    flags = "".join(sorted(_FLAG_LETTERS[f] for f in value.flags))
+    return (f"(?{flags})" if flags else "") + pattern
+
+
+def _fieldref(col: ColumnRef | None, value: SigmaFieldReference, ctx: ConvertContext) -> str:
+    ctx.fields.add(value.field)
+    other = ctx.resolve(value.field)
+    if col is None or other is None:
+        return FALSE
+    a, b = f"lower({_as_text(col)})", f"lower({_as_text(other)})"
+    if value.starts_with and value.ends_with:
+        return f"(strpos({a}, {b}) > 0)"
+    if value.starts_with:
+        return f"(left({a}, length({b})) = {b})"
+    if value.ends_with:
+        return f"(right({a}, length({b})) = {b})"
+    return f"({a} = {b})"
+
+
+# ---- keywords -------------------------------------------------------------------------------
+def _keyword(value: object, ctx: ConvertContext) -> str:
+    if isinstance(value, SigmaExpansion):
+        return _join([_keyword(v, ctx) for v in value.values], "OR")
+    if isinstance(value, SigmaNumber):
+        value = SigmaString(str(value.number))
+    if isinstance(value, SigmaRegularExpression):
+        if ctx.keyword_sql is None:
+            _regex_literal(value)
+            return FALSE
+        return f"regexp_matches({ctx.keyword_sql}, {quote_str(_regex_literal(value))})"
+    if not isinstance(value, SigmaString):
+        raise Unsupported(f"keyword of type {type(value).__name__} is not supported")
+    strings = _expand_placeholders(value, ctx)
+    if ctx.keyword_sql is None:
+        return FALSE
+    # a keyword matches anywhere in the event text unless the rule anchors it with wildcards
+    parts = []
+    for s in strings:
+        if not (s.startswith(SpecialChars.WILDCARD_MULTI) or s.endswith(SpecialChars.WILDCARD_MULTI)):
+            s = SpecialChars.WILDCARD_MULTI + s + SpecialChars.WILDCARD_MULTI
+        parts.append(_string(ctx.keyword_sql, s))
+    return _join(parts, "OR")

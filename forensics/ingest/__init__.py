@@ -1,0 +1,1 @@
+"""Ingest: source formats into the case store."""

@@ -1,0 +1,268 @@
+"""Ingest: inputs → hashed, sniffed candidates → parsed in parallel → committed batches.
+
+Inputs are opened read-only and hashed before parsing. An input whose (sha256, path, member)
+is already recorded is skipped; the same bytes under another path are recorded as a
+``duplicate`` without parsing again. Each group of inputs commits atomically (see
+``forensics.store``), so a killed run leaves the case readable and a re-run finishes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from forensics import __version__
+from forensics.ingest.archives import Candidate, remove_scratch, walk
+from forensics.ingest.base import InputFile, ParseContext
+from forensics.ingest.registry import sniff
+from forensics.ingest.worker import Task, TaskResult, run_task
+from forensics.store import Case
+from forensics.timeutil import now_utc
+
+GROUP_BYTES = 16 * 1024**2  # inputs per commit group, by size
+GROUP_FILES = 128
+PROBLEM_STATUSES = ("rejects", "failed", "empty", "unreadable", "refused")
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest run did."""
+
+    case: str
+    files_seen: int = 0
+    files_parsed: int = 0
+    files_skipped: int = 0  # already in the case
+    rows: int = 0
+    rejects: int = 0
+    bytes_parsed: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    by_parser: dict[str, int] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)  # non-ok inputs: path, member, status, error
+    orphans_removed: int = 0
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing was rejected, failed, refused or empty."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
+        return {
+            "case": self.case,
+            "files_seen": self.files_seen,
+            "files_parsed": self.files_parsed,
+            "files_skipped": self.files_skipped,
+            "rows": self.rows,
+            "rejects": self.rejects,
+            "bytes_parsed": self.bytes_parsed,
+            "by_status": dict(sorted(self.by_status.items())),
+            "by_parser": dict(sorted(self.by_parser.items())),
+            "problems": self.problems,
+            "clean": self.clean,
+        }
+
+
+Progress = Callable[[int, int], None]  # (bytes done, bytes total)
+
+
+def ingest_paths(
+    case_dir: Path,
+    paths: Iterable[Path],
+    ctx: ParseContext | None = None,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    on_problem: Callable[[dict[str, Any]], None] | None = None,
+) -> IngestSummary:
+    """Ingest files, folders and archives into the case at ``case_dir`` (created if needed)."""
+    ctx = ctx or ParseContext()
+    case = Case.open(case_dir, create=True)
+    summary = IngestSummary(str(case_dir))
+    try:
+        summary.orphans_removed = case.remove_orphans()
+        done_keys = case.done_keys()
+        done_shas = case.done_shas()
+        scratch = case.staging_dir / "extract"
+        pending: list[tuple[InputFile, str, Candidate]] = []
+        recorded: list[dict[str, Any]] = []
+        for cand in walk([Path(p) for p in paths], scratch):
+            summary.files_seen += 1
+            row = _triage(cand, done_keys, done_shas, summary, pending)
+            if row is not None:
+                recorded.append(row)
+        _record_plain(case, recorded, summary, on_problem)
+        _parse_all(case, pending, ctx, summary, workers, progress, on_problem)
+        case.refresh_views()
+    finally:
+        case.remove_orphans()
+        case.close()
+    return summary
+
+
+def _input_row(cand: Candidate, status: str, error: str | None, parser: str | None = None) -> dict[str, Any]:
+    return {
+        "path": cand.path,
+        "member": cand.member,
+        "size": cand.size,
+        "sha256": cand.sha256,
+        "md5": cand.md5,
+        "parser": parser,
+        "rows": 0,
+        "rejects": 0,
+        "status": status,
+        "error": error,
+        "ingested_at": now_utc(),
+        "tool_version": __version__,
+        "batch": None,
+    }
+
+
+def _triage(
+    cand: Candidate,
+    done_keys: set[tuple[str, str, str | None]],
+    done_shas: set[str],
+    summary: IngestSummary,
+    pending: list[tuple[InputFile, str, Candidate]],
+) -> dict[str, Any] | None:
+    """Decide what to do with a candidate; return a manifest row when it will not be parsed."""
+    if cand.refused is not None:
+        status = "unreadable" if cand.refused.startswith(("unreadable", "no such file")) else "refused"
+        return _input_row(cand, status, cand.refused)
+    assert cand.sha256 is not None and cand.local is not None
+    key = (cand.sha256, cand.path, cand.member)
+    if key in done_keys:
+        summary.files_skipped += 1
+        remove_scratch(cand)
+        return None
+    done_keys.add(key)
+    if cand.size == 0:
+        return _input_row(cand, "empty", "zero-byte file: nothing to parse")
+    if cand.sha256 in done_shas:
+        remove_scratch(cand)
+        return _input_row(cand, "duplicate", "same SHA-256 as an input already in the case: not parsed again")
+    parser = sniff(cand.head, cand.member or cand.path)
+    if parser is None:
+        remove_scratch(cand)
+        why = "format not recognised by content"
+        return _input_row(cand, "unknown" if not cand.explicit else "unknown", why)
+    done_shas.add(cand.sha256)
+    src = InputFile(
+        path=cand.path, member=cand.member, local=cand.local, size=cand.size, sha256=cand.sha256,
+        md5=cand.md5 or "", head=cand.head, mtime=cand.mtime,
+    )  # fmt: skip
+    pending.append((src, parser.name, cand))
+    return None
+
+
+def _note_problem(summary: IngestSummary, row: dict[str, Any], on_problem: Callable[[dict[str, Any]], None] | None) -> None:
+    summary.by_status[row["status"]] = summary.by_status.get(row["status"], 0) + 1
+    if row["status"] in PROBLEM_STATUSES:
+        problem = {k: row.get(k) for k in ("path", "member", "status", "error", "rejects")}
+        summary.problems.append(problem)
+        if on_problem:
+            on_problem(problem)
+
+
+def _record_plain(case: Case, rows: list[dict[str, Any]], summary: IngestSummary, on_problem: Any) -> None:
+    if not rows:
+        return
+    case.record_inputs(rows)
+    for row in rows:
+        _note_problem(summary, row, on_problem)
+
+
+def _groups(pending: list[tuple[InputFile, str, Candidate]]) -> Iterator[list[tuple[InputFile, str, Candidate]]]:
+    """Consecutive inputs into commit groups of bounded size and count."""
+    group: list[tuple[InputFile, str, Candidate]] = []
+    size = 0
+    for item in pending:
+        group.append(item)
+        size += item[0].size
+        if size >= GROUP_BYTES or len(group) >= GROUP_FILES:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _batch_id(group: list[tuple[InputFile, str, Candidate]]) -> str:
+    h = hashlib.sha256()
+    for src, _, _ in group:
+        h.update(f"{src.sha256}:{src.path}:{src.member}\n".encode())
+    return h.hexdigest()[:16]
+
+
+def _parse_all(
+    case: Case,
+    pending: list[tuple[InputFile, str, Candidate]],
+    ctx: ParseContext,
+    summary: IngestSummary,
+    workers: int | None,
+    progress: Progress | None,
+    on_problem: Any,
+) -> None:
+    if not pending:
+        return
+    total = sum(p[0].size for p in pending)
+    staging = case.staging_dir / "parts"
+    tasks = [(Task(_batch_id(g), [(s, p) for s, p, _ in g], ctx, staging), g) for g in _groups(pending)]
+    done_bytes = 0
+    n = workers if workers is not None else min(os.cpu_count() or 1, len(tasks))
+    for result, group in _execute(tasks, n):
+        _commit(case, result, group, summary, on_problem)
+        done_bytes += sum(s.size for s, _, _ in group)
+        if progress:
+            progress(done_bytes, total)
+
+
+def _execute(tasks: list[tuple[Task, list[Any]]], n: int) -> Iterator[tuple[TaskResult, list[Any]]]:
+    """Run tasks inline (one worker) or in a process pool, yielding results in task order."""
+    if n <= 1 or len(tasks) == 1:
+        for task, group in tasks:
+            yield run_task(task), group
+        return
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["forensics.ingest.worker"])
+    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
+        futures: dict[Future[TaskResult], int] = {}
+        results: dict[int, TaskResult] = {}
+        queue = iter(enumerate(tasks))
+        next_out = 0
+        # keep at most 2 tasks per worker in flight: bounded memory and staging space
+        for i, (task, _) in queue:
+            futures[pool.submit(run_task, task)] = i
+            if len(futures) >= 2 * n:
+                break
+        while futures:
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                results[futures.pop(fut)] = fut.result()
+                nxt = next(queue, None)
+                if nxt is not None:
+                    futures[pool.submit(run_task, nxt[1][0])] = nxt[0]
+            while next_out in results:
+                yield results.pop(next_out), tasks[next_out][1]
+                next_out += 1
+
+
+def _commit(case: Case, result: TaskResult, group: list[Any], summary: IngestSummary, on_problem: Any) -> None:
+    rows = []
+    for (src, parser, cand), res in zip(group, result.results, strict=True):
+        row = _input_row(cand, res.status, res.error, parser)
+        row.update(rows=res.rows, rejects=res.rejects, batch=result.batch, host=",".join(sorted(res.hosts))[:1000] or None)
+        rows.append(row)
+        summary.files_parsed += 1
+        summary.rows += res.rows
+        summary.rejects += res.rejects
+        summary.bytes_parsed += src.size
+        summary.by_parser[parser] = summary.by_parser.get(parser, 0) + 1
+    case.commit_batch(result.batch, result.parts, rows, result.rejects_file)
+    for row, (_, _, cand) in zip(rows, group, strict=True):
+        _note_problem(summary, row, on_problem)
+        remove_scratch(cand)

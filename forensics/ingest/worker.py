@@ -1,0 +1,227 @@
+"""Parse a group of inputs into staged Parquet parts (runs in a worker process).
+
+Memory is bounded by ``BATCH_ROWS``: rows are flushed to a Parquet part per (source, channel)
+whenever the buffer fills, never held for a whole input.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
+from forensics.ingest.registry import BY_NAME
+from forensics.schema import CORE_NAMES, FieldNamer, arrow_type
+from forensics.store import StagedPart
+
+BATCH_ROWS = 50_000
+ROW_GROUP = 64_000
+_CORE_SET = frozenset(CORE_NAMES)
+REJECT_SCHEMA = pa.schema(
+    [
+        ("input_sha256", pa.string()),
+        ("rec_index", pa.int64()),
+        ("rec_offset", pa.int64()),
+        ("rec_line", pa.int64()),
+        ("record_id", pa.int64()),
+        ("raw", pa.string()),
+        ("reason", pa.string()),
+    ]
+)
+MAX_RAW = 1 << 20  # a reject keeps at most 1 MiB of its raw record
+
+
+@dataclass
+class Task:
+    """Inputs to parse together; they commit together."""
+
+    batch: str
+    inputs: list[tuple[InputFile, str]]  # (file, parser name)
+    ctx: ParseContext
+    staging: Path
+    spellings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InputResult:
+    """What became of one input."""
+
+    sha256: str
+    rows: int = 0
+    rejects: int = 0
+    status: str = "ok"
+    error: str | None = None
+    hosts: set[str] = field(default_factory=set)
+
+
+@dataclass
+class TaskResult:
+    """A parsed group, staged and ready to commit."""
+
+    batch: str
+    parts: list[StagedPart]
+    results: list[InputResult]
+    rejects_file: Path | None
+
+
+def rows_to_table(rows: list[Row], namer: FieldNamer) -> pa.Table:
+    """Rows (dicts) into an Arrow table: core columns first, then natives sorted."""
+    keys: dict[str, None] = {}
+    for r in rows:
+        keys.update(dict.fromkeys(r))
+    core = [k for k in CORE_NAMES if k in keys]
+    natives = sorted(k for k in keys if k not in _CORE_SET)
+    schema = pa.schema([(k, arrow_type(k)) for k in (*core, *natives)])
+    try:
+        table = pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+        table = pa.Table.from_pylist([_coerce(r) for r in rows], schema=schema)
+    return _rename(table, namer)
+
+
+def _coerce(row: Row) -> Row:
+    """Slow path: natives to strings, core values that do not fit their type dropped."""
+    out: Row = {}
+    for k, v in row.items():
+        if k in _CORE_SET:
+            t = arrow_type(k)
+            try:
+                pa.array([v], type=t)
+                out[k] = v
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+                out[k] = None
+        else:
+            out[k] = None if v is None else str(v)
+    return out
+
+
+def _rename(table: pa.Table, namer: FieldNamer) -> pa.Table:
+    """Apply the case-insensitive naming; fields that land on one column are coalesced."""
+    names = table.column_names
+    target = [n if n in _CORE_SET else namer.column(n) for n in names]
+    if target == names:
+        return table
+    cols: dict[str, pa.ChunkedArray] = {}
+    import pyarrow.compute as pc
+
+    for name, col in zip(target, table.columns, strict=True):
+        cols[name] = pc.coalesce(cols[name], col) if name in cols else col
+    return pa.table(cols)
+
+
+class _Buffer:
+    """Rows waiting to be written, per (source, channel)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+        self.rows: dict[tuple[str, str | None], list[Row]] = {}
+        self.count = 0
+        self.parts: list[StagedPart] = []
+        self.namer = FieldNamer(task.spellings)
+
+    def add(self, row: Row) -> None:
+        key = (row.get("source") or "unknown", row.get("channel"))
+        self.rows.setdefault(key, []).append(row)
+        self.count += 1
+        if self.count >= BATCH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for (source, channel), rows in sorted(self.rows.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")):
+            table = rows_to_table(rows, self.namer)
+            path = self.task.staging / f"{self.task.batch}-{len(self.parts):05d}.parquet"
+            pq.write_table(table, path, compression="zstd", row_group_size=ROW_GROUP)
+            self.parts.append(StagedPart(path, source, channel, table.num_rows))
+        self.rows.clear()
+        self.count = 0
+
+
+class _Rejects:
+    """Rejects of a group, streamed to one staged Parquet file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.buf: list[dict[str, Any]] = []
+        self.writer: pq.ParquetWriter | None = None
+
+    def add(self, sha: str, index: int, rej: Reject) -> None:
+        raw = rej.raw if rej.raw is None or len(rej.raw) <= MAX_RAW else rej.raw[:MAX_RAW]
+        self.buf.append(
+            {
+                "input_sha256": sha,
+                "rec_index": index,
+                "rec_offset": rej.rec_offset,
+                "rec_line": rej.rec_line,
+                "record_id": rej.record_id,
+                "raw": raw,
+                "reason": rej.reason,
+            }
+        )
+        if len(self.buf) >= 10_000:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buf:
+            return
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, REJECT_SCHEMA, compression="zstd")
+        self.writer.write_table(pa.Table.from_pylist(self.buf, schema=REJECT_SCHEMA))
+        self.buf.clear()
+
+    def close(self) -> Path | None:
+        self.flush()
+        if self.writer is None:
+            return None
+        self.writer.close()
+        return self.path
+
+
+def run_task(task: Task) -> TaskResult:
+    """Parse every input of the task; stage parts and rejects."""
+    task.staging.mkdir(parents=True, exist_ok=True)
+    buf = _Buffer(task)
+    rejects = _Rejects(task.staging / f"{task.batch}-rejects.parquet")
+    results = [_parse_one(src, parser, task.ctx, buf, rejects) for src, parser in task.inputs]
+    buf.flush()
+    return TaskResult(task.batch, buf.parts, results, rejects.close())
+
+
+def _parse_one(src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects) -> InputResult:
+    res = InputResult(src.sha256)
+    parser = BY_NAME[parser_name]
+    index = 0
+    prov = {"input_sha256": src.sha256, "input_path": src.path, "input_member": src.member}
+    try:
+        for item in parser.parse(src, ctx):
+            if isinstance(item, Reject):
+                rejects.add(src.sha256, index, item)
+                res.rejects += 1
+            else:
+                item.update(prov)
+                item["rec_index"] = index
+                if not item.get("host"):
+                    item["host"] = ctx.host or src.host_hint
+                elif ctx.host and ctx.options.get("host_override"):
+                    item["host"] = ctx.host
+                if item.get("host"):
+                    res.hosts.add(item["host"])
+                buf.add(item)
+                res.rows += 1
+            index += 1
+    except FileFailed as exc:
+        res.status, res.error = "failed", str(exc)
+        return res
+    except Exception as exc:  # a parser bug must not stop the run: record it with its trace
+        res.status = "failed"
+        res.error = f"parser {parser_name} crashed after {index} records: {exc!r}; " + traceback.format_exc(
+            limit=3
+        ).replace("\n", " | ")
+        return res
+    if res.rejects:
+        res.status = "rejects"
+    return res

@@ -1,0 +1,272 @@
+"""The case: a directory holding the Parquet event dataset and a DuckDB catalogue.
+
+Layout::
+
+    case.duckdb                 tables inputs, rejects, parts, meta; views events (+ findings ...)
+    events/<source>/<channel>/  zstd Parquet part files, one folder per source kind and channel
+    .staging/                   parts being written; never read by views
+
+A batch of inputs becomes visible atomically: its parts are moved into ``events/`` and its
+``inputs``/``rejects``/``parts`` rows inserted in one DuckDB transaction. Part files that no
+committed row names (a run killed between the move and the commit) are removed by the next
+writer, so a re-run never duplicates rows.
+
+Plain DuckDB opens a case with ``cd CASE && duckdb -readonly case.duckdb`` (views use paths
+relative to the case directory).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from forensics import __version__
+from forensics.errors import CaseError
+from forensics.schema import CORE
+
+DB_NAME = "case.duckdb"
+EVENTS_DIR = "events"
+STAGING_DIR = ".staging"
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE SEQUENCE IF NOT EXISTS inputs_seq;
+CREATE TABLE IF NOT EXISTS inputs (
+    seq BIGINT DEFAULT nextval('inputs_seq'),
+    path VARCHAR NOT NULL,
+    member VARCHAR,
+    size BIGINT,
+    sha256 VARCHAR,
+    md5 VARCHAR,
+    parser VARCHAR,
+    rows BIGINT,
+    rejects BIGINT,
+    status VARCHAR NOT NULL,
+    error VARCHAR,
+    host VARCHAR,
+    ingested_at TIMESTAMPTZ,
+    tool_version VARCHAR,
+    batch VARCHAR
+);
+CREATE TABLE IF NOT EXISTS rejects (
+    input_sha256 VARCHAR,
+    rec_index BIGINT,
+    rec_offset BIGINT,
+    rec_line BIGINT,
+    record_id BIGINT,
+    raw VARCHAR,
+    reason VARCHAR
+);
+CREATE TABLE IF NOT EXISTS parts (
+    path VARCHAR PRIMARY KEY,
+    batch VARCHAR,
+    source VARCHAR,
+    channel VARCHAR,
+    rows BIGINT
+);
+"""
+
+# statuses of inputs rows that mean "this sha256 is done, do not parse again"
+DONE_STATUSES = ("ok", "rejects", "failed", "empty", "unknown")
+
+INPUT_COLUMNS = (
+    "path", "member", "size", "sha256", "md5", "parser", "rows", "rejects", "status", "error",
+    "host", "ingested_at", "tool_version", "batch",
+)  # fmt: skip
+
+
+def slug(value: str | None) -> str:
+    """A partition folder name for a source or channel value."""
+    if not value:
+        return "_none"
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", value)[:120]
+
+
+@dataclass(frozen=True)
+class StagedPart:
+    """A Parquet file written under ``.staging`` and waiting for its batch to commit."""
+
+    staged: Path
+    source: str
+    channel: str | None
+    rows: int
+
+
+class Case:
+    """An open case directory."""
+
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, read_only: bool) -> None:
+        self.root = root
+        self.con = con
+        self.read_only = read_only
+
+    # ---- opening ---------------------------------------------------------------------
+    @classmethod
+    def open(cls, root: str | os.PathLike[str], *, create: bool = False, read_only: bool = False) -> Case:
+        """Open (or with ``create`` make) the case at ``root``."""
+        path = Path(root)
+        db = path / DB_NAME
+        if not db.exists():
+            if not create:
+                raise CaseError(f"{path} is not a case (no {DB_NAME}); run `forensics ingest ... --case {path}`")
+            path.mkdir(parents=True, exist_ok=True)
+        try:
+            con = duckdb.connect(str(db), read_only=read_only)
+        except duckdb.Error as exc:
+            raise CaseError(f"cannot open case {path}: {exc}") from exc
+        con.execute(f"SET file_search_path = '{_sql_str(str(path.resolve()))}'")
+        case = cls(path, con, read_only)
+        if not read_only:
+            con.execute(_DDL)
+            con.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1'), ('created_by', ?)",
+                [f"forensics {__version__}"],
+            )
+            case.refresh_views()
+        return case
+
+    def close(self) -> None:
+        """Close the DuckDB connection."""
+        self.con.close()
+
+    def __enter__(self) -> Case:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- paths -----------------------------------------------------------------------
+    @property
+    def events_dir(self) -> Path:
+        return self.root / EVENTS_DIR
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / STAGING_DIR
+
+    def part_files(self) -> list[str]:
+        """Committed part files, relative to the case root, sorted."""
+        rows = self.con.execute("SELECT path FROM parts ORDER BY path").fetchall()
+        return [r[0] for r in rows]
+
+    # ---- views -----------------------------------------------------------------------
+    def refresh_views(self) -> None:
+        """(Re)create the ``events`` view over the committed parts."""
+        if self.read_only:
+            return
+        if self.con.execute("SELECT count(*) FROM parts").fetchone()[0]:  # type: ignore[index]
+            self.con.execute(
+                f"CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('{EVENTS_DIR}/*/*/*.parquet', "
+                "union_by_name = true)"
+            )
+        else:
+            cols = ", ".join(f"CAST(NULL AS {_duck_type(c.type)}) AS {c.name}" for c in CORE)
+            self.con.execute(f"CREATE OR REPLACE VIEW events AS SELECT {cols} WHERE false")
+        for name, rel in OPTIONAL_VIEWS.items():
+            if any(self.root.glob(rel)):
+                self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{rel}')")
+            else:
+                self.con.execute(f"DROP VIEW IF EXISTS {name}")
+
+    # ---- writing ---------------------------------------------------------------------
+    def done_keys(self) -> set[tuple[str, str, str | None]]:
+        """(sha256, path, member) of every input already recorded."""
+        rows = self.con.execute("SELECT sha256, path, member FROM inputs").fetchall()
+        return {(r[0], r[1], r[2]) for r in rows}
+
+    def done_shas(self) -> set[str]:
+        """SHA-256 of every input whose records are in the case."""
+        rows = self.con.execute(
+            f"SELECT DISTINCT sha256 FROM inputs WHERE status IN {DONE_STATUSES!r} AND sha256 IS NOT NULL"
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def remove_orphans(self) -> int:
+        """Delete part files no committed batch names, and the staging area. Returns files removed."""
+        known = set(self.part_files())
+        removed = 0
+        if self.events_dir.exists():
+            for f in sorted(self.events_dir.glob("*/*/*.parquet")):
+                rel = f.relative_to(self.root).as_posix()
+                if rel not in known:
+                    f.unlink()
+                    removed += 1
+        shutil.rmtree(self.staging_dir, ignore_errors=True)
+        return removed
+
+    def commit_batch(
+        self,
+        batch: str,
+        parts: Sequence[StagedPart],
+        inputs: Iterable[dict[str, Any]],
+        rejects_file: Path | None,
+    ) -> None:
+        """Make a batch visible: move its parts in place and record it, in one transaction."""
+        moved: list[tuple[str, StagedPart]] = []
+        for i, part in enumerate(parts):
+            rel = f"{EVENTS_DIR}/{slug(part.source)}/{slug(part.channel)}/{batch}-{i:04d}.parquet"
+            dest = self.root / rel
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(part.staged, dest)
+            moved.append((rel, part))
+        con = self.con
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for rel, part in moved:
+                con.execute(
+                    "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?)",
+                    [rel, batch, part.source, part.channel, part.rows],
+                )
+            cols = ", ".join(INPUT_COLUMNS)
+            marks = ", ".join("?" for _ in INPUT_COLUMNS)
+            for row in inputs:
+                con.execute(f"INSERT INTO inputs ({cols}) VALUES ({marks})", [row.get(c) for c in INPUT_COLUMNS])
+            if rejects_file is not None:
+                con.execute(
+                    "INSERT INTO rejects SELECT input_sha256, rec_index, rec_offset, rec_line, record_id, raw, reason "
+                    f"FROM read_parquet('{_sql_str(str(rejects_file.resolve()))}')"
+                )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        if rejects_file is not None:
+            rejects_file.unlink(missing_ok=True)
+
+    def record_inputs(self, inputs: Iterable[dict[str, Any]]) -> None:
+        """Record inputs that produced no parts (unknown, empty, failed, duplicate, refused)."""
+        self.commit_batch("", [], inputs, None)
+
+
+def _sql_str(s: str) -> str:
+    return s.replace("'", "''")
+
+
+def _duck_type(t: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ"
+    if pa.types.is_int32(t):
+        return "INTEGER"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
+# Tables other commands write as Parquet inside the case, exposed as views when present.
+OPTIONAL_VIEWS: dict[str, str] = {
+    "findings": "findings/findings.parquet",
+    "finding_records": "findings/finding_records.parquet",
+    "rule_report": "findings/rule_report.parquet",
+    "iocs": "findings/iocs.parquet",
+}

@@ -1,0 +1,1 @@
+"""Test and demo helpers: writers that produce realistic synthetic inputs (EVTX, ...)."""

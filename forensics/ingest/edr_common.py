@@ -341,17 +341,13 @@ def parse_time(raw: Any, *, default_zone: str | None = None, column_zone: str | 
     dt = epoch_to_utc(s)
     if dt is not None:
         return Stamp(dt, "UTC", False)
-    naive: datetime | None = None
     try:
-        parsed = datetime.fromisoformat(s.replace(" UTC", "Z") if s.endswith(" UTC") else s)
+        parsed: datetime | None = datetime.fromisoformat(s[:-4] + "Z" if s.endswith(" UTC") else s)
     except ValueError:
         parsed = None
     if parsed is not None and parsed.tzinfo is not None:
-        return Stamp(parsed.astimezone(UTC), "UTC" if parsed.utcoffset() == UTC.utcoffset(None) else str(parsed.tzinfo), False)
-    if parsed is not None:
-        naive = parsed
-    else:
-        naive = _us_format(s)
+        return Stamp(parsed.astimezone(UTC), _offset_name(parsed), False)
+    naive = parsed if parsed is not None else _us_format(s)
     if naive is None:
         # ISO with 7 fractional digits (.NET) or other variants the stdlib may refuse
         iso = parse_iso_utc(_trim_fraction(s))
@@ -361,6 +357,15 @@ def parse_time(raw: Any, *, default_zone: str | None = None, column_zone: str | 
         return Stamp(naive.replace(tzinfo=tz).astimezone(UTC), zname, False)
     tz, zname = zone_of(default_zone)
     return Stamp(naive.replace(tzinfo=tz).astimezone(UTC), zname, True)
+
+
+def _offset_name(dt: datetime) -> str:
+    """The zone an aware time was written in: ``UTC`` or its offset (``+05:30``)."""
+    off = dt.utcoffset()
+    if not off:
+        return "UTC"
+    z = dt.strftime("%z")  # +0530
+    return f"{z[:3]}:{z[3:5]}"
 
 
 def _has_zone(s: str) -> bool:

@@ -33,10 +33,8 @@ AUTH_FACILITIES: frozenset[int] = frozenset({4, 10})
 Fields = dict[str, Any]
 
 
-def is_auth(program: str | None, message: str, facility: int | None = None) -> bool:
-    """True when a syslog record belongs in the auth channel."""
-    if facility is not None:
-        return facility in AUTH_FACILITIES
+def is_auth(program: str | None, message: str) -> bool:
+    """True when a record of ``program`` belongs in the auth channel (facility aside)."""
     if program and _base(program) in AUTH_PROGRAMS:
         return True
     # PAM writes to authpriv whatever the program (cron, systemd-user, ...)

@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from forensics.ingest.base import Parser
 from forensics.ingest.evtx import EvtxParser
+from forensics.ingest.evtxjson import EvtxJsonParser, HayabusaParser
+from forensics.ingest.winbeats import WinBeatsParser
+from forensics.ingest.winxml import WinXmlParser
 
 PARSERS: list[Parser] = [
     EvtxParser(),
     # windows exports
+    WinXmlParser(),
+    EvtxJsonParser(),
+    HayabusaParser(),
+    WinBeatsParser(),
     # linux
     # edr
 ]

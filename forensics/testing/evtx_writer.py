@@ -78,6 +78,8 @@ class WinEvent:
     activity_id: str | None = None
     event_data: tuple[tuple[str, str | None], ...] | None = None  # <Data Name=..>value</Data>
     user_data: tuple[str, tuple[tuple[str, str | None], ...]] | None = None  # (wrapper, fields)
+    user_data_ns: str = USERDATA_NS  # namespace of the UserData wrapper element
+    system_record_id: int | None = None  # EventRecordID when it is not the file's (forwarded events)
 
     def data(self) -> dict[str, str | None]:
         """EventData / UserData fields as a dict (for assertions)."""
@@ -185,7 +187,11 @@ def _tree(ev: WinEvent, record_id: int) -> _El:
     prov_attrs: list[tuple[str, _Val]] = [("Name", _s(ev.provider))]
     if ev.provider_guid:
         prov_attrs.append(("Guid", _s(ev.provider_guid)))
-    eid_attrs = (("Qualifiers", _Val(_V_UINT16, struct.pack("<H", ev.qualifiers))),) if ev.qualifiers is not None else ()
+    eid_attrs = (
+        (("Qualifiers", _Val(_V_UINT16, struct.pack("<H", ev.qualifiers))),)
+        if ev.qualifiers is not None
+        else ()
+    )
     system = _El(
         "System",
         children=(
@@ -196,8 +202,10 @@ def _tree(ev: WinEvent, record_id: int) -> _El:
             _El("Task", text=_Val(_V_UINT16, struct.pack("<H", ev.task))),
             _El("Opcode", text=_Val(_V_UINT8, struct.pack("<B", ev.opcode))),
             _El("Keywords", text=_Val(_V_HEX64, struct.pack("<Q", ev.keywords))),
-            _El("TimeCreated", attrs=(("SystemTime", _Val(_V_FILETIME, struct.pack("<Q", filetime(ev.ts)))),)),
-            _El("EventRecordID", text=_Val(_V_UINT64, struct.pack("<Q", record_id))),
+            _El(
+                "TimeCreated", attrs=(("SystemTime", _Val(_V_FILETIME, struct.pack("<Q", filetime(ev.ts)))),)
+            ),
+            _El("EventRecordID", text=_Val(_V_UINT64, struct.pack("<Q", ev.system_record_id or record_id))),
             _El("Correlation", attrs=(("ActivityID", _s(ev.activity_id)),) if ev.activity_id else ()),
             _El(
                 "Execution",
@@ -216,7 +224,7 @@ def _tree(ev: WinEvent, record_id: int) -> _El:
         wrapper, fields = ev.user_data
         inner = _El(
             wrapper,
-            attrs=(("xmlns", _s(USERDATA_NS)),),
+            attrs=(("xmlns", _s(ev.user_data_ns)),),
             children=tuple(_El(k, text=_s(v)) for k, v in fields),
         )
         children.append(_El("UserData", children=(inner,)))
@@ -250,7 +258,9 @@ def record_bytes(ev: WinEvent, record_id: int, chunk_offset: int) -> bytes:
         out += payload
     out.append(_T_EOF)
     size = 24 + len(out) + 4
-    return struct.pack("<IIQQ", 0x2A2A, size, record_id, filetime(ev.ts)) + bytes(out) + struct.pack("<I", size)
+    return (
+        struct.pack("<IIQQ", 0x2A2A, size, record_id, filetime(ev.ts)) + bytes(out) + struct.pack("<I", size)
+    )
 
 
 # --- chunks and file ----------------------------------------------------------------------
@@ -379,7 +389,7 @@ def event_xml(ev: WinEvent, record_id: int) -> str:
     parts.append(f"<Version>{ev.version}</Version><Level>{ev.level}</Level><Task>{ev.task}</Task>")
     parts.append(f"<Opcode>{ev.opcode}</Opcode><Keywords>0x{ev.keywords:x}</Keywords>")
     parts.append(f"<TimeCreated SystemTime={q(system_time(ev.ts))}/>")
-    parts.append(f"<EventRecordID>{record_id}</EventRecordID>")
+    parts.append(f"<EventRecordID>{ev.system_record_id or record_id}</EventRecordID>")
     parts.append(f"<Correlation ActivityID={q(ev.activity_id)}/>" if ev.activity_id else "<Correlation/>")
     parts.append(f"<Execution ProcessID={q(str(ev.process_id))} ThreadID={q(str(ev.thread_id))}/>")
     parts.append(f"<Channel>{escape(ev.channel)}</Channel><Computer>{escape(ev.computer)}</Computer>")
@@ -388,10 +398,11 @@ def event_xml(ev: WinEvent, record_id: int) -> str:
     if ev.user_data is not None:
         wrapper, fields = ev.user_data
         inner = "".join(_xml_el(k, v) for k, v in fields)
-        parts.append(f"<UserData><{wrapper} xmlns={q(USERDATA_NS)}>{inner}</{wrapper}></UserData>")
+        parts.append(f"<UserData><{wrapper} xmlns={q(ev.user_data_ns)}>{inner}</{wrapper}></UserData>")
     elif ev.event_data is not None:
         inner = "".join(
-            f"<Data Name={q(k)}/>" if v is None else f"<Data Name={q(k)}>{escape(v)}</Data>" for k, v in ev.event_data
+            f"<Data Name={q(k)}/>" if v is None else f"<Data Name={q(k)}>{escape(v)}</Data>"
+            for k, v in ev.event_data
         )
         parts.append(f"<EventData>{inner}</EventData>")
     parts.append("</Event>")
@@ -430,8 +441,10 @@ def event_json(ev: WinEvent, record_id: int) -> dict[str, Any]:
         "Task": ev.task,
         "Opcode": ev.opcode,
         "Keywords": f"0x{ev.keywords:x}",
-        "TimeCreated": {"#attributes": {"SystemTime": ev.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}},
-        "EventRecordID": record_id,
+        "TimeCreated": {
+            "#attributes": {"SystemTime": ev.ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+        },
+        "EventRecordID": ev.system_record_id or record_id,
         "Correlation": {"#attributes": {"ActivityID": ev.activity_id}} if ev.activity_id else None,
         "Execution": {"#attributes": {"ProcessID": ev.process_id, "ThreadID": ev.thread_id}},
         "Channel": ev.channel,
@@ -441,7 +454,7 @@ def event_json(ev: WinEvent, record_id: int) -> dict[str, Any]:
     event: dict[str, Any] = {"#attributes": {"xmlns": EVENT_NS}, "System": system}
     if ev.user_data is not None:
         wrapper, fields = ev.user_data
-        inner: dict[str, Any] = {"#attributes": {"xmlns": USERDATA_NS}}
+        inner: dict[str, Any] = {"#attributes": {"xmlns": ev.user_data_ns}}
         inner.update({k: v or "" for k, v in fields})
         event["UserData"] = {wrapper: inner}
     elif ev.event_data is not None:

@@ -1,0 +1,18 @@
+"""Sigma hunting: convert SigmaHQ rules to DuckDB SQL over the case and run them in planned scans.
+
+Public API::
+
+    check_rules(rule_paths, case=None) -> list[RuleStatus]     convert only, report per rule
+    run_sigma(case, rule_paths) -> SigmaResult                 findings + the same report
+    write_rule_report(case, report) -> Path                    findings/rule_report.parquet
+
+Modules: ``loader`` (files -> pySigma rules, errors with file:line), ``pipeline`` (log sources
+and field names -> our columns), ``backend`` (condition trees -> SQL), ``plan`` (grouping,
+partition pruning, one scan per log source), ``correlation`` (sliding windows), ``engine``.
+"""
+
+from __future__ import annotations
+
+from forensics.hunt.sigma.engine import RuleStatus, SigmaResult, check_rules, run_sigma, write_rule_report
+
+__all__ = ["RuleStatus", "SigmaResult", "check_rules", "run_sigma", "write_rule_report"]

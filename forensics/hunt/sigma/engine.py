@@ -1,0 +1,407 @@
+"""Check and run Sigma rules against a case: load -> prepare -> plan -> convert -> execute -> findings."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+from sigma.correlations import SigmaCorrelationRule
+from sigma.rule import SigmaRule
+
+from forensics.hunt.findings import LEVELS, Finding, RecordRef
+from forensics.hunt.sigma.correlation import CorrEvent, evaluate, unsupported_reason
+from forensics.hunt.sigma.loader import LoadedRule, load_rules
+from forensics.hunt.sigma.plan import (
+    Group,
+    PreparedRule,
+    Schema,
+    case_groups,
+    convert,
+    group_from,
+    group_schema,
+    needed_fields_schema,
+    prepare,
+    run_group,
+    validate,
+)
+from forensics.store import Case
+
+
+@dataclass
+class RuleStatus:
+    """What became of one rule document: converted, skipped or failed, and why."""
+
+    path: str
+    line: int | None
+    rule_id: str | None
+    title: str | None
+    status: str  # 'converted' | 'skipped' | 'failed'
+    reason: str | None
+    logsource: str
+    level: str | None
+    source_in_case: bool | None  # with a case: does the case hold rows of the log source
+
+
+@dataclass
+class SigmaResult:
+    """Findings of a Sigma hunt and the per-rule report."""
+
+    findings: list[Finding]
+    report: list[RuleStatus]
+
+
+@dataclass
+class _State:
+    """Everything known about the rules during one check or run."""
+
+    loaded: list[LoadedRule]
+    status: dict[int, RuleStatus] = field(default_factory=dict)
+    preps: dict[int, PreparedRule] = field(default_factory=dict)
+    corrs: dict[int, SigmaCorrelationRule] = field(default_factory=dict)
+    sql: dict[int, tuple[str, set[str]]] = field(default_factory=dict)  # converted rules: sql, columns
+    groups: dict[str, Group] = field(default_factory=dict)
+
+
+def _level(rule: SigmaRule | SigmaCorrelationRule | None) -> str | None:
+    lvl = getattr(rule, "level", None)
+    if lvl is None:
+        return None
+    name = getattr(lvl, "name", str(lvl)).lower()
+    return name if name in LEVELS else None
+
+
+def _logsource_label(rule: Any) -> str:
+    ls = getattr(rule, "logsource", None)
+    if ls is None:
+        return "correlation" if isinstance(rule, SigmaCorrelationRule) else "-"
+    return "/".join(p or "-" for p in (ls.product, ls.category, ls.service))
+
+
+def _status(lr: LoadedRule, status: str, reason: str | None, in_case: bool | None = None) -> RuleStatus:
+    r = lr.rule
+    return RuleStatus(
+        path=str(lr.path),
+        line=lr.line,
+        rule_id=str(r.id) if r is not None and r.id is not None else None,
+        title=r.title if r is not None else None,
+        status=status,
+        reason=reason,
+        logsource=_logsource_label(r),
+        level=_level(r),
+        source_in_case=in_case,
+    )
+
+
+def _prepare_all(loaded: list[LoadedRule]) -> _State:
+    st = _State(loaded)
+    for i, lr in enumerate(loaded):
+        if lr.error is not None:
+            st.status[i] = _status(lr, "failed", lr.error)
+        elif lr.skip is not None:
+            st.status[i] = _status(lr, "skipped", lr.skip)
+        elif isinstance(lr.rule, SigmaCorrelationRule):
+            st.corrs[i] = lr.rule
+        elif isinstance(lr.rule, SigmaRule):
+            got = prepare(lr, i)
+            if isinstance(got, str):
+                st.status[i] = _status(lr, "skipped", got)
+            else:
+                st.preps[i] = got
+    return st
+
+
+def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str]] | None) -> None:  # fmt: skip
+    """Convert every prepared rule for the schema of its group; validate the SQL in DuckDB."""
+    by_pred: dict[str, list[PreparedRule]] = {}
+    for p in st.preps.values():
+        by_pred.setdefault(p.logsource.predicate or "", []).append(p)
+    if case is not None:
+        st.groups = case_groups(case.con, case.root, by_pred)
+    scratch = duckdb.connect()
+    for pred in sorted(by_pred):
+        preps = by_pred[pred]
+        group = st.groups.get(pred)
+        if group is not None and group.files:
+            assert case is not None
+            group.schema = group_schema(case.con, group.files)
+            schema = group.schema
+        else:
+            schema = needed_fields_schema(preps)
+        in_case = None if case is None else bool(group and group.files)
+        terms: list[tuple[int, str]] = []
+        for p in preps:
+            conv = convert(p, schema, placeholders)
+            if conv.sql is None:
+                st.status[p.index] = _status(p.loaded, "skipped", conv.error, in_case)
+                continue
+            st.sql[p.index] = (conv.sql, conv.columns)
+            terms.append((p.index, conv.sql))
+        failed = validate(scratch, schema, terms)
+        for p in preps:
+            if p.index in failed:
+                st.sql.pop(p.index, None)
+                st.status[p.index] = _status(p.loaded, "failed", failed[p.index], in_case)
+            elif p.index in st.sql:
+                st.status[p.index] = _status(p.loaded, "converted", None, in_case)
+    scratch.close()
+    _check_correlations(st, case is not None)
+
+
+def _rule_index(st: _State) -> dict[str, int]:
+    """Reference (name or id) -> index of the converted base rule."""
+    idx: dict[str, int] = {}
+    for i, p in st.preps.items():
+        if p.rule.name:
+            idx.setdefault(str(p.rule.name), i)
+        if p.rule.id is not None:
+            idx.setdefault(str(p.rule.id), i)
+    return idx
+
+
+def _check_correlations(st: _State, with_case: bool) -> None:
+    refs = _rule_index(st)
+    for i, corr in st.corrs.items():
+        lr = st.loaded[i]
+        reason = unsupported_reason(corr)
+        if reason is None:
+            for r in corr.rules or []:
+                j = refs.get(r.reference)
+                if j is None:
+                    reason = f"base rule '{r.reference}' is not among the rules given (or is itself a correlation)"
+                    break
+                if j not in st.sql:
+                    reason = f"base rule '{r.reference}' was not converted: {st.status[j].reason}"
+                    break
+        in_case = None
+        if with_case and reason is None:
+            in_case = any(st.status[refs[r.reference]].source_in_case for r in corr.rules or [])
+        st.status[i] = _status(lr, "skipped" if reason else "converted", reason, in_case)
+
+
+# ---- public entry points --------------------------------------------------------------------
+def check_rules(
+    rule_paths: Sequence[Path], case: Case | None = None, placeholders: dict[str, list[str]] | None = None
+) -> list[RuleStatus]:
+    """Convert every rule (without running it) and report converted / skipped / failed per rule."""
+    st = _prepare_all(load_rules(rule_paths))
+    _convert_all(st, case, placeholders)
+    return [st.status[i] for i in sorted(st.status)]
+
+
+def run_sigma(
+    case: Case, rule_paths: Sequence[Path], placeholders: dict[str, list[str]] | None = None
+) -> SigmaResult:
+    """Hunt the case with the rules: one finding per (rule, host), plus correlation findings."""
+    loaded = load_rules(rule_paths)
+    st = _prepare_all(loaded)
+    _convert_all(st, case, placeholders)
+    roots = [Path(p) for p in rule_paths]
+    corr_bases = {_rule_index(st)[r.reference] for c in st.corrs.values() for r in c.rules or []
+                  if r.reference in _rule_index(st)}  # fmt: skip
+    matches = _execute(case.con, st)
+    findings: list[Finding] = []
+    for i, rows in sorted(matches.items()):
+        prep = st.preps[i]
+        if i in corr_bases and not _generates(st, i):
+            continue
+        findings.extend(_rule_findings(prep.loaded, prep.rule, rows, roots))
+    for i, corr in sorted(st.corrs.items()):
+        if st.status[i].status == "converted":
+            findings.extend(_correlation_findings(case, st, i, corr, roots))
+    findings.sort(key=lambda f: (f.kind, f.rule_id, f.host or "", f.first_ts.isoformat() if f.first_ts else "",
+                                 f.finding_id))  # fmt: skip
+    return SigmaResult(findings, [st.status[k] for k in sorted(st.status)])
+
+
+def _generates(st: _State, base: int) -> bool:
+    """A base rule of a correlation reports on its own only if a correlation says ``generate``."""
+    refs = _rule_index(st)
+    return any(c.generate for c in st.corrs.values() for r in c.rules or [] if refs.get(r.reference) == base)
+
+
+def _execute(con: duckdb.DuckDBPyConnection, st: _State) -> dict[int, list[tuple[str, int, str | None, Any]]]:
+    """Run every group with rows in the case; rule index -> matched (sha256, rec_index, host, ts)."""
+    by_pred: dict[str, list[int]] = {}
+    for i, p in st.preps.items():
+        if i in st.sql:
+            by_pred.setdefault(p.logsource.predicate or "", []).append(i)
+    out: dict[int, list[tuple[str, int, str | None, Any]]] = {}
+    for pred in sorted(by_pred):
+        group = st.groups.get(pred)
+        if group is None or not group.files:
+            continue
+        idxs = sorted(by_pred[pred])
+        cols: set[str] = set()
+        for i in idxs:
+            cols |= st.sql[i][1]
+        terms = [(i, st.sql[i][0]) for i in idxs]
+        rows, failed = run_group(con, group, terms, cols)
+        for i, reason in failed.items():
+            st.status[i] = _status(st.loaded[i], "failed", reason, True)
+        for sha, rec, host, ts, hits in rows:
+            for h in hits.split(","):
+                out.setdefault(int(h), []).append((sha, rec, host, ts))
+    return out
+
+
+def _rel_path(path: Path, roots: list[Path]) -> str:
+    for r in roots:
+        try:
+            return path.relative_to(r).as_posix() if r.is_dir() else path.name
+        except ValueError:
+            continue
+    return path.name
+
+
+def _attack(rule: SigmaRule | SigmaCorrelationRule) -> tuple[list[str], list[str]]:
+    techniques: list[str] = []
+    tactics: list[str] = []
+    for tag in rule.tags or []:
+        if tag.namespace != "attack":
+            continue
+        name = tag.name
+        if name[:1].lower() == "t" and name[1:2].isdigit():
+            techniques.append(name.upper())
+        elif not (name[:1].lower() in ("g", "s") and name[1:2].isdigit()):
+            tactics.append(name.lower())
+    return sorted(set(techniques)), sorted(set(tactics))
+
+
+def _finding(kind: str, lr: LoadedRule, rule: SigmaRule | SigmaCorrelationRule, host: str | None,
+             recs: list[tuple[RecordRef, Any]], roots: list[Path], summary: str,
+             details: str | None) -> Finding:  # fmt: skip
+    techniques, tactics = _attack(rule)
+    times = [t for _, t in recs if t is not None]
+    return Finding(
+        kind=kind,
+        rule_id=str(rule.id) if rule.id is not None else _rel_path(lr.path, roots),
+        title=rule.title,
+        level=_level(rule) or "informational",
+        host=host,
+        first_ts=min(times) if times else None,
+        last_ts=max(times) if times else None,
+        records=sorted({r for r, _ in recs}),
+        attack=techniques,
+        tactics=tactics,
+        summary=summary,
+        rule_path=_rel_path(lr.path, roots),
+        rule_sha256=lr.sha256,
+        details=details,
+    )
+
+
+def _rule_findings(lr: LoadedRule, rule: SigmaRule, rows: list[tuple[str, int, str | None, Any]],
+                   roots: list[Path]) -> list[Finding]:  # fmt: skip
+    by_host: dict[str, list[tuple[RecordRef, Any]]] = {}
+    for sha, rec, host, ts in rows:
+        by_host.setdefault(host or "", []).append((RecordRef(sha, int(rec)), ts))
+    out = []
+    for host in sorted(by_host):
+        recs = by_host[host]
+        n = len({r for r, _ in recs})
+        summary = f"{rule.title}: {n} event{'s' if n != 1 else ''} on {host or 'unknown host'}"
+        out.append(_finding("sigma", lr, rule, host or None, recs, roots, summary, None))
+    return out
+
+
+# ---- correlations ---------------------------------------------------------------------------
+def _correlation_findings(case: Case, st: _State, i: int, corr: SigmaCorrelationRule,
+                          roots: list[Path]) -> list[Finding]:  # fmt: skip
+    refs = _rule_index(st)
+    events: list[CorrEvent] = []
+    group_by = list(corr.group_by or [])
+    value_field = corr.condition.fieldref if isinstance(getattr(corr.condition, "fieldref", None), str) else None
+    for r in corr.rules or []:
+        j = refs[r.reference]
+        fields = [_alias(corr, f, r.reference) for f in group_by]
+        vfield = _alias(corr, value_field, r.reference) if value_field else None
+        events.extend(_base_events(case, st, j, r.reference, fields, vfield))
+    out = []
+    for hit in evaluate(corr, events):
+        hosts = {e.host for e in hit.events}
+        host = next(iter(hosts)) if len(hosts) == 1 else None
+        details = json.dumps(
+            {"type": corr.type.name.lower(), "group_by": dict(zip(group_by, hit.group, strict=True)),
+             "timespan": corr.timespan.spec, "value": hit.metric},
+            sort_keys=True, separators=(",", ":"), default=str,
+        )  # fmt: skip
+        recs = [(e.ref, e.ts) for e in hit.events]
+        summary = f"{corr.title}: {corr.type.name.lower()} = {hit.metric} within {corr.timespan.spec}"
+        out.append(_finding("correlation", st.loaded[i], corr, host, recs, roots, summary, details))
+    return out
+
+
+def _alias(corr: SigmaCorrelationRule, fld: str, reference: str) -> str:
+    for alias in corr.aliases or []:
+        if alias.alias == fld:
+            for ref, mapped in alias.mapping.items():
+                if getattr(ref, "reference", ref) == reference:
+                    return mapped
+    return fld
+
+
+def _base_events(case: Case, st: _State, j: int, reference: str, fields: list[str],
+                 vfield: str | None) -> list[CorrEvent]:  # fmt: skip
+    """Events base rule ``j`` matches, with its group-by and value fields."""
+    prep = st.preps[j]
+    group = st.groups.get(prep.logsource.predicate or "")
+    if group is None or not group.files or group.schema is None:
+        return []
+    schema: Schema = group.schema
+    used: set[str] = set(st.sql[j][1])
+    resolve = schema.resolver(prep.category, used)
+    exprs = []
+    for f in [*fields, *([vfield] if vfield else [])]:
+        ref = resolve(f)
+        exprs.append("NULL" if ref is None else f"CAST({ref.sql} AS VARCHAR)")
+    extra = "".join(f", {e}" for e in exprs)
+    sql = (
+        f"SELECT input_sha256, rec_index, host, ts{extra} FROM {group_from(group, used)} AS g "
+        f"WHERE {group.predicate} AND {st.sql[j][0]}"
+    )
+    out = []
+    for row in case.con.execute(sql).fetchall():
+        sha, rec, host, ts = row[:4]
+        vals = list(row[4:])
+        value = vals.pop() if vfield else None
+        if ts is None:
+            continue  # a window needs a time; such rows are still reported by the base rule itself
+        # Sigma compares group-by values as the event states them; lower-case to match Windows' case-insensitivity
+        group_key = tuple(None if v is None else str(v).lower() for v in vals)
+        out.append(CorrEvent(ts, RecordRef(sha, int(rec)), host, reference, group_key, value))
+    return out
+
+
+# ---- the report in the case -----------------------------------------------------------------
+_REPORT_SCHEMA = pa.schema(
+    [
+        ("path", pa.string()),
+        ("line", pa.int64()),
+        ("rule_id", pa.string()),
+        ("title", pa.string()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("logsource", pa.string()),
+        ("level", pa.string()),
+        ("source_in_case", pa.bool_()),
+    ]
+)
+
+
+def write_rule_report(case: Case, report: list[RuleStatus]) -> Path:
+    """Write ``findings/rule_report.parquet`` (sorted by path, line, rule id) and refresh the views."""
+    rows = sorted(report, key=lambda r: (r.path, r.line or 0, r.rule_id or "", r.title or ""))
+    table = pa.Table.from_pylist([{n: getattr(r, n) for n in _REPORT_SCHEMA.names} for r in rows], _REPORT_SCHEMA)
+    out = case.root / "findings" / "rule_report.parquet"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp, compression="zstd")
+    tmp.replace(out)
+    case.refresh_views()
+    return out

@@ -1,0 +1,146 @@
+"""Collect Sigma rules from files and folders; every document becomes a rule or an error with file:line.
+
+One bad file or document never stops the collection: YAML errors, pySigma parse errors and
+unreadable files are kept as ``LoadedRule`` entries with ``error`` set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.rule import SigmaRule
+
+try:  # libyaml is ~10x faster on 2,600 rules; fall back to the pure-Python loader
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on the PyYAML build
+    _Loader = yaml.SafeLoader
+
+RULE_SUFFIXES = (".yml", ".yaml")
+_DOC_SEP = re.compile(r"^---\s*$", re.MULTILINE)
+
+
+@dataclass
+class LoadedRule:
+    """One YAML document of a rule file: the parsed rule, or why it could not be parsed."""
+
+    path: Path  # the file
+    rel_path: str  # path relative to the folder it was found under (posix)
+    line: int | None  # 1-based line the document starts on
+    sha256: str  # of the whole file's bytes
+    rule: SigmaRule | SigmaCorrelationRule | None
+    error: str | None = None
+    skip: str | None = None  # a document that is not a detection rule (filter, ...), with why
+
+
+def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
+    """(file, path relative to the given folder) for every rule file, sorted, deduplicated."""
+    seen: set[Path] = set()
+    for root in paths:
+        root = Path(root)
+        if root.is_file():
+            files = [(root, root.name)]
+        else:
+            files = [
+                (f, f.relative_to(root).as_posix())
+                for f in sorted(root.rglob("*"))
+                if f.suffix.lower() in RULE_SUFFIXES and f.is_file()
+            ]
+        for f, rel in files:
+            key = f.resolve()
+            if key not in seen:
+                seen.add(key)
+                yield f, rel
+
+
+def _doc_lines(text: str) -> list[int]:
+    """1-based first line of each YAML document in ``text`` (in load_all order)."""
+    starts = [1]
+    for m in _DOC_SEP.finditer(text):
+        starts.append(text.count("\n", 0, m.start()) + 2)
+    # a leading '---' opens the first document rather than ending an empty one
+    if len(starts) > 1 and text[: text.find("---")].strip() == "":
+        starts.pop(0)
+    return starts
+
+
+def _error_text(err: Exception) -> str:
+    msg = str(err)
+    # pySigma appends the absolute source path; the report already has path and line
+    return msg.split(" in file ")[0].strip() if isinstance(err, SigmaError) else msg
+
+
+def load_file(path: Path, rel: str) -> list[LoadedRule]:
+    """Parse one rule file into one ``LoadedRule`` per YAML document."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return [LoadedRule(path, rel, None, "", None, error=f"cannot read file: {exc}")]
+    sha = hashlib.sha256(data).hexdigest()
+    text = data.decode("utf-8", errors="replace")
+    try:
+        docs = list(yaml.load_all(text, Loader=_Loader))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        return [LoadedRule(path, rel, line, sha, None, error=f"YAML error: {exc}".splitlines()[0])]
+    lines = _doc_lines(text)
+    out: list[LoadedRule] = []
+    if any(isinstance(d, dict) and "action" in d for d in docs):
+        return _load_collection(path, rel, sha, docs)
+    for i, doc in enumerate(docs):
+        line = lines[i] if i < len(lines) else None
+        if doc is None:
+            continue
+        out.append(_load_doc(path, rel, line, sha, doc))
+    return out
+
+
+def _load_doc(path: Path, rel: str, line: int | None, sha: str, doc: Any) -> LoadedRule:
+    if not isinstance(doc, dict):
+        return LoadedRule(path, rel, line, sha, None, error="document is not a mapping")
+    if "filter" in doc and "detection" not in doc:
+        return LoadedRule(path, rel, line, sha, None, skip="Sigma meta filter document (not a detection rule)")
+    try:
+        rule: SigmaRule | SigmaCorrelationRule
+        if "correlation" in doc:
+            rule = SigmaCorrelationRule.from_dict(doc, collect_errors=True)
+        else:
+            rule = SigmaRule.from_dict(doc, collect_errors=True)
+    except Exception as exc:  # pySigma raises many kinds; one bad rule must not stop the run
+        return LoadedRule(path, rel, line, sha, None, error=_error_text(exc))
+    if rule.errors:
+        return LoadedRule(path, rel, line, sha, rule, error="; ".join(_error_text(e) for e in rule.errors))
+    return LoadedRule(path, rel, line, sha, rule)
+
+
+def _load_collection(path: Path, rel: str, sha: str, docs: list[Any]) -> list[LoadedRule]:
+    """Files using Sigma collection actions (global/repeat/reset): let pySigma merge them."""
+    try:
+        col = SigmaCollection.from_dicts(docs, collect_errors=True, resolve_references=False)
+    except Exception as exc:
+        return [LoadedRule(path, rel, 1, sha, None, error=_error_text(exc))]
+    out = []
+    for r in col.rules:
+        if isinstance(r, SigmaRule | SigmaCorrelationRule):
+            err = "; ".join(_error_text(e) for e in r.errors) or None
+            out.append(LoadedRule(path, rel, 1, sha, r, error=err))
+    for e in col.errors:
+        out.append(LoadedRule(path, rel, 1, sha, None, error=_error_text(e)))
+    return out
+
+
+def load_rules(paths: Sequence[Path]) -> list[LoadedRule]:
+    """Every rule document under ``paths`` (files or folders), in path order."""
+    out: list[LoadedRule] = []
+    for f, rel in iter_rule_files(paths):
+        out.extend(load_file(f, rel))
+    return out

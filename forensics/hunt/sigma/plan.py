@@ -1,0 +1,300 @@
+"""Execution planning: many Sigma rules per scan, only the partitions and columns they need.
+
+DuckDB costs ~10 ms per query whatever the data, so 2,600 rules must not be 2,600 queries.
+Rules are grouped by their log-source predicate; each group becomes one query (or a few, in
+chunks) over just the part files whose (source, channel) can hold its rows, reading only the
+columns its rules touch, with one ``CASE WHEN <rule> THEN '<n>' END`` term per rule folded into a
+``hits`` string. Which partitions a group needs comes from a small statistics table
+(source, channel, category, provider, event_id, rows) built by one scan of five columns, so a
+group whose log source is absent from the case costs nothing and is reported as such.
+
+A query DuckDB rejects (a regex RE2 cannot compile, ...) is split in halves until the bad rule
+is found; that rule is reported failed with DuckDB's message and the others still run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+from sigma.rule import SigmaRule
+
+from forensics.hunt.sigma.backend import TRUE, ColumnRef, ConvertContext, Unsupported, to_sql
+from forensics.hunt.sigma.loader import LoadedRule
+from forensics.hunt.sigma.pipeline import LogSource, field_candidates, map_logsource
+from forensics.hunt.sigma.sqlutil import quote_ident, quote_str
+from forensics.schema import CORE, CORE_NAMES
+
+CHUNK = 300  # rules per query: keeps DuckDB's expression binding fast and failures cheap to bisect
+PREDICATE_COLUMNS = ("source", "channel", "category", "provider", "event_id")
+PROVENANCE = ("input_sha256", "rec_index", "host", "ts")
+_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+                  "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL")  # fmt: skip
+# Columns never searched by keyword rules: provenance and bookkeeping, not event text.
+_NOT_TEXT = {"input_sha256", "input_path", "input_member", "ts_raw", "ts_zone", "source"}
+
+
+@dataclass
+class PreparedRule:
+    """A parsed detection rule with its log source, ready to convert for a schema."""
+
+    index: int  # position in the load order: the stable key of the rule in a run
+    loaded: LoadedRule
+    rule: SigmaRule
+    logsource: LogSource
+    category: str | None
+    conditions: list[Any]  # parsed pySigma condition trees (OR-ed)
+
+
+@dataclass
+class Schema:
+    """Columns available to a group: lower-case name -> (spelling, DuckDB type)."""
+
+    columns: dict[str, tuple[str, str]]
+
+    @classmethod
+    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Schema:
+        """Build from (name, type) pairs; the first spelling of a name wins."""
+        cols: dict[str, tuple[str, str]] = {}
+        for name, typ in pairs:
+            cols.setdefault(name.lower(), (name, typ))
+        return cls(cols)
+
+    def has(self, name: str) -> bool:
+        """True when the column exists (case-insensitively)."""
+        return name.lower() in self.columns
+
+    def resolver(self, category: str | None, used: set[str]) -> Callable[[str], ColumnRef | None]:
+        """A backend resolver for rules of ``category``; records the columns it hands out in ``used``."""
+
+        def resolve(fld: str) -> ColumnRef | None:
+            present = [self.columns[c.lower()] for c in field_candidates(fld, category) if c.lower() in self.columns]
+            if not present:
+                return None
+            for name, _ in present:
+                used.add(name)
+            if len(present) == 1:
+                name, typ = present[0]
+                return ColumnRef(quote_ident(name), typ.upper().startswith(_NUMERIC_TYPES))
+            # mixed types cannot coalesce: compare as text then
+            if len({t for _, t in present}) > 1:
+                return ColumnRef("coalesce(" + ", ".join(f"CAST({quote_ident(n)} AS VARCHAR)" for n, _ in present) + ")")
+            numeric = present[0][1].upper().startswith(_NUMERIC_TYPES)
+            return ColumnRef("coalesce(" + ", ".join(quote_ident(n) for n, _ in present) + ")", numeric)
+
+        return resolve
+
+    def keyword_columns(self) -> list[str]:
+        """Text columns a field-less keyword search looks in."""
+        core = set(CORE_NAMES)
+        names = [
+            name
+            for low, (name, typ) in sorted(self.columns.items())
+            if typ.upper() == "VARCHAR" and (name not in core or name == "message") and low not in _NOT_TEXT
+        ]
+        return names
+
+
+@dataclass
+class Converted:
+    """One rule's SQL for one group schema, or why it has none."""
+
+    sql: str | None
+    columns: set[str] = field(default_factory=set)
+    error: str | None = None  # Unsupported reason
+
+
+def prepare(loaded: LoadedRule, index: int) -> PreparedRule | str:
+    """A ``PreparedRule``, or the reason the rule cannot run (logsource or condition problems)."""
+    rule = loaded.rule
+    assert isinstance(rule, SigmaRule)
+    ls = rule.logsource
+    logsource = map_logsource(ls.product, ls.category, ls.service)
+    if logsource.predicate is None:
+        return logsource.reason or "unsupported log source"
+    try:
+        conditions = [c.parsed for c in rule.detection.parsed_condition]
+    except Exception as exc:  # pySigma condition parse errors
+        return f"condition error: {str(exc).split(' in file ')[0]}"
+    return PreparedRule(index, loaded, rule, logsource, (ls.category or "").lower() or None, conditions)
+
+
+def convert(prep: PreparedRule, schema: Schema, placeholders: dict[str, list[str]] | None = None) -> Converted:
+    """The rule's SQL boolean expression for ``schema`` (missing fields folded to constants)."""
+    used: set[str] = set()
+    kw_cols = schema.keyword_columns()
+    keyword_sql = None
+    if kw_cols:
+        keyword_sql = "concat_ws(' ', " + ", ".join(quote_ident(c) for c in kw_cols) + ")"
+    ctx = ConvertContext(schema.resolver(prep.category, used), keyword_sql, dict(placeholders or {}))
+    try:
+        parts = [to_sql(c, ctx) for c in prep.conditions]
+    except Unsupported as exc:
+        return Converted(None, error=str(exc))
+    except Exception as exc:  # a value pySigma built that we did not expect: report, do not crash
+        return Converted(None, error=f"conversion error: {type(exc).__name__}: {exc}")
+    sql = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+    if keyword_sql is not None and "concat_ws(' '" in sql:
+        used.update(kw_cols)
+    return Converted(sql, used)
+
+
+def needed_fields_schema(preps: Sequence[PreparedRule]) -> Schema:
+    """A schema in which every field the rules name exists (for checking without a case)."""
+    pairs: list[tuple[str, str]] = [(c.name, _duck(c.name)) for c in CORE]
+    for p in preps:
+        probe: set[str] = set()
+        ctx = ConvertContext(lambda f: ColumnRef(quote_ident(f)), "message", {}, probe)
+        try:
+            for c in p.conditions:
+                to_sql(c, ctx)
+        except Exception:  # reported later by convert()
+            pass
+        for f in sorted(probe):
+            pairs.append((field_candidates(f, p.category)[0], "VARCHAR"))
+    return Schema.from_pairs(pairs)
+
+
+def _duck(core_name: str) -> str:
+    typ = next(c.type for c in CORE if c.name == core_name)
+    if pa.types.is_timestamp(typ):
+        return "TIMESTAMP WITH TIME ZONE"
+    if pa.types.is_int32(typ):
+        return "INTEGER"
+    if pa.types.is_int64(typ):
+        return "BIGINT"
+    if pa.types.is_boolean(typ):
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
+def hits_sql(terms: Sequence[tuple[int, str]]) -> str:
+    """``concat_ws(',', CASE WHEN e THEN 'i' END, ...)``: the indexes of rules a row matches."""
+    cases = ", ".join(f"CASE WHEN {sql} THEN '{i}' END" for i, sql in terms)
+    return f"concat_ws(',', {cases})"
+
+
+def bisect_failures(
+    items: list[tuple[int, str]], attempt: Callable[[list[tuple[int, str]]], Any]
+) -> tuple[list[Any], dict[int, str]]:
+    """Run ``attempt`` on ``items``; on error split until each failing item is isolated."""
+    try:
+        return [attempt(items)], {}
+    except duckdb.Error as exc:
+        if len(items) == 1:
+            return [], {items[0][0]: f"DuckDB rejected the query: {str(exc).splitlines()[0]}"}
+    mid = len(items) // 2
+    r1, f1 = bisect_failures(items[:mid], attempt)
+    r2, f2 = bisect_failures(items[mid:], attempt)
+    return r1 + r2, {**f1, **f2}
+
+
+def validate(con: duckdb.DuckDBPyConnection, schema: Schema, terms: list[tuple[int, str]]) -> dict[int, str]:
+    """Rules whose SQL DuckDB refuses to bind over an empty table of ``schema``."""
+    cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in schema.columns.values())
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _sigma_check ({cols})")
+    failed: dict[int, str] = {}
+    for start in range(0, len(terms), CHUNK):
+        chunk = terms[start : start + CHUNK]
+        _, f = bisect_failures(chunk, lambda t: con.execute(f"SELECT {hits_sql(t)} FROM _sigma_check").fetchall())
+        failed.update(f)
+    return failed
+
+
+@dataclass
+class Group:
+    """Rules sharing one log-source predicate, and the part files that can hold their rows."""
+
+    predicate: str
+    files: list[str]  # absolute part paths
+    rows: int  # rows in those partitions that satisfy the predicate (from the statistics)
+    schema: Schema | None = None
+
+
+def case_groups(con: duckdb.DuckDBPyConnection, root: Path, predicates: Iterable[str]) -> dict[str, Group]:
+    """For each log-source predicate: the case's part files and row count it selects."""
+    preds = sorted(set(predicates))
+    parts = con.execute("SELECT path, source, channel FROM parts ORDER BY path").fetchall()
+    out = {p: Group(p, [], 0) for p in preds}
+    if not parts or not preds:
+        return out
+    stats = _stats(con)
+    scratch = duckdb.connect()
+    scratch.register("stats", stats)
+    cols = [c for c in PREDICATE_COLUMNS if c in stats.column_names]
+    missing = ", ".join(f"NULL AS {c}" for c in PREDICATE_COLUMNS if c not in cols)
+    base = "SELECT *" + (f", {missing}" if missing else "") + " FROM stats"
+    sums = ", ".join(f"sum(CASE WHEN coalesce({p}, FALSE) THEN n ELSE 0 END)" for p in preds)
+    rows = scratch.execute(f"SELECT source, channel, {sums} FROM ({base}) GROUP BY source, channel").fetchall()
+    scratch.close()
+    files_by_sc: dict[tuple[Any, Any], list[str]] = {}
+    for path, source, channel in parts:
+        files_by_sc.setdefault((source, channel), []).append(str((root / path).resolve()))
+    for row in rows:
+        sc = (row[0], row[1])
+        for p, n in zip(preds, row[2:], strict=True):
+            if n:
+                out[p].rows += int(n)
+                out[p].files.extend(files_by_sc.get(sc, []))
+    for g in out.values():
+        g.files.sort()
+    return out
+
+
+def _stats(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    have = {r[0].lower() for r in con.execute("DESCRIBE events").fetchall()}
+    sel = ", ".join(c if c in have else f"NULL AS {c}" for c in PREDICATE_COLUMNS)
+    return con.execute(f"SELECT {sel}, count(*) AS n FROM events GROUP BY ALL").to_arrow_table()
+
+
+def group_schema(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> Schema:
+    """Columns (and types) of a set of part files."""
+    rows = con.execute(f"DESCRIBE SELECT * FROM {read_parquet(files)}").fetchall()
+    return Schema.from_pairs((r[0], r[1]) for r in rows)
+
+
+def read_parquet(files: Sequence[str]) -> str:
+    """``read_parquet([...], union_by_name = true)`` over explicit files."""
+    return "read_parquet([" + ", ".join(quote_str(f) for f in files) + "], union_by_name = true)"
+
+
+def group_from(group: Group, columns: Iterable[str]) -> str:
+    """The FROM source of a group's query: its files, the columns needed, missing predicate columns as NULL."""
+    assert group.schema is not None
+    schema = group.schema
+    want: dict[str, str] = {}
+    for c in (*PROVENANCE, *PREDICATE_COLUMNS, *columns):
+        if schema.has(c):
+            name = schema.columns[c.lower()][0]
+            want.setdefault(name.lower(), quote_ident(name))
+        elif c in PREDICATE_COLUMNS or c in PROVENANCE:
+            want.setdefault(c, f"NULL AS {c}")
+    return f"(SELECT {', '.join(want.values())} FROM {read_parquet(group.files)})"
+
+
+def run_group(
+    con: duckdb.DuckDBPyConnection, group: Group, terms: list[tuple[int, str]], columns: set[str]
+) -> tuple[list[tuple[str, int, str | None, Any, str]], dict[int, str]]:
+    """Rows (input_sha256, rec_index, host, ts, hits) a group's rules match, and failed rules."""
+    src = group_from(group, columns)
+    results: list[tuple[str, int, str | None, Any, str]] = []
+    failed: dict[int, str] = {}
+
+    def attempt(t: list[tuple[int, str]]) -> list[Any]:
+        where = "" if group.predicate == TRUE else f" WHERE {group.predicate}"
+        sql = (
+            f"SELECT * FROM (SELECT input_sha256, rec_index, host, ts, {hits_sql(t)} AS hits FROM {src} AS g{where}) "
+            "WHERE hits <> ''"
+        )
+        return con.execute(sql).fetchall()
+
+    for start in range(0, len(terms), CHUNK):
+        got, f = bisect_failures(terms[start : start + CHUNK], attempt)
+        failed.update(f)
+        for rows in got:
+            results.extend(rows)
+    return results, failed

@@ -1,0 +1,260 @@
+"""SQL hunts: one ``.sql`` file per hunt, with a YAML metadata header in leading comments.
+
+A hunt file looks like::
+
+    -- id: brute-force-then-success
+    -- title: Brute force followed by a successful logon
+    -- description: ...
+    -- level: high
+    -- attack: [T1110]
+    -- tactics: [credential-access]
+    -- sources: Windows Security 4625/4624, Linux auth (sshd)
+    -- needs: [event_id, src_ip]          # columns that must exist, else the hunt is skipped
+    -- fields: [LogonType, IpAddress]     # columns used if present (absent ones read as NULL)
+    SELECT input_sha256, rec_index, host, ts, ... FROM events WHERE ...
+
+The query returns rows of ``events`` with at least ``input_sha256``, ``rec_index``, ``host`` and
+``ts``. Optional result columns: ``group_key`` (rows sharing it make one finding; without it,
+rows group by host), ``level`` (a per-row level; the finding takes the highest) and ``note``
+(a short text that goes into the finding summary).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import yaml
+
+from forensics.hunt.findings import LEVELS, Finding, RecordRef
+from forensics.hunt.writer import Outcome, level_rank
+from forensics.schema import CORE_TYPES
+from forensics.store import Case
+
+REQUIRED_RESULT = ("input_sha256", "rec_index", "host", "ts")
+PADDED_VIEW = "hunt_events"
+# Queries name the table ``events``; padded runs read the temp view instead (a temp view cannot
+# shadow ``events`` itself: DuckDB sees that as a recursive view).
+_EVENTS_REF = re.compile(r"(?i)\b(from|join)(\s+)events\b")
+
+
+@dataclass(frozen=True)
+class SqlHunt:
+    """One SQL hunt file, parsed."""
+
+    id: str
+    title: str
+    level: str
+    sql: str
+    path: str
+    sha256: str
+    description: str = ""
+    attack: tuple[str, ...] = ()
+    tactics: tuple[str, ...] = ()
+    sources: str = ""
+    needs: tuple[str, ...] = ()
+    fields: tuple[str, ...] = ()
+
+
+@dataclass
+class SqlResult:
+    """Findings of a set of SQL hunts and what happened to each hunt."""
+
+    findings: list[Finding] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def _header(text: str) -> tuple[str, str]:
+    """Split leading ``--`` comment lines (the YAML header) from the SQL body."""
+    head: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped.startswith("--"):
+            head.append(stripped[2:].removeprefix(" "))
+        elif stripped:
+            break
+        i += 1
+    return "\n".join(head), "\n".join(lines[i:])
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return tuple(str(v) for v in value)
+
+
+def parse_hunt(path: Path) -> SqlHunt:
+    """Read one hunt file. Raises ValueError with a reason when the file is not usable."""
+    raw = path.read_bytes()
+    text = raw.decode("utf-8")
+    head, body = _header(text)
+    try:
+        meta = yaml.safe_load(head) if head.strip() else None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"metadata header is not YAML: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise ValueError("no metadata header (leading `-- key: value` comment lines)")
+    missing = [k for k in ("id", "title", "level") if not meta.get(k)]
+    if missing:
+        raise ValueError(f"metadata header lacks {', '.join(missing)}")
+    level = str(meta["level"]).lower()
+    if level not in LEVELS:
+        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+    sql = body.strip().rstrip(";").strip()
+    if not sql:
+        raise ValueError("no SQL after the header")
+    return SqlHunt(
+        id=str(meta["id"]),
+        title=str(meta["title"]),
+        level=level,
+        sql=sql,
+        path=str(path),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        description=str(meta.get("description") or "").strip(),
+        attack=_str_tuple(meta.get("attack")),
+        tactics=_str_tuple(meta.get("tactics")),
+        sources=str(meta.get("sources") or ""),
+        needs=_str_tuple(meta.get("needs")),
+        fields=_str_tuple(meta.get("fields")),
+    )
+
+
+def load_hunts(dirs: Sequence[Path]) -> tuple[list[SqlHunt], list[Outcome]]:
+    """Every ``*.sql`` under ``dirs`` (files are accepted too), sorted by path; failures reported."""
+    hunts: list[SqlHunt] = []
+    problems: list[Outcome] = []
+    files: list[Path] = []
+    for d in dirs:
+        if d.is_file():
+            files.append(d)
+        elif d.is_dir():
+            files.extend(sorted(d.rglob("*.sql")))
+        else:
+            problems.append(Outcome("sql", str(d), None, "failed", "no such file or folder"))
+    seen: dict[str, str] = {}
+    for f in files:
+        try:
+            hunt = parse_hunt(f)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            problems.append(Outcome("sql", str(f), None, "failed", str(exc)))
+            continue
+        if hunt.id in seen:
+            problems.append(Outcome("sql", str(f), hunt.id, "skipped", f"duplicate id, first in {seen[hunt.id]}"))
+            continue
+        seen[hunt.id] = str(f)
+        hunts.append(hunt)
+    return hunts, problems
+
+
+def event_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Lower-cased column name → actual spelling, for the ``events`` view."""
+    rows = con.execute("DESCRIBE events").fetchall()
+    return {r[0].lower(): r[0] for r in rows}
+
+
+def _padded_view(con: duckdb.DuckDBPyConnection, present: dict[str, str], wanted: set[str]) -> None:
+    """Temp view over ``events`` with every wanted-but-absent column added as typed NULL."""
+    extra = sorted({w for w in wanted if w.lower() not in present}, key=str.lower)
+    pads = "".join(f', CAST(NULL AS {_sql_type(c)}) AS "{c}"' for c in extra)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {PADDED_VIEW} AS SELECT *{pads} FROM events")
+
+
+def _sql_type(column: str) -> str:
+    """DuckDB type of a padded column: its core type, VARCHAR for native fields."""
+    t = CORE_TYPES.get(column)
+    if t is None or pa.types.is_string(t):
+        return "VARCHAR"
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    return "BIGINT"
+
+
+def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
+    """Run ``hunts`` over the case's events; a hunt that cannot run is reported, not raised."""
+    con = case.con
+    present = event_columns(con)
+    wanted = {f for h in hunts for f in h.fields}
+    _padded_view(con, present, wanted)
+    result = SqlResult()
+    try:
+        for hunt in hunts:
+            missing = [c for c in hunt.needs if c.lower() not in present]
+            if missing:
+                result.outcomes.append(
+                    Outcome("sql", hunt.path, hunt.id, "skipped", f"the case has no column {', '.join(missing)}")
+                )
+                continue
+            try:
+                found = run_hunt(con, hunt)
+            except (duckdb.Error, ValueError) as exc:
+                reason = str(exc).splitlines()[0]
+                result.outcomes.append(Outcome("sql", hunt.path, hunt.id, "failed", reason))
+                continue
+            result.findings.extend(found)
+            result.outcomes.append(Outcome("sql", hunt.path, hunt.id, "ran", count=len(found)))
+    finally:
+        con.execute(f"DROP VIEW IF EXISTS {PADDED_VIEW}")
+    return result
+
+
+def run_hunt(con: duckdb.DuckDBPyConnection, hunt: SqlHunt) -> list[Finding]:
+    """Execute one hunt and group its rows into findings."""
+    sql = _EVENTS_REF.sub(lambda m: f"{m.group(1)}{m.group(2)}{PADDED_VIEW}", hunt.sql)
+    cur = con.execute(sql)
+    names = [d[0].lower() for d in cur.description or []]
+    lacking = [c for c in REQUIRED_RESULT if c not in names]
+    if lacking:
+        raise ValueError(f"query result lacks column(s) {', '.join(lacking)}")
+    idx = {n: i for i, n in enumerate(names)}
+    groups: dict[str, list[tuple[Any, ...]]] = {}
+    for row in cur.fetchall():
+        key = row[idx["group_key"]] if "group_key" in idx else row[idx["host"]]
+        groups.setdefault("" if key is None else str(key), []).append(row)
+    return [_finding(hunt, key, rows, idx) for key, rows in sorted(groups.items())]
+
+
+def _finding(hunt: SqlHunt, key: str, rows: list[tuple[Any, ...]], idx: dict[str, int]) -> Finding:
+    hosts = sorted({r[idx["host"]] for r in rows if r[idx["host"]] is not None})
+    times = sorted(r[idx["ts"]] for r in rows if r[idx["ts"]] is not None)
+    level = hunt.level
+    if "level" in idx:
+        row_levels = [str(r[idx["level"]]).lower() for r in rows if r[idx["level"]] is not None]
+        if row_levels:
+            level = max(row_levels, key=level_rank)
+    notes = sorted({str(r[idx["note"]]) for r in rows if r[idx["note"]] is not None}) if "note" in idx else []
+    records = sorted({RecordRef(str(r[idx["input_sha256"]]), int(r[idx["rec_index"]])) for r in rows})
+    summary = "; ".join(notes[:5]) + (f" (+{len(notes) - 5} more)" if len(notes) > 5 else "")
+    if len(hosts) > 1:
+        summary = (summary + "; " if summary else "") + f"hosts: {', '.join(hosts[:10])}"
+    details = orjson.dumps(
+        {"group_key": key, "hosts": hosts, "query": hunt.id}, option=orjson.OPT_SORT_KEYS
+    ).decode()
+    return Finding(
+        kind="sql",
+        rule_id=hunt.id,
+        title=hunt.title,
+        level=level,
+        host=hosts[0] if len(hosts) == 1 else None,
+        first_ts=times[0] if times else None,
+        last_ts=times[-1] if times else None,
+        records=records,
+        attack=list(hunt.attack),
+        tactics=list(hunt.tactics),
+        summary=summary or hunt.description,
+        rule_path=hunt.path,
+        rule_sha256=hunt.sha256,
+        details=details,
+    )

@@ -1,0 +1,452 @@
+"""How far the logs can be trusted, per host: coverage, clearing, record gaps, clock skew, zones.
+
+``assess(case)`` answers, from the ``events`` view alone:
+
+* coverage — the time window each (host, source, channel) covers, and the zone its times were read in;
+* log clearing — Security 1102, System 104 (with the channel it names), and Linux log tampering
+  (commands that truncate or delete logs, silences far longer than a log's normal rhythm);
+* EventRecordID gaps — missing record numbers per (host, channel);
+* clock skew — estimated from logons that pair across hosts: the explicit-credential logon
+  (4648, ``TargetServerName`` = X) on the source against the network / RDP logon (4624 type 3 or 10)
+  on X from the source (its IP or workstation name) for the same account, a few minutes apart.
+  The median difference per host pair is the offset between the two clocks; offsets are chained
+  from a reference host (the one with most events in each connected group) and returned per host.
+  ``forensics.timeline`` applies them as ``ts_corrected = ts - clock_offset_s``.
+
+The module also holds the small case-query helpers the timeline and the story share (column
+lookup tolerant of absent native columns, host-name normalisation, the IP → host map).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from forensics.store import Case
+from forensics.timeutil import iso_ist, iso_utc
+
+PAIR_WINDOW = timedelta(minutes=10)  # how far apart a 4648 and its 4624 may be, skew included
+CLUSTER_WIDTH_S = 3.0  # paired logons agree on the offset to within logging + network delay
+MIN_APPLIED_SKEW_S = 2.0  # below this, pairing noise (network + logging delay) dominates
+MAX_GAPS_LISTED = 500  # record-id gaps listed per case; the total is always counted
+_NO_IP = {"", "-", "::1", "127.0.0.1", "0.0.0.0", "localhost"}
+_LOG_TAMPER_RE = re.compile(
+    r"(wevtutil(\.exe)?\s+(cl|clear-log)\b|clear-eventlog|remove-eventlog|"
+    r"(>|truncate\s+-s\s*0|shred|rm\s+(-\w+\s+)*)\s*/var/log/|history\s+-c|journalctl\s+--vacuum|"
+    r"unset\s+histfile|auditctl\s+-D)",
+    re.IGNORECASE,
+)
+_LINE_SOURCES_SQL = "rec_line IS NOT NULL"
+
+
+# ---- helpers shared with timeline / story ----------------------------------------------------
+def event_columns(case: Case) -> dict[str, str]:
+    """Lower-case name → column name of every column the ``events`` view has."""
+    rows = case.con.execute("SELECT column_name FROM (DESCRIBE events)").fetchall()
+    return {r[0].lower(): r[0] for r in rows}
+
+
+def col(cols: dict[str, str], name: str, alias: str | None = None) -> str:
+    """SQL for a column that may be absent (native columns exist only when a source had them)."""
+    real = cols.get(name.lower())
+    expr = f'"{real}"' if real else "CAST(NULL AS VARCHAR)"
+    return f"{expr} AS {alias}" if alias else expr
+
+
+def has_view(case: Case, name: str) -> bool:
+    """True when the case exposes the view (``findings`` exists only after a hunt)."""
+    rows = case.con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchall()
+    return bool(rows and rows[0][0])
+
+
+def short_host(name: str | None) -> str:
+    """Host key for matching: lower case, domain suffix and ``\\\\`` prefix removed (IPs kept whole)."""
+    if not name:
+        return ""
+    s = name.strip().strip("\\").lower()
+    if re.fullmatch(r"[0-9.]+|[0-9a-f:]+", s):
+        return s
+    return s.split(".")[0]
+
+
+def usable_ip(ip: str | None) -> bool:
+    """False for empty, loopback and placeholder addresses."""
+    if ip is None:
+        return False
+    s = ip.strip().lower()
+    if s.startswith("::ffff:"):
+        s = s[7:]
+    return s not in _NO_IP and not s.startswith("127.")
+
+
+def norm_ip(ip: str) -> str:
+    """IPv4-mapped IPv6 addresses as plain IPv4."""
+    s = ip.strip().lower()
+    return s[7:] if s.startswith("::ffff:") else s
+
+
+def norm_user(user: str | None) -> str:
+    """Account key: lower case, without domain (``CORP\\bob`` and ``bob@corp`` → ``bob``)."""
+    if not user:
+        return ""
+    s = user.strip().lower()
+    s = s.rsplit("\\", 1)[-1]
+    return s.split("@", 1)[0]
+
+
+def case_hosts(case: Case) -> dict[str, str]:
+    """short host key → host name as the events write it (the first spelling, sorted)."""
+    out: dict[str, str] = {}
+    for (h,) in case.con.execute("SELECT DISTINCT host FROM events WHERE host IS NOT NULL ORDER BY host").fetchall():
+        out.setdefault(short_host(h), h)
+    return out
+
+
+def host_ip_map(case: Case) -> dict[str, str]:
+    """IP → host name, learnt from the logs themselves.
+
+    Two kinds of evidence: a logon record on any host that names the client's workstation and
+    IP together (4624/4625/4776 ``WorkstationName`` + ``IpAddress``), and a host's own outbound
+    connections (Sysmon 3 with ``Initiated`` true: ``src_ip`` is that host's address). The most
+    frequent host per IP wins; ties go to the name that sorts first.
+    """
+    cols = event_columns(case)
+    hosts = case_hosts(case)
+    votes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if "workstationname" in cols and "ipaddress" in cols:
+        q = (
+            f"SELECT {col(cols, 'WorkstationName')}, {col(cols, 'IpAddress')}, count(*) FROM events "
+            "WHERE event_id IN (4624, 4625, 4776) GROUP BY ALL"
+        )
+        for ws, ip, n in case.con.execute(q).fetchall():
+            if ws and ws.strip() not in ("", "-") and usable_ip(ip):
+                votes[norm_ip(ip)][hosts.get(short_host(ws), ws.strip())] += n
+    init = col(cols, "Initiated")
+    q = (
+        f"SELECT host, src_ip, count(*) FROM events WHERE category = 'network_connection' "
+        f"AND lower(CAST({init} AS VARCHAR)) = 'true' AND host IS NOT NULL AND src_ip IS NOT NULL GROUP BY ALL"
+    )
+    for h, ip, n in case.con.execute(q).fetchall():
+        if usable_ip(ip):
+            votes[norm_ip(ip)][h] += n
+    return {ip: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for ip, c in sorted(votes.items())}
+
+
+def _iso(dt: datetime | None) -> str | None:
+    return iso_utc(dt) if dt is not None else None
+
+
+def _ist(dt: datetime | None) -> str | None:
+    return iso_ist(dt) if dt is not None else None
+
+
+# ---- the assessment --------------------------------------------------------------------------
+@dataclass
+class Integrity:
+    """Everything ``assess`` found; ``offsets`` are seconds to subtract from each host's times."""
+
+    coverage: list[dict[str, Any]] = field(default_factory=list)
+    clearings: list[dict[str, Any]] = field(default_factory=list)
+    tampering: list[dict[str, Any]] = field(default_factory=list)
+    silences: list[dict[str, Any]] = field(default_factory=list)
+    record_gaps: list[dict[str, Any]] = field(default_factory=list)
+    record_gaps_total: int = 0
+    record_gaps_missing: int = 0
+    clock_pairs: list[dict[str, Any]] = field(default_factory=list)
+    offsets: dict[str, float] = field(default_factory=dict)
+    reference_hosts: list[str] = field(default_factory=list)
+
+    def offset_for(self, host: str | None) -> float:
+        """The recorded clock offset of a host (0 when unknown or within the noise)."""
+        if host is None:
+            return 0.0
+        return self.offsets.get(host, 0.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (ISO-8601 strings for times)."""
+        return {
+            "coverage": self.coverage,
+            "clearings": self.clearings,
+            "tampering": self.tampering,
+            "silences": self.silences,
+            "record_gaps": self.record_gaps,
+            "record_gaps_total": self.record_gaps_total,
+            "record_gaps_missing": self.record_gaps_missing,
+            "clock_pairs": self.clock_pairs,
+            "clock_offsets_s": dict(sorted(self.offsets.items())),
+            "clock_reference_hosts": self.reference_hosts,
+            "min_applied_skew_s": MIN_APPLIED_SKEW_S,
+        }
+
+
+def assess(case: Case) -> Integrity:
+    """Assess coverage, clearing, record gaps, clock skew and zones for every host in the case."""
+    result = Integrity()
+    result.coverage = coverage(case)
+    result.clearings = clearings(case)
+    result.tampering = tampering(case)
+    result.silences = silences(case)
+    gaps, total, missing = record_gaps(case)
+    result.record_gaps, result.record_gaps_total, result.record_gaps_missing = gaps, total, missing
+    pairs, offsets, refs = clock_skew(case)
+    result.clock_pairs, result.offsets, result.reference_hosts = pairs, offsets, refs
+    return result
+
+
+def coverage(case: Case) -> list[dict[str, Any]]:
+    """Per (host, source, channel): first and last event, count, zones used and whether assumed."""
+    q = """
+        SELECT host, source, channel, min(ts), max(ts), count(*),
+               string_agg(DISTINCT ts_zone, ', ' ORDER BY ts_zone), bool_or(coalesce(ts_assumed, false))
+        FROM events GROUP BY host, source, channel
+        ORDER BY host NULLS LAST, source NULLS LAST, channel NULLS LAST
+    """
+    out = []
+    for host, source, channel, lo, hi, n, zones, assumed in case.con.execute(q).fetchall():
+        out.append({
+            "host": host, "source": source, "channel": channel,
+            "first_utc": _iso(lo), "last_utc": _iso(hi), "first_ist": _ist(lo), "last_ist": _ist(hi),
+            "events": n, "zones": zones or "", "zone_assumed": bool(assumed),
+        })  # fmt: skip
+    return out
+
+
+def clearings(case: Case) -> list[dict[str, Any]]:
+    """Security 1102 and System 104 events, with the gap each leaves in the cleared channel.
+
+    The gap runs from the last event of that channel on that host before the clear (if any
+    older copy of the log was collected) to the clear itself; with no older copy the gap is
+    open-ended: everything before the clear is gone.
+    """
+    cols = event_columns(case)
+    q = f"""
+        SELECT host, channel, event_id, ts, record_id, {col(cols, 'SubjectUserName', 'who')},
+               {col(cols, 'Channel_native', 'cleared')}
+        FROM events
+        WHERE (channel = 'Security' AND event_id = 1102) OR (channel = 'System' AND event_id = 104)
+        ORDER BY host, ts, channel, record_id
+    """
+    out = []
+    for host, channel, eid, ts, rid, who, cleared in case.con.execute(q).fetchall():
+        target = "Security" if eid == 1102 else (cleared or "System")
+        prev = case.con.execute(
+            "SELECT max(ts) FROM events WHERE host IS NOT DISTINCT FROM ? AND channel = ? AND ts < ?",
+            [host, target, ts],
+        ).fetchall()
+        before = prev[0][0] if prev else None
+        out.append({
+            "host": host, "channel": channel, "event_id": eid, "record_id": rid,
+            "cleared_channel": target, "by": who, "ts_utc": _iso(ts), "ts_ist": _ist(ts),
+            "gap_from_utc": _iso(before), "gap_to_utc": _iso(ts),
+            "gap_s": (ts - before).total_seconds() if before and ts else None,
+            "note": "events before the clear are lost" if before is None
+            else "no events between these times survive",
+        })  # fmt: skip
+    return out
+
+
+def tampering(case: Case) -> list[dict[str, Any]]:
+    """Commands that clear or truncate logs or shell history (Windows and Linux)."""
+    rows: list[dict[str, Any]] = []
+    # DuckDB narrows with cheap keywords; Python's regex then decides (case-insensitive, full pattern).
+    q = """
+        SELECT host, ts, source, channel, coalesce(process_cmdline, message) AS text, input_sha256, rec_index
+        FROM events
+        WHERE regexp_matches(lower(coalesce(process_cmdline, '') || ' ' || coalesce(message, '')),
+              'wevtutil|clear-eventlog|remove-eventlog|/var/log/|history|journalctl|auditctl')
+        ORDER BY host, ts, input_sha256, rec_index
+    """
+    for host, ts, source, channel, text, sha, idx in case.con.execute(q).fetchall():
+        if text and _LOG_TAMPER_RE.search(text):
+            rows.append({
+                "host": host, "ts_utc": _iso(ts), "ts_ist": _ist(ts), "source": source, "channel": channel,
+                "command": text[:500], "input_sha256": sha, "rec_index": idx,
+            })  # fmt: skip
+            if len(rows) >= 500:
+                break
+    return rows
+
+
+def silences(case: Case, min_hours: float = 6.0, factor: float = 100.0) -> list[dict[str, Any]]:
+    """Silent stretches in line-based logs (syslog, auth, ...) far longer than their usual rhythm.
+
+    A log that normally writes every few seconds and then says nothing for a day was most likely
+    truncated or rotated away; reported so the responder knows the hole is there.
+    """
+    q = f"""
+        WITH e AS (
+            SELECT host, channel, ts, lag(ts) OVER (PARTITION BY host, channel ORDER BY ts) AS prev
+            FROM events WHERE {_LINE_SOURCES_SQL} AND ts IS NOT NULL
+        ), g AS (
+            SELECT host, channel, prev, ts, epoch(ts) - epoch(prev) AS gap FROM e WHERE prev IS NOT NULL
+        ), m AS (
+            SELECT host, channel, median(gap) AS med, count(*) AS n FROM g GROUP BY host, channel
+        )
+        SELECT g.host, g.channel, g.prev, g.ts, g.gap, m.med FROM g JOIN m USING (host, channel)
+        WHERE m.n >= 20 AND g.gap >= ? AND g.gap >= greatest(m.med, 1) * ?
+        ORDER BY g.host, g.channel, g.prev
+        LIMIT 200
+    """
+    out = []
+    for host, channel, prev, ts, gap, med in case.con.execute(q, [min_hours * 3600, factor]).fetchall():
+        out.append({
+            "host": host, "channel": channel, "from_utc": _iso(prev), "to_utc": _iso(ts),
+            "from_ist": _ist(prev), "to_ist": _ist(ts), "gap_s": float(gap), "usual_gap_s": float(med),
+        })  # fmt: skip
+    return out
+
+
+def record_gaps(case: Case) -> tuple[list[dict[str, Any]], int, int]:
+    """Missing EventRecordIDs per (host, channel): (listed gaps, number of gaps, records missing)."""
+    base = """
+        WITH r AS (
+            SELECT host, channel, record_id, min(ts) AS ts FROM events
+            WHERE record_id IS NOT NULL GROUP BY host, channel, record_id
+        ), l AS (
+            SELECT host, channel, record_id, ts,
+                   lag(record_id) OVER w AS prev_id, lag(ts) OVER w AS prev_ts
+            FROM r WINDOW w AS (PARTITION BY host, channel ORDER BY record_id)
+        )
+        SELECT host, channel, prev_id, record_id, record_id - prev_id - 1 AS missing, prev_ts, ts
+        FROM l WHERE record_id - prev_id > 1
+    """
+    tot = case.con.execute(f"SELECT count(*), coalesce(sum(missing), 0) FROM ({base})").fetchall()
+    total, missing = (int(tot[0][0]), int(tot[0][1])) if tot else (0, 0)
+    rows = case.con.execute(
+        f"SELECT * FROM ({base}) ORDER BY host NULLS LAST, channel NULLS LAST, prev_id LIMIT {MAX_GAPS_LISTED}"
+    ).fetchall()
+    out = [
+        {
+            "host": h, "channel": c, "after_record_id": p, "next_record_id": r, "missing": int(m),
+            "after_utc": _iso(pt), "next_utc": _iso(t),
+        }  # fmt: skip
+        for h, c, p, r, m, pt, t in rows
+    ]
+    return out, total, missing
+
+
+# ---- clock skew ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Logon:
+    host: str
+    ts: datetime
+    user: str
+    peer: str  # 4648: target server key; 4624: client IP
+    ws: str  # 4624: client workstation key
+
+
+def _pairing_events(case: Case) -> tuple[list[_Logon], list[_Logon]]:
+    cols = event_columns(case)
+    if "targetservername" not in cols:
+        return [], []
+    src_q = f"""
+        SELECT host, ts, {col(cols, 'TargetUserName')}, {col(cols, 'TargetServerName')}
+        FROM events WHERE event_id = 4648 AND ts IS NOT NULL AND host IS NOT NULL
+        ORDER BY host, ts
+    """
+    dst_q = f"""
+        SELECT host, ts, {col(cols, 'TargetUserName')}, {col(cols, 'IpAddress')}, {col(cols, 'WorkstationName')}
+        FROM events WHERE event_id = 4624 AND ts IS NOT NULL AND host IS NOT NULL
+          AND CAST({col(cols, 'LogonType')} AS VARCHAR) IN ('3', '10')
+        ORDER BY host, ts
+    """
+    srcs = [
+        _Logon(h, t, norm_user(u), short_host(s), "")
+        for h, t, u, s in case.con.execute(src_q).fetchall()
+        if s and short_host(s) not in ("", "localhost") and u
+    ]
+    dsts = [
+        _Logon(h, t, norm_user(u), norm_ip(ip) if usable_ip(ip) else "", short_host(ws) if ws and ws != "-" else "")
+        for h, t, u, ip, ws in case.con.execute(dst_q).fetchall()
+        if u
+    ]
+    return srcs, dsts
+
+
+def _pair_samples(case: Case) -> dict[tuple[str, str], list[float]]:
+    """(source host, target host) → every candidate difference target clock − source clock.
+
+    A logon that repeats (three PsExec hops a minute apart) makes several candidates per source
+    event; only the true offset is shared by all of them, so ``_densest`` picks it out.
+    """
+    srcs, dsts = _pairing_events(case)
+    if not srcs or not dsts:
+        return {}
+    ips_of: dict[str, set[str]] = defaultdict(set)
+    for ip, h in host_ip_map(case).items():
+        ips_of[short_host(h)].add(ip)
+    by_target: dict[tuple[str, str], list[_Logon]] = defaultdict(list)
+    for d in dsts:
+        by_target[(short_host(d.host), d.user)].append(d)
+    samples: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for s in srcs:
+        skey = short_host(s.host)
+        if s.peer == skey:
+            continue
+        for d in by_target.get((s.peer, s.user), []):
+            if d.host == s.host or not (d.ws == skey or (d.peer and d.peer in ips_of.get(skey, ()))):
+                continue
+            diff = (d.ts - s.ts).total_seconds()
+            if abs(diff) <= PAIR_WINDOW.total_seconds():
+                samples[(s.host, d.host)].append(diff)
+    return samples
+
+
+def _densest(values: list[float], width: float = CLUSTER_WIDTH_S) -> list[float]:
+    """The largest group of values lying within ``width`` seconds of each other (ties: nearest 0)."""
+    vals = sorted(values)
+    best: list[float] = []
+    j = 0
+    for i in range(len(vals)):
+        while vals[i] - vals[j] > width:
+            j += 1
+        group = vals[j : i + 1]
+        if len(group) > len(best) or (
+            len(group) == len(best) and abs(statistics.median(group)) < abs(statistics.median(best))
+        ):
+            best = group
+    return best
+
+
+def clock_skew(case: Case) -> tuple[list[dict[str, Any]], dict[str, float], list[str]]:
+    """Estimate clock offsets per host from paired cross-host logons.
+
+    Returns (pair table, host → offset seconds, reference hosts). The offset of a host is how
+    far its clock runs ahead of its group's reference host (negative: behind); offsets within
+    ``MIN_APPLIED_SKEW_S`` of zero are dropped because pairing noise is of that size.
+    """
+    samples = _pair_samples(case)
+    pairs: list[dict[str, Any]] = []
+    graph: dict[str, list[tuple[str, float]]] = defaultdict(list)
+    for (src, dst), cands in sorted(samples.items()):
+        diffs = _densest(cands)
+        med = statistics.median(diffs)
+        pairs.append({
+            "source_host": src, "target_host": dst, "pairs": len(diffs), "median_offset_s": round(med, 3),
+            "min_s": round(min(diffs), 3), "max_s": round(max(diffs), 3),
+        })  # fmt: skip
+        graph[src].append((dst, med))
+        graph[dst].append((src, -med))
+    if not graph:
+        return pairs, {}, []
+    counts = dict(case.con.execute("SELECT host, count(*) FROM events WHERE host IS NOT NULL GROUP BY host").fetchall())
+    raw: dict[str, float] = {}
+    refs: list[str] = []
+    for start in sorted(graph, key=lambda h: (-counts.get(h, 0), h)):
+        if start in raw:
+            continue
+        refs.append(start)
+        raw[start] = 0.0
+        todo = [start]
+        while todo:  # breadth-first: each host's offset from the nearest already-placed neighbour
+            cur = todo.pop(0)
+            for nxt, d in sorted(graph[cur]):
+                if nxt not in raw:
+                    raw[nxt] = raw[cur] + d
+                    todo.append(nxt)
+    offsets = {h: round(v, 3) for h, v in sorted(raw.items()) if abs(v) >= MIN_APPLIED_SKEW_S}
+    return pairs, offsets, sorted(refs)

@@ -1,0 +1,323 @@
+"""Re-extract raw records from the original inputs, byte for byte.
+
+A row of ``events`` is keyed by ``(input_sha256, rec_index)``; the case's ``inputs`` table says
+where that input came from (``path``, archive ``member``, ``parser``) and the row's provenance
+columns (``rec_offset``, ``rec_line``, ``record_id``) say where in it. This module goes back to
+the original and returns the record exactly as found, with its own SHA-256:
+
+- EVTX: the ``evtx`` package's iterator, counting every item it yields (failures included,
+  as the ingest runner counts them), gives the record's XML (the bytes hashed) and its JSON;
+- line formats: the line at ``rec_offset`` (or line ``rec_line``), without its line ending;
+- archive members (``a.zip`` + ``dir/x.log``, nested as ``inner.tar!/x.log``): the member is
+  read from the archive into a temporary file first; the original archive is only read.
+
+Originals are opened read-only and never written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import shutil
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from forensics.errors import ForensicsError
+
+MEMBER_SEP = "!/"  # how the ingest runner names members of nested archives
+_CHUNK = 1024 * 1024
+
+
+class RawUnavailable(ForensicsError):
+    """A raw record cannot be re-extracted (original missing, changed, or format not supported)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Locator:
+    """Where one record sits in its input, as the event row recorded it."""
+
+    rec_index: int
+    rec_offset: int | None = None
+    rec_line: int | None = None
+    record_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One record as found in its input."""
+
+    input_sha256: str
+    rec_index: int
+    kind: str  # "evtx" (data is the record XML) or "line" (data is the line without its ending)
+    data: bytes
+    sha256: str  # of ``data``
+    json: str | None = None  # EVTX: the record as evtx renders JSON
+    record_id: int | None = None
+    rec_offset: int | None = None
+    rec_line: int | None = None
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file, read in chunks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(_CHUNK):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---- opening inputs ---------------------------------------------------------------------
+
+
+def _open_member(container: Path, name: str, tmp: Path) -> Path:
+    """Copy member ``name`` of the zip / tar / gzip at ``container`` into ``tmp``; return the copy."""
+    dest = tmp / f"m{len(list(tmp.iterdir()))}"
+    with container.open("rb") as fh:
+        head = fh.read(512)
+    src: IO[bytes]
+    if head.startswith(b"PK\x03\x04"):
+        with zipfile.ZipFile(container) as zf, zf.open(name) as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out)
+        return dest
+    if head.startswith(b"\x1f\x8b") and not _gz_is_tar(container):
+        with gzip.open(container, "rb") as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out)
+        return dest
+    with tarfile.open(container, "r:*") as tf:
+        got = tf.extractfile(name)
+        if got is None:
+            raise RawUnavailable(f"{name} is not a regular file in {container}")
+        with got as src, dest.open("wb") as out:
+            shutil.copyfileobj(src, out)
+    return dest
+
+
+def _gz_is_tar(path: Path) -> bool:
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read(512)[257:262] == b"ustar"
+    except (OSError, EOFError):
+        return False
+
+
+@contextlib.contextmanager
+def materialise(path: Path, member: str | None) -> Iterator[Path]:
+    """A readable local file with the input's bytes: ``path`` itself, or its member copied out."""
+    if not member:
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="forensics-raw-") as tmpname:
+        tmp = Path(tmpname)
+        current = path
+        try:
+            for part in member.split(MEMBER_SEP):
+                current = _open_member(current, part, tmp)
+        except (KeyError, zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as exc:
+            raise RawUnavailable(f"cannot read member {member!r} of {path}: {exc}") from exc
+        yield current
+
+
+def locate_input(path: str, search: Sequence[Path] = ()) -> Path | None:
+    """The original at ``path`` (as recorded), else the same relative path or name under ``search``."""
+    p = Path(path)
+    if p.is_file():
+        return p
+    for root in search:
+        for cand in (root / path.lstrip("/"), root / p.name):
+            if cand.is_file():
+                return cand
+        hits = sorted(root.rglob(p.name)) if root.is_dir() else []
+        for hit in hits:
+            if hit.is_file():
+                return hit
+    return None
+
+
+# ---- reading records --------------------------------------------------------------------
+
+
+def _evtx_items(local: Path, method: str) -> Iterator[dict[str, Any] | Exception]:
+    """Every item the evtx iterator yields, failures as the exception (they count as records)."""
+    from evtx import PyEvtxParser
+
+    it = getattr(PyEvtxParser(str(local), 1), method)()
+    while True:
+        try:
+            yield next(it)
+        except StopIteration:
+            return
+        except Exception as exc:  # a broken record: the iterator goes on after it, as ingest counts it
+            yield exc
+
+
+def read_evtx(local: Path, sha: str, wanted: Iterable[Locator]) -> dict[int, RawRecord | str]:
+    """EVTX records by ``rec_index``: XML + JSON, or the reason one cannot be given."""
+    want = {w.rec_index: w for w in wanted}
+    if not want:
+        return {}
+    last = max(want)
+    xml: dict[int, dict[str, Any] | Exception] = {}
+    for i, item in enumerate(_evtx_items(local, "records")):
+        if i in want:
+            xml[i] = item
+        if i >= last:
+            break
+    js: dict[int, dict[str, Any] | Exception] = {}
+    for i, item in enumerate(_evtx_items(local, "records_json")):
+        if i in want:
+            js[i] = item
+        if i >= last:
+            break
+    out: dict[int, RawRecord | str] = {}
+    for idx, loc in want.items():
+        x, j = xml.get(idx), js.get(idx)
+        if x is None:
+            out[idx] = f"the file has fewer than {idx + 1} records"
+        elif isinstance(x, Exception):
+            out[idx] = f"evtx could not read record {idx}: {x}"
+        elif loc.record_id is not None and x.get("event_record_id") != loc.record_id:
+            out[idx] = f"record {idx} has EventRecordID {x.get('event_record_id')}, the event row says {loc.record_id}"
+        else:
+            data = str(x["data"]).encode("utf-8")
+            js_text = None
+            if isinstance(j, dict):
+                js_text = orjson.dumps(orjson.loads(j["data"]), option=orjson.OPT_SORT_KEYS).decode()
+            out[idx] = RawRecord(
+                sha, idx, "evtx", data, hashlib.sha256(data).hexdigest(), js_text, x.get("event_record_id"),
+                loc.rec_offset, loc.rec_line,
+            )  # fmt: skip
+    return out
+
+
+def _strip_eol(line: bytes) -> bytes:
+    if line.endswith(b"\n"):
+        line = line[:-1]
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    return line
+
+
+def _line_at_offset(fh: IO[bytes], offset: int) -> bytes:
+    fh.seek(offset)
+    return _strip_eol(fh.readline())
+
+
+def read_lines(local: Path, sha: str, wanted: Iterable[Locator]) -> dict[int, RawRecord | str]:
+    """Line-format records by ``rec_index``: the line at its byte offset, else its line number."""
+    want = list(wanted)
+    out: dict[int, RawRecord | str] = {}
+    by_line: dict[int, Locator] = {}
+    with local.open("rb") as fh:
+        for loc in want:
+            if loc.rec_offset is not None:
+                line = _line_at_offset(fh, loc.rec_offset)
+                out[loc.rec_index] = _line_record(sha, loc, line)
+            elif loc.rec_line is not None:
+                by_line[loc.rec_line] = loc
+            else:
+                out[loc.rec_index] = "the event row has neither rec_offset nor rec_line"
+        if by_line:
+            fh.seek(0)
+            for n, line in enumerate(fh, 1):
+                if n in by_line:
+                    out[by_line[n].rec_index] = _line_record(sha, by_line[n], _strip_eol(line))
+                if n >= max(by_line):
+                    break
+    for loc in by_line.values():
+        out.setdefault(loc.rec_index, f"the file has fewer than {loc.rec_line} lines")
+    return out
+
+
+def _line_record(sha: str, loc: Locator, line: bytes) -> RawRecord:
+    return RawRecord(
+        sha, loc.rec_index, "line", line, hashlib.sha256(line).hexdigest(), None, loc.record_id,
+        loc.rec_offset, loc.rec_line,
+    )  # fmt: skip
+
+
+def read_raw(local: Path, parser: str | None, sha: str, wanted: Iterable[Locator]) -> dict[int, RawRecord | str]:
+    """Records of one input file (already materialised) by ``rec_index``, or why each is unavailable."""
+    want = list(wanted)
+    if parser == "evtx":
+        return read_evtx(local, sha, want)
+    if any(w.rec_offset is not None or w.rec_line is not None for w in want):
+        return read_lines(local, sha, want)
+    return {w.rec_index: f"re-extraction not supported for parser {parser!r} (no offset or line)" for w in want}
+
+
+def extract_from_source(
+    path: Path, member: str | None, parser: str | None, sha: str, wanted: Iterable[Locator]
+) -> dict[int, RawRecord | str]:
+    """Open the original (or its archive member), check it still hashes to ``sha``, read records."""
+    want = list(wanted)
+    try:
+        with materialise(path, member) as local:
+            actual = sha256_file(local)
+            if actual != sha:
+                why = f"{path}{'!/' + member if member else ''} now hashes to {actual[:16]}…, not {sha[:16]}…"
+                return {w.rec_index: why for w in want}
+            return read_raw(local, parser, sha, want)
+    except RawUnavailable as exc:
+        return {w.rec_index: str(exc) for w in want}
+
+
+def extract_records(
+    case: Any, refs: Iterable[tuple[str, int]], search: Sequence[Path] = ()
+) -> dict[tuple[str, int], RawRecord | str]:
+    """Raw records for ``(input_sha256, rec_index)`` refs of a case, or the reason per ref.
+
+    ``case`` is an open ``forensics.store.Case``; ``search`` holds folders to look in when an
+    input's recorded path no longer exists (the originals moved, or the case came from elsewhere).
+    """
+    by_input: dict[str, set[int]] = {}
+    for sha, idx in refs:
+        by_input.setdefault(sha, set()).add(int(idx))
+    out: dict[tuple[str, int], RawRecord | str] = {}
+    for sha in sorted(by_input):
+        idxs = sorted(by_input[sha])
+        src = case.con.execute(
+            "SELECT path, member, parser FROM inputs WHERE sha256 = ? AND parser IS NOT NULL "
+            "ORDER BY path, member NULLS FIRST LIMIT 1",
+            [sha],
+        ).fetchone()
+        if src is None:
+            out.update({(sha, i): "the input is not in the case's inputs table" for i in idxs})
+            continue
+        wanted = _locators(case, sha, idxs)
+        local = locate_input(src[0], search)
+        if local is None:
+            out.update({(sha, i): f"original {src[0]} not found" for i in idxs})
+            continue
+        got = extract_from_source(local, src[1], src[2], sha, wanted)
+        out.update({(sha, i): got.get(i, "not extracted") for i in idxs})
+    return out
+
+
+def _locators(case: Any, sha: str, idxs: Sequence[int]) -> list[Locator]:
+    """Provenance columns of the event rows for ``idxs`` of one input."""
+    have = {r[0] for r in case.con.execute("DESCRIBE events").fetchall()}
+    # columns no parser of the case filled are absent from the view, not null
+    cols = ", ".join(c if c in have else f"NULL AS {c}" for c in ("rec_offset", "rec_line", "record_id"))
+    rows = case.con.execute(
+        f"SELECT rec_index, {cols} FROM events WHERE input_sha256 = ? "
+        "AND rec_index IN (SELECT unnest(?::BIGINT[]))",
+        [sha, list(idxs)],
+    ).fetchall()
+    found = {int(r[0]): Locator(int(r[0]), r[1], r[2], r[3]) for r in rows}
+    return [found.get(i, Locator(i)) for i in idxs]
+
+
+def extract_record(case: Any, input_sha256: str, rec_index: int, search: Sequence[Path] = ()) -> RawRecord:
+    """One raw record of a case; raises ``RawUnavailable`` with the reason when it cannot be had."""
+    got = extract_records(case, [(input_sha256, rec_index)], search)[(input_sha256, rec_index)]
+    if isinstance(got, str):
+        raise RawUnavailable(got)
+    return got

@@ -1,0 +1,318 @@
+"""The attack timeline: findings and the events around them, per host, in time order.
+
+Modes:
+    findings  one row per finding (its ATT&CK tactics and techniques, its first record's fields)
+    context   the finding rows, the records they fired on, and the events around them: same host,
+              same user or same process (pid, parent pid or image) within ``window`` of the finding
+    full      the finding rows and every event (the super-timeline), records annotated with
+              the findings that hit them
+
+Every row carries ``ts`` (as recorded, UTC), ``ts_utc`` and ``ts_ist`` (text, IST beside UTC),
+``clock_offset_s`` (the host's estimated skew from ``forensics.integrity``) and
+``ts_corrected = ts - clock_offset_s``; rows are ordered by ``ts_corrected``. Filters: hosts,
+a corrected-time range (``since`` / ``until``) and a minimum finding level (events in ``full``
+mode are kept whatever the level: the super-timeline is everything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from forensics.attack import norm_technique, tactics_for, technique_name
+from forensics.hunt.findings import LEVELS
+from forensics.integrity import Integrity, assess, col, event_columns, has_view, short_host
+from forensics.store import Case
+
+MODES: tuple[str, ...] = ("findings", "context", "full")
+DEFAULT_WINDOW = timedelta(minutes=5)
+# Accounts too common to tie events together: every service runs as one of them.
+GENERIC_USERS: tuple[str, ...] = (
+    "system", "local service", "network service", "-", "", "anonymous logon", "localsystem",
+    "root", "dwm-1", "umfd-0", "umfd-1",
+)  # fmt: skip
+
+# Event columns every timeline row has, in output order: (output name, events column).
+EVENT_FIELDS: tuple[tuple[str, str], ...] = (
+    ("source", "source"), ("channel", "channel"), ("provider", "provider"), ("event_id", "event_id"),
+    ("record_id", "record_id"), ("category", "category"), ("user_name", "user_name"),
+    ("user_domain", "user_domain"), ("process_image", "process_image"), ("process_cmdline", "process_cmdline"),
+    ("process_pid", "process_pid"), ("parent_image", "parent_image"), ("parent_pid", "parent_pid"),
+    ("src_ip", "src_ip"), ("dst_ip", "dst_ip"), ("dst_port", "dst_port"), ("file_path", "file_path"),
+    ("logon_type", "LogonType"), ("target_server", "TargetServerName"), ("workstation", "WorkstationName"),
+    ("ts_raw", "ts_raw"), ("ts_zone", "ts_zone"), ("ts_assumed", "ts_assumed"),
+    ("input_sha256", "input_sha256"), ("rec_index", "rec_index"),
+)  # fmt: skip
+_NATIVE = {"LogonType", "TargetServerName", "WorkstationName"}
+
+
+def _event_select(cols: dict[str, str], alias: str = "e") -> str:
+    parts = []
+    for out, name in EVENT_FIELDS:
+        if name in _NATIVE:
+            real = cols.get(name.lower())
+            parts.append(f'CAST({alias}."{real}" AS VARCHAR) AS {out}' if real else f"CAST(NULL AS VARCHAR) AS {out}")
+        else:
+            parts.append(f"{alias}.{name} AS {out}")
+    return ", ".join(parts)
+
+
+def _event_message(alias: str = "e") -> str:
+    """The event's own message, or a one-line rendering of its key fields when it has none."""
+    a = alias
+    return (
+        f"coalesce({a}.message, concat_ws(' ', {a}.channel, CAST({a}.event_id AS VARCHAR), "
+        f"'user=' || {a}.user_name, 'image=' || {a}.process_image, 'cmd=' || {a}.process_cmdline, "
+        f"'src=' || {a}.src_ip, 'dst=' || {a}.dst_ip, 'file=' || {a}.file_path))"
+    )
+
+
+def level_rank(level: str | None) -> int:
+    """0 (informational) .. 4 (critical); -1 for unknown levels."""
+    return LEVELS.index(level) if level in LEVELS else -1
+
+
+def load_findings(case: Case) -> list[dict[str, Any]]:
+    """Findings of the case as dicts with normalised ``attack`` and kill-chain-ordered ``tactics``."""
+    if not has_view(case, "findings"):
+        return []
+    rel = case.con.sql("SELECT * FROM findings ORDER BY first_ts NULLS LAST, finding_id")
+    names = rel.columns
+    out = []
+    for row in rel.fetchall():
+        f = dict(zip(names, row, strict=True))
+        attack = sorted({t for t in (norm_technique(x) for x in (f.get("attack") or [])) if t})
+        f["attack"] = attack
+        f["tactics"] = tactics_for(attack, list(f.get("tactics") or []))
+        for k in ("first_ts", "last_ts"):
+            if isinstance(f.get(k), datetime):
+                f[k] = f[k].astimezone(UTC)
+        out.append(f)
+    return out
+
+
+def _findings_table(findings: list[dict[str, Any]]) -> pa.Table:
+    """The kept findings as an Arrow table DuckDB can join (one row each)."""
+    return pa.table({
+        "finding_id": pa.array([f["finding_id"] for f in findings], pa.string()),
+        "kind": pa.array([f.get("kind") for f in findings], pa.string()),
+        "rule_id": pa.array([f.get("rule_id") for f in findings], pa.string()),
+        "title": pa.array([f.get("title") for f in findings], pa.string()),
+        "level": pa.array([f.get("level") for f in findings], pa.string()),
+        "lrank": pa.array([level_rank(f.get("level")) for f in findings], pa.int32()),
+        "attack": pa.array([", ".join(f["attack"]) for f in findings], pa.string()),
+        "techniques": pa.array([", ".join(technique_name(t) for t in f["attack"]) for f in findings], pa.string()),
+        "tactics": pa.array([", ".join(f["tactics"]) for f in findings], pa.string()),
+        "tactic": pa.array([f["tactics"][0] if f["tactics"] else None for f in findings], pa.string()),
+        "host": pa.array([f.get("host") for f in findings], pa.string()),
+        "first_ts": pa.array([f.get("first_ts") for f in findings], pa.timestamp("us", tz="UTC")),
+        "last_ts": pa.array([f.get("last_ts") for f in findings], pa.timestamp("us", tz="UTC")),
+        "summary": pa.array([f.get("summary") for f in findings], pa.string()),
+    })  # fmt: skip
+
+
+def _keep_finding(f: dict[str, Any], hosts: set[str] | None, min_rank: int) -> bool:
+    if level_rank(f.get("level")) < min_rank:
+        return False
+    return not (hosts is not None and f.get("host") is not None and short_host(f["host"]) not in hosts)
+
+
+def build_timeline(
+    case: Case,
+    mode: str = "context",
+    hosts: Sequence[str] | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_level: str | None = None,
+    *,
+    window: timedelta = DEFAULT_WINDOW,
+    integrity: Integrity | None = None,
+) -> pa.Table:
+    """Build the timeline of a case as an Arrow table (see the module docstring for modes)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown timeline mode {mode!r}; use one of {', '.join(MODES)}")
+    if min_level is not None and min_level not in LEVELS:
+        raise ValueError(f"unknown level {min_level!r}; use one of {', '.join(LEVELS)}")
+    con = case.con
+    con.execute("SET TimeZone = 'UTC'")  # text renderings of times below must not depend on the machine
+    integ = integrity if integrity is not None else assess(case)
+    host_keys = {short_host(h) for h in hosts} if hosts else None
+    min_rank = level_rank(min_level) if min_level else -1
+    findings = [f for f in load_findings(case) if _keep_finding(f, host_keys, min_rank)]
+    con.register("_tl_f", _findings_table(findings))
+    con.register("_tl_off", pa.table({
+        "host": pa.array(list(integ.offsets), pa.string()),
+        "off": pa.array(list(integ.offsets.values()), pa.float64()),
+    }))  # fmt: skip
+    cols = event_columns(case)
+    try:
+        sql = _timeline_sql(mode, cols, has_view(case, "finding_records"), window)
+        table = con.sql(sql).to_arrow_table()
+    finally:
+        con.unregister("_tl_f")
+        con.unregister("_tl_off")
+    return _filter(table, host_keys, since, until)
+
+
+def _hits_sql(have_records: bool) -> str:
+    if not have_records:
+        return (
+            "SELECT CAST(NULL AS VARCHAR) AS input_sha256, CAST(NULL AS BIGINT) AS rec_index, "
+            "CAST(NULL AS VARCHAR) AS finding_id WHERE false"
+        )
+    return "SELECT r.input_sha256, r.rec_index, r.finding_id FROM finding_records r JOIN _tl_f USING (finding_id)"
+
+
+def _context_sql(window: timedelta) -> str:
+    """(input_sha256, rec_index, finding_id) of events near a finding sharing its user or process."""
+    w = int(window.total_seconds() * 1_000_000)
+    generic = ", ".join("'" + u.replace("'", "''") + "'" for u in GENERIC_USERS)
+    return f"""
+        keys AS (
+            SELECT h.finding_id, e.host, f.first_ts, f.last_ts, lower(e.user_name) AS u,
+                   e.process_pid AS pid, lower(e.process_image) AS img
+            FROM hits h JOIN events e USING (input_sha256, rec_index) JOIN _tl_f f USING (finding_id)
+        ),
+        ctx AS (
+            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN events e
+              ON e.host = k.host AND lower(e.user_name) = k.u
+             AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
+            WHERE k.u NOT IN ({generic}) AND NOT k.u LIKE '%$'
+            UNION
+            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN events e
+              ON e.host = k.host AND (e.process_pid = k.pid OR e.parent_pid = k.pid)
+             AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
+            WHERE k.pid IS NOT NULL AND k.pid > 4
+            UNION
+            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN events e
+              ON e.host = k.host AND lower(e.process_image) = k.img
+             AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
+            WHERE k.img IS NOT NULL
+        ),"""
+
+
+def _timeline_sql(mode: str, cols: dict[str, str], have_records: bool, window: timedelta) -> str:
+    ev = _event_select(cols)
+    msg = _event_message()
+    if mode == "full":
+        chosen = "SELECT input_sha256, rec_index FROM events"
+    elif mode == "context":
+        chosen = "SELECT input_sha256, rec_index FROM hits UNION SELECT input_sha256, rec_index FROM ctx"
+    else:
+        chosen = "SELECT input_sha256, rec_index FROM events WHERE false"
+    ctx = _context_sql(window) if mode == "context" else "ctx AS (SELECT * FROM hits WHERE false),"
+    return f"""
+    WITH hits AS ({_hits_sql(have_records)}),
+    {ctx}
+    hit_agg AS (
+        SELECT h.input_sha256, h.rec_index,
+               string_agg(DISTINCT h.finding_id, ', ' ORDER BY h.finding_id) AS finding_ids,
+               max(f.lrank) AS lrank,
+               string_agg(DISTINCT f.title, ' | ' ORDER BY f.title) AS title,
+               string_agg(DISTINCT f.rule_id, ', ' ORDER BY f.rule_id) AS rule_id,
+               string_agg(DISTINCT f.kind, ', ' ORDER BY f.kind) AS kind,
+               string_agg(DISTINCT nullif(f.attack, ''), ', ' ORDER BY nullif(f.attack, '')) AS attack,
+               string_agg(DISTINCT nullif(f.techniques, ''), ', ' ORDER BY nullif(f.techniques, '')) AS techniques,
+               string_agg(DISTINCT nullif(f.tactics, ''), ', ' ORDER BY nullif(f.tactics, '')) AS tactics,
+               min(f.tactic) AS tactic
+        FROM hits h JOIN _tl_f f USING (finding_id) GROUP BY h.input_sha256, h.rec_index
+    ),
+    ctx_agg AS (
+        SELECT input_sha256, rec_index, string_agg(DISTINCT finding_id, ', ' ORDER BY finding_id) AS finding_ids
+        FROM ctx GROUP BY input_sha256, rec_index
+    ),
+    first_rec AS (
+        SELECT finding_id, input_sha256, rec_index FROM (
+            SELECT h.finding_id, e.input_sha256, e.rec_index,
+                   row_number() OVER (PARTITION BY h.finding_id
+                                      ORDER BY e.ts NULLS LAST, e.input_sha256, e.rec_index) AS n
+            FROM hits h JOIN events e USING (input_sha256, rec_index)
+        ) WHERE n = 1
+    ),
+    frows AS (
+        SELECT f.first_ts AS ts, coalesce(f.host, e.host) AS host, 'finding' AS row_type, 'finding' AS relation,
+               f.finding_id AS finding_ids, f.level, f.title, f.rule_id, f.kind, f.attack, f.techniques,
+               f.tactics, f.tactic, f.last_ts,
+               '[' || coalesce(f.level, '?') || '] ' || coalesce(f.title, f.rule_id, '')
+                   || coalesce(' - ' || nullif(f.summary, ''), '') AS message,
+               {ev}
+        FROM _tl_f f LEFT JOIN first_rec fr USING (finding_id)
+        LEFT JOIN events e ON e.input_sha256 = fr.input_sha256 AND e.rec_index = fr.rec_index
+    ),
+    erows AS (
+        SELECT e.ts, e.host, 'event' AS row_type,
+               CASE WHEN ha.input_sha256 IS NOT NULL THEN 'hit'
+                    WHEN ca.input_sha256 IS NOT NULL THEN 'context' ELSE '' END AS relation,
+               coalesce(ha.finding_ids, ca.finding_ids) AS finding_ids,
+               CASE WHEN ha.lrank >= 0 THEN {_level_case('ha.lrank')} END AS level,
+               ha.title, ha.rule_id, ha.kind, ha.attack, ha.techniques, ha.tactics, ha.tactic,
+               CAST(NULL AS TIMESTAMPTZ) AS last_ts, {msg} AS message, {ev}
+        FROM ({chosen}) c JOIN events e USING (input_sha256, rec_index)
+        LEFT JOIN hit_agg ha USING (input_sha256, rec_index)
+        LEFT JOIN ctx_agg ca USING (input_sha256, rec_index)
+    ),
+    allrows AS (SELECT * FROM frows UNION ALL SELECT * FROM erows)
+    SELECT a.ts,
+           strftime(CAST(a.ts AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%fZ') AS ts_utc,
+           strftime(CAST(a.ts AS TIMESTAMP) + INTERVAL 330 MINUTE, '%Y-%m-%dT%H:%M:%S.%f') || '+05:30' AS ts_ist,
+           a.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS ts_corrected,
+           strftime(CAST(a.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS TIMESTAMP),
+                    '%Y-%m-%dT%H:%M:%S.%fZ') AS ts_corrected_utc,
+           coalesce(o.off, 0.0) AS clock_offset_s,
+           a.* EXCLUDE (ts)
+    FROM allrows a LEFT JOIN _tl_off o ON o.host = a.host
+    ORDER BY ts_corrected NULLS LAST, a.host NULLS LAST, a.row_type DESC, a.input_sha256 NULLS LAST,
+             a.rec_index NULLS LAST, a.finding_ids NULLS LAST
+    """
+
+
+def _level_case(expr: str) -> str:
+    whens = " ".join(f"WHEN {expr} = {i} THEN '{lv}'" for i, lv in enumerate(LEVELS))
+    return f"CASE {whens} END"
+
+
+def _filter(table: pa.Table, hosts: set[str] | None, since: datetime | None, until: datetime | None) -> pa.Table:
+    """Apply the host and corrected-time filters (findings were already filtered by level)."""
+    import pyarrow.compute as pc
+
+    mask = None
+
+    def both(m: Any) -> None:
+        nonlocal mask
+        mask = m if mask is None else pc.and_(mask, m)
+
+    if hosts is not None:
+        keys = pa.array([short_host(h) for h in table.column("host").to_pylist()], pa.string())
+        both(pc.is_in(keys, value_set=pa.array(sorted(hosts), pa.string())))
+    corrected = table.column("ts_corrected")
+    if since is not None:
+        both(pc.fill_null(pc.greater_equal(corrected, pa.scalar(since, corrected.type)), False))
+    if until is not None:
+        both(pc.fill_null(pc.less_equal(corrected, pa.scalar(until, corrected.type)), False))
+    return table if mask is None else table.filter(mask)
+
+
+def write_timeline(table: pa.Table, fmt: str, out: Path) -> Path:
+    """Write the timeline in ``fmt`` (csv, jsonl, timesketch, parquet) to ``out``; returns ``out``."""
+    from forensics.outputs import WRITERS
+
+    writer = WRITERS.get(fmt)
+    if writer is None:
+        raise ValueError(f"unknown timeline format {fmt!r}; use one of {', '.join(sorted(WRITERS))}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    writer(table, out)
+    return out
+
+
+def timeline_summary(table: pa.Table) -> dict[str, Any]:
+    """Counts by row type and relation, for the CLI's stderr line."""
+    rows = table.select(["row_type", "relation"]).to_pylist()
+    out: dict[str, int] = {}
+    for r in rows:
+        key = r["row_type"] if r["row_type"] == "finding" else f"event:{r['relation'] or 'other'}"
+        out[key] = out.get(key, 0) + 1
+    return dict(sorted(out.items()))

@@ -74,7 +74,7 @@ CREATE TABLE IF NOT EXISTS parts (
 """
 
 # statuses of inputs rows that mean "this sha256 is done, do not parse again"
-DONE_STATUSES = ("ok", "rejects", "failed", "empty", "unknown")
+DONE_STATUSES = ("ok", "rejects", "failed", "empty", "unknown", "unrecognised")
 
 INPUT_COLUMNS = (
     "path", "member", "size", "sha256", "md5", "parser", "rows", "rejects", "status", "error",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import stat
 import tarfile
 import zipfile
@@ -272,7 +271,4 @@ def _gz_member(arc: Candidate, scratch: Path, budget: _Budget, counter: Iterator
 def remove_scratch(c: Candidate) -> None:
     """Delete our extracted copy of a member once it is parsed."""
     if c.extracted and c.local is not None:
-        try:
-            os.unlink(c.local)
-        except FileNotFoundError:
-            pass
+        c.local.unlink(missing_ok=True)

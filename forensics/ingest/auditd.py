@@ -8,8 +8,11 @@ the order their first record appeared. Lines that are not audit records become r
 rows + rejects = distinct events + unreadable lines.
 
 Field names stay those of auditd, as Sigma ``product: linux, service: auditd`` rules use them
-(``type``, ``syscall``, ``SYSCALL`` (the syscall's name), ``a0``..., ``exe``, ``comm``, ``key``,
-``name``, ``cwd``, ``proctitle``...). One row has several records, so:
+(``type``, ``SYSCALL`` (the syscall's name), ``a0``..., ``exe``, ``comm``, ``key``, ``name``,
+``cwd``, ``proctitle``...). Column names ignore case, so where auditd has two spellings the
+number keeps a new name: ``syscall_nr`` (``syscall=59``) beside ``SYSCALL`` (``execve``), and
+ENRICHED-format interpretations go to ``<field>_name`` (``UID="root"`` -> ``uid_name``).
+One row has several records, so:
 
 * ``type`` is the event's main record type (EXECVE, else SYSCALL, else the first) and
   ``types`` all of them, space separated, in file order;
@@ -40,7 +43,9 @@ from forensics.ingest.base import InputFile, ParseContext, Reject, Row
 WINDOW = 1000  # lines after an event's last record before it is taken as complete
 MAX_RAW = 65_536
 
-_LINE = re.compile(r"^(?:node=(?P<node>\S+) )?type=(?P<type>\S+) msg=audit\((?P<time>\d+(?:\.\d+)?):(?P<serial>\d+)\):?\s?(?P<body>.*)$")
+_LINE = re.compile(
+    r"^(?:node=(?P<node>\S+) )?type=(?P<type>\S+) msg=audit\((?P<time>\d+(?:\.\d+)?):(?P<serial>\d+)\):?\s?(?P<body>.*)$"
+)
 _SNIFF = re.compile(rb"^(?:node=\S+ )?type=[A-Z_0-9\[\]]+ msg=audit\(\d+(?:\.\d+)?:\d+\)")
 _KV = re.compile(r"([A-Za-z_][\w-]*)=(\"[^\"]*\"?|'[^']*'?|\S*)")
 _HEX = re.compile(r"^(?:[0-9A-F]{2})+$")
@@ -112,7 +117,10 @@ def parse_fields(body: str, record_type: str) -> dict[str, str | None]:
             continue
         out.setdefault(key, _value(key, raw, record_type))
     for key, raw in _KV.findall(enriched):
-        out.setdefault(key, _value("", raw, record_type))
+        # DuckDB column names ignore case, so UID="root" cannot sit beside uid=0: the
+        # interpreted value goes to uid_name; SYSCALL keeps its name (Sigma rules use it)
+        name = key if key == "SYSCALL" else f"{key.lower()}_name"
+        out.setdefault(name, _value("", raw, record_type))
     _join_split_args(out)
     return out
 
@@ -154,13 +162,21 @@ class AuditdParser:
                 yield from self._ready(open_events, line_no, src, ctx)
         yield from self._ready(open_events, None, src, ctx)
 
-    def _add(self, text: str, line_no: int, offset: int, events: OrderedDict[tuple[str | None, str, int], _Event]) -> Reject | None:
+    def _add(
+        self, text: str, line_no: int, offset: int, events: OrderedDict[tuple[str | None, str, int], _Event]
+    ) -> Reject | None:
         """File one line under its event; a reject when it is not an audit record."""
         if "\x00" in text:
-            return Reject("binary data, not an audit record", text[:MAX_RAW].replace("\x00", "\\x00"), offset, line_no)
+            return Reject(
+                "binary data, not an audit record", text[:MAX_RAW].replace("\x00", "\\x00"), offset, line_no
+            )
         m = _LINE.match(text)
         if m is None:
-            reason = "empty line" if not text.strip() else "not an audit record (no type=... msg=audit(time:serial))"
+            reason = (
+                "empty line"
+                if not text.strip()
+                else "not an audit record (no type=... msg=audit(time:serial))"
+            )
             return Reject(reason, text[:MAX_RAW], offset, line_no)
         key = (m["node"], m["time"], int(m["serial"]))
         event = events.get(key)
@@ -276,12 +292,20 @@ def event_row(event: _Event) -> Row:
 
 
 def _syscall_name(fields: dict[str, str | None]) -> None:
-    """``SYSCALL``: the syscall's name (as the ENRICHED log format writes it) from arch + number."""
-    if fields.get("SYSCALL") or fields.get("syscall") is None:
+    """``SYSCALL``: the syscall's name (as the ENRICHED log format writes it) from arch + number.
+
+    The number moves to ``syscall_nr``: column names ignore case, and Sigma rules match the
+    name (``SYSCALL: execve``).
+    """
+    if "syscall" not in fields:
+        return
+    number_text = fields.pop("syscall")
+    fields["syscall_nr"] = number_text
+    if fields.get("SYSCALL"):
         return
     arch = ARCHES.get((fields.get("arch") or "").lower())
     table = _SYSCALLS.get(arch or "")
-    number = _int(fields.get("syscall"))
+    number = _int(number_text)
     if table is not None and number is not None and number in table:
         fields["SYSCALL"] = table[number]
 
@@ -309,7 +333,7 @@ def _network(fields: dict[str, str | None], row: Row) -> None:
 
 def _core(fields: dict[str, str | None], row: Row) -> None:
     """Core columns every audit event can fill."""
-    user = fields.get("acct") or fields.get("UID")
+    user = fields.get("acct") or fields.get("uid_name")
     if user:
         row["user_name"] = user
     uid = fields.get("uid")
@@ -353,13 +377,15 @@ def _process_creation(fields: dict[str, str | None], row: Row) -> None:
         row["Image"] = fields["exe"]
     if fields.get("cwd") is not None:
         row["CurrentDirectory"] = fields["cwd"]
-    user = fields.get("UID") or fields.get("uid")
+    user = fields.get("uid_name") or fields.get("uid")
     if user is not None:
         row["User"] = user
     if fields.get("pid") is not None:
         row["ProcessId"] = fields["pid"]
     if fields.get("ppid") is not None:
         row["ParentProcessId"] = fields["ppid"]
+
+
 _X86_64 = (
     "0:read 1:write 2:open 3:close 4:stat 5:fstat 6:lstat 7:poll 8:lseek 9:mmap 10:mprotect 11:munmap "
     "12:brk 13:rt_sigaction 14:rt_sigprocmask 15:rt_sigreturn 16:ioctl 17:pread64 18:pwrite64 19:readv "

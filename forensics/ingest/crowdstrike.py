@@ -147,7 +147,8 @@ def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext) -> Row:
     row["source"] = SOURCE
     row["provider"] = PROVIDER
     row["channel"] = channel
-    row["category"] = _category(rec.get("event_simpleName") if not blank(rec.get("event_simpleName")) else None)
+    simple = rec.get("event_simpleName")
+    row["category"] = None if blank(simple) else _category(str(simple))
     for field in _TIME_FIELDS:
         if not blank(rec.get(field)) and set_time(row, rec[field], default_zone=ctx.tz):
             row["ts_field"] = field
@@ -160,6 +161,8 @@ def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext) -> Row:
     extra: dict[str, Any] = {}
     if cat == "network_connection" or channel.startswith("NetworkListen"):
         extra = _network_fields(rec, row, channel)
+    elif channel.startswith(("UserLogon", "UserLogoff")):  # the logon's remote end, when FDR says
+        row["src_ip"] = first(rec, "RemoteAddressIP4", "RemoteAddressIP6")
     if cat in ("file_event", "file_delete", "driver_load", "image_load"):
         row["file_path"] = first(rec, "TargetFileName", "ImageFileName")
         if cat in ("driver_load", "image_load"):

@@ -23,6 +23,7 @@ from forensics.ingest.edr_common import (
     first,
     first_json_line,
     flatten,
+    head_keys,
     json_objects,
     put_natives,
     set_time,
@@ -210,6 +211,9 @@ class EcsParser:
         src = obj.get("_source")
         if isinstance(src, dict):
             keys |= set(src)
+        if "hits" in keys and "_source" not in keys:  # a whole _search response on one line
+            nested = head_keys(head)
+            return "_source" in nested and "@timestamp" in nested and _looks_ecs(nested - {"_index"})
         return _looks_ecs(keys)
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:

@@ -118,14 +118,14 @@ class _Tracked:
         return text + "\n"
 
 
-def csv_records(src: InputFile) -> Iterator[CsvRecord | Reject]:
+def csv_records(src: InputFile, delimiter: str = ",") -> Iterator[CsvRecord | Reject]:
     """The header (as the first record) and every data record of a CSV file.
 
     Positions come from tracking the lines the csv module pulls, so a record's line and byte
     offset are those of its first physical line.
     """
     tracked = _Tracked(src)
-    reader = csv.reader(tracked, strict=True)
+    reader = csv.reader(tracked, delimiter=delimiter, strict=True)
     while True:
         number, offset = tracked.next_number, tracked.next_offset
         tracked.consumed = []
@@ -203,22 +203,37 @@ def text(v: Any) -> str | None:
 def flatten(obj: dict[str, Any], out: dict[str, str | None], prefix: str = "", sep: str = ".") -> None:
     """Nested objects into ``out`` as ``a.b.c`` -> str; lists stay one JSON-string field."""
     for key, value in obj.items():
-        name = f"{prefix}{sep}{key}" if prefix else str(key)
-        if isinstance(value, dict) and value:
+        name = f"{prefix}{sep}{key}" if prefix else key
+        if type(value) is str:  # the common case first: FDR and MDE values are mostly strings
+            out[name] = value
+        elif isinstance(value, dict) and value:
             flatten(value, out, name, sep)
         else:
             out[name] = text(value)
 
 
+_LOWER: dict[str, str] = {}  # name -> lower-case name; field names repeat on every record
+
+
+def lower(name: str) -> str:
+    """``name.lower()``, memoised (field names repeat on every record)."""
+    low = _LOWER.get(name)
+    if low is None:
+        low = _LOWER[name] = name.lower()
+    return low
+
+
 def native_key(name: str) -> str:
     """A native field name that cannot overwrite a core column in the row dict."""
-    return name + NATIVE_SUFFIX if name.lower() in _CORE_LOWER else name
+    return name + NATIVE_SUFFIX if lower(name) in _CORE_LOWER else name
 
 
 def put_natives(row: Row, natives: dict[str, str | None]) -> None:
     """Add native fields to a row, renaming those that collide with core columns."""
     for key, value in natives.items():
-        row[native_key(key)] = value
+        if lower(key) in _CORE_LOWER:
+            key = key + NATIVE_SUFFIX
+        row[key] = value
 
 
 def blank(v: Any) -> bool:
@@ -529,7 +544,7 @@ def add_sysmon_aliases(row: Row, extra: dict[str, Any] | None = None) -> None:
     A native field of the same name (any case) wins: FDR's own ``CommandLine`` already is one.
     """
     cat = row.get("category")
-    present = {k.lower() for k in row}
+    present = {lower(k) for k in row}
     values: dict[str, Any] = {}
     for alias, core in _CORE_ALIASES.get(cat or "", ()):
         values[alias] = row.get(core)
@@ -542,10 +557,10 @@ def add_sysmon_aliases(row: Row, extra: dict[str, Any] | None = None) -> None:
     for k, v in (extra or {}).items():
         values[k] = v
     for alias, value in values.items():
-        if blank(value) or alias.lower() in present:
+        if blank(value) or lower(alias) in present:
             continue
         row[alias] = text(value)
-        present.add(alias.lower())
+        present.add(lower(alias))
 
 
 def summary(row: Row, channel: str | None) -> str | None:

@@ -73,12 +73,19 @@ _SSHD: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "failed",
         re.compile(
-            r"^Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) from " + _IP
+            r"^Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) from "
+            + _IP
             + r" port (?P<port>\d+)(?:\s+(?P<proto>ssh\d?))?"
         ),
     ),
-    ("invalid_user", re.compile(r"^Invalid user (?P<user>.*?) from " + _IP + r"(?: port (?P<port>\d+))?\s*$")),
-    ("invalid_user", re.compile(r"^input_userauth_request: invalid user (?P<user>.*?)(?P<preauth> \[preauth\])?$")),
+    (
+        "invalid_user",
+        re.compile(r"^Invalid user (?P<user>.*?) from " + _IP + r"(?: port (?P<port>\d+))?\s*$"),
+    ),
+    (
+        "invalid_user",
+        re.compile(r"^input_userauth_request: invalid user (?P<user>.*?)(?P<preauth> \[preauth\])?$"),
+    ),
     (
         "max_attempts",
         re.compile(
@@ -97,18 +104,28 @@ _SSHD: tuple[tuple[str, re.Pattern[str]], ...] = (
         "disconnect",
         re.compile(
             r"^Disconnected from (?:(?:invalid|authenticating) user (?P<user>\S+) |user (?P<user2>\S+) )?"
-            + _IP + r"(?: port (?P<port>\d+))?(?P<preauth> \[preauth\])?$"
+            + _IP
+            + r"(?: port (?P<port>\d+))?(?P<preauth> \[preauth\])?$"
         ),
     ),
     (
         "connection_closed",
         re.compile(
             r"^Connection (?:closed|reset) by (?:(?:invalid|authenticating) user (?P<user>\S+) )?"
-            + _IP + r"(?: port (?P<port>\d+))?(?P<preauth> \[preauth\])?$"
+            + _IP
+            + r"(?: port (?P<port>\d+))?(?P<preauth> \[preauth\])?$"
         ),
     ),
-    ("connection", re.compile(r"^Connection from " + _IP + r" port (?P<port>\d+)(?: on (?P<dst>\S+) port (?P<dport>\d+))?")),
-    ("no_identification", re.compile(r"^Did not receive identification string from " + _IP + r"(?: port (?P<port>\d+))?")),
+    (
+        "connection",
+        re.compile(
+            r"^Connection from " + _IP + r" port (?P<port>\d+)(?: on (?P<dst>\S+) port (?P<dport>\d+))?"
+        ),
+    ),
+    (
+        "no_identification",
+        re.compile(r"^Did not receive identification string from " + _IP + r"(?: port (?P<port>\d+))?"),
+    ),
     (
         "reverse_mapping_failed",
         re.compile(r"^reverse mapping checking getaddrinfo for (?P<rhost>\S+) \[(?P<ip>[^\]]+)\] failed"),
@@ -211,7 +228,9 @@ _SUDO = re.compile(
     r"^\s*(?P<user>\S+) : (?:(?P<error>[^;]*?) ; )?TTY=(?P<tty>\S+) ; PWD=(?P<pwd>.*?) ; USER=(?P<target>\S+) ;"
     r"(?: GROUP=(?P<group>\S+) ;)?(?: ENV=(?P<env>.*?) ;)? COMMAND=(?P<command>.*)$"
 )
-_SU_OK = re.compile(r"^(?:\(to (?P<target>\S+)\) (?P<user>\S+) on (?P<tty>\S+)|Successful su for (?P<target2>\S+) by (?P<user2>\S+))$")
+_SU_OK = re.compile(
+    r"^(?:\(to (?P<target>\S+)\) (?P<user>\S+) on (?P<tty>\S+)|Successful su for (?P<target2>\S+) by (?P<user2>\S+))$"
+)
 _SU_FAIL = re.compile(r"^FAILED su for (?P<target>\S+) by (?P<user>\S+)$")
 _SU_LINE = re.compile(r"^(?P<sign>[+-]) (?P<tty>\S+) (?P<user>[^:\s]+):(?P<target>\S+)$")
 
@@ -257,7 +276,13 @@ def _su(message: str) -> Fields:
     m = _SU_LINE.match(message)
     if m:
         result = "success" if m["sign"] == "+" else "failure"
-        return {"action": "su", "auth_result": result, "tty": m["tty"], "user_name": m["user"], "target_user": m["target"]}
+        return {
+            "action": "su",
+            "auth_result": result,
+            "tty": m["tty"],
+            "user_name": m["user"],
+            "target_user": m["target"],
+        }
     return {}
 
 
@@ -267,9 +292,17 @@ _SHADOW: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("new_group", re.compile(r"^new group: (?P<kv>.*)$")),
     ("group_added", re.compile(r"^group added to (?P<file>\S+): (?P<kv>.*)$")),
     ("add_to_group", re.compile(r"^add '(?P<target>[^']+)' to (?:shadow )?group '(?P<group>[^']+)'$")),
-    ("remove_from_group", re.compile(r"^delete '(?P<target>[^']+)' from (?:shadow )?group '(?P<group>[^']+)'$")),
+    (
+        "remove_from_group",
+        re.compile(r"^delete '(?P<target>[^']+)' from (?:shadow )?group '(?P<group>[^']+)'$"),
+    ),
     ("delete_user", re.compile(r"^delete user '(?P<target>[^']+)'$")),
-    ("delete_group", re.compile(r"^(?:removed group '(?P<group>[^']+)' owned by '(?P<target>[^']+)'|group '(?P<group2>[^']+)' removed.*)$")),
+    (
+        "delete_group",
+        re.compile(
+            r"^(?:removed group '(?P<group>[^']+)' owned by '(?P<target>[^']+)'|group '(?P<group2>[^']+)' removed.*)$"
+        ),
+    ),
     ("change_user", re.compile(r"^change user (?:name )?'(?P<target>[^']+)'(?P<change>.*)$")),
     ("lock_user", re.compile(r"^lock user '(?P<target>[^']+)' password$")),
     ("group_changed", re.compile(r"^group changed in (?P<file>\S+) \(group (?P<group>[^/,)]+)")),
@@ -321,7 +354,12 @@ def _cron(message: str) -> Fields:
     m = _CRON_CMD.match(message)
     if m is None:
         return {}
-    return {"action": "cron_command", "user_name": m["user"], "command": m["command"], "process_cmdline": m["command"]}
+    return {
+        "action": "cron_command",
+        "user_name": m["user"],
+        "command": m["command"],
+        "process_cmdline": m["command"],
+    }
 
 
 _BY_PROGRAM: dict[str, Callable[[str], Fields]] = {
@@ -332,7 +370,18 @@ _BY_PROGRAM: dict[str, Callable[[str], Fields]] = {
     "cron": _cron,
     "crond": _cron,
     **dict.fromkeys(
-        ("useradd", "usermod", "userdel", "groupadd", "groupmod", "groupdel", "gpasswd", "chfn", "chage", "newusers"),
+        (
+            "useradd",
+            "usermod",
+            "userdel",
+            "groupadd",
+            "groupmod",
+            "groupdel",
+            "gpasswd",
+            "chfn",
+            "chage",
+            "newusers",
+        ),
         _shadow,
     ),
 }

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from forensics.ingest.base import InputFile, ParseContext, Reject, Row
+from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
 from forensics.ingest.edr_common import (
     RAW_LIMIT,
     Line,
@@ -31,9 +31,11 @@ from forensics.ingest.edr_common import (
     column_zone,
     csv_header,
     csv_records,
+    decode,
     dword_details,
     first,
     first_json_line,
+    head_keys,
     join_path,
     json_objects,
     put_natives,
@@ -307,6 +309,23 @@ def _set_ts(rec: dict[str, Any], row: Row, ctx: ParseContext) -> bool:
     return False
 
 
+# list-valued keys whose items are the rows: event-hub capture, hunting API / Graph responses
+_WRAPPERS = ("records", "Results", "results")
+
+
+def _whole_document(head: bytes) -> bool:
+    """True for a pretty-printed JSON document (its first line is not a complete value)."""
+    text_head = decode(head).lstrip()
+    if not text_head.startswith(("{", "[")):
+        return False
+    first_line = text_head.split("\n", 1)[0]
+    try:
+        orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        return "\n" in text_head and len(first_line.strip()) <= 2
+    return False
+
+
 def _looks_mde_keys(keys: set[str]) -> bool:
     if "category" in keys and "properties" in keys:
         return True
@@ -328,9 +347,16 @@ class MdeParser:
 
     def sniff(self, head: bytes, name: str) -> bool:
         """MDE column names on the first record (JSON keys or CSV header)."""
+        if _whole_document(head):
+            keys = head_keys(head)
+            return ("AdvancedHunting-" in decode(head) and "properties" in keys) or (
+                {"Timestamp", "ActionType"} <= keys and bool({"DeviceName", "DeviceId"} & keys)
+            )
         obj = first_json_line(head)
         if obj is not None:
             keys = set(obj)
+            if {"Schema", "Results"} <= keys or {"schema", "results"} <= keys:  # hunting API response
+                return {"Timestamp", "ActionType"} <= head_keys(head)
             if _looks_mde_keys(keys):
                 if "category" in keys and "properties" in keys:
                     return b"AdvancedHunting-" in head
@@ -344,17 +370,32 @@ class MdeParser:
         if first_json_line(src.head) is None and csv_header(src.head) is not None:
             yield from self._parse_csv(src, ctx)
             return
+        if _whole_document(src.head):
+            yield from self._parse_document(src, ctx)
+            return
         for line, obj in json_objects(src):
             if isinstance(obj, Reject):
                 yield obj
                 continue
             yield from self._records(line, obj, ctx)
 
+    def _parse_document(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
+        """A pretty-printed file holding one JSON document (records wrapper, API response, array)."""
+        data = src.local.read_bytes()
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise FileFailed(f"not a JSON document: {exc}") from exc
+        if not isinstance(obj, dict | list):
+            raise FileFailed("JSON document is neither an object nor an array")
+        yield from self._records(Line(1, 0, b"", True, len(data)), obj, ctx)
+
     def _records(self, line: Line, obj: dict[str, Any] | list[Any], ctx: ParseContext) -> Iterator[Row | Reject]:
         pos: Row = {"rec_line": line.number, "rec_offset": line.offset}
         items: list[Any]
-        if isinstance(obj, dict) and isinstance(obj.get("records"), list):
-            items = obj["records"]
+        wrapped = [obj[k] for k in _WRAPPERS if isinstance(obj, dict) and isinstance(obj.get(k), list)]
+        if wrapped:
+            items = wrapped[0]
         elif isinstance(obj, list):
             items = obj
         else:

@@ -6,9 +6,17 @@ and one line here. More specific formats come before more general ones.
 
 from __future__ import annotations
 
+from forensics.ingest.auditd import AuditdParser
 from forensics.ingest.base import Parser
+from forensics.ingest.crowdstrike import FdrParser
+from forensics.ingest.ecs import EcsParser
 from forensics.ingest.evtx import EvtxParser
 from forensics.ingest.evtxjson import EvtxJsonParser, HayabusaParser
+from forensics.ingest.journald import JournaldParser
+from forensics.ingest.mapped import MappedParser
+from forensics.ingest.mde import MdeParser
+from forensics.ingest.sentinelone import SentinelOneParser
+from forensics.ingest.syslog import SyslogParser
 from forensics.ingest.winbeats import WinBeatsParser
 from forensics.ingest.winxml import WinXmlParser
 
@@ -20,7 +28,15 @@ PARSERS: list[Parser] = [
     HayabusaParser(),
     WinBeatsParser(),
     # linux
+    AuditdParser(),
+    JournaldParser(),
+    SyslogParser(),  # line text: after every format with a stronger signature
     # edr
+    MdeParser(),
+    FdrParser(),
+    SentinelOneParser(),
+    EcsParser(),
+    MappedParser(),  # claims files only when bound to a --mapping file
 ]
 
 BY_NAME: dict[str, Parser] = {p.name: p for p in PARSERS}

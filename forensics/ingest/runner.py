@@ -27,7 +27,7 @@ from forensics.timeutil import now_utc
 
 GROUP_BYTES = 16 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 128
-PROBLEM_STATUSES = ("rejects", "failed", "empty", "unreadable", "refused")
+PROBLEM_STATUSES = ("rejects", "failed", "empty", "unreadable", "refused", "unrecognised")
 
 
 @dataclass
@@ -150,7 +150,8 @@ def _triage(
     if parser is None:
         remove_scratch(cand)
         why = "format not recognised by content"
-        return _input_row(cand, "unknown" if not cand.explicit else "unknown", why)
+        # a file the user named is a problem; one found while walking a folder is just noted
+        return _input_row(cand, "unrecognised" if cand.explicit else "unknown", why)
     done_shas.add(cand.sha256)
     src = InputFile(
         path=cand.path, member=cand.member, local=cand.local, size=cand.size, sha256=cand.sha256,

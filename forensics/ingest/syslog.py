@@ -34,14 +34,21 @@ from forensics.ingest import linux_auth
 from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
 from forensics.timeutil import now_utc
 
-MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 FACILITIES = (
     "kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp", "cron", "authpriv",
     "ftp", "ntp", "security", "console", "solaris-cron", "local0", "local1", "local2", "local3",
     "local4", "local5", "local6", "local7",
 )  # fmt: skip
 SEVERITIES = ("emerg", "alert", "crit", "err", "warning", "notice", "info", "debug")
-SEVERITY_WORDS = frozenset({"EMERG", "ALERT", "CRIT", "ERR", "ERROR", "WARNING", "WARN", "NOTICE", "INFO", "DEBUG"})
+SEVERITY_WORDS = frozenset(
+    {"EMERG", "ALERT", "CRIT", "ERR", "ERROR", "WARNING", "WARN", "NOTICE", "INFO", "DEBUG"}
+)
 
 MAX_CONTINUATION = 10_000  # lines joined to one record before further ones are rejected
 MAX_RAW = 65_536  # characters of a rejected line kept in the rejects table
@@ -49,7 +56,9 @@ MAX_RAW = 65_536  # characters of a rejected line kept in the rejects table
 # A frame start inside a line: the forwarding formats write "<PRI>timestamp" back to back.
 _FRAME = re.compile(rb"<\d{1,3}>(?=1 \d{4}-|\d{4}-\d\d-\d\d[T ]\d|[A-Z][a-z]{2} [ \d]\d \d\d:)")
 # Anything that starts like a timestamp; a line that does but does not parse is a reject.
-_HEADERISH = re.compile(r"^(?:<\d{1,3}>(?:\d{1,2} )?)?(?:[A-Za-z]{3} +\d{1,2} \d{1,2}:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d)")
+_HEADERISH = re.compile(
+    r"^(?:<\d{1,3}>(?:\d{1,2} )?)?(?:[A-Za-z]{3} +\d{1,2} \d{1,2}:\d\d:\d\d|\d{4}-\d\d-\d\d[T ]\d\d:\d\d)"
+)
 _PRI = re.compile(r"^<(\d{1,3})>")
 _BSD_TS = re.compile(r"^([A-Za-z]{3}) +(\d{1,2}) (\d{1,2}):(\d\d):(\d\d)(?:\.(\d{1,9}))?(?=[: ]|$)")
 _ISO_TS = re.compile(r"^(\d{4}-\d\d-\d\d)[T ](\d\d:\d\d:\d\d)(?:[.,](\d{1,9}))?(Z|[+-]\d\d:?\d\d)?(?= |$)")
@@ -95,14 +104,16 @@ def _decode(chunk: bytes) -> str:
     return chunk.decode("utf-8", errors="replace")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\ufffd]")
+
+
 def _is_binary(text: str) -> bool:
     """NUL bytes or mostly control characters: not a text log line."""
     if "\x00" in text:
         return True
-    if not text:
+    if _CONTROL.search(text) is None:  # the common case: plain text, one C-level scan
         return False
-    bad = sum(1 for c in text if (c < " " and c != "\t") or c == "\ufffd")
-    return bad * 4 > len(text)
+    return len(_CONTROL.findall(text)) * 4 > len(text)
 
 
 def _units(src: InputFile) -> Iterator[tuple[int, int, bytes]]:
@@ -120,6 +131,8 @@ def _units(src: InputFile) -> Iterator[tuple[int, int, bytes]]:
 
 def _split_frames(line: bytes) -> list[bytes]:
     """A line cut where a back-to-back frame (``...<14>Mar  6 ...``) starts."""
+    if line.find(b"<", 1) < 0:  # no second frame possible: the common case
+        return [line]
     starts = [m.start() for m in _FRAME.finditer(line) if m.start() > 0]
     if not starts:
         return [line]
@@ -187,7 +200,9 @@ class SyslogParser:
     """Syslog text (RFC 3164, RFC 5424, rsyslog / syslog-ng file formats)."""
 
     name = "syslog"
-    description = "Syslog text: RFC 3164 / RFC 5424 / rsyslog and syslog-ng file formats (auth.log, secure, messages)"
+    description = (
+        "Syslog text: RFC 3164 / RFC 5424 / rsyslog and syslog-ng file formats (auth.log, secure, messages)"
+    )
 
     def sniff(self, head: bytes, name: str) -> bool:
         """Most of the first lines start with a syslog header (never JSON, CSV or binary)."""
@@ -225,7 +240,9 @@ class SyslogParser:
             if _is_binary(text):
                 yield from _flush(pending)
                 pending = None
-                yield Reject("binary data, not a syslog line", text[:MAX_RAW].replace("\x00", "\\x00"), offset, line_no)
+                yield Reject(
+                    "binary data, not a syslog line", text[:MAX_RAW].replace("\x00", "\\x00"), offset, line_no
+                )
                 continue
             if not text.strip():
                 yield from _flush(pending)
@@ -322,7 +339,7 @@ def _record(text: str, ctx: ParseContext, zone: tzinfo, zone_name: str, state: _
     row: Row = {"channel": "syslog"}
     pri = head.get("pri")
     if pri is not None:
-        row["priority"] = str(pri)
+        row["pri"] = str(pri)  # not "priority": journald's PRIORITY (a severity) would share the column
         row["facility"] = FACILITIES[pri >> 3]
         row["severity"] = SEVERITIES[pri & 7]
     if "rfc5424" in head:
@@ -340,7 +357,16 @@ def _record(text: str, ctx: ParseContext, zone: tzinfo, zone_name: str, state: _
 def _bsd_time(m: re.Match[str], row: Row, zone: tzinfo, zone_name: str, year: int) -> None:
     month = MONTHS[m.group(1).title()]
     try:
-        local = datetime(year, month, int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)), _micro(m.group(6)), tzinfo=zone)
+        local = datetime(
+            year,
+            month,
+            int(m.group(2)),
+            int(m.group(3)),
+            int(m.group(4)),
+            int(m.group(5)),
+            _micro(m.group(6)),
+            tzinfo=zone,
+        )
     except ValueError as exc:
         raise RecordError(f"timestamp {m.group(0)!r} is not a date in inferred year {year}: {exc}") from exc
     row["ts"] = local.astimezone(UTC)
@@ -435,8 +461,8 @@ def _bsd_body(rest: str, row: Row) -> None:
 
 def _classify(row: Row) -> None:
     """Channel ``auth`` for auth-log records, plus the fields their messages carry."""
-    priority = row.get("priority")
-    by_facility = priority is not None and int(priority) >> 3 in linux_auth.AUTH_FACILITIES
+    pri = row.get("pri")
+    by_facility = pri is not None and int(pri) >> 3 in linux_auth.AUTH_FACILITIES
     program = row.get("provider")
     message = row.get("message") or ""
     if by_facility or linux_auth.is_auth(program, message):

@@ -100,8 +100,23 @@ def _split_hashes(hashes: str, row: Row) -> None:
             row["hash_" + algo.lower()] = value.strip().lower()
 
 
+_CORE_SOURCES = frozenset(
+    (
+        "TargetUserName", "User", "SubjectUserName", "UserName", "AccountName", "TargetUserSid",
+        "SubjectUserSid", "UserSid", "Image", "NewProcessName", "ProcessName", "Application", "SourceImage",
+        "CommandLine", "ScriptBlockText", "ProcessId", "NewProcessId", "SourceProcessId", "ParentImage",
+        "ParentProcessName", "ParentCommandLine", "ParentProcessId", "IpAddress", "SourceIp",
+        "SourceAddress", "ClientAddress", "SourceNetworkAddress", "IpPort", "SourcePort", "DestinationIp",
+        "DestAddress", "DestinationPort", "DestPort", "TargetFilename", "ObjectName", "ImageLoaded",
+        "ServiceFileName", "ImagePath", "Hashes", "Hash",
+    )
+)  # fmt: skip
+
+
 def fill_core(row: Row, data: dict[str, Any]) -> None:
     """Fill user, process, network, file and hash core columns from native event data."""
+    if _CORE_SOURCES.isdisjoint(data):
+        return
     user = _first(data, "TargetUserName", "User", "SubjectUserName", "UserName", "AccountName")
     if user is not None:
         user = str(user)

@@ -103,7 +103,9 @@ def system_fields(system: dict[str, Any], row: Row) -> dict[str, Any]:
     if created:
         row["ts_raw"] = created
         row["ts"] = parse_iso_utc(created)
-        row["ts_zone"] = "UTC"
+        row["ts_zone"] = "UTC"  # SystemTime is UTC by definition
+        row["ts_assumed"] = False
+        row["ts_year_inferred"] = False
     for key in ("Version", "Level", "Task", "Opcode", "Keywords"):
         v = system.get(key)
         if v is not None:

@@ -74,7 +74,7 @@ def rows_to_table(rows: list[Row], namer: FieldNamer) -> pa.Table:
     keys: dict[str, None] = {}
     for r in rows:
         keys.update(dict.fromkeys(r))
-    core = [k for k in CORE_NAMES if k in keys]
+    core = list(CORE_NAMES)  # every part carries every core column, so the view always has them
     natives = sorted(k for k in keys if k not in _CORE_SET)
     schema = pa.schema([(k, arrow_type(k)) for k in (*core, *natives)])
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics import __version__
+from forensics.custody import record_tool_step
 from forensics.ingest.archives import Candidate, remove_scratch, walk
 from forensics.ingest.base import InputFile, ParseContext
 from forensics.ingest.registry import sniff
@@ -99,10 +101,23 @@ def ingest_paths(
         _record_plain(case, recorded, summary, on_problem)
         _parse_all(case, pending, ctx, summary, workers, progress, on_problem)
         case.refresh_views()
+        _custody(case_dir, pending, recorded)
     finally:
         case.remove_orphans()
         case.close()
     return summary
+
+
+def _custody(case_dir: Path, pending: list[tuple[InputFile, str, Candidate]], recorded: list[dict[str, Any]]) -> None:
+    """Record in the custody log what this run hashed (inputs already in the case are not repeated)."""
+    hashes = {_label(s.path, s.member): s.sha256 for s, _, _ in pending}
+    hashes.update({_label(r["path"], r["member"]): r["sha256"] for r in recorded if r.get("sha256")})
+    if hashes:
+        record_tool_step(case_dir, "hashed", command=sys.argv, purpose="ingest", item_hashes=dict(sorted(hashes.items())))
+
+
+def _label(path: str, member: str | None) -> str:
+    return f"{path}!/{member}" if member else path
 
 
 def _input_row(cand: Candidate, status: str, error: str | None, parser: str | None = None) -> dict[str, Any]:

@@ -3,9 +3,11 @@
 Hand-written because no Python library writes EVTX (the ``evtx`` and ``python-evtx`` packages
 only read). It exists to build synthetic test and demo logs, so it writes the common subset
 Windows itself writes: a 4 KiB file header, 64 KiB chunks with CRC32 checksums, and records
-whose binary XML is one template instance whose definition sits inline in the record, with
-every value passed as a typed substitution (so ``EventID`` is a UInt16, ``TimeCreated`` a
-FILETIME, just as readers see them in real logs). String and template tables stay empty.
+whose binary XML is one template instance with every value passed as a typed substitution
+(so ``EventID`` is a UInt16, ``TimeCreated`` a FILETIME, just as readers see them in real logs).
+As Windows does, a template is defined inline by the first record of its shape in a chunk and
+referred to by offset afterwards; names are stored once per chunk; the chunk header's string
+and template tables point at them.
 
 Layout notes (from the public format descriptions of libevtx): names are referenced by chunk
 offset and stored inline where first used; element and attribute list sizes count the bytes
@@ -17,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +41,7 @@ _T_OPEN = 0x01
 _T_CLOSE_START = 0x02
 _T_CLOSE_EMPTY = 0x03
 _T_END = 0x04
+_T_VALUE = 0x05
 _T_ATTR = 0x06
 _T_TEMPLATE = 0x0C
 _T_SUBST = 0x0D
@@ -102,28 +105,25 @@ def _utf16(text: str) -> bytes:
     return text.encode("utf-16-le")
 
 
-@dataclass
-class _Subst:
-    """Substitution values collected while a template body is built."""
-
-    values: list[tuple[int, bytes]] = field(default_factory=list)
-
-    def add(self, vtype: int, payload: bytes) -> bytes:
-        """Register a value and return the substitution token that refers to it."""
-        index = len(self.values)
-        self.values.append((vtype, payload))
-        return struct.pack("<BHB", _T_SUBST, index, vtype)
-
-
 @dataclass(frozen=True)
 class _Val:
-    vtype: int
+    vtype: int  # the value's own type (NullType when absent)
     payload: bytes
+    decl: int = -1  # the type the template declares; -1: same as vtype
+    literal: bool = False  # written into the template itself (names, namespaces), not substituted
+
+    @property
+    def declared(self) -> int:
+        return self.vtype if self.decl < 0 else self.decl
+
+
+def _lit(text: str) -> _Val:
+    return _Val(_V_STRING, _utf16(text), literal=True)
 
 
 def _s(text: str | None) -> _Val:
     if text is None:
-        return _Val(_V_NULL, b"")
+        return _Val(_V_NULL, b"", _V_STRING)
     return _Val(_V_STRING, _utf16(text))
 
 
@@ -135,20 +135,71 @@ class _El:
     text: _Val | None = None
 
 
+def _signature(el: _El) -> tuple[Any, ...]:
+    """The template shape of an element: names and declared value types, not the values."""
+    return (
+        el.name,
+        tuple((n, v.payload if v.literal else v.declared) for n, v in el.attrs),
+        None if el.text is None else el.text.declared,
+        tuple(_signature(c) for c in el.children),
+    )
+
+
+def _values(el: _El, out: list[_Val]) -> list[_Val]:
+    """Substitution values in the order the template body refers to them."""
+    out.extend(v for _, v in el.attrs if not v.literal)
+    if el.text is not None:
+        out.append(el.text)
+    for child in el.children:
+        _values(child, out)
+    return out
+
+
+@dataclass
+class _ChunkState:
+    """What a chunk already holds: names and templates later records refer to by offset."""
+
+    names: dict[str, int] = field(default_factory=dict)
+    templates: dict[tuple[Any, ...], tuple[int, int]] = field(default_factory=dict)  # sig -> (offset, id)
+    string_heads: list[int] = field(default_factory=lambda: [0] * 64)
+    template_heads: list[int] = field(default_factory=lambda: [0] * 32)
+
+    def copy(self) -> _ChunkState:
+        return _ChunkState(
+            dict(self.names), dict(self.templates), list(self.string_heads), list(self.template_heads)
+        )
+
+
 class _Body:
     """Builds a template body; needs its absolute chunk offset because names are offsets."""
 
-    def __init__(self, base: int, subst: _Subst) -> None:
+    def __init__(self, base: int, state: _ChunkState) -> None:
         self.base = base
         self.buf = bytearray()
-        self.subst = subst
+        self.state = state
+        self.n_subst = 0
 
     def _write_name(self, name: str) -> None:
-        # The name is stored inline, so its offset is the position right after the offset field.
+        known = self.state.names.get(name)
+        if known is not None:  # already in this chunk: refer to it
+            self.buf += struct.pack("<I", known)
+            return
+        # Stored inline: its offset is the position right after the offset field. Names are
+        # chained per hash bucket from the chunk header's string table, as Windows does.
         here = self.base + len(self.buf) + 4
+        h = name_hash(name)
         self.buf += struct.pack("<I", here)
-        self.buf += struct.pack("<IHH", 0, name_hash(name), len(_utf16(name)) // 2)
+        self.buf += struct.pack("<IHH", self.state.string_heads[h % 64], h, len(_utf16(name)) // 2)
         self.buf += _utf16(name) + b"\x00\x00"
+        self.state.string_heads[h % 64] = here
+        self.state.names[name] = here
+
+    def _subst(self, val: _Val) -> None:
+        if val.literal:  # a value text token: type string, character count, UTF-16
+            self.buf += struct.pack("<BBH", _T_VALUE, _V_STRING, len(val.payload) // 2) + val.payload
+            return
+        self.buf += struct.pack("<BHB", _T_SUBST, self.n_subst, val.declared)
+        self.n_subst += 1
 
     def element(self, el: _El) -> None:
         """Append one element (recursively) as binary XML tokens."""
@@ -163,12 +214,12 @@ class _Body:
             for i, (aname, aval) in enumerate(el.attrs):
                 self.buf.append(_T_ATTR | (_MORE if i + 1 < len(el.attrs) else 0))
                 self._write_name(aname)
-                self.buf += self.subst.add(aval.vtype, aval.payload)
+                self._subst(aval)
             struct.pack_into("<I", self.buf, list_at, len(self.buf) - list_at - 4)
         if el.children or el.text is not None:
             self.buf.append(_T_CLOSE_START)
             if el.text is not None:
-                self.buf += self.subst.add(el.text.vtype, el.text.payload)
+                self._subst(el.text)
             for child in el.children:
                 self.element(child)
             self.buf.append(_T_END)
@@ -224,38 +275,51 @@ def _tree(ev: WinEvent, record_id: int) -> _El:
         wrapper, fields = ev.user_data
         inner = _El(
             wrapper,
-            attrs=(("xmlns", _s(ev.user_data_ns)),),
+            attrs=(("xmlns", _lit(ev.user_data_ns)),),
             children=tuple(_El(k, text=_s(v)) for k, v in fields),
         )
         children.append(_El("UserData", children=(inner,)))
     elif ev.event_data is not None:
-        data = tuple(_El("Data", attrs=(("Name", _s(k)),), text=_s(v)) for k, v in ev.event_data)
+        data = tuple(_El("Data", attrs=(("Name", _lit(k)),), text=_s(v)) for k, v in ev.event_data)
         children.append(_El("EventData", children=data))
-    return _El("Event", attrs=(("xmlns", _s(EVENT_NS)),), children=tuple(children))
+    return _El("Event", attrs=(("xmlns", _lit(EVENT_NS)),), children=tuple(children))
 
 
-def record_bytes(ev: WinEvent, record_id: int, chunk_offset: int) -> bytes:
-    """One complete event record (header, binary XML, trailing size) placed at ``chunk_offset``."""
-    binxml_at = chunk_offset + 24
-    head = bytes([_T_FRAGMENT, 1, 1, 0])
-    # TemplateInstance: token, unknown, template id, definition offset (= right here: inline)
-    tmpl_hdr_at = binxml_at + len(head) + 10
-    body_at = tmpl_hdr_at + 24
-    subst = _Subst()
-    body = _Body(body_at + 4, subst)
-    body.element(_tree(ev, record_id))
-    body_bytes = bytes([_T_FRAGMENT, 1, 1, 0]) + bytes(body.buf) + bytes([_T_EOF])
-    digest = hashlib.sha256(body_bytes).digest()
-    template_id = struct.unpack("<I", digest[:4])[0]
-    out = bytearray(head)
-    out += struct.pack("<BBII", _T_TEMPLATE, 1, template_id, tmpl_hdr_at)
-    out += struct.pack("<I", 0) + digest[:16] + struct.pack("<I", len(body_bytes))
-    out += body_bytes
-    out += struct.pack("<I", len(subst.values))
-    for vtype, payload in subst.values:
-        out += struct.pack("<HBB", len(payload), vtype, 0)
-    for _vtype, payload in subst.values:
-        out += payload
+def record_bytes(ev: WinEvent, record_id: int, chunk_offset: int, state: _ChunkState | None = None) -> bytes:
+    """One complete event record (header, binary XML, trailing size) placed at ``chunk_offset``.
+
+    The record's template is defined inline the first time its shape appears in the chunk
+    (``state``); later records of the same shape only refer to it, as Windows writes them.
+    """
+    state = state if state is not None else _ChunkState()
+    tree = _tree(ev, record_id)
+    sig = _signature(tree)
+    values = _values(tree, [])
+    out = bytearray([_T_FRAGMENT, 1, 1, 0])
+    known = state.templates.get(sig)
+    if known is not None:
+        out += struct.pack("<BBII", _T_TEMPLATE, 1, known[1], known[0])
+    else:
+        # TemplateInstance: token, unknown, template id, definition offset (= right here: inline)
+        tmpl_at = chunk_offset + 24 + len(out) + 10
+        body = _Body(tmpl_at + 24 + 4, state)
+        body.element(tree)
+        body_bytes = bytes([_T_FRAGMENT, 1, 1, 0]) + bytes(body.buf) + bytes([_T_EOF])
+        digest = hashlib.sha256(repr(sig).encode()).digest()
+        template_id = struct.unpack("<I", digest[:4])[0]
+        bucket = template_id % 32
+        out += struct.pack("<BBII", _T_TEMPLATE, 1, template_id, tmpl_at)
+        out += (
+            struct.pack("<I", state.template_heads[bucket]) + digest[:16] + struct.pack("<I", len(body_bytes))
+        )
+        out += body_bytes
+        state.template_heads[bucket] = tmpl_at
+        state.templates[sig] = (tmpl_at, template_id)
+    out += struct.pack("<I", len(values))
+    for v in values:
+        out += struct.pack("<HBB", len(v.payload), v.vtype, 0)
+    for v in values:
+        out += v.payload
     out.append(_T_EOF)
     size = 24 + len(out) + 4
     return (
@@ -270,8 +334,12 @@ def _crc(data: bytes) -> int:
     return zlib.crc32(data) & 0xFFFFFFFF
 
 
-def _chunk(records: Sequence[tuple[int, bytes, int]], first_number: int) -> bytes:
+_Laid = tuple[list[tuple[int, bytes, int]], _ChunkState]
+
+
+def _chunk(laid: _Laid, first_number: int) -> bytes:
     """A 64 KiB chunk from ``(record_id, bytes, offset)`` triples already laid out."""
+    records, state = laid
     body = bytearray(CHUNK_SIZE)
     for _rid, data, off in records:
         body[off : off + len(data)] = data
@@ -291,31 +359,37 @@ def _chunk(records: Sequence[tuple[int, bytes, int]], first_number: int) -> byte
         records[-1][2],
         free,
     )
+    struct.pack_into("<64I", hdr, 0x80, *state.string_heads)
+    struct.pack_into("<32I", hdr, 0x180, *state.template_heads)
     struct.pack_into("<I", hdr, 0x34, _crc(bytes(body[CHUNK_HEADER_SIZE:free])))
     struct.pack_into("<I", hdr, 0x7C, _crc(bytes(hdr[:120]) + bytes(hdr[128:512])))
     body[:CHUNK_HEADER_SIZE] = hdr
     return bytes(body)
 
 
-def _layout(events: Iterable[WinEvent], first_record_id: int) -> list[list[tuple[int, bytes, int]]]:
+def _layout(events: Iterable[WinEvent], first_record_id: int) -> list[_Laid]:
     """Place records into chunks; a record never spans two chunks."""
-    chunks: list[list[tuple[int, bytes, int]]] = []
+    chunks: list[_Laid] = []
     current: list[tuple[int, bytes, int]] = []
+    state = _ChunkState()
     offset = CHUNK_HEADER_SIZE
     rid = first_record_id
     for ev in events:
-        data = record_bytes(ev, rid, offset)
+        trial = state.copy()
+        data = record_bytes(ev, rid, offset, trial)
         if offset + len(data) > CHUNK_SIZE:
             if not current:
                 raise ValueError(f"event {rid} is larger than a chunk")
-            chunks.append(current)
+            chunks.append((current, state))
             current, offset = [], CHUNK_HEADER_SIZE
-            data = record_bytes(ev, rid, offset)  # offsets inside the record changed
+            trial = _ChunkState()
+            data = record_bytes(ev, rid, offset, trial)  # names and templates start afresh
+        state = trial
         current.append((rid, data, offset))
         offset += len(data)
         rid += 1
     if current:
-        chunks.append(current)
+        chunks.append((current, state))
     return chunks
 
 
@@ -348,7 +422,7 @@ def evtx_bytes(
 ) -> bytes:
     """A whole EVTX file. ``corrupt_chunk`` overwrites that chunk's magic; ``truncate_to`` cuts the file."""
     chunks = _layout(events, first_record_id)
-    n_records = sum(len(c) for c in chunks)
+    n_records = sum(len(c[0]) for c in chunks)
     out = bytearray(_file_header(len(chunks), first_record_id + n_records))
     number = 1
     for i, recs in enumerate(chunks):
@@ -356,7 +430,7 @@ def evtx_bytes(
         if corrupt_chunk == i:
             data[:8] = b"XXXXXXXX"
         out += data
-        number += len(recs)
+        number += len(recs[0])
     if truncate_to is not None:
         del out[truncate_to:]
     return bytes(out)

@@ -101,6 +101,8 @@ TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "T1110.001": ("Brute Force: Password Guessing", (_CA,)),
     "T1110.003": ("Brute Force: Password Spraying", (_CA,)),
     "T1112": ("Modify Registry", (_DE,)),
+    "T1132": ("Data Encoding", (_C2,)),
+    "T1132.001": ("Data Encoding: Standard Encoding", (_C2,)),
     "T1133": ("External Remote Services", (_PE, _IA)),
     "T1134": ("Access Token Manipulation", (_DE, _PR)),
     "T1135": ("Network Share Discovery", (_DI,)),
@@ -111,12 +113,15 @@ TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "T1189": ("Drive-by Compromise", (_IA,)),
     "T1190": ("Exploit Public-Facing Application", (_IA,)),
     "T1197": ("BITS Jobs", (_DE, _PE)),
+    "T1201": ("Password Policy Discovery", (_DI,)),
+    "T1202": ("Indirect Command Execution", (_DE,)),
     "T1204": ("User Execution", (_EX,)),
     "T1204.002": ("User Execution: Malicious File", (_EX,)),
     "T1218": ("System Binary Proxy Execution", (_DE,)),
     "T1218.005": ("System Binary Proxy Execution: Mshta", (_DE,)),
     "T1218.010": ("System Binary Proxy Execution: Regsvr32", (_DE,)),
     "T1218.011": ("System Binary Proxy Execution: Rundll32", (_DE,)),
+    "T1219": ("Remote Access Software", (_C2,)),
     "T1482": ("Domain Trust Discovery", (_DI,)),
     "T1485": ("Data Destruction", (_IM,)),
     "T1486": ("Data Encrypted for Impact", (_IM,)),
@@ -148,6 +153,9 @@ TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
     "T1562.002": ("Impair Defenses: Disable Windows Event Logging", (_DE,)),
     "T1562.004": ("Impair Defenses: Disable or Modify System Firewall", (_DE,)),
     "T1563.002": ("Remote Service Session Hijacking: RDP Hijacking", (_LM,)),
+    "T1564": ("Hide Artifacts", (_DE,)),
+    "T1564.001": ("Hide Artifacts: Hidden Files and Directories", (_DE,)),
+    "T1564.003": ("Hide Artifacts: Hidden Window", (_DE,)),
     "T1566": ("Phishing", (_IA,)),
     "T1566.001": ("Phishing: Spearphishing Attachment", (_IA,)),
     "T1569": ("System Services", (_EX,)),
@@ -161,7 +169,6 @@ TECHNIQUES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 _TECH_RE = re.compile(r"^t?(\d{4})(?:\.(\d{3}))?$", re.IGNORECASE)
-_TAG_TACTIC_RE = re.compile(r"^(?:attack\.)?([a-z]+(?:[-_][a-z]+)*)$")
 
 
 def norm_technique(tag: str) -> str | None:

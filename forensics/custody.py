@@ -101,7 +101,9 @@ def make_entry(
     return entry
 
 
-def append_entry(case_root: Path, action: str, *, time: datetime | None = None, **fields: Any) -> dict[str, Any]:
+def append_entry(
+    case_root: Path, action: str, *, time: datetime | None = None, **fields: Any
+) -> dict[str, Any]:
     """Append one entry to the case's custody log and return it.
 
     ``fields`` are named in ``FIELDS``. The file is locked while the head is read and the
@@ -210,3 +212,30 @@ def head_of(entries: Iterable[dict[str, Any]]) -> str:
     for e in entries:
         last = str(e.get("entry_sha256"))
     return last
+
+
+def record_tool_step(
+    case_root: Path,
+    action: str,
+    *,
+    command: Sequence[str],
+    purpose: str,
+    item_hashes: dict[str, str] | None = None,
+    evidence_ids: Iterable[str] = (),
+    person: str | None = None,
+    notes: str | None = None,
+) -> dict[str, Any]:
+    """Append the entry a tool step makes (ingest: ``hashed``; hunt: ``analysed``; export: ``exported``).
+
+    ``person`` defaults to the login name running the tool, so the log says who ran it.
+    """
+    import getpass
+
+    try:
+        who = person or getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        who = person
+    return append_entry(
+        case_root, action, command=list(command), purpose=purpose, item_hashes=item_hashes or {},
+        evidence_ids=list(evidence_ids), person=who, notes=notes,
+    )  # fmt: skip

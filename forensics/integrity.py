@@ -26,6 +26,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+
+from forensics.schema import CORE
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc
 
@@ -44,9 +47,42 @@ _LINE_SOURCES_SQL = "rec_line IS NOT NULL"
 
 
 # ---- helpers shared with timeline / story ----------------------------------------------------
+EVENTS = "_fx_events"  # session view over ``events`` with every core column present
+
+
+def settle(case: Case) -> None:
+    """Prepare the session: UTC, a finished result, and the ``_fx_events`` view.
+
+    ``events`` only has the columns some part file wrote (a core column no parser filled,
+    such as ``ts_assumed`` on an all-EVTX case, is absent), so the queries here read
+    ``_fx_events``: ``events`` plus each missing core column as a typed NULL. DuckDB also
+    refuses a new relation while an ``execute()`` result is unread (a caller's ``fetchone``);
+    running statements through ``execute`` and reading them all clears that.
+    """
+    con = case.con
+    con.execute("SET TimeZone = 'UTC'").fetchall()
+    have = {r[0].lower() for r in con.execute("SELECT column_name FROM (DESCRIBE events)").fetchall()}
+    missing = [f"CAST(NULL AS {_sql_type(c.type)}) AS {c.name}" for c in CORE if c.name.lower() not in have]
+    extra = (", " + ", ".join(missing)) if missing else ""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT *{extra} FROM events").fetchall()
+
+
+def _sql_type(t: pa.DataType) -> str:
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMPTZ"
+    if pa.types.is_int32(t):
+        return "INTEGER"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
 def event_columns(case: Case) -> dict[str, str]:
-    """Lower-case name → column name of every column the ``events`` view has."""
-    rows = case.con.execute("SELECT column_name FROM (DESCRIBE events)").fetchall()
+    """Lower-case name → column name of every column ``_fx_events`` has (core ones always)."""
+    settle(case)
+    rows = case.con.execute(f"SELECT column_name FROM (DESCRIBE {EVENTS})").fetchall()
     return {r[0].lower(): r[0] for r in rows}
 
 
@@ -100,8 +136,9 @@ def norm_user(user: str | None) -> str:
 
 def case_hosts(case: Case) -> dict[str, str]:
     """short host key → host name as the events write it (the first spelling, sorted)."""
+    settle(case)
     out: dict[str, str] = {}
-    for (h,) in case.con.execute("SELECT DISTINCT host FROM events WHERE host IS NOT NULL ORDER BY host").fetchall():
+    for (h,) in case.con.execute("SELECT DISTINCT host FROM _fx_events WHERE host IS NOT NULL ORDER BY host").fetchall():
         out.setdefault(short_host(h), h)
     return out
 
@@ -119,15 +156,15 @@ def host_ip_map(case: Case) -> dict[str, str]:
     votes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     if "workstationname" in cols and "ipaddress" in cols:
         q = (
-            f"SELECT {col(cols, 'WorkstationName')}, {col(cols, 'IpAddress')}, count(*) FROM events "
-            "WHERE event_id IN (4624, 4625, 4776) GROUP BY ALL"
+            f"SELECT {col(cols, 'WorkstationName')}, {col(cols, 'IpAddress')}, count(*) FROM _fx_events "
+            "WHERE event_id IN (4624, 4625, 4776) AND channel = 'Security' GROUP BY ALL"
         )
         for ws, ip, n in case.con.execute(q).fetchall():
             if ws and ws.strip() not in ("", "-") and usable_ip(ip):
                 votes[norm_ip(ip)][hosts.get(short_host(ws), ws.strip())] += n
     init = col(cols, "Initiated")
     q = (
-        f"SELECT host, src_ip, count(*) FROM events WHERE category = 'network_connection' "
+        f"SELECT host, src_ip, count(*) FROM _fx_events WHERE category = 'network_connection' "
         f"AND lower(CAST({init} AS VARCHAR)) = 'true' AND host IS NOT NULL AND src_ip IS NOT NULL GROUP BY ALL"
     )
     for h, ip, n in case.con.execute(q).fetchall():
@@ -156,6 +193,7 @@ class Integrity:
     record_gaps: list[dict[str, Any]] = field(default_factory=list)
     record_gaps_total: int = 0
     record_gaps_missing: int = 0
+    record_gap_summary: list[dict[str, Any]] = field(default_factory=list)
     clock_pairs: list[dict[str, Any]] = field(default_factory=list)
     offsets: dict[str, float] = field(default_factory=dict)
     reference_hosts: list[str] = field(default_factory=list)
@@ -176,6 +214,7 @@ class Integrity:
             "record_gaps": self.record_gaps,
             "record_gaps_total": self.record_gaps_total,
             "record_gaps_missing": self.record_gaps_missing,
+            "record_gap_summary": self.record_gap_summary,
             "clock_pairs": self.clock_pairs,
             "clock_offsets_s": dict(sorted(self.offsets.items())),
             "clock_reference_hosts": self.reference_hosts,
@@ -185,6 +224,7 @@ class Integrity:
 
 def assess(case: Case) -> Integrity:
     """Assess coverage, clearing, record gaps, clock skew and zones for every host in the case."""
+    settle(case)
     result = Integrity()
     result.coverage = coverage(case)
     result.clearings = clearings(case)
@@ -192,6 +232,7 @@ def assess(case: Case) -> Integrity:
     result.silences = silences(case)
     gaps, total, missing = record_gaps(case)
     result.record_gaps, result.record_gaps_total, result.record_gaps_missing = gaps, total, missing
+    result.record_gap_summary = record_gap_summary(case)
     pairs, offsets, refs = clock_skew(case)
     result.clock_pairs, result.offsets, result.reference_hosts = pairs, offsets, refs
     return result
@@ -199,10 +240,11 @@ def assess(case: Case) -> Integrity:
 
 def coverage(case: Case) -> list[dict[str, Any]]:
     """Per (host, source, channel): first and last event, count, zones used and whether assumed."""
+    settle(case)
     q = """
         SELECT host, source, channel, min(ts), max(ts), count(*),
                string_agg(DISTINCT ts_zone, ', ' ORDER BY ts_zone), bool_or(coalesce(ts_assumed, false))
-        FROM events GROUP BY host, source, channel
+        FROM _fx_events GROUP BY host, source, channel
         ORDER BY host NULLS LAST, source NULLS LAST, channel NULLS LAST
     """
     out = []
@@ -226,7 +268,7 @@ def clearings(case: Case) -> list[dict[str, Any]]:
     q = f"""
         SELECT host, channel, event_id, ts, record_id, {col(cols, 'SubjectUserName', 'who')},
                {col(cols, 'Channel_native', 'cleared')}
-        FROM events
+        FROM _fx_events
         WHERE (channel = 'Security' AND event_id = 1102) OR (channel = 'System' AND event_id = 104)
         ORDER BY host, ts, channel, record_id
     """
@@ -234,7 +276,7 @@ def clearings(case: Case) -> list[dict[str, Any]]:
     for host, channel, eid, ts, rid, who, cleared in case.con.execute(q).fetchall():
         target = "Security" if eid == 1102 else (cleared or "System")
         prev = case.con.execute(
-            "SELECT max(ts) FROM events WHERE host IS NOT DISTINCT FROM ? AND channel = ? AND ts < ?",
+            "SELECT max(ts) FROM _fx_events WHERE host IS NOT DISTINCT FROM ? AND channel = ? AND ts < ?",
             [host, target, ts],
         ).fetchall()
         before = prev[0][0] if prev else None
@@ -251,11 +293,12 @@ def clearings(case: Case) -> list[dict[str, Any]]:
 
 def tampering(case: Case) -> list[dict[str, Any]]:
     """Commands that clear or truncate logs or shell history (Windows and Linux)."""
+    settle(case)
     rows: list[dict[str, Any]] = []
     # DuckDB narrows with cheap keywords; Python's regex then decides (case-insensitive, full pattern).
     q = """
         SELECT host, ts, source, channel, coalesce(process_cmdline, message) AS text, input_sha256, rec_index
-        FROM events
+        FROM _fx_events
         WHERE regexp_matches(lower(coalesce(process_cmdline, '') || ' ' || coalesce(message, '')),
               'wevtutil|clear-eventlog|remove-eventlog|/var/log/|history|journalctl|auditctl')
         ORDER BY host, ts, input_sha256, rec_index
@@ -277,10 +320,11 @@ def silences(case: Case, min_hours: float = 6.0, factor: float = 100.0) -> list[
     A log that normally writes every few seconds and then says nothing for a day was most likely
     truncated or rotated away; reported so the responder knows the hole is there.
     """
+    settle(case)
     q = f"""
         WITH e AS (
             SELECT host, channel, ts, lag(ts) OVER (PARTITION BY host, channel ORDER BY ts) AS prev
-            FROM events WHERE {_LINE_SOURCES_SQL} AND ts IS NOT NULL
+            FROM _fx_events WHERE {_LINE_SOURCES_SQL} AND ts IS NOT NULL
         ), g AS (
             SELECT host, channel, prev, ts, epoch(ts) - epoch(prev) AS gap FROM e WHERE prev IS NOT NULL
         ), m AS (
@@ -302,9 +346,10 @@ def silences(case: Case, min_hours: float = 6.0, factor: float = 100.0) -> list[
 
 def record_gaps(case: Case) -> tuple[list[dict[str, Any]], int, int]:
     """Missing EventRecordIDs per (host, channel): (listed gaps, number of gaps, records missing)."""
+    settle(case)
     base = """
         WITH r AS (
-            SELECT host, channel, record_id, min(ts) AS ts FROM events
+            SELECT host, channel, record_id, min(ts) AS ts FROM _fx_events
             WHERE record_id IS NOT NULL GROUP BY host, channel, record_id
         ), l AS (
             SELECT host, channel, record_id, ts,
@@ -323,10 +368,26 @@ def record_gaps(case: Case) -> tuple[list[dict[str, Any]], int, int]:
         {
             "host": h, "channel": c, "after_record_id": p, "next_record_id": r, "missing": int(m),
             "after_utc": _iso(pt), "next_utc": _iso(t),
-        }  # fmt: skip
+        }
         for h, c, p, r, m, pt, t in rows
     ]
     return out, total, missing
+
+
+def record_gap_summary(case: Case) -> list[dict[str, Any]]:
+    """Per (host, channel): records present, id range, gaps and records missing (every channel listed)."""
+    settle(case)
+    q = f"""
+        WITH r AS (SELECT DISTINCT host, channel, record_id FROM {EVENTS} WHERE record_id IS NOT NULL)
+        SELECT host, channel, count(*), min(record_id), max(record_id),
+               max(record_id) - min(record_id) + 1 - count(*) AS missing
+        FROM r GROUP BY host, channel ORDER BY host NULLS LAST, channel NULLS LAST
+    """
+    out = []
+    for host, channel, n, lo, hi, missing in case.con.execute(q).fetchall():
+        out.append({"host": host, "channel": channel, "records": n, "first_record_id": lo, "last_record_id": hi,
+                    "missing": int(missing)})  # fmt: skip
+    return out
 
 
 # ---- clock skew ------------------------------------------------------------------------------
@@ -345,12 +406,12 @@ def _pairing_events(case: Case) -> tuple[list[_Logon], list[_Logon]]:
         return [], []
     src_q = f"""
         SELECT host, ts, {col(cols, 'TargetUserName')}, {col(cols, 'TargetServerName')}
-        FROM events WHERE event_id = 4648 AND ts IS NOT NULL AND host IS NOT NULL
+        FROM _fx_events WHERE event_id = 4648 AND channel = 'Security' AND ts IS NOT NULL AND host IS NOT NULL
         ORDER BY host, ts
     """
     dst_q = f"""
         SELECT host, ts, {col(cols, 'TargetUserName')}, {col(cols, 'IpAddress')}, {col(cols, 'WorkstationName')}
-        FROM events WHERE event_id = 4624 AND ts IS NOT NULL AND host IS NOT NULL
+        FROM _fx_events WHERE event_id = 4624 AND channel = 'Security' AND ts IS NOT NULL AND host IS NOT NULL
           AND CAST({col(cols, 'LogonType')} AS VARCHAR) IN ('3', '10')
         ORDER BY host, ts
     """
@@ -416,7 +477,8 @@ def clock_skew(case: Case) -> tuple[list[dict[str, Any]], dict[str, float], list
     """Estimate clock offsets per host from paired cross-host logons.
 
     Returns (pair table, host → offset seconds, reference hosts). The offset of a host is how
-    far its clock runs ahead of its group's reference host (negative: behind); offsets within
+    far its clock runs ahead of its group's reference host (negative: behind). Only relative
+    offsets can be known from logs; the reference is the best-connected host. Offsets within
     ``MIN_APPLIED_SKEW_S`` of zero are dropped because pairing noise is of that size.
     """
     samples = _pair_samples(case)
@@ -426,17 +488,19 @@ def clock_skew(case: Case) -> tuple[list[dict[str, Any]], dict[str, float], list
         diffs = _densest(cands)
         med = statistics.median(diffs)
         pairs.append({
-            "source_host": src, "target_host": dst, "pairs": len(diffs), "median_offset_s": round(med, 3),
+            "source_host": src, "target_host": dst, "pairs": len(diffs), "candidates": len(cands), "median_offset_s": round(med, 3),
             "min_s": round(min(diffs), 3), "max_s": round(max(diffs), 3),
         })  # fmt: skip
         graph[src].append((dst, med))
         graph[dst].append((src, -med))
     if not graph:
         return pairs, {}, []
-    counts = dict(case.con.execute("SELECT host, count(*) FROM events WHERE host IS NOT NULL GROUP BY host").fetchall())
+    counts = dict(case.con.execute("SELECT host, count(*) FROM _fx_events WHERE host IS NOT NULL GROUP BY host").fetchall())
     raw: dict[str, float] = {}
     refs: list[str] = []
-    for start in sorted(graph, key=lambda h: (-counts.get(h, 0), h)):
+    # reference clock per group: the best-connected host (a domain controller, typically the time
+    # source of its domain), then the one with most events
+    for start in sorted(graph, key=lambda h: (-len({n for n, _ in graph[h]}), -counts.get(h, 0), h)):
         if start in raw:
             continue
         refs.append(start)

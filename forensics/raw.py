@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import re
 import shutil
 import tarfile
 import tempfile
@@ -183,18 +184,35 @@ def read_evtx(local: Path, sha: str, wanted: Iterable[Locator]) -> dict[int, Raw
             out[idx] = f"the file has fewer than {idx + 1} records"
         elif isinstance(x, Exception):
             out[idx] = f"evtx could not read record {idx}: {x}"
-        elif loc.record_id is not None and x.get("event_record_id") != loc.record_id:
-            out[idx] = f"record {idx} has EventRecordID {x.get('event_record_id')}, the event row says {loc.record_id}"
+        elif loc.record_id is not None and loc.record_id not in _record_ids(x):
+            out[idx] = (
+                f"record {idx} has EventRecordID {_record_ids(x)[-1]}, the event row says {loc.record_id}"
+            )
         else:
             data = str(x["data"]).encode("utf-8")
             js_text = None
             if isinstance(j, dict):
                 js_text = orjson.dumps(orjson.loads(j["data"]), option=orjson.OPT_SORT_KEYS).decode()
             out[idx] = RawRecord(
-                sha, idx, "evtx", data, hashlib.sha256(data).hexdigest(), js_text, x.get("event_record_id"),
+                sha, idx, "evtx", data, hashlib.sha256(data).hexdigest(), js_text, _record_ids(x)[-1],
                 loc.rec_offset, loc.rec_line,
             )  # fmt: skip
     return out
+
+
+_RECORD_ID = re.compile(r"<EventRecordID>(\d+)</EventRecordID>")
+
+
+def _record_ids(item: dict[str, Any]) -> list[int]:
+    """The record's numbers: the chunk header's, then the one in its XML (what event rows carry).
+
+    They differ in logs whose header numbering restarted (e.g. copied or exported logs).
+    """
+    ids = [int(item["event_record_id"])] if item.get("event_record_id") is not None else []
+    m = _RECORD_ID.search(str(item.get("data", "")))
+    if m:
+        ids.append(int(m.group(1)))
+    return ids or [-1]
 
 
 def _strip_eol(line: bytes) -> bytes:
@@ -243,14 +261,18 @@ def _line_record(sha: str, loc: Locator, line: bytes) -> RawRecord:
     )  # fmt: skip
 
 
-def read_raw(local: Path, parser: str | None, sha: str, wanted: Iterable[Locator]) -> dict[int, RawRecord | str]:
+def read_raw(
+    local: Path, parser: str | None, sha: str, wanted: Iterable[Locator]
+) -> dict[int, RawRecord | str]:
     """Records of one input file (already materialised) by ``rec_index``, or why each is unavailable."""
     want = list(wanted)
     if parser == "evtx":
         return read_evtx(local, sha, want)
     if any(w.rec_offset is not None or w.rec_line is not None for w in want):
         return read_lines(local, sha, want)
-    return {w.rec_index: f"re-extraction not supported for parser {parser!r} (no offset or line)" for w in want}
+    return {
+        w.rec_index: f"re-extraction not supported for parser {parser!r} (no offset or line)" for w in want
+    }
 
 
 def extract_from_source(

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from forensics.attack import norm_technique, tactics_for, technique_name
 from forensics.hunt.findings import LEVELS
-from forensics.integrity import Integrity, assess, col, event_columns, has_view, short_host
+from forensics.integrity import Integrity, assess, event_columns, has_view, settle, short_host
 from forensics.store import Case
 
 MODES: tuple[str, ...] = ("findings", "context", "full")
@@ -80,6 +80,7 @@ def load_findings(case: Case) -> list[dict[str, Any]]:
     """Findings of the case as dicts with normalised ``attack`` and kill-chain-ordered ``tactics``."""
     if not has_view(case, "findings"):
         return []
+    settle(case)
     rel = case.con.sql("SELECT * FROM findings ORDER BY first_ts NULLS LAST, finding_id")
     names = rel.columns
     out = []
@@ -138,7 +139,7 @@ def build_timeline(
     if min_level is not None and min_level not in LEVELS:
         raise ValueError(f"unknown level {min_level!r}; use one of {', '.join(LEVELS)}")
     con = case.con
-    con.execute("SET TimeZone = 'UTC'")  # text renderings of times below must not depend on the machine
+    settle(case)  # UTC session: text renderings of times below must not depend on the machine
     integ = integrity if integrity is not None else assess(case)
     host_keys = {short_host(h) for h in hosts} if hosts else None
     min_rank = level_rank(min_level) if min_level else -1
@@ -151,6 +152,7 @@ def build_timeline(
     cols = event_columns(case)
     try:
         sql = _timeline_sql(mode, cols, has_view(case, "finding_records"), window)
+        settle(case)
         table = con.sql(sql).to_arrow_table()
     finally:
         con.unregister("_tl_f")
@@ -175,20 +177,20 @@ def _context_sql(window: timedelta) -> str:
         keys AS (
             SELECT h.finding_id, e.host, f.first_ts, f.last_ts, lower(e.user_name) AS u,
                    e.process_pid AS pid, lower(e.process_image) AS img
-            FROM hits h JOIN events e USING (input_sha256, rec_index) JOIN _tl_f f USING (finding_id)
+            FROM hits h JOIN _fx_events e USING (input_sha256, rec_index) JOIN _tl_f f USING (finding_id)
         ),
         ctx AS (
-            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN events e
+            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN _fx_events e
               ON e.host = k.host AND lower(e.user_name) = k.u
              AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
             WHERE k.u NOT IN ({generic}) AND NOT k.u LIKE '%$'
             UNION
-            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN events e
+            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN _fx_events e
               ON e.host = k.host AND (e.process_pid = k.pid OR e.parent_pid = k.pid)
              AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
             WHERE k.pid IS NOT NULL AND k.pid > 4
             UNION
-            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN events e
+            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN _fx_events e
               ON e.host = k.host AND lower(e.process_image) = k.img
              AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
             WHERE k.img IS NOT NULL
@@ -199,11 +201,11 @@ def _timeline_sql(mode: str, cols: dict[str, str], have_records: bool, window: t
     ev = _event_select(cols)
     msg = _event_message()
     if mode == "full":
-        chosen = "SELECT input_sha256, rec_index FROM events"
+        chosen = "SELECT input_sha256, rec_index FROM _fx_events"
     elif mode == "context":
         chosen = "SELECT input_sha256, rec_index FROM hits UNION SELECT input_sha256, rec_index FROM ctx"
     else:
-        chosen = "SELECT input_sha256, rec_index FROM events WHERE false"
+        chosen = "SELECT input_sha256, rec_index FROM _fx_events WHERE false"
     ctx = _context_sql(window) if mode == "context" else "ctx AS (SELECT * FROM hits WHERE false),"
     return f"""
     WITH hits AS ({_hits_sql(have_records)}),
@@ -230,7 +232,7 @@ def _timeline_sql(mode: str, cols: dict[str, str], have_records: bool, window: t
             SELECT h.finding_id, e.input_sha256, e.rec_index,
                    row_number() OVER (PARTITION BY h.finding_id
                                       ORDER BY e.ts NULLS LAST, e.input_sha256, e.rec_index) AS n
-            FROM hits h JOIN events e USING (input_sha256, rec_index)
+            FROM hits h JOIN _fx_events e USING (input_sha256, rec_index)
         ) WHERE n = 1
     ),
     frows AS (
@@ -241,7 +243,7 @@ def _timeline_sql(mode: str, cols: dict[str, str], have_records: bool, window: t
                    || coalesce(' - ' || nullif(f.summary, ''), '') AS message,
                {ev}
         FROM _tl_f f LEFT JOIN first_rec fr USING (finding_id)
-        LEFT JOIN events e ON e.input_sha256 = fr.input_sha256 AND e.rec_index = fr.rec_index
+        LEFT JOIN _fx_events e ON e.input_sha256 = fr.input_sha256 AND e.rec_index = fr.rec_index
     ),
     erows AS (
         SELECT e.ts, e.host, 'event' AS row_type,
@@ -251,7 +253,7 @@ def _timeline_sql(mode: str, cols: dict[str, str], have_records: bool, window: t
                CASE WHEN ha.lrank >= 0 THEN {_level_case('ha.lrank')} END AS level,
                ha.title, ha.rule_id, ha.kind, ha.attack, ha.techniques, ha.tactics, ha.tactic,
                CAST(NULL AS TIMESTAMPTZ) AS last_ts, {msg} AS message, {ev}
-        FROM ({chosen}) c JOIN events e USING (input_sha256, rec_index)
+        FROM ({chosen}) c JOIN _fx_events e USING (input_sha256, rec_index)
         LEFT JOIN hit_agg ha USING (input_sha256, rec_index)
         LEFT JOIN ctx_agg ca USING (input_sha256, rec_index)
     ),

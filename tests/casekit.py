@@ -33,8 +33,11 @@ def input_sha(host: str, channel: str) -> str:
     return hashlib.sha256(f"{host}/{channel}".encode()).hexdigest()
 
 
-def build_case(root: Path, events: list[dict[str, Any]]) -> Case:
-    """A case holding ``events`` (dicts of core + native columns), one input per (host, channel)."""
+def build_case(root: Path, events: list[dict[str, Any]], drop: tuple[str, ...] = ()) -> Case:
+    """A case holding ``events`` (dicts of core + native columns), one input per (host, channel).
+
+    ``drop`` leaves core columns out of the part files, as parsers do for columns they never fill.
+    """
     case = Case.open(root, create=True)
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for ev in events:  # filled in place, so callers can point findings at their events
@@ -55,7 +58,7 @@ def build_case(root: Path, events: list[dict[str, Any]]) -> Case:
             ev.setdefault("rec_index", n)
             ev.setdefault("input_path", f"/evidence/{host}/{channel}.evtx")
             ev.setdefault("host", host or None)
-        names = [c.name for c in CORE] + sorted({k for ev in evs for k in ev} - set(CORE_TYPES))
+        names = [c.name for c in CORE if c.name not in drop] + sorted({k for ev in evs for k in ev} - set(CORE_TYPES))
         table = pa.table({
             n: pa.array([ev.get(n) for ev in evs], CORE_TYPES.get(n, pa.string())) for n in names
         })  # fmt: skip

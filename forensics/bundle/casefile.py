@@ -113,7 +113,9 @@ def load_case_file(path: Path) -> CaseDetails:
     known = {f.name for f in fields(CaseDetails)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise BundleError(f"case file {p}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise BundleError(
+            f"case file {p}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     if isinstance(data.get("proceeding_date"), date):
         data["proceeding_date"] = data["proceeding_date"].isoformat()
     if data.get("device") is not None:

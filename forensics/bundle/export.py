@@ -37,7 +37,6 @@ from forensics.bundle.certin import render_certin
 from forensics.bundle.signing import fingerprint, load_private, sign_manifest
 from forensics.bundle.verify_md import render_verify_md
 from forensics.custody import append_entry, read_chain, verify_chain
-from forensics.errors import BundleError
 from forensics.raw import RawRecord, extract_records
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
@@ -73,6 +72,19 @@ def _has_view(case: Case, name: str) -> bool:
         "SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal", [name]
     ).fetchone()
     return bool(row and row[0])
+
+
+def ensure_views(case: Case) -> None:
+    """Views over the case's findings files as they are now, whatever the catalogue last saw.
+
+    A read-only connection cannot refresh the saved views, and a hunt may have written its
+    files without refreshing them, so temporary views (this connection only) read the files.
+    """
+    from forensics.store import OPTIONAL_VIEWS
+
+    for name, rel in OPTIONAL_VIEWS.items():
+        if (case.root / rel).is_file():
+            case.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet('{rel}')")
 
 
 def _rows(case: Case, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -145,6 +157,7 @@ def read_findings(case: Case) -> list[dict[str, Any]]:
             ts = r.get(f"{key}_ts")
             f[f"{key}_utc"] = iso_utc(ts) if ts else None
             f[f"{key}_ist"] = iso_ist(ts) if ts else None
+        f["severity"] = r.get("level")
         f["rule"] = {
             "id": r.get("rule_id"),
             "title": r.get("title"),
@@ -152,7 +165,9 @@ def read_findings(case: Case) -> list[dict[str, Any]]:
             "sha256": r.get("rule_sha256"),
             "kind": r.get("kind"),
         }
-        f["records"] = [{**x, "ref": ref_str(x["input_sha256"], x["rec_index"])} for x in refs.get(r["finding_id"], [])]
+        f["records"] = [
+            {**x, "ref": ref_str(x["input_sha256"], x["rec_index"])} for x in refs.get(r["finding_id"], [])
+        ]
         out.append(f)
     return out
 
@@ -182,7 +197,9 @@ def records_jsonl(
     fallback: dict[tuple[str, int], dict[str, Any]],
 ) -> tuple[bytes, list[str]]:  # fmt: skip
     """``records/matched_records.jsonl`` and notes on records whose raw form was not available."""
-    lines, notes = [], []
+    lines: list[bytes] = []
+    notes: list[str] = []
+    missing: dict[tuple[str, str], int] = {}
     for sha, idx in sorted(set(refs)):
         src = sources.get(sha, {})
         rec = got.get((sha, idx), "not extracted")
@@ -196,7 +213,9 @@ def records_jsonl(
         }
         if isinstance(rec, RawRecord):
             data = rec.data
-            base.update(kind=rec.kind, record_id=rec.record_id, rec_offset=rec.rec_offset, rec_line=rec.rec_line)
+            base.update(
+                kind=rec.kind, record_id=rec.record_id, rec_offset=rec.rec_offset, rec_line=rec.rec_line
+            )
             if rec.json is not None:
                 base["json"] = rec.json
                 base["json_sha256"] = hashlib.sha256(rec.json.encode("utf-8")).hexdigest()
@@ -205,13 +224,18 @@ def records_jsonl(
             row = fallback.get((sha, idx), {})
             data = mf.canonical(row)
             base.update(kind="parsed_row", raw_unavailable=rec, record_id=row.get("record_id"))
-            notes.append(f"{ref_str(sha, idx)}: raw record unavailable ({rec}); the parsed row is included instead")
+            key = (str(src.get("original_path") or sha), rec)
+            missing[key] = missing.get(key, 0) + 1
         try:
             base.update(encoding="utf-8", raw=data.decode("utf-8"))
         except UnicodeDecodeError:
             base.update(encoding="base64", raw=base64.b64encode(data).decode("ascii"))
         base["record_sha256"] = hashlib.sha256(data).hexdigest()
         lines.append(mf.canonical(base) + b"\n")
+    for (where, why), n in sorted(missing.items()):
+        notes.append(
+            f"{n} record(s) of {where}: raw record unavailable ({why}); the parsed rows are included instead"
+        )
     return b"".join(lines), notes
 
 
@@ -226,7 +250,9 @@ def parsed_rows(case: Case, refs: Sequence[tuple[str, int]]) -> dict[tuple[str, 
         "SELECT * FROM events WHERE input_sha256 || ':' || CAST(rec_index AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))",
         [keys],
     ):
-        out[(r["input_sha256"], int(r["rec_index"]))] = {k: _jsonable(v) for k, v in r.items() if v is not None}
+        out[(r["input_sha256"], int(r["rec_index"]))] = {
+            k: _jsonable(v) for k, v in r.items() if v is not None
+        }
     return out
 
 
@@ -274,7 +300,11 @@ def tool_commit() -> str | None:
     root = Path(__file__).resolve().parents[2]
     try:
         res = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
@@ -355,7 +385,11 @@ def fallback_integrity(case: Case) -> dict[str, Any]:
         "WHERE (event_id = 1102 AND channel = 'Security') OR (event_id = 104 AND channel = 'System') "
         "GROUP BY ALL ORDER BY ALL",
     )
-    return {"clearings": [_jsonable(r) for r in rows], "clock_offsets_s": {}, "note": "integrity module absent"}
+    return {
+        "clearings": [_jsonable(r) for r in rows],
+        "clock_offsets_s": {},
+        "note": "integrity module absent",
+    }
 
 
 def integrity(case: Case, notes: list[str]) -> dict[str, Any]:
@@ -365,11 +399,15 @@ def integrity(case: Case, notes: list[str]) -> dict[str, Any]:
 
         return _jsonable(assess(case).to_dict())
     except Exception as exc:  # another engineer's module: absent or failing must not stop the export
-        notes.append(f"integrity assessment unavailable ({type(exc).__name__}: {exc}); cleared logs listed only")
+        notes.append(
+            f"integrity assessment unavailable ({type(exc).__name__}: {exc}); cleared logs listed only"
+        )
         return fallback_integrity(case)
 
 
-def timeline(case: Case, findings: list[dict[str, Any]], notes: list[str]) -> tuple[bytes, bytes, list[tuple[str, int]]]:
+def timeline(
+    case: Case, findings: list[dict[str, Any]], notes: list[str]
+) -> tuple[bytes, bytes, list[tuple[str, int]]]:
     """timeline.csv, timeline.jsonl and the record refs the timeline names."""
     try:
         from forensics.timeline import build_timeline, write_timeline
@@ -377,7 +415,9 @@ def timeline(case: Case, findings: list[dict[str, Any]], notes: list[str]) -> tu
         table = build_timeline(case, mode="context")
         return _write_real_timeline(table, write_timeline, findings)
     except Exception as exc:  # another engineer's module: fall back to a timeline of the matched records
-        notes.append(f"timeline module unavailable ({type(exc).__name__}: {exc}); timeline lists matched records only")
+        notes.append(
+            f"timeline module unavailable ({type(exc).__name__}: {exc}); timeline lists matched records only"
+        )
     return _fallback_timeline(case, findings)
 
 
@@ -387,16 +427,37 @@ def _write_real_timeline(table: Any, write_timeline: Any, findings: list[dict[st
     table = _drop_withheld_rows(table, {f["finding_id"] for f in findings if f.get("_withheld")})
     with tempfile.TemporaryDirectory(prefix="forensics-export-") as tmp:
         out_csv, out_jsonl = Path(tmp) / "t.csv", Path(tmp) / "t.jsonl"
-        write_timeline(table, "csv", out_csv)
-        write_timeline(table, "jsonl", out_jsonl)
+        # Timesketch reads JSONL with message / datetime / timestamp_desc, and CSV with the same columns
+        write_timeline(_timesketch_columns(table), "csv", out_csv)
+        write_timeline(table, "timesketch", out_jsonl)
         csv_b, jsonl_b = out_csv.read_bytes(), out_jsonl.read_bytes()
     names = set(table.column_names)
     refs: list[tuple[str, int]] = []
     if {"input_sha256", "rec_index"} <= names:
-        for sha, idx in zip(table.column("input_sha256").to_pylist(), table.column("rec_index").to_pylist(), strict=True):
+        for sha, idx in zip(
+            table.column("input_sha256").to_pylist(), table.column("rec_index").to_pylist(), strict=True
+        ):
             if sha is not None and idx is not None:
                 refs.append((sha, int(idx)))
     return csv_b, jsonl_b, refs
+
+
+def _timesketch_columns(table: Any) -> Any:
+    """The timeline with ``datetime`` and ``timestamp_desc`` first, as Timesketch's CSV import wants."""
+    import pyarrow as pa
+
+    names = table.column_names
+    if "datetime" in names or "ts" not in names:
+        return table
+    stamps = [
+        iso_utc(t).replace("Z", "+00:00") if t is not None else None for t in table.column("ts").to_pylist()
+    ]
+    kinds = table.column("row_type").to_pylist() if "row_type" in names else ["event"] * table.num_rows
+    desc = ["Finding First Seen" if k == "finding" else "Event Recorded" for k in kinds]
+    front = pa.table(
+        {"datetime": pa.array(stamps, pa.string()), "timestamp_desc": pa.array(desc, pa.string())}
+    )
+    return pa.Table.from_arrays([*front.columns, *table.columns], names=[*front.column_names, *names])
 
 
 def _drop_withheld_rows(table: Any, withheld: set[str]) -> Any:
@@ -421,7 +482,9 @@ TIMELINE_COLUMNS = (
 )  # fmt: skip
 
 
-def _fallback_timeline(case: Case, findings: list[dict[str, Any]]) -> tuple[bytes, bytes, list[tuple[str, int]]]:
+def _fallback_timeline(
+    case: Case, findings: list[dict[str, Any]]
+) -> tuple[bytes, bytes, list[tuple[str, int]]]:
     by_ref: dict[tuple[str, int], list[str]] = {}
     for f in findings:
         for r in f.get("records", []):
@@ -450,14 +513,24 @@ def _fallback_timeline(case: Case, findings: list[dict[str, Any]]) -> tuple[byte
     return buf.getvalue().encode("utf-8"), jsonl, list(by_ref)
 
 
-def report_html(case: Case, details: CaseDetails, findings: list[dict[str, Any]], notes: list[str]) -> bytes:
+def report_html(
+    case: Case, details: CaseDetails, findings: list[dict[str, Any]], withheld: bool, notes: list[str]
+) -> bytes:
     """The HTML report from ``forensics.report``, or a minimal self-contained one with a note."""
-    try:
-        from forensics.report import render_report
+    if withheld:
+        # the report module renders every finding of the case, TLP:RED ones included
+        notes.append(
+            "the full HTML report would show TLP:RED findings: a minimal report of the shared findings is included"
+        )
+    else:
+        try:
+            from forensics.report import render_report
 
-        return render_report(case).encode("utf-8")
-    except Exception as exc:  # another engineer's module
-        notes.append(f"report module unavailable ({type(exc).__name__}: {exc}); a minimal report is included")
+            return render_report(case).encode("utf-8")
+        except Exception as exc:  # another engineer's module
+            notes.append(
+                f"report module unavailable ({type(exc).__name__}: {exc}); a minimal report is included"
+            )
     from html import escape
 
     rows = "".join(
@@ -511,6 +584,7 @@ def export_bundle(
     case_root = Path(case_dir)
     case = Case.open(case_root, read_only=True)
     try:
+        ensure_views(case)
         members, manifest, stats = _build(case, details, created, fp, search)
     finally:
         case.close()
@@ -553,9 +627,13 @@ def _build(
             "marked TLP:RED are left out, with the records only they referenced"
         )
     tl_csv, tl_jsonl, tl_refs = timeline(case, findings + [{**w, "_withheld": True} for w in withheld], notes)
-    refs = sorted({(r["input_sha256"], r["rec_index"]) for f in findings for r in f["records"]} | set(tl_refs))
+    refs = sorted(
+        {(r["input_sha256"], r["rec_index"]) for f in findings for r in f["records"]} | set(tl_refs)
+    )
     got = extract_records(case, refs, search)
-    records, rec_notes = records_jsonl(refs, got, by_sha, parsed_rows(case, [k for k, v in got.items() if isinstance(v, str)]))
+    records, rec_notes = records_jsonl(
+        refs, got, by_sha, parsed_rows(case, [k for k, v in got.items() if isinstance(v, str)])
+    )
     notes.extend(rec_notes)
     integ = integrity(case, notes)
     chain, chain_problems = custody_for_bundle(case.root)
@@ -580,7 +658,9 @@ def _build(
         mf.FINDINGS_CSV: findings_csv(findings),
         mf.TIMELINE_CSV: tl_csv,
         mf.TIMELINE_JSONL: tl_jsonl,
-        mf.REPORT_HTML: report_html(case, details, findings, notes),
+        mf.REPORT_HTML: report_html(
+            case, details, findings, bool(withheld) or len(shared_iocs) < len(iocs), notes
+        ),
         mf.CERT_A: render_part_a(facts).encode("utf-8"),
         mf.CERT_B: render_part_b(facts).encode("utf-8"),
         mf.CERTIN: render_certin(facts).encode("utf-8"),
@@ -592,7 +672,9 @@ def _build(
     members[mf.SHA256SUMS] = mf.sums_text(members, "sha256")
     members[mf.MD5SUMS] = mf.sums_text(members, "md5")
     files = [mf.file_entry(p, members[p]).to_dict() for p in sorted(members)]
-    manifest = _manifest(details, created, fp, files, chain, sources, withheld, len(iocs) - len(shared_iocs), notes)
+    manifest = _manifest(
+        details, created, fp, files, chain, sources, withheld, len(iocs) - len(shared_iocs), notes
+    )
     manifest["statute"] = statute
     return members, manifest, {"records": len(refs), "findings": len(findings), "withheld": len(withheld)}
 
@@ -607,15 +689,23 @@ def _manifest(
         "created": {"utc": iso_utc(created), "ist": iso_ist(created)},
         "operator": details.operator,
         "tool": {"name": "forensics", "version": __version__, "commit": tool_commit()},
+        "environment": {
+            k: v for k, v in environment(created).items() if k in ("python", "platform", "packages")
+        },
         "signer": {"algorithm": "Ed25519", "fingerprint": fp} if fp else None,
-        "custody": {"file": mf.CUSTODY, "entries": len(chain), "head": chain[-1]["entry_sha256"] if chain else "0" * 64},
+        "custody": {
+            "file": mf.CUSTODY,
+            "entries": len(chain),
+            "head": chain[-1]["entry_sha256"] if chain else "0" * 64,
+        },
         "sources": sources,
         "tlp": {
             "bundle": details.tlp,
             "withheld_findings": len(withheld),
             "withheld_indicators": withheld_iocs,
             "note": "TLP:RED indicators and their hits are left out of a bundle marked wider than TLP:RED"
-            if not details.tlp_is_red else "bundle is TLP:RED: nothing withheld",
+            if not details.tlp_is_red
+            else "bundle is TLP:RED: nothing withheld",
         },
         "notes": sorted(set(notes)),
         "files": files,
@@ -624,7 +714,9 @@ def _manifest(
     return body
 
 
-def _tlp_filter(findings: list[dict[str, Any]], details: CaseDetails) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _tlp_filter(
+    findings: list[dict[str, Any]], details: CaseDetails
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if details.tlp_is_red:
         return findings, []
     keep = [f for f in findings if not is_red(f.get("tlp"))]

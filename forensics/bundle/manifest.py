@@ -72,12 +72,20 @@ class FileEntry:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON form."""
-        return {"path": self.path, "size": self.size, "sha256": self.sha256, "md5": self.md5, "role": self.role}
+        return {
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "md5": self.md5,
+            "role": self.role,
+        }
 
 
 def file_entry(path: str, data: bytes) -> FileEntry:
     """Manifest entry for a member's bytes."""
-    return FileEntry(path, len(data), hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest(), role_of(path))
+    return FileEntry(
+        path, len(data), hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest(), role_of(path)
+    )
 
 
 def sums_text(members: dict[str, bytes], algo: str) -> bytes:

@@ -34,7 +34,9 @@ def fingerprint(public: Ed25519PublicKey) -> str:
 
 def public_pem(public: Ed25519PublicKey) -> str:
     """The public key as SubjectPublicKeyInfo PEM text."""
-    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return public.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
 
 
 def keygen(private_path: Path, *, overwrite: bool = False) -> tuple[Path, Path, str]:

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import typer
 
+from forensics.cli import bundle as _bundle
+from forensics.cli import hunt as _hunt
 from forensics.cli import ingest as _ingest
+from forensics.cli import report as _report
+from forensics.cli import rules as _rules
 from forensics.cli import sql as _sql
+from forensics.cli import timeline as _timeline
 
 app = typer.Typer(
     name="forensics",
@@ -23,6 +28,11 @@ app = typer.Typer(
 for _module in (
     _ingest,
     _sql,
+    _hunt,
+    _bundle,
+    _timeline,
+    _report,
+    _rules,
 ):
     _module.register(app)
 

@@ -11,6 +11,9 @@ A hunt file looks like::
     -- sources: Windows Security 4625/4624, Linux auth (sshd)
     -- needs: [event_id, src_ip]          # columns that must exist, else the hunt is skipped
     -- fields: [LogonType, IpAddress]     # columns used if present (absent ones read as NULL)
+
+A hunt that declares ``fields`` reads a table holding only its ``fields``, ``needs`` and the
+result columns below (one scan of the case serves every hunt); one without reads ``events``.
     SELECT input_sha256, rec_index, host, ts, ... FROM events WHERE ...
 
 The query returns rows of ``events`` with at least ``input_sha256``, ``rec_index``, ``host`` and
@@ -40,8 +43,8 @@ from forensics.store import Case
 
 REQUIRED_RESULT = ("input_sha256", "rec_index", "host", "ts")
 PADDED_VIEW = "hunt_events"
-# Queries name the table ``events``; padded runs read the temp view instead (a temp view cannot
-# shadow ``events`` itself: DuckDB sees that as a recursive view).
+# Queries name the table ``events``; hunts that declare ``fields`` read the temp table instead
+# (a temp view cannot shadow ``events`` itself: DuckDB sees that as a recursive view).
 _EVENTS_REF = re.compile(r"(?i)\b(from|join)(\s+)events\b")
 
 
@@ -150,7 +153,9 @@ def load_hunts(dirs: Sequence[Path]) -> tuple[list[SqlHunt], list[Outcome]]:
             problems.append(Outcome("sql", str(f), None, "failed", str(exc)))
             continue
         if hunt.id in seen:
-            problems.append(Outcome("sql", str(f), hunt.id, "skipped", f"duplicate id, first in {seen[hunt.id]}"))
+            problems.append(
+                Outcome("sql", str(f), hunt.id, "skipped", f"duplicate id, first in {seen[hunt.id]}")
+            )
             continue
         seen[hunt.id] = str(f)
         hunts.append(hunt)
@@ -163,11 +168,18 @@ def event_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return {r[0].lower(): r[0] for r in rows}
 
 
-def _padded_view(con: duckdb.DuckDBPyConnection, present: dict[str, str], wanted: set[str]) -> None:
-    """Temp view over ``events`` with every wanted-but-absent column added as typed NULL."""
-    extra = sorted({w for w in wanted if w.lower() not in present}, key=str.lower)
-    pads = "".join(f', CAST(NULL AS {_sql_type(c)}) AS "{c}"' for c in extra)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {PADDED_VIEW} AS SELECT *{pads} FROM events")
+def _padded_table(con: duckdb.DuckDBPyConnection, present: dict[str, str], wanted: set[str]) -> None:
+    """Temp table of the wanted columns of ``events``, absent ones added as typed NULL.
+
+    One scan of the events view serves every hunt that declares its columns (``needs`` +
+    ``fields``); the view itself may span thousands of Parquet files, so scanning it once per
+    hunt would cost far more than the hunts.
+    """
+    cols: list[str] = []
+    for w in sorted({*REQUIRED_RESULT, *wanted}, key=str.lower):
+        real = present.get(w.lower())
+        cols.append(f'"{real}"' if real else f'CAST(NULL AS {_sql_type(w)}) AS "{w}"')
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {PADDED_VIEW} AS SELECT {', '.join(cols)} FROM events")
 
 
 def _sql_type(column: str) -> str:
@@ -185,16 +197,19 @@ def _sql_type(column: str) -> str:
 def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
     """Run ``hunts`` over the case's events; a hunt that cannot run is reported, not raised."""
     con = case.con
+    con.execute("SET TimeZone = 'UTC'")  # date_trunc and fetched timestamps in UTC
     present = event_columns(con)
-    wanted = {f for h in hunts for f in h.fields}
-    _padded_view(con, present, wanted)
+    wanted = {c for h in hunts if h.fields for c in (*h.fields, *h.needs)}
+    _padded_table(con, present, wanted)
     result = SqlResult()
     try:
         for hunt in hunts:
             missing = [c for c in hunt.needs if c.lower() not in present]
             if missing:
                 result.outcomes.append(
-                    Outcome("sql", hunt.path, hunt.id, "skipped", f"the case has no column {', '.join(missing)}")
+                    Outcome(
+                        "sql", hunt.path, hunt.id, "skipped", f"the case has no column {', '.join(missing)}"
+                    )
                 )
                 continue
             try:
@@ -206,13 +221,18 @@ def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
             result.findings.extend(found)
             result.outcomes.append(Outcome("sql", hunt.path, hunt.id, "ran", count=len(found)))
     finally:
-        con.execute(f"DROP VIEW IF EXISTS {PADDED_VIEW}")
+        con.execute(f"DROP TABLE IF EXISTS {PADDED_VIEW}")
     return result
 
 
 def run_hunt(con: duckdb.DuckDBPyConnection, hunt: SqlHunt) -> list[Finding]:
     """Execute one hunt and group its rows into findings."""
-    sql = _EVENTS_REF.sub(lambda m: f"{m.group(1)}{m.group(2)}{PADDED_VIEW}", hunt.sql)
+    # hunts that declare their columns read the one-scan table; the others the events view
+    sql = (
+        _EVENTS_REF.sub(lambda m: f"{m.group(1)}{m.group(2)}{PADDED_VIEW}", hunt.sql)
+        if hunt.fields
+        else hunt.sql
+    )
     cur = con.execute(sql)
     names = [d[0].lower() for d in cur.description or []]
     lacking = [c for c in REQUIRED_RESULT if c not in names]

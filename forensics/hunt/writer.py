@@ -66,10 +66,11 @@ def sort_key(f: Finding) -> tuple[object, ...]:
 
 def findings_table(findings: Sequence[Finding]) -> pa.Table:
     """The findings as an Arrow table in the order they are written."""
-    ordered = sorted(findings, key=sort_key)
+    keyed = sorted(((sort_key(f), i) for i, f in enumerate(findings)))
     cols: dict[str, list[object]] = {name: [] for name in FINDINGS_SCHEMA.names}
-    for f in ordered:
-        cols["finding_id"].append(f.finding_id)
+    for key, i in keyed:
+        f = findings[i]
+        cols["finding_id"].append(key[-1])
         cols["kind"].append(f.kind)
         cols["rule_id"].append(f.rule_id)
         cols["title"].append(f.title)
@@ -91,12 +92,16 @@ def findings_table(findings: Sequence[Finding]) -> pa.Table:
 
 def records_table(findings: Sequence[Finding]) -> pa.Table:
     """One row per (finding, record), sorted by finding id then record key."""
-    rows = sorted({(f.finding_id, r.input_sha256, r.rec_index) for f in findings for r in f.records})
+    rows: set[tuple[str, str, int]] = set()
+    for f in findings:
+        fid = f.finding_id  # a property hashing every record: compute it once per finding
+        rows.update((fid, r.input_sha256, r.rec_index) for r in f.records)
+    ordered = sorted(rows)
     return pa.table(
         {
-            "finding_id": [r[0] for r in rows],
-            "input_sha256": [r[1] for r in rows],
-            "rec_index": [r[2] for r in rows],
+            "finding_id": [r[0] for r in ordered],
+            "input_sha256": [r[1] for r in ordered],
+            "rec_index": [r[2] for r in ordered],
         },
         schema=RECORDS_SCHEMA,
     )
@@ -120,18 +125,15 @@ def write_table(table: pa.Table, dest: Path) -> Path:
 
 
 def write_findings(case: Case, findings: Sequence[Finding]) -> tuple[Path, Path]:
-    """Replace the case's findings files with ``findings`` and refresh the views."""
+    """Replace the case's findings files with ``findings`` (call ``case.refresh_views()`` after)."""
     f_path = write_table(findings_table(findings), case.root / OPTIONAL_VIEWS["findings"])
     r_path = write_table(records_table(findings), case.root / OPTIONAL_VIEWS["finding_records"])
-    case.refresh_views()
     return f_path, r_path
 
 
 def write_iocs(case: Case, table: pa.Table) -> Path:
     """Write the normalised IOC table (already sorted by its loader) as ``findings/iocs.parquet``."""
-    path = write_table(table, case.root / OPTIONAL_VIEWS["iocs"])
-    case.refresh_views()
-    return path
+    return write_table(table, case.root / OPTIONAL_VIEWS["iocs"])
 
 
 @dataclass(frozen=True)

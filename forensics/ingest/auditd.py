@@ -47,7 +47,7 @@ _LINE = re.compile(
     r"^(?:node=(?P<node>\S+) )?type=(?P<type>\S+) msg=audit\((?P<time>\d+(?:\.\d+)?):(?P<serial>\d+)\):?\s?(?P<body>.*)$"
 )
 _SNIFF = re.compile(rb"^(?:node=\S+ )?type=[A-Z_0-9\[\]]+ msg=audit\(\d+(?:\.\d+)?:\d+\)")
-_KV = re.compile(r"([A-Za-z_][\w-]*)=(\"[^\"]*\"?|'[^']*'?|\S*)")
+_KV = re.compile(r"([A-Za-z_][\w-]*(?:\[\d+\])?)=(\"[^\"]*\"?|'[^']*'?|\S*)")
 _HEX = re.compile(r"^(?:[0-9A-F]{2})+$")
 _EXECVE_ARG = re.compile(r"^a\d+(?:\[\d+\])?$")
 _SPLIT_ARG = re.compile(r"^(a\d+)\[(\d+)\]$")
@@ -334,7 +334,7 @@ def _network(fields: dict[str, str | None], row: Row) -> None:
 def _core(fields: dict[str, str | None], row: Row) -> None:
     """Core columns every audit event can fill."""
     user = fields.get("acct") or fields.get("uid_name")
-    if user:
+    if user and user != "?":
         row["user_name"] = user
     uid = fields.get("uid")
     if uid is not None:
@@ -343,12 +343,22 @@ def _core(fields: dict[str, str | None], row: Row) -> None:
     row["parent_pid"] = _int(fields.get("ppid"))
     if fields.get("exe"):
         row["process_image"] = fields["exe"]
-    addr = fields.get("addr")
-    if addr and addr != "?":
+    addr = _ip(fields.get("addr"))
+    if addr is not None:
         row["src_ip"] = addr
     name = _file_name(fields)
     if name:
         row["file_path"] = name
+
+
+def _ip(text: str | None) -> str | None:
+    """An address field that is an IP address (``?`` and host names are not)."""
+    if not text:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
 
 def _file_name(fields: dict[str, str | None]) -> str | None:

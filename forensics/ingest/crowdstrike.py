@@ -4,7 +4,9 @@ Each FDR record is a flat object named by ``event_simpleName`` (ProcessRollup2, 
 NetworkConnectIP4, AsepValueUpdate, UserLogon, ...). Secondary FDR data (aidmaster host
 records, managed-assets, userinfo) has no ``event_simpleName``; those become rows too, with
 the channel named from their shape. Event time is ``ContextTimeStamp`` (when the sensor saw
-it), else ``ProcessStartTime``, else ``timestamp`` (when the cloud received it).
+it), else ``ProcessStartTime``, else ``timestamp`` (when the cloud received it); the field
+used is recorded in the ``ts_field`` column. FDR names hosts by sensor id (``aid``): rows take
+``ComputerName`` where the record has one (aidmaster), else the ``aid``.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ from forensics.ingest.edr_common import (
     blank,
     csv_header,
     csv_records,
+    decode,
     dword_details,
     first,
     first_json_line,
     flatten,
     host_of,
+    iter_lines,
     json_objects,
+    os_family,
     put_natives,
     qword_details,
+    reject_line,
     set_time,
     summary,
     sysmon_registry_path,
@@ -141,7 +147,53 @@ def _registry_extra(rec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext) -> Row:
+class ProcessTable:
+    """Processes seen earlier in the file, by Falcon process id, to name an event's process.
+
+    FDR events name their process only by ``ContextProcessId``, and a ProcessRollup2 names its
+    parent only by ``ParentProcessId`` and base name. When that process's own ProcessRollup2
+    came earlier in the same file, its path, command line and OS pid fill the core columns
+    (the native fields stay as exported). Bounded, so a huge file cannot exhaust memory.
+    """
+
+    LIMIT = 1_000_000
+
+    def __init__(self) -> None:
+        self.by_id: dict[str, tuple[str | None, str | None, int | None]] = {}
+
+    def remember(self, rec: dict[str, Any], row: Row) -> None:
+        """Keep a process-creation row's process under its Falcon id."""
+        pid = first(rec, "TargetProcessId")
+        if pid is not None and len(self.by_id) < self.LIMIT:
+            self.by_id[pid] = (row.get("process_image"), row.get("process_cmdline"), row.get("process_pid"))
+
+    def enrich(self, rec: dict[str, Any], row: Row, channel: str) -> None:
+        """Fill the row's process (or, for a process creation, parent) from earlier records."""
+        if channel in _PROCESS:
+            parent = self.by_id.get(first(rec, "ParentProcessId") or "")
+            if parent is not None and _same_file(parent[0], row.get("parent_image")):
+                row["parent_image"], row["parent_cmdline"], row["parent_pid"] = parent
+            return
+        known = self.by_id.get(first(rec, "ContextProcessId") or "")
+        if known is None or not _same_file(known[0], row.get("process_image")):
+            return
+        row["process_image"] = known[0]
+        row["process_cmdline"] = row.get("process_cmdline") or known[1]
+        row["process_pid"] = row.get("process_pid") or known[2]
+
+
+def _same_file(path: str | None, base: str | None) -> bool:
+    """True when ``base`` is empty or is the file name ``path`` ends in."""
+    if not path:
+        return False
+    return not base or _file_name(path) == _file_name(base)
+
+
+def _file_name(path: str) -> str:
+    return path.replace("/", "\\").rsplit("\\", 1)[-1].lower()
+
+
+def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext, procs: ProcessTable | None = None) -> Row:
     """One FDR object into a row (core columns, natives, Sysmon aliases)."""
     channel = _channel(rec)
     row["source"] = SOURCE
@@ -155,6 +207,7 @@ def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext) -> Row:
             break
     # the sensor id names the host when the record does not (the runner applies --host)
     row["host"] = host_of(rec.get("ComputerName"), rec.get("aid"))
+    row["os_family"] = os_family(rec.get("event_platform"))
     _process_fields(rec, row, channel)
     _user_fields(rec, row)
     cat = row["category"]
@@ -173,6 +226,10 @@ def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext) -> Row:
         extra = _registry_extra(rec)
     if cat == "process_creation":
         extra = {"IntegrityLevel": first(rec, "IntegrityLevel"), "ProcessGuid": first(rec, "TargetProcessId")}
+    if procs is not None:
+        procs.enrich(rec, row, channel)
+        if channel in _PROCESS:
+            procs.remember(rec, row)
     natives: dict[str, str | None] = {}
     flatten(rec, natives)
     put_natives(row, natives)
@@ -213,6 +270,7 @@ class FdrParser:
         if csv_header(src.head) is not None and first_json_line(src.head) is None:
             yield from self._parse_csv(src, ctx)
             return
+        procs = ProcessTable()
         for line, obj in json_objects(src):
             if isinstance(obj, Reject):
                 yield obj
@@ -220,10 +278,11 @@ class FdrParser:
             if not isinstance(obj, dict):
                 yield Reject("JSON array where an FDR object was expected", line.data.decode("utf-8", "replace")[:65536], line.offset, line.number)
                 continue
-            yield record_to_row(obj, {"rec_line": line.number, "rec_offset": line.offset}, ctx)
+            yield record_to_row(obj, {"rec_line": line.number, "rec_offset": line.offset}, ctx, procs)
 
     def _parse_csv(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         header: list[str] | None = None
+        procs = ProcessTable()
         for rec in csv_records(src):
             if isinstance(rec, Reject):
                 yield rec
@@ -235,4 +294,112 @@ class FdrParser:
                 yield Reject(f"CSV record has {len(rec.fields)} fields, header has {len(header)}", rec.raw, rec.offset, rec.number)
                 continue
             obj = {k: (v if v != "" else None) for k, v in zip(header, rec.fields, strict=True)}
-            yield record_to_row(obj, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx)
+            yield record_to_row(obj, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx, procs)
+
+
+# ---------------------------------------------------------------- Falcon SIEM connector CEF ----
+
+CEF_SOURCE = "falcon_cef"
+_CEF_HEADER = ("cef_version", "device_vendor", "device_product", "device_version", "signature_id", "name", "severity")
+_CEF_KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z0-9_.\[\]-]+)=")
+_CEF_LABELLED = re.compile(r"^(c[sn]\d|cfp\d|deviceCustomDate\d|flexString\d|flexNumber\d|flexDate\d)$")
+
+
+def _split_header(text: str) -> list[str] | None:
+    """The 7 CEF header fields and the extension (``\\|`` and ``\\\\`` unescaped), or None."""
+    parts: list[str] = []
+    cur: list[str] = []
+    i = 0
+    while i < len(text) and len(parts) < 7:
+        ch = text[i]
+        if ch == "\\" and i + 1 < len(text) and text[i + 1] in "|\\":
+            cur.append(text[i + 1])
+            i += 2
+            continue
+        if ch == "|":
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+        i += 1
+    if len(parts) < 7:
+        return None
+    parts.append(text[i:])
+    return parts
+
+
+def _cef_unescape(value: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "r": "\r"}.get(m.group(1), m.group(1)), value).strip()
+
+
+def parse_cef_extension(ext: str) -> dict[str, str]:
+    """CEF ``key=value`` pairs; a value runs until the next `` key=`` (escaped ``\\=`` kept)."""
+    keys = [m for m in _CEF_KEY.finditer(ext) if m.start() == 0 or ext[m.start() - 1] != "\\"]
+    out: dict[str, str] = {}
+    for n, m in enumerate(keys):
+        end = keys[n + 1].start() if n + 1 < len(keys) else len(ext)
+        out[m.group(1)] = _cef_unescape(ext[m.end():end])
+    return out
+
+
+def cef_to_row(line_text: str, row: Row, ctx: ParseContext) -> Row | None:
+    """One Falcon CEF line into a row; None when the line is not CEF."""
+    start = line_text.find("CEF:")
+    parts = _split_header(line_text[start + 4:]) if start >= 0 else None
+    if parts is None:
+        return None
+    fields: dict[str, str | None] = dict(zip(_CEF_HEADER, parts[:7], strict=True))
+    if start > 0:
+        fields["syslog_prefix"] = line_text[:start].strip() or None
+    ext = parse_cef_extension(parts[7])
+    for key, value in ext.items():
+        fields[key] = value
+        label = ext.get(key + "Label") if _CEF_LABELLED.match(key) else None
+        if label and label not in fields:
+            fields[label] = value  # the name the connector gave the custom field (Offset, Timestamp)
+    row["source"] = CEF_SOURCE
+    row["provider"] = PROVIDER
+    row["channel"] = ext.get("cat") or fields["signature_id"] or "cef"
+    if not blank(ext.get("rt")):
+        set_time(row, ext["rt"], default_zone=ctx.tz)
+    elif not blank(ext.get("deviceCustomDate1")):
+        set_time(row, ext["deviceCustomDate1"], default_zone=ctx.tz)
+    row["host"] = first(ext, "dvchost", "dhost", "shost")
+    row["user_name"] = first(ext, "duser", "suser")
+    row["src_ip"] = first(ext, "src")
+    row["dst_ip"] = first(ext, "dst")
+    row["src_port"] = to_port(ext.get("spt"))
+    row["dst_port"] = to_port(ext.get("dpt"))
+    row["process_image"] = first(ext, "filePath")
+    row["process_cmdline"] = first(ext, "cs5") if ext.get("cs5Label") == "CommandLine" else None
+    offset = ext.get("cn3") if ext.get("cn3Label") == "Offset" else None
+    row["record_id"] = int(offset) if offset and offset.isdigit() and int(offset) < 2**63 else None
+    outcome = ext.get("outcome")
+    row["message"] = " ".join(p for p in (fields["name"], f"outcome={outcome}" if outcome else None) if p)
+    put_natives(row, fields)
+    return row
+
+
+class FalconCefParser:
+    """CrowdStrike Falcon SIEM connector output: CEF lines from vendor CrowdStrike."""
+
+    name = CEF_SOURCE
+    description = "CrowdStrike Falcon SIEM connector CEF (console audit, detections), one event per line"
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        """The first line is a CEF record from vendor CrowdStrike (syslog prefix allowed)."""
+        first_line = head.split(b"\n", 1)[0]
+        at = first_line.find(b"CEF:")
+        return 0 <= at <= 256 and b"|CrowdStrike|" in first_line[at:at + 64]
+
+    def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
+        """One row per CEF line; other non-blank lines become rejects."""
+        for line in iter_lines(src):
+            if not line.data.strip():
+                continue
+            text_line = decode(line.data)
+            row = cef_to_row(text_line, {"rec_line": line.number, "rec_offset": line.offset}, ctx)
+            if row is None:
+                yield reject_line(line, "not a CEF record" if line.terminated else "truncated last line: not a CEF record")
+            else:
+                yield row

@@ -25,6 +25,7 @@ from forensics.ingest.edr_common import (
     flatten,
     head_keys,
     json_objects,
+    os_family,
     put_natives,
     set_time,
     summary,
@@ -162,6 +163,7 @@ def document_to_row(doc: dict[str, Any], row: Row, ctx: ParseContext) -> Row:
         if not blank(fields.get(key)) and set_time(row, fields[key], default_zone=ctx.tz):
             break
     row["host"] = first(fields, "host.name", "host.hostname", "agent.hostname", "observer.hostname")
+    row["os_family"] = os_family(first(fields, "host.os.type", "host.os.family", "host.os.platform"))
     code = first(fields, "event.code")
     row["event_id"] = int(code) if code and code.isdigit() and int(code) < 2**31 else None
     seq = to_int(fields.get("event.sequence"))

@@ -4,7 +4,9 @@ EDR exports are JSON lines or CSV. This module reads both while keeping each rec
 number and byte offset (so a raw record can be re-extracted), flattens nested JSON into
 ``a.b.c`` string fields, parses the time encodings the consoles use, and adds the Sysmon-named
 alias columns (``Image``, ``CommandLine``, ``TargetObject``, ...) that let Sigma rules written
-for Sysmon select EDR rows by category.
+for Sysmon select EDR rows by category. EDR rows also carry ``os_family`` (windows, linux,
+macos, ...) where the record states the platform, so hunts can tell a Windows process from a
+Linux one when both come from one console.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -317,7 +319,11 @@ def epoch_to_utc(value: Any) -> datetime | None:
 
 
 # Log Analytics / Excel exports: "10/25/2023, 9:43:21.994 AM", "7/20/2023, 7:10:09 AM"
-_US_FORMATS = ("%m/%d/%Y, %I:%M:%S.%f %p", "%m/%d/%Y, %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S")
+# and the CEF date form "Sep 13 2023 10:35:34"
+_US_FORMATS = (
+    "%m/%d/%Y, %I:%M:%S.%f %p", "%m/%d/%Y, %I:%M:%S %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S",
+    "%b %d %Y %H:%M:%S", "%b %d %Y %H:%M:%S.%f",
+)  # fmt: skip
 
 
 def zone_of(name: str | None) -> tuple[Any, str]:
@@ -420,11 +426,6 @@ def set_time(row: Row, raw: Any, *, default_zone: str | None = None, column_zone
     row["ts_zone"] = stamp.zone
     row["ts_assumed"] = stamp.assumed
     return True
-
-
-def iso_of(dt: datetime) -> str:
-    """A UTC time as ISO text (for derived native fields)."""
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 # ---------------------------------------------------------------- Sysmon aliases -----------
@@ -578,6 +579,21 @@ def _endpoint(ip: Any, port: Any) -> str | None:
     return f"{ip}:{port}" if port is not None else str(ip)
 
 
+_OS_FAMILIES = (("win", "windows"), ("lin", "linux"), ("mac", "macos"), ("darwin", "macos"), ("osx", "macos"),
+                ("ios", "ios"), ("android", "android"))  # fmt: skip
+
+
+def os_family(stated: Any) -> str | None:
+    """The OS family a record states (``Win``, ``linux``, ``Windows10``...) as windows/linux/macos/..."""
+    if blank(stated):
+        return None
+    low = str(stated).strip().lower()
+    for prefix, family in _OS_FAMILIES:
+        if low.startswith(prefix):
+            return family
+    return None
+
+
 def host_of(*candidates: Any) -> str | None:
     """The first non-blank host candidate."""
     for c in candidates:
@@ -585,7 +601,3 @@ def host_of(*candidates: Any) -> str | None:
             return str(c)
     return None
 
-
-def all_strings(values: Iterable[Any]) -> list[str]:
-    """Non-blank values as strings (for joined list fields)."""
-    return [str(v) for v in values if not blank(v)]

@@ -12,8 +12,9 @@ Every entry becomes a row with every field under its journal name (``MESSAGE``,
 ``SYSLOG_IDENTIFIER``, ``_SYSTEMD_UNIT``, ``_PID``, ``_COMM``, ...). Core columns: ``ts`` from
 ``__REALTIME_TIMESTAMP`` (UTC, stated by the format), ``host`` ``_HOSTNAME``, ``provider``
 ``SYSLOG_IDENTIFIER`` (else ``_COMM``), ``record_id`` the sequence number. Entries of the auth
-and authpriv facilities get channel ``auth`` and the auth-log fields (see ``linux_auth``);
-all others channel ``journal``.
+and authpriv facilities (or, without a facility, of auth programs) get channel ``auth``, all
+others channel ``journal``; sshd, sudo, su, shadow-utils and cron messages get the auth-log
+fields (see ``linux_auth``) either way.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ from __future__ import annotations
 import gzip
 import json
 import lzma
+import mmap
 import re
 import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import lz4.block
 import orjson
@@ -40,6 +42,7 @@ MAGIC = b"LPKSHHRH"
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_GUNZIP = 2 << 30  # refuse to inflate a gzipped journal beyond 2 GiB in memory
 MAX_RAW = 65_536
+MAX_FIELD = 64 << 20  # a data object larger than this uncompressed is taken as corrupt
 _JSON_KEYS = (b'"__REALTIME_TIMESTAMP"', b'"__CURSOR"', b'"_BOOT_ID"', b'"_TRANSPORT"')
 _EXPORT_FIRST = re.compile(rb"^_{0,2}[A-Z0-9][A-Z0-9_]*=")
 
@@ -80,9 +83,11 @@ def entry_row(fields: dict[str, str | None], name: str) -> Row:
     row["process_cmdline"] = fields.get("_CMDLINE")
     row.update(fields)
     facility = _int(fields.get("SYSLOG_FACILITY"))
-    if facility in linux_auth.AUTH_FACILITIES:
+    program, message = row.get("provider"), row.get("message") or ""
+    if facility in linux_auth.AUTH_FACILITIES or (facility is None and linux_auth.is_auth(program, message)):
         row["channel"] = "auth"
-        row.update(linux_auth.extract(row.get("provider"), row.get("message") or ""))
+    # sshd / sudo / useradd / cron messages carry the same fields as in auth.log
+    row.update(linux_auth.extract(program, message))
     return row
 
 
@@ -133,67 +138,114 @@ def _json_entries(data: bytes) -> Iterator[tuple[int, int, Any, str | None]]:
         pos = end
 
 
+def _json_row(obj: Any, name: str, line: int, offset: int, raw: str) -> Row | Reject:
+    if not isinstance(obj, dict):
+        return Reject("JSON value is not a journal entry object", raw[:MAX_RAW], offset, line)
+    row = entry_row({str(k): _json_text(v) for k, v in obj.items()}, name)
+    row["rec_line"] = line
+    row["rec_offset"] = offset
+    return row
+
+
+def parse_json_lines(fh: BinaryIO, name: str) -> Iterator[Row | Reject]:
+    """``journalctl -o json``: one object a line, read as a stream (files can be large)."""
+    offset = 0
+    for line, raw in enumerate(fh, 1):
+        start = offset
+        offset += len(raw)
+        text = raw.strip()
+        if not text:
+            continue  # a blank line holds no entry
+        try:
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError as exc:
+            yield Reject(
+                f"not valid JSON: {exc}", text[:MAX_RAW].decode("utf-8", errors="replace"), start, line
+            )
+            continue
+        yield _json_row(obj, name, line, start, text.decode("utf-8", errors="replace"))
+
+
 def parse_json(data: bytes, name: str) -> Iterator[Row | Reject]:
-    """``journalctl -o json`` (one object a line), ``json-pretty`` or an array of entries."""
+    """``json-pretty`` output or a JSON array of entries, read whole."""
     for line, offset, obj, error in _json_entries(data):
         if error is not None:
             yield Reject(error, str(obj)[:MAX_RAW], offset, line)
             continue
-        if not isinstance(obj, dict):
-            yield Reject("JSON value is not a journal entry object", json.dumps(obj)[:MAX_RAW], offset, line)
-            continue
-        fields = {str(k): _json_text(v) for k, v in obj.items()}
-        row = entry_row(fields, name)
-        row["rec_line"] = line
-        row["rec_offset"] = offset
-        yield row
+        yield _json_row(obj, name, line, offset, "" if isinstance(obj, dict) else json.dumps(obj))
 
 
 # ---- journalctl -o export ---------------------------------------------------------------------------
-def parse_export(data: bytes, name: str) -> Iterator[Row | Reject]:
+def parse_export(fh: BinaryIO, name: str) -> Iterator[Row | Reject]:
     """Export format: ``FIELD=value`` lines (binary: ``FIELD\\n<u64 le size><bytes>\\n``), blank line between entries."""
-    pos, line = 0, 1
-    n = len(data)
-    while pos < n:
-        while pos < n and data[pos : pos + 1] == b"\n":  # blank lines between entries
-            pos += 1
-            line += 1
-        if pos >= n:
-            return
-        start, start_line = pos, line
-        fields: dict[str, str | None] = {}
-        error: str | None = None
-        while pos < n and data[pos : pos + 1] != b"\n":
-            nl = data.find(b"\n", pos)
-            end = n if nl < 0 else nl
-            item = data[pos:end]
-            if b"=" in item:
-                key, _, value = item.partition(b"=")
-                _add_field(fields, key, value)
-                pos, line = end + 1, line + 1
-                continue
-            # a binary field: name, newline, 64-bit little-endian size, the bytes, newline
-            if end + 9 > n:
-                error = f"field {item[:64]!r} has neither '=' nor a length"
-                pos, line = end + 1, line + 1
-                break
-            size = struct.unpack_from("<Q", data, end + 1)[0]
-            value_start = end + 9
-            if value_start + size > n:
-                error = f"binary field {item[:64].decode(errors='replace')!r} runs past the end of the file"
-                pos = n
-                break
-            _add_field(fields, item, data[value_start : value_start + size])
-            new_pos = value_start + size + 1
-            line += data.count(b"\n", pos, new_pos)
-            pos = new_pos
-        raw = data[start : min(pos, start + MAX_RAW)].decode("utf-8", errors="replace")
-        if error is not None or not fields:
-            yield Reject(error or "empty export entry", raw, start, start_line)
+    entry = _ExportEntry()
+    line, offset = 0, 0
+    while raw := fh.readline():
+        line += 1
+        start = offset
+        offset += len(raw)
+        item = raw.rstrip(b"\n")
+        if not item:
+            yield from entry.finish(name)
+            entry = _ExportEntry()
             continue
-        row = entry_row(fields, name)
-        row["rec_line"] = start_line
-        row["rec_offset"] = start
+        entry.begin(start, line, raw)
+        if b"=" in item:
+            key, _, value = item.partition(b"=")
+            _add_field(entry.fields, key, value)
+            continue
+        # a binary field: name, newline, 64-bit little-endian size, the bytes, newline
+        size_bytes = fh.read(8)
+        offset += len(size_bytes)
+        size = struct.unpack("<Q", size_bytes)[0] if len(size_bytes) == 8 else -1
+        if size < 0 or size > MAX_FIELD:
+            entry.error = f"binary field {item[:64].decode(errors='replace')!r} has no valid length"
+            line += size_bytes.count(b"\n")
+            continue
+        value = fh.read(size)
+        end = fh.read(1)
+        offset += len(value) + len(end)
+        line += size_bytes.count(b"\n") + value.count(b"\n") + end.count(b"\n")
+        entry.keep(size_bytes + value + end)
+        if len(value) < size:
+            entry.error = f"binary field {item[:64].decode(errors='replace')!r} runs past the end of the file"
+            continue
+        _add_field(entry.fields, item, value)
+    yield from entry.finish(name)
+
+
+class _ExportEntry:
+    """One export-format entry being read."""
+
+    def __init__(self) -> None:
+        self.fields: dict[str, str | None] = {}
+        self.start: int | None = None
+        self.line = 0
+        self.raw = bytearray()
+        self.error: str | None = None
+
+    def begin(self, start: int, line: int, raw: bytes) -> None:
+        """Note where the entry starts (on its first line) and keep its raw text for a reject."""
+        if self.start is None:
+            self.start, self.line = start, line
+        self.keep(raw)
+
+    def keep(self, raw: bytes) -> None:
+        """Keep raw bytes for a reject, up to MAX_RAW."""
+        if len(self.raw) < MAX_RAW:
+            self.raw += raw[: MAX_RAW - len(self.raw)]
+
+    def finish(self, name: str) -> Iterator[Row | Reject]:
+        """The entry as a row, or a reject when a field was broken; nothing for no entry."""
+        if self.start is None:
+            return
+        if self.error is not None or not self.fields:
+            text = bytes(self.raw).decode("utf-8", errors="replace")
+            yield Reject(self.error or "empty export entry", text, self.start, self.line)
+            return
+        row = entry_row(self.fields, name)
+        row["rec_line"] = self.line
+        row["rec_offset"] = self.start
         yield row
 
 
@@ -209,8 +261,8 @@ def _add_field(fields: dict[str, str | None], key: bytes, value: bytes) -> None:
 class JournalFile:
     """A journal file held in memory, read by the documented on-disk format."""
 
-    def __init__(self, data: bytes) -> None:
-        if not data.startswith(MAGIC) or len(data) < 208:
+    def __init__(self, data: bytes | mmap.mmap) -> None:
+        if data[:8] != MAGIC or len(data) < 208:
             raise FileFailed("not a systemd journal file (bad signature or header too short)")
         self.data = data
         self.incompat = struct.unpack_from("<I", data, 12)[0]
@@ -294,16 +346,18 @@ class JournalFile:
             payload = lzma.decompress(payload)
         elif flags & OBJ_COMPRESSED_LZ4:
             length = int.from_bytes(payload[:8], "little")
+            if length > MAX_FIELD:
+                raise ValueError(f"data object at {offset} claims {length} bytes uncompressed")
             payload = lz4.block.decompress(payload[8:], uncompressed_size=length)
         elif flags & OBJ_COMPRESSED_ZSTD:
-            payload = zstandard.ZstdDecompressor().decompressobj().decompress(payload)
+            payload = zstandard.ZstdDecompressor().decompressobj().decompress(payload)[: MAX_FIELD + 1]
         key, sep, value = payload.partition(b"=")
         if not sep:
             raise ValueError(f"data object at {offset} has no '=' in its payload")
         return key, value
 
 
-def parse_binary(data: bytes, name: str) -> Iterator[Row | Reject]:
+def parse_binary(data: bytes | mmap.mmap, name: str) -> Iterator[Row | Reject]:
     """Every entry of a binary journal file, in the order of its entry arrays."""
     journal = JournalFile(data)
     for item in journal.entry_offsets():
@@ -367,14 +421,50 @@ class JournaldParser:
         try:
             with open(src.local, "rb") as fh:
                 head = fh.read(16)
-            data = _read_gzip(src.local) if head.startswith(GZIP_MAGIC) else src.local.read_bytes()
+            gz = head.startswith(GZIP_MAGIC)
+            if gz:
+                with gzip.open(src.local, "rb") as inner:
+                    head = inner.read(16)
+            items = self._items(src.local, head, gz)
+            for item in items:
+                yield item if isinstance(item, Reject) else _fill_host(item, src, ctx)
         except (OSError, EOFError, zlib.error) as exc:
             raise FileFailed(f"cannot read the journal: {exc}") from exc
-        if data.startswith(MAGIC):
-            items = parse_binary(data, self.name)
-        elif data.lstrip()[:1] in (b"{", b"["):
-            items = parse_json(data, self.name)
-        else:
-            items = parse_export(data, self.name)
-        for item in items:
-            yield item if isinstance(item, Reject) else _fill_host(item, src, ctx)
+
+    def _items(self, path: Path, head: bytes, gz: bool) -> Iterator[Row | Reject]:
+        """Pick the reader by the (inflated) first bytes."""
+        if head.startswith(MAGIC):
+            if gz:
+                yield from parse_binary(_read_gzip(path), self.name)
+                return
+            with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                yield from parse_binary(mm, self.name)
+            return
+        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+            first = _first_line(fh)
+            fh.seek(0)
+            if first[:1] in (b"{", b"["):
+                if _is_json_object(first):
+                    yield from parse_json_lines(fh, self.name)
+                else:
+                    yield from parse_json(fh.read(), self.name)
+            else:
+                yield from parse_export(fh, self.name)
+
+
+def _first_line(fh: BinaryIO) -> bytes:
+    """The first non-blank line, stripped (up to 1 MiB)."""
+    for _ in range(1000):
+        line = fh.readline(1 << 20)
+        if not line:
+            return b""
+        if line.strip():
+            return line.strip()
+    return b""
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return isinstance(orjson.loads(line), dict)
+    except orjson.JSONDecodeError:
+        return False

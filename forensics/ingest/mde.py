@@ -38,6 +38,7 @@ from forensics.ingest.edr_common import (
     head_keys,
     join_path,
     json_objects,
+    os_family,
     put_natives,
     qword_details,
     set_time,
@@ -48,6 +49,7 @@ from forensics.ingest.edr_common import (
     to_int,
     to_pid,
     to_port,
+    user_alias,
 )
 
 PROVIDER = "Microsoft Defender for Endpoint"
@@ -105,6 +107,7 @@ _CATEGORIES: dict[tuple[str, str | None], str] = {
     ("DeviceEvents", "OpenProcessApiCall"): "process_access",
     ("DeviceEvents", "NamedPipeEvent"): "pipe_created",
     ("DeviceEvents", "DriverLoad"): "driver_load",
+    ("DeviceEvents", "AntivirusDetection"): "antivirus",
 }
 
 _REG_EVENT_TYPES = {
@@ -181,15 +184,8 @@ def _process_creation(rec: dict[str, Any], row: Row) -> dict[str, Any]:
         "Company": first(rec, "ProcessVersionInfoCompanyName"),
         "Product": first(rec, "ProcessVersionInfoProductName"),
         "Description": first(rec, "ProcessVersionInfoFileDescription"),
-        "ParentUser": _user(first(rec, "InitiatingProcessAccountName"), first(rec, "InitiatingProcessAccountDomain")),
-        "LogonId": first(rec, "LogonId"),
+        "ParentUser": user_alias(first(rec, "InitiatingProcessAccountName"), first(rec, "InitiatingProcessAccountDomain")),
     }
-
-
-def _user(name: str | None, domain: str | None) -> str | None:
-    if name is None:
-        return None
-    return f"{domain}\\{name}" if domain else name
 
 
 def _network(rec: dict[str, Any], row: Row, action: str) -> dict[str, Any]:
@@ -217,11 +213,12 @@ def _registry(rec: dict[str, Any], action: str) -> dict[str, Any]:
         details = first(rec, "RegistryValueData")
     key = first(rec, "RegistryKey")
     value_name = first(rec, "RegistryValueName") if action in ("RegistryValueSet", "RegistryValueDeleted") else None
-    return {
-        "TargetObject": sysmon_registry_path(key, value_name),
+    renamed = action == "RegistryKeyRenamed"
+    return {  # a rename reads like Sysmon 14: TargetObject the old key, NewName the new one
+        "TargetObject": sysmon_registry_path(first(rec, "PreviousRegistryKey") if renamed else key, value_name),
         "Details": details,
         "EventType": _REG_EVENT_TYPES.get(action),
-        "NewName": first(rec, "RegistryKey") if action == "RegistryKeyRenamed" else None,
+        "NewName": sysmon_registry_path(key) if renamed else None,
     }
 
 
@@ -237,9 +234,10 @@ def _fill(rec: dict[str, Any], row: Row, table: str, action: str, extra_fields: 
     _acting_process(rec, row)
     extra: dict[str, Any] = {}
     if table == "DeviceLogonEvents" or table.startswith(("Identity", "Cloud")):
-        row["user_name"] = first(rec, "AccountName", "AccountUpn", "AccountDisplayName") or row["user_name"]
-        row["user_domain"] = first(rec, "AccountDomain") or (None if blank(rec.get("AccountName")) else row["user_domain"])
-        row["user_sid"] = first(rec, "AccountSid") or row["user_sid"]
+        # the account logging on (not the process that handled the logon)
+        row["user_name"] = first(rec, "AccountName", "AccountUpn", "AccountDisplayName")
+        row["user_domain"] = first(rec, "AccountDomain")
+        row["user_sid"] = first(rec, "AccountSid")
         row["src_ip"] = first(rec, "RemoteIP", "IPAddress")
         row["src_port"] = to_port(rec.get("RemotePort") if not blank(rec.get("RemotePort")) else rec.get("Port"))
         row["dst_ip"] = first(rec, "DestinationIPAddress")
@@ -257,6 +255,9 @@ def _fill(rec: dict[str, Any], row: Row, table: str, action: str, extra_fields: 
         extra = _registry(rec, action)
     if cat == "dns_query":
         extra = {"QueryName": first(extra_fields, "DnsQueryString", "QueryName"), "QueryResults": first(extra_fields, "IPAddresses")}
+    if cat == "antivirus":  # the fields Sigma antivirus rules use
+        row["file_path"] = join_path(first(rec, "FolderPath"), first(rec, "FileName"))
+        extra = {"Signature": first(extra_fields, "ThreatName"), "Filename": row["file_path"]}
     if cat == "pipe_created":
         extra = {"PipeName": first(extra_fields, "PipeName")}
     if cat in ("process_access", "create_remote_thread"):
@@ -284,6 +285,7 @@ def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext, wrapper: dic
     if not _set_ts(rec, row, ctx) and wrapper is not None and not blank(wrapper.get("time")):
         set_time(row, wrapper["time"], default_zone=ctx.tz)
     row["host"] = first(rec, "DeviceName")
+    row["os_family"] = os_family(first(rec, "OSPlatform", "OsPlatform"))
     row["record_id"] = to_int(rec.get("ReportId")) if to_int(rec.get("ReportId")) is not None else to_int(rec.get("ReportId_long"))
     extra = _fill(rec, row, table, action, _additional(rec))
     natives = _natives(rec)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from forensics.ingest.auditd import AuditdParser
 from forensics.ingest.base import Parser
-from forensics.ingest.crowdstrike import FdrParser
+from forensics.ingest.crowdstrike import FalconCefParser, FdrParser
 from forensics.ingest.ecs import EcsParser
 from forensics.ingest.evtx import EvtxParser
 from forensics.ingest.evtxjson import EvtxJsonParser, HayabusaParser
@@ -16,7 +16,7 @@ from forensics.ingest.journald import JournaldParser
 from forensics.ingest.mapped import MappedParser
 from forensics.ingest.mde import MdeParser
 from forensics.ingest.sentinelone import SentinelOneParser
-from forensics.ingest.syslog import SyslogParser
+from forensics.ingest.syslog import SentinelSyslogCsvParser, SyslogParser
 from forensics.ingest.winbeats import WinBeatsParser
 from forensics.ingest.winxml import WinXmlParser
 
@@ -30,10 +30,12 @@ PARSERS: list[Parser] = [
     # linux
     AuditdParser(),
     JournaldParser(),
+    SentinelSyslogCsvParser(),
     SyslogParser(),  # line text: after every format with a stronger signature
     # edr
     MdeParser(),
     FdrParser(),
+    FalconCefParser(),
     SentinelOneParser(),
     EcsParser(),
     MappedParser(),  # claims files only when bound to a --mapping file

@@ -32,6 +32,7 @@ from forensics.ingest.edr_common import (
     first_json_line,
     flatten,
     json_objects,
+    os_family,
     put_natives,
     set_time,
     summary,
@@ -121,6 +122,11 @@ _HOST_NAMES = (
     "endpoint.name", "agent.name", "Agent Name", "Endpoint Name", "computerName", "data.computerName", "Computer",
 )  # fmt: skip
 
+_OS_NAMES = (
+    "agentRealtimeInfo.agentOsType", "agentDetectionInfo.osFamily", "agentDetectionInfo.agentOsName", "osFamily",
+    "agentOs", "endpoint.os", "Agent OS",
+)  # fmt: skip
+
 
 def _kind(v: View) -> str:
     """Which S1 object this is: alert, threat, activity, or a Deep Visibility event."""
@@ -133,7 +139,7 @@ def _kind(v: View) -> str:
     return "dv"
 
 
-def _procs(v: View, kind: str, cat: str | None) -> tuple[dict[str, str | None], dict[str, str | None]]:
+def _procs(v: View, cat: str | None) -> tuple[dict[str, str | None], dict[str, str | None]]:
     """(acting or created process, its parent) as dicts of image/cmdline/pid/user/hashes."""
     src = {
         "image": v.get("sourceProcessInfo.filePath", "srcProcImagePath", "src.process.image.path", "Source Process Image Path"),
@@ -166,6 +172,8 @@ def _procs(v: View, kind: str, cat: str | None) -> tuple[dict[str, str | None], 
 def _category(v: View, kind: str) -> str | None:
     if kind == "alert":
         return _DV_CATEGORIES.get(norm(v.get("alertInfo.eventType") or ""))
+    if kind == "threat":  # an S1 threat is an AV detection: Sigma antivirus rules apply
+        return "antivirus"
     if kind == "dv":
         return _DV_CATEGORIES.get(norm(v.get("eventType", "event.type", "Event Type") or ""))
     return None
@@ -184,10 +192,10 @@ def _split_user(user: str | None) -> tuple[str | None, str | None]:
     return user, None
 
 
-def _fill(v: View, row: Row, kind: str) -> dict[str, Any]:
+def _fill(v: View, row: Row) -> dict[str, Any]:
     """Core columns and Sysmon alias values."""
     cat = row["category"]
-    proc, parent = _procs(v, kind, cat)
+    proc, parent = _procs(v, cat)
     row["process_image"] = proc["image"]
     row["process_cmdline"] = proc["cmdline"]
     row["process_pid"] = to_pid(proc["pid"])
@@ -216,10 +224,14 @@ def _fill(v: View, row: Row, kind: str) -> dict[str, Any]:
         key = v.get("registryKeyPath", "registryPath", "alertInfo.registryKeyPath", "registry.keyPath", "Registry Key Path")
         extra["TargetObject"] = sysmon_registry_path(key)
         extra["Details"] = v.get("registryValue", "alertInfo.registryValue", "registry.value", "Registry Value")
-        extra["EventType"] = _REG_EVENT_TYPES.get(cat)
+        event_type = norm(v.get("eventType", "event.type", "alertInfo.eventType") or "")
+        extra["EventType"] = "DeleteKey" if event_type == "registrykeydelete" else _REG_EVENT_TYPES.get(cat)
     if cat == "process_creation":
         extra["IntegrityLevel"] = v.get("targetProcessInfo.tgtProcIntegrityLevel", "tgtProcIntegrityLevel")
         extra["ParentUser"] = parent.get("user")
+    if cat == "antivirus":
+        extra["Signature"] = v.get("threatInfo.threatName")
+        extra["Filename"] = row["file_path"]
     if cat == "image_load":
         extra["ImageLoaded"] = v.get("modulePath", "alertInfo.modulePath", "module.path")
         row["file_path"] = row["file_path"] or extra["ImageLoaded"]
@@ -257,8 +269,9 @@ def record_to_row(fields: dict[str, str | None], row: Row, ctx: ParseContext, *,
     if raw_ts is not None:
         set_time(row, raw_ts, default_zone=ctx.tz, column_zone_name=zone)
     row["host"] = v.get(*_HOST_NAMES)
+    row["os_family"] = os_family(v.get(*_OS_NAMES))
     row["record_id"] = _record_id(v, kind)
-    extra = _fill(v, row, kind)
+    extra = _fill(v, row)
     put_natives(row, fields)
     add_sysmon_aliases(row, extra)
     row["message"] = _message(v, kind) or summary(row, row["channel"])

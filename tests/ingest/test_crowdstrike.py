@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
-from forensics.ingest.crowdstrike import FdrParser
+from forensics.ingest.crowdstrike import FalconCefParser, FdrParser, parse_cef_extension
 from forensics.ingest.runner import ingest_paths
 from forensics.store import Case
 
 FDR_DIR = "edr-fixtures/elastic-integrations/packages/crowdstrike/data_stream/fdr/_dev/test/pipeline"
 FDR_FILES = ("test-fdr.log", "test-windows.log", "test-linux.log")
 REG_CSV = "edr-fixtures/azure-sentinel/Sample Data/ASIM/CrowdStrike_Falcon Data Replicator_RegistryEvent_IngestedLogs.csv"
+AUTH_CEF = "edr-fixtures/azure-sentinel/Sample Data/ASIM/CrowdStrike_Falcon_ASimAuthentication_RawLogs.txt"
 
 
 def _input(path: Path) -> InputFile:
@@ -73,6 +74,8 @@ def test_process_rollup_maps_to_process_creation(shared_data: Path) -> None:
     assert pr2["hash_sha256"] == pr2["SHA256HashData"].lower()
     assert "SHA256=" + pr2["SHA256HashData"].upper() in pr2["Hashes"]
     assert pr2["host"] == pr2["aid"]  # FDR events name the host by sensor id
+    families = {r["os_family"] for r in rows}
+    assert families == {"windows", "linux", "macos", "ios", None}  # from event_platform; None when absent
 
 
 def test_network_dns_and_registry(shared_data: Path) -> None:
@@ -135,14 +138,16 @@ def test_does_not_claim_other_json(shared_data: Path) -> None:
 
 
 def test_ingest_paths_counts(shared_data: Path, tmp_path: Path) -> None:
-    paths = [shared_data / FDR_DIR / n for n in FDR_FILES] + [shared_data / REG_CSV]
+    paths = [shared_data / FDR_DIR / n for n in FDR_FILES] + [shared_data / REG_CSV, shared_data / AUTH_CEF]
     summary = ingest_paths(tmp_path / "case", paths)
     assert summary.rejects == 0
     with Case.open(tmp_path / "case", read_only=True) as case:
         got = case.con.execute("SELECT count(*) FROM events WHERE source = 'fdr'").fetchone()
-        inputs = case.con.execute("SELECT parser, sum(rows), sum(rejects) FROM inputs GROUP BY parser").fetchall()
+        inputs = case.con.execute(
+            "SELECT parser, sum(rows), sum(rejects) FROM inputs GROUP BY parser ORDER BY parser"
+        ).fetchall()
     assert got is not None and got[0] == 138 + 121 + 5 + 100
-    assert inputs == [("fdr", 364, 0)]
+    assert inputs == [("falcon_cef", 10, 0), ("fdr", 364, 0)]
 
 
 HOSTILE = [
@@ -158,20 +163,65 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("module", ["crowdstrike", "mde", "sentinelone", "ecs"])
-def test_hostile_input_never_crashes(tmp_path: Path, module: str) -> None:
+@pytest.mark.parametrize("name", ["fdr", "falcon_cef", "mde", "s1", "ecs", "mapped"])
+def test_hostile_input_never_crashes(tmp_path: Path, name: str) -> None:
     """Garbage of every kind becomes rows or rejects, with core values in their types' ranges."""
-    import importlib
+    from forensics.ingest.registry import BY_NAME
 
-    mod = importlib.import_module(f"forensics.ingest.{module}")
-    parser = next(getattr(mod, n)() for n in dir(mod) if n.endswith("Parser") and n != "Parser")
+    parser = BY_NAME[name]
+    mapping = tmp_path / "m.yml"
+    mapping.write_text("time: {field: timestamp}\nfields: {process_pid: RawProcessId, dst_port: RemotePort}\n")
+    ctx = ParseContext(options={"mapping": mapping} if name == "mapped" else {})
     for i, data in enumerate(HOSTILE):
         path = tmp_path / f"h{i}"
         path.write_bytes(data)
-        items = list(parser.parse(_input(path), ParseContext()))
+        items = list(parser.parse(_input(path), ctx))
         assert items, f"sample {i} vanished"
         for row in (x for x in items if not isinstance(x, Reject)):
             for col in ("process_pid", "parent_pid", "record_id"):
                 assert row.get(col) is None or 0 <= row[col] < 2**63
             for col in ("src_port", "dst_port"):
                 assert row.get(col) is None or 0 <= row[col] <= 65535
+
+
+def test_process_context_from_earlier_records(tmp_path: Path) -> None:
+    """A child's parent and a connection's process are named from their ProcessRollup2 records."""
+    base = {"aid": "a1", "cid": "c1", "event_platform": "Win", "timestamp": "1709629200000"}
+    parent = dict(base, event_simpleName="ProcessRollup2", TargetProcessId="100", RawProcessId="4100",
+                  ImageFileName="\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe", CommandLine="cmd.exe /c run.bat")
+    child = dict(base, event_simpleName="ProcessRollup2", TargetProcessId="200", RawProcessId="4200",
+                 ParentProcessId="100", ParentBaseFileName="cmd.exe",
+                 ImageFileName="\\Device\\HarddiskVolume3\\Users\\Public\\rclone.exe", CommandLine="rclone copy D:\\PACS mega:")
+    conn = dict(base, event_simpleName="NetworkConnectIP4", ContextProcessId="200", RemoteAddressIP4="203.0.113.9",
+                RemotePort="443", LocalAddressIP4="10.0.0.5", LocalPort="50000")
+    orphan = dict(conn, ContextProcessId="999")
+    path = tmp_path / "fdr.json"
+    path.write_text("\n".join(json.dumps(r) for r in (parent, child, conn, orphan)) + "\n", encoding="utf-8")
+    rows, _ = _parse(path)
+    _, child_row, conn_row, orphan_row = rows
+    assert child_row["ParentImage"] == "\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe"
+    assert (child_row["ParentCommandLine"], child_row["parent_pid"]) == ("cmd.exe /c run.bat", 4100)
+    assert child_row["ParentProcessId"] == "100"  # the native Falcon id is kept as exported
+    assert (conn_row["Image"], conn_row["process_pid"]) == ("\\Device\\HarddiskVolume3\\Users\\Public\\rclone.exe", 4200)
+    assert orphan_row["process_image"] is None and "Image" not in orphan_row
+
+
+def test_falcon_cef_auth_events(shared_data: Path) -> None:
+    path = shared_data / AUTH_CEF
+    assert FalconCefParser().sniff(path.read_bytes()[:4096], path.name)
+    assert not FdrParser().sniff(path.read_bytes()[:4096], path.name)
+    items = list(FalconCefParser().parse(_input(path), ParseContext()))
+    rows = [i for i in items if not isinstance(i, Reject)]
+    assert len(rows) == len(items) == _records(path) == 10  # the file has no trailing newline
+    first = rows[0]
+    assert (first["source"], first["channel"], first["user_name"]) == ("falcon_cef", "AuthActivityAuditEvent", "sanitized@sanitized.com")
+    assert (first["signature_id"], first["outcome"], first["record_id"]) == ("userAuthenticate", "true", 36312)
+    # rt is epoch ms (UTC); the console's own rendering is kept under its label
+    assert first["ts"].isoformat() == "2023-09-13T05:05:34.037000+00:00"
+    assert first["Timestamp"] == "Sep 13 2023 10:35:34"
+    assert [r["signature_id"] for r in rows].count("twoFactorAuthenticate") == 3
+
+
+def test_cef_extension_escapes() -> None:
+    ext = parse_cef_extension(r"msg=a\=b and more c=d cs1Label=Command Line cs1=cmd.exe /c echo\=1 dst=10.0.0.1")
+    assert ext == {"msg": "a=b and more", "c": "d", "cs1Label": "Command Line", "cs1": "cmd.exe /c echo=1", "dst": "10.0.0.1"}

@@ -97,6 +97,7 @@ def test_documents_map_to_sysmon_like_rows(tmp_path: Path) -> None:
     assert rejects == []
     proc, net, dns, reg, dele = rows
     assert (proc["category"], proc["channel"], proc["host"]) == ("process_creation", "endpoint.events.process", "pacs-01")
+    assert (proc["os_family"], net["os_family"]) == ("windows", None)
     assert proc["CommandLine"] == "vssadmin.exe delete shadows /all /quiet"
     assert proc["ParentCommandLine"] == "cmd.exe /c x.bat"  # joined from process.parent.args
     assert (proc["OriginalFileName"], proc["User"]) == ("VSSADMIN.EXE", "HOSPITAL\\svc_backup")

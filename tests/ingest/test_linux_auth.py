@@ -217,3 +217,61 @@ def test_loghub_brute_force_fields(shared_data: Path) -> None:
     assert all(r["src_ip"] and r["src_port"] and r["user_name"] is not None for r in failed)
     top = max({r["src_ip"] for r in failed}, key=lambda ip: sum(1 for r in failed if r["src_ip"] == ip))
     assert top == "183.62.140.253"
+
+
+def test_sentinel_syslog_csv(shared_data: Path) -> None:
+    """The Log Analytics Syslog-table export of authpriv account changes: one row per CSV record."""
+    from forensics.ingest.registry import sniff
+    from forensics.ingest.syslog import SentinelSyslogCsvParser
+
+    path = (
+        shared_data
+        / "edr-fixtures/azure-sentinel/Sample Data/ASIM/Linux_Authpriv_UserManagement_IngestedLogs.csv"
+    )
+    data = path.read_bytes()
+    found = sniff(data[:65536], path.name)
+    assert found is not None and found.name == "sentinel_syslog"
+    src = InputFile(
+        str(path),
+        None,
+        path,
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+        hashlib.md5(data).hexdigest(),
+        data[:4096],
+    )
+    items = list(SentinelSyslogCsvParser().parse(src, ParseContext()))
+    rows = [i for i in items if not isinstance(i, Reject)]
+    assert len(items) == len(rows) == 49
+    assert {r["channel"] for r in rows} == {"auth"} and {r["host"].lower() for r in rows} == {"zabbix"}
+    first = rows[0]
+    assert (
+        first["ts_raw"] == "7/28/2023, 8:07:14.552 PM"
+        and first["ts"].isoformat() == "2023-07-28T20:07:14.552000+00:00"
+    )
+    sudo_add = [r for r in rows if r.get("action") == "add_to_group" and r.get("group") == "sudo"]
+    assert sudo_add and sudo_add[0]["user_name"] == "baduser2" and sudo_add[0]["provider"] == "usermod"
+    assert any(r.get("action") == "new_user" and r["user_name"] == "BadUser" for r in rows)
+
+
+def test_ingest_paths_auth_sources_in_case(shared_data: Path, tmp_path: Path) -> None:
+    """Through the runner: the Ubuntu auth.log and the Sentinel CSV reconcile in the case's tables."""
+    from forensics.ingest.runner import ingest_paths
+    from forensics.store import Case
+
+    sources = [
+        shared_data / AUTH / "test-auth-ubuntu1204.log",
+        shared_data
+        / "edr-fixtures/azure-sentinel/Sample Data/ASIM/Linux_Authpriv_UserManagement_IngestedLogs.csv",
+    ]
+    ingest_paths(tmp_path / "case", sources, ParseContext(reference_year=2017), workers=1)
+    with Case.open(tmp_path / "case", read_only=True) as case:
+        got = case.con.execute(
+            "SELECT i.parser, i.rows, i.rejects, (SELECT count(*) FROM events e WHERE e.input_sha256 = i.sha256) "
+            "FROM inputs i ORDER BY i.parser"
+        ).fetchall()
+        useradds = case.con.execute(
+            "SELECT count(*) FROM events WHERE channel = 'auth' AND action = 'new_user'"
+        ).fetchone()[0]
+    assert got == [("sentinel_syslog", 49, 0, 49), ("syslog", 122, 0, 122)]
+    assert useradds == 2 + 4

@@ -181,6 +181,18 @@ def test_pretty_printed_documents(tmp_path: Path) -> None:
         assert all(r["CommandLine"] == VSS_CMD and r["category"] == "process_creation" for r in rows)
 
 
+def test_antivirus_detection(tmp_path: Path) -> None:
+    detection = {"Timestamp": "2024-03-05T09:00:05Z", "DeviceName": "ward-pc-07", "ActionType": "AntivirusDetection",
+                 "FileName": "mimikatz.exe", "FolderPath": "C:\\Users\\Public", "ReportId": 9,
+                 "AdditionalFields": json.dumps({"ThreatName": "HackTool:Win32/Mimikatz.D", "WasRemediated": True})}
+    path = tmp_path / "av.json"
+    path.write_text(json.dumps(detection) + "\n", encoding="utf-8")
+    (row,), _ = _parse(path)
+    assert (row["channel"], row["category"]) == ("DeviceEvents", "antivirus")
+    assert (row["Signature"], row["file_path"]) == ("HackTool:Win32/Mimikatz.D", "C:\\Users\\Public\\mimikatz.exe")
+    assert "Filename" not in row  # MDE's own FileName is that column (names are case-insensitive)
+
+
 def test_garbage_lines_are_rejects(tmp_path: Path) -> None:
     path = tmp_path / "hunt.json"
     path.write_bytes(json.dumps(MDE_PROCESS).encode() + b"\n\xff\xfe garbage\n" + json.dumps(MDE_PROCESS).encode()[:50])
@@ -222,6 +234,38 @@ def test_sigma_rule_fires_on_mde_and_fdr(vss_case: Path, tmp_path: Path) -> None
     assert [s.status for s in result.report] == ["converted"]
     hosts = sorted(f.host or "" for f in result.findings)
     assert hosts == ["4b8f58d3f5f040b3804d3820ca2aed67", "ward-pc-07.hospital.local"]
+
+
+REAL_RULE = """
+title: Real fixture processes
+id: 7c0e2a55-3f0b-4f5e-8d8e-6a1f3b2c9d10
+status: test
+level: low
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    fdr:
+        Image|endswith: '\\svchost.exe'
+        CommandLine|contains: 'NetSetupSvc'
+    mde:
+        Image|endswith: '\\smartscreen.exe'
+        ParentImage|endswith: '\\svchost.exe'
+    condition: 1 of them
+"""
+
+
+def test_sigma_rule_fires_on_real_fixtures(shared_data: Path, tmp_path: Path) -> None:
+    fdr = shared_data / "edr-fixtures/elastic-integrations/packages/crowdstrike/data_stream/fdr/_dev/test/pipeline/test-fdr.log"
+    ingest_paths(tmp_path / "case", [shared_data / DEVICE_LOG, fdr])
+    rule = tmp_path / "real.yml"
+    rule.write_text(REAL_RULE, encoding="utf-8")
+    with Case.open(tmp_path / "case", read_only=True) as case:
+        result = run_sigma(case, [rule])
+    assert sorted((f.host, len(f.records)) for f in result.findings) == [
+        ("ffffffffbe8a46386afe80c5ef64d0b5", 1),  # FDR ProcessRollup2, host named by sensor id
+        ("testmachine6", 1),  # MDE DeviceProcessEvents
+    ]
 
 
 def test_ingest_paths_counts(shared_data: Path, tmp_path: Path) -> None:

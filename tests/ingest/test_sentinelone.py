@@ -43,16 +43,19 @@ def test_fixture_reconciles(shared_data: Path, rel: str) -> None:
     rows, rejects = _parse(path)
     assert (len(rows), rejects) == (count, [])
     assert {r["channel"] for r in rows} == {channel}
+    assert all(r["ts"] is not None for r in rows)
     assert all(r["ts"] is not None and r["source"] == "s1" for r in rows)
 
 
 def test_threat_fields(shared_data: Path) -> None:
     rows, _ = _parse(shared_data / S1_DIR / "threat/_dev/test/pipeline/test-pipeline-threat.log")
     first = rows[0]
-    assert first["host"] == "test-LINUX"
+    assert (first["host"], first["os_family"]) == ("test-LINUX", "linux")
     assert first["hash_sha1"] == "aaf4c61ddcc5e8a2dabede0f3b482cd9aea9434d"
     assert first["file_path"] == first["threatInfo.filePath"]
     assert first["message"].startswith(first["threatInfo.classification"])
+    assert (first["category"], first["Signature"], first["Filename"]) == (
+        "antivirus", first["threatInfo.threatName"], first["threatInfo.filePath"])
 
 
 def test_activity_fields(shared_data: Path) -> None:

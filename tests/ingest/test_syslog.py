@@ -78,10 +78,14 @@ def test_corpus_lines_reconcile(shared_data: Path, rel: str) -> None:
     assert found is not None and found.name == "syslog"
     items = parse(path)
     assert line_total(items) == count_lines(path)
+    data = path.read_bytes()
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == 0x0A]
     for row in rows_of(items):
         assert row["source"] == "syslog"
         assert row["ts"].tzinfo is not None and row["ts"].utcoffset().total_seconds() == 0
-        assert row["ts_raw"] and row["rec_line"] >= 1 and row["rec_offset"] >= 0
+        # the raw record can be found again: its line starts at rec_offset, with its timestamp
+        assert starts[row["rec_line"] - 1] == row["rec_offset"]
+        assert row["ts_raw"].encode() in data[row["rec_offset"] : row["rec_offset"] + 80]
 
 
 def test_plaso_syslog_rejects_are_explained(shared_data: Path) -> None:
@@ -150,6 +154,7 @@ def test_new_year_rollover_with_reference_year(tmp_path: Path) -> None:
     rows = rows_of(parse(path, ParseContext(reference_year=2024)))
     assert [r["ts"].year for r in rows] == [2023, 2023, 2024, 2024]
     assert all(r["ts_year_inferred"] is True and r["ts_assumed"] is True for r in rows)
+    assert {r["year_from"] for r in rows} == {"reference_year"}
     assert rows[2]["ts"] == datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC)
 
 
@@ -159,6 +164,7 @@ def test_year_from_mtime_never_puts_events_after_the_file(tmp_path: Path) -> Non
     path.write_text("Dec 31 22:00:00 db1 kernel: [1.0] booting\nJan  3 09:00:00 db1 kernel: [2.0] up\n")
     rows = rows_of(parse(path, mtime=datetime(2025, 1, 5, 12, 0, tzinfo=UTC)))
     assert [r["ts"].year for r in rows] == [2024, 2025]
+    assert rows[0]["year_from"] == "mtime"
     only_december = tmp_path / "old"
     only_december.write_text("Dec 20 10:00:00 db1 kernel: [1.0] booting\n")
     row = rows_of(parse(only_december, mtime=datetime(2025, 1, 5, tzinfo=UTC)))[0]
@@ -216,6 +222,10 @@ def test_sniff_refuses_json_csv_binary_audit() -> None:
     assert not PARSER.sniff(b"ElfFile\x00\x01\x02", "x")
     assert not PARSER.sniff(b"type=SYSCALL msg=audit(1.2:3): arch=c000003e\n", "audit.log")
     assert not PARSER.sniff(b"", "x")
+    rotated = b"\tcontinued message\n"
+    rotated += b"".join(b"Jan  5 10:00:0%d h1 app[1]: hi\n" % i for i in range(4))
+    assert PARSER.sniff(rotated, "messages.1")
+    assert not PARSER.sniff(b"hello world\nJan  5 10:00:00 h1 app[1]: hi\nmore prose\n", "notes.txt")
 
 
 def test_ingest_paths_counts_in_case(shared_data: Path, tmp_path: Path) -> None:
@@ -237,3 +247,55 @@ def test_ingest_paths_counts_in_case(shared_data: Path, tmp_path: Path) -> None:
     assert rows == in_rows and rejects == in_rejects == 0
     assert rows == 2000
     assert failed > 400  # the brute force: "Failed password for ..." lines with user and source ip
+
+
+def test_rfc5424_structured_data_and_bom(tmp_path: Path) -> None:
+    """The RFC 5424 example: structured data kept whole, the BOM dropped from the message."""
+    path = tmp_path / "rfc5424.log"
+    path.write_bytes(
+        b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 "
+        b'[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][x@1 a="b\\]c"] '
+        b"\xef\xbb\xbfAn application event log entry...\n"
+        b"<34>1 2003-10-11T22:14:15.003+05:30 - su - - -\n"
+    )
+    rows = rows_of(parse(path))
+    assert len(rows) == 2
+    first, second = rows
+    assert (
+        first["structured_data"]
+        == '[exampleSDID@32473 iut="3" eventSource="Application" eventID="1011"][x@1 a="b\\]c"]'
+    )
+    assert first["message"] == "An application event log entry..."
+    assert (first["facility"], first["severity"], first["pri"], first["msgid"]) == (
+        "local4",
+        "notice",
+        "165",
+        "ID47",
+    )
+    assert (second["host"], second["provider"], second["message"], second["channel"]) == (
+        None,
+        "su",
+        "",
+        "auth",
+    )
+    assert (
+        second["ts"] == datetime(2003, 10, 11, 16, 44, 15, 3000, tzinfo=UTC)
+        and second["ts_zone"] == "UTC+05:30"
+    )
+
+
+def test_random_bytes_never_crash(tmp_path: Path) -> None:
+    """Random bytes mixed with good lines: every line still accounted for, no exception."""
+    import random
+
+    rng = random.Random(7)
+    lines = []
+    for i in range(300):
+        if i % 3 == 0:
+            lines.append(bytes(rng.randrange(256) for _ in range(rng.randrange(0, 120))).replace(b"\n", b""))
+        else:
+            lines.append(b"Feb %2d 10:%02d:00 h1 app[%d]: message %d" % (1 + i % 28, i % 60, i, i))
+    path = tmp_path / "mixed.log"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    items = parse(path, ParseContext(reference_year=2024))
+    assert line_total(items) == count_lines(path) == 300

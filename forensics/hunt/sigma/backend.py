@@ -9,6 +9,7 @@ negated rules never fire. Semantics here follow the Sigma specification:
   escaped (``ESCAPE '\\'``, written only when the pattern needs it);
 * a field the data does not have is folded to a constant at conversion time: a match on it is
   false, ``null`` / ``exists: false`` on it is true — so ``not`` over a missing field is true;
+  ``null`` also matches an empty value (EVTX writes empty elements as ''), ``exists`` does not;
 * SQL NULL never leaks into ``not``: every negation is ``NOT coalesce(x, false)``;
 * regular expressions go through ``regexp_matches`` with their flags written inline (``(?i)``),
   CIDR ranges become LIKE prefixes, numbers compare numerically (``TRY_CAST``).
@@ -65,6 +66,14 @@ class ColumnRef:
 
     sql: str
     numeric: bool = False
+    lower_sql: str | None = None  # a column already holding lower(sql), computed once per scan
+
+    @property
+    def lower(self) -> str:
+        """SQL of the lower-cased value."""
+        if self.lower_sql:
+            return self.lower_sql
+        return f"lower(CAST({self.sql} AS VARCHAR))" if self.numeric else f"lower({self.sql})"
 
 
 Resolver = Callable[[str], "ColumnRef | None"]
@@ -75,7 +84,7 @@ class ConvertContext:
     """What the conversion needs to know about the data it will run on."""
 
     resolve: Resolver  # Sigma field name -> column expression, None when the data lacks it
-    keyword_sql: str | None = None  # text a field-less (keyword) search looks in
+    keyword: ColumnRef | None = None  # text a field-less (keyword) search looks in
     placeholders: dict[str, list[str]] = field(default_factory=dict)  # values for |expand
     fields: set[str] = field(default_factory=set)  # Sigma fields the rule referenced (filled)
 
@@ -98,22 +107,26 @@ _CMP = {
     CompareOperators.NEQ: "<>",
 }
 
-_TS_PARTS = {"minute": "minute", "hour": "hour", "day": "day", "week": "week", "month": "month", "year": "year"}
+_TS_PARTS = {
+    "minute": "minute",
+    "hour": "hour",
+    "day": "day",
+    "week": "week",
+    "month": "month",
+    "year": "year",
+}
 
 
 def to_sql(node: object, ctx: ConvertContext) -> str:
-    """SQL boolean expression for a parsed condition node (never NULL-valued at the top)."""
-    sql = _node(node, ctx)
-    if sql in (TRUE, FALSE):
-        return sql
-    return f"coalesce({sql}, FALSE)"
+    """SQL boolean expression for a parsed condition node (NULL, where it occurs, means no match)."""
+    return _node(node, ctx)
 
 
 def _node(node: object, ctx: ConvertContext) -> str:
     if isinstance(node, ConditionAND):
         return _join([_node(a, ctx) for a in node.args], "AND")
     if isinstance(node, ConditionOR):
-        return _join([_node(a, ctx) for a in node.args], "OR")
+        return _join(_or_args(node.args, ctx), "OR")
     if isinstance(node, ConditionNOT):
         inner = _node(node.args[0], ctx)
         if inner == TRUE:
@@ -126,6 +139,75 @@ def _node(node: object, ctx: ConvertContext) -> str:
     if isinstance(node, ConditionValueExpression):
         return _keyword(node.value, ctx)
     raise Unsupported(f"condition element {type(node).__name__} is not supported")
+
+
+def _mergeable(arg: object) -> str | None:
+    """The field of an OR-ed ``field = plain string`` item that can join a merged regex."""
+    if not isinstance(arg, ConditionFieldEqualsValueExpression):
+        return None
+    v = arg.value
+    if type(v) is not SigmaString or v.contains_placeholder():
+        return None
+    return arg.field
+
+
+def _or_args(args: list[object], ctx: ConvertContext) -> list[str]:
+    """OR-ed items; several plain strings on one field become one regular expression.
+
+    DuckDB's planning time grows with every expression node, and SigmaHQ rules OR long value
+    lists (``Image|endswith: [...]``): one ``regexp_matches`` per field keeps a 1,000-rule scan
+    cheap to plan, and RE2 matches the alternatives in one pass.
+    """
+    by_field: dict[str, list[SigmaString]] = {}
+    for a in args:
+        f = _mergeable(a)
+        if f is not None:
+            by_field.setdefault(f, []).append(a.value)  # type: ignore[attr-defined]
+    out: list[str] = []
+    done: set[str] = set()
+    for a in args:
+        f = _mergeable(a)
+        if f is None or len(by_field[f]) < 2:
+            out.append(_node(a, ctx))
+        elif f not in done:
+            done.add(f)
+            out.append(_merged_regex(f, by_field[f], ctx))
+    return out
+
+
+_RE_SPECIAL = set("\\.^$|?*+()[]{}")
+
+
+def _re_literal(text: str) -> str:
+    return "".join("\\" + c if c in _RE_SPECIAL else c for c in text)
+
+
+def _sigma_to_regex(s: SigmaString) -> str:
+    parts = list(s.iter_parts())
+    head = not (parts and parts[0] is SpecialChars.WILDCARD_MULTI)
+    tail = not (parts and parts[-1] is SpecialChars.WILDCARD_MULTI)
+    if not head:
+        parts = parts[1:]
+    if not tail and parts:
+        parts = parts[:-1]
+    body = []
+    for p in parts:
+        if p is SpecialChars.WILDCARD_MULTI:
+            body.append(".*")
+        elif p is SpecialChars.WILDCARD_SINGLE:
+            body.append(".")
+        else:
+            body.append(_re_literal(str(p).lower()))
+    return ("^" if head else "") + "".join(body) + ("$" if tail else "")
+
+
+def _merged_regex(name: str, values: list[SigmaString], ctx: ConvertContext) -> str:
+    ctx.fields.add(name)
+    col = ctx.resolve(name)
+    if col is None:
+        return FALSE
+    alts = sorted({_sigma_to_regex(v) for v in values})
+    return f"regexp_matches({col.lower}, {quote_str('(?s)' + '|'.join(alts))})"
 
 
 def _join(parts: list[str], op: str) -> str:
@@ -148,7 +230,10 @@ def _field_value(name: str, value: object, ctx: ConvertContext) -> str:
         return _join([_field_value(name, v, ctx) for v in value.values], "OR")
     col = ctx.resolve(name)
     if isinstance(value, SigmaNull):
-        return TRUE if col is None else f"({col.sql} IS NULL)"
+        # null: absent or empty. EVTX renders an empty <Data> element as '' (Sysmon's StartModule)
+        if col is None:
+            return TRUE
+        return f"({col.sql} IS NULL)" if col.numeric else f"({col.sql} IS NULL OR {col.sql} = '')"
     if isinstance(value, SigmaExists):
         if col is None:
             return FALSE if value.exists else TRUE
@@ -176,7 +261,7 @@ def _match(col: ColumnRef, value: object, ctx: ConvertContext) -> str:
         return f"(date_part('{part}', TRY_CAST({col.sql} AS TIMESTAMP)) = {int(value.number)})"
     if isinstance(value, SigmaString):
         strings = _expand_placeholders(value, ctx)
-        return _join([_string(col.sql, s) for s in strings], "OR")
+        return _join([_string(col, s) for s in strings], "OR")
     if isinstance(value, SigmaBool):
         return f"(lower(CAST({col.sql} AS VARCHAR)) = '{'true' if value.boolean else 'false'}')"
     if isinstance(value, SigmaNumber):
@@ -189,7 +274,8 @@ def _match(col: ColumnRef, value: object, ctx: ConvertContext) -> str:
         return f"regexp_matches({_as_text(col)}, {quote_str(_regex_literal(value))})"
     if isinstance(value, SigmaCIDRExpression):
         pats = value.expand("*")
-        return _join([_string(_as_text(col), SigmaString(p)) for p in pats], "OR")
+        text = ColumnRef(_as_text(col), lower_sql=col.lower_sql)
+        return _join([_string(text, SigmaString(p)) for p in pats], "OR")
     raise Unsupported(f"value type {type(value).__name__} is not supported")
 
 
@@ -209,13 +295,14 @@ def _number(col: ColumnRef, number: int | float) -> str:
     return f"(lower({col.sql}) IN ({lits}) OR TRY_CAST({col.sql} AS DOUBLE) = {number!r})"
 
 
-def _string(sql: str, s: SigmaString) -> str:
+def _string(col: ColumnRef, s: SigmaString) -> str:
     """Case-insensitive (unless cased) equality or LIKE of a column against a Sigma string."""
     cased = isinstance(s, SigmaCasedString)
     pattern, has_wild = _like_pattern(s, lower=not cased)
-    target = sql if cased else f"lower({sql})"
+    target = col.sql if cased else col.lower
     if not has_wild:
-        plain = s.to_plain() if not cased else str(s.to_plain())
+        # the parts, not to_plain(): to_plain re-escapes a literal * or ? as \* / \?
+        plain = "".join(str(p) for p in s.iter_parts())
         return f"({target} = {quote_str(plain if cased else plain.lower())})"
     esc = " ESCAPE '\\'" if "\\" in pattern else ""
     return f"({target} LIKE {quote_str(pattern)}{esc})"
@@ -271,7 +358,7 @@ def _fieldref(col: ColumnRef | None, value: SigmaFieldReference, ctx: ConvertCon
     other = ctx.resolve(value.field)
     if col is None or other is None:
         return FALSE
-    a, b = f"lower({_as_text(col)})", f"lower({_as_text(other)})"
+    a, b = col.lower, other.lower
     if value.starts_with and value.ends_with:
         return f"(strpos({a}, {b}) > 0)"
     if value.starts_with:
@@ -288,19 +375,19 @@ def _keyword(value: object, ctx: ConvertContext) -> str:
     if isinstance(value, SigmaNumber):
         value = SigmaString(str(value.number))
     if isinstance(value, SigmaRegularExpression):
-        if ctx.keyword_sql is None:
+        if ctx.keyword is None:
             _regex_literal(value)
             return FALSE
-        return f"regexp_matches({ctx.keyword_sql}, {quote_str(_regex_literal(value))})"
+        return f"regexp_matches({ctx.keyword.sql}, {quote_str(_regex_literal(value))})"
     if not isinstance(value, SigmaString):
         raise Unsupported(f"keyword of type {type(value).__name__} is not supported")
     strings = _expand_placeholders(value, ctx)
-    if ctx.keyword_sql is None:
+    if ctx.keyword is None:
         return FALSE
     # a keyword matches anywhere in the event text unless the rule anchors it with wildcards
     parts = []
     for s in strings:
         if not (s.startswith(SpecialChars.WILDCARD_MULTI) or s.endswith(SpecialChars.WILDCARD_MULTI)):
             s = SpecialChars.WILDCARD_MULTI + s + SpecialChars.WILDCARD_MULTI
-        parts.append(_string(ctx.keyword_sql, s))
+        parts.append(_string(ctx.keyword, s))
     return _join(parts, "OR")

@@ -86,7 +86,9 @@ def evaluate(corr: SigmaCorrelationRule, events: Sequence[CorrEvent]) -> list[Co
     return hits
 
 
-def _windows(corr: SigmaCorrelationRule, key: tuple[str | None, ...], evs: list[CorrEvent], span: int) -> list[CorrHit]:
+def _windows(
+    corr: SigmaCorrelationRule, key: tuple[str | None, ...], evs: list[CorrEvent], span: int
+) -> list[CorrHit]:
     cond = corr.condition
     assert isinstance(cond, SigmaCorrelationCondition)
     test = _OPS[cond.op]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,8 +119,13 @@ def _prepare_all(loaded: list[LoadedRule]) -> _State:
     return st
 
 
-def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str]] | None) -> None:  # fmt: skip
-    """Convert every prepared rule for the schema of its group; validate the SQL in DuckDB."""
+def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str]] | None,
+                 check_sql: bool = True) -> None:  # fmt: skip
+    """Convert every prepared rule for the schema of its group; validate the SQL in DuckDB.
+
+    A hunt skips the separate validation: running the group's query validates it (a rejected
+    query is bisected to the failing rule there).
+    """
     by_pred: dict[str, list[PreparedRule]] = {}
     for p in st.preps.values():
         by_pred.setdefault(p.logsource.predicate or "", []).append(p)
@@ -142,7 +150,7 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
                 continue
             st.sql[p.index] = (conv.sql, conv.columns)
             terms.append((p.index, conv.sql))
-        failed = validate(scratch, schema, terms)
+        failed = validate(scratch, schema, terms) if check_sql or not (group and group.files) else {}
         for p in preps:
             if p.index in failed:
                 st.sql.pop(p.index, None)
@@ -173,7 +181,9 @@ def _check_correlations(st: _State, with_case: bool) -> None:
             for r in corr.rules or []:
                 j = refs.get(r.reference)
                 if j is None:
-                    reason = f"base rule '{r.reference}' is not among the rules given (or is itself a correlation)"
+                    reason = (
+                        f"base rule '{r.reference}' is not among the rules given (or is itself a correlation)"
+                    )
                     break
                 if j not in st.sql:
                     reason = f"base rule '{r.reference}' was not converted: {st.status[j].reason}"
@@ -195,12 +205,24 @@ def check_rules(
 
 
 def run_sigma(
-    case: Case, rule_paths: Sequence[Path], placeholders: dict[str, list[str]] | None = None
+    case: Case,
+    rule_paths: Sequence[Path],
+    placeholders: dict[str, list[str]] | None = None,
+    stats: dict[str, Any] | None = None,
 ) -> SigmaResult:
-    """Hunt the case with the rules: one finding per (rule, host), plus correlation findings."""
+    """Hunt the case with the rules: one finding per (rule, host), plus correlation findings.
+
+    ``placeholders`` gives values for ``|expand`` placeholders (name without %); ``stats``,
+    when given, receives seconds spent in ``load`` (YAML + pySigma), ``convert`` (planning and
+    SQL generation) and ``execute`` (DuckDB scans and findings), and ``columns``: the set of
+    event columns the rules read.
+    """
+    clock = time.perf_counter()
     loaded = load_rules(rule_paths)
     st = _prepare_all(loaded)
-    _convert_all(st, case, placeholders)
+    t_load = time.perf_counter()
+    _convert_all(st, case, placeholders, check_sql=False)
+    t_conv = time.perf_counter()
     roots = [Path(p) for p in rule_paths]
     corr_bases = {_rule_index(st)[r.reference] for c in st.corrs.values() for r in c.rules or []
                   if r.reference in _rule_index(st)}  # fmt: skip
@@ -216,6 +238,9 @@ def run_sigma(
             findings.extend(_correlation_findings(case, st, i, corr, roots))
     findings.sort(key=lambda f: (f.kind, f.rule_id, f.host or "", f.first_ts.isoformat() if f.first_ts else "",
                                  f.finding_id))  # fmt: skip
+    if stats is not None:
+        stats.update(load=t_load - clock, convert=t_conv - t_load, execute=time.perf_counter() - t_conv)
+        stats["columns"] = {c for sql_cols in st.sql.values() for c in sql_cols[1]}
     return SigmaResult(findings, [st.status[k] for k in sorted(st.status)])
 
 
@@ -226,12 +251,17 @@ def _generates(st: _State, base: int) -> bool:
 
 
 def _execute(con: duckdb.DuckDBPyConnection, st: _State) -> dict[int, list[tuple[str, int, str | None, Any]]]:
-    """Run every group with rows in the case; rule index -> matched (sha256, rec_index, host, ts)."""
+    """Run every group with rows in the case; rule index -> matched (sha256, rec_index, host, ts).
+
+    Groups run on a small thread pool (each on its own cursor): DuckDB releases the GIL while it
+    plans and scans, and planning a big group is single-threaded, so two groups at once use the
+    machine's cores. Results are merged by rule index, so the order of completion does not matter.
+    """
     by_pred: dict[str, list[int]] = {}
     for i, p in st.preps.items():
         if i in st.sql:
             by_pred.setdefault(p.logsource.predicate or "", []).append(i)
-    out: dict[int, list[tuple[str, int, str | None, Any]]] = {}
+    jobs = []
     for pred in sorted(by_pred):
         group = st.groups.get(pred)
         if group is None or not group.files:
@@ -240,8 +270,13 @@ def _execute(con: duckdb.DuckDBPyConnection, st: _State) -> dict[int, list[tuple
         cols: set[str] = set()
         for i in idxs:
             cols |= st.sql[i][1]
-        terms = [(i, st.sql[i][0]) for i in idxs]
-        rows, failed = run_group(con, group, terms, cols)
+        jobs.append((group, [(i, st.sql[i][0]) for i in idxs], cols))
+    jobs.sort(key=lambda j: -len(j[1]))  # biggest first balances the pool
+    out: dict[int, list[tuple[str, int, str | None, Any]]] = {}
+    workers = max(1, min(len(jobs), os.cpu_count() or 1, 4))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda j: run_group(con, *j), jobs))
+    for rows, failed in results:
         for i, reason in failed.items():
             st.status[i] = _status(st.loaded[i], "failed", reason, True)
         for sha, rec, host, ts, hits in rows:
@@ -316,7 +351,9 @@ def _correlation_findings(case: Case, st: _State, i: int, corr: SigmaCorrelation
     refs = _rule_index(st)
     events: list[CorrEvent] = []
     group_by = list(corr.group_by or [])
-    value_field = corr.condition.fieldref if isinstance(getattr(corr.condition, "fieldref", None), str) else None
+    value_field = (
+        corr.condition.fieldref if isinstance(getattr(corr.condition, "fieldref", None), str) else None
+    )
     for r in corr.rules or []:
         j = refs[r.reference]
         fields = [_alias(corr, f, r.reference) for f in group_by]
@@ -361,10 +398,7 @@ def _base_events(case: Case, st: _State, j: int, reference: str, fields: list[st
         ref = resolve(f)
         exprs.append("NULL" if ref is None else f"CAST({ref.sql} AS VARCHAR)")
     extra = "".join(f", {e}" for e in exprs)
-    sql = (
-        f"SELECT input_sha256, rec_index, host, ts{extra} FROM {group_from(group, used)} AS g "
-        f"WHERE {group.predicate} AND {st.sql[j][0]}"
-    )
+    sql = f"SELECT input_sha256, rec_index, host, ts{extra} FROM {group_from(group, used)} AS g WHERE {st.sql[j][0]}"
     out = []
     for row in case.con.execute(sql).fetchall():
         sha, rec, host, ts = row[:4]
@@ -397,7 +431,9 @@ _REPORT_SCHEMA = pa.schema(
 def write_rule_report(case: Case, report: list[RuleStatus]) -> Path:
     """Write ``findings/rule_report.parquet`` (sorted by path, line, rule id) and refresh the views."""
     rows = sorted(report, key=lambda r: (r.path, r.line or 0, r.rule_id or "", r.title or ""))
-    table = pa.Table.from_pylist([{n: getattr(r, n) for n in _REPORT_SCHEMA.names} for r in rows], _REPORT_SCHEMA)
+    table = pa.Table.from_pylist(
+        [{n: getattr(r, n) for n in _REPORT_SCHEMA.names} for r in rows], _REPORT_SCHEMA
+    )
     out = case.root / "findings" / "rule_report.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".parquet.tmp")

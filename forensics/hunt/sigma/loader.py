@@ -108,7 +108,9 @@ def _load_doc(path: Path, rel: str, line: int | None, sha: str, doc: Any) -> Loa
     if not isinstance(doc, dict):
         return LoadedRule(path, rel, line, sha, None, error="document is not a mapping")
     if "filter" in doc and "detection" not in doc:
-        return LoadedRule(path, rel, line, sha, None, skip="Sigma meta filter document (not a detection rule)")
+        return LoadedRule(
+            path, rel, line, sha, None, skip="Sigma meta filter document (not a detection rule)"
+        )
     try:
         rule: SigmaRule | SigmaCorrelationRule
         if "correlation" in doc:

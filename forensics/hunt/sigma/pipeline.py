@@ -56,7 +56,9 @@ WINDOWS_SERVICES: dict[str, tuple[str, ...]] = {
         "Microsoft-Windows-Security-Mitigations/User Mode",
     ),
     "microsoft-servicebus-client": ("Microsoft-ServiceBus-Client",),
-    "terminalservices-localsessionmanager": ("Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",),
+    "terminalservices-localsessionmanager": (
+        "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
+    ),
     "shell-core": ("Microsoft-Windows-Shell-Core/Operational",),
     "certificateservicesclient-lifecycle-system": (
         "Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational",
@@ -118,6 +120,18 @@ class LogSource:
     label: str  # product/category/service as the report shows it
     predicate: str | None  # SQL over core columns; None when unsupported
     reason: str | None = None  # why unsupported
+    # per-row conditions on event fields, ANDed to every rule of the log source:
+    # (field, lower-case prefix, True = must start with it / False = must not)
+    field_prefixes: tuple[tuple[str, str, bool], ...] = ()
+
+
+# Sysmon 12 covers key/value creation and deletion; Sigma's registry_delete means EventType
+# DeleteKey *or* DeleteValue (SigmaHQ's regression data has DeleteValue events for it), while the
+# ingest category only marks DeleteKey. Rows are re-split here by EventType.
+_REGISTRY_SPLIT: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...]]] = {
+    "registry_delete": (("registry_delete", "registry_add"), (("EventType", "delete", True),)),
+    "registry_add": (("registry_add",), (("EventType", "delete", False),)),
+}
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -135,11 +149,15 @@ def map_logsource(product: str | None, category: str | None, service: str | None
     service = service.lower() if service else None
     label = _label(product, category, service)
     parts: list[str] = []
+    prefixes: tuple[tuple[str, str, bool], ...] = ()
     if category:
         if category == "antivirus":
             chans = WINDOWS_SERVICES["windefend"]
             ids = ", ".join(str(i) for i in DEFENDER_DETECTION_IDS)
             parts.append(f"(category = 'antivirus' OR ({_in('channel', chans)} AND event_id IN ({ids})))")
+        elif category in _REGISTRY_SPLIT:
+            cats, prefixes = _REGISTRY_SPLIT[category]
+            parts.append(_in("category", cats))
         else:
             cats = CATEGORY_UNIONS.get(category, (category,))
             parts.append(_in("category", cats))
@@ -153,7 +171,9 @@ def map_logsource(product: str | None, category: str | None, service: str | None
                 alts.append(_in("provider", provs))
             parts.append("(" + " OR ".join(alts) + ")")
         else:
-            return LogSource(label, None, f"log source service '{service}' of product '{product}' is not mapped")
+            return LogSource(
+                label, None, f"log source service '{service}' of product '{product}' is not mapped"
+            )
     if product == "windows":
         if not service:
             parts.append(f"({_in('source', WINDOWS_SOURCES)} OR NOT {_in('channel', LINUX_CHANNELS)})")
@@ -164,7 +184,7 @@ def map_logsource(product: str | None, category: str | None, service: str | None
         return LogSource(label, None, f"log source product '{product}' is not collected by any parser")
     if not parts:
         return LogSource(label, None, "log source names neither product, category nor service")
-    return LogSource(label, " AND ".join(parts))
+    return LogSource(label, " AND ".join(parts), field_prefixes=prefixes)
 
 
 # Sigma field (lower-case) -> columns to try, first present non-null wins (coalesce).
@@ -191,6 +211,9 @@ def field_candidates(field: str, category: str | None) -> tuple[str, ...]:
     alias = FIELD_ALIASES.get(low)
     if alias is None:
         return (field,)
-    if low in ("image", "commandline", "parentimage", "parentcommandline") and category not in PROCESS_ALIAS_CATEGORIES:
+    if (
+        low in ("image", "commandline", "parentimage", "parentcommandline")
+        and category not in PROCESS_ALIAS_CATEGORIES
+    ):
         return (field,)
     return alias

@@ -26,7 +26,7 @@ from sigma.rule import SigmaRule
 from forensics.hunt.sigma.backend import TRUE, ColumnRef, ConvertContext, Unsupported, to_sql
 from forensics.hunt.sigma.loader import LoadedRule
 from forensics.hunt.sigma.pipeline import LogSource, field_candidates, map_logsource
-from forensics.hunt.sigma.sqlutil import quote_ident, quote_str
+from forensics.hunt.sigma.sqlutil import like_escape, quote_ident, quote_str
 from forensics.schema import CORE, CORE_NAMES
 
 CHUNK = 300  # rules per query: keeps DuckDB's expression binding fast and failures cheap to bisect
@@ -52,9 +52,15 @@ class PreparedRule:
 
 @dataclass
 class Schema:
-    """Columns available to a group: lower-case name -> (spelling, DuckDB type)."""
+    """Columns available to a group: lower-case name -> (spelling, DuckDB type).
+
+    Resolved fields become derived columns of the group's scan (``__c<k>`` the value and
+    ``__l<k>`` its lower-case), computed once per row however many rules test them: DuckDB's
+    planning cost grows with every expression node, so rules refer to plain columns only.
+    """
 
     columns: dict[str, tuple[str, str]]
+    derived: dict[str, int] = field(default_factory=dict)  # value SQL -> k of __c<k> / __l<k>
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Schema:
@@ -68,35 +74,53 @@ class Schema:
         """True when the column exists (case-insensitively)."""
         return name.lower() in self.columns
 
+    def _derive(self, value_sql: str, numeric: bool) -> ColumnRef:
+        k = self.derived.setdefault(value_sql, len(self.derived))
+        return ColumnRef(f'"__c{k}"', numeric, None if numeric else f'"__l{k}"')
+
     def resolver(self, category: str | None, used: set[str]) -> Callable[[str], ColumnRef | None]:
-        """A backend resolver for rules of ``category``; records the columns it hands out in ``used``."""
+        """A backend resolver for rules of ``category``; records the source columns it reads in ``used``."""
 
         def resolve(fld: str) -> ColumnRef | None:
-            present = [self.columns[c.lower()] for c in field_candidates(fld, category) if c.lower() in self.columns]
+            present = [
+                self.columns[c.lower()] for c in field_candidates(fld, category) if c.lower() in self.columns
+            ]
             if not present:
                 return None
             for name, _ in present:
                 used.add(name)
             if len(present) == 1:
                 name, typ = present[0]
-                return ColumnRef(quote_ident(name), typ.upper().startswith(_NUMERIC_TYPES))
+                return self._derive(quote_ident(name), typ.upper().startswith(_NUMERIC_TYPES))
             # mixed types cannot coalesce: compare as text then
             if len({t for _, t in present}) > 1:
-                return ColumnRef("coalesce(" + ", ".join(f"CAST({quote_ident(n)} AS VARCHAR)" for n, _ in present) + ")")
+                parts = ", ".join(f"CAST({quote_ident(n)} AS VARCHAR)" for n, _ in present)
+                return self._derive(f"coalesce({parts})", False)
             numeric = present[0][1].upper().startswith(_NUMERIC_TYPES)
-            return ColumnRef("coalesce(" + ", ".join(quote_ident(n) for n, _ in present) + ")", numeric)
+            return self._derive("coalesce(" + ", ".join(quote_ident(n) for n, _ in present) + ")", numeric)
 
         return resolve
 
-    def keyword_columns(self) -> list[str]:
-        """Text columns a field-less keyword search looks in."""
+    def keyword_ref(self, used: set[str]) -> ColumnRef | None:
+        """The event text a field-less keyword search looks in (all text columns, joined)."""
         core = set(CORE_NAMES)
         names = [
             name
             for low, (name, typ) in sorted(self.columns.items())
             if typ.upper() == "VARCHAR" and (name not in core or name == "message") and low not in _NOT_TEXT
         ]
-        return names
+        if not names:
+            return None
+        used.update(names)
+        return self._derive("concat_ws(' ', " + ", ".join(quote_ident(c) for c in names) + ")", False)
+
+    def derived_select(self) -> list[str]:
+        """Select items computing the derived columns."""
+        out = []
+        for value_sql, k in self.derived.items():
+            out.append(f'{value_sql} AS "__c{k}"')
+            out.append(f'lower(CAST({value_sql} AS VARCHAR)) AS "__l{k}"')
+        return out
 
 
 @dataclass
@@ -123,14 +147,14 @@ def prepare(loaded: LoadedRule, index: int) -> PreparedRule | str:
     return PreparedRule(index, loaded, rule, logsource, (ls.category or "").lower() or None, conditions)
 
 
-def convert(prep: PreparedRule, schema: Schema, placeholders: dict[str, list[str]] | None = None) -> Converted:
+def convert(
+    prep: PreparedRule, schema: Schema, placeholders: dict[str, list[str]] | None = None
+) -> Converted:
     """The rule's SQL boolean expression for ``schema`` (missing fields folded to constants)."""
     used: set[str] = set()
-    kw_cols = schema.keyword_columns()
-    keyword_sql = None
-    if kw_cols:
-        keyword_sql = "concat_ws(' ', " + ", ".join(quote_ident(c) for c in kw_cols) + ")"
-    ctx = ConvertContext(schema.resolver(prep.category, used), keyword_sql, dict(placeholders or {}))
+    kw_used: set[str] = set()
+    keyword = schema.keyword_ref(kw_used) if _has_keywords(prep) else None
+    ctx = ConvertContext(schema.resolver(prep.category, used), keyword, dict(placeholders or {}))
     try:
         parts = [to_sql(c, ctx) for c in prep.conditions]
     except Unsupported as exc:
@@ -138,9 +162,29 @@ def convert(prep: PreparedRule, schema: Schema, placeholders: dict[str, list[str
     except Exception as exc:  # a value pySigma built that we did not expect: report, do not crash
         return Converted(None, error=f"conversion error: {type(exc).__name__}: {exc}")
     sql = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
-    if keyword_sql is not None and "concat_ws(' '" in sql:
-        used.update(kw_cols)
-    return Converted(sql, used)
+    resolve = schema.resolver(prep.category, used)
+    for fld, prefix, positive in prep.logsource.field_prefixes:
+        ref = resolve(fld)
+        if ref is None:
+            test = "FALSE" if positive else "TRUE"
+        else:
+            test = f"coalesce({ref.lower} LIKE {quote_str(like_escape(prefix) + '%')}, FALSE)"
+            test = test if positive else f"NOT {test}"
+        sql = f"({test} AND {sql})"
+    return Converted(sql, used | kw_used)
+
+
+def _has_keywords(prep: PreparedRule) -> bool:
+    """True when the rule has a field-less (keyword) detection item."""
+    return any(item.field is None for det in prep.rule.detection.detections.values() for item in _items(det))
+
+
+def _items(det: Any) -> Iterable[Any]:
+    for item in getattr(det, "detection_items", []):
+        if hasattr(item, "detection_items"):
+            yield from _items(item)
+        else:
+            yield item
 
 
 def needed_fields_schema(preps: Sequence[PreparedRule]) -> Schema:
@@ -148,7 +192,7 @@ def needed_fields_schema(preps: Sequence[PreparedRule]) -> Schema:
     pairs: list[tuple[str, str]] = [(c.name, _duck(c.name)) for c in CORE]
     for p in preps:
         probe: set[str] = set()
-        ctx = ConvertContext(lambda f: ColumnRef(quote_ident(f)), "message", {}, probe)
+        ctx = ConvertContext(lambda f: ColumnRef(quote_ident(f)), ColumnRef("message"), {}, probe)
         try:
             for c in p.conditions:
                 to_sql(c, ctx)
@@ -196,11 +240,15 @@ def bisect_failures(
 def validate(con: duckdb.DuckDBPyConnection, schema: Schema, terms: list[tuple[int, str]]) -> dict[int, str]:
     """Rules whose SQL DuckDB refuses to bind over an empty table of ``schema``."""
     cols = ", ".join(f"{quote_ident(n)} {t}" for n, t in schema.columns.values())
+    con.execute("SET disabled_optimizers = 'common_subexpressions'")
     con.execute(f"CREATE OR REPLACE TEMP TABLE _sigma_check ({cols})")
+    src = f"(SELECT {', '.join(['*', *schema.derived_select()])} FROM _sigma_check)"
     failed: dict[int, str] = {}
     for start in range(0, len(terms), CHUNK):
         chunk = terms[start : start + CHUNK]
-        _, f = bisect_failures(chunk, lambda t: con.execute(f"SELECT {hits_sql(t)} FROM _sigma_check").fetchall())
+        _, f = bisect_failures(
+            chunk, lambda t: con.execute(f"SELECT {hits_sql(t)} FROM {src} AS g").fetchall()
+        )
         failed.update(f)
     return failed
 
@@ -229,7 +277,9 @@ def case_groups(con: duckdb.DuckDBPyConnection, root: Path, predicates: Iterable
     missing = ", ".join(f"NULL AS {c}" for c in PREDICATE_COLUMNS if c not in cols)
     base = "SELECT *" + (f", {missing}" if missing else "") + " FROM stats"
     sums = ", ".join(f"sum(CASE WHEN coalesce({p}, FALSE) THEN n ELSE 0 END)" for p in preds)
-    rows = scratch.execute(f"SELECT source, channel, {sums} FROM ({base}) GROUP BY source, channel").fetchall()
+    rows = scratch.execute(
+        f"SELECT source, channel, {sums} FROM ({base}) GROUP BY source, channel"
+    ).fetchall()
     scratch.close()
     files_by_sc: dict[tuple[Any, Any], list[str]] = {}
     for path, source, channel in parts:
@@ -248,7 +298,7 @@ def case_groups(con: duckdb.DuckDBPyConnection, root: Path, predicates: Iterable
 def _stats(con: duckdb.DuckDBPyConnection) -> pa.Table:
     have = {r[0].lower() for r in con.execute("DESCRIBE events").fetchall()}
     sel = ", ".join(c if c in have else f"NULL AS {c}" for c in PREDICATE_COLUMNS)
-    return con.execute(f"SELECT {sel}, count(*) AS n FROM events GROUP BY ALL").to_arrow_table()
+    return con.sql(f"SELECT {sel}, count(*) AS n FROM events GROUP BY ALL").to_arrow_table()
 
 
 def group_schema(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> Schema:
@@ -273,7 +323,9 @@ def group_from(group: Group, columns: Iterable[str]) -> str:
             want.setdefault(name.lower(), quote_ident(name))
         elif c in PREDICATE_COLUMNS or c in PROVENANCE:
             want.setdefault(c, f"NULL AS {c}")
-    return f"(SELECT {', '.join(want.values())} FROM {read_parquet(group.files)})"
+    base = f"(SELECT {', '.join(want.values())} FROM {read_parquet(group.files)})"
+    where = "" if group.predicate == TRUE else f" WHERE {group.predicate}"
+    return f"(SELECT {', '.join(['*', *schema.derived_select()])} FROM {base} AS b{where})"
 
 
 def run_group(
@@ -281,20 +333,24 @@ def run_group(
 ) -> tuple[list[tuple[str, int, str | None, Any, str]], dict[int, str]]:
     """Rows (input_sha256, rec_index, host, ts, hits) a group's rules match, and failed rules."""
     src = group_from(group, columns)
+    cur = con.cursor()
+    # DuckDB's common-subexpression pass is the costliest part of planning hundreds of CASE
+    # terms and finds nothing to share: the shared work is already in the derived columns
+    cur.execute("SET disabled_optimizers = 'common_subexpressions'")
+    cur.execute("SET enable_progress_bar = false")
     results: list[tuple[str, int, str | None, Any, str]] = []
     failed: dict[int, str] = {}
 
     def attempt(t: list[tuple[int, str]]) -> list[Any]:
-        where = "" if group.predicate == TRUE else f" WHERE {group.predicate}"
-        sql = (
-            f"SELECT * FROM (SELECT input_sha256, rec_index, host, ts, {hits_sql(t)} AS hits FROM {src} AS g{where}) "
-            "WHERE hits <> ''"
-        )
-        return con.execute(sql).fetchall()
+        # rows without a hit are dropped here, not by an outer WHERE: DuckDB would plan the
+        # whole CASE list twice (once pushed into the filter), doubling the planning cost
+        sql = f"SELECT input_sha256, rec_index, host, ts, {hits_sql(t)} AS hits FROM {src} AS g"
+        return [r for r in cur.execute(sql).fetchall() if r[4]]
 
     for start in range(0, len(terms), CHUNK):
         got, f = bisect_failures(terms[start : start + CHUNK], attempt)
         failed.update(f)
         for rows in got:
             results.extend(rows)
+    cur.close()
     return results, failed

@@ -1,0 +1,226 @@
+"""``forensics hunt``: Sigma, SQL hunts, IOC sweeps and YARA over a case in one pass."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from forensics.cli.common import err, out, print_json_line
+from forensics.errors import ForensicsError
+from forensics.hunt.engine import HuntOptions, HuntSummary, run_hunt
+from forensics.hunt.findings import LEVELS, Finding
+from forensics.hunt.writer import level_rank
+from forensics.store import DB_NAME, Case
+from forensics.timeutil import iso_ist, iso_utc
+
+EXIT_FAIL_ON = 4
+
+HELP = """Hunt a case: Sigma rules, SQL hunts (queries/), IOC sweeps and YARA, in one pass.
+
+TARGETS is a case directory, or log files / folders / archives: those are first ingested into
+--case (default ./cases/<name of the first input>, reported on stderr) and then hunted; their
+files are also scanned with YARA (size limit, timeout, never executed).
+
+Findings are written into the case (findings/findings.parquet, finding_records.parquet,
+iocs.parquet, hunt_report.parquet; views findings, finding_records, iocs). Rule, IOC and YARA
+files that cannot be loaded are counted and reported, never fatal.
+
+Exit codes: 0 ok; 1 error; 2 usage; 4 a finding is at or above --fail-on LEVEL
+(informational, low, medium, high, critical).
+"""
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``hunt`` command."""
+    app.command("hunt", help=HELP)(hunt)
+
+
+def _is_case(p: Path) -> bool:
+    return (p / DB_NAME).is_file()
+
+
+def _resolve_case(targets: list[Path], case: Path | None) -> tuple[Path, list[Path]]:
+    """(case directory, raw inputs to ingest first)."""
+    cases = [t for t in targets if _is_case(t)]
+    raw = [t for t in targets if not _is_case(t)]
+    if cases and raw:
+        err.print("error: give either a case directory or input files/folders, not both")
+        raise typer.Exit(2)
+    if len(cases) > 1:
+        err.print("error: hunt one case at a time")
+        raise typer.Exit(2)
+    if cases:
+        if case is not None and case.resolve() != cases[0].resolve():
+            err.print("error: --case differs from the case directory given")
+            raise typer.Exit(2)
+        return cases[0], []
+    missing = [t for t in raw if not t.exists()]
+    if missing:
+        err.print(f"error: no such file or folder: {', '.join(map(str, missing))}")
+        raise typer.Exit(2)
+    if case is None:
+        first = raw[0].resolve()
+        name = first.name.split(".")[0] or "case"
+        case = Path("cases") / name
+        err.print(f"case: {case} (no --case given)")
+    return case, raw
+
+
+def _ingest(case_dir: Path, raw: list[Path]) -> None:
+    try:
+        from forensics.ingest.runner import ingest_paths
+    except ImportError as exc:
+        err.print(f"error: ingest is not available: {exc}")
+        raise typer.Exit(1) from exc
+    err.print(f"ingesting {len(raw)} input(s) into {case_dir} ...")
+    summary = ingest_paths(case_dir, raw)
+    err.print(
+        f"ingested: {summary.files_parsed} file(s) parsed, {summary.files_skipped} already in the case, "
+        f"{summary.rows} rows, {summary.rejects} rejects"
+    )
+    for p in summary.problems[:20]:
+        err.print(
+            f"  [yellow]{p.get('status')}[/yellow] {p.get('path')} {p.get('member') or ''} {p.get('error') or ''}"
+        )
+
+
+def hunt(
+    targets: Annotated[
+        list[Path], typer.Argument(help="A case directory, or files/folders/archives to ingest first.")
+    ],
+    case: Annotated[
+        Path | None, typer.Option("--case", help="Case directory to ingest into and hunt.")
+    ] = None,
+    sigma: Annotated[
+        list[Path] | None, typer.Option("--sigma", help="Sigma rule folder or file (repeatable).")
+    ] = None,
+    queries: Annotated[
+        list[Path] | None, typer.Option("--queries", help="More SQL hunt folders (repeatable).")
+    ] = None,
+    iocs: Annotated[
+        list[Path] | None,
+        typer.Option("--iocs", help="IOC document or folder: text, CSV, STIX 2.1, MISP (repeatable)."),
+    ] = None,
+    yara_dirs: Annotated[
+        list[Path] | None, typer.Option("--yara", help="YARA rule folder or file (repeatable).")
+    ] = None,
+    no_default_iocs: Annotated[
+        bool, typer.Option("--no-default-iocs", help="Do not use the project's iocs/ folder.")
+    ] = False,
+    no_default_queries: Annotated[
+        bool, typer.Option("--no-default-queries", help="Do not run the project's queries/.")
+    ] = False,
+    json: Annotated[bool, typer.Option("--json", help="One JSON object per finding on stdout.")] = False,
+    fail_on: Annotated[
+        str | None, typer.Option("--fail-on", help="Exit 4 when a finding is at or above LEVEL.")
+    ] = None,
+    yara_max_mb: Annotated[int, typer.Option(help="YARA: skip files larger than this (MiB).")] = 64,
+    yara_timeout: Annotated[int, typer.Option(help="YARA: seconds per scanned file or value.")] = 30,
+) -> None:
+    """Hunt a case (or inputs ingested first) and write findings into it."""
+    if fail_on is not None and fail_on.lower() not in LEVELS:
+        err.print(f"error: --fail-on must be one of {', '.join(LEVELS)}")
+        raise typer.Exit(2)
+    case_dir, raw = _resolve_case(targets, case)
+    if raw:
+        _ingest(case_dir, raw)
+    options = HuntOptions(
+        sigma=list(sigma or []),
+        queries=list(queries or []),
+        iocs=list(iocs or []),
+        yara=list(yara_dirs or []),
+        scan_paths=raw,
+        default_queries=not no_default_queries,
+        default_iocs=not no_default_iocs,
+        yara_max_size=yara_max_mb * 1024 * 1024,
+        yara_timeout=yara_timeout,
+    )
+    try:
+        with Case.open(case_dir) as c:
+            summary = run_hunt(c, options, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+    except ForensicsError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from exc
+    _report(summary, json)
+    if fail_on is not None:
+        threshold = level_rank(fail_on.lower())
+        if any(level_rank(f.level) >= threshold for f in summary.findings):
+            err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
+            raise typer.Exit(EXIT_FAIL_ON)
+
+
+def finding_json(f: Finding) -> dict[str, object]:
+    """The ``--json`` shape of a finding."""
+    return {
+        "finding_id": f.finding_id,
+        "kind": f.kind,
+        "rule_id": f.rule_id,
+        "title": f.title,
+        "level": f.level,
+        "attack": sorted(set(f.attack)),
+        "host": f.host,
+        "first_ts": iso_utc(f.first_ts) if f.first_ts else None,
+        "last_ts": iso_utc(f.last_ts) if f.last_ts else None,
+        "tlp": f.tlp,
+        "summary": f.summary,
+        "records": [
+            {"input_sha256": r.input_sha256, "rec_index": r.rec_index} for r in sorted(set(f.records))
+        ],
+    }
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    return sorted(
+        findings,
+        key=lambda f: (
+            -level_rank(f.level),
+            f.first_ts.isoformat() if f.first_ts else "~",
+            f.kind,
+            f.rule_id,
+            f.finding_id,
+        ),
+    )
+
+
+def _report(summary: HuntSummary, as_json: bool) -> None:
+    if as_json:
+        for f in _sorted(summary.findings):
+            print_json_line(finding_json(f))
+    else:
+        table = Table("level", "kind", "rule", "host", "first (UTC)", "first (IST)", "rows", title="findings")
+        for f in _sorted(summary.findings):
+            table.add_row(
+                f.level, f.kind, f.title[:70], f.host or "", iso_utc(f.first_ts)[:19] if f.first_ts else "",
+                iso_ist(f.first_ts)[:19] if f.first_ts else "", str(len(set(f.records))),
+            )  # fmt: skip
+        out.print(table)
+    _stderr_summary(summary)
+
+
+def _stderr_summary(summary: HuntSummary) -> None:
+    err.print(f"case: {summary.case}")
+    err.print(f"sigma: {summary.sigma_note or 'no rules'}")
+    sql = [o for o in summary.outcomes if o.kind == "sql"]
+    err.print(
+        f"sql hunts: {sum(o.status == 'ran' for o in sql)} ran, {sum(o.status != 'ran' for o in sql)} skipped/failed"
+    )
+    err.print(f"iocs: {summary.ioc_count} indicators; yara: {summary.yara_files} rule file(s) compiled")
+    kinds = ", ".join(f"{n} {k}" for k, n in summary.by_kind().items()) or "none"
+    levels = ", ".join(f"{n} {lvl}" for lvl, n in summary.by_level().items())
+    err.print(f"findings: {len(summary.findings)} ({kinds}){'; ' + levels if levels else ''}")
+    problems = summary.problems()
+    if problems:
+        err.print(f"[yellow]{len(problems)} rule/IOC/YARA file(s) or hunts not used:[/yellow]")
+        for o in problems[:15]:
+            err.print(
+                f"  {o.kind} {o.status}: {o.path}{' [' + o.rule_id + ']' if o.rule_id else ''}: {o.reason[:160]}"
+            )
+        if len(problems) > 15:
+            err.print(
+                f"  ... {len(problems) - 15} more (forensics sql CASE \"SELECT * FROM read_parquet('findings/hunt_report.parquet')\")"
+            )
+    timing = ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items())
+    err.print(f"[dim]time: {timing}[/dim]")

@@ -1,0 +1,124 @@
+"""``forensics report``, ``forensics story`` and ``forensics integrity``: the investigator's view."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.table import Table
+
+from forensics.cli.common import err, json_line, out
+from forensics.errors import CaseError
+from forensics.integrity import assess
+from forensics.navigator import layer
+from forensics.report import write_report
+from forensics.store import Case
+from forensics.story import build_story
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``report``, ``story`` and ``integrity`` commands."""
+    app.command(
+        "report",
+        help=(
+            "Write the self-contained HTML report of a case (opens offline: summary, timeline chart, ATT&CK "
+            "heat map, lateral-movement graph, findings with records, integrity).\n\n"
+            "Example: forensics report cases/dims --out dims.html --layer dims-layer.json"
+        ),
+    )(report)
+    app.command(
+        "story",
+        help="Print the incident story: phases, patient zero, entry point, lateral movement, IOCs, impact, "
+        "what did not fall. Example: forensics story cases/dims --json",
+    )(story)
+    app.command(
+        "integrity",
+        help="Print how far the logs can be trusted per host: coverage, clearing, record-id gaps, clock skew. "
+        "Example: forensics integrity cases/dims --json",
+    )(integrity)
+
+
+def _open(case: Path) -> Case:
+    try:
+        return Case.open(case, read_only=True)
+    except CaseError as exc:
+        err.print(f"error: {exc}")
+        raise typer.Exit(1) from exc
+
+
+def report(
+    case: Annotated[Path, typer.Argument(help="Case directory.")],
+    out_path: Annotated[Path | None, typer.Option("--out", help="HTML file (default: CASE/report.html).")] = None,
+    layer_path: Annotated[
+        Path | None, typer.Option("--layer", help="Also write the ATT&CK Navigator layer JSON here.")
+    ] = None,
+    raw: Annotated[
+        bool,
+        typer.Option("--raw/--no-raw", help="Show each record as re-extracted from the original input (EVTX XML / line)."),
+    ] = True,
+) -> None:
+    """Write the HTML report (and optionally the Navigator layer)."""
+    c = _open(case)
+    try:
+        dest = write_report(c, out_path or case / "report.html", raw_records=raw)
+        if layer_path is not None:
+            layer_path.parent.mkdir(parents=True, exist_ok=True)
+            layer_path.write_bytes(orjson.dumps(layer(c), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+            err.print(f"navigator layer: {layer_path}")
+    finally:
+        c.close()
+    out.print(str(dest))
+
+
+def story(
+    case: Annotated[Path, typer.Argument(help="Case directory.")],
+    json: Annotated[bool, typer.Option("--json", help="The story as one JSON object.")] = False,
+) -> None:
+    """Print the story of the case."""
+    c = _open(case)
+    try:
+        s = build_story(c)
+    finally:
+        c.close()
+    if json:
+        print(json_line(s.to_dict()))
+    else:
+        out.print(s.render_text(), markup=False, highlight=False)
+
+
+def integrity(
+    case: Annotated[Path, typer.Argument(help="Case directory.")],
+    json: Annotated[bool, typer.Option("--json", help="The assessment as one JSON object.")] = False,
+) -> None:
+    """Print the integrity assessment of the case."""
+    c = _open(case)
+    try:
+        integ = assess(c)
+    finally:
+        c.close()
+    if json:
+        print(json_line(integ.to_dict()))
+        return
+    t = Table("Host", "Source", "Channel", "First (UTC)", "Last (UTC)", "Events", "Zone", title="Coverage")
+    for r in integ.coverage:
+        zone = r["zones"] + (" (assumed)" if r["zone_assumed"] else "")
+        t.add_row(*(str(v or "") for v in (r["host"], r["source"], r["channel"], r["first_utc"], r["last_utc"],
+                                            r["events"], zone)))  # fmt: skip
+    out.print(t)
+    for c_ in integ.clearings:
+        out.print(f"log cleared: {c_['host']} {c_['cleared_channel']} at {c_['ts_utc']} by {c_['by'] or '?'}; "
+                  f"gap from {c_['gap_from_utc'] or 'start of log'}", markup=False)  # fmt: skip
+    for t_ in integ.tampering:
+        out.print(f"log tampering: {t_['host']} at {t_['ts_utc']}: {t_['command']}", markup=False)
+    out.print(f"record-id gaps: {integ.record_gaps_total} ({integ.record_gaps_missing} records missing)")
+    for g in integ.record_gap_summary:
+        if g["missing"]:
+            out.print(f"  {g['host']} {g['channel']}: {g['missing']} of {g['last_record_id'] - g['first_record_id'] + 1} "
+                      f"records missing between {g['first_record_id']} and {g['last_record_id']}", markup=False)  # fmt: skip
+    for p in integ.clock_pairs:
+        out.print(f"clock: {p['target_host']} vs {p['source_host']}: {p['median_offset_s']:+.3f} s "
+                  f"({p['pairs']} paired logons)", markup=False)  # fmt: skip
+    offs = ", ".join(f"{h} {o:+.3f} s" for h, o in sorted(integ.offsets.items())) or "none"
+    out.print(f"clock offsets applied: {offs}", markup=False)

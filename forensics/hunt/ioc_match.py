@@ -1,0 +1,297 @@
+"""Match the IOC table against the case's events with joins, never one query per indicator.
+
+Each event column that can hold an observable is projected into one long table of
+``(row key, kind, value, field)`` — IP addresses, DNS names (with their parent domains, so an
+indicator ``evil.example`` matches ``a.b.evil.example``), URLs (canonicalised once per distinct
+value), hashes, file names and paths, and the addresses, URLs, domains, file names and hashes
+found inside command lines and script blocks — and joined to the indicators on ``(kind, value)``.
+One finding per (indicator, host) lists every matching row and keeps the indicator's TLP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from forensics.hunt.findings import Finding, RecordRef
+from forensics.hunt.iocs import TLP_ORDER, canonical_url
+from forensics.store import Case
+
+IP_COLUMNS = ("src_ip", "dst_ip", "IpAddress", "SourceIp", "DestinationIp", "SourceAddress", "DestAddress",
+              "ClientAddress", "ClientIP", "RemoteIP", "RemoteIp", "LocalIP", "Param3")  # fmt: skip
+DOMAIN_COLUMNS = ("QueryName", "DestinationHostname", "SourceHostname", "RemoteUrl_host", "HostName_remote")
+URL_COLUMNS = ("RemoteUrl", "Url", "URL", "url", "RequestUrl", "request_url", "TargetUrl")
+HASH_COLUMNS = ("hash_md5", "hash_sha1", "hash_sha256", "MD5", "SHA1", "SHA256", "Imphash_sha256")
+PATH_COLUMNS = ("file_path", "process_image", "parent_image", "TargetFilename", "ImageLoaded", "Image",
+                "ParentImage", "ServiceFileName", "ImagePath", "SourceImage", "TargetImage")  # fmt: skip
+NAME_COLUMNS = ("OriginalFileName",)
+TEXT_COLUMNS = ("process_cmdline", "parent_cmdline", "ScriptBlockText", "CommandLine", "ParentCommandLine")
+MESSAGE_COLUMN = "message"
+
+# Regexes used inside DuckDB (RE2): tokens inside command lines and messages.
+RE_IPV4 = r"(?:^|[^0-9.])((?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])(?:\.(?:25[0-5]|2[0-4][0-9]|1?[0-9]?[0-9])){3})(?:$|[^0-9.])"
+RE_URL = r"""((?i)(?:https?|ftp)://[^\s"'<>|)\]]+)"""
+RE_DOMAIN = r"(?i)(?:^|[^a-z0-9_.-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62})(?:$|[^a-z0-9_.-])"
+RE_FILE = r"""(?i)(?:^|[\s"'\\/=])([^\s"'\\/|<>:*?=]{1,200}\.[a-z0-9]{2,5})(?:$|[\s"',;])"""
+RE_HASH = r"(?i)(?:^|[^0-9a-f])([0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?:$|[^0-9a-f])"
+
+
+@dataclass(frozen=True)
+class _Cols:
+    present: dict[str, str]  # lower → spelling
+
+    def pick(self, names: Sequence[str]) -> list[str]:
+        seen: set[str] = set()
+        out: list[str] = []
+        for n in names:
+            real = self.present.get(n.lower())
+            if real is not None and real.lower() not in seen:
+                seen.add(real.lower())
+                out.append(real)
+        return out
+
+
+SRC = "ioc_events"  # the case's events, only the columns matching reads, materialised once
+
+
+def _q(col: str) -> str:
+    return '"' + col.replace('"', '""') + '"'
+
+
+def _key() -> str:
+    return "input_sha256, rec_index, host, ts"
+
+
+def _observations(cols: _Cols) -> list[str]:
+    """SELECTs yielding (input_sha256, rec_index, host, ts, kind, value, field) from plain columns."""
+    parts: list[str] = []
+    for c in cols.pick(IP_COLUMNS):
+        parts.append(
+            f"SELECT {_key()}, 'ip' AS kind, lower(regexp_replace(trim({_q(c)}), '^::ffff:', '')) AS value, "
+            f"'{c}' AS field FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} NOT IN ('', '-')"
+        )
+    for c in cols.pick(DOMAIN_COLUMNS):
+        parts.append(
+            f"SELECT {_key()}, 'domain' AS kind, rtrim(lower(trim({_q(c)})), '.') AS value, '{c}' AS field "
+            f"FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
+        )
+    for c in cols.pick(HASH_COLUMNS):
+        parts.append(
+            f"SELECT {_key()}, 'hash' AS kind, lower(trim({_q(c)})) AS value, '{c}' AS field "
+            f"FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
+        )
+    for c in cols.pick(PATH_COLUMNS):
+        parts.append(
+            f"SELECT {_key()}, 'filepath' AS kind, CASE WHEN {_q(c)} LIKE '/%' THEN {_q(c)} ELSE lower({_q(c)}) END "
+            f"AS value, '{c}' AS field FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
+        )
+        parts.append(
+            f"SELECT {_key()}, 'filename' AS kind, lower(regexp_extract({_q(c)}, '([^\\\\/]+)$', 1)) AS value, "
+            f"'{c}' AS field FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
+        )
+    for c in cols.pick(NAME_COLUMNS):
+        parts.append(
+            f"SELECT {_key()}, 'filename' AS kind, lower(trim({_q(c)})) AS value, '{c}' AS field "
+            f"FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
+        )
+    return parts
+
+
+def _text_tokens(cols: _Cols) -> tuple[list[str], list[str]]:
+    """SELECTs over command lines / messages: tokens (ip, domain, filename, hash) and raw URLs."""
+    texts = cols.pick(TEXT_COLUMNS)
+    tokens: list[str] = []
+    urls: list[str] = []
+    sources: list[tuple[str, str]] = [(c, f"{_q(c)} IS NOT NULL") for c in texts]
+    if MESSAGE_COLUMN in cols.present:
+        # log lines (sshd, syslog, EDR messages): only where no parsed address column says it
+        ip_cols = cols.pick(("src_ip", "dst_ip"))
+        cond = " AND ".join([f"{MESSAGE_COLUMN} IS NOT NULL", *(f"{_q(c)} IS NULL" for c in ip_cols)])
+        sources.append((MESSAGE_COLUMN, cond))
+    for col, cond in sources:
+        for kind, rx in (("ip", RE_IPV4), ("domain", RE_DOMAIN), ("filename", RE_FILE), ("hash", RE_HASH)):
+            if col == MESSAGE_COLUMN and kind not in ("ip", "domain", "hash"):
+                continue
+            tokens.append(
+                f"SELECT {_key()}, '{kind}' AS kind, lower(unnest(regexp_extract_all({_q(col)}, '{_sql(rx)}', 1))) AS value, "
+                f"'{col}' AS field FROM {SRC} WHERE {cond}"
+            )
+        urls.append(
+            f"SELECT {_key()}, unnest(regexp_extract_all({_q(col)}, '{_sql(RE_URL)}', 1)) AS raw, '{col}' AS field "
+            f"FROM {SRC} WHERE {cond} AND regexp_matches({_q(col)}, '(?i)(https?|ftp)://')"
+        )
+    for c in cols.pick(URL_COLUMNS):
+        urls.append(f"SELECT {_key()}, {_q(c)} AS raw, '{c}' AS field FROM {SRC} WHERE {_q(c)} IS NOT NULL")
+    return tokens, urls
+
+
+def _sql(s: str) -> str:
+    return s.replace("'", "''")
+
+
+def _ioc_keys(con: Any, table: pa.Table) -> None:
+    """One row per (kind, value) with the strictest TLP, highest confidence and all sources."""
+    con.register("ioc_all_arrow", table)
+    tlp_case = " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(TLP_ORDER))
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE ioc_keys AS
+        SELECT CASE WHEN type IN ('ipv4', 'ipv6') THEN 'ip' WHEN type IN ('md5', 'sha1', 'sha256') THEN 'hash'
+                    ELSE type END AS kind,
+               value, min(type) AS type, max(confidence) AS confidence,
+               max(CASE tlp {tlp_case} END) AS tlp_rank,
+               list_sort(list_distinct(list(source))) AS sources,
+               list_sort(list_distinct(flatten(list(tags)))) AS tags
+        FROM ioc_all_arrow
+        GROUP BY 1, 2
+        """
+    )
+    con.unregister("ioc_all_arrow")
+
+
+def _url_map(con: Any, url_selects: list[str]) -> None:
+    """Canonicalise every distinct raw URL of the case once (Python's URL parser, not SQL)."""
+    raws: list[str] = []
+    if url_selects:
+        q = " UNION ALL ".join(f"SELECT raw FROM ({s})" for s in url_selects)
+        raws = [r[0] for r in con.execute(f"SELECT DISTINCT raw FROM ({q}) WHERE raw IS NOT NULL").fetchall()]
+    canon = [canonical_url(r.rstrip(".,;")) for r in raws]
+    hosts = [
+        (c.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].split("@")[-1] if c else None) for c in canon
+    ]
+    con.register(
+        "url_map_arrow",
+        pa.table(
+            {"raw": raws, "canon": canon, "host": hosts},
+            schema=pa.schema([("raw", pa.string()), ("canon", pa.string()), ("host", pa.string())]),
+        ),
+    )
+    con.execute("CREATE OR REPLACE TEMP TABLE url_map AS SELECT * FROM url_map_arrow")
+    con.unregister("url_map_arrow")
+
+
+def ioc_columns(present: dict[str, str]) -> list[str]:
+    """The event columns IOC matching reads, given the case's columns (lower → spelling)."""
+    return _Cols(present).pick(
+        (*IP_COLUMNS, *DOMAIN_COLUMNS, *URL_COLUMNS, *HASH_COLUMNS, *PATH_COLUMNS, *NAME_COLUMNS, *TEXT_COLUMNS,
+         MESSAGE_COLUMN)
+    )  # fmt: skip
+
+
+def match_iocs(case: Case, table: pa.Table) -> list[Finding]:
+    """Findings for every indicator of ``table`` (``iocs.IOC_SCHEMA``) seen in the case's events."""
+    con = case.con
+    if table.num_rows == 0:
+        return []
+    present = {r[0].lower(): r[0] for r in con.execute("DESCRIBE events").fetchall()}
+    cols = _Cols(present)
+    _ioc_keys(con, table)
+    wanted = ioc_columns(present)
+    # One scan of the (possibly many-file) events view; every projection below reads this table.
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {SRC} AS SELECT input_sha256, rec_index, host, ts"
+        + "".join(f", {_q(c)}" for c in wanted)
+        + " FROM events"
+    )
+    plain = _observations(cols)
+    tokens, url_selects = _text_tokens(cols)
+    _url_map(con, url_selects)
+    url_obs = [
+        f"SELECT u.input_sha256, u.rec_index, u.host, u.ts, 'url' AS kind, m.canon AS value, u.field FROM ({s}) u "
+        f"JOIN url_map m ON u.raw = m.raw WHERE m.canon IS NOT NULL"
+        for s in url_selects
+    ] + [
+        f"SELECT u.input_sha256, u.rec_index, u.host, u.ts, 'domain' AS kind, m.host AS value, u.field FROM ({s}) u "
+        f"JOIN url_map m ON u.raw = m.raw WHERE m.host IS NOT NULL"
+        for s in url_selects
+    ]
+    selects = plain + tokens + url_obs
+    if not selects:
+        return []
+    obs = " UNION ALL ".join(selects)
+    # DNS names also match their parent domains: a.b.evil.example matches evil.example.
+    sql = f"""
+        WITH obs AS ({obs}),
+        expanded AS (
+            SELECT input_sha256, rec_index, host, ts, kind, value, field, value AS seen FROM obs
+            UNION ALL
+            SELECT input_sha256, rec_index, host, ts, kind, regexp_extract(value, '^[^.]+\\.(.+\\..+)$', 1), field, value
+            FROM obs WHERE kind = 'domain'
+            UNION ALL
+            SELECT input_sha256, rec_index, host, ts, kind, regexp_extract(value, '^[^.]+\\.[^.]+\\.(.+\\..+)$', 1), field, value
+            FROM obs WHERE kind = 'domain'
+            UNION ALL
+            SELECT input_sha256, rec_index, host, ts, kind, regexp_extract(value, '^[^.]+\\.[^.]+\\.[^.]+\\.(.+\\..+)$', 1), field, value
+            FROM obs WHERE kind = 'domain'
+        )
+        SELECT DISTINCT k.type, k.value, k.confidence, k.tlp_rank, k.sources, k.tags,
+               e.input_sha256, e.rec_index, e.host, e.ts, e.field, e.seen
+        FROM expanded e JOIN ioc_keys k ON e.kind = k.kind AND e.value = k.value
+        WHERE e.value IS NOT NULL AND e.value <> ''
+    """
+    try:
+        rows = con.execute(sql).fetchall()
+    finally:
+        con.execute("DROP TABLE IF EXISTS ioc_keys")
+        con.execute("DROP TABLE IF EXISTS url_map")
+        con.execute(f"DROP TABLE IF EXISTS {SRC}")
+    return _group(rows)
+
+
+def _level(ioc_type: str, confidence: int | None) -> str:
+    if confidence is not None and confidence < 30:
+        return "low"
+    if ioc_type == "filename" or (confidence is not None and confidence < 60):
+        return "medium"
+    return "high"
+
+
+def _group(rows: list[tuple[Any, ...]]) -> list[Finding]:
+    groups: dict[tuple[str, str, str | None], list[tuple[Any, ...]]] = {}
+    for r in rows:
+        groups.setdefault((r[0], r[1], r[8]), []).append(r)
+    findings: list[Finding] = []
+    for (ioc_type, value, host), grp in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
+    ):
+        first = grp[0]
+        tlp = TLP_ORDER[first[3]] if first[3] is not None else None
+        times = sorted(_utc(r[9]) for r in grp if r[9] is not None)
+        fields = sorted({r[10] for r in grp})
+        seen = sorted({str(r[11]) for r in grp})
+        details = {
+            "ioc_type": ioc_type,
+            "value": value,
+            "fields": fields,
+            "seen": seen[:20],
+            "sources": list(first[4] or []),
+            "confidence": first[2],
+            "tags": list(first[5] or []),
+        }
+        findings.append(
+            Finding(
+                kind="ioc",
+                rule_id=f"ioc:{ioc_type}:{value}"[:300],
+                title=f"IOC {ioc_type} {value}"[:300],
+                level=_level(ioc_type, first[2]),
+                host=host,
+                first_ts=times[0] if times else None,
+                last_ts=times[-1] if times else None,
+                records=sorted({RecordRef(str(r[6]), int(r[7])) for r in grp}),
+                attack=[],
+                summary=f"{ioc_type} {value} in {', '.join(fields)} ({len(grp)} rows)",
+                rule_path=", ".join(first[4] or [])[:1000] or None,
+                tlp=tlp,
+                details=orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode(),
+            )
+        )
+    return findings
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.astimezone(UTC) if ts.tzinfo else ts.replace(tzinfo=UTC)

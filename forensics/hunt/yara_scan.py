@@ -1,0 +1,309 @@
+"""YARA with yara-python: compile rule files one by one, scan files and long event text.
+
+Each rule file is compiled on its own (with the external variables LOKI-style rule sets such as
+signature-base use: ``filename``, ``filepath``, ``extension``, ``filetype``, ``owner``), so one
+broken or include-dependent file is reported with yara's reason and the others still run. The
+good files are then compiled together, one namespace per file, for scanning.
+
+Scanning only reads bytes: regular files under the folders given to ``hunt`` (symlinks and
+special files are skipped, files above the size limit are reported, each scan has a timeout),
+and the distinct values of long text columns of events (script blocks, command lines), each
+value scanned once and its hits mapped back to every row holding it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import yara
+
+from forensics.hunt.findings import LEVELS, Finding, RecordRef
+from forensics.hunt.writer import Outcome
+from forensics.store import Case
+
+RULE_SUFFIXES = (".yar", ".yara")
+EXTERNALS: dict[str, str] = {"filename": "", "filepath": "", "extension": "", "filetype": "", "owner": ""}
+TEXT_COLUMNS = ("ScriptBlockText", "process_cmdline", "parent_cmdline", "Payload", "ContextInfo")
+MIN_TEXT = 64  # shorter values are not "long text"; Sigma and IOC joins cover them
+DEFAULT_MAX_SIZE = 64 * 1024 * 1024
+DEFAULT_TIMEOUT = 30  # seconds per file or value
+
+
+@dataclass
+class YaraRules:
+    """The compiled rule set and what happened to every rule file."""
+
+    rules: yara.Rules | None
+    files: dict[str, str] = field(default_factory=dict)  # namespace → rule file path
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def compiled(self) -> int:
+        """Number of rule files compiled."""
+        return len(self.files)
+
+
+@dataclass
+class YaraResult:
+    """Findings and outcomes of a YARA pass."""
+
+    findings: list[Finding] = field(default_factory=list)
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def rule_files(paths: Sequence[Path]) -> Iterator[Path]:
+    """``.yar``/``.yara`` files under ``paths`` (or the paths themselves), sorted per folder."""
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.suffix.lower() in RULE_SUFFIXES and f.is_file())
+        elif p.is_file():
+            yield p
+
+
+def compile_rules(paths: Sequence[Path]) -> YaraRules:
+    """Compile every rule file on its own, report failures, then build one rule set of the good ones."""
+    good: dict[str, str] = {}
+    outcomes: list[Outcome] = []
+    missing = [p for p in paths if not p.exists()]
+    for p in missing:
+        outcomes.append(Outcome("yara", str(p), None, "failed", "no such file or folder"))
+    for i, f in enumerate(rule_files([p for p in paths if p.exists()])):
+        try:
+            single = yara.compile(filepath=str(f), externals=EXTERNALS, includes=True)
+        except yara.Error as exc:
+            outcomes.append(Outcome("yara", str(f), None, "failed", str(exc)))
+            continue
+        count = sum(1 for _ in single)
+        namespace = f"f{i:05d}_{f.stem}"
+        good[namespace] = str(f)
+        outcomes.append(Outcome("yara", str(f), None, "loaded", f"{count} rules", count=count))
+    if not good:
+        return YaraRules(None, {}, outcomes)
+    try:
+        rules = yara.compile(filepaths=good, externals=EXTERNALS, includes=True)
+    except yara.Error as exc:
+        # Each file compiled alone; together they can still clash (e.g. duplicate global names).
+        outcomes.append(Outcome("yara", "(combined rule set)", None, "failed", str(exc)))
+        return YaraRules(None, {}, outcomes)
+    return YaraRules(rules, good, outcomes)
+
+
+# ---- externals for files -----------------------------------------------------------------
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"MZ", "EXE"),
+    (b"\x7fELF", "ELF"),
+    (b"\xfe\xed\xfa\xce", "MACH-O"),
+    (b"\xfe\xed\xfa\xcf", "MACH-O"),
+    (b"\xce\xfa\xed\xfe", "MACH-O"),
+    (b"\xcf\xfa\xed\xfe", "MACH-O"),
+    (b"PK\x03\x04", "ZIP"),
+    (b"%PDF", "PDF"),
+    (b"\xd0\xcf\x11\xe0", "OLE"),
+    (b"Rar!", "RAR"),
+    (b"7z\xbc\xaf", "7Z"),
+    (b"\x1f\x8b", "GZIP"),
+)
+
+
+def file_type(head: bytes) -> str:
+    """The LOKI-style ``filetype`` of a file from its first bytes ("EXE", "ELF", ... or "")."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    return ""
+
+
+def _owner(st: os.stat_result) -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(st.st_uid).pw_name
+    except (ImportError, KeyError):
+        return str(st.st_uid)
+
+
+def file_externals(path: Path, head: bytes, st: os.stat_result) -> dict[str, str]:
+    """External variable values for scanning ``path``."""
+    return {
+        "filename": path.name,
+        "filepath": str(path),
+        "extension": path.suffix.lower(),
+        "filetype": file_type(head),
+        "owner": _owner(st),
+    }
+
+
+# ---- scanning -----------------------------------------------------------------------------
+def _level(meta: dict[str, Any]) -> str:
+    for key in ("level", "severity"):
+        v = str(meta.get(key, "")).lower()
+        if v in LEVELS:
+            return v
+    score = meta.get("score")
+    if isinstance(score, int):
+        return "critical" if score >= 90 else "high" if score >= 70 else "medium" if score >= 40 else "low"
+    return "high"
+
+
+def _strings(match: Any, limit: int = 10) -> list[str]:
+    """A few matched string identifiers with offsets (yara-python 4.3+ StringMatch objects)."""
+    out: list[str] = []
+    for s in match.strings:
+        for inst in getattr(s, "instances", [])[:3]:
+            out.append(f"{s.identifier}@{inst.offset}")
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def scan_files(rules: YaraRules, paths: Sequence[Path], *, max_size: int = DEFAULT_MAX_SIZE,
+               timeout: int = DEFAULT_TIMEOUT) -> YaraResult:  # fmt: skip
+    """Scan regular files under ``paths``; never follows links or opens special files."""
+    result = YaraResult()
+    if rules.rules is None:
+        return result
+    for f in _walk(paths):
+        _scan_file(rules, f, max_size, timeout, result)
+    return result
+
+
+def _walk(paths: Sequence[Path]) -> Iterator[Path]:
+    for p in paths:
+        if p.is_symlink():
+            continue
+        if p.is_dir():
+            for root, dirs, files in os.walk(p, followlinks=False):
+                dirs.sort()
+                for name in sorted(files):
+                    yield Path(root) / name
+        else:
+            yield p
+
+
+def _scan_file(rules: YaraRules, f: Path, max_size: int, timeout: int, result: YaraResult) -> None:
+    try:
+        st = f.lstat()
+    except OSError as exc:
+        result.outcomes.append(Outcome("yara-scan", str(f), None, "failed", f"cannot stat: {exc}"))
+        return
+    if not stat.S_ISREG(st.st_mode):
+        return  # FIFOs, devices, sockets and links: opening them could block or read elsewhere
+    if st.st_size > max_size:
+        result.outcomes.append(
+            Outcome("yara-scan", str(f), None, "skipped", f"{st.st_size} bytes > limit {max_size}")
+        )
+        return
+    try:
+        data = f.read_bytes()
+    except OSError as exc:
+        result.outcomes.append(Outcome("yara-scan", str(f), None, "failed", f"cannot read: {exc}"))
+        return
+    assert rules.rules is not None
+    try:
+        matches = rules.rules.match(data=data, externals=file_externals(f, data[:16], st), timeout=timeout)
+    except yara.TimeoutError:
+        result.outcomes.append(
+            Outcome("yara-scan", str(f), None, "failed", f"scan timed out after {timeout}s")
+        )
+        return
+    except yara.Error as exc:
+        result.outcomes.append(Outcome("yara-scan", str(f), None, "failed", str(exc)))
+        return
+    sha = hashlib.sha256(data).hexdigest()
+    for m in sorted(matches, key=lambda m: (m.namespace, m.rule)):
+        details = {
+            "path": str(f),
+            "sha256": sha,
+            "size": st.st_size,
+            "strings": _strings(m),
+            "target": "file",
+        }
+        result.findings.append(
+            Finding(
+                kind="yara",
+                rule_id=f"{m.rule}",
+                title=str(m.meta.get("description") or m.rule),
+                level=_level(m.meta),
+                host=None,
+                first_ts=None,
+                last_ts=None,
+                records=[],
+                summary=f"{m.rule} matched file {f}",
+                rule_path=rules.files.get(m.namespace),
+                details=orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode(),
+            )
+        )
+
+
+def scan_event_text(case: Case, rules: YaraRules, *, timeout: int = DEFAULT_TIMEOUT,
+                    min_length: int = MIN_TEXT) -> YaraResult:  # fmt: skip
+    """Scan each distinct long value of the text columns of events once; a finding per (rule, host)."""
+    result = YaraResult()
+    if rules.rules is None:
+        return result
+    con = case.con
+    present = {r[0].lower(): r[0] for r in con.execute("DESCRIBE events").fetchall()}
+    cols = [present[c.lower()] for c in TEXT_COLUMNS if c.lower() in present]
+    if not cols:
+        return result
+    selects = " UNION ALL ".join(
+        f"SELECT input_sha256, rec_index, host, ts, '{c}' AS field, \"{c}\" AS text FROM events "
+        f'WHERE length("{c}") >= {int(min_length)}'
+        for c in cols
+    )
+    rows = con.execute(f"SELECT * FROM ({selects}) ORDER BY text, input_sha256, rec_index").fetchall()
+    by_text: dict[str, list[tuple[Any, ...]]] = {}
+    for r in rows:
+        by_text.setdefault(r[5], []).append(r)
+    hits: dict[tuple[str, str, str | None], list[tuple[Any, ...]]] = {}
+    meta: dict[tuple[str, str], Any] = {}
+    failures = 0
+    for text, holders in by_text.items():
+        try:
+            matches = rules.rules.match(
+                data=text.encode("utf-8", "surrogatepass"), externals=EXTERNALS, timeout=timeout
+            )
+        except yara.Error:
+            failures += 1
+            continue
+        for m in matches:
+            meta[(m.namespace, m.rule)] = m.meta
+            for h in holders:
+                hits.setdefault((m.namespace, m.rule, h[2]), []).append((*h, _strings(m, 5)))
+    if failures:
+        result.outcomes.append(
+            Outcome("yara-scan", "events", None, "failed", f"{failures} values timed out or failed")
+        )
+    result.outcomes.append(
+        Outcome("yara-scan", "events", None, "ran", f"{len(by_text)} distinct values scanned")
+    )
+    for (ns, rule, host), grp in sorted(hits.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
+        result.findings.append(_text_finding(rules, ns, rule, host, grp, meta[(ns, rule)]))
+    return result
+
+
+def _text_finding(rules: YaraRules, ns: str, rule: str, host: str | None, grp: list[tuple[Any, ...]],
+                  meta: dict[str, Any]) -> Finding:  # fmt: skip
+    times = sorted(r[3] for r in grp if r[3] is not None)
+    fields = sorted({r[4] for r in grp})
+    details = {"fields": fields, "strings": grp[0][6], "target": "events"}
+    return Finding(
+        kind="yara",
+        rule_id=rule,
+        title=str(meta.get("description") or rule),
+        level=_level(meta),
+        host=host,
+        first_ts=times[0] if times else None,
+        last_ts=times[-1] if times else None,
+        records=sorted({RecordRef(str(r[0]), int(r[1])) for r in grp}),
+        summary=f"{rule} matched {', '.join(fields)} of {len(grp)} rows",
+        rule_path=rules.files.get(ns),
+        details=orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode(),
+    )

@@ -1,0 +1,59 @@
+"""The HTML report: one self-contained file an investigating officer opens offline.
+
+``render_report(case)`` returns the whole document as text: summary, timeline chart, ATT&CK
+matrix heat map, lateral-movement graph, findings with their records, and the integrity section.
+
+Rules the document keeps:
+* no network: CSS, the small script and both SVG drawings are inline; a Content-Security-Policy
+  forbids every fetch (``default-src 'none'``) and allows only our own script, by its hash;
+* log content is attacker-controlled: every string passes through ``html.escape`` (the one
+  ``esc`` helper below), so ``<script>`` in a command line shows as text;
+* deterministic bytes: no wall-clock time in the output, everything sorted, fixed number formats.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from importlib.resources import files
+from pathlib import Path
+
+from forensics.integrity import assess, settle
+from forensics.navigator import layer
+from forensics.report.sections import ReportData, build_document
+from forensics.store import Case
+from forensics.story import build_story
+from forensics.timeline import load_findings
+
+__all__ = ["render_report", "write_report"]
+
+
+def _asset(name: str) -> str:
+    return files("forensics.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def script_hash(script: str) -> str:
+    """CSP source expression allowing exactly this inline script."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+
+
+def render_report(case: Case, *, raw_records: bool = False) -> str:
+    """The report of a case as one HTML document (text).
+
+    ``raw_records`` also re-extracts each shown record from the original input (slower: every
+    input is read and re-hashed); otherwise the parsed record with its provenance is shown.
+    """
+    settle(case)
+    integ = assess(case)
+    story = build_story(case, integ)
+    findings = load_findings(case)
+    data = ReportData.collect(case, integ, story, findings, layer(case), raw_records=raw_records)
+    script = _asset("app.js")
+    return build_document(data, css=_asset("style.css"), script=script, script_csp=script_hash(script))
+
+
+def write_report(case: Case, out: Path, *, raw_records: bool = False) -> Path:
+    """Render the report and write it (UTF-8) to ``out``; returns ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render_report(case, raw_records=raw_records), encoding="utf-8", newline="\n")
+    return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -11,6 +12,7 @@ from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
 from forensics.ingest.base import ParseContext
+from forensics.ingest.mapped import MappingError, load_mapping
 from forensics.ingest.runner import IngestSummary, ingest_paths
 
 EXIT_PROBLEMS = 3
@@ -47,7 +49,18 @@ def ingest(
     """Ingest files, folders and archives into a case."""
     options: dict[str, Any] = {}
     if mapping is not None:
+        try:
+            load_mapping(mapping)  # a bad mapping file is a usage error, not a failure per input
+        except MappingError as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from exc
         options["mapping"] = mapping
+    if tz is not None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            err.print(f"error: --tz {tz!r} is not a time zone name (e.g. Asia/Kolkata, UTC)")
+            raise typer.Exit(2) from exc
     ctx = ParseContext(tz=tz, host=host, reference_year=year, options=options)
     summary = run_ingest(case, paths, ctx, workers)
     if json:

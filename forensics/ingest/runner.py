@@ -21,7 +21,8 @@ from typing import Any
 from forensics import __version__
 from forensics.custody import record_tool_step
 from forensics.ingest.archives import Candidate, remove_scratch, walk
-from forensics.ingest.base import InputFile, ParseContext
+from forensics.ingest.base import InputFile, ParseContext, Parser
+from forensics.ingest.mapped import MappedParser
 from forensics.ingest.registry import sniff
 from forensics.ingest.worker import Task, TaskResult, run_task
 from forensics.store import Case
@@ -93,9 +94,10 @@ def ingest_paths(
         scratch = case.staging_dir / "extract"
         pending: list[tuple[InputFile, str, Candidate]] = []
         recorded: list[dict[str, Any]] = []
+        mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
         for cand in walk([Path(p) for p in paths], scratch):
             summary.files_seen += 1
-            row = _triage(cand, done_keys, done_shas, summary, pending)
+            row = _triage(cand, done_keys, done_shas, summary, pending, mapped)
             if row is not None:
                 recorded.append(row)
         _record_plain(case, recorded, summary, on_problem)
@@ -144,6 +146,7 @@ def _triage(
     done_shas: set[str],
     summary: IngestSummary,
     pending: list[tuple[InputFile, str, Candidate]],
+    mapped: MappedParser | None = None,
 ) -> dict[str, Any] | None:
     """Decide what to do with a candidate; return a manifest row when it will not be parsed."""
     if cand.refused is not None:
@@ -161,7 +164,8 @@ def _triage(
     if cand.sha256 in done_shas:
         remove_scratch(cand)
         return _input_row(cand, "duplicate", "same SHA-256 as an input already in the case: not parsed again")
-    parser = sniff(cand.head, cand.member or cand.path)
+    name = cand.member or cand.path
+    parser: Parser | None = mapped if mapped is not None and mapped.sniff(cand.head, name) else sniff(cand.head, name)
     if parser is None:
         remove_scratch(cand)
         why = "format not recognised by content"

@@ -138,7 +138,6 @@ def test_bad_mapping_is_explained(tmp_path: Path, text: str, message: str) -> No
         _parse(data, mapping)
 
 
-@pytest.mark.xfail(reason="the runner does not yet route files to the mapped parser when --mapping is given", strict=False)
 def test_ingest_paths_with_mapping(tmp_path: Path) -> None:
     from forensics.ingest.runner import ingest_paths
     from forensics.store import Case

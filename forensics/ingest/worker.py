@@ -87,29 +87,24 @@ def rows_to_table(rows: list[Row], namer: FieldNamer) -> pa.Table:
 def _columnar(rows: list[Row], schema: pa.Schema) -> pa.Table:
     """Build columns directly: rows of one event type share keys, so group them by key set.
 
-    Much cheaper than ``Table.from_pylist`` on wide, sparse rows (one C-level array build per
-    column per group instead of a dict lookup per cell).
+    Much cheaper than ``Table.from_pylist`` on wide, sparse rows: one C-level array build per
+    column per group instead of a dict lookup per cell. Rows come out grouped by event shape
+    (in first-seen order, so deterministic); ``rec_index`` keeps their order in the input.
     """
-    groups: dict[tuple[str, ...], list[Row]] = {}
+    groups: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
     for r in rows:
-        groups.setdefault(tuple(r), []).append(r)
-    n = len(rows)
-    if len(groups) == 1:
-        keys, members = next(iter(groups.items()))
-        values = list(zip(*(tuple(r.values()) for r in members), strict=True))
-        arrays = {k: pa.array(v, type=schema.field(k).type) for k, v in zip(keys, values, strict=True)}
-        return pa.table([arrays.get(f.name, pa.nulls(n, f.type)) for f in schema], schema=schema)
+        groups.setdefault(tuple(r), []).append(tuple(r.values()))
     parts = []
     for keys, members in groups.items():
-        values = list(zip(*(tuple(r.values()) for r in members), strict=True))
-        m = len(members)
-        arrays = {k: pa.array(v, type=schema.field(k).type) for k, v in zip(keys, values, strict=True)}
-        parts.append(pa.table([arrays.get(f.name, pa.nulls(m, f.type)) for f in schema], schema=schema))
-    # restore the original row order: groups were formed out of order
-    order = [i for members in groups.values() for i in (id(r) for r in members)]
-    table = pa.concat_tables(parts)
-    position = {rid: i for i, rid in enumerate(order)}
-    return table.take(pa.array([position[id(r)] for r in rows], type=pa.int64()))
+        columns = zip(*members, strict=True)
+        arrays = [pa.array(v, type=schema.field(k).type) for k, v in zip(keys, columns, strict=True)]
+        parts.append(pa.Table.from_arrays(arrays, names=list(keys)))
+    table = pa.concat_tables(parts, promote_options="default") if len(parts) > 1 else parts[0]
+    n = table.num_rows
+    return pa.Table.from_arrays(
+        [table.column(f.name) if f.name in table.column_names else pa.nulls(n, f.type) for f in schema],
+        schema=schema,
+    )
 
 
 def _coerce(row: Row) -> Row:

@@ -31,8 +31,20 @@ TACTIC_ORDER: dict[str, int] = {short: i for i, (short, _, _) in enumerate(TACTI
 TACTIC_NAMES: dict[str, str] = {short: name for short, _, name in TACTICS}
 TACTIC_IDS: dict[str, str] = {short: tid for short, tid, _ in TACTICS}
 
-_IA, _EX, _PE, _PR, _DE = "initial-access", "execution", "persistence", "privilege-escalation", "defense-evasion"
-_CA, _DI, _LM, _CO, _C2 = "credential-access", "discovery", "lateral-movement", "collection", "command-and-control"
+_IA, _EX, _PE, _PR, _DE = (
+    "initial-access",
+    "execution",
+    "persistence",
+    "privilege-escalation",
+    "defense-evasion",
+)
+_CA, _DI, _LM, _CO, _C2 = (
+    "credential-access",
+    "discovery",
+    "lateral-movement",
+    "collection",
+    "command-and-control",
+)
 _EF, _IM, _RD = "exfiltration", "impact", "resource-development"
 
 # technique id -> (name, tactics). Sub-techniques carry their own names ("Parent: Sub").

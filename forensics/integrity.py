@@ -138,7 +138,9 @@ def case_hosts(case: Case) -> dict[str, str]:
     """short host key → host name as the events write it (the first spelling, sorted)."""
     settle(case)
     out: dict[str, str] = {}
-    for (h,) in case.con.execute("SELECT DISTINCT host FROM _fx_events WHERE host IS NOT NULL ORDER BY host").fetchall():
+    for (h,) in case.con.execute(
+        "SELECT DISTINCT host FROM _fx_events WHERE host IS NOT NULL ORDER BY host"
+    ).fetchall():
         out.setdefault(short_host(h), h)
     return out
 
@@ -266,8 +268,8 @@ def clearings(case: Case) -> list[dict[str, Any]]:
     """
     cols = event_columns(case)
     q = f"""
-        SELECT host, channel, event_id, ts, record_id, {col(cols, 'SubjectUserName', 'who')},
-               {col(cols, 'Channel_native', 'cleared')}
+        SELECT host, channel, event_id, ts, record_id, {col(cols, "SubjectUserName", "who")},
+               {col(cols, "Channel_native", "cleared")}
         FROM _fx_events
         WHERE (channel = 'Security' AND event_id = 1102) OR (channel = 'System' AND event_id = 104)
         ORDER BY host, ts, channel, record_id
@@ -366,8 +368,13 @@ def record_gaps(case: Case) -> tuple[list[dict[str, Any]], int, int]:
     ).fetchall()
     out = [
         {
-            "host": h, "channel": c, "after_record_id": p, "next_record_id": r, "missing": int(m),
-            "after_utc": _iso(pt), "next_utc": _iso(t),
+            "host": h,
+            "channel": c,
+            "after_record_id": p,
+            "next_record_id": r,
+            "missing": int(m),
+            "after_utc": _iso(pt),
+            "next_utc": _iso(t),
         }
         for h, c, p, r, m, pt, t in rows
     ]
@@ -405,14 +412,14 @@ def _pairing_events(case: Case) -> tuple[list[_Logon], list[_Logon]]:
     if "targetservername" not in cols:
         return [], []
     src_q = f"""
-        SELECT host, ts, {col(cols, 'TargetUserName')}, {col(cols, 'TargetServerName')}
+        SELECT host, ts, {col(cols, "TargetUserName")}, {col(cols, "TargetServerName")}
         FROM _fx_events WHERE event_id = 4648 AND channel = 'Security' AND ts IS NOT NULL AND host IS NOT NULL
         ORDER BY host, ts
     """
     dst_q = f"""
-        SELECT host, ts, {col(cols, 'TargetUserName')}, {col(cols, 'IpAddress')}, {col(cols, 'WorkstationName')}
+        SELECT host, ts, {col(cols, "TargetUserName")}, {col(cols, "IpAddress")}, {col(cols, "WorkstationName")}
         FROM _fx_events WHERE event_id = 4624 AND channel = 'Security' AND ts IS NOT NULL AND host IS NOT NULL
-          AND CAST({col(cols, 'LogonType')} AS VARCHAR) IN ('3', '10')
+          AND CAST({col(cols, "LogonType")} AS VARCHAR) IN ('3', '10')
         ORDER BY host, ts
     """
     srcs = [
@@ -421,7 +428,13 @@ def _pairing_events(case: Case) -> tuple[list[_Logon], list[_Logon]]:
         if s and short_host(s) not in ("", "localhost") and u
     ]
     dsts = [
-        _Logon(h, t, norm_user(u), norm_ip(ip) if usable_ip(ip) else "", short_host(ws) if ws and ws != "-" else "")
+        _Logon(
+            h,
+            t,
+            norm_user(u),
+            norm_ip(ip) if usable_ip(ip) else "",
+            short_host(ws) if ws and ws != "-" else "",
+        )
         for h, t, u, ip, ws in case.con.execute(dst_q).fetchall()
         if u
     ]
@@ -495,7 +508,11 @@ def clock_skew(case: Case) -> tuple[list[dict[str, Any]], dict[str, float], list
         graph[dst].append((src, -med))
     if not graph:
         return pairs, {}, []
-    counts = dict(case.con.execute("SELECT host, count(*) FROM _fx_events WHERE host IS NOT NULL GROUP BY host").fetchall())
+    counts = dict(
+        case.con.execute(
+            "SELECT host, count(*) FROM _fx_events WHERE host IS NOT NULL GROUP BY host"
+        ).fetchall()
+    )
     raw: dict[str, float] = {}
     refs: list[str] = []
     # reference clock per group: the best-connected host (a domain controller, typically the time

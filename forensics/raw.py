@@ -305,11 +305,12 @@ def extract_records(
     out: dict[tuple[str, int], RawRecord | str] = {}
     for sha in sorted(by_input):
         idxs = sorted(by_input[sha])
-        src = case.con.execute(
+        rows_ = case.con.execute(
             "SELECT path, member, parser FROM inputs WHERE sha256 = ? AND parser IS NOT NULL "
             "ORDER BY path, member NULLS FIRST LIMIT 1",
             [sha],
-        ).fetchone()
+        ).fetchall()
+        src = rows_[0] if rows_ else None
         if src is None:
             out.update({(sha, i): "the input is not in the case's inputs table" for i in idxs})
             continue

@@ -173,7 +173,7 @@ class Case:
         """(Re)create the ``events`` view over the committed parts."""
         if self.read_only:
             return
-        if self.con.execute("SELECT count(*) FROM parts").fetchone()[0]:  # type: ignore[index]
+        if self.con.execute("SELECT count(*) FROM parts").fetchall()[0][0]:
             self.con.execute(
                 f"CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('{EVENTS_DIR}/*/*/*.parquet', "
                 "union_by_name = true)"
@@ -285,4 +285,5 @@ OPTIONAL_VIEWS: dict[str, str] = {
     "finding_records": "findings/finding_records.parquet",
     "rule_report": "findings/rule_report.parquet",
     "iocs": "findings/iocs.parquet",
+    "hunt_report": "findings/hunt_report.parquet",
 }

@@ -149,18 +149,27 @@ def _render_lines(s: Story) -> list[str]:
                    f"x{e['count']}")  # fmt: skip
     out += ["", "IOC sightings:"]
     for i in s.iocs:
-        out.append(f"  {i['value']}  first {i['first_utc']}  last {i['last_utc']}  hosts={', '.join(i['hosts'])}")
+        out.append(
+            f"  {i['value']}  first {i['first_utc']}  last {i['last_utc']}  hosts={', '.join(i['hosts'])}"
+        )
     out += ["", "Impact:"]
     for h in s.impact:
         kinds = "; ".join(f"{k['what']} from {k['first_utc']} (x{k['count']})" for k in h["kinds"])
         out.append(f"  {h['host']}: {kinds}")
     out += ["", "Brute force:"]
     for b in s.brute_force:
-        verdict = f"SUCCEEDED at {b['success_utc']} as {b['success_account']}" if b["succeeded"] else "never succeeded"
+        verdict = (
+            f"SUCCEEDED at {b['success_utc']} as {b['success_account']}"
+            if b["succeeded"]
+            else "never succeeded"
+        )
         out.append(f"  {b['source']} -> {b['target']}: {b['failures']} failures on {b['accounts']} accounts, "
                    f"{b['first_utc']} .. {b['last_utc']}: {verdict}")  # fmt: skip
     if s.clock_offsets_s:
-        out += ["", "Clock offsets applied (s): " + ", ".join(f"{h} {o:+.1f}" for h, o in s.clock_offsets_s.items())]
+        out += [
+            "",
+            "Clock offsets applied (s): " + ", ".join(f"{h} {o:+.1f}" for h, o in s.clock_offsets_s.items()),
+        ]
     return out
 
 
@@ -172,6 +181,7 @@ class _Clock:
         self.offsets = integ.offsets
 
     def fix(self, host: str | None, ts: datetime | None) -> datetime | None:
+        """The corrected time of an event recorded at ``ts`` on ``host``."""
         if ts is None:
             return None
         return ts - timedelta(seconds=self.offsets.get(host or "", 0.0))
@@ -223,7 +233,9 @@ def _phases(findings: list[dict[str, Any]], clock: _Clock) -> list[dict[str, Any
     for tactic in sorted(groups, key=lambda t: (phase_rank(t), t)):
         fs = groups[tactic]
         firsts = [x for x in (clock.fix(f.get("host"), f.get("first_ts")) for f in fs) if x]
-        lasts = [x for x in (clock.fix(f.get("host"), f.get("last_ts") or f.get("first_ts")) for f in fs) if x]
+        lasts = [
+            x for x in (clock.fix(f.get("host"), f.get("last_ts") or f.get("first_ts")) for f in fs) if x
+        ]
         techs = sorted({t for f in fs for t in f["attack"]})
         out.append({
             "tactic": tactic, "name": TACTIC_NAMES.get(tactic, "Tactic not known"),
@@ -272,7 +284,11 @@ def _patient_zero(first: dict[str, Any] | None, entry: dict[str, Any] | None) ->
         return {"host": entry["host"], "reason": f"first external logon ({entry['method']} from {entry['source_ip']})",
                 "ts_utc": entry["ts_utc"]}  # fmt: skip
     if first:
-        return {"host": first["host"], "reason": f"first finding: {first['title']}", "ts_utc": first["ts_utc"]}
+        return {
+            "host": first["host"],
+            "reason": f"first finding: {first['title']}",
+            "ts_utc": first["ts_utc"],
+        }
     return None
 
 
@@ -281,10 +297,10 @@ def _logons(case: Case) -> list[dict[str, Any]]:
     cols = event_columns(case)
     out: list[dict[str, Any]] = []
     q = f"""
-        SELECT host, ts, coalesce({col(cols, 'TargetUserName')}, user_name),
-               coalesce({col(cols, 'IpAddress')}, src_ip), CAST({col(cols, 'LogonType')} AS VARCHAR),
+        SELECT host, ts, coalesce({col(cols, "TargetUserName")}, user_name),
+               coalesce({col(cols, "IpAddress")}, src_ip), CAST({col(cols, "LogonType")} AS VARCHAR),
                input_sha256, rec_index
-        FROM _fx_events WHERE event_id = 4624 AND channel = 'Security' AND CAST({col(cols, 'LogonType')} AS VARCHAR) IN ('3', '10')
+        FROM _fx_events WHERE event_id = 4624 AND channel = 'Security' AND CAST({col(cols, "LogonType")} AS VARCHAR) IN ('3', '10')
         ORDER BY ts, host, input_sha256, rec_index
     """
     for host, ts, user, ip, lt, sha, idx in case.con.execute(q).fetchall():
@@ -309,6 +325,7 @@ def _lateral(
     involved = {f["host"] for f in findings if f.get("host") and level_rank(f.get("level")) >= 2}
 
     def name(ip_or_host: str | None) -> str:
+        """Host name for an IP (learnt from the logs) or a host as the events spell it."""
         if not ip_or_host:
             return "(unknown)"
         s = ip_or_host.strip()
@@ -316,7 +333,9 @@ def _lateral(
             return ipmap[norm_ip(s)]
         return hosts.get(short_host(s), s)
 
-    raw: list[tuple[str, str, str, str, datetime | None, str | None]] = []  # src, dst, account, method, ts, ip
+    raw: list[
+        tuple[str, str, str, str, datetime | None, str | None]
+    ] = []  # src, dst, account, method, ts, ip
     for e in _logons(case):
         src = name(e["ip"])
         if e["method"] == "network" and not (src in involved or is_external(e["ip"])):
@@ -338,7 +357,9 @@ def _lateral(
             e["first"] = ts if e["first"] is None else min(e["first"], ts)
             e["last"] = ts if e["last"] is None else max(e["last"], ts)
     out = []
-    for e in sorted(edges.values(), key=lambda e: (_u(e["first"]) or "~", e["source"], e["target"], e["method"])):
+    for e in sorted(
+        edges.values(), key=lambda e: (_u(e["first"]) or "~", e["source"], e["target"], e["method"])
+    ):
         first, last = e.pop("first"), e.pop("last")
         out.append({**e, "first_utc": _u(first), "last_utc": _u(last), "first_ist": _i(first)})
     return out
@@ -349,8 +370,8 @@ def _explicit_cred_edges(case: Case, clock: _Clock, name: Any) -> list[tuple[Any
     if "targetservername" not in cols:
         return []
     q = f"""
-        SELECT host, ts, coalesce({col(cols, 'TargetUserName')}, user_name), {col(cols, 'TargetServerName')},
-               lower(coalesce(process_image, {col(cols, 'ProcessName')}, ''))
+        SELECT host, ts, coalesce({col(cols, "TargetUserName")}, user_name), {col(cols, "TargetServerName")},
+               lower(coalesce(process_image, {col(cols, "ProcessName")}, ''))
         FROM _fx_events WHERE event_id = 4648 AND channel = 'Security' ORDER BY ts, host, input_sha256, rec_index
     """
     out = []
@@ -367,7 +388,7 @@ def _rdp_1149_edges(case: Case, clock: _Clock, name: Any) -> list[tuple[Any, ...
     if "param3" not in cols:
         return []
     q = f"""
-        SELECT host, ts, {col(cols, 'Param1')}, {col(cols, 'Param3')} FROM _fx_events
+        SELECT host, ts, {col(cols, "Param1")}, {col(cols, "Param3")} FROM _fx_events
         WHERE event_id = 1149 AND channel ILIKE '%RemoteConnectionManager%' ORDER BY ts, host, input_sha256, rec_index
     """
     return [
@@ -383,8 +404,8 @@ def _share_and_service_edges(case: Case, clock: _Clock, name: Any) -> list[tuple
     out: list[tuple[Any, ...]] = []
     if "sharename" in cols:
         q = f"""
-            SELECT host, ts, coalesce({col(cols, 'SubjectUserName')}, user_name), coalesce({col(cols, 'IpAddress')}, src_ip),
-                   {col(cols, 'ShareName')}, {col(cols, 'RelativeTargetName')}
+            SELECT host, ts, coalesce({col(cols, "SubjectUserName")}, user_name), coalesce({col(cols, "IpAddress")}, src_ip),
+                   {col(cols, "ShareName")}, {col(cols, "RelativeTargetName")}
             FROM _fx_events WHERE event_id = 5145 AND channel = 'Security' ORDER BY ts, host, input_sha256, rec_index
         """
         for host, ts, user, ip, share, target in case.con.execute(q).fetchall():
@@ -398,7 +419,7 @@ def _share_and_service_edges(case: Case, clock: _Clock, name: Any) -> list[tuple
     if "servicename" in cols:
         q = f"""
             SELECT host, ts FROM _fx_events WHERE event_id = 7045 AND channel = 'System'
-              AND (lower({col(cols, 'ServiceName')}) LIKE '%psexesvc%' OR lower({col(cols, 'ImagePath')}) LIKE '%psexesvc%')
+              AND (lower({col(cols, "ServiceName")}) LIKE '%psexesvc%' OR lower({col(cols, "ImagePath")}) LIKE '%psexesvc%')
             ORDER BY ts, host
         """
         logons = [e for e in _logons(case) if e["method"] == "network"]
@@ -463,7 +484,13 @@ def _impact(case: Case, findings: list[dict[str, Any]], clock: _Clock) -> list[d
     out = []
     for host in sorted(hits):
         kinds = [
-            {"what": w, "first_utc": _u(min(ts)), "first_ist": _i(min(ts)), "last_utc": _u(max(ts)), "count": len(ts)}
+            {
+                "what": w,
+                "first_utc": _u(min(ts)),
+                "first_ist": _i(min(ts)),
+                "last_utc": _u(max(ts)),
+                "count": len(ts),
+            }
             for w, ts in sorted(hits[host].items())
         ]
         out.append({"host": host, "kinds": kinds, "first_utc": min(k["first_utc"] for k in kinds)})
@@ -475,7 +502,7 @@ def _brute_force(case: Case, clock: _Clock, ipmap: dict[str, str]) -> list[dict[
     cols = event_columns(case)
     fails: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
     q = f"""
-        SELECT host, ts, coalesce({col(cols, 'TargetUserName')}, user_name), coalesce({col(cols, 'IpAddress')}, src_ip)
+        SELECT host, ts, coalesce({col(cols, "TargetUserName")}, user_name), coalesce({col(cols, "IpAddress")}, src_ip)
         FROM _fx_events WHERE event_id = 4625 AND channel = 'Security' AND ts IS NOT NULL ORDER BY ts, host, input_sha256, rec_index
     """
     for host, ts, user, ip in case.con.execute(q).fetchall():

@@ -2,14 +2,16 @@
 
 Modes:
     findings  one row per finding (its ATT&CK tactics and techniques, its first record's fields)
-    context   the finding rows, the records they fired on, and the events around them: same host,
-              same user or same process (pid, parent pid or image) within ``window`` of the finding
+    context   the finding rows, the records they fired on, and the events around them within ``window``
+              of the finding: the same account on any host (clock-corrected), or the same process
+              (pid, parent pid or image) on the same host
     full      the finding rows and every event (the super-timeline), records annotated with
               the findings that hit them
 
 Every row carries ``ts`` (as recorded, UTC), ``ts_utc`` and ``ts_ist`` (text, IST beside UTC),
 ``clock_offset_s`` (the host's estimated skew from ``forensics.integrity``) and
-``ts_corrected = ts - clock_offset_s``; rows are ordered by ``ts_corrected``. Filters: hosts,
+``ts_corrected = ts - clock_offset_s`` (with ``ts_corrected_utc`` / ``ts_corrected_ist``); rows
+are ordered by ``ts_corrected``. Filters: hosts,
 a corrected-time range (``since`` / ``until``) and a minimum finding level (events in ``full``
 mode are kept whatever the level: the super-timeline is everything).
 """
@@ -55,7 +57,9 @@ def _event_select(cols: dict[str, str], alias: str = "e") -> str:
     for out, name in EVENT_FIELDS:
         if name in _NATIVE:
             real = cols.get(name.lower())
-            parts.append(f'CAST({alias}."{real}" AS VARCHAR) AS {out}' if real else f"CAST(NULL AS VARCHAR) AS {out}")
+            parts.append(
+                f'CAST({alias}."{real}" AS VARCHAR) AS {out}' if real else f"CAST(NULL AS VARCHAR) AS {out}"
+            )
         else:
             parts.append(f"{alias}.{name} AS {out}")
     return ", ".join(parts)
@@ -170,20 +174,30 @@ def _hits_sql(have_records: bool) -> str:
 
 
 def _context_sql(window: timedelta) -> str:
-    """(input_sha256, rec_index, finding_id) of events near a finding sharing its user or process."""
+    """(input_sha256, rec_index, finding_id) of events near a finding sharing its user or process.
+
+    Same account: on any host (that is how lateral movement looks), in clock-corrected time.
+    Same process (pid, parent pid, image): on the same host. Accounts every service uses
+    (SYSTEM, machine accounts ``...$``) tie nothing together and are not followed.
+    """
     w = int(window.total_seconds() * 1_000_000)
     generic = ", ".join("'" + u.replace("'", "''") + "'" for u in GENERIC_USERS)
     return f"""
         keys AS (
             SELECT h.finding_id, e.host, f.first_ts, f.last_ts, lower(e.user_name) AS u,
-                   e.process_pid AS pid, lower(e.process_image) AS img
+                   e.process_pid AS pid, lower(e.process_image) AS img,
+                   to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS koff
             FROM hits h JOIN _fx_events e USING (input_sha256, rec_index) JOIN _tl_f f USING (finding_id)
+            LEFT JOIN _tl_off o ON o.host = e.host
         ),
         ctx AS (
+            -- the same account on any host: compared in corrected time, since host clocks differ
             SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN _fx_events e
-              ON e.host = k.host AND lower(e.user_name) = k.u
-             AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
+              ON lower(e.user_name) = k.u
+            LEFT JOIN _tl_off o ON o.host = e.host
             WHERE k.u NOT IN ({generic}) AND NOT k.u LIKE '%$'
+              AND e.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT))
+                  BETWEEN k.first_ts - k.koff - to_microseconds({w}) AND k.last_ts - k.koff + to_microseconds({w})
             UNION
             SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN _fx_events e
               ON e.host = k.host AND (e.process_pid = k.pid OR e.parent_pid = k.pid)
@@ -250,26 +264,41 @@ def _timeline_sql(mode: str, cols: dict[str, str], have_records: bool, window: t
                CASE WHEN ha.input_sha256 IS NOT NULL THEN 'hit'
                     WHEN ca.input_sha256 IS NOT NULL THEN 'context' ELSE '' END AS relation,
                coalesce(ha.finding_ids, ca.finding_ids) AS finding_ids,
-               CASE WHEN ha.lrank >= 0 THEN {_level_case('ha.lrank')} END AS level,
+               CASE WHEN ha.lrank >= 0 THEN {_level_case("ha.lrank")} END AS level,
                ha.title, ha.rule_id, ha.kind, ha.attack, ha.techniques, ha.tactics, ha.tactic,
                CAST(NULL AS TIMESTAMPTZ) AS last_ts, {msg} AS message, {ev}
         FROM ({chosen}) c JOIN _fx_events e USING (input_sha256, rec_index)
         LEFT JOIN hit_agg ha USING (input_sha256, rec_index)
         LEFT JOIN ctx_agg ca USING (input_sha256, rec_index)
     ),
-    allrows AS (SELECT * FROM frows UNION ALL SELECT * FROM erows)
+    allrows AS (SELECT * FROM frows UNION ALL SELECT * FROM erows),
+    fixed AS (
+        SELECT a.*, coalesce(o.off, 0.0) AS off,
+               a.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS tsc
+        FROM allrows a LEFT JOIN _tl_off o ON o.host = a.host
+    )
     SELECT a.ts,
-           strftime(CAST(a.ts AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%fZ') AS ts_utc,
-           strftime(CAST(a.ts AS TIMESTAMP) + INTERVAL 330 MINUTE, '%Y-%m-%dT%H:%M:%S.%f') || '+05:30' AS ts_ist,
-           a.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS ts_corrected,
-           strftime(CAST(a.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS TIMESTAMP),
-                    '%Y-%m-%dT%H:%M:%S.%fZ') AS ts_corrected_utc,
-           coalesce(o.off, 0.0) AS clock_offset_s,
-           a.* EXCLUDE (ts)
-    FROM allrows a LEFT JOIN _tl_off o ON o.host = a.host
+           {_utc_text("a.ts")} AS ts_utc,
+           {_ist_text("a.ts")} AS ts_ist,
+           a.tsc AS ts_corrected,
+           {_utc_text("a.tsc")} AS ts_corrected_utc,
+           {_ist_text("a.tsc")} AS ts_corrected_ist,
+           a.off AS clock_offset_s,
+           a.* EXCLUDE (ts, tsc, off)
+    FROM fixed a
     ORDER BY ts_corrected NULLS LAST, a.host NULLS LAST, a.row_type DESC, a.input_sha256 NULLS LAST,
              a.rec_index NULLS LAST, a.finding_ids NULLS LAST
     """
+
+
+def _utc_text(expr: str) -> str:
+    """SQL: fixed-width ISO-8601 UTC text of a TIMESTAMPTZ (the session zone is UTC)."""
+    return f"strftime(CAST({expr} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%fZ')"
+
+
+def _ist_text(expr: str) -> str:
+    """SQL: the same instant as IST (UTC+05:30, no daylight saving) text."""
+    return f"strftime(CAST({expr} AS TIMESTAMP) + INTERVAL 330 MINUTE, '%Y-%m-%dT%H:%M:%S.%f') || '+05:30'"
 
 
 def _level_case(expr: str) -> str:
@@ -277,13 +306,16 @@ def _level_case(expr: str) -> str:
     return f"CASE {whens} END"
 
 
-def _filter(table: pa.Table, hosts: set[str] | None, since: datetime | None, until: datetime | None) -> pa.Table:
+def _filter(
+    table: pa.Table, hosts: set[str] | None, since: datetime | None, until: datetime | None
+) -> pa.Table:
     """Apply the host and corrected-time filters (findings were already filtered by level)."""
     import pyarrow.compute as pc
 
     mask = None
 
     def both(m: Any) -> None:
+        """AND one more condition into the mask."""
         nonlocal mask
         mask = m if mask is None else pc.and_(mask, m)
 

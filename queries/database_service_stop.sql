@@ -4,7 +4,8 @@
 --   Ransomware stops databases and backup agents so their files can be encrypted: net/sc stop,
 --   Stop-Service, taskkill of database processes, systemctl/service stop of database servers, and
 --   Service Control Manager 7036 "stopped" for SQL, Oracle, MySQL, Exchange, Veeam or Backup Exec.
---   High when three or more such services stop on one host; a lone stop (maintenance) stays low.
+--   High when three or more such services stop on one host or one is also disabled; a lone
+--   stop (maintenance) stays medium, a lone "stopped" state change low.
 -- level: medium
 -- attack: [T1489]
 -- tactics: [impact]
@@ -14,7 +15,9 @@
 WITH stops AS (
     SELECT input_sha256, rec_index, host, ts,
         lower(regexp_extract(process_cmdline, '(?i)(mssql\$?[a-z0-9_]*|sqlserveragent|sqlagent\$?[a-z0-9_]*|sqlbrowser|sqlwriter|sqlservr|msexchange[a-z]*|oracle[a-z0-9_]*|mysqld?|mariadb|postgres(ql)?[a-z0-9_.-]*|mongod(b)?|elasticsearch|redis(-server)?|veeam[a-z]*|backupexec[a-z]*|bedbg|acronis[a-z]*)', 1)) AS svc,
-        substr(process_cmdline, 1, 200) AS note, 'medium' AS base
+        substr(process_cmdline, 1, 200) AS note,
+        CASE WHEN regexp_matches(process_cmdline, '(?i)(start=\s*disabled|-startuptype\s+disabled|systemctl\s+(disable|mask)\s)')
+            THEN 'high' ELSE 'medium' END AS base
     FROM events
     WHERE regexp_matches(process_cmdline, '(?i)(\b(net1?|sc)(\.exe)?"?\s+(stop|config)\s|stop-service\s|taskkill(\.exe)?"?\s.{0,80}/im\s|\bsystemctl\s+(stop|disable|kill|mask)\s|\bservice\s+\S+\s+stop\b|\bkillall\s|\bpkill\s)')
         AND regexp_matches(process_cmdline, '(?i)(mssql|sqlserveragent|sqlagent|sqlbrowser|sqlwriter|sqlservr|msexchange|oracle|mysql|mariadb|postgres|mongod|elasticsearch|redis|veeam|backupexec|bedbg|acronis)')

@@ -33,10 +33,17 @@ bursts AS (
     GROUP BY host, ext, hour
     HAVING count(*) >= 100 AND count(DISTINCT folder) >= 3
 ),
-notes AS (
-    SELECT *, count(DISTINCT folder) OVER (PARTITION BY host) AS note_folders
+note_files AS (
+    SELECT *
     FROM typed
     WHERE regexp_matches(path, '(?i)[\\/][^\\/]*(decrypt|recover|restore|ransom|how[_ -]?to[_ -]|your[_ -]?files|unlock|!!!|readme[^\\/]*(lock|crypt|files))[^\\/]*\.(txt|html?|hta|url|rtf)$')
+),
+note_spread AS (
+    -- a grouped count, not count(DISTINCT ...) OVER (...): Spark has no DISTINCT window aggregates
+    SELECT host, count(DISTINCT folder) AS note_folders FROM note_files GROUP BY host
+),
+notes AS (
+    SELECT n.*, s.note_folders FROM note_files n JOIN note_spread s ON n.host = s.host
 )
 SELECT t.input_sha256, t.rec_index, t.host, t.ts, t.host || ' .' || t.ext AS group_key, 'high' AS level,
     CAST(b.n AS VARCHAR) || ' files named *.' || t.ext || ' within an hour' AS note

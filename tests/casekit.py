@@ -58,7 +58,9 @@ def build_case(root: Path, events: list[dict[str, Any]], drop: tuple[str, ...] =
             ev.setdefault("rec_index", n)
             ev.setdefault("input_path", f"/evidence/{host}/{channel}.evtx")
             ev.setdefault("host", host or None)
-        names = [c.name for c in CORE if c.name not in drop] + sorted({k for ev in evs for k in ev} - set(CORE_TYPES))
+        names = [c.name for c in CORE if c.name not in drop] + sorted(
+            {k for ev in evs for k in ev} - set(CORE_TYPES)
+        )
         table = pa.table({
             n: pa.array([ev.get(n) for ev in evs], CORE_TYPES.get(n, pa.string())) for n in names
         })  # fmt: skip
@@ -124,7 +126,7 @@ def finding(
 
 
 XSS = "<script>document.title='pwned';document.body.appendChild(document.createElement('xss-ran'))</script>"
-FORMULA = "=HYPERLINK(\"http://evil.example/x\",\"click\")"
+FORMULA = '=HYPERLINK("http://evil.example/x","click")'
 SKEW_S = 300.0  # FS01's clock runs five minutes ahead
 
 

@@ -14,11 +14,15 @@ from forensics.cli import app
 from forensics.integrity import MIN_APPLIED_SKEW_S, assess
 from forensics.timeline import build_timeline
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib puts no test folder on sys.path
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # --import-mode=importlib puts no test folder on sys.path
 from casekit import SKEW_S, at, attack_case, build_case
 
 
-def _hop_events(skew: float, hops: int = 4, spacing: float = 45.0, latency: float = 0.7) -> list[dict[str, Any]]:
+def _hop_events(
+    skew: float, hops: int = 4, spacing: float = 45.0, latency: float = 0.7
+) -> list[dict[str, Any]]:
     """SRV02 logs explicit-credential logons to APP07; APP07's clock runs ``skew`` seconds off."""
     evs: list[dict[str, Any]] = []
     for k in range(hops):
@@ -42,7 +46,11 @@ def test_skewed_host_offset_estimated_within_seconds(tmp_path: Path, skew: float
     assert relative == pytest.approx(skew, abs=2.0)
     assert len(integ.offsets) == 1 and len(integ.reference_hosts) == 1
     pair = integ.clock_pairs[0]
-    assert (pair["source_host"], pair["target_host"], pair["pairs"]) == ("SRV02.corp.local", "APP07.corp.local", 4)
+    assert (pair["source_host"], pair["target_host"], pair["pairs"]) == (
+        "SRV02.corp.local",
+        "APP07.corp.local",
+        4,
+    )
     case.close()
 
 
@@ -77,8 +85,15 @@ def test_clearing_gaps_and_coverage(tmp_path: Path) -> None:
     case, ev = attack_case(tmp_path / "c")
     integ = assess(case)
     (clear,) = integ.clearings
-    assert (clear["host"], clear["event_id"], clear["cleared_channel"], clear["by"]) == ("DC01", 1102, "Security", "alice")
-    assert clear["gap_from_utc"] == "2024-03-05T09:05:00.000000Z"  # the last DC01 Security event before the clear
+    assert (clear["host"], clear["event_id"], clear["cleared_channel"], clear["by"]) == (
+        "DC01",
+        1102,
+        "Security",
+        "alice",
+    )
+    assert (
+        clear["gap_from_utc"] == "2024-03-05T09:05:00.000000Z"
+    )  # the last DC01 Security event before the clear
     (gap,) = integ.record_gaps
     assert (gap["host"], gap["channel"], gap["missing"]) == ("DC01", "Security", 7)
     assert integ.record_gaps_total == 1 and integ.record_gaps_missing == 7

@@ -13,7 +13,9 @@ from typer.testing import CliRunner
 from forensics.cli import app
 from forensics.report import render_report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib puts no test folder on sys.path
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # --import-mode=importlib puts no test folder on sys.path
 from casekit import XSS, at, attack_case, build_case
 
 
@@ -51,7 +53,9 @@ def test_report_has_every_section(html: str) -> None:
                    "navigator"):  # fmt: skip
         assert f'<section id="{anchor}">' in html
     assert '<svg id="timeline-chart"' in html and html.count('class="finding-dot"') == 6
-    assert '<svg id="lateral-graph"' in html and html.count('<g class="edge">') == 4  # one arrow per host pair
+    assert (
+        '<svg id="lateral-graph"' in html and html.count('<g class="edge">') == 4
+    )  # one arrow per host pair
     assert "Patient zero" in html and "DC01</span> held against 25 failed logons" in html
     assert "FS01 +300.4 s" in html  # clock correction shown
     assert "T1490" in html and "Inhibit System Recovery" in html
@@ -76,7 +80,11 @@ def test_no_outside_references(html: str) -> None:
             value = attrs.get(name) or ""
             assert not re.match(r"\s*(https?:|//|ftp:)", value, re.IGNORECASE), (tag, name, value)
     assert not any(t in ("link", "iframe", "img", "object", "embed") for t, _ in parser.tags)
-    csp = next(a["content"] for t, a in parser.tags if t == "meta" and a.get("http-equiv") == "Content-Security-Policy")
+    csp = next(
+        a["content"]
+        for t, a in parser.tags
+        if t == "meta" and a.get("http-equiv") == "Content-Security-Policy"
+    )
     assert "default-src 'none'" in csp and "script-src 'sha256-" in csp
     assert "@import" not in html
     assert not re.search(r"url\((?!#)", html)  # only in-document references such as url(#tl-arrow)
@@ -133,6 +141,8 @@ def test_drawings_escape_host_and_account_names() -> None:
             "first_utc": "2024-03-05T09:00:00.000000Z", "source_ip": None}  # fmt: skip
     finding = {"host": bad, "level": "high", "title": bad, "first_utc": "2024-03-05T09:00:00.000000Z",
                "last_utc": "2024-03-05T09:01:00.000000Z"}  # fmt: skip
-    cov = [{"host": bad, "first_utc": "2024-03-05T08:00:00.000000Z", "last_utc": "2024-03-05T10:00:00.000000Z"}]
+    cov = [
+        {"host": bad, "first_utc": "2024-03-05T08:00:00.000000Z", "last_utc": "2024-03-05T10:00:00.000000Z"}
+    ]
     for svg in (lateral_graph([edge], bad, {bad}), timeline_chart([finding], cov, [edge], {bad: 5.0})):
         assert "<img" not in svg and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in svg

@@ -20,7 +20,9 @@ import pytest
 
 from forensics.report import write_report
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib puts no test folder on sys.path
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # --import-mode=importlib puts no test folder on sys.path
 from casekit import attack_case
 
 FLAGS = (

@@ -14,7 +14,9 @@ from forensics.cli import app
 from forensics.navigator import layer
 from forensics.story import build_story, is_external
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib puts no test folder on sys.path
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # --import-mode=importlib puts no test folder on sys.path
 from casekit import at, attack_case, build_case
 
 
@@ -69,7 +71,12 @@ def test_iocs_impact_and_what_did_not_fall(story) -> None:
     assert impact["host"] == "FS01" and [k["what"] for k in impact["kinds"]] == ["shadow copy deletion"]
     assert impact["kinds"][0]["count"] == 1  # the finding and its event are one sighting
     (held,) = story.did_not_fall
-    assert (held["target"], held["source_ip"], held["failures"], held["accounts"]) == ("DC01", "198.51.100.7", 25, 5)
+    assert (held["target"], held["source_ip"], held["failures"], held["accounts"]) == (
+        "DC01",
+        "198.51.100.7",
+        25,
+        5,
+    )
     fell = next(b for b in story.brute_force if b["succeeded"])
     assert (fell["target"], fell["success_account"], fell["failures"]) == ("WKS01", "alice", 30)
 
@@ -104,7 +111,12 @@ def test_attack_helpers() -> None:
     assert norm_technique("attack.execution") is None
     assert norm_tactic("attack.lateral_movement") == "lateral-movement"
     assert norm_tactic("TA0040") == "impact"
-    assert tactics_for(["T1078"], []) == ["initial-access", "persistence", "privilege-escalation", "defense-evasion"]
+    assert tactics_for(["T1078"], []) == [
+        "initial-access",
+        "persistence",
+        "privilege-escalation",
+        "defense-evasion",
+    ]
     assert is_external("8.8.8.8") and is_external("203.0.113.9")
     assert not is_external("10.0.0.1") and not is_external("::1") and not is_external("-")
 

@@ -17,7 +17,9 @@ from forensics.outputs.csvfile import FORMULA_STARTS, neutralise
 from forensics.timeline import build_timeline, write_timeline
 from forensics.timeutil import IST, parse_iso_utc
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib puts no test folder on sys.path
+sys.path.insert(
+    0, str(Path(__file__).resolve().parent)
+)  # --import-mode=importlib puts no test folder on sys.path
 from casekit import FORMULA, SKEW_S, XSS, at, attack_case, build_case
 
 
@@ -61,8 +63,24 @@ def test_context_mode_adds_hits_and_events_of_same_user_or_process(scenario) -> 
     assert rel[_key(ev["formula"])] == "context"  # child of the PowerShell process (parent pid 4242)
     assert rel[_key(ev["before"])] == "context"  # same user, same host, within five minutes
     assert _key(ev["dc_fails"][0]) not in rel  # another host, another user
-    hit = next(r for r in rows if (r["input_sha256"], r["rec_index"]) == _key(ev["xss"]) and r["row_type"] == "event")
+    hit = next(
+        r for r in rows if (r["input_sha256"], r["rec_index"]) == _key(ev["xss"]) and r["row_type"] == "event"
+    )
     assert hit["level"] == "high" and hit["attack"] == "T1059.001"
+
+
+def test_context_follows_the_account_across_hosts_in_corrected_time(scenario) -> None:
+    from forensics.integrity import Integrity
+
+    case, ev = scenario
+    hop = _key(ev["x4624_0"])  # alice's logon on FS01: recorded T+420.4, really T+120
+
+    def context(**kw: object) -> set[tuple[str, int]]:
+        rows = build_timeline(case, "context", window=timedelta(seconds=90), **kw).to_pylist()
+        return {(r["input_sha256"], r["rec_index"]) for r in rows if r["relation"] == "context"}
+
+    assert hop in context()  # within 90 s of the brute force / PowerShell findings on WKS01 once corrected
+    assert hop not in context(integrity=Integrity())  # with the raw clocks it looks five minutes later
 
 
 def test_full_mode_orders_by_corrected_time(scenario) -> None:
@@ -119,8 +137,20 @@ def test_csv_neutralises_formulas(scenario, tmp_path: Path) -> None:
         rows = list(csv.reader(fh))
     header, body = rows[0], rows[1:]
     assert len(body) == table.num_rows
-    text_cols = [i for i, n in enumerate(header) if n not in ("clock_offset_s", "event_id", "record_id",
-                                                                "process_pid", "parent_pid", "dst_port", "rec_index")]
+    text_cols = [
+        i
+        for i, n in enumerate(header)
+        if n
+        not in (
+            "clock_offset_s",
+            "event_id",
+            "record_id",
+            "process_pid",
+            "parent_pid",
+            "dst_port",
+            "rec_index",
+        )
+    ]
     for row in body:
         for i in text_cols:
             assert not row[i].startswith(FORMULA_STARTS), (header[i], row[i])
@@ -144,6 +174,9 @@ def test_timesketch_lines_have_required_fields(scenario, tmp_path: Path) -> None
         assert obj["message"] and obj["timestamp_desc"]
         dt = parse_iso_utc(obj["datetime"])
         assert dt is not None and obj["datetime"].endswith("+00:00")
+        assert dt == parse_iso_utc(obj["ts_corrected"])  # skewed hosts sort into their true place
+        if obj["clock_offset_s"]:
+            assert "clock corrected by -300.4" in obj["timestamp_desc"]
         assert obj["host"] and "ts_ist" in obj and "clock_offset_s" in obj
 
 

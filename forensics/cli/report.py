@@ -50,13 +50,18 @@ def _open(case: Path) -> Case:
 
 def report(
     case: Annotated[Path, typer.Argument(help="Case directory.")],
-    out_path: Annotated[Path | None, typer.Option("--out", help="HTML file (default: CASE/report.html).")] = None,
+    out_path: Annotated[
+        Path | None, typer.Option("--out", help="HTML file (default: CASE/report.html).")
+    ] = None,
     layer_path: Annotated[
         Path | None, typer.Option("--layer", help="Also write the ATT&CK Navigator layer JSON here.")
     ] = None,
     raw: Annotated[
         bool,
-        typer.Option("--raw/--no-raw", help="Show each record as re-extracted from the original input (EVTX XML / line)."),
+        typer.Option(
+            "--raw/--no-raw",
+            help="Show each record as re-extracted from the original input (EVTX XML / line).",
+        ),
     ] = True,
 ) -> None:
     """Write the HTML report (and optionally the Navigator layer)."""
@@ -65,7 +70,9 @@ def report(
         dest = write_report(c, out_path or case / "report.html", raw_records=raw)
         if layer_path is not None:
             layer_path.parent.mkdir(parents=True, exist_ok=True)
-            layer_path.write_bytes(orjson.dumps(layer(c), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
+            layer_path.write_bytes(
+                orjson.dumps(layer(c), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+            )
             err.print(f"navigator layer: {layer_path}")
     finally:
         c.close()

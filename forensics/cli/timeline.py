@@ -39,9 +39,15 @@ def timeline(
         Path | None, typer.Option("--out", help="Output file (default: CASE/timeline/timeline-MODE.EXT).")
     ] = None,
     host: Annotated[list[str] | None, typer.Option("--host", help="Only this host (repeatable).")] = None,
-    since: Annotated[str | None, typer.Option(help="Only rows at or after this ISO-8601 time (UTC if no zone).")] = None,
-    until: Annotated[str | None, typer.Option(help="Only rows at or before this ISO-8601 time (UTC if no zone).")] = None,
-    level: Annotated[str | None, typer.Option(help="Minimum finding level: " + ", ".join(LEVELS) + ".")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only rows at or after this ISO-8601 time (UTC if no zone).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only rows at or before this ISO-8601 time (UTC if no zone).")
+    ] = None,
+    level: Annotated[
+        str | None, typer.Option(help="Minimum finding level: " + ", ".join(LEVELS) + ".")
+    ] = None,
     window: Annotated[int, typer.Option(help="Context window around each finding, seconds.")] = 300,
 ) -> None:
     """Build and write the timeline."""

@@ -142,7 +142,14 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
         return
     progress(f"sigma: {len(options.sigma)} rule folder(s)")
     t = time.perf_counter()
-    result = run_sigma(case, list(options.sigma), stats=summary.sigma_stats)
+    try:
+        result = run_sigma(case, list(options.sigma), stats=summary.sigma_stats)
+    except Exception as exc:  # a defect in one kind must not cost the responder the other kinds
+        summary.sigma_note = f"Sigma failed: {type(exc).__name__}: {exc}"
+        summary.outcomes.append(
+            Outcome("sigma", ", ".join(map(str, options.sigma)), None, "failed", summary.sigma_note)
+        )
+        return
     summary.findings.extend(result.findings)
     summary.sigma_counts = dict(sorted(Counter(str(r.status) for r in result.report).items()))
     summary.files.append(write_rule_report(case, result.report))

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from forensics.hunt.findings import Finding, RecordRef
 from forensics.hunt.iocs import TLP_ORDER, canonical_url
+from forensics.hunt.sql import host_spellings
 from forensics.store import Case
 
 IP_COLUMNS = ("src_ip", "dst_ip", "IpAddress", "SourceIp", "DestinationIp", "SourceAddress", "DestAddress",
@@ -130,6 +131,12 @@ def _text_tokens(cols: _Cols) -> tuple[list[str], list[str]]:
     return tokens, urls
 
 
+_IPNUM = (
+    "(CAST(split_part({v}, '.', 1) AS BIGINT) * 16777216 + CAST(split_part({v}, '.', 2) AS BIGINT) * 65536"
+    " + CAST(split_part({v}, '.', 3) AS BIGINT) * 256 + CAST(split_part({v}, '.', 4) AS BIGINT))"
+)
+
+
 def _sql(s: str) -> str:
     return s.replace("'", "''")
 
@@ -233,6 +240,17 @@ def match_iocs(case: Case, table: pa.Table) -> list[Finding]:
                e.input_sha256, e.rec_index, e.host, e.ts, e.field, e.seen
         FROM expanded e JOIN ioc_keys k ON e.kind = k.kind AND e.value = k.value
         WHERE e.value IS NOT NULL AND e.value <> ''
+        UNION ALL
+        -- IPv4 ranges: a range join on the address as a number
+        SELECT DISTINCT k.type, k.value, k.confidence, k.tlp_rank, k.sources, k.tags,
+               e.input_sha256, e.rec_index, e.host, e.ts, e.field, e.value
+        FROM (SELECT *, {_IPNUM.format(v="value")} AS ipnum FROM obs
+              WHERE kind = 'ip' AND regexp_matches(value, '^[0-9]{{1,3}}(\\.[0-9]{{1,3}}){{3}}$')) e
+        JOIN (SELECT *, {_IPNUM.format(v="split_part(value, '/', 1)")} AS lo,
+                     {_IPNUM.format(v="split_part(value, '/', 1)")}
+                     + CAST(pow(2, 32 - CAST(split_part(value, '/', 2) AS INTEGER)) AS BIGINT) - 1 AS hi
+              FROM ioc_keys WHERE kind = 'cidr') k
+          ON e.ipnum BETWEEN k.lo AND k.hi
     """
     try:
         rows = con.execute(sql).fetchall()
@@ -246,20 +264,21 @@ def match_iocs(case: Case, table: pa.Table) -> list[Finding]:
 def _level(ioc_type: str, confidence: int | None) -> str:
     if confidence is not None and confidence < 30:
         return "low"
-    if ioc_type == "filename" or (confidence is not None and confidence < 60):
+    if ioc_type in ("filename", "cidr") or (confidence is not None and confidence < 60):
         return "medium"
     return "high"
 
 
 def _group(rows: list[tuple[Any, ...]]) -> list[Finding]:
     groups: dict[tuple[str, str, str | None], list[tuple[Any, ...]]] = {}
-    for r in rows:
-        groups.setdefault((r[0], r[1], r[8]), []).append(r)
+    for r in rows:  # one finding per indicator and host (host names compared case-insensitively)
+        groups.setdefault((r[0], r[1], r[8].lower() if r[8] else None), []).append(r)
     findings: list[Finding] = []
-    for (ioc_type, value, host), grp in sorted(
+    for (ioc_type, value, _), grp in sorted(
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
     ):
         first = grp[0]
+        host = (host_spellings(r[8] for r in grp) or [None])[0]
         tlp = TLP_ORDER[first[3]] if first[3] is not None else None
         times = sorted(_utc(r[9]) for r in grp if r[9] is not None)
         fields = sorted({r[10] for r in grp})
@@ -284,7 +303,7 @@ def _group(rows: list[tuple[Any, ...]]) -> list[Finding]:
                 last_ts=times[-1] if times else None,
                 records=sorted({RecordRef(str(r[6]), int(r[7])) for r in grp}),
                 attack=[],
-                summary=f"{ioc_type} {value} in {', '.join(fields)} ({len(grp)} rows)",
+                summary=f"{ioc_type} {value} in {', '.join(fields)} ({len({(r[6], r[7]) for r in grp})} rows)",
                 rule_path=", ".join(first[4] or [])[:1000] or None,
                 tlp=tlp,
                 details=orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode(),

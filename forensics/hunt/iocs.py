@@ -45,6 +45,7 @@ IOC_TYPES: tuple[str, ...] = (
     "sha256",
     "filename",
     "filepath",
+    "cidr",
 )
 TLP_ORDER: tuple[str, ...] = ("clear", "green", "amber", "amber+strict", "red")
 
@@ -208,6 +209,14 @@ def _hash(s: str) -> tuple[str, str] | None:
 
 def _ip(s: str) -> tuple[str, str] | None:
     candidate = s.strip("[]")
+    if re.match(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$", candidate):  # an IPv4 range
+        try:
+            net = ipaddress.ip_network(candidate, strict=False)
+        except ValueError:
+            return None
+        if net.prefixlen == 32:
+            return "ipv4", str(net.network_address)
+        return "cidr", str(net)
     if re.match(r"^\d{1,3}(\.\d{1,3}){3}:\d{1,5}$", candidate):  # ip:port
         candidate = candidate.rsplit(":", 1)[0]
     try:
@@ -277,7 +286,7 @@ def _hinted(s: str, hint: str) -> tuple[str, str] | None:
     if hint in ("md5", "sha1", "sha256"):
         h = _hash(s)
         return h if h and h[0] == hint else None
-    if hint in ("ipv4", "ipv6"):
+    if hint in ("ipv4", "ipv6", "cidr"):
         return _ip(s)
     if hint == "url" and not re.search(r"\s", s) and ("://" in s or "." in s.split("/", 1)[0]):
         u = canonical_url(s if "://" in s else "http://" + s)
@@ -492,6 +501,8 @@ def _stix_comparison(
 ) -> None:
     key = (sco_type, ".".join(str(p) for p in prop).lower())
     ioc_type = _STIX_PATHS.get(key)
+    if ioc_type == "ipv4" and op.strip().upper() == "ISSUBSET":  # [ipv4-addr:value ISSUBSET '10.0.0.0/8']
+        ioc_type, op = "cidr", "="
     if ioc_type is None or op.strip().upper() not in ("=", "IN"):
         doc.rejected[f"comparison {sco_type}:{'.'.join(map(str, prop))} {op} not used"] += 1
         return
@@ -677,7 +688,9 @@ def parse_text(doc: _Doc, text: str) -> None:
 # Lists longer than this are first read column-wise with polars: hashes, IPv4 addresses and
 # domains on their own line (the bulk of agency feeds); every other line takes the per-line path.
 BULK_LINES = 2000
-_RX_IPV4 = r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$"
+_RX_IPV4 = (
+    r"^(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}$"
+)
 _RX_DOMAIN = r"^([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{1,62}$"
 _RX_DOT = r"\s*(\[\s*\.\s*\]|\(\s*\.\s*\)|\{\s*\.\s*\}|\[dot\]|\(dot\))\s*"
 
@@ -687,7 +700,11 @@ def _bulk_columns(lines: list[str]) -> pl.DataFrame:
     clean = pl.col("line").str.replace(r"(^|\s)(#|//).*$", "").str.strip_chars()
     frame = pl.DataFrame({"line": lines}).with_columns(clean.alias("raw"))
     frame = frame.with_columns(
-        pl.col("raw").str.replace_all(r"(?i)" + _RX_DOT, ".").str.strip_chars(",;").str.strip_chars().alias("r")
+        pl.col("raw")
+        .str.replace_all(r"(?i)" + _RX_DOT, ".")
+        .str.strip_chars(",;")
+        .str.strip_chars()
+        .alias("r")
     )
     hexed = pl.col("r").str.replace_all(r"[\s:]", "")
     low = pl.col("r").str.to_lowercase().str.strip_chars_end(".")

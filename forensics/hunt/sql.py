@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,12 +242,21 @@ def run_hunt(con: duckdb.DuckDBPyConnection, hunt: SqlHunt) -> list[Finding]:
     groups: dict[str, list[tuple[Any, ...]]] = {}
     for row in cur.fetchall():
         key = row[idx["group_key"]] if "group_key" in idx else row[idx["host"]]
-        groups.setdefault("" if key is None else str(key), []).append(row)
+        # host names are case-insensitive (EDR exports lower-case what EVTX spells in capitals)
+        groups.setdefault("" if key is None else str(key).lower(), []).append(row)
     return [_finding(hunt, key, rows, idx) for key, rows in sorted(groups.items())]
 
 
+def host_spellings(names: Iterable[str | None]) -> list[str]:
+    """Distinct host names, case-insensitively, each as its first spelling in sorted order."""
+    by_lower: dict[str, str] = {}
+    for h in sorted(n for n in names if n is not None):
+        by_lower.setdefault(h.lower(), h)
+    return sorted(by_lower.values())
+
+
 def _finding(hunt: SqlHunt, key: str, rows: list[tuple[Any, ...]], idx: dict[str, int]) -> Finding:
-    hosts = sorted({r[idx["host"]] for r in rows if r[idx["host"]] is not None})
+    hosts = host_spellings(r[idx["host"]] for r in rows)
     times = sorted(r[idx["ts"]] for r in rows if r[idx["ts"]] is not None)
     level = hunt.level
     if "level" in idx:

@@ -19,6 +19,8 @@ from forensics.hunt.findings import LEVELS, Finding
 from forensics.schema import UTC_TS
 from forensics.store import OPTIONAL_VIEWS, Case
 
+HUNT_REPORT = "findings/hunt_report.parquet"  # what happened to each SQL hunt, IOC and YARA file
+
 FINDINGS_SCHEMA = pa.schema(
     [
         ("finding_id", pa.string()),
@@ -46,6 +48,15 @@ RECORDS_SCHEMA = pa.schema(
         ("finding_id", pa.string()),
         ("input_sha256", pa.string()),
         ("rec_index", pa.int64()),
+    ]
+)
+# What finding_records.parquet holds: the key plus where the raw record is in its input.
+LOCATED_SCHEMA = pa.schema(
+    [
+        *RECORDS_SCHEMA,
+        ("record_id", pa.int64()),
+        ("rec_offset", pa.int64()),
+        ("rec_line", pa.int64()),
     ]
 )
 
@@ -127,8 +138,33 @@ def write_table(table: pa.Table, dest: Path) -> Path:
 def write_findings(case: Case, findings: Sequence[Finding]) -> tuple[Path, Path]:
     """Replace the case's findings files with ``findings`` (call ``case.refresh_views()`` after)."""
     f_path = write_table(findings_table(findings), case.root / OPTIONAL_VIEWS["findings"])
-    r_path = write_table(records_table(findings), case.root / OPTIONAL_VIEWS["finding_records"])
+    r_path = write_table(
+        locate_records(case, records_table(findings)), case.root / OPTIONAL_VIEWS["finding_records"]
+    )
     return f_path, r_path
+
+
+def locate_records(case: Case, records: pa.Table) -> pa.Table:
+    """Add each record's ``record_id``, ``rec_offset`` and ``rec_line`` from ``events`` (null if unknown)."""
+    con = case.con
+    present = {r[0].lower() for r in con.execute("DESCRIBE events").fetchall()}
+    where = [
+        c if c in present else f"CAST(NULL AS BIGINT) AS {c}" for c in ("record_id", "rec_offset", "rec_line")
+    ]
+    con.register("finding_records_arrow", records)
+    try:
+        located = con.sql(
+            "SELECT r.finding_id, r.input_sha256, r.rec_index, "
+            "CAST(e.record_id AS BIGINT), CAST(e.rec_offset AS BIGINT), CAST(e.rec_line AS BIGINT) "
+            "FROM finding_records_arrow r LEFT JOIN ("
+            f"SELECT input_sha256, rec_index, {', '.join(where)} FROM events "
+            "WHERE input_sha256 IN (SELECT DISTINCT input_sha256 FROM finding_records_arrow)"
+            ") e ON r.input_sha256 = e.input_sha256 AND r.rec_index = e.rec_index "
+            "ORDER BY 1, 2, 3"
+        ).to_arrow_table()
+    finally:
+        con.unregister("finding_records_arrow")
+    return located.rename_columns(LOCATED_SCHEMA.names).cast(LOCATED_SCHEMA)
 
 
 def write_iocs(case: Case, table: pa.Table) -> Path:
@@ -180,6 +216,3 @@ def outcomes_table(outcomes: Sequence[Outcome]) -> pa.Table:
 def write_outcomes(case: Case, outcomes: Sequence[Outcome]) -> Path:
     """Keep the SQL/IOC/YARA load-and-run report in the case (``findings/hunt_report.parquet``)."""
     return write_table(outcomes_table(outcomes), case.root / HUNT_REPORT)
-
-
-HUNT_REPORT = "findings/hunt_report.parquet"

@@ -16,16 +16,20 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import orjson
 import yara
 
 from forensics.hunt.findings import LEVELS, Finding, RecordRef
+from forensics.hunt.sql import host_spellings
 from forensics.hunt.writer import Outcome
+from forensics.ingest.archives import is_archive, remove_scratch
+from forensics.ingest.archives import walk as walk_inputs
 from forensics.store import Case
 
 RULE_SUFFIXES = (".yar", ".yara")
@@ -165,12 +169,18 @@ def _strings(match: Any, limit: int = 10) -> list[str]:
 
 def scan_files(rules: YaraRules, paths: Sequence[Path], *, max_size: int = DEFAULT_MAX_SIZE,
                timeout: int = DEFAULT_TIMEOUT) -> YaraResult:  # fmt: skip
-    """Scan regular files under ``paths``; never follows links or opens special files."""
+    """Scan regular files under ``paths`` and the members of archives among them.
+
+    Never follows links or opens special files (a FIFO would block); archive members are
+    streamed into a scratch folder by the ingest walker (its limits on size, ratio and depth
+    apply) and deleted after the scan.
+    """
     result = YaraResult()
     if rules.rules is None:
         return result
-    for f in _walk(paths):
-        _scan_file(rules, f, max_size, timeout, result)
+    with tempfile.TemporaryDirectory(prefix="forensics-yara-") as scratch:
+        for f in _walk(paths):
+            _scan_path(rules, f, max_size, timeout, result, Path(scratch))
     return result
 
 
@@ -187,7 +197,9 @@ def _walk(paths: Sequence[Path]) -> Iterator[Path]:
             yield p
 
 
-def _scan_file(rules: YaraRules, f: Path, max_size: int, timeout: int, result: YaraResult) -> None:
+def _scan_path(
+    rules: YaraRules, f: Path, max_size: int, timeout: int, result: YaraResult, scratch: Path
+) -> None:
     try:
         st = f.lstat()
     except OSError as exc:
@@ -205,26 +217,50 @@ def _scan_file(rules: YaraRules, f: Path, max_size: int, timeout: int, result: Y
     except OSError as exc:
         result.outcomes.append(Outcome("yara-scan", str(f), None, "failed", f"cannot read: {exc}"))
         return
+    _scan_bytes(rules, str(f), data, file_externals(f, data[:16], st), timeout, result)
+    if is_archive(data[:8]):
+        _scan_members(rules, f, max_size, timeout, result, scratch)
+
+
+def _scan_members(rules: YaraRules, archive: Path, max_size: int, timeout: int, result: YaraResult,
+                  scratch: Path) -> None:  # fmt: skip
+    for c in walk_inputs([archive], scratch):
+        where = f"{c.path}!{c.member}" if c.member else c.path
+        try:
+            if c.refused:
+                result.outcomes.append(Outcome("yara-scan", where, None, "skipped", c.refused))
+            elif c.local is None or c.member is None:
+                continue
+            elif c.size > max_size:
+                result.outcomes.append(
+                    Outcome("yara-scan", where, None, "skipped", f"{c.size} bytes > limit {max_size}")
+                )
+            else:
+                data = c.local.read_bytes()
+                name = PurePosixPath(c.member.split("!")[-1])
+                ext = {"filename": name.name, "filepath": where, "extension": name.suffix.lower(),
+                       "filetype": file_type(data[:16]), "owner": ""}  # fmt: skip
+                _scan_bytes(rules, where, data, ext, timeout, result)
+        finally:
+            remove_scratch(c)
+
+
+def _scan_bytes(rules: YaraRules, where: str, data: bytes, externals: dict[str, str], timeout: int,
+                result: YaraResult) -> None:  # fmt: skip
     assert rules.rules is not None
     try:
-        matches = rules.rules.match(data=data, externals=file_externals(f, data[:16], st), timeout=timeout)
+        matches = rules.rules.match(data=data, externals=externals, timeout=timeout)
     except yara.TimeoutError:
         result.outcomes.append(
-            Outcome("yara-scan", str(f), None, "failed", f"scan timed out after {timeout}s")
+            Outcome("yara-scan", where, None, "failed", f"scan timed out after {timeout}s")
         )
         return
     except yara.Error as exc:
-        result.outcomes.append(Outcome("yara-scan", str(f), None, "failed", str(exc)))
+        result.outcomes.append(Outcome("yara-scan", where, None, "failed", str(exc)))
         return
     sha = hashlib.sha256(data).hexdigest()
     for m in sorted(matches, key=lambda m: (m.namespace, m.rule)):
-        details = {
-            "path": str(f),
-            "sha256": sha,
-            "size": st.st_size,
-            "strings": _strings(m),
-            "target": "file",
-        }
+        details = {"path": where, "sha256": sha, "size": len(data), "strings": _strings(m), "target": "file"}
         result.findings.append(
             Finding(
                 kind="yara",
@@ -235,7 +271,7 @@ def _scan_file(rules: YaraRules, f: Path, max_size: int, timeout: int, result: Y
                 first_ts=None,
                 last_ts=None,
                 records=[],
-                summary=f"{m.rule} matched file {f}",
+                summary=f"{m.rule} matched file {where}",
                 rule_path=rules.files.get(m.namespace),
                 details=orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode(),
             )
@@ -276,7 +312,8 @@ def scan_event_text(case: Case, rules: YaraRules, *, timeout: int = DEFAULT_TIME
         for m in matches:
             meta[(m.namespace, m.rule)] = m.meta
             for h in holders:
-                hits.setdefault((m.namespace, m.rule, h[2]), []).append((*h, _strings(m, 5)))
+                host_key = h[2].lower() if h[2] else None  # host names are case-insensitive
+                hits.setdefault((m.namespace, m.rule, host_key), []).append((*h, _strings(m, 5)))
     if failures:
         result.outcomes.append(
             Outcome("yara-scan", "events", None, "failed", f"{failures} values timed out or failed")
@@ -284,15 +321,16 @@ def scan_event_text(case: Case, rules: YaraRules, *, timeout: int = DEFAULT_TIME
     result.outcomes.append(
         Outcome("yara-scan", "events", None, "ran", f"{len(by_text)} distinct values scanned")
     )
-    for (ns, rule, host), grp in sorted(hits.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
-        result.findings.append(_text_finding(rules, ns, rule, host, grp, meta[(ns, rule)]))
+    for (ns, rule, _), grp in sorted(hits.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")):
+        result.findings.append(_text_finding(rules, ns, rule, grp, meta[(ns, rule)]))
     return result
 
 
-def _text_finding(rules: YaraRules, ns: str, rule: str, host: str | None, grp: list[tuple[Any, ...]],
+def _text_finding(rules: YaraRules, ns: str, rule: str, grp: list[tuple[Any, ...]],
                   meta: dict[str, Any]) -> Finding:  # fmt: skip
     times = sorted(r[3] for r in grp if r[3] is not None)
     fields = sorted({r[4] for r in grp})
+    host = (host_spellings(r[2] for r in grp) or [None])[0]
     details = {"fields": fields, "strings": grp[0][6], "target": "events"}
     return Finding(
         kind="yara",
@@ -303,7 +341,7 @@ def _text_finding(rules: YaraRules, ns: str, rule: str, host: str | None, grp: l
         first_ts=times[0] if times else None,
         last_ts=times[-1] if times else None,
         records=sorted({RecordRef(str(r[0]), int(r[1])) for r in grp}),
-        summary=f"{rule} matched {', '.join(fields)} of {len(grp)} rows",
+        summary=f"{rule} matched {', '.join(fields)} of {len({(r[0], r[1]) for r in grp})} rows",
         rule_path=rules.files.get(ns),
         details=orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode(),
     )

@@ -2,8 +2,11 @@
 
 Timesketch needs three fields on every line: ``message`` (text), ``datetime`` (ISO-8601, here
 UTC with ``+00:00``) and ``timestamp_desc`` (what the time means); anything else is kept as
-attributes, so every timeline column rides along. ``datetime`` is the time as recorded; the
-clock-corrected time is in ``ts_corrected`` beside ``clock_offset_s``.
+attributes, so every timeline column rides along.
+
+``datetime`` is the clock-corrected time (``ts_corrected``) so hosts with skewed clocks sort
+into their true place in Timesketch; when a correction was applied, ``timestamp_desc`` says so
+and by how much, and the time as recorded stays in ``ts`` / ``ts_utc`` / ``ts_raw``.
 """
 
 from __future__ import annotations
@@ -24,14 +27,25 @@ DESCRIPTIONS = {
 }
 
 
+def _when(row: dict[str, Any]) -> datetime | None:
+    ts = row.get("ts_corrected") or row.get("ts")
+    return ts if isinstance(ts, datetime) else None
+
+
 def line(row: dict[str, Any]) -> dict[str, Any]:
-    """One Timesketch event from one timeline row."""
-    ts = row.get("ts")
+    """One Timesketch event from one timeline row (which must have a time)."""
+    ts = _when(row)
+    assert ts is not None
+    desc = DESCRIPTIONS.get(str(row.get("row_type")), "Event Recorded")
+    offset = row.get("clock_offset_s") or 0.0
+    if offset:
+        desc += f" (host clock corrected by {-offset:+.3f} s)"
+    message = row.get("message") or f"{row.get('channel') or ''} {row.get('event_id') or ''}".strip() or "-"
     head: dict[str, Any] = {
-        "message": row.get("message") or f"{row.get('channel') or ''} {row.get('event_id') or ''}".strip() or "-",
-        "datetime": ts.astimezone(UTC).isoformat(timespec="microseconds") if isinstance(ts, datetime) else None,
-        "timestamp": (ts - _EPOCH) // timedelta(microseconds=1) if isinstance(ts, datetime) else None,
-        "timestamp_desc": DESCRIPTIONS.get(str(row.get("row_type")), "Event Recorded"),
+        "message": message,
+        "datetime": ts.astimezone(UTC).isoformat(timespec="microseconds"),
+        "timestamp": (ts - _EPOCH) // timedelta(microseconds=1),
+        "timestamp_desc": desc,
     }
     for k, v in row.items():
         if k not in head:
@@ -43,6 +57,5 @@ def write(table: pa.Table, out: Path) -> None:
     """Write the Timesketch JSONL; rows without a time are left out (Timesketch rejects them)."""
     with out.open("wb") as fh:
         for row in rows(table):
-            if not isinstance(row.get("ts"), datetime):
-                continue
-            fh.write(orjson.dumps(line(row)) + b"\n")
+            if _when(row) is not None:
+                fh.write(orjson.dumps(line(row)) + b"\n")

@@ -34,7 +34,9 @@ def _asset(name: str) -> str:
 
 def script_hash(script: str) -> str:
     """CSP source expression allowing exactly this inline script."""
-    return "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+    return (
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii") + "'"
+    )
 
 
 def render_report(case: Case, *, raw_records: bool = False) -> str:

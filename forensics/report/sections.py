@@ -21,8 +21,8 @@ from forensics.story import Story
 from forensics.timeline import level_rank
 from forensics.timeutil import iso_ist, iso_utc
 
-MAX_FINDINGS = 1000  # findings listed with their records; the rest are counted
-MAX_RECORDS = 20  # records shown per finding; the rest are counted
+MAX_FINDINGS = 500  # findings listed with their records (highest level first); the rest are counted
+MAX_RECORDS = 10  # records shown per finding; the rest are counted (all are in the timeline export)
 MAX_ROWS = 500  # rows per integrity table
 LEVEL_ORDER = ("critical", "high", "medium", "low", "informational")
 _SKIP_FIELDS = {"input_sha256", "rec_index", "finding_id"}
@@ -75,7 +75,13 @@ class ReportData:
         con = case.con
         n_events, n_hosts = con.execute("SELECT count(*), count(DISTINCT host) FROM _fx_events").fetchall()[0]
         inputs = [
-            dict(zip(("path", "member", "sha256", "parser", "rows", "rejects", "status", "error", "host"), r, strict=True))
+            dict(
+                zip(
+                    ("path", "member", "sha256", "parser", "rows", "rejects", "status", "error", "host"),
+                    r,
+                    strict=True,
+                )
+            )
             for r in con.execute(
                 "SELECT path, member, sha256, parser, rows, rejects, status, error, host FROM inputs "
                 "ORDER BY path, member NULLS FIRST, sha256"
@@ -88,12 +94,23 @@ class ReportData:
             f["first_utc"] = iso_utc(f["first_ts"] - off) if f.get("first_ts") else None
             f["last_utc"] = iso_utc(f["last_ts"] - off) if f.get("last_ts") else f["first_utc"]
             f["first_ist"] = iso_ist(f["first_ts"] - off) if f.get("first_ts") else None
-        ordered = sorted(findings, key=lambda f: (-level_rank(f.get("level")), f["first_utc"] or "~", f["finding_id"]))
+        ordered = sorted(
+            findings, key=lambda f: (-level_rank(f.get("level")), f["first_utc"] or "~", f["finding_id"])
+        )
         data = cls(
             case_name=case.root.resolve().name,
-            counts={"events": n_events, "hosts": n_hosts, "inputs": len(inputs), "rejects": n_rejects,
-                    "findings": len(findings)},
-            inputs=inputs, integ=integ, story=story, findings=ordered, navigator=navigator,
+            counts={
+                "events": n_events,
+                "hosts": n_hosts,
+                "inputs": len(inputs),
+                "rejects": n_rejects,
+                "findings": len(findings),
+            },
+            inputs=inputs,
+            integ=integ,
+            story=story,
+            findings=ordered,
+            navigator=navigator,
         )
         shown = [f["finding_id"] for f in ordered[:MAX_FINDINGS]]
         if shown and has_view(case, "finding_records"):
@@ -135,7 +152,9 @@ def _raw(case: Case, records: dict[str, list[dict[str, Any]]]) -> dict[tuple[str
     refs = sorted({(r["input_sha256"], int(r["rec_index"])) for rs in records.values() for r in rs})
     got = extract_records(case, refs)
     return {
-        ref: f"(raw record unavailable: {val})" if isinstance(val, str) else val.data.decode("utf-8", "replace")
+        ref: f"(raw record unavailable: {val})"
+        if isinstance(val, str)
+        else val.data.decode("utf-8", "replace")
         for ref, val in got.items()
     }
 
@@ -200,10 +219,22 @@ def _summary(d: ReportData) -> str:
                    f"(IST {esc(e['ts_ist'])})"))  # fmt: skip
     if s.first_finding:
         f = s.first_finding
-        kv.append(("First finding", f"{_lvl(f['level'])} {esc(f['title'])} on {esc(f['host'])} at {esc(f['ts_utc'])}"))
+        kv.append(
+            (
+                "First finding",
+                f"{_lvl(f['level'])} {esc(f['title'])} on {esc(f['host'])} at {esc(f['ts_utc'])}",
+            )
+        )
     if s.impact:
-        kv.append(("Impact", "; ".join(
-            f"<b>{esc(h['host'])}</b>: " + ", ".join(esc(k["what"]) for k in h["kinds"]) for h in s.impact)))
+        kv.append(
+            (
+                "Impact",
+                "; ".join(
+                    f"<b>{esc(h['host'])}</b>: " + ", ".join(esc(k["what"]) for k in h["kinds"])
+                    for h in s.impact
+                ),
+            )
+        )
     hosts = sorted({e["target"] for e in s.lateral} | {e["source"] for e in s.lateral})
     if hosts:
         kv.append(("Hosts in lateral movement", esc(", ".join(hosts))))
@@ -218,7 +249,9 @@ def _summary(d: ReportData) -> str:
             f'<span class="warn">{esc(b["target"])}</span> fell to {esc(b["source"])} after {esc(b["failures"])} '
             f"failures, as {esc(b['success_account'])} at {esc(b['success_utc'])}" for b in fell)))  # fmt: skip
     if s.clock_offsets_s:
-        kv.append(("Clock corrections", esc(", ".join(f"{h} {o:+.1f} s" for h, o in s.clock_offsets_s.items()))))
+        kv.append(
+            ("Clock corrections", esc(", ".join(f"{h} {o:+.1f} s" for h, o in s.clock_offsets_s.items())))
+        )
     body = "".join(f"<div>{esc(k)}</div><div>{v}</div>" for k, v in kv)
     return f'<section id="summary"><h2>Summary</h2><div class="cards">{cards}</div><div class="kv">{body}</div></section>'
 
@@ -234,8 +267,11 @@ def _phases_section(d: ReportData) -> str:
     rows = [[p["name"], p["first_utc"], p["last_utc"], ", ".join(p["hosts"]), p["findings"],
              ", ".join(f"{t} {n}" for t, n in zip(p["techniques"], p["technique_names"], strict=True))]
             for p in d.story.phases]  # fmt: skip
-    return ('<section id="phases"><h2>Phases (ATT&amp;CK order)</h2>'
-            + _table(["Phase", "First (UTC)", "Last (UTC)", "Hosts", "Findings", "Techniques"], rows) + "</section>")
+    return (
+        '<section id="phases"><h2>Phases (ATT&amp;CK order)</h2>'
+        + _table(["Phase", "First (UTC)", "Last (UTC)", "Hosts", "Findings", "Techniques"], rows)
+        + "</section>"
+    )
 
 
 def _matrix_section(d: ReportData) -> str:
@@ -263,9 +299,11 @@ def _matrix_section(d: ReportData) -> str:
         cols.append((name, "".join(cells)))
     head = "".join(f"<th>{esc(n)}</th>" for n, _ in cols)
     body = "".join(f"<td>{c}</td>" for _, c in cols)
-    return ('<section id="attack"><h2>ATT&amp;CK matrix</h2><p class="muted">Techniques found (red, darker = more '
-            "findings) among the techniques this tool knows; grey were not seen.</p>"
-            f'<table class="matrix"><thead><tr>{head}</tr></thead><tbody><tr>{body}</tr></tbody></table></section>')
+    return (
+        '<section id="attack"><h2>ATT&amp;CK matrix</h2><p class="muted">Techniques found (red, darker = more '
+        "findings) among the techniques this tool knows; grey were not seen.</p>"
+        f'<table class="matrix"><thead><tr>{head}</tr></thead><tbody><tr>{body}</tr></tbody></table></section>'
+    )
 
 
 def _lateral_section(d: ReportData) -> str:
@@ -290,10 +328,15 @@ def _iocs_impact_section(d: ReportData) -> str:
              i["findings"]] for i in s.iocs]  # fmt: skip
     impact = [[h["host"], k["what"], k["first_utc"], k["first_ist"], k["last_utc"], k["count"]]
               for h in s.impact for k in h["kinds"]]  # fmt: skip
-    return ('<section id="iocs"><h2>IOC sightings</h2>'
-            + _table(["IOC", "Type", "TLP", "First (UTC)", "First (IST)", "Last (UTC)", "Hosts", "Findings"], iocs)
-            + "<h3>Impact</h3>"
-            + _table(["Host", "What", "First (UTC)", "First (IST)", "Last (UTC)", "Events"], impact) + "</section>")
+    return (
+        '<section id="iocs"><h2>IOC sightings</h2>'
+        + _table(
+            ["IOC", "Type", "TLP", "First (UTC)", "First (IST)", "Last (UTC)", "Hosts", "Findings"], iocs
+        )
+        + "<h3>Impact</h3>"
+        + _table(["Host", "What", "First (UTC)", "First (IST)", "Last (UTC)", "Events"], impact)
+        + "</section>"
+    )
 
 
 def _record_html(rec: dict[str, Any], raw: str | None) -> str:
@@ -318,24 +361,32 @@ def _findings_section(d: ReportData) -> str:
         total = d.record_counts.get(fid, len(recs))
         body = "".join(_record_html(r, d.raw.get((r.get("input_sha256"), r.get("rec_index")))) for r in recs)
         if total > len(recs):
-            body += f'<p class="muted">{total - len(recs)} more records not shown (see the timeline export).</p>'
+            body += (
+                f'<p class="muted">{total - len(recs)} more records not shown (see the timeline export).</p>'
+            )
         attack = ", ".join(f"{t} {technique_name(t)}" for t in f["attack"])
         meta = [("finding id", fid), ("rule", f.get("rule_id")), ("kind", f.get("kind")), ("host", f.get("host")),
                 ("first (UTC)", f.get("first_utc")), ("first (IST)", f.get("first_ist")), ("last (UTC)", f.get("last_utc")),
                 ("ATT&CK", attack), ("tactics", ", ".join(f["tactics"])), ("summary", f.get("summary")),
                 ("rule file", f.get("rule_path")), ("rule sha256", f.get("rule_sha256")), ("TLP", f.get("tlp")),
                 ("details", f.get("details")), ("records", total)]  # fmt: skip
-        kv = "".join(f"<div>{esc(k)}</div><div class=\"mono\">{esc(v)}</div>" for k, v in meta if v not in (None, ""))
+        kv = "".join(
+            f'<div>{esc(k)}</div><div class="mono">{esc(v)}</div>' for k, v in meta if v not in (None, "")
+        )
         items.append(f'<details><summary>{_lvl(f.get("level"))} <b>{esc(f.get("title"))}</b> — {esc(f.get("host"))} '
                      f'<span class="muted">{esc(f.get("first_utc"))}</span></summary>'
                      f'<div class="kv">{kv}</div>{body}</details>')  # fmt: skip
     more = ""
     if len(d.findings) > MAX_FINDINGS:
         more = f'<p class="muted">{len(d.findings) - MAX_FINDINGS} lower-ranked findings not listed.</p>'
-    return ('<section id="findings"><h2>Findings</h2><input id="filter" type="search" placeholder="filter findings…"> '
-            '<button id="expand-all" type="button">expand all</button> '
-            '<button id="collapse-all" type="button">collapse all</button>'
-            + ("".join(items) or '<p class="muted">No findings: run `forensics hunt` first.</p>') + more + "</section>")
+    return (
+        '<section id="findings"><h2>Findings</h2><input id="filter" type="search" placeholder="filter findings…"> '
+        '<button id="expand-all" type="button">expand all</button> '
+        '<button id="collapse-all" type="button">collapse all</button>'
+        + ("".join(items) or '<p class="muted">No findings: run `forensics hunt` first.</p>')
+        + more
+        + "</section>"
+    )
 
 
 def _integrity_section(d: ReportData) -> str:
@@ -379,14 +430,17 @@ def _integrity_section(d: ReportData) -> str:
 def _inputs_section(d: ReportData) -> str:
     rows = [[i["path"] + (f" :: {i['member']}" if i["member"] else ""), i["sha256"], i["parser"], i["rows"],
              i["rejects"], i["status"], i["error"], i["host"]] for i in d.inputs]  # fmt: skip
-    return ('<section id="inputs"><h2>Inputs</h2>'
-            + _table(["Input", "SHA-256", "Parser", "Rows", "Rejects", "Status", "Error", "Host"], rows, "mono")
-            + "</section>")
+    return (
+        '<section id="inputs"><h2>Inputs</h2>'
+        + _table(["Input", "SHA-256", "Parser", "Rows", "Rejects", "Status", "Error", "Host"], rows, "mono")
+        + "</section>"
+    )
 
 
 def _navigator_section(d: ReportData) -> str:
     text = json.dumps(d.navigator, indent=1, sort_keys=True, ensure_ascii=False)
-    return ('<section id="navigator"><h2>ATT&amp;CK Navigator layer</h2><details><summary>layer JSON (copy into '
-            f'the ATT&amp;CK Navigator: Open Existing Layer → Upload)</summary><pre class="mono">{esc(text)}</pre>'
-            "</details></section>")
-
+    return (
+        '<section id="navigator"><h2>ATT&amp;CK Navigator layer</h2><details><summary>layer JSON (copy into '
+        f'the ATT&amp;CK Navigator: Open Existing Layer → Upload)</summary><pre class="mono">{esc(text)}</pre>'
+        "</details></section>"
+    )

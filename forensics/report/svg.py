@@ -63,6 +63,7 @@ def timeline_chart(
     height = top + lane_h * len(lanes) + 20.0
 
     def x(dt: datetime) -> float:
+        """Horizontal position of a time."""
         return left + (dt.timestamp() - t0) / total * plot_w
 
     y_of = {h: top + lane_h * i + lane_h / 2 for i, h in enumerate(lanes)}
@@ -92,8 +93,8 @@ def timeline_chart(
         out.append(
             f'<line class="hop" x1="{_f(xs)}" y1="{_f(y_of[e["source"]])}" x2="{_f(xs)}" y2="{_f(y_of[e["target"]])}" '
             f'stroke="{colour}" stroke-width="1.5" stroke-dasharray="4 3" marker-end="url(#tl-arrow)">'
-            f'<title>{escape(e["source"])} → {escape(e["target"])} {escape(e["method"])} as {escape(e["account"] or "?")} '
-            f'at {escape(e["first_utc"] or "")}</title></line>'
+            f"<title>{escape(e['source'])} → {escape(e['target'])} {escape(e['method'])} as {escape(e['account'] or '?')} "
+            f"at {escape(e['first_utc'] or '')}</title></line>"
         )
     for f in findings:
         out += _finding_mark(f, y_of, x)
@@ -101,7 +102,9 @@ def timeline_chart(
     return "\n".join(out)
 
 
-def _lanes(findings: list[dict[str, Any]], coverage: list[dict[str, Any]], lateral: list[dict[str, Any]]) -> list[str]:
+def _lanes(
+    findings: list[dict[str, Any]], coverage: list[dict[str, Any]], lateral: list[dict[str, Any]]
+) -> list[str]:
     """Hosts with findings first (by first finding), then hosts only in lateral edges or coverage."""
     first: dict[str, str] = {}
     for f in findings:
@@ -119,7 +122,9 @@ def _lanes(findings: list[dict[str, Any]], coverage: list[dict[str, Any]], later
 
 
 def _ticks(t0: float, total: float, left: float, plot_w: float, top: float, height: float) -> list[str]:
-    out = [f'<text x="{_f(left)}" y="12" fill="#5f6b7a">UTC above, IST below; * = host clock corrected</text>']
+    out = [
+        f'<text x="{_f(left)}" y="12" fill="#5f6b7a">UTC above, IST below; * = host clock corrected</text>'
+    ]
     long_span = total > 86400
     for i in range(TICKS):
         frac = i / (TICKS - 1)
@@ -129,7 +134,9 @@ def _ticks(t0: float, total: float, left: float, plot_w: float, top: float, heig
         anchor = "start" if i == 0 else "end" if i == TICKS - 1 else "middle"
         fmt = "%Y-%m-%d %H:%M" if long_span else "%H:%M:%S"
         first = u.strftime("%Y-%m-%d ") if i == 0 and not long_span else ""
-        out.append(f'<line x1="{_f(xpos)}" y1="{_f(top - 8)}" x2="{_f(xpos)}" y2="{_f(height - 14)}" stroke="#e3e7ed"/>')
+        out.append(
+            f'<line x1="{_f(xpos)}" y1="{_f(top - 8)}" x2="{_f(xpos)}" y2="{_f(height - 14)}" stroke="#e3e7ed"/>'
+        )
         out.append(f'<text x="{_f(xpos)}" y="26" text-anchor="{anchor}">{first}{u.strftime(fmt)} UTC</text>')
         out.append(f'<text x="{_f(xpos)}" y="38" text-anchor="{anchor}" fill="#5f6b7a">'
                    f'{ist.strftime(fmt)} IST</text>')  # fmt: skip
@@ -259,10 +266,17 @@ def _edge(e: dict[str, Any], pos: dict[str, tuple[float, float]]) -> str:
     colour = METHOD_COLOURS.get(e["method"], "#444")
     idx = colours.index(colour)
     more = f" +{len(e['accounts']) - 1}" if len(e["accounts"]) > 1 else ""
-    label = f"{' / '.join(e['methods'][:2])}{' …' if len(e['methods']) > 2 else ''} ({e['accounts'][0]}{more})"
-    tip = (f"{e['source']} → {e['target']}: {', '.join(e['methods'])} as {', '.join(e['accounts'])}, "
-           f"{e['count']}x, first {e['first_utc']}")
-    lx, ly = (sx + 2 * mx + ex) / 4, (sy + 2 * my + ey) / 4
+    label = (
+        f"{' / '.join(e['methods'][:2])}{' …' if len(e['methods']) > 2 else ''} ({e['accounts'][0]}{more})"
+    )
+    tip = (
+        f"{e['source']} → {e['target']}: {', '.join(e['methods'])} as {', '.join(e['accounts'])}, "
+        f"{e['count']}x, first {e['first_utc']}"
+    )
+    # label at t = 0.65 on the curve, nearer the target: arrows fanning out of one host keep apart there
+    t = 0.65
+    lx = (1 - t) ** 2 * sx + 2 * (1 - t) * t * mx + t**2 * ex
+    ly = (1 - t) ** 2 * sy + 2 * (1 - t) * t * my + t**2 * ey
     return (
         f'<g class="edge"><path d="M{_f(sx)},{_f(sy)} Q{_f(mx)},{_f(my)} {_f(ex)},{_f(ey)}" fill="none" '
         f'stroke="{colour}" stroke-width="2" marker-end="url(#lm-arrow-{idx})"/>'

@@ -52,3 +52,17 @@ def test_table_output_and_usage_errors(tmp_path: Path) -> None:
 def test_help_documents_exit_code() -> None:
     res = CliRunner().invoke(app, ["hunt", "--help"])
     assert res.exit_code == 0 and "--fail-on" in res.stdout and "4" in res.stdout
+
+
+def test_raw_inputs_are_ingested_then_hunted(tmp_path: Path, shared_data: Path) -> None:
+    evtx = shared_data / "DeepBlueCLI" / "evtx"
+    inputs = [evtx / "metasploit-psexec-native-target-system.evtx", evtx / "new-user-security.evtx"]
+    case_dir = tmp_path / "case"
+    res = CliRunner().invoke(app, ["hunt", *map(str, inputs), "--case", str(case_dir), "--json"])
+    assert res.exit_code == 0, res.output
+    assert (case_dir / "findings" / "findings.parquet").is_file()
+    rules = {json.loads(x)["rule_id"] for x in res.stdout.splitlines() if x.startswith("{")}
+    assert "psexec-style-service-install" in rules  # the Metasploit PsExec service in System 7045
+    again = CliRunner().invoke(app, ["hunt", str(case_dir), "--json"])  # the case itself, no re-ingest
+    assert again.exit_code == 0
+    assert sorted(again.stdout.splitlines()) == sorted(res.stdout.splitlines())

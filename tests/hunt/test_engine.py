@@ -52,6 +52,10 @@ def test_findings_views_point_at_events(tmp_path: Path) -> None:
             "ON r.input_sha256 = e.input_sha256 AND r.rec_index = e.rec_index"
         ).fetchone()
         assert orphans == (0,)
+        located = case.con.execute(
+            "SELECT count(*) FROM finding_records WHERE record_id IS NOT NULL"
+        ).fetchone()
+        assert located is not None and located[0] > 0  # EventRecordID kept beside the row key
         tlps = case.con.execute("SELECT DISTINCT tlp FROM findings WHERE kind = 'ioc'").fetchall()
         assert tlps == [("amber",)]
         brute = case.con.execute(

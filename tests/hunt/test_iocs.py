@@ -204,3 +204,37 @@ def test_csv_and_bad_documents_reported(tmp_path: Path) -> None:
     assert [(i.type, i.value, i.tlp, i.confidence) for i in loaded.iocs] == [
         ("ipv4", "203.0.113.45", "green", 70)
     ]
+
+
+def test_long_lists_read_column_wise_like_line_by_line(tmp_path: Path, monkeypatch: Any) -> None:
+    from forensics.hunt import iocs as iocs_mod
+
+    lines = ["TLP:GREEN", "# bulk feed"]
+    lines += [f"198.51.{i // 250}[.]{i % 250 + 1}" for i in range(1500)]
+    lines += [f"host{i}.evil-cdn[.]example" for i in range(600)]
+    lines += ["SHA256:", "5F1E1D7A0C8E2B7D 4C3B2A1908F7E6D5 C4B3A2918F7E6D5C 4B3A2918F7E6D5C4"]
+    lines += ["File names:", "update.com", "invoice_scan.exe", "hxxp://bad[.]example/x", "not an indicator"]
+    doc = tmp_path / "feed.txt"
+    doc.write_text("\n".join(lines) + "\n")
+    bulk = load_ioc_paths([doc])
+    assert bulk.frames, "the column-wise path was not taken"
+    monkeypatch.setattr(iocs_mod, "BULK_LINES", 10**9)
+    slow = load_ioc_paths([doc])
+    assert not slow.frames
+    assert ioc_table(bulk.iocs, bulk.frames).equals(ioc_table(slow.iocs, slow.frames))
+    assert bulk.outcomes == slow.outcomes
+    table = ioc_table(bulk.iocs, bulk.frames)
+    kinds = dict(zip(table["value"].to_pylist(), table["type"].to_pylist(), strict=True))
+    assert kinds["update.com"] == "filename"  # under "File names:", not a domain
+    assert kinds["http://bad.example/x"] == "url"
+    assert set(table["tlp"].to_pylist()) == {"green"}
+
+
+def test_ipv4_ranges_match_with_a_range_join(tmp_path: Path) -> None:
+    doc = tmp_path / "ranges.txt"
+    doc.write_text("203.0.113[.]0/24\n198.51.100.7/32\n")
+    table, findings = _hits(tmp_path, [doc])
+    assert sorted(table["type"].to_pylist()) == ["cidr", "ipv4"]
+    got = {(f.rule_id, f.host, f.level) for f in findings}
+    assert ("ioc:cidr:203.0.113.0/24", "WKS01", "medium") in got
+    assert ("ioc:ipv4:198.51.100.7", "DC01", "high") in got

@@ -103,7 +103,9 @@ def test_not_over_missing_field_is_true(tmp_path: Path) -> None:
 
 
 def test_null_and_exists(tmp_path: Path) -> None:
-    evs = _events({"Image": "a.exe", "Description": "d"}, {"Image": "b.exe"}, {"Image": "c", "Description": ""})
+    evs = _events(
+        {"Image": "a.exe", "Description": "d"}, {"Image": "b.exe"}, {"Image": "c", "Description": ""}
+    )
     det = "  sel:\n    Description: null\n  condition: sel\n"
     assert _hunt(tmp_path / "a", evs, det) == {1, 2}  # absent or empty
     det = "  sel:\n    Description|exists: true\n  condition: sel\n"
@@ -122,7 +124,12 @@ def test_keywords_search_event_text(tmp_path: Path) -> None:
          "message": "Accepted publickey for root"},
     ]  # fmt: skip
     det = "  keywords:\n    - 'invalid user admin'\n  condition: keywords\n"
-    assert _hunt(tmp_path, evs, det, logsource="product: linux\n  service: sshd") == {0}
+    assert _hunt(tmp_path / "a", evs, det, logsource="product: linux\n  service: sshd") == {0}
+    # a keyword list (merged into one expression) behaves the same; '.' is literal, '*' is a wildcard
+    det = "  keywords:\n    - 'from 203.0.113.9'\n    - 'Accepted*for toor'\n    - 'x.y'\n  condition: keywords\n"
+    assert _hunt(tmp_path / "b", evs, det, logsource="product: linux\n  service: sshd") == {0}
+    det = "  keywords:\n    - 'FROM 203.0.113.9'\n    - 'accepted*for root'\n  condition: keywords\n"
+    assert _hunt(tmp_path / "c", evs, det, logsource="product: linux\n  service: sshd") == {0, 1}
 
 
 def test_regex_flags(tmp_path: Path) -> None:
@@ -293,3 +300,37 @@ def test_rule_report_written_sorted(tmp_path: Path) -> None:
     assert [Path(p).name for p, _, _ in got] == ["a.yml", "z.yml"]
     assert all(s == "converted" and inc for _, s, inc in got)
     case.close()
+
+
+def test_value_lists_with_regex_metacharacters(tmp_path: Path) -> None:
+    # OR-ed value lists are merged into one regular expression: metacharacters must stay literal
+    evs = _events({"Image": "C:\\t\\b(1).exe"}, {"Image": "C:\\t\\bx1y.exe"}, {"Image": "C:\\t\\a$.EXE"},
+                  {"Image": "C:\\t\\ab.exe"}, {"Image": "C:\\t\\cd.exe"})  # fmt: skip
+    det = (
+        "  sel:\n    Image|endswith:\n      - '\\b(1).exe'\n      - '\\a$.exe'\n      - '\\c?.exe'\n"
+        "  condition: sel\n"
+    )
+    assert _hunt(tmp_path, evs, det) == {0, 2, 4}
+
+
+def test_exact_sql_is_portable(tmp_path: Path) -> None:
+    """The SQL a reviewer reads: lower-cased derived columns, merged lists, escaped LIKE, inline flags."""
+    from forensics.hunt.sigma.loader import load_file
+    from forensics.hunt.sigma.plan import PreparedRule, Schema, convert, prepare
+
+    det = (
+        "  sel:\n    Image|endswith: ['\\whoami.exe', '\\net.exe']\n    CommandLine|contains: '50%_x'\n"
+        "  filter:\n    User|re|i: '^nt authority'\n  condition: sel and not filter\n"
+    )
+    (tmp_path / "r.yml").write_text(_rule(det))
+    (loaded,) = load_file(tmp_path / "r.yml", "r.yml")
+    prep = prepare(loaded, 0)
+    assert isinstance(prep, PreparedRule)
+    schema = Schema.from_pairs([("Image", "VARCHAR"), ("CommandLine", "VARCHAR"), ("User", "VARCHAR")])
+    sql = convert(prep, schema).sql
+    assert sql == (
+        "((regexp_matches(\"__l0\", '(?s)\\\\net\\.exe$|\\\\whoami\\.exe$') AND "
+        "(\"__l1\" LIKE '%50\\%\\_x%' ESCAPE '\\')) AND "
+        "NOT coalesce(regexp_matches(\"__c2\", '(?i)^nt authority'), FALSE))"
+    )
+    assert schema.derived_select()[:2] == ['"Image" AS "__c0"', 'lower(CAST("Image" AS VARCHAR)) AS "__l0"']

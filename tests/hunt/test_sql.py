@@ -126,3 +126,53 @@ def test_parse_hunt_header(tmp_path: Path) -> None:
     p.write_text("-- id: x\n-- title: X\n-- level: HIGH\n-- attack: [T1490]\n\nSELECT 1;\n")
     h = parse_hunt(p)
     assert (h.id, h.level, h.attack, h.sql) == ("x", "high", ("T1490",), "SELECT 1")
+
+
+def _impact_events() -> list[dict[str, Any]]:
+    ev: list[dict[str, Any]] = []
+    lsass = "C:\\Windows\\system32\\lsass.exe"
+    ev.append(dict(host="WKS01", channel=SYSMON, event_id=10, category="process_access", ts=at(0),
+                   TargetImage=lsass, GrantedAccess="0x1FFFFF", SourceImage="C:\\Users\\Public\\x.exe"))  # fmt: skip
+    ev.append(dict(host="WKS02", channel=SYSMON, event_id=10, category="process_access", ts=at(0),
+                   TargetImage=lsass, GrantedAccess="0x1410", SourceImage="C:\\Windows\\System32\\svchost.exe"))  # fmt: skip
+    ev.append(dict(host="WKS01", channel=SYSMON, event_id=1, category="process_creation", ts=at(1),
+                   process_cmdline="rundll32.exe C:\\windows\\System32\\comsvcs.dll, MiniDump 624 C:\\temp\\l.dmp full"))  # fmt: skip
+    for i in range(120):  # encrypted copies in four folders, and notes in three
+        ev.append(dict(host="FS01", channel=SYSMON, event_id=11, category="file_event", ts=at(100 + i),
+                       TargetFilename=f"D:\\Shares\\dept{i % 4}\\report{i}.docx.lockbit"))  # fmt: skip
+    for k in range(3):
+        ev.append(dict(host="FS01", channel=SYSMON, event_id=11, category="file_event", ts=at(300 + k),
+                       TargetFilename=f"D:\\Shares\\dept{k}\\How_To_Decrypt.txt"))  # fmt: skip
+    sid = "S-1-5-21-1-2-3-1105"
+    ev.append(dict(host="DC01", event_id=4720, ts=at(400), TargetUserName="svc_bkp2", TargetSid=sid))
+    ev.append(dict(host="DC01", event_id=4732, ts=at(401), TargetUserName="Administrators", MemberSid=sid,
+                   MemberName="-", TargetSid="S-1-5-32-544"))  # fmt: skip
+    for cmd in ("net stop MSSQLSERVER /y", "net stop SQLWriter /y", "taskkill /f /im sqlservr.exe",
+                "net stop VeeamBackupSvc /y"):  # fmt: skip
+        ev.append(dict(host="DB01", channel=SYSMON, event_id=1, category="process_creation", ts=at(500),
+                       process_cmdline=cmd))  # fmt: skip
+    ev.append(dict(host="DB02", channel="System", event_id=7036, ts=at(500), param1="SQL Server (MSSQLSERVER)",
+                   param2="stopped"))  # fmt: skip
+    ev.append(dict(host="WKS01", channel=SYSMON, event_id=1, category="process_creation", ts=at(600),
+                   process_cmdline='schtasks /create /s FS01 /tn upd /tr "c:\\x.exe" /sc once /st 00:00'))  # fmt: skip
+    for n in range(6):
+        ev.append(dict(host=f"SRV{n}", event_id=4624, ts=at(700 + n), user_name="alice", LogonType="3",
+                       IpAddress="10.0.0.11", src_ip="10.0.0.11"))  # fmt: skip
+    return ev
+
+
+def test_impact_hunts(tmp_path: Path, repo_root: Path) -> None:
+    result = _run(tmp_path, _impact_events(), repo_root / "queries")
+    got = {(f.rule_id, f.host, f.level) for f in result.findings}
+    assert ("lsass-credential-dump", "WKS01", "critical") in got
+    assert not any(f.host == "WKS02" for f in result.findings)  # svchost with 0x1410 is routine
+    files = {
+        (f.host, f.level, len(f.records)) for f in result.findings if f.rule_id == "ransomware-file-activity"
+    }
+    assert files == {("FS01", "high", 120), ("FS01", "high", 3)}
+    assert ("new-admin-account", "DC01", "high") in got
+    assert ("database-backup-service-stop", "DB01", "high") in got
+    assert ("database-backup-service-stop", "DB02", "low") in got  # one routine stop stays low
+    assert ("remote-scheduled-task", "WKS01", "high") in got
+    spread = [f for f in result.findings if f.rule_id == "account-logon-many-hosts"]
+    assert [(f.host, f.level, len(f.records)) for f in spread] == [(None, "medium", 6)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 
 from forensics.hunt.yara_scan import compile_rules, file_type, scan_event_text, scan_files
@@ -59,9 +60,12 @@ def test_generated_file_hit_and_limits(tmp_path: Path) -> None:
     (evidence / "same-text.txt").write_bytes(b"FORENSICS-TEST-MARKER-7f3a")  # extension differs: no hit
     (evidence / "big.bin").write_bytes(b"FORENSICS-TEST-MARKER-7f3a" + b"\x00" * 5000)
     (evidence / "link.bin").symlink_to(evidence / "dropped.bin")
+    with zipfile.ZipFile(evidence / "collection.zip", "w") as z:
+        z.writestr("C/Users/Public/payload.bin", b"FORENSICS-TEST-MARKER-7f3a")
     result = scan_files(rules, [evidence], max_size=4096)
-    assert [f.rule_id for f in result.findings] == ["Test_Generated_Marker"]
-    assert "dropped.bin" in (result.findings[0].details or "")
+    assert [f.rule_id for f in result.findings] == ["Test_Generated_Marker"] * 2
+    assert "collection.zip!" in (result.findings[0].details or "")  # an archive member, by name
+    assert "dropped.bin" in (result.findings[1].details or "")
     assert result.findings[0].level == "high"
     assert [(Path(o.path).name, o.status) for o in result.outcomes] == [("big.bin", "skipped")]
 

@@ -141,18 +141,35 @@ def _node(node: object, ctx: ConvertContext) -> str:
     raise Unsupported(f"condition element {type(node).__name__} is not supported")
 
 
-def _mergeable(arg: object) -> str | None:
-    """The field of an OR-ed ``field = plain string`` item that can join a merged regex."""
-    if not isinstance(arg, ConditionFieldEqualsValueExpression):
+def _plain_strings(value: object) -> list[SigmaString] | None:
+    """The plain (case-insensitive, placeholder-free) strings a value stands for, or None."""
+    if type(value) is SigmaString:
+        return None if value.contains_placeholder() else [value]
+    if isinstance(value, SigmaExpansion):
+        out: list[SigmaString] = []
+        for v in value.values:
+            got = _plain_strings(v)
+            if got is None:
+                return None
+            out.extend(got)
+        return out
+    return None
+
+
+def _mergeable(arg: object) -> tuple[str, list[SigmaString]] | None:
+    """(field, strings) of an OR-ed ``field = plain string(s)`` item that can join a merged regex."""
+    if isinstance(arg, ConditionValueExpression):
+        strings = _plain_strings(arg.value)
+        return None if strings is None else (_KEYWORD, [_keyword_pattern(x) for x in strings])
+    if not isinstance(arg, ConditionFieldEqualsValueExpression) or arg.field is None:
         return None
-    v = arg.value
-    if type(v) is not SigmaString or v.contains_placeholder():
-        return None
-    return arg.field
+    strings = _plain_strings(arg.value)
+    return None if strings is None else (arg.field, strings)
 
 
 def _or_args(args: list[object], ctx: ConvertContext) -> list[str]:
-    """OR-ed items; several plain strings on one field become one regular expression.
+    """OR-ed items; plain strings on one field (windash / base64offset variants included) become
+    one regular expression.
 
     DuckDB's planning time grows with every expression node, and SigmaHQ rules OR long value
     lists (``Image|endswith: [...]``): one ``regexp_matches`` per field keeps a 1,000-rule scan
@@ -160,18 +177,18 @@ def _or_args(args: list[object], ctx: ConvertContext) -> list[str]:
     """
     by_field: dict[str, list[SigmaString]] = {}
     for a in args:
-        f = _mergeable(a)
-        if f is not None:
-            by_field.setdefault(f, []).append(a.value)  # type: ignore[attr-defined]
+        m = _mergeable(a)
+        if m is not None:
+            by_field.setdefault(m[0], []).extend(m[1])
     out: list[str] = []
     done: set[str] = set()
     for a in args:
-        f = _mergeable(a)
-        if f is None or len(by_field[f]) < 2:
+        m = _mergeable(a)
+        if m is None or len(by_field[m[0]]) < 2:
             out.append(_node(a, ctx))
-        elif f not in done:
-            done.add(f)
-            out.append(_merged_regex(f, by_field[f], ctx))
+        elif m[0] not in done:
+            done.add(m[0])
+            out.append(_merged_regex(m[0], by_field[m[0]], ctx))
     return out
 
 
@@ -201,9 +218,22 @@ def _sigma_to_regex(s: SigmaString) -> str:
     return ("^" if head else "") + "".join(body) + ("$" if tail else "")
 
 
+_KEYWORD = "\x00keyword"  # the key merged keyword searches group under (no field has this name)
+
+
+def _keyword_pattern(s: SigmaString) -> SigmaString:
+    """A keyword matches anywhere in the event text unless the rule anchors it with wildcards."""
+    if s.startswith(SpecialChars.WILDCARD_MULTI) or s.endswith(SpecialChars.WILDCARD_MULTI):
+        return s
+    return SpecialChars.WILDCARD_MULTI + s + SpecialChars.WILDCARD_MULTI
+
+
 def _merged_regex(name: str, values: list[SigmaString], ctx: ConvertContext) -> str:
-    ctx.fields.add(name)
-    col = ctx.resolve(name)
+    if name == _KEYWORD:
+        col = ctx.keyword
+    else:
+        ctx.fields.add(name)
+        col = ctx.resolve(name)
     if col is None:
         return FALSE
     alts = sorted({_sigma_to_regex(v) for v in values})
@@ -227,6 +257,9 @@ def _join(parts: list[str], op: str) -> str:
 def _field_value(name: str, value: object, ctx: ConvertContext) -> str:
     ctx.fields.add(name)
     if isinstance(value, SigmaExpansion):
+        strings = _plain_strings(value)
+        if strings is not None and len(strings) > 1:
+            return _merged_regex(name, strings, ctx)
         return _join([_field_value(name, v, ctx) for v in value.values], "OR")
     col = ctx.resolve(name)
     if isinstance(value, SigmaNull):
@@ -292,7 +325,7 @@ def _number(col: ColumnRef, number: int | float) -> str:
     if isinstance(number, int) and number >= 0:
         spellings.append(hex(number))
     lits = ", ".join(quote_str(s) for s in spellings)
-    return f"(lower({col.sql}) IN ({lits}) OR TRY_CAST({col.sql} AS DOUBLE) = {number!r})"
+    return f"({col.lower} IN ({lits}) OR TRY_CAST({col.sql} AS DOUBLE) = {number!r})"
 
 
 def _string(col: ColumnRef, s: SigmaString) -> str:
@@ -384,10 +417,4 @@ def _keyword(value: object, ctx: ConvertContext) -> str:
     strings = _expand_placeholders(value, ctx)
     if ctx.keyword is None:
         return FALSE
-    # a keyword matches anywhere in the event text unless the rule anchors it with wildcards
-    parts = []
-    for s in strings:
-        if not (s.startswith(SpecialChars.WILDCARD_MULTI) or s.endswith(SpecialChars.WILDCARD_MULTI)):
-            s = SpecialChars.WILDCARD_MULTI + s + SpecialChars.WILDCARD_MULTI
-        parts.append(_string(ctx.keyword, s))
-    return _join(parts, "OR")
+    return _join([_string(ctx.keyword, _keyword_pattern(s)) for s in strings], "OR")

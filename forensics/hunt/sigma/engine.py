@@ -111,7 +111,10 @@ def _prepare_all(loaded: list[LoadedRule]) -> _State:
         elif isinstance(lr.rule, SigmaCorrelationRule):
             st.corrs[i] = lr.rule
         elif isinstance(lr.rule, SigmaRule):
-            got = prepare(lr, i)
+            try:
+                got = prepare(lr, i)
+            except Exception as exc:  # one rule pySigma chokes on must not stop the others
+                got = f"cannot prepare rule: {type(exc).__name__}: {exc}"
             if isinstance(got, str):
                 st.status[i] = _status(lr, "skipped", got)
             else:
@@ -214,7 +217,8 @@ def run_sigma(
 
     ``placeholders`` gives values for ``|expand`` placeholders (name without %); ``stats``,
     when given, receives seconds spent in ``load`` (YAML + pySigma), ``convert`` (planning and
-    SQL generation) and ``execute`` (DuckDB scans and findings), and ``columns``: the set of
+    SQL generation) and ``execute`` (DuckDB scans and findings), ``execute_cpu`` (CPU seconds
+    of the execution, all threads), and ``columns``: the set of
     event columns the rules read.
     """
     clock = time.perf_counter()
@@ -223,6 +227,7 @@ def run_sigma(
     t_load = time.perf_counter()
     _convert_all(st, case, placeholders, check_sql=False)
     t_conv = time.perf_counter()
+    cpu_conv = time.process_time()
     roots = [Path(p) for p in rule_paths]
     corr_bases = {_rule_index(st)[r.reference] for c in st.corrs.values() for r in c.rules or []
                   if r.reference in _rule_index(st)}  # fmt: skip
@@ -235,11 +240,15 @@ def run_sigma(
         findings.extend(_rule_findings(prep.loaded, prep.rule, rows, roots))
     for i, corr in sorted(st.corrs.items()):
         if st.status[i].status == "converted":
-            findings.extend(_correlation_findings(case, st, i, corr, roots))
+            try:
+                findings.extend(_correlation_findings(case, st, i, corr, roots))
+            except (duckdb.Error, ValueError, TypeError) as exc:  # reported, the hunt goes on
+                st.status[i] = _status(st.loaded[i], "failed", f"correlation failed: {exc}", True)
     findings.sort(key=lambda f: (f.kind, f.rule_id, f.host or "", f.first_ts.isoformat() if f.first_ts else "",
                                  f.finding_id))  # fmt: skip
     if stats is not None:
         stats.update(load=t_load - clock, convert=t_conv - t_load, execute=time.perf_counter() - t_conv)
+        stats["execute_cpu"] = time.process_time() - cpu_conv  # all threads' CPU: robust on a busy machine
         stats["columns"] = {c for sql_cols in st.sql.values() for c in sql_cols[1]}
     return SigmaResult(findings, [st.status[k] for k in sorted(st.status)])
 

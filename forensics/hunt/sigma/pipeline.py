@@ -92,9 +92,10 @@ CATEGORY_UNIONS: dict[str, tuple[str, ...]] = {
     "registry_event": ("registry_add", "registry_delete", "registry_set", "registry_rename"),
 }
 
-# Sources that hold Windows event logs (parsers' ``name``), and channels / sources that hold
-# Linux logs: a windows rule by category must not run over a Linux row and the other way round.
-WINDOWS_SOURCES = ("evtx", "winxml", "evtxjson", "beats", "nxlog")
+# Sources that hold only Windows event logs (parsers' ``name`` in forensics.ingest), and channels
+# that hold only Linux logs: a windows rule by category must not run over a Linux row and the
+# other way round. EDR sources (mde, fdr, s1, ecs, mapped) hold both and pass either way.
+WINDOWS_SOURCES = ("evtx", "winxml", "evtxjson", "hayabusa", "winbeats")
 LINUX_CHANNELS = ("auditd", "auth", "syslog", "journal", "cron", "secure", "messages", "kern")
 
 # Sigma ``service`` for product linux -> (channels, providers); either set may be empty.

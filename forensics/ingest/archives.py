@@ -15,7 +15,7 @@ import stat
 import tarfile
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -47,6 +47,7 @@ class Candidate:
     explicit: bool  # named by the user rather than found by walking
     refused: str | None = None  # reason when refused (hostile or unreadable)
     extracted: bool = False  # local is a copy we made (delete after parsing)
+    root: Path | None = None  # the path the user named that this file was found under
 
 
 class _Budget:
@@ -81,7 +82,8 @@ def walk(paths: list[Path], scratch: Path) -> Iterator[Candidate]:
     budget = _Budget()
     counter = iter(range(1 << 62))
     for p in paths:
-        yield from _walk_one(p, str(p), scratch, budget, counter, explicit=True)
+        for cand in _walk_one(p, str(p), scratch, budget, counter, explicit=True):
+            yield replace(cand, root=p)
 
 
 def _walk_one(

@@ -41,6 +41,7 @@ class InputFile:
     head: bytes = b""  # the first bytes, for sniffing
     mtime: datetime | None = None  # modification time (file or archive member), aware UTC
     host_hint: str | None = None  # host named by the collection (folder / archive) it came from
+    tz_hint: str | None = None  # zone the collection says its host ran in (its etc/timezone)
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,17 @@ is already recorded is skipped; the same bytes under another path are recorded a
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from forensics import __version__
 from forensics.custody import record_tool_step
@@ -30,6 +32,7 @@ from forensics.timeutil import now_utc
 
 GROUP_BYTES = 16 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 128
+YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
 PROBLEM_STATUSES = ("rejects", "failed", "empty", "unreadable", "refused", "unrecognised")
 
 
@@ -101,13 +104,59 @@ def ingest_paths(
             if row is not None:
                 recorded.append(row)
         _record_plain(case, recorded, summary, on_problem)
-        _parse_all(case, pending, ctx, summary, workers, progress, on_problem)
+        # formats without a year go last, so the year can come from the rest of the collection
+        dated = [p for p in pending if p[1] not in YEARLESS]
+        yearless = [p for p in pending if p[1] in YEARLESS]
+        _parse_all(case, dated, ctx, summary, workers, progress, on_problem)
+        if yearless and ctx.reference_year is None:
+            case.refresh_views()
+            ctx = replace(ctx, reference_year=collection_year(case))
+        _parse_all(case, yearless, ctx, summary, workers, progress, on_problem)
         case.refresh_views()
         _custody(case_dir, pending, recorded)
     finally:
         case.remove_orphans()
         case.close()
     return summary
+
+
+def collection_year(case: Case) -> int | None:
+    """The year of the latest time the evidence states itself (never an inferred or future year)."""
+    rows = case.con.execute(
+        "SELECT year(max(ts AT TIME ZONE 'UTC')) FROM events "
+        "WHERE ts IS NOT NULL AND NOT coalesce(ts_year_inferred, false) AND ts <= now()"
+    ).fetchall()
+    return rows[0][0] if rows and rows[0][0] else None
+
+
+def zone_hint(cand: Candidate) -> str | None:
+    """The zone named by ``etc/timezone`` in the collected tree a plain file sits in.
+
+    Only folders at or below the path the user named are searched, so the analyst's own
+    machine never lends its zone to the evidence.
+    """
+    if cand.member is not None or cand.local is None or cand.root is None or not cand.root.is_dir():
+        return None
+    root = cand.root.resolve()
+    here = cand.local.resolve().parent
+    while here == root or root in here.parents:
+        tz = _read_timezone(here / "etc" / "timezone")
+        if tz:
+            return tz
+        if here == root:
+            return None
+        here = here.parent
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _read_timezone(path: Path) -> str | None:
+    try:
+        name = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0].strip()
+        ZoneInfo(name)
+    except (OSError, IndexError, ValueError, ZoneInfoNotFoundError):
+        return None
+    return name
 
 
 def _custody(case_dir: Path, pending: list[tuple[InputFile, str, Candidate]], recorded: list[dict[str, Any]]) -> None:
@@ -174,7 +223,7 @@ def _triage(
     done_shas.add(cand.sha256)
     src = InputFile(
         path=cand.path, member=cand.member, local=cand.local, size=cand.size, sha256=cand.sha256,
-        md5=cand.md5 or "", head=cand.head, mtime=cand.mtime,
+        md5=cand.md5 or "", head=cand.head, mtime=cand.mtime, tz_hint=zone_hint(cand),
     )  # fmt: skip
     pending.append((src, parser.name, cand))
     return None

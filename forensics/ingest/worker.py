@@ -6,6 +6,7 @@ whenever the buffer fills, never held for a whole input.
 
 from __future__ import annotations
 
+import dataclasses
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +219,8 @@ def _parse_one(
     src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects
 ) -> InputResult:
     res = InputResult(src.sha256)
+    if src.tz_hint and not ctx.tz:  # the collection states its host's zone; --tz still wins
+        ctx = dataclasses.replace(ctx, tz=src.tz_hint)
     parser = BY_NAME[parser_name]
     index = 0
     prov = {"input_sha256": src.sha256, "input_path": src.path, "input_member": src.member}

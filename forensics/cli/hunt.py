@@ -119,6 +119,13 @@ def hunt(
     ] = None,
     yara_max_mb: Annotated[int, typer.Option(help="YARA: skip files larger than this (MiB).")] = 64,
     yara_timeout: Annotated[int, typer.Option(help="YARA: seconds per scanned file or value.")] = 30,
+    outputs: Annotated[
+        bool,
+        typer.Option(
+            "--outputs/--no-outputs",
+            help="Also write the timeline (CSV, Timesketch JSONL) and the HTML report into the case and print the story.",
+        ),
+    ] = True,
 ) -> None:
     """Hunt a case (or inputs ingested first) and write findings into it."""
     if fail_on is not None and fail_on.lower() not in LEVELS:
@@ -127,11 +134,15 @@ def hunt(
     case_dir, raw = _resolve_case(targets, case)
     if raw:
         _ingest(case_dir, raw)
+    # IOC lists and YARA rules handed over with the evidence, in an iocs/ folder at its top
+    bundled = [t / "iocs" for t in raw if (t / "iocs").is_dir()]
+    for folder in bundled:
+        err.print(f"using IOC lists and YARA rules that came with the evidence: {folder}")
     options = HuntOptions(
         sigma=list(sigma or []),
         queries=list(queries or []),
-        iocs=list(iocs or []),
-        yara=list(yara_dirs or []),
+        iocs=[*(iocs or []), *bundled],
+        yara=[*(yara_dirs or []), *bundled],
         scan_paths=raw,
         default_queries=not no_default_queries,
         default_iocs=not no_default_iocs,
@@ -145,11 +156,39 @@ def hunt(
         err.print(f"error: {exc}")
         raise typer.Exit(1) from exc
     _report(summary, json)
+    if outputs:
+        write_outputs(case_dir, show_story=not json)
     if fail_on is not None:
         threshold = level_rank(fail_on.lower())
         if any(level_rank(f.level) >= threshold for f in summary.findings):
             err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
             raise typer.Exit(EXIT_FAIL_ON)
+
+
+def write_outputs(case_dir: Path, show_story: bool) -> None:
+    """The investigator's view after a hunt: timeline files, the HTML report and the story."""
+    from forensics.integrity import assess
+    from forensics.report import render_report
+    from forensics.story import build_story
+    from forensics.timeline import build_timeline, write_timeline
+
+    outdir = case_dir / "outputs"
+    outdir.mkdir(parents=True, exist_ok=True)
+    with Case.open(case_dir) as c:
+        table = build_timeline(c, mode="context")
+        written = [
+            write_timeline(table, "csv", outdir / "timeline.csv"),
+            write_timeline(table, "timesketch", outdir / "timeline.timesketch.jsonl"),
+        ]
+        report = outdir / "report.html"
+        report.write_text(render_report(c), encoding="utf-8")
+        written.append(report)
+        story = build_story(c, assess(c))
+    if show_story:
+        out.print(story.render_text(), markup=False, highlight=False)
+    err.print("outputs:")
+    for path in written:
+        err.print(f"  {path}")
 
 
 def finding_json(f: Finding) -> dict[str, object]:

@@ -135,14 +135,78 @@ def norm_user(user: str | None) -> str:
 
 
 def case_hosts(case: Case) -> dict[str, str]:
-    """short host key → host name as the events write it (the first spelling, sorted)."""
-    settle(case)
+    """short host key → the host's display name (see ``HostNames``)."""
+    names = HostNames.from_case(case)
     out: dict[str, str] = {}
-    for (h,) in case.con.execute(
-        "SELECT DISTINCT host FROM _fx_events WHERE host IS NOT NULL ORDER BY host"
-    ).fetchall():
-        out.setdefault(short_host(h), h)
+    for h, disp in names.spellings().items():
+        out.setdefault(short_host(h), disp)
     return out
+
+
+_IP_LIKE = re.compile(r"[0-9.]+|[0-9a-f:]+")
+
+
+class HostNames:
+    """One display name per host, whatever spelling a source used.
+
+    Sources disagree on how they write a host: ``EHOSP-DB01.dims.local`` in EVTX,
+    ``ehosp-db01.dims.local`` in a Defender export, ``lnx-es01`` in syslog. Spellings are one host
+    when they match case-insensitively, and ``name`` joins ``name.domain`` when only one domain
+    uses that short name (two ``web01``s in different domains stay apart). The display name is the
+    spelling with capitals (how Windows writes its own name) and the most events, so the
+    story and report list each machine once.
+    """
+
+    def __init__(self, counts: dict[str, int]) -> None:
+        by_short: dict[str, set[str]] = defaultdict(set)
+        for h in counts:
+            by_short[short_host(h)].add(h.strip().lower())
+        groups: dict[str, list[str]] = defaultdict(list)
+        for h in sorted(counts):
+            groups[self._group_key(h, by_short)].append(h)
+        self._display: dict[str, str] = {}
+        self._by_key: dict[str, str] = {}
+        for key, names in sorted(groups.items()):
+            best = sorted(names, key=lambda n: (n == n.lower(), -counts[n], n))[0]
+            self._by_key[key] = best
+            for n in names:
+                self._display[n] = best
+        self._by_short = by_short
+
+    @staticmethod
+    def _group_key(name: str, by_short: dict[str, set[str]]) -> str:
+        low = name.strip().lower()
+        if _IP_LIKE.fullmatch(low):
+            return low
+        fqdns = {n for n in by_short.get(short_host(low), set()) if "." in n}
+        return short_host(low) if len(fqdns) <= 1 else low
+
+    @classmethod
+    def from_case(cls, case: Case) -> HostNames:
+        """Host spellings of the case's events, weighted by their event counts."""
+        settle(case)
+        rows = case.con.execute(
+            f"SELECT host, count(*) FROM {EVENTS} WHERE host IS NOT NULL GROUP BY host ORDER BY host"
+        ).fetchall()
+        return cls({h: int(n) for h, n in rows})
+
+    def display(self, name: str | None) -> str | None:
+        """The host's display name; names the events never use come back as given."""
+        if name is None:
+            return None
+        hit = self._display.get(name)
+        if hit is not None:
+            return hit
+        key = self._group_key(name, self._by_short)
+        return self._by_key.get(key, name)
+
+    def same(self, a: str | None, b: str | None) -> bool:
+        """True when two spellings name one host."""
+        return a is not None and b is not None and self.display(a) == self.display(b)
+
+    def spellings(self) -> dict[str, str]:
+        """Every spelling in the case → its display name."""
+        return dict(sorted(self._display.items()))
 
 
 def host_ip_map(case: Case) -> dict[str, str]:
@@ -199,12 +263,23 @@ class Integrity:
     clock_pairs: list[dict[str, Any]] = field(default_factory=list)
     offsets: dict[str, float] = field(default_factory=dict)
     reference_hosts: list[str] = field(default_factory=list)
+    names: HostNames | None = None  # spelling → display name; hosts above use display names
 
     def offset_for(self, host: str | None) -> float:
-        """The recorded clock offset of a host (0 when unknown or within the noise)."""
+        """The recorded clock offset of a host, under any spelling (0 when unknown or within the noise)."""
         if host is None:
             return 0.0
-        return self.offsets.get(host, 0.0)
+        key = self.names.display(host) if self.names is not None else host
+        return self.offsets.get(key or host, self.offsets.get(host, 0.0))
+
+    def spelling_offsets(self) -> dict[str, float]:
+        """Offset per host spelling found in the events (what per-row joins need)."""
+        out = dict(self.offsets)
+        if self.names is not None:
+            for raw, disp in self.names.spellings().items():
+                if disp in self.offsets:
+                    out[raw] = self.offsets[disp]
+        return dict(sorted(out.items()))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready dict (ISO-8601 strings for times)."""
@@ -237,7 +312,40 @@ def assess(case: Case) -> Integrity:
     result.record_gap_summary = record_gap_summary(case)
     pairs, offsets, refs = clock_skew(case)
     result.clock_pairs, result.offsets, result.reference_hosts = pairs, offsets, refs
+    _use_display_names(result, HostNames.from_case(case))
     return result
+
+
+def _use_display_names(result: Integrity, names: HostNames) -> None:
+    """Name every host by its display name, merging coverage rows two spellings split."""
+    result.names = names
+    for rows in (result.clearings, result.tampering, result.silences, result.record_gaps, result.record_gap_summary):
+        for r in rows:
+            r["host"] = names.display(r["host"])
+    for p in result.clock_pairs:
+        p["source_host"], p["target_host"] = names.display(p["source_host"]), names.display(p["target_host"])
+    offsets: dict[str, float] = {}
+    for h, off in result.offsets.items():
+        offsets.setdefault(names.display(h) or h, off)
+    result.offsets = dict(sorted(offsets.items()))
+    result.reference_hosts = sorted({names.display(h) or h for h in result.reference_hosts})
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for c in result.coverage:
+        key = (names.display(c["host"]), c["source"], c["channel"])
+        m = merged.get(key)
+        if m is None:
+            merged[key] = {**c, "host": key[0]}
+            continue
+        for k, pick in (("first_utc", min), ("first_ist", min), ("last_utc", max), ("last_ist", max)):
+            vals = [v for v in (m[k], c[k]) if v is not None]
+            m[k] = pick(vals) if vals else None
+        m["events"] += c["events"]
+        m["zones"] = ", ".join(sorted({z for z in (m["zones"] + ", " + c["zones"]).split(", ") if z}))
+        m["zone_assumed"] = m["zone_assumed"] or c["zone_assumed"]
+    result.coverage = sorted(
+        merged.values(),
+        key=lambda c: tuple(x for k in ("host", "source", "channel") for x in (c[k] is None, c[k] or "")),
+    )
 
 
 def coverage(case: Case) -> list[dict[str, Any]]:

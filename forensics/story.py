@@ -3,16 +3,23 @@
 ``build_story(case)`` reads findings and events and answers the investigating officer's questions:
 
 * phases — the findings grouped by ATT&CK tactic, in kill-chain order, each with its time span;
-* patient zero and the entry point — the first finding (medium or above) and the first logon
-  from an outside (globally routable) address;
+* patient zero and the entry point — the first successful logon from an outside (globally
+  routable) address and its target; without one, the first host with a finding (medium or
+  above) that is not a network device or log collector (a firewall's log names the attacker
+  first, but the firewall is not the victim);
+* the lateral-movement path — the hops out of patient zero, host by host, each taken only from
+  a host already reached (routine traffic of machine accounts ``NAME$`` is no lateral movement);
 * lateral movement — edges source host → target host with account, method and time, derived
   from events: 4624 type 10 (RDP) / type 3 (network) with ``IpAddress``, 4648 ``TargetServerName``,
   TerminalServices 1149, 5145 share access, 7045 ``PSEXESVC`` and sshd ``Accepted``;
 * IOC sightings — first and last sighting of each indicator from ``ioc`` findings;
 * impact — hosts with encryption, shadow-copy deletion, recovery disabled or service stops;
 * what did not fall — brute forces (many failures from one source against one host) that never
-  got a success from that source.
+  got a success from that source, and the hosts they targeted that were never reached;
+* cleared logs — Security 1102 / System 104 and log-tampering commands per host, with what
+  survives elsewhere (a forwarded copy).
 
+Hosts are named once whatever the source's spelling (``forensics.integrity.HostNames``).
 Times are clock-corrected with the offsets ``forensics.integrity`` estimates; UTC with IST beside.
 """
 
@@ -28,6 +35,7 @@ from typing import Any
 
 from forensics.attack import TACTIC_NAMES, phase_rank, technique_name
 from forensics.integrity import (
+    HostNames,
     Integrity,
     assess,
     case_hosts,
@@ -41,7 +49,7 @@ from forensics.integrity import (
 )
 from forensics.store import Case
 from forensics.timeline import level_rank, load_findings
-from forensics.timeutil import iso_ist, iso_utc
+from forensics.timeutil import iso_ist, iso_utc, parse_iso_utc
 
 BRUTE_MIN_FAILURES = 10
 PSEXEC_LINK_WINDOW = timedelta(minutes=2)  # a 7045 PSEXESVC and the network logon that caused it
@@ -57,9 +65,15 @@ IMPACT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\b(net1?|sc)(\.exe)?\s+stop\b|stop-service\b|taskkill(\.exe)?\s.*\b(sql|veeam|backup|exchange)",
         re.IGNORECASE)),
     ("encryption", re.compile(
-        r"\.(locked|encrypted|crypted|crypt|enc)$|(how_to_decrypt|decrypt_instructions|readme_for_decrypt|"
-        r"restore_files|ransom)[^\\/]*\.(txt|html?|hta)$", re.IGNORECASE)),
+        r"[._-](locked|encrypted|crypted|crypt|enc)$|(decrypt|ransom|restore[_-]?(my[_-]?)?files|recover[_-]?files)"
+        r"[^\\/]*\.(txt|html?|hta)$", re.IGNORECASE)),
 )  # fmt: skip
+# Firewalls, routers, proxies and log collectors: their logs name the attacker, they are not the victim.
+NETWORK_DEVICE_RE = re.compile(
+    r"(^|[-_.])(fw|firewall|rtr|router|switch|vpn|gw|gateway|proxy|waf|asa|fortigate|pfsense|siem|wec|collector|"
+    r"loghost|syslog)(\d*)([-_.]|$)", re.IGNORECASE)
+TRAFFIC_LOG_SQL = r"regexp_matches(message, '(?i)\b(srcip|src)=\S+.*\b(dstip|dst)=\S+')"
+BACKUP_HOST_RE = re.compile(r"(bkp|backup|bak|veeam|nas|vault)", re.IGNORECASE)
 IMPACT_TECHNIQUES: dict[str, str] = {
     "T1486": "encryption", "T1490": "shadow copy deletion", "T1489": "service stop",
     "T1485": "data destruction", "T1491": "defacement", "T1529": "shutdown / reboot",

@@ -149,9 +149,10 @@ def build_timeline(
     min_rank = level_rank(min_level) if min_level else -1
     findings = [f for f in load_findings(case) if _keep_finding(f, host_keys, min_rank)]
     con.register("_tl_f", _findings_table(findings))
+    offsets = integ.spelling_offsets()  # rows join on the host as each source spelt it
     con.register("_tl_off", pa.table({
-        "host": pa.array(list(integ.offsets), pa.string()),
-        "off": pa.array(list(integ.offsets.values()), pa.float64()),
+        "host": pa.array(list(offsets), pa.string()),
+        "off": pa.array(list(offsets.values()), pa.float64()),
     }))  # fmt: skip
     cols = event_columns(case)
     try:

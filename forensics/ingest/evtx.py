@@ -53,9 +53,10 @@ def flatten_event_data(section: Any, out: dict[str, Any]) -> None:
             out["Data"] = _text(section)
         return
     for key, value in section.items():
-        if key == "#attributes":
-            continue
-        out["Data" if key == "#text" else key] = _text(value)
+        if type(value) is str:  # the common case, kept cheap: most fields are plain strings
+            out[key] = value
+        elif key != "#attributes":
+            out["Data" if key == "#text" else key] = _text(value)
 
 
 def flatten_user_data(section: Any, out: dict[str, Any]) -> None:
@@ -109,7 +110,7 @@ def system_fields(system: dict[str, Any], row: Row) -> dict[str, Any]:
     for key in ("Version", "Level", "Task", "Opcode", "Keywords"):
         v = system.get(key)
         if v is not None:
-            natives[key] = _text(v)
+            natives[key] = v if type(v) is str else str(v) if type(v) is int else _text(v)
     if prov.get("Guid"):
         natives["Provider_Guid"] = prov["Guid"]
     ex = _attrs(system.get("Execution"))

@@ -30,7 +30,7 @@ from forensics.ingest.worker import Task, TaskResult, run_task
 from forensics.store import Case
 from forensics.timeutil import now_utc
 
-GROUP_BYTES = 16 * 1024**2  # inputs per commit group, by size
+GROUP_BYTES = 4 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 128
 YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
 PROBLEM_STATUSES = ("rejects", "failed", "empty", "unreadable", "refused", "unrecognised")

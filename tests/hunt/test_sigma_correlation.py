@@ -181,3 +181,27 @@ def test_value_sum(tmp_path: Path) -> None:
               _ev(0, 4625, "i") | {"Bytes": "60"}, _ev(10, 4625, "i") | {"Bytes": "40"}]  # fmt: skip
     (f,) = _run(tmp_path, events, corr)
     assert json.loads(f.details or "{}")["group_by"] == {"TargetUserName": "h"}
+
+
+def test_aliases_group_different_fields(tmp_path: Path) -> None:
+    corr = """  type: temporal
+  rules:
+    - failed_logon
+    - good_logon
+  aliases:
+    user:
+      failed_logon: TargetUserName
+      good_logon: SubjectUserName
+  group-by:
+    - user
+  timespan: 5m
+"""
+    events = [
+        _ev(0, 4625, "ivan"),
+        {**_ev(30, 4624, "-"), "SubjectUserName": "IVAN"},  # same user under another field, other case
+        _ev(0, 4625, "judy"),
+        {**_ev(30, 4624, "-"), "SubjectUserName": "kim"},
+    ]
+    (f,) = _run(tmp_path, events, corr)
+    assert json.loads(f.details or "{}")["group_by"] == {"user": "ivan"}
+    assert len(f.records) == 2

@@ -8,7 +8,8 @@ Public API::
 
 Modules: ``loader`` (files -> pySigma rules, errors with file:line), ``pipeline`` (log sources
 and field names -> our columns), ``backend`` (condition trees -> SQL), ``plan`` (grouping,
-partition pruning, one scan per log source), ``correlation`` (sliding windows), ``engine``.
+partition pruning, one scan per log source), ``correlation`` (sliding windows), ``cache``
+(parsed rules kept in the case as JSON, keyed by rule-file SHA-256), ``engine`` (the flow).
 """
 
 from __future__ import annotations

@@ -176,12 +176,12 @@ def _parts_from_ir(parts: list[Any], cased: bool) -> SigmaString:
             items.append(SpecialChars.WILDCARD_SINGLE)
         else:
             items.append(Placeholder(p["ph"]))
-    s.s = tuple(items)  # type: ignore[assignment]
+    s.s = items
     s.original = "".join(x for x in items if isinstance(x, str))
     return s
 
 
-def value_to_ir(v: Any) -> Any:  # noqa: PLR0911 - one branch per Sigma value type
+def value_to_ir(v: Any) -> Any:
     """JSON form of a Sigma value."""
     if isinstance(v, SigmaExpansion):
         return ["exp", [value_to_ir(x) for x in v.values]]
@@ -208,7 +208,7 @@ def value_to_ir(v: Any) -> Any:  # noqa: PLR0911 - one branch per Sigma value ty
     raise NotCacheable(type(v).__name__)
 
 
-def value_from_ir(ir: Any) -> Any:  # noqa: PLR0911
+def value_from_ir(ir: Any) -> Any:
     """The Sigma value of a JSON form."""
     kind = ir[0]
     if kind == "exp":
@@ -272,7 +272,9 @@ class RuleCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-            tmp.write_bytes(orjson.dumps({"stamp": STAMP, "files": self.entries}, option=orjson.OPT_SORT_KEYS))
+            tmp.write_bytes(
+                orjson.dumps({"stamp": STAMP, "files": self.entries}, option=orjson.OPT_SORT_KEYS)
+            )
             tmp.replace(self.path)
         except OSError:
             return

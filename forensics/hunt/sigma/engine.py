@@ -18,9 +18,11 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from forensics.hunt.findings import LEVELS, Finding, RecordRef
+from forensics.hunt.sigma.cache import CACHE_FILE, NotCacheable, RuleCache, cond_to_ir, meta_of
 from forensics.hunt.sigma.correlation import CorrEvent, evaluate, unsupported_reason
 from forensics.hunt.sigma.loader import LoadedRule, load_rules
 from forensics.hunt.sigma.plan import (
+    CHUNK,
     Group,
     PreparedRule,
     Schema,
@@ -30,6 +32,7 @@ from forensics.hunt.sigma.plan import (
     group_schema,
     needed_fields_schema,
     prepare,
+    prepare_cached,
     run_group,
     validate,
 )
@@ -108,6 +111,8 @@ def _prepare_all(loaded: list[LoadedRule]) -> _State:
             st.status[i] = _status(lr, "failed", lr.error)
         elif lr.skip is not None:
             st.status[i] = _status(lr, "skipped", lr.skip)
+        elif lr.cached is not None:
+            st.preps[i] = prepare_cached(lr, i)
         elif isinstance(lr.rule, SigmaCorrelationRule):
             st.corrs[i] = lr.rule
         elif isinstance(lr.rule, SigmaRule):
@@ -197,11 +202,53 @@ def _check_correlations(st: _State, with_case: bool) -> None:
         st.status[i] = _status(lr, "skipped" if reason else "converted", reason, in_case)
 
 
+def _fill_cache(st: _State, cache: RuleCache) -> None:
+    """Store every freshly parsed file whose documents all have a JSON form."""
+    by_file: dict[str, list[int]] = {}
+    for i, lr in enumerate(st.loaded):
+        by_file.setdefault(lr.sha256, []).append(i)
+    for sha, idxs in by_file.items():
+        if not sha or any(st.loaded[i].cached is not None for i in idxs):
+            continue
+        try:
+            docs = [_cache_doc(st, i) for i in idxs]
+        except NotCacheable:
+            continue
+        cache.put(sha, docs)
+
+
+def _cache_doc(st: _State, i: int) -> dict[str, Any]:
+    lr = st.loaded[i]
+    if isinstance(lr.rule, SigmaCorrelationRule) or (
+        lr.rule is None and lr.error is None and lr.skip is None
+    ):
+        raise NotCacheable("correlation")
+    doc: dict[str, Any] = {"line": lr.line, "meta": meta_of(lr.rule) if lr.rule is not None else None}
+    if lr.error is not None or lr.skip is not None:
+        doc.update(error=lr.error, skip=lr.skip)
+        return doc
+    prep = st.preps.get(i)
+    if prep is None:  # prepare() refused it: keep the reason as a skip
+        doc["skip"] = st.status[i].reason
+        return doc
+    doc.update(conds=[cond_to_ir(c) for c in prep.conditions], kw=prep.has_keywords)
+    return doc
+
+
+def _open_cache(case: Case | None, use_cache: bool) -> RuleCache | None:
+    if case is None or not use_cache:
+        return None
+    return RuleCache(case.root / ".cache" / CACHE_FILE)
+
+
 # ---- public entry points --------------------------------------------------------------------
 def check_rules(
     rule_paths: Sequence[Path], case: Case | None = None, placeholders: dict[str, list[str]] | None = None
 ) -> list[RuleStatus]:
-    """Convert every rule (without running it) and report converted / skipped / failed per rule."""
+    """Convert every rule (without running it) and report converted / skipped / failed per rule.
+
+    Always parses every rule afresh (no cache): a check is the place to see pySigma's own verdict.
+    """
     st = _prepare_all(load_rules(rule_paths))
     _convert_all(st, case, placeholders)
     return [st.status[i] for i in sorted(st.status)]
@@ -212,25 +259,31 @@ def run_sigma(
     rule_paths: Sequence[Path],
     placeholders: dict[str, list[str]] | None = None,
     stats: dict[str, Any] | None = None,
+    use_cache: bool = True,
 ) -> SigmaResult:
     """Hunt the case with the rules: one finding per (rule, host), plus correlation findings.
 
     ``placeholders`` gives values for ``|expand`` placeholders (name without %); ``stats``,
     when given, receives seconds spent in ``load`` (YAML + pySigma), ``convert`` (planning and
     SQL generation) and ``execute`` (DuckDB scans and findings), ``execute_cpu`` (CPU seconds
-    of the execution, all threads), and ``columns``: the set of
-    event columns the rules read.
+    of the execution, all threads), and ``columns``: the set of event columns the rules read.
+    ``use_cache`` keeps parsed rules in the case
+    (``.cache/sigma-rules.json``, keyed by rule-file SHA-256) so later hunts skip YAML and pySigma.
     """
     clock = time.perf_counter()
-    loaded = load_rules(rule_paths)
+    cache = _open_cache(case, use_cache)
+    loaded = load_rules(rule_paths, cache)
     st = _prepare_all(loaded)
+    if cache is not None:
+        _fill_cache(st, cache)
+        cache.save()
     t_load = time.perf_counter()
     _convert_all(st, case, placeholders, check_sql=False)
     t_conv = time.perf_counter()
     cpu_conv = time.process_time()
     roots = [Path(p) for p in rule_paths]
-    corr_bases = {_rule_index(st)[r.reference] for c in st.corrs.values() for r in c.rules or []
-                  if r.reference in _rule_index(st)}  # fmt: skip
+    refs = _rule_index(st)
+    corr_bases = {refs[r.reference] for c in st.corrs.values() for r in c.rules or [] if r.reference in refs}
     matches = _execute(case.con, st)
     findings: list[Finding] = []
     for i, rows in sorted(matches.items()):
@@ -276,10 +329,12 @@ def _execute(con: duckdb.DuckDBPyConnection, st: _State) -> dict[int, list[tuple
         if group is None or not group.files:
             continue
         idxs = sorted(by_pred[pred])
-        cols: set[str] = set()
+        cols: set[str] = set()  # the whole group's: its derived columns are shared by every chunk
         for i in idxs:
             cols |= st.sql[i][1]
-        jobs.append((group, [(i, st.sql[i][0]) for i in idxs], cols))
+        # one job per chunk, so the chunks of a big group (process_creation) run side by side
+        for start in range(0, len(idxs), CHUNK):
+            jobs.append((group, [(i, st.sql[i][0]) for i in idxs[start : start + CHUNK]], cols))
     jobs.sort(key=lambda j: -len(j[1]))  # biggest first balances the pool
     out: dict[int, list[tuple[str, int, str | None, Any]]] = {}
     workers = max(1, min(len(jobs), os.cpu_count() or 1, 4))

@@ -19,6 +19,8 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
+from forensics.hunt.sigma.cache import RuleCache, RuleMeta, meta_from
+
 try:  # libyaml is ~10x faster on 2,600 rules; fall back to the pure-Python loader
     _Loader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
@@ -36,9 +38,10 @@ class LoadedRule:
     rel_path: str  # path relative to the folder it was found under (posix)
     line: int | None  # 1-based line the document starts on
     sha256: str  # of the whole file's bytes
-    rule: SigmaRule | SigmaCorrelationRule | None
+    rule: SigmaRule | SigmaCorrelationRule | RuleMeta | None
     error: str | None = None
     skip: str | None = None  # a document that is not a detection rule (filter, ...), with why
+    cached: dict[str, Any] | None = None  # the document's cache entry when it came from the cache
 
 
 def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
@@ -140,9 +143,31 @@ def _load_collection(path: Path, rel: str, sha: str, docs: list[Any]) -> list[Lo
     return out
 
 
-def load_rules(paths: Sequence[Path]) -> list[LoadedRule]:
-    """Every rule document under ``paths`` (files or folders), in path order."""
+def load_rules(paths: Sequence[Path], cache: RuleCache | None = None) -> list[LoadedRule]:
+    """Every rule document under ``paths`` (files or folders), in path order.
+
+    With a ``cache``, a file whose SHA-256 is cached is rebuilt from it instead of parsed.
+    """
     out: list[LoadedRule] = []
     for f, rel in iter_rule_files(paths):
-        out.extend(load_file(f, rel))
+        hit = _from_cache(f, rel, cache) if cache is not None else None
+        out.extend(hit if hit is not None else load_file(f, rel))
+    return out
+
+
+def _from_cache(f: Path, rel: str, cache: RuleCache) -> list[LoadedRule] | None:
+    """The file's documents rebuilt from the cache, or None when it is not cached."""
+    try:
+        sha = hashlib.sha256(f.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    docs = cache.get(sha)
+    if docs is None:
+        return None
+    out = []
+    for d in docs:
+        rule = meta_from(d["meta"]) if d.get("meta") else None
+        out.append(
+            LoadedRule(f, rel, d.get("line"), sha, rule, error=d.get("error"), skip=d.get("skip"), cached=d)
+        )
     return out

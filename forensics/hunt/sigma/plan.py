@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from sigma.rule import SigmaRule
 
 from forensics.hunt.sigma.backend import TRUE, ColumnRef, ConvertContext, Unsupported, to_sql
+from forensics.hunt.sigma.cache import RuleMeta, cond_from_ir
 from forensics.hunt.sigma.loader import LoadedRule
 from forensics.hunt.sigma.pipeline import LogSource, field_candidates, map_logsource
 from forensics.hunt.sigma.sqlutil import like_escape, quote_ident, quote_str
@@ -46,10 +47,11 @@ class PreparedRule:
 
     index: int  # position in the load order: the stable key of the rule in a run
     loaded: LoadedRule
-    rule: SigmaRule
+    rule: SigmaRule | RuleMeta
     logsource: LogSource
     category: str | None
     conditions: list[Any]  # parsed pySigma condition trees (OR-ed)
+    has_keywords: bool = False  # a field-less (keyword) detection item is present
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Schema:
 
     columns: dict[str, tuple[str, str]]
     derived: dict[str, int] = field(default_factory=dict)  # value SQL -> k of __c<k> / __l<k>
+    sources: set[str] = field(default_factory=set)  # source columns the derived columns read
 
     @classmethod
     def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> Schema:
@@ -91,6 +94,7 @@ class Schema:
                 return None
             for name, _ in present:
                 used.add(name)
+                self.sources.add(name)
             if len(present) == 1:
                 name, typ = present[0]
                 return self._derive(quote_ident(name), typ.upper().startswith(_NUMERIC_TYPES))
@@ -114,6 +118,7 @@ class Schema:
         if not names:
             return None
         used.update(names)
+        self.sources.update(names)
         return self._derive("concat_ws(' ', " + ", ".join(quote_ident(c) for c in names) + ")", False)
 
     def derived_select(self) -> list[str]:
@@ -146,7 +151,8 @@ def prepare(loaded: LoadedRule, index: int) -> PreparedRule | str:
         conditions = [c.parsed for c in rule.detection.parsed_condition]
     except Exception as exc:  # pySigma condition parse errors
         return f"condition error: {str(exc).split(' in file ')[0]}"
-    return PreparedRule(index, loaded, rule, logsource, (ls.category or "").lower() or None, conditions)
+    category = (ls.category or "").lower() or None
+    return PreparedRule(index, loaded, rule, logsource, category, conditions, _has_keywords(rule))
 
 
 def convert(
@@ -155,7 +161,7 @@ def convert(
     """The rule's SQL boolean expression for ``schema`` (missing fields folded to constants)."""
     used: set[str] = set()
     kw_used: set[str] = set()
-    keyword = schema.keyword_ref(kw_used) if _has_keywords(prep) else None
+    keyword = schema.keyword_ref(kw_used) if prep.has_keywords else None
     ctx = ConvertContext(schema.resolver(prep.category, used), keyword, dict(placeholders or {}))
     try:
         parts = [to_sql(c, ctx) for c in prep.conditions]
@@ -176,9 +182,20 @@ def convert(
     return Converted(sql, used | kw_used)
 
 
-def _has_keywords(prep: PreparedRule) -> bool:
+def _has_keywords(rule: SigmaRule) -> bool:
     """True when the rule has a field-less (keyword) detection item."""
-    return any(item.field is None for det in prep.rule.detection.detections.values() for item in _items(det))
+    return any(item.field is None for det in rule.detection.detections.values() for item in _items(det))
+
+
+def prepare_cached(loaded: LoadedRule, index: int) -> PreparedRule:
+    """A ``PreparedRule`` rebuilt from the conversion cache (see ``cache``)."""
+    doc = loaded.cached
+    assert doc is not None and isinstance(loaded.rule, RuleMeta)
+    ls = loaded.rule.logsource
+    logsource = map_logsource(ls.product, ls.category, ls.service)
+    conditions = [cond_from_ir(c) for c in doc["conds"]]
+    category = (ls.category or "").lower() or None
+    return PreparedRule(index, loaded, loaded.rule, logsource, category, conditions, bool(doc["kw"]))
 
 
 def _items(det: Any) -> Iterable[Any]:
@@ -319,7 +336,8 @@ def group_from(group: Group, columns: Iterable[str]) -> str:
     assert group.schema is not None
     schema = group.schema
     want: dict[str, str] = {}
-    for c in (*PROVENANCE, *PREDICATE_COLUMNS, *columns):
+    # every column any derived column reads: the derived list is shared by the group's queries
+    for c in (*PROVENANCE, *PREDICATE_COLUMNS, *sorted(set(columns) | schema.sources)):
         if schema.has(c):
             name = schema.columns[c.lower()][0]
             want.setdefault(name.lower(), quote_ident(name))

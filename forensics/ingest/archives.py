@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+import re
 import stat
 import tarfile
 import zipfile
@@ -48,6 +50,7 @@ class Candidate:
     refused: str | None = None  # reason when refused (hostile or unreadable)
     extracted: bool = False  # local is a copy we made (delete after parsing)
     root: Path | None = None  # the path the user named that this file was found under
+    host_hint: str | None = None  # host the collection (archive) names, see collection_host()
 
 
 class _Budget:
@@ -160,6 +163,39 @@ def _member_name(arc: Candidate, name: str) -> str:
     return f"{arc.member}!/{name}" if arc.member else name
 
 
+_UAC_NAME = re.compile(
+    r"^uac-(?P<host>[A-Za-z0-9_.]+(?:-[A-Za-z0-9_.]+)*?)-(?:linux|aix|freebsd|macos|netbsd|netscaler|openbsd|solaris|esxi|android)-\d{8,14}",
+    re.I,
+)
+
+
+def _uac_host(arc: Candidate) -> str | None:
+    """UAC names its output ``uac-<hostname>-<os>-<timestamp>.tar.gz``."""
+    m = _UAC_NAME.match(Path(arc.member or arc.path).name)
+    return m.group("host") if m else None
+
+
+def _velociraptor_host(zf: zipfile.ZipFile) -> str | None:
+    """A Velociraptor offline collection carries ``client_info.json`` with the host's name."""
+    for name in ("client_info.json", "uploads/client_info.json"):
+        try:
+            info = zf.getinfo(name)
+        except KeyError:
+            continue
+        if info.file_size > 1 << 20:
+            return None
+        try:
+            data = json.loads(zf.read(info))
+        except (ValueError, zipfile.BadZipFile, OSError):
+            return None
+        if isinstance(data, list) and data:
+            data = data[0]
+        if isinstance(data, dict):
+            host = data.get("Hostname") or data.get("hostname") or data.get("Fqdn")
+            return str(host) if host else None
+    return None
+
+
 def _unsafe_name(name: str) -> str | None:
     """Why a member name is refused, or None when it is safe to report as a path."""
     if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
@@ -207,10 +243,13 @@ def _copy_member(
     )
 
 
-def _zip_members(arc: Candidate, scratch: Path, budget: _Budget, counter: Iterator[int]) -> Iterator[Candidate]:
+def _zip_members(
+    arc: Candidate, scratch: Path, budget: _Budget, counter: Iterator[int]
+) -> Iterator[Candidate]:
     assert arc.local is not None
     with zipfile.ZipFile(arc.local) as zf:
         seen: set[str] = set()
+        hint = arc.host_hint or _velociraptor_host(zf) or _uac_host(arc)
         for info in sorted(zf.infolist(), key=lambda i: i.filename):
             name = info.filename
             if info.is_dir():
@@ -231,12 +270,17 @@ def _zip_members(arc: Candidate, scratch: Path, budget: _Budget, counter: Iterat
             mtime = datetime(*info.date_time, tzinfo=UTC) if info.date_time[0] >= 1980 else None
             try:
                 with zf.open(info) as src:
-                    yield _copy_member(src, arc, name, info.file_size, info.compress_size, scratch, budget, counter, mtime)
+                    cand = _copy_member(
+                        src, arc, name, info.file_size, info.compress_size, scratch, budget, counter, mtime
+                    )
+                    yield replace(cand, host_hint=hint)
             except (zipfile.BadZipFile, RuntimeError, OSError, EOFError, NotImplementedError) as exc:
                 yield _refusal(arc.path, member, f"unreadable archive member: {exc}")
 
 
-def _tar_members(arc: Candidate, scratch: Path, budget: _Budget, counter: Iterator[int]) -> Iterator[Candidate]:
+def _tar_members(
+    arc: Candidate, scratch: Path, budget: _Budget, counter: Iterator[int]
+) -> Iterator[Candidate]:
     assert arc.local is not None
     packed_total = arc.size
     with tarfile.open(arc.local, "r:*") as tf:
@@ -259,7 +303,10 @@ def _tar_members(arc: Candidate, scratch: Path, budget: _Budget, counter: Iterat
                 continue
             mtime = datetime.fromtimestamp(info.mtime, tz=UTC) if info.mtime else None
             with src:
-                yield _copy_member(src, arc, info.name, info.size, packed_total, scratch, budget, counter, mtime)
+                cand = _copy_member(
+                    src, arc, info.name, info.size, packed_total, scratch, budget, counter, mtime
+                )
+                yield replace(cand, host_hint=arc.host_hint or _uac_host(arc))
 
 
 def _gz_member(arc: Candidate, scratch: Path, budget: _Budget, counter: Iterator[int]) -> Iterator[Candidate]:

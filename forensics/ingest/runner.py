@@ -12,6 +12,7 @@ import functools
 import hashlib
 import multiprocessing
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -130,41 +131,64 @@ def collection_year(case: Case) -> int | None:
 
 
 def zone_hint(cand: Candidate) -> str | None:
-    """The zone named by ``etc/timezone`` in the collected tree a plain file sits in.
+    """The zone named by ``etc/timezone`` in the collected tree a plain file sits in."""
+    return _tree_file(cand, "etc/timezone", _valid_zone)
+
+
+def tree_host(cand: Candidate) -> str | None:
+    """The host named by ``etc/hostname`` in the collected tree a plain file sits in."""
+    return _tree_file(
+        cand, "etc/hostname", lambda v: v if re.fullmatch(r"[A-Za-z0-9_.-]{1,253}", v) else None
+    )
+
+
+def _tree_file(cand: Candidate, rel: str, check: Callable[[str], str | None]) -> str | None:
+    """First line of ``rel`` in the nearest folder holding it, between the file and the named root.
 
     Only folders at or below the path the user named are searched, so the analyst's own
-    machine never lends its zone to the evidence.
+    machine never lends its zone or name to the evidence.
     """
     if cand.member is not None or cand.local is None or cand.root is None or not cand.root.is_dir():
         return None
     root = cand.root.resolve()
     here = cand.local.resolve().parent
     while here == root or root in here.parents:
-        tz = _read_timezone(here / "etc" / "timezone")
-        if tz:
-            return tz
+        value = _first_line(here / rel)
+        if value and check(value):
+            return check(value)
         if here == root:
             return None
         here = here.parent
     return None
 
 
-@functools.lru_cache(maxsize=256)
-def _read_timezone(path: Path) -> str | None:
+@functools.lru_cache(maxsize=512)
+def _first_line(path: Path) -> str | None:
     try:
-        name = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[0].strip()
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return fh.readline(256).strip() or None
+    except OSError:
+        return None
+
+
+def _valid_zone(name: str) -> str | None:
+    try:
         ZoneInfo(name)
-    except (OSError, IndexError, ValueError, ZoneInfoNotFoundError):
+    except (ValueError, ZoneInfoNotFoundError):
         return None
     return name
 
 
-def _custody(case_dir: Path, pending: list[tuple[InputFile, str, Candidate]], recorded: list[dict[str, Any]]) -> None:
+def _custody(
+    case_dir: Path, pending: list[tuple[InputFile, str, Candidate]], recorded: list[dict[str, Any]]
+) -> None:
     """Record in the custody log what this run hashed (inputs already in the case are not repeated)."""
     hashes = {_label(s.path, s.member): s.sha256 for s, _, _ in pending}
     hashes.update({_label(r["path"], r["member"]): r["sha256"] for r in recorded if r.get("sha256")})
     if hashes:
-        record_tool_step(case_dir, "hashed", command=sys.argv, purpose="ingest", item_hashes=dict(sorted(hashes.items())))
+        record_tool_step(
+            case_dir, "hashed", command=sys.argv, purpose="ingest", item_hashes=dict(sorted(hashes.items()))
+        )
 
 
 def _label(path: str, member: str | None) -> str:
@@ -214,7 +238,9 @@ def _triage(
         remove_scratch(cand)
         return _input_row(cand, "duplicate", "same SHA-256 as an input already in the case: not parsed again")
     name = cand.member or cand.path
-    parser: Parser | None = mapped if mapped is not None and mapped.sniff(cand.head, name) else sniff(cand.head, name)
+    parser: Parser | None = (
+        mapped if mapped is not None and mapped.sniff(cand.head, name) else sniff(cand.head, name)
+    )
     if parser is None:
         remove_scratch(cand)
         why = "format not recognised by content"
@@ -224,12 +250,15 @@ def _triage(
     src = InputFile(
         path=cand.path, member=cand.member, local=cand.local, size=cand.size, sha256=cand.sha256,
         md5=cand.md5 or "", head=cand.head, mtime=cand.mtime, tz_hint=zone_hint(cand),
+        host_hint=cand.host_hint or tree_host(cand),
     )  # fmt: skip
     pending.append((src, parser.name, cand))
     return None
 
 
-def _note_problem(summary: IngestSummary, row: dict[str, Any], on_problem: Callable[[dict[str, Any]], None] | None) -> None:
+def _note_problem(
+    summary: IngestSummary, row: dict[str, Any], on_problem: Callable[[dict[str, Any]], None] | None
+) -> None:
     summary.by_status[row["status"]] = summary.by_status.get(row["status"], 0) + 1
     if row["status"] in PROBLEM_STATUSES:
         problem = {k: row.get(k) for k in ("path", "member", "status", "error", "rejects")}
@@ -246,7 +275,9 @@ def _record_plain(case: Case, rows: list[dict[str, Any]], summary: IngestSummary
         _note_problem(summary, row, on_problem)
 
 
-def _groups(pending: list[tuple[InputFile, str, Candidate]]) -> Iterator[list[tuple[InputFile, str, Candidate]]]:
+def _groups(
+    pending: list[tuple[InputFile, str, Candidate]],
+) -> Iterator[list[tuple[InputFile, str, Candidate]]]:
     """Consecutive inputs into commit groups of bounded size and count."""
     group: list[tuple[InputFile, str, Candidate]] = []
     size = 0
@@ -320,11 +351,18 @@ def _execute(tasks: list[tuple[Task, list[Any]]], n: int) -> Iterator[tuple[Task
                 next_out += 1
 
 
-def _commit(case: Case, result: TaskResult, group: list[Any], summary: IngestSummary, on_problem: Any) -> None:
+def _commit(
+    case: Case, result: TaskResult, group: list[Any], summary: IngestSummary, on_problem: Any
+) -> None:
     rows = []
     for (src, parser, cand), res in zip(group, result.results, strict=True):
         row = _input_row(cand, res.status, res.error, parser)
-        row.update(rows=res.rows, rejects=res.rejects, batch=result.batch, host=",".join(sorted(res.hosts))[:1000] or None)
+        row.update(
+            rows=res.rows,
+            rejects=res.rejects,
+            batch=result.batch,
+            host=",".join(sorted(res.hosts))[:1000] or None,
+        )
         rows.append(row)
         summary.files_parsed += 1
         summary.rows += res.rows

@@ -13,6 +13,9 @@
   from a reference host (the one with most events in each connected group) and returned per host.
   ``forensics.timeline`` applies them as ``ts_corrected = ts - clock_offset_s``.
 
+Hosts are reported under one display name per machine (``HostNames``: sources that spell a host
+differently, ``EHOSP-DB01.dims.local`` / ``ehosp-db01.dims.local`` / ``ehosp-db01``, are one host).
+
 The module also holds the small case-query helpers the timeline and the story share (column
 lookup tolerant of absent native columns, host-name normalisation, the IP → host map).
 """
@@ -212,10 +215,11 @@ class HostNames:
 def host_ip_map(case: Case) -> dict[str, str]:
     """IP → host name, learnt from the logs themselves.
 
-    Two kinds of evidence: a logon record on any host that names the client's workstation and
-    IP together (4624/4625/4776 ``WorkstationName`` + ``IpAddress``), and a host's own outbound
-    connections (Sysmon 3 with ``Initiated`` true: ``src_ip`` is that host's address). The most
-    frequent host per IP wins; ties go to the name that sorts first.
+    Three kinds of evidence: a logon record on any host that names the client's workstation and
+    IP together (4624/4625/4776 ``WorkstationName`` + ``IpAddress``), a host's own outbound
+    connections (Sysmon 3 with ``Initiated`` true: ``src_ip`` is that host's address), and sshd's
+    verbose ``Connection from A port p on B port q`` lines (B is the logging host's address; how
+    Linux hosts get a name). The most frequent host per IP wins; ties go to the name that sorts first.
     """
     cols = event_columns(case)
     hosts = case_hosts(case)
@@ -235,7 +239,15 @@ def host_ip_map(case: Case) -> dict[str, str]:
     )
     for h, ip, n in case.con.execute(q).fetchall():
         if usable_ip(ip):
-            votes[norm_ip(ip)][h] += n
+            votes[norm_ip(ip)][hosts.get(short_host(h), h)] += n
+    q = (
+        r"SELECT host, regexp_extract(message, 'Connection from \S+ port \d+ on (\S+) port \d+', 1) AS ip, "
+        "count(*) FROM _fx_events WHERE host IS NOT NULL AND message LIKE '%Connection from % port % on % port %' "
+        "GROUP BY ALL"
+    )
+    for h, ip, n in case.con.execute(q).fetchall():
+        if ip and usable_ip(ip):
+            votes[norm_ip(ip)][hosts.get(short_host(h), h)] += n
     return {ip: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for ip, c in sorted(votes.items())}
 
 
@@ -319,7 +331,13 @@ def assess(case: Case) -> Integrity:
 def _use_display_names(result: Integrity, names: HostNames) -> None:
     """Name every host by its display name, merging coverage rows two spellings split."""
     result.names = names
-    for rows in (result.clearings, result.tampering, result.silences, result.record_gaps, result.record_gap_summary):
+    for rows in (
+        result.clearings,
+        result.tampering,
+        result.silences,
+        result.record_gaps,
+        result.record_gap_summary,
+    ):
         for r in rows:
             r["host"] = names.display(r["host"])
     for p in result.clock_pairs:

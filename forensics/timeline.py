@@ -10,7 +10,8 @@ Modes:
 
 Every row carries ``ts`` (as recorded, UTC), ``ts_utc`` and ``ts_ist`` (text, IST beside UTC),
 ``clock_offset_s`` (the host's estimated skew from ``forensics.integrity``) and
-``ts_corrected = ts - clock_offset_s`` (with ``ts_corrected_utc`` / ``ts_corrected_ist``); rows
+``ts_corrected = ts - clock_offset_s`` (with ``ts_corrected_utc`` / ``ts_corrected_ist``; the offset
+applies to every spelling of the host's name, see ``forensics.integrity.HostNames``); rows
 are ordered by ``ts_corrected``. Filters: hosts,
 a corrected-time range (``since`` / ``until``) and a minimum finding level (events in ``full``
 mode are kept whatever the level: the super-timeline is everything).

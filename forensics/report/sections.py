@@ -88,9 +88,10 @@ class ReportData:
             ).fetchall()
         ]
         n_rejects = con.execute("SELECT count(*) FROM rejects").fetchall()[0][0]
-        offsets = integ.offsets
-        for f in findings:  # clock-corrected times for display and drawing
-            off = timedelta(seconds=offsets.get(f.get("host") or "", 0.0))
+        for f in findings:  # one name per host whatever the source's spelling; clock-corrected times
+            off = timedelta(seconds=integ.offset_for(f.get("host")))
+            if integ.names is not None:
+                f["host"] = integ.names.display(f.get("host"))
             f["first_utc"] = iso_utc(f["first_ts"] - off) if f.get("first_ts") else None
             f["last_utc"] = iso_utc(f["last_ts"] - off) if f.get("last_ts") else f["first_utc"]
             f["first_ist"] = iso_ist(f["first_ts"] - off) if f.get("first_ts") else None
@@ -225,6 +226,8 @@ def _summary(d: ReportData) -> str:
                 f"{_lvl(f['level'])} {esc(f['title'])} on {esc(f['host'])} at {esc(f['ts_utc'])}",
             )
         )
+    if s.encrypted_hosts:
+        kv.append(("Encrypted hosts", "<b>" + esc(", ".join(s.encrypted_hosts)) + "</b>"))
     if s.impact:
         kv.append(
             (
@@ -235,9 +238,26 @@ def _summary(d: ReportData) -> str:
                 ),
             )
         )
+    if s.path:
+        kv.append(("Lateral-movement path", "<br>".join(
+            f"{esc(h['first_utc'])}: {esc(h['source'])} {'&#x2717;' if h['failed'] else '&#x2192;'} "
+            f"<b>{esc(h['target'])}</b> ({esc(', '.join(h['methods']))} as {esc(', '.join(h['accounts']) or '?')})"
+            + (" — failed" if h["failed"] else "") for h in s.path)))  # fmt: skip
     hosts = sorted({e["target"] for e in s.lateral} | {e["source"] for e in s.lateral})
     if hosts:
         kv.append(("Hosts in lateral movement", esc(", ".join(hosts))))
+    if s.held:
+        kv.append(("Held (attacked, never fell)", "; ".join(
+            f'<span class="ok">{esc(h["host"])}</span>{" (backup server)" if h["backup"] else ""}: {esc(h["how"])}'
+            for h in s.held)))  # fmt: skip
+    if s.cleared:
+        kv.append(("Cleared logs", "<br>".join(
+            f"<b>{esc(h['host'])}</b>: "
+            + esc("; ".join([f"{c['channel']} cleared at {c['ts_utc']} by {c['by'] or '?'}" for c in h["clears"]]
+                            + [f"{t['command']} at {t['ts_utc']}" for t in h["commands"]]))
+            + (esc(f"; {h['survivors']} earlier events survive in {', '.join(h['survivor_files'])}")
+               if h["survivors"] else "")
+            for h in s.cleared)))  # fmt: skip
     held = s.did_not_fall
     if held:
         kv.append(("What did not fall", "; ".join(
@@ -266,10 +286,19 @@ def _timeline_section(d: ReportData) -> str:
 def _phases_section(d: ReportData) -> str:
     rows = [[p["name"], p["first_utc"], p["last_utc"], ", ".join(p["hosts"]), p["findings"],
              ", ".join(f"{t} {n}" for t, n in zip(p["techniques"], p["technique_names"], strict=True))]
-            for p in d.story.phases]  # fmt: skip
+            for p in d.story.attack_phases]  # fmt: skip
+    ind = d.story.indicator_matches
+    extra = (
+        f'<p class="muted">Indicator matches (IOC lists, YARA) carry no ATT&amp;CK tactic: {esc(ind["findings"])} '
+        f"findings, {esc(ind['first_utc'])} .. {esc(ind['last_utc'])}, on {esc(', '.join(ind['hosts']) or '-')} "
+        "(see IOC sightings).</p>"
+        if ind
+        else ""
+    )
     return (
         '<section id="phases"><h2>Phases (ATT&amp;CK order)</h2>'
         + _table(["Phase", "First (UTC)", "Last (UTC)", "Hosts", "Findings", "Techniques"], rows)
+        + extra
         + "</section>"
     )
 

@@ -10,8 +10,9 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Piped or redirected output is read in files and logs, not an 80-column terminal: give tables room.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
 
 
 def _default(v: Any) -> Any:

@@ -16,7 +16,7 @@ import orjson
 
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
 from forensics.ingest.evtx import event_to_row
-from forensics.ingest.lines import first_json_object, flatten, iter_lines
+from forensics.ingest.lines import first_json_object, flatten, iter_lines, json_object_lines
 from forensics.ingest.windows_common import category_for, fill_core
 from forensics.timeutil import parse_iso_utc
 
@@ -68,7 +68,9 @@ class EvtxJsonParser:
                 buf, start = [], (n, offset)
             elif start is None:
                 if line.strip():
-                    yield Reject("text before the first Record header", line.decode("utf-8", "replace"), offset, n)
+                    yield Reject(
+                        "text before the first Record header", line.decode("utf-8", "replace"), offset, n
+                    )
             else:
                 buf.append(line)
         if start is not None:
@@ -89,17 +91,8 @@ class HayabusaParser:
         return obj is not None and all(k in obj for k in HAYABUSA_KEYS) and "Computer" in obj
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
-        for n, offset, line in iter_lines(src.local):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-                if not isinstance(obj, dict):
-                    raise TypeError("line is not a JSON object")
-            except (orjson.JSONDecodeError, TypeError) as exc:
-                yield Reject(f"not a Hayabusa JSON line: {exc}", line.decode("utf-8", "replace"), offset, n)
-                continue
-            yield self._row(obj, n, offset, ctx)
+        for n, offset, obj in json_object_lines(src.local, "a Hayabusa JSON line"):
+            yield obj if isinstance(obj, Reject) else self._row(obj, n, offset, ctx)
 
     def _row(self, obj: dict[str, Any], line: int, offset: int, ctx: ParseContext) -> Row:
         data: dict[str, Any] = {}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
+
+from forensics.ingest.base import Reject
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
@@ -16,6 +19,31 @@ def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
             line = raw.rstrip(b"\r\n")
             yield n, offset, line
             offset += len(raw)
+
+
+def json_object_lines(path: Path, what: str) -> Iterator[tuple[int, int, dict[str, Any] | Reject]]:
+    """(line number, offset, object or Reject) for each non-blank line of a JSON-lines file.
+
+    Blank lines separate records and are not records themselves.
+    """
+    for n, offset, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield n, offset, Reject(f"not {what}: {exc}", line.decode("utf-8", "replace"), offset, n)
+            continue
+        if not isinstance(obj, dict):
+            yield (
+                n,
+                offset,
+                Reject(
+                    f"not {what}: a JSON {type(obj).__name__}", line.decode("utf-8", "replace"), offset, n
+                ),
+            )
+            continue
+        yield n, offset, obj
 
 
 def first_json_object(head: bytes) -> dict[str, object] | None:
@@ -35,7 +63,9 @@ def first_json_object(head: bytes) -> dict[str, object] | None:
     return None
 
 
-def flatten(obj: dict[str, object], prefix: str = "", out: dict[str, str | None] | None = None) -> dict[str, str | None]:
+def flatten(
+    obj: dict[str, object], prefix: str = "", out: dict[str, str | None] | None = None
+) -> dict[str, str | None]:
     """Nested JSON into ``a.b.c`` keys with string values (lists as JSON text)."""
     out = {} if out is None else out
     for key, value in obj.items():

@@ -16,10 +16,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import orjson
-
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
-from forensics.ingest.lines import first_json_object, flatten, iter_lines
+from forensics.ingest.lines import first_json_object, flatten, json_object_lines
 from forensics.ingest.windows_common import category_for, fill_core
 from forensics.timeutil import parse_iso_utc
 
@@ -59,19 +57,12 @@ class WinBeatsParser:
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         zone = _zone(ctx.tz)
-        for n, offset, line in iter_lines(src.local):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-                if not isinstance(obj, dict):
-                    raise TypeError("line is not a JSON object")
-            except (orjson.JSONDecodeError, TypeError) as exc:
-                yield Reject(f"not a JSON object: {exc}", line.decode("utf-8", "replace"), offset, n)
-                continue
-            yield self._row(flatten(obj), n, offset, zone, ctx.tz)
+        for n, offset, obj in json_object_lines(src.local, "a JSON object"):
+            yield obj if isinstance(obj, Reject) else self._row(flatten(obj), n, offset, zone, ctx.tz)
 
-    def _row(self, flat: dict[str, str | None], line: int, offset: int, zone: ZoneInfo | None, tz: str | None) -> Row:
+    def _row(
+        self, flat: dict[str, str | None], line: int, offset: int, zone: ZoneInfo | None, tz: str | None
+    ) -> Row:
         row: Row = {"source": self.name, "rec_line": line, "rec_offset": offset}
         for col, keys in _KEYS.items():
             row[col] = next((flat[k] for k in keys if flat.get(k) not in (None, "")), None)

@@ -329,39 +329,92 @@ def commands(entries: list[dict[str, Any]], case_root: Path, export_step: dict[s
             lines.append({"step": e.get("action"), "argv": e["command"], "time_utc": e.get("time_utc"),
                           "tool": e.get("tool"), "tool_version": e.get("tool_version"), "notes": e.get("notes"),
                           "custody_seq": e.get("seq")})  # fmt: skip
-    run = case_root / "findings" / "run.json"
-    if run.is_file():
-        try:
-            lines.append({"step": "hunt", "run": json.loads(run.read_text(encoding="utf-8"))})
-        except (OSError, ValueError) as exc:
-            lines.append({"step": "hunt", "error": f"findings/run.json unreadable: {exc}"})
+    run, problem = run_record(case_root)
+    if run is not None:
+        lines.append({"step": "hunt", "run": run})
+    elif problem:
+        lines.append({"step": "hunt", "error": problem})
     lines.append(export_step)
     return b"".join(mf.canonical(x) + b"\n" for x in lines)
 
 
-def rule_files(case: Case, findings: list[dict[str, Any]]) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
-    """Copies of the rule / IOC files the hunt used (when unchanged) and an index with their status."""
-    wanted: dict[str, str | None] = {}
-    for f in findings:
+def run_record(case_root: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """The hunt's ``findings/run.json`` (None when no hunt wrote one) and why it could not be read."""
+    run = case_root / "findings" / "run.json"
+    if not run.is_file():
+        return None, None
+    try:
+        data = json.loads(run.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return None, f"findings/run.json unreadable: {exc}"
+    if not isinstance(data, dict):
+        return None, "findings/run.json is not a JSON object"
+    return data, None
+
+
+def _wanted_rules(case: Case, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The files to keep: every file the hunt's run.json lists (with its kind), else the findings' rule files."""
+    run, _ = run_record(case.root)
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    if run is not None and isinstance(run.get("files"), list):
+        for item in run["files"]:
+            if isinstance(item, dict) and item.get("path"):
+                entry = {
+                    "path": str(item["path"]),
+                    "recorded_sha256": item.get("sha256"),
+                    "kind": item.get("kind"),
+                }
+                entry.update({k: item[k] for k in ("root", "rel") if item.get(k) is not None})
+                out.setdefault((str(item.get("kind")), entry["path"]), entry)
+        return list(out.values())
+    for f in findings:  # a case hunted before run.json existed: the findings name their rule files
         if f.get("rule_path"):
-            wanted.setdefault(f["rule_path"], f.get("rule_sha256"))
-    run = case.root / "findings" / "run.json"
-    if run.is_file():
-        try:
-            for item in json.loads(run.read_text(encoding="utf-8")).get("files", []):
-                if isinstance(item, dict) and item.get("path"):
-                    wanted.setdefault(str(item["path"]), item.get("sha256"))
-        except (OSError, ValueError, AttributeError):
-            pass
+            key = (str(f.get("kind")), str(f["rule_path"]))
+            out.setdefault(
+                key, {"path": key[1], "recorded_sha256": f.get("rule_sha256"), "kind": f.get("kind")}
+            )
+    return sorted(out.values(), key=lambda e: e["path"])
+
+
+def _locate_rule(case: Case, path: str) -> Path | None:
+    """Where a recorded rule file is now: absolute, relative to the hunt's folder, the case, or here."""
+    p = Path(path)
+    if p.is_absolute():
+        return p if p.is_file() else None
+    run, _ = run_record(case.root)
+    bases = [Path(str(run["cwd"]))] if run and run.get("cwd") else []
+    for base in [*bases, case.root, Path.cwd()]:
+        if (base / p).is_file():
+            return base / p
+    return None
+
+
+def _red_sources(case: Case) -> set[str]:
+    """IOC documents that gave at least one TLP:RED indicator (their copies would leak it)."""
+    if not _has_view(case, "iocs"):
+        return set()
+    rows = _rows(case, "SELECT DISTINCT source, tlp FROM iocs WHERE tlp IS NOT NULL")
+    return {str(r["source"]) for r in rows if is_red(r["tlp"])}
+
+
+def rule_files(
+    case: Case, findings: list[dict[str, Any]], *, red_ok: bool = False
+) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+    """Copies of the rule / IOC files the hunt used (when unchanged) and an index with their status.
+
+    The index (``provenance/rules/RULES.json``) keeps the hunt's order and each file's kind,
+    which ``verify --reproduce`` needs to re-run the hunt. An IOC document holding TLP:RED
+    indicators is not copied into a bundle marked wider than TLP:RED (``red_ok`` False).
+    """
     members: dict[str, bytes] = {}
     index = []
-    for path in sorted(wanted):
-        recorded = wanted[path]
-        entry: dict[str, Any] = {"path": path, "recorded_sha256": recorded}
-        p = Path(path) if Path(path).is_absolute() else case.root / path
-        if not p.is_file() and Path(path).is_file():
-            p = Path(path)
-        if not p.is_file():
+    red = set() if red_ok else _red_sources(case)
+    for entry in _wanted_rules(case, findings):
+        path, recorded = entry["path"], entry["recorded_sha256"]
+        p = _locate_rule(case, path)
+        if entry.get("kind") == "ioc" and path in red:
+            entry["status"] = "withheld: holds TLP:RED indicators and the bundle is marked wider"
+        elif p is None:
             entry["status"] = "missing: the file is no longer where the hunt read it"
         else:
             data = p.read_bytes()
@@ -638,7 +691,7 @@ def _build(
     integ = integrity(case, notes)
     chain, chain_problems = custody_for_bundle(case.root)
     notes.extend(f"custody log problem: {p}" for p in chain_problems)
-    rules, rules_index = rule_files(case, findings)
+    rules, rules_index = rule_files(case, findings, red_ok=details.tlp_is_red)
     statute = statute_for(details.proceeding_date)
     export_step = {"step": "export", "time_utc": iso_utc(created), "tool_version": __version__,
                    "options": details.to_dict(), "signer": fp}  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,13 +11,11 @@ from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
 from forensics.errors import ForensicsError
-from forensics.hunt.engine import HuntOptions, HuntSummary, run_hunt
+from forensics.hunt.engine import EXIT_FAIL_ON, RUN_FILE, HuntOptions, HuntSummary, run_hunt
 from forensics.hunt.findings import LEVELS, Finding
 from forensics.hunt.writer import level_rank
 from forensics.store import DB_NAME, Case
 from forensics.timeutil import iso_ist, iso_utc
-
-EXIT_FAIL_ON = 4
 
 HELP = """Hunt a case: Sigma rules, SQL hunts (queries/), IOC sweeps and YARA, in one pass.
 
@@ -26,7 +25,10 @@ files are also scanned with YARA (size limit, timeout, never executed).
 
 Findings are written into the case (findings/findings.parquet, finding_records.parquet,
 iocs.parquet, hunt_report.parquet; views findings, finding_records, iocs). Rule, IOC and YARA
-files that cannot be loaded are counted and reported, never fatal.
+files that cannot be loaded are counted and reported, never fatal. The run is recorded in
+findings/run.json (command, times, options, every rule/IOC/YARA file read with its SHA-256) and
+in the case's custody log (an "analysed" entry with the findings files' hashes); `forensics
+verify --reproduce` re-runs it from an evidence bundle.
 
 Exit codes: 0 ok; 1 error; 2 usage; 4 a finding is at or above --fail-on LEVEL
 (informational, low, medium, high, critical).
@@ -148,21 +150,20 @@ def hunt(
         default_iocs=not no_default_iocs,
         yara_max_size=yara_max_mb * 1024 * 1024,
         yara_timeout=yara_timeout,
+        fail_on=fail_on.lower() if fail_on is not None else None,
     )
     try:
         with Case.open(case_dir) as c:
-            summary = run_hunt(c, options, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+            summary = run_hunt(c, options, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"), argv=sys.argv)
     except ForensicsError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from exc
     _report(summary, json)
     if outputs:
         write_outputs(case_dir, show_story=not json)
-    if fail_on is not None:
-        threshold = level_rank(fail_on.lower())
-        if any(level_rank(f.level) >= threshold for f in summary.findings):
-            err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
-            raise typer.Exit(EXIT_FAIL_ON)
+    if summary.exit_code == EXIT_FAIL_ON:
+        err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
+        raise typer.Exit(EXIT_FAIL_ON)
 
 
 def write_outputs(case_dir: Path, show_story: bool) -> None:
@@ -261,5 +262,7 @@ def _stderr_summary(summary: HuntSummary) -> None:
             err.print(
                 f"  ... {len(problems) - 15} more (forensics sql CASE \"SELECT * FROM read_parquet('findings/hunt_report.parquet')\")"
             )
+    seq = summary.custody_entry.get("seq") if summary.custody_entry else None
+    err.print(f"run record: {summary.case / RUN_FILE}; custody entry {seq} (analysed)")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items())
     err.print(f"[dim]time: {timing}[/dim]")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from pathlib import Path
 
-from forensics.hunt.engine import HuntOptions, run_hunt
+from forensics.custody import read_chain
+from forensics.hunt.engine import EXIT_FAIL_ON, RUN_FILE, HuntOptions, replay, run_hunt
 from forensics.store import Case
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/casekit.py
@@ -62,3 +65,57 @@ def test_findings_views_point_at_events(tmp_path: Path) -> None:
             "SELECT host, level FROM findings WHERE rule_id = 'brute-force-then-success'"
         ).fetchall()
         assert brute == [("WKS01", "high")]  # the DC01 spray never succeeded
+
+
+def test_hunt_records_its_run_and_a_custody_entry(tmp_path: Path) -> None:
+    case_dir = tmp_path / "case"
+    attack_case(case_dir)[0].close()
+    with Case.open(case_dir) as case:
+        summary = run_hunt(case, _options(tmp_path), argv=["forensics", "hunt", str(case_dir)])
+    run = json.loads((case_dir / RUN_FILE).read_bytes())
+    assert run["argv"] == ["forensics", "hunt", str(case_dir)] and run["exit_code"] == 0
+    used = {(f["kind"], Path(f["path"]).name): f for f in run["files"]}
+    assert (
+        used[("ioc", "iocs.txt")]["sha256"]
+        == hashlib.sha256((tmp_path / "iocs.txt").read_bytes()).hexdigest()
+    )
+    assert ("yara", "broken.yar") in used  # read (and reported failed): part of what the hunt did
+    assert not any(name == "missing.csv" for _, name in used)  # never read: nothing to record
+    assert ("sql", "log_clearing.sql") in used and ("ioc", "offensive_tools.txt") in used  # project defaults
+    entries = [e for e in read_chain(case_dir) if e["action"] == "analysed"]
+    assert len(entries) == 1 and entries[0]["purpose"] == "hunt"
+    assert (
+        entries[0]["item_hashes"]["findings/findings.parquet"]
+        == hashlib.sha256((case_dir / "findings" / "findings.parquet").read_bytes()).hexdigest()
+    )
+    assert summary.custody_entry == entries[0]
+
+
+def test_fail_on_sets_the_exit_code_in_the_run_record(tmp_path: Path) -> None:
+    case_dir = tmp_path / "case"
+    attack_case(case_dir)[0].close()
+    with Case.open(case_dir) as case:
+        summary = run_hunt(case, HuntOptions(fail_on="critical"), argv=["forensics", "hunt"])
+    assert summary.exit_code == EXIT_FAIL_ON  # vssadmin delete shadows is critical
+    assert json.loads((case_dir / RUN_FILE).read_bytes())["options"]["fail_on"] == "critical"
+
+
+def test_replay_from_copies_of_the_recorded_files_gives_identical_findings(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    attack_case(first)[0].close()
+    attack_case(second)[0].close()
+    with Case.open(first) as case:
+        run_hunt(case, _options(tmp_path))
+    files, aliases = [], {}
+    for n, item in enumerate(json.loads((first / RUN_FILE).read_bytes())["files"]):
+        copy = tmp_path / "copies" / f"{n:03d}" / Path(item["path"]).name
+        copy.parent.mkdir(parents=True)
+        copy.write_bytes(Path(item["path"]).read_bytes())
+        files.append((item["kind"], copy))
+        aliases[str(copy)] = item["path"]
+    with Case.open(second) as case:
+        replay(case, files, aliases=aliases)
+    for name in FILES[:3]:  # findings, their records and the IOC table name the recorded paths
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    recorded = json.loads((first / RUN_FILE).read_bytes())["files"]
+    assert json.loads((second / RUN_FILE).read_bytes())["files"] == recorded

@@ -207,8 +207,13 @@ def _hash(s: str) -> tuple[str, str] | None:
     return None
 
 
+_IP_CHARS = re.compile(r"^[0-9A-Fa-f:.%/]+$")
+
+
 def _ip(s: str) -> tuple[str, str] | None:
     candidate = s.strip("[]")
+    if not _IP_CHARS.match(candidate) or ("." not in candidate and ":" not in candidate):
+        return None  # cheap refusal: most tokens of a list's descriptions are words, not addresses
     if re.match(r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$", candidate):  # an IPv4 range
         try:
             net = ipaddress.ip_network(candidate, strict=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sigma.correlations import SigmaCorrelationRule
@@ -128,7 +130,7 @@ def _prepare_all(loaded: list[LoadedRule]) -> _State:
 
 
 def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str]] | None,
-                 check_sql: bool = True) -> None:  # fmt: skip
+                 check_sql: bool = True, sql_cache: Path | None = None) -> None:  # fmt: skip
     """Convert every prepared rule for the schema of its group; validate the SQL in DuckDB.
 
     A hunt skips the separate validation: running the group's query validates it (a rejected
@@ -150,6 +152,13 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
         else:
             schema = needed_fields_schema(preps)
         in_case = None if case is None else bool(group and group.files)
+        key = _group_key(pred, schema, preps, placeholders) if sql_cache is not None else None
+        if (
+            key is not None
+            and sql_cache is not None
+            and _from_sql_cache(st, sql_cache, key, preps, schema, in_case)
+        ):
+            continue
         terms: list[tuple[int, str]] = []
         for p in preps:
             conv = convert(p, schema, placeholders)
@@ -165,8 +174,64 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
                 st.status[p.index] = _status(p.loaded, "failed", failed[p.index], in_case)
             elif p.index in st.sql:
                 st.status[p.index] = _status(p.loaded, "converted", None, in_case)
+        if key is not None and sql_cache is not None:
+            _to_sql_cache(st, sql_cache, key, preps, schema)
     scratch.close()
     _check_correlations(st, case is not None)
+
+
+# The SQL of a group depends on this code, the rules (by file hash and place), the group's columns
+# and the placeholders; a change to any of them is a different key, so a stale entry is never used.
+_CODE_STAMP = hashlib.sha256(
+    b"".join(f.read_bytes() for f in sorted(Path(__file__).parent.glob("*.py")))
+).hexdigest()[:16]
+
+
+def _group_key(
+    pred: str, schema: Schema, preps: list[PreparedRule], placeholders: dict[str, list[str]] | None
+) -> str:
+    h = hashlib.sha256(f"{_CODE_STAMP}\x00{pred}\x00".encode())
+    h.update(orjson.dumps(sorted(schema.columns.items())))
+    h.update(orjson.dumps(sorted((placeholders or {}).items())))
+    for p in preps:
+        h.update(f"{p.loaded.sha256}:{p.loaded.line}:{p.loaded.rel_path}\x00".encode())
+    return h.hexdigest()[:32]
+
+
+def _from_sql_cache(
+    st: _State, folder: Path, key: str, preps: list[PreparedRule], schema: Schema, in_case: bool | None
+) -> bool:
+    """Fill the group's SQL and statuses from the cache; False when there is no usable entry."""
+    try:
+        entry = orjson.loads((folder / f"{key}.json").read_bytes())
+        if len(entry["rules"]) != len(preps):
+            return False
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+        return False
+    schema.derived.update(entry["derived"])
+    schema.sources.update(entry["sources"])
+    for p, (sql, cols, status, reason) in zip(preps, entry["rules"], strict=True):
+        if sql is not None:
+            st.sql[p.index] = (sql, set(cols))
+        st.status[p.index] = _status(p.loaded, status, reason, in_case)
+    return True
+
+
+def _to_sql_cache(st: _State, folder: Path, key: str, preps: list[PreparedRule], schema: Schema) -> None:
+    """Keep the group's converted SQL for the next hunt; a cache that cannot be written is not kept."""
+    rules = []
+    for p in preps:
+        sql = st.sql.get(p.index)
+        status = st.status[p.index]
+        rules.append([sql[0] if sql else None, sorted(sql[1]) if sql else [], status.status, status.reason])
+    data = {"derived": schema.derived, "sources": sorted(schema.sources), "rules": rules}
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f"{key}.{os.getpid()}.tmp"
+        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
+        tmp.replace(folder / f"{key}.json")
+    except OSError:
+        return
 
 
 def _rule_index(st: _State) -> dict[str, int]:
@@ -278,7 +343,8 @@ def run_sigma(
         _fill_cache(st, cache)
         cache.save()
     t_load = time.perf_counter()
-    _convert_all(st, case, placeholders, check_sql=False)
+    sql_cache = case.root / ".cache" / "sigma-sql" if use_cache else None
+    _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache)
     t_conv = time.perf_counter()
     cpu_conv = time.process_time()
     roots = [Path(p) for p in rule_paths]

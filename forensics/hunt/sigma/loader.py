@@ -49,7 +49,8 @@ def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
     seen: set[Path] = set()
     for root in paths:
         root = Path(root)
-        if root.is_file():
+        single = root.is_file()
+        if single:
             files = [(root, root.name)]
         else:
             files = [
@@ -57,8 +58,11 @@ def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
                 for f in sorted(root.rglob("*"))
                 if f.suffix.lower() in RULE_SUFFIXES and f.is_file()
             ]
+        base = root.resolve()
         for f, rel in files:
-            key = f.resolve()
+            # the same file reached twice (overlapping folders) is loaded once; resolving the
+            # root once is enough for files found under it (links inside are not followed here)
+            key = base if single else base / rel
             if key not in seen:
                 seen.add(key)
                 yield f, rel

@@ -50,8 +50,16 @@ class PreparedRule:
     rule: SigmaRule | RuleMeta
     logsource: LogSource
     category: str | None
-    conditions: list[Any]  # parsed pySigma condition trees (OR-ed)
+    conds: list[Any] | None  # parsed pySigma condition trees (OR-ed); None until decoded from conds_ir
     has_keywords: bool = False  # a field-less (keyword) detection item is present
+    conds_ir: list[Any] | None = None  # the cached form, decoded only when the SQL is not cached too
+
+    @property
+    def conditions(self) -> list[Any]:
+        """The condition trees (decoded from the cache on first use)."""
+        if self.conds is None:
+            self.conds = [cond_from_ir(c) for c in self.conds_ir or []]
+        return self.conds
 
 
 @dataclass
@@ -193,9 +201,8 @@ def prepare_cached(loaded: LoadedRule, index: int) -> PreparedRule:
     assert doc is not None and isinstance(loaded.rule, RuleMeta)
     ls = loaded.rule.logsource
     logsource = map_logsource(ls.product, ls.category, ls.service)
-    conditions = [cond_from_ir(c) for c in doc["conds"]]
     category = (ls.category or "").lower() or None
-    return PreparedRule(index, loaded, loaded.rule, logsource, category, conditions, bool(doc["kw"]))
+    return PreparedRule(index, loaded, loaded.rule, logsource, category, None, bool(doc["kw"]), doc["conds"])
 
 
 def _items(det: Any) -> Iterable[Any]:

@@ -137,7 +137,7 @@ def hunt(
     if raw:
         _ingest(case_dir, raw)
     # IOC lists and YARA rules handed over with the evidence, in an iocs/ folder at its top
-    bundled = [t / "iocs" for t in raw if (t / "iocs").is_dir()]
+    bundled = evidence_ioc_folders(case_dir, raw)
     for folder in bundled:
         err.print(f"using IOC lists and YARA rules that came with the evidence: {folder}")
     options = HuntOptions(
@@ -164,6 +164,24 @@ def hunt(
     if summary.exit_code == EXIT_FAIL_ON:
         err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
         raise typer.Exit(EXIT_FAIL_ON)
+
+
+def evidence_ioc_folders(case_dir: Path, raw: list[Path]) -> list[Path]:
+    """IOC folders that came with the evidence (an ``iocs/`` at the top of an input folder).
+
+    Remembered in the case, so hunting the case again later uses them too.
+    """
+    import json
+
+    key = "evidence_iocs"
+    found = [(t / "iocs").resolve() for t in raw if (t / "iocs").is_dir()]
+    with Case.open(case_dir, create=True) as c:
+        rows = c.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
+        known = [Path(p) for p in json.loads(rows[0][0])] if rows else []
+        merged = sorted({*known, *found})
+        if merged != known:
+            c.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, json.dumps([str(p) for p in merged])])
+    return [p for p in merged if p.is_dir()]
 
 
 def write_outputs(case_dir: Path, show_story: bool) -> None:

@@ -218,12 +218,13 @@ def lateral_graph(lateral: list[dict[str, Any]], patient_zero: str | None, impac
         px, py = pos[h]
         ring = "#b71c1c" if h == patient_zero else "#37474f"
         fill = "#37474f" if h in impact_hosts else "#eceff1"
-        text_fill = "#ffffff" if h in impact_hosts else "#1d2430"
-        label = h if len(h) <= 18 else h[:17] + "…"
+        label = _short_host(h)
+        # the name sits under the circle with a white halo, so arrows and dark fills never hide it
         out.append(
             f'<g class="node"><circle cx="{_f(px)}" cy="{_f(py)}" r="26" fill="{fill}" stroke="{ring}" '
             f'stroke-width="{4 if h == patient_zero else 1.5}"/>'
-            f'<text x="{_f(px)}" y="{_f(py + 4)}" text-anchor="middle" style="fill:{text_fill}">{escape(label)}</text>'
+            f'<text x="{_f(px)}" y="{_f(py + 42)}" text-anchor="middle" font-weight="bold" stroke="#ffffff" '
+            f'stroke-width="4" paint-order="stroke" style="fill:#1d2430">{escape(label)}</text>'
             f"<title>{escape(h)}</title></g>"
         )
     out.append("</svg>")
@@ -253,6 +254,14 @@ def _pairs(lateral: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _short_host(h: str) -> str:
+    """``WIN-TS01.dims.local`` -> ``WIN-TS01``; addresses stay whole."""
+    if h.replace(".", "").isdigit() or ":" in h:
+        return h
+    short = h.split(".", 1)[0]
+    return short if len(short) <= 20 else short[:19] + "…"
+
+
 def _edge(e: dict[str, Any], pos: dict[str, tuple[float, float]]) -> str:
     (x1, y1), (x2, y2) = pos[e["source"]], pos[e["target"]]
     dx, dy = x2 - x1, y2 - y1
@@ -280,6 +289,7 @@ def _edge(e: dict[str, Any], pos: dict[str, tuple[float, float]]) -> str:
     return (
         f'<g class="edge"><path d="M{_f(sx)},{_f(sy)} Q{_f(mx)},{_f(my)} {_f(ex)},{_f(ey)}" fill="none" '
         f'stroke="{colour}" stroke-width="2" marker-end="url(#lm-arrow-{idx})"/>'
-        f'<text x="{_f(lx)}" y="{_f(ly)}" text-anchor="middle" style="fill:{colour}">{escape(label)}</text>'
+        f'<text x="{_f(lx)}" y="{_f(ly)}" text-anchor="middle" stroke="#ffffff" stroke-width="3" '
+        f'paint-order="stroke" style="fill:{colour}">{escape(label)}</text>'
         f"<title>{escape(tip)}</title></g>"
     )

@@ -21,6 +21,12 @@ def _find_shared() -> Path | None:
     return None
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _machine_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Point the per-user Sigma rule cache into the test run's temporary folder."""
+    os.environ["FORENSICS_CACHE_DIR"] = str(tmp_path_factory.mktemp("machine-cache"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The read-only public test corpus (../shared/data). Skips when absent, but never in CI."""

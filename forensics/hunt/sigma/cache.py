@@ -13,6 +13,7 @@ rules or anything unusual are simply parsed each time. The cache lives in the ca
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -50,7 +51,26 @@ from sigma.types import (
 from forensics import __version__
 
 CACHE_FILE = "sigma-rules.json"
-STAMP = f"forensics {__version__} / pySigma {version('pysigma')} / ir 1"
+# The cached form depends on this package's code as much as on pySigma: hash the sources, so an
+# edited converter never reads entries an older one wrote.
+CODE_STAMP = hashlib.sha256(
+    b"".join(f.read_bytes() for f in sorted(Path(__file__).parent.glob("*.py")))
+).hexdigest()[:16]
+STAMP = f"forensics {__version__} / pySigma {version('pysigma')} / ir 1 / code {CODE_STAMP}"
+
+
+def machine_cache_path() -> Path | None:
+    """The per-user cache of parsed rules, shared by every case on this machine.
+
+    ``$FORENSICS_CACHE_DIR`` (empty: no machine cache), else ``$XDG_CACHE_HOME/forensics``, else
+    ``~/.cache/forensics``. Entries are keyed by rule-file SHA-256, so cases never see each other's
+    data, only the same rule files parsed once.
+    """
+    env = os.environ.get("FORENSICS_CACHE_DIR")
+    if env is not None:
+        return Path(env) / CACHE_FILE if env else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "forensics" / CACHE_FILE
 
 
 class NotCacheable(Exception):
@@ -243,8 +263,9 @@ def value_from_ir(ir: Any) -> Any:
 class RuleCache:
     """File SHA-256 -> cached documents; read once, written back when something was added."""
 
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, fallback: RuleCache | None = None) -> None:
         self.path = path
+        self.fallback = fallback
         self.entries: dict[str, list[dict[str, Any]]] = {}
         self.dirty = False
         if path is not None and path.is_file():
@@ -256,17 +277,26 @@ class RuleCache:
                 self.entries = data.get("files", {})
 
     def get(self, sha: str) -> list[dict[str, Any]] | None:
-        """Cached documents of the file with this SHA-256."""
-        return self.entries.get(sha)
+        """Cached documents of the file with this SHA-256 (here, else in the fallback cache)."""
+        hit = self.entries.get(sha)
+        if hit is None and self.fallback is not None:
+            hit = self.fallback.get(sha)
+            if hit is not None:
+                self.put(sha, hit)
+        return hit
 
     def put(self, sha: str, docs: list[dict[str, Any]]) -> None:
-        """Remember a file's documents."""
+        """Remember a file's documents (in the fallback cache too)."""
         if self.entries.get(sha) != docs:
             self.entries[sha] = docs
             self.dirty = True
+        if self.fallback is not None:
+            self.fallback.put(sha, docs)
 
     def save(self) -> None:
         """Write the cache atomically; a cache that cannot be written is simply not kept."""
+        if self.fallback is not None:
+            self.fallback.save()
         if self.path is None or not self.dirty:
             return
         try:

@@ -20,7 +20,15 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from forensics.hunt.findings import LEVELS, Finding, RecordRef
-from forensics.hunt.sigma.cache import CACHE_FILE, NotCacheable, RuleCache, cond_to_ir, meta_of
+from forensics.hunt.sigma.cache import (
+    CACHE_FILE,
+    CODE_STAMP,
+    NotCacheable,
+    RuleCache,
+    cond_to_ir,
+    machine_cache_path,
+    meta_of,
+)
 from forensics.hunt.sigma.correlation import CorrEvent, evaluate, unsupported_reason
 from forensics.hunt.sigma.loader import LoadedRule, load_rules
 from forensics.hunt.sigma.plan import (
@@ -182,15 +190,12 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
 
 # The SQL of a group depends on this code, the rules (by file hash and place), the group's columns
 # and the placeholders; a change to any of them is a different key, so a stale entry is never used.
-_CODE_STAMP = hashlib.sha256(
-    b"".join(f.read_bytes() for f in sorted(Path(__file__).parent.glob("*.py")))
-).hexdigest()[:16]
 
 
 def _group_key(
     pred: str, schema: Schema, preps: list[PreparedRule], placeholders: dict[str, list[str]] | None
 ) -> str:
-    h = hashlib.sha256(f"{_CODE_STAMP}\x00{pred}\x00".encode())
+    h = hashlib.sha256(f"{CODE_STAMP}\x00{pred}\x00".encode())
     h.update(orjson.dumps(sorted(schema.columns.items())))
     h.update(orjson.dumps(sorted((placeholders or {}).items())))
     for p in preps:
@@ -202,11 +207,16 @@ def _from_sql_cache(
     st: _State, folder: Path, key: str, preps: list[PreparedRule], schema: Schema, in_case: bool | None
 ) -> bool:
     """Fill the group's SQL and statuses from the cache; False when there is no usable entry."""
-    try:
-        entry = orjson.loads((folder / f"{key}.json").read_bytes())
-        if len(entry["rules"]) != len(preps):
-            return False
-    except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+    entry = None
+    for where in (folder, _machine_sql_cache()):
+        try:
+            entry = orjson.loads((where / f"{key}.json").read_bytes()) if where is not None else None
+            if entry is not None and len(entry["rules"]) == len(preps):
+                break
+        except (OSError, orjson.JSONDecodeError, KeyError, TypeError):
+            pass
+        entry = None
+    if entry is None:
         return False
     schema.derived.update(entry["derived"])
     schema.sources.update(entry["sources"])
@@ -224,14 +234,24 @@ def _to_sql_cache(st: _State, folder: Path, key: str, preps: list[PreparedRule],
         sql = st.sql.get(p.index)
         status = st.status[p.index]
         rules.append([sql[0] if sql else None, sorted(sql[1]) if sql else [], status.status, status.reason])
-    data = {"derived": schema.derived, "sources": sorted(schema.sources), "rules": rules}
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f"{key}.{os.getpid()}.tmp"
-        tmp.write_bytes(orjson.dumps(data, option=orjson.OPT_SORT_KEYS))
-        tmp.replace(folder / f"{key}.json")
-    except OSError:
-        return
+    data = orjson.dumps({"derived": schema.derived, "sources": sorted(schema.sources), "rules": rules},
+                        option=orjson.OPT_SORT_KEYS)  # fmt: skip
+    for where in (folder, _machine_sql_cache()):
+        if where is None:
+            continue
+        try:
+            where.mkdir(parents=True, exist_ok=True)
+            tmp = where / f"{key}.{os.getpid()}.tmp"
+            tmp.write_bytes(data)
+            tmp.replace(where / f"{key}.json")
+        except OSError:
+            continue
+
+
+def _machine_sql_cache() -> Path | None:
+    """Converted SQL shared by every case on this machine (the key is content, so this is safe)."""
+    rules = machine_cache_path()
+    return rules.parent / "sigma-sql" if rules is not None else None
 
 
 def _rule_index(st: _State) -> dict[str, int]:
@@ -303,7 +323,8 @@ def _cache_doc(st: _State, i: int) -> dict[str, Any]:
 def _open_cache(case: Case | None, use_cache: bool) -> RuleCache | None:
     if case is None or not use_cache:
         return None
-    return RuleCache(case.root / ".cache" / CACHE_FILE)
+    machine = machine_cache_path()
+    return RuleCache(case.root / ".cache" / CACHE_FILE, RuleCache(machine) if machine is not None else None)
 
 
 # ---- public entry points --------------------------------------------------------------------

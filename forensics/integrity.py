@@ -29,9 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import pyarrow as pa
-
-from forensics.schema import CORE
+from forensics.schema import CORE, duck_type
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc
 
@@ -65,21 +63,11 @@ def settle(case: Case) -> None:
     con = case.con
     con.execute("SET TimeZone = 'UTC'").fetchall()
     have = {r[0].lower() for r in con.execute("SELECT column_name FROM (DESCRIBE events)").fetchall()}
-    missing = [f"CAST(NULL AS {_sql_type(c.type)}) AS {c.name}" for c in CORE if c.name.lower() not in have]
+    missing = [f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in CORE if c.name.lower() not in have]
     extra = (", " + ", ".join(missing)) if missing else ""
     con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT *{extra} FROM events").fetchall()
 
 
-def _sql_type(t: pa.DataType) -> str:
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMPTZ"
-    if pa.types.is_int32(t):
-        return "INTEGER"
-    if pa.types.is_int64(t):
-        return "BIGINT"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    return "VARCHAR"
 
 
 def event_columns(case: Case) -> dict[str, str]:

@@ -129,6 +129,19 @@ class FieldNamer:
         return dict(self._by_lower)
 
 
+def duck_type(t: pa.DataType) -> str:
+    """The DuckDB type name of an Arrow type used in the schema."""
+    if pa.types.is_timestamp(t):
+        return "TIMESTAMP WITH TIME ZONE"
+    if pa.types.is_int32(t):
+        return "INTEGER"
+    if pa.types.is_int64(t):
+        return "BIGINT"
+    if pa.types.is_boolean(t):
+        return "BOOLEAN"
+    return "VARCHAR"
+
+
 def arrow_type(column: str) -> pa.DataType:
     """Arrow type of a column: the core type, or string for every native field."""
     return CORE_TYPES.get(column, pa.string())

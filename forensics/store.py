@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from forensics import __version__
 from forensics.errors import CaseError
-from forensics.schema import CORE
+from forensics.schema import CORE, duck_type
 
 DB_NAME = "case.duckdb"
 EVENTS_DIR = "events"
@@ -179,7 +179,7 @@ class Case:
                 "union_by_name = true)"
             )
         else:
-            cols = ", ".join(f"CAST(NULL AS {_duck_type(c.type)}) AS {c.name}" for c in CORE)
+            cols = ", ".join(f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in CORE)
             self.con.execute(f"CREATE OR REPLACE VIEW events AS SELECT {cols} WHERE false")
         for name, rel in OPTIONAL_VIEWS.items():
             if any(self.root.glob(rel)):
@@ -267,16 +267,6 @@ def _sql_str(s: str) -> str:
     return s.replace("'", "''")
 
 
-def _duck_type(t: Any) -> str:
-    if pa.types.is_timestamp(t):
-        return "TIMESTAMPTZ"
-    if pa.types.is_int32(t):
-        return "INTEGER"
-    if pa.types.is_int64(t):
-        return "BIGINT"
-    if pa.types.is_boolean(t):
-        return "BOOLEAN"
-    return "VARCHAR"
 
 
 # Tables other commands write as Parquet inside the case, exposed as views when present.

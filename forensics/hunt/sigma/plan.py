@@ -29,7 +29,7 @@ from forensics.hunt.sigma.cache import RuleMeta, cond_from_ir
 from forensics.hunt.sigma.loader import LoadedRule
 from forensics.hunt.sigma.pipeline import LogSource, field_candidates, map_logsource
 from forensics.hunt.sigma.sqlutil import like_escape, quote_ident, quote_str
-from forensics.schema import CORE, CORE_NAMES
+from forensics.schema import CORE, CORE_NAMES, duck_type
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read back from a group scan
 CHUNK = 300  # rules per query: keeps DuckDB's expression binding fast and failures cheap to bisect
@@ -230,16 +230,7 @@ def needed_fields_schema(preps: Sequence[PreparedRule]) -> Schema:
 
 
 def _duck(core_name: str) -> str:
-    typ = next(c.type for c in CORE if c.name == core_name)
-    if pa.types.is_timestamp(typ):
-        return "TIMESTAMP WITH TIME ZONE"
-    if pa.types.is_int32(typ):
-        return "INTEGER"
-    if pa.types.is_int64(typ):
-        return "BIGINT"
-    if pa.types.is_boolean(typ):
-        return "BOOLEAN"
-    return "VARCHAR"
+    return duck_type(next(c.type for c in CORE if c.name == core_name))
 
 
 def hits_sql(terms: Sequence[tuple[int, str]]) -> str:

@@ -179,8 +179,17 @@ def _custody_app() -> typer.Typer:
         """Chain of custody of a case."""
         ctx.obj = case
 
-    sub.command("add", help="Record a custody event (hash-chained to the one before).")(custody_add)
-    sub.command("show", help="List the custody log and check its chain.")(custody_show)
+    sub.command(
+        "add",
+        help=(
+            "Record a custody event (hash-chained to the one before).\n\nExample: forensics custody cases/dims "
+            'add --action received --person "SI Rao" --place "Cyber PS" --purpose analysis'
+        ),
+    )(custody_add)
+    sub.command(
+        "show",
+        help="List the custody log and check its chain (exit 1 when broken).\n\nExample: forensics custody cases/dims show",
+    )(custody_show)
     return sub
 
 

@@ -32,6 +32,8 @@ verify --reproduce` re-runs it from an evidence bundle.
 
 Exit codes: 0 ok; 1 error; 2 usage; 4 a finding is at or above --fail-on LEVEL
 (informational, low, medium, high, critical).
+
+Example: forensics hunt /evidence/dims --case cases/dims --sigma sigma/rules --iocs certin.txt --fail-on high
 """
 
 

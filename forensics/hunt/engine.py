@@ -16,6 +16,7 @@ gives the same finding ids.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import sys
@@ -158,7 +159,7 @@ def run_hunt(
     _iocs(case, options, summary, progress)
     _yara(case, options, summary, progress)
     t = time.perf_counter()
-    summary.findings = _unique(summary.findings)
+    summary.findings = _unique(merge_host_spellings(case, summary.findings))
     summary.files.extend(write_findings(case, summary.findings))
     summary.files.append(write_outcomes(case, summary.outcomes))
     case.refresh_views()  # once: the findings, finding_records and iocs views
@@ -305,6 +306,30 @@ def post_hunt(case: Case, summary: HuntSummary) -> None:
     pass ``after=`` callbacks to ``run_hunt``). It does nothing yet.
     """
     return None
+
+
+def merge_host_spellings(case: Case, findings: list[Finding]) -> list[Finding]:
+    """One finding per rule and host, whatever spelling each source used for the host.
+
+    A Defender export writes ``ehosp-db01.dims.local`` where the EVTX says ``EHOSP-DB01.dims.local``;
+    findings of one rule on both become one finding under the host's display name, holding
+    every record (see ``forensics.integrity.HostNames``).
+    """
+    from forensics.integrity import HostNames
+
+    names = HostNames.from_case(case)
+    merged: dict[tuple[str, str, str | None, str | None, str | None], Finding] = {}
+    for f in findings:
+        host = names.display(f.host)
+        key = (f.kind, f.rule_id, host, f.details, f.tlp)
+        have = merged.get(key)
+        if have is None:
+            merged[key] = dataclasses.replace(f, host=host, records=sorted(set(f.records)))
+            continue
+        have.records = sorted(set(have.records) | set(f.records))
+        have.first_ts = min((t for t in (have.first_ts, f.first_ts) if t is not None), default=None)
+        have.last_ts = max((t for t in (have.last_ts, f.last_ts) if t is not None), default=None)
+    return list(merged.values())
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -8,6 +8,7 @@ is already recorded is skipped; the same bytes under another path are recorded a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import multiprocessing
@@ -27,7 +28,7 @@ from forensics.ingest.archives import Candidate, remove_scratch, walk
 from forensics.ingest.base import InputFile, ParseContext, Parser
 from forensics.ingest.mapped import MappedParser
 from forensics.ingest.registry import sniff
-from forensics.ingest.worker import Task, TaskResult, run_task
+from forensics.ingest.worker import Task, TaskResult, run_task, warm_up
 from forensics.store import Case
 from forensics.timeutil import now_utc
 
@@ -89,8 +90,12 @@ def ingest_paths(
 ) -> IngestSummary:
     """Ingest files, folders and archives into the case at ``case_dir`` (created if needed)."""
     ctx = ctx or ParseContext()
+    paths = [Path(p) for p in paths]
     case = Case.open(case_dir, create=True)
     summary = IngestSummary(str(case_dir))
+    pool = _Pool(workers)
+    if _looks_big(paths):
+        pool.start()  # the workers start and import while the inputs are walked and hashed
     try:
         summary.orphans_removed = case.remove_orphans()
         done_keys = case.done_keys()
@@ -99,7 +104,7 @@ def ingest_paths(
         pending: list[tuple[InputFile, str, Candidate]] = []
         recorded: list[dict[str, Any]] = []
         mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
-        for cand in walk([Path(p) for p in paths], scratch):
+        for cand in walk(paths, scratch):
             summary.files_seen += 1
             row = _triage(cand, done_keys, done_shas, summary, pending, mapped)
             if row is not None:
@@ -108,17 +113,52 @@ def ingest_paths(
         # formats without a year go last, so the year can come from the rest of the collection
         dated = [p for p in pending if p[1] not in YEARLESS]
         yearless = [p for p in pending if p[1] in YEARLESS]
-        _parse_all(case, dated, ctx, summary, workers, progress, on_problem)
+        _parse_all(case, dated, ctx, summary, pool, progress, on_problem)
         if yearless and ctx.reference_year is None:
             case.refresh_views()
             ctx = replace(ctx, reference_year=collection_year(case))
-        _parse_all(case, yearless, ctx, summary, workers, progress, on_problem)
+        _parse_all(case, yearless, ctx, summary, pool, progress, on_problem)
         case.refresh_views()
         _custody(case_dir, pending, recorded)
     finally:
+        pool.close()
         case.remove_orphans()
         case.close()
     return summary
+
+
+class _Pool:
+    """Worker processes, started on first need or early when the job looks big."""
+
+    def __init__(self, workers: int | None) -> None:
+        self.n = workers if workers is not None else (os.cpu_count() or 1)
+        self.pool: ProcessPoolExecutor | None = None
+
+    def start(self) -> ProcessPoolExecutor | None:
+        """The running pool (None when one worker was asked for)."""
+        if self.pool is None and self.n > 1:
+            ctx = multiprocessing.get_context("forkserver")  # not fork: DuckDB and Arrow threads run here
+            ctx.set_forkserver_preload(["forensics.ingest.worker"])
+            self.pool = ProcessPoolExecutor(max_workers=self.n, mp_context=ctx)
+            for _ in range(self.n):
+                self.pool.submit(warm_up)
+        return self.pool
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
+            self.pool = None
+
+
+def _looks_big(paths: list[Path]) -> bool:
+    """A folder, or files adding up to more than one commit group: worth a pool."""
+    total = 0
+    for p in paths:
+        if p.is_dir():
+            return True
+        with contextlib.suppress(OSError):
+            total += p.stat().st_size
+    return total > GROUP_BYTES
 
 
 def collection_year(case: Case) -> int | None:
@@ -303,7 +343,7 @@ def _parse_all(
     pending: list[tuple[InputFile, str, Candidate]],
     ctx: ParseContext,
     summary: IngestSummary,
-    workers: int | None,
+    pool: _Pool,
     progress: Progress | None,
     on_problem: Any,
 ) -> None:
@@ -313,42 +353,41 @@ def _parse_all(
     staging = case.staging_dir / "parts"
     tasks = [(Task(_batch_id(g), [(s, p) for s, p, _ in g], ctx, staging), g) for g in _groups(pending)]
     done_bytes = 0
-    n = workers if workers is not None else min(os.cpu_count() or 1, len(tasks))
-    for result, group in _execute(tasks, n):
+    executor = pool.start() if len(tasks) > 1 or pool.pool is not None else None
+    for result, group in _execute(tasks, executor, pool.n):
         _commit(case, result, group, summary, on_problem)
         done_bytes += sum(s.size for s, _, _ in group)
         if progress:
             progress(done_bytes, total)
 
 
-def _execute(tasks: list[tuple[Task, list[Any]]], n: int) -> Iterator[tuple[TaskResult, list[Any]]]:
-    """Run tasks inline (one worker) or in a process pool, yielding results in task order."""
-    if n <= 1 or len(tasks) == 1:
+def _execute(
+    tasks: list[tuple[Task, list[Any]]], pool: ProcessPoolExecutor | None, n: int
+) -> Iterator[tuple[TaskResult, list[Any]]]:
+    """Run tasks inline (no pool) or in the process pool, yielding results in task order."""
+    if pool is None:
         for task, group in tasks:
             yield run_task(task), group
         return
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["forensics.ingest.worker"])
-    with ProcessPoolExecutor(max_workers=n, mp_context=ctx) as pool:
-        futures: dict[Future[TaskResult], int] = {}
-        results: dict[int, TaskResult] = {}
-        queue = iter(enumerate(tasks))
-        next_out = 0
-        # keep at most 2 tasks per worker in flight: bounded memory and staging space
-        for i, (task, _) in queue:
-            futures[pool.submit(run_task, task)] = i
-            if len(futures) >= 2 * n:
-                break
-        while futures:
-            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                results[futures.pop(fut)] = fut.result()
-                nxt = next(queue, None)
-                if nxt is not None:
-                    futures[pool.submit(run_task, nxt[1][0])] = nxt[0]
-            while next_out in results:
-                yield results.pop(next_out), tasks[next_out][1]
-                next_out += 1
+    futures: dict[Future[TaskResult], int] = {}
+    results: dict[int, TaskResult] = {}
+    queue = iter(enumerate(tasks))
+    next_out = 0
+    # keep at most 2 tasks per worker in flight: bounded memory and staging space
+    for i, (task, _) in queue:
+        futures[pool.submit(run_task, task)] = i
+        if len(futures) >= 2 * n:
+            break
+    while futures:
+        finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+        for fut in finished:
+            results[futures.pop(fut)] = fut.result()
+            nxt = next(queue, None)
+            if nxt is not None:
+                futures[pool.submit(run_task, nxt[1][0])] = nxt[0]
+        while next_out in results:
+            yield results.pop(next_out), tasks[next_out][1]
+            next_out += 1
 
 
 def _commit(

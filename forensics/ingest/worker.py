@@ -203,6 +203,10 @@ class _Rejects:
         return self.path
 
 
+def warm_up() -> None:
+    """Nothing: submitted once per worker so processes start while the main process hashes."""
+
+
 def run_task(task: Task) -> TaskResult:
     """Parse every input of the task; stage parts and rejects."""
     task.staging.mkdir(parents=True, exist_ok=True)

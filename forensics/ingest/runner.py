@@ -93,9 +93,9 @@ def ingest_paths(
     paths = [Path(p) for p in paths]
     case = Case.open(case_dir, create=True)
     summary = IngestSummary(str(case_dir))
-    pool = _Pool(workers)
+    pool = _Pool(workers)  # started when there is more than one group to parse
     if _looks_big(paths):
-        pool.start()  # the workers start and import while the inputs are walked and hashed
+        pool.start()  # early: the workers' start-up overlaps the walk over the inputs
     try:
         summary.orphans_removed = case.remove_orphans()
         done_keys = case.done_keys()
@@ -128,7 +128,7 @@ def ingest_paths(
 
 
 class _Pool:
-    """Worker processes, started on first need or early when the job looks big."""
+    """Worker processes, started on first need and kept for both parsing phases."""
 
     def __init__(self, workers: int | None) -> None:
         self.n = workers if workers is not None else (os.cpu_count() or 1)
@@ -150,15 +150,22 @@ class _Pool:
             self.pool = None
 
 
-def _looks_big(paths: list[Path]) -> bool:
-    """A folder, or files adding up to more than one commit group: worth a pool."""
+def _looks_big(paths: list[Path], threshold: int = 2 * GROUP_BYTES) -> bool:
+    """More than one commit group of input bytes? Stops counting as soon as it knows."""
     total = 0
     for p in paths:
-        if p.is_dir():
-            return True
-        with contextlib.suppress(OSError):
+        if p.is_file():
             total += p.stat().st_size
-    return total > GROUP_BYTES
+        elif p.is_dir():
+            for folder, _, files in os.walk(p):
+                for name in files:
+                    with contextlib.suppress(OSError):
+                        total += os.stat(os.path.join(folder, name), follow_symlinks=False).st_size
+                    if total > threshold:
+                        return True
+        if total > threshold:
+            return True
+    return False
 
 
 def collection_year(case: Case) -> int | None:

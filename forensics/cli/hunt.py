@@ -10,10 +10,13 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.ingest import check_zone
 from forensics.errors import ForensicsError
 from forensics.hunt.engine import EXIT_FAIL_ON, RUN_FILE, HuntOptions, HuntSummary, run_hunt
 from forensics.hunt.findings import LEVELS, Finding
 from forensics.hunt.writer import level_rank
+from forensics.ingest.base import ParseContext
+from forensics.ingest.runner import ingest_paths
 from forensics.store import DB_NAME, Case
 from forensics.timeutil import iso_ist, iso_utc
 
@@ -73,14 +76,9 @@ def _resolve_case(targets: list[Path], case: Path | None) -> tuple[Path, list[Pa
     return case, raw
 
 
-def _ingest(case_dir: Path, raw: list[Path]) -> None:
-    try:
-        from forensics.ingest.runner import ingest_paths
-    except ImportError as exc:
-        err.print(f"error: ingest is not available: {exc}")
-        raise typer.Exit(1) from exc
+def _ingest(case_dir: Path, raw: list[Path], ctx: ParseContext) -> None:
     err.print(f"ingesting {len(raw)} input(s) into {case_dir} ...")
-    summary = ingest_paths(case_dir, raw)
+    summary = ingest_paths(case_dir, raw, ctx)
     err.print(
         f"ingested: {summary.files_parsed} file(s) parsed, {summary.files_skipped} already in the case, "
         f"{summary.rows} rows, {summary.rejects} rejects"
@@ -123,6 +121,13 @@ def hunt(
     ] = None,
     yara_max_mb: Annotated[int, typer.Option(help="YARA: skip files larger than this (MiB).")] = 64,
     yara_timeout: Annotated[int, typer.Option(help="YARA: seconds per scanned file or value.")] = 30,
+    tz: Annotated[
+        str | None, typer.Option(help="Ingest: zone to assume for logs that state none (IANA name).")
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option(help="Ingest: collection year, for logs without a year.")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Ingest: host name for records that name none.")] = None,
     outputs: Annotated[
         bool,
         typer.Option(
@@ -137,7 +142,9 @@ def hunt(
         raise typer.Exit(2)
     case_dir, raw = _resolve_case(targets, case)
     if raw:
-        _ingest(case_dir, raw)
+        if tz is not None:
+            check_zone(tz)
+        _ingest(case_dir, raw, ParseContext(tz=tz, host=host, reference_year=year))
     # IOC lists and YARA rules handed over with the evidence, in an iocs/ folder at its top
     bundled = evidence_ioc_folders(case_dir, raw)
     for folder in bundled:
@@ -182,7 +189,9 @@ def evidence_ioc_folders(case_dir: Path, raw: list[Path]) -> list[Path]:
         known = [Path(p) for p in json.loads(rows[0][0])] if rows else []
         merged = sorted({*known, *found})
         if merged != known:
-            c.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, json.dumps([str(p) for p in merged])])
+            c.con.execute(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, json.dumps([str(p) for p in merged])]
+            )
     return [p for p in merged if p.is_dir()]
 
 

@@ -56,11 +56,7 @@ def ingest(
             raise typer.Exit(2) from exc
         options["mapping"] = mapping
     if tz is not None:
-        try:
-            ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            err.print(f"error: --tz {tz!r} is not a time zone name (e.g. Asia/Kolkata, UTC)")
-            raise typer.Exit(2) from exc
+        check_zone(tz)
     ctx = ParseContext(tz=tz, host=host, reference_year=year, options=options)
     summary = run_ingest(case, paths, ctx, workers)
     if json:
@@ -69,6 +65,15 @@ def ingest(
         render_summary(summary)
     if not summary.clean:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def check_zone(tz: str) -> None:
+    """Exit 2 (usage) when ``tz`` is not an IANA zone name."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        err.print(f"error: --tz {tz!r} is not a time zone name (e.g. Asia/Kolkata, UTC)")
+        raise typer.Exit(2) from exc
 
 
 def run_ingest(case: Path, paths: list[Path], ctx: ParseContext, workers: int | None = None) -> IngestSummary:

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
         "sql",
         help=(
             "Run a read-only SQL query over a case (views: events, inputs, rejects, findings, ...).\n\n"
-            "Example: forensics sql cases/dims \"SELECT host, count(*) FROM events GROUP BY host\" --json"
+            'Example: forensics sql cases/dims "SELECT host, count(*) FROM events GROUP BY host" --json'
         ),
     )(sql)
 

@@ -3,6 +3,7 @@
 Public API::
 
     check_rules(rule_paths, case=None) -> list[RuleStatus]     convert only, report per rule
+    converted_sql(rule_paths, case=None) -> {(file, line): sql}  the SQL each rule became
     run_sigma(case, rule_paths) -> SigmaResult                 findings + the same report
     write_rule_report(case, report) -> Path                    findings/rule_report.parquet
 
@@ -14,6 +15,13 @@ partition pruning, one scan per log source), ``correlation`` (sliding windows), 
 
 from __future__ import annotations
 
-from forensics.hunt.sigma.engine import RuleStatus, SigmaResult, check_rules, run_sigma, write_rule_report
+from forensics.hunt.sigma.engine import (
+    RuleStatus,
+    SigmaResult,
+    check_rules,
+    converted_sql,
+    run_sigma,
+    write_rule_report,
+)
 
-__all__ = ["RuleStatus", "SigmaResult", "check_rules", "run_sigma", "write_rule_report"]
+__all__ = ["RuleStatus", "SigmaResult", "check_rules", "converted_sql", "run_sigma", "write_rule_report"]

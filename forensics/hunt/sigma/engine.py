@@ -340,6 +340,16 @@ def check_rules(
     return [st.status[i] for i in sorted(st.status)]
 
 
+def converted_sql(
+    rule_paths: Sequence[Path], case: Case | None = None, placeholders: dict[str, list[str]] | None = None
+) -> dict[tuple[str, int | None], str]:
+    """(rule file, line) -> the SQL boolean expression each converted rule became (for audits and
+    portability checks: the expression reads the group's columns ``__c<k>`` / ``__l<k>``)."""
+    st = _prepare_all(load_rules(rule_paths))
+    _convert_all(st, case, placeholders)
+    return {(str(st.loaded[i].path), st.loaded[i].line): sql for i, (sql, _) in sorted(st.sql.items())}
+
+
 def run_sigma(
     case: Case,
     rule_paths: Sequence[Path],

@@ -108,19 +108,22 @@ def _text_tokens(cols: _Cols) -> tuple[list[str], list[str]]:
     texts = cols.pick(TEXT_COLUMNS)
     tokens: list[str] = []
     urls: list[str] = []
-    sources: list[tuple[str, str]] = [(c, f"{_q(c)} IS NOT NULL") for c in texts]
+    # (column, extra condition on the row): log lines only where no parsed address column says it
+    sources: list[tuple[str, list[str]]] = [(c, []) for c in texts]
     if MESSAGE_COLUMN in cols.present:
-        # log lines (sshd, syslog, EDR messages): only where no parsed address column says it
-        ip_cols = cols.pick(("src_ip", "dst_ip"))
-        cond = " AND ".join([f"{MESSAGE_COLUMN} IS NOT NULL", *(f"{_q(c)} IS NULL" for c in ip_cols)])
-        sources.append((MESSAGE_COLUMN, cond))
-    for col, cond in sources:
+        sources.append((MESSAGE_COLUMN, [f"{_q(c)} IS NULL" for c in cols.pick(("src_ip", "dst_ip"))]))
+    for col, extra in sources:
+        cond = " AND ".join([f"{_q(col)} IS NOT NULL", *extra])
+        rows_cond = " AND ".join(f"s.{c}" for c in extra) or "TRUE"
         for kind, rx in (("ip", RE_IPV4), ("domain", RE_DOMAIN), ("filename", RE_FILE), ("hash", RE_HASH)):
             if col == MESSAGE_COLUMN and kind not in ("ip", "domain", "hash"):
                 continue
+            # the regex runs once per distinct text (command lines repeat a lot), then joins back
             tokens.append(
-                f"SELECT {_key()}, '{kind}' AS kind, lower(unnest(regexp_extract_all({_q(col)}, '{_sql(rx)}', 1))) AS value, "
-                f"'{col}' AS field FROM {SRC} WHERE {cond}"
+                f"SELECT s.input_sha256, s.rec_index, s.host, s.ts, '{kind}' AS kind, t.value, '{col}' AS field "
+                f"FROM {SRC} s JOIN (SELECT txt, lower(unnest(regexp_extract_all(txt, '{_sql(rx)}', 1))) AS value "
+                f"FROM (SELECT DISTINCT {_q(col)} AS txt FROM {SRC} WHERE {cond})) t ON s.{_q(col)} = t.txt "
+                f"WHERE {rows_cond}"
             )
         urls.append(
             f"SELECT {_key()}, unnest(regexp_extract_all({_q(col)}, '{_sql(RE_URL)}', 1)) AS raw, '{col}' AS field "

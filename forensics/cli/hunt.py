@@ -121,6 +121,9 @@ def hunt(
     ] = None,
     yara_max_mb: Annotated[int, typer.Option(help="YARA: skip files larger than this (MiB).")] = 64,
     yara_timeout: Annotated[int, typer.Option(help="YARA: seconds per scanned file or value.")] = 30,
+    top: Annotated[
+        int, typer.Option(help="Findings shown in the terminal table, most severe first (0: all).")
+    ] = 30,
     tz: Annotated[
         str | None, typer.Option(help="Ingest: zone to assume for logs that state none (IANA name).")
     ] = None,
@@ -167,7 +170,7 @@ def hunt(
     except ForensicsError as exc:
         err.print(f"error: {exc}")
         raise typer.Exit(1) from exc
-    _report(summary, json)
+    _report(summary, json, top)
     if outputs:
         write_outputs(case_dir, show_story=not json)
     if summary.exit_code == EXIT_FAIL_ON:
@@ -254,18 +257,25 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
     )
 
 
-def _report(summary: HuntSummary, as_json: bool) -> None:
+def _report(summary: HuntSummary, as_json: bool, top: int = 0) -> None:
     if as_json:
         for f in _sorted(summary.findings):
             print_json_line(finding_json(f))
     else:
+        ranked = _sorted(summary.findings)
+        shown = ranked[:top] if top > 0 else ranked
         table = Table("level", "kind", "rule", "host", "first (UTC)", "first (IST)", "rows", title="findings")
-        for f in _sorted(summary.findings):
+        for f in shown:
             table.add_row(
                 f.level, f.kind, f.title[:70], f.host or "", iso_utc(f.first_ts)[:19] if f.first_ts else "",
                 iso_ist(f.first_ts)[:19] if f.first_ts else "", str(len(set(f.records))),
             )  # fmt: skip
         out.print(table)
+        if len(shown) < len(ranked):
+            out.print(
+                f"… and {len(ranked) - len(shown)} more findings (--top 0 shows all; --json, or "
+                f'forensics sql {summary.case} "SELECT * FROM findings", lists every one)'
+            )
     _stderr_summary(summary)
 
 

@@ -108,11 +108,17 @@ def main() -> None:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"bare evtx parse : {bare_best:7.3f} s  {records / bare_best:10,.0f} records/s  {size / 1e6 / bare_best:7.1f} MB/s")
-    print(f"forensics ingest: {ours_best:7.3f} s  {rows / ours_best:10,.0f} records/s  {size / 1e6 / ours_best:7.1f} MB/s")
+    print(
+        f"bare evtx parse : {bare_best:7.3f} s  {records / bare_best:10,.0f} records/s  {size / 1e6 / bare_best:7.1f} MB/s"
+    )
+    print(
+        f"forensics ingest: {ours_best:7.3f} s  {rows / ours_best:10,.0f} records/s  {size / 1e6 / ours_best:7.1f} MB/s"
+    )
     print(f"records: bare {records:,}  ours rows+rejects {rows:,} (duplicate files are parsed once by us)")
     print(f"ratio ingest / bare parse: {ours_best / bare_best:.2f}x")
-    print(f"peak RSS of ingest, workers included: {peak / 2**20:.0f} MiB (this process at most {own:.0f} MiB)")
+    print(
+        f"peak RSS of ingest, workers included: {peak / 2**20:.0f} MiB (this process at most {own:.0f} MiB)"
+    )
     print(f"parquet {parquet / 1e6:.1f} MB vs evtx {size / 1e6:.1f} MB ({parquet / size:.1%})")
 
 

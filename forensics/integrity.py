@@ -68,8 +68,6 @@ def settle(case: Case) -> None:
     con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT *{extra} FROM events").fetchall()
 
 
-
-
 def event_columns(case: Case) -> dict[str, str]:
     """Lower-case name → column name of every column ``_fx_events`` has (core ones always)."""
     settle(case)

@@ -37,7 +37,11 @@ CORE: tuple[Column, ...] = (
     Column("ts_year_inferred", pa.bool_(), "true when the year was not in the record and was inferred"),
     Column("host", pa.string(), "host name the event was recorded on (as the source names it)"),
     Column("source", pa.string(), "parser that produced the row: evtx, winxml, evtxjson, beats, ..."),
-    Column("channel", pa.string(), "log channel / file kind: Security, Microsoft-Windows-Sysmon/Operational, auth, ..."),
+    Column(
+        "channel",
+        pa.string(),
+        "log channel / file kind: Security, Microsoft-Windows-Sysmon/Operational, auth, ...",
+    ),
     Column("provider", pa.string(), "event provider / program (Provider Name, syslog tag, EDR table)"),
     Column("event_id", pa.int32(), "numeric event id where the source has one"),
     Column("record_id", pa.int64(), "the source's own record number (EventRecordID, serial, ...)"),
@@ -64,7 +68,9 @@ CORE: tuple[Column, ...] = (
     Column("input_sha256", pa.string(), "SHA-256 of the input file (or archive member) the row came from"),
     Column("input_path", pa.string(), "input path as given (the archive for archive members)"),
     Column("input_member", pa.string(), "path inside the archive, null for plain files"),
-    Column("rec_index", pa.int64(), "0-based ordinal of the record in its input: the row's key with input_sha256"),
+    Column(
+        "rec_index", pa.int64(), "0-based ordinal of the record in its input: the row's key with input_sha256"
+    ),
     Column("rec_offset", pa.int64(), "byte offset of the record / line in the input, where known"),
     Column("rec_line", pa.int64(), "1-based line number for line formats"),
 )

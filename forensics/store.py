@@ -267,8 +267,6 @@ def _sql_str(s: str) -> str:
     return s.replace("'", "''")
 
 
-
-
 # Tables other commands write as Parquet inside the case, exposed as views when present.
 OPTIONAL_VIEWS: dict[str, str] = {
     "findings": "findings/findings.parquet",

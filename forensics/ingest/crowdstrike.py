@@ -44,7 +44,15 @@ from forensics.ingest.edr_common import (
 PROVIDER = "CrowdStrike Falcon"
 SOURCE = "fdr"
 
-_TIME_FIELDS = ("ContextTimeStamp", "ProcessStartTime", "timestamp", "_time", "Time", "LogonTime", "FirstSeen")
+_TIME_FIELDS = (
+    "ContextTimeStamp",
+    "ProcessStartTime",
+    "timestamp",
+    "_time",
+    "Time",
+    "LogonTime",
+    "FirstSeen",
+)
 
 _PROCESS = {"ProcessRollup2", "SyntheticProcessRollup2"}
 _CONNECT = re.compile(r"^Network(Connect)IP[46]$")
@@ -276,7 +284,12 @@ class FdrParser:
                 yield obj
                 continue
             if not isinstance(obj, dict):
-                yield Reject("JSON array where an FDR object was expected", line.data.decode("utf-8", "replace")[:65536], line.offset, line.number)
+                yield Reject(
+                    "JSON array where an FDR object was expected",
+                    line.data.decode("utf-8", "replace")[:65536],
+                    line.offset,
+                    line.number,
+                )
                 continue
             yield record_to_row(obj, {"rec_line": line.number, "rec_offset": line.offset}, ctx, procs)
 
@@ -291,7 +304,12 @@ class FdrParser:
                 header = rec.fields
                 continue
             if len(rec.fields) != len(header):
-                yield Reject(f"CSV record has {len(rec.fields)} fields, header has {len(header)}", rec.raw, rec.offset, rec.number)
+                yield Reject(
+                    f"CSV record has {len(rec.fields)} fields, header has {len(header)}",
+                    rec.raw,
+                    rec.offset,
+                    rec.number,
+                )
                 continue
             obj = {k: (v if v != "" else None) for k, v in zip(header, rec.fields, strict=True)}
             yield record_to_row(obj, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx, procs)
@@ -300,7 +318,15 @@ class FdrParser:
 # ---------------------------------------------------------------- Falcon SIEM connector CEF ----
 
 CEF_SOURCE = "falcon_cef"
-_CEF_HEADER = ("cef_version", "device_vendor", "device_product", "device_version", "signature_id", "name", "severity")
+_CEF_HEADER = (
+    "cef_version",
+    "device_vendor",
+    "device_product",
+    "device_version",
+    "signature_id",
+    "name",
+    "severity",
+)
 _CEF_KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z0-9_.\[\]-]+)=")
 _CEF_LABELLED = re.compile(r"^(c[sn]\d|cfp\d|deviceCustomDate\d|flexString\d|flexNumber\d|flexDate\d)$")
 
@@ -338,14 +364,14 @@ def parse_cef_extension(ext: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for n, m in enumerate(keys):
         end = keys[n + 1].start() if n + 1 < len(keys) else len(ext)
-        out[m.group(1)] = _cef_unescape(ext[m.end():end])
+        out[m.group(1)] = _cef_unescape(ext[m.end() : end])
     return out
 
 
 def cef_to_row(line_text: str, row: Row, ctx: ParseContext) -> Row | None:
     """One Falcon CEF line into a row; None when the line is not CEF."""
     start = line_text.find("CEF:")
-    parts = _split_header(line_text[start + 4:]) if start >= 0 else None
+    parts = _split_header(line_text[start + 4 :]) if start >= 0 else None
     if parts is None:
         return None
     fields: dict[str, str | None] = dict(zip(_CEF_HEADER, parts[:7], strict=True))
@@ -390,7 +416,7 @@ class FalconCefParser:
         """The first line is a CEF record from vendor CrowdStrike (syslog prefix allowed)."""
         first_line = head.split(b"\n", 1)[0]
         at = first_line.find(b"CEF:")
-        return 0 <= at <= 256 and b"|CrowdStrike|" in first_line[at:at + 64]
+        return 0 <= at <= 256 and b"|CrowdStrike|" in first_line[at : at + 64]
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         """One row per CEF line; other non-blank lines become rejects."""
@@ -400,6 +426,8 @@ class FalconCefParser:
             text_line = decode(line.data)
             row = cef_to_row(text_line, {"rec_line": line.number, "rec_offset": line.offset}, ctx)
             if row is None:
-                yield reject_line(line, "not a CEF record" if line.terminated else "truncated last line: not a CEF record")
+                yield reject_line(
+                    line, "not a CEF record" if line.terminated else "truncated last line: not a CEF record"
+                )
             else:
                 yield row

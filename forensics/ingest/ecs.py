@@ -59,11 +59,15 @@ def _category(f: dict[str, str | None]) -> str | None:
     cats = set(_values(f.get("event.category")))
     types = set(_values(f.get("event.type")))
     action = (f.get("event.action") or "").lower()
-    if "process" in cats and (types & {"start"} or action in ("exec", "start", "process_started", "executed", "fork")):
+    if "process" in cats and (
+        types & {"start"} or action in ("exec", "start", "process_started", "executed", "fork")
+    ):
         return "process_creation"
     if not blank(f.get("dns.question.name")) and ("network" in cats or "dns" in action):
         return "dns_query"
-    if "network" in cats and (types & {"start", "connection"} or "connect" in action or action == "network_flow"):
+    if "network" in cats and (
+        types & {"start", "connection"} or "connect" in action or action == "network_flow"
+    ):
         return "network_connection"
     if "file" in cats:
         if "deletion" in types or "delet" in action:
@@ -139,7 +143,10 @@ def _fill(f: dict[str, str | None], row: Row) -> dict[str, Any]:
             "Protocol": first(f, "network.transport"),
         }
     elif cat == "dns_query":
-        extra = {"QueryName": first(f, "dns.question.name"), "QueryResults": ";".join(_values(f.get("dns.resolved_ip"))) or None}
+        extra = {
+            "QueryName": first(f, "dns.question.name"),
+            "QueryResults": ";".join(_values(f.get("dns.resolved_ip"))) or None,
+        }
     elif cat and cat.startswith("registry_"):
         extra = {
             "TargetObject": sysmon_registry_path(first(f, "registry.path")),
@@ -229,6 +236,8 @@ class EcsParser:
     def _rows(self, line: Line, obj: dict[str, Any] | list[Any], ctx: ParseContext) -> Iterator[Row | Reject]:
         for doc in _documents(obj):
             if not isinstance(doc, dict):
-                yield Reject("document is not a JSON object", (text(doc) or "")[:RAW_LIMIT], line.offset, line.number)
+                yield Reject(
+                    "document is not a JSON object", (text(doc) or "")[:RAW_LIMIT], line.offset, line.number
+                )
                 continue
             yield document_to_row(doc, {"rec_line": line.number, "rec_offset": line.offset}, ctx)

@@ -66,7 +66,9 @@ def decode(data: bytes) -> str:
 
 def reject_line(line: Line, reason: str) -> Reject:
     """A reject for one line, with the raw text (bounded) and its position."""
-    return Reject(reason=reason, raw=decode(line.data[:RAW_LIMIT]), rec_offset=line.offset, rec_line=line.number)
+    return Reject(
+        reason=reason, raw=decode(line.data[:RAW_LIMIT]), rec_offset=line.offset, rec_line=line.number
+    )
 
 
 def json_objects(src: InputFile) -> Iterator[tuple[Line, dict[str, Any] | list[Any] | Reject]]:
@@ -416,7 +418,9 @@ def column_zone(column: str) -> tuple[str, str | None]:
     return m.group(1), ("UTC" if zone.upper() == "UTC" else None)
 
 
-def set_time(row: Row, raw: Any, *, default_zone: str | None = None, column_zone_name: str | None = None) -> bool:
+def set_time(
+    row: Row, raw: Any, *, default_zone: str | None = None, column_zone_name: str | None = None
+) -> bool:
     """Fill ts / ts_raw / ts_zone / ts_assumed from a raw time; False when it does not parse."""
     stamp = parse_time(raw, default_zone=default_zone, column_zone=column_zone_name)
     row["ts_raw"] = text(raw)
@@ -450,7 +454,7 @@ def sysmon_registry_path(key: str | None, value_name: str | None = None) -> str 
     upper = key.upper()
     for long, short in _HIVES:
         if upper.startswith(long):
-            path = short + key[len(long):]
+            path = short + key[len(long) :]
             break
     if not blank(value_name):
         path = f"{path}\\{value_name}"
@@ -498,7 +502,11 @@ def user_alias(name: str | None, domain: str | None) -> str | None:
 
 def hashes_alias(row: Row) -> str | None:
     """The Sysmon ``Hashes`` field from the row's core hash columns."""
-    parts = [f"{k}={row[c].upper()}" for k, c in (("SHA1", "hash_sha1"), ("MD5", "hash_md5"), ("SHA256", "hash_sha256")) if row.get(c)]
+    parts = [
+        f"{k}={row[c].upper()}"
+        for k, c in (("SHA1", "hash_sha1"), ("MD5", "hash_md5"), ("SHA256", "hash_sha256"))
+        if row.get(c)
+    ]
     return ",".join(parts) or None
 
 
@@ -521,9 +529,21 @@ _CORE_ALIASES: dict[str, tuple[tuple[str, str], ...]] = {
         ("ProcessId", "process_pid"),
     ),
     "file_event": (("Image", "process_image"), ("TargetFilename", "file_path"), ("ProcessId", "process_pid")),
-    "file_delete": (("Image", "process_image"), ("TargetFilename", "file_path"), ("ProcessId", "process_pid")),
-    "file_rename": (("Image", "process_image"), ("TargetFilename", "file_path"), ("ProcessId", "process_pid")),
-    "file_change": (("Image", "process_image"), ("TargetFilename", "file_path"), ("ProcessId", "process_pid")),
+    "file_delete": (
+        ("Image", "process_image"),
+        ("TargetFilename", "file_path"),
+        ("ProcessId", "process_pid"),
+    ),
+    "file_rename": (
+        ("Image", "process_image"),
+        ("TargetFilename", "file_path"),
+        ("ProcessId", "process_pid"),
+    ),
+    "file_change": (
+        ("Image", "process_image"),
+        ("TargetFilename", "file_path"),
+        ("ProcessId", "process_pid"),
+    ),
     "image_load": (("Image", "process_image"), ("ImageLoaded", "file_path"), ("ProcessId", "process_pid")),
     "driver_load": (("ImageLoaded", "file_path"),),
     "dns_query": (("Image", "process_image"), ("ProcessId", "process_pid")),
@@ -600,4 +620,3 @@ def host_of(*candidates: Any) -> str | None:
         if not blank(c):
             return str(c)
     return None
-

@@ -138,7 +138,9 @@ def load_mapping(path: Path) -> Mapping:
         raise MappingError(f"{path}: 'fields' must be a table of core column: source column")
     unknown = sorted(set(fields) - set(MAPPABLE))
     if unknown:
-        raise MappingError(f"{path}: not core columns a mapping can fill: {', '.join(unknown)} (allowed: {', '.join(MAPPABLE)})")
+        raise MappingError(
+            f"{path}: not core columns a mapping can fill: {', '.join(unknown)} (allowed: {', '.join(MAPPABLE)})"
+        )
     fmt = doc.get("format")
     if fmt not in (None, "csv", "jsonl"):
         raise MappingError(f"{path}: format must be csv or jsonl, not {fmt!r}")
@@ -217,11 +219,18 @@ def record_to_row(rec: dict[str, str | None], row: Row, m: Mapping, ctx: ParseCo
     """One record (column -> text) into a row under the mapping; a bad time is a reject."""
     raw_ts = rec.get(m.time_field)
     if blank(raw_ts):
-        return Reject(f"no value in time column {m.time_field!r}", None, row.get("rec_offset"), row.get("rec_line"))
+        return Reject(
+            f"no value in time column {m.time_field!r}", None, row.get("rec_offset"), row.get("rec_line")
+        )
     assert raw_ts is not None
     parsed = _parse_ts(raw_ts, m, ctx)
     if parsed is None:
-        return Reject(f"time {raw_ts!r} does not match format {m.time_format!r}", None, row.get("rec_offset"), row.get("rec_line"))
+        return Reject(
+            f"time {raw_ts!r} does not match format {m.time_format!r}",
+            None,
+            row.get("rec_offset"),
+            row.get("rec_line"),
+        )
     row["ts"], row["ts_zone"], row["ts_assumed"] = parsed
     row["ts_raw"] = raw_ts
     row["source"] = SOURCE
@@ -299,7 +308,9 @@ class MappedParser:
                 yield obj
                 continue
             if not isinstance(obj, dict):
-                yield Reject("JSON value is not an object", decode(line.data[:RAW_LIMIT]), line.offset, line.number)
+                yield Reject(
+                    "JSON value is not an object", decode(line.data[:RAW_LIMIT]), line.offset, line.number
+                )
                 continue
             rec: dict[str, str | None] = {}
             flatten(obj, rec)
@@ -316,7 +327,12 @@ class MappedParser:
                 header = [h.strip() for h in rec.fields]
                 continue
             if len(rec.fields) != len(header):
-                yield Reject(f"CSV record has {len(rec.fields)} fields, header has {len(header)}", rec.raw[:RAW_LIMIT], rec.offset, rec.number)
+                yield Reject(
+                    f"CSV record has {len(rec.fields)} fields, header has {len(header)}",
+                    rec.raw[:RAW_LIMIT],
+                    rec.offset,
+                    rec.number,
+                )
                 continue
             values = {k: (v if v != "" else None) for k, v in zip(header, rec.fields, strict=True)}
             out = record_to_row(values, {"rec_line": rec.number, "rec_offset": rec.offset}, m, ctx)
@@ -351,4 +367,3 @@ def _head_columns(head: bytes, m: Mapping) -> set[str]:
     except (csv.Error, StopIteration):
         return set()
     return {c.strip() for c in cols}
-

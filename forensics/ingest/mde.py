@@ -158,7 +158,9 @@ def _additional(rec: dict[str, Any]) -> dict[str, Any]:
 
 def _acting_process(rec: dict[str, Any], row: Row) -> None:
     """The initiating process as the acting process (every table but process creation)."""
-    row["process_image"] = join_path(first(rec, "InitiatingProcessFolderPath"), first(rec, "InitiatingProcessFileName"))
+    row["process_image"] = join_path(
+        first(rec, "InitiatingProcessFolderPath"), first(rec, "InitiatingProcessFileName")
+    )
     row["process_cmdline"] = first(rec, "InitiatingProcessCommandLine")
     row["process_pid"] = to_pid(rec.get("InitiatingProcessId"))
     row["parent_image"] = first(rec, "InitiatingProcessParentFileName")
@@ -172,7 +174,9 @@ def _process_creation(rec: dict[str, Any], row: Row) -> dict[str, Any]:
     row["process_image"] = join_path(first(rec, "FolderPath"), first(rec, "FileName"))
     row["process_cmdline"] = first(rec, "ProcessCommandLine")
     row["process_pid"] = to_pid(rec.get("ProcessId"))
-    row["parent_image"] = join_path(first(rec, "InitiatingProcessFolderPath"), first(rec, "InitiatingProcessFileName"))
+    row["parent_image"] = join_path(
+        first(rec, "InitiatingProcessFolderPath"), first(rec, "InitiatingProcessFileName")
+    )
     row["parent_cmdline"] = first(rec, "InitiatingProcessCommandLine")
     row["parent_pid"] = to_pid(rec.get("InitiatingProcessId"))
     row["user_name"] = first(rec, "AccountName")
@@ -184,7 +188,9 @@ def _process_creation(rec: dict[str, Any], row: Row) -> dict[str, Any]:
         "Company": first(rec, "ProcessVersionInfoCompanyName"),
         "Product": first(rec, "ProcessVersionInfoProductName"),
         "Description": first(rec, "ProcessVersionInfoFileDescription"),
-        "ParentUser": user_alias(first(rec, "InitiatingProcessAccountName"), first(rec, "InitiatingProcessAccountDomain")),
+        "ParentUser": user_alias(
+            first(rec, "InitiatingProcessAccountName"), first(rec, "InitiatingProcessAccountDomain")
+        ),
     }
 
 
@@ -192,7 +198,9 @@ def _network(rec: dict[str, Any], row: Row, action: str) -> dict[str, Any]:
     local = (first(rec, "LocalIP"), to_port(rec.get("LocalPort")))
     remote = (first(rec, "RemoteIP"), to_port(rec.get("RemotePort")))
     inbound = action in ("InboundConnectionAccepted", "ListeningConnectionCreated")
-    (row["src_ip"], row["src_port"]), (row["dst_ip"], row["dst_port"]) = (remote, local) if inbound else (local, remote)
+    (row["src_ip"], row["src_port"]), (row["dst_ip"], row["dst_port"]) = (
+        (remote, local) if inbound else (local, remote)
+    )
     connection = _CATEGORIES.get(("DeviceNetworkEvents", action)) == "network_connection"
     return {
         "Initiated": ("false" if inbound else "true") if connection else None,
@@ -212,17 +220,23 @@ def _registry(rec: dict[str, Any], action: str) -> dict[str, Any]:
     else:
         details = first(rec, "RegistryValueData")
     key = first(rec, "RegistryKey")
-    value_name = first(rec, "RegistryValueName") if action in ("RegistryValueSet", "RegistryValueDeleted") else None
+    value_name = (
+        first(rec, "RegistryValueName") if action in ("RegistryValueSet", "RegistryValueDeleted") else None
+    )
     renamed = action == "RegistryKeyRenamed"
     return {  # a rename reads like Sysmon 14: TargetObject the old key, NewName the new one
-        "TargetObject": sysmon_registry_path(first(rec, "PreviousRegistryKey") if renamed else key, value_name),
+        "TargetObject": sysmon_registry_path(
+            first(rec, "PreviousRegistryKey") if renamed else key, value_name
+        ),
         "Details": details,
         "EventType": _REG_EVENT_TYPES.get(action),
         "NewName": sysmon_registry_path(key) if renamed else None,
     }
 
 
-def _fill(rec: dict[str, Any], row: Row, table: str, action: str, extra_fields: dict[str, Any]) -> dict[str, Any]:
+def _fill(
+    rec: dict[str, Any], row: Row, table: str, action: str, extra_fields: dict[str, Any]
+) -> dict[str, Any]:
     """Core columns and Sysmon alias values for one record; returns the alias values."""
     cat = row["category"]
     if cat == "process_creation":
@@ -239,7 +253,9 @@ def _fill(rec: dict[str, Any], row: Row, table: str, action: str, extra_fields: 
         row["user_domain"] = first(rec, "AccountDomain")
         row["user_sid"] = first(rec, "AccountSid")
         row["src_ip"] = first(rec, "RemoteIP", "IPAddress")
-        row["src_port"] = to_port(rec.get("RemotePort") if not blank(rec.get("RemotePort")) else rec.get("Port"))
+        row["src_port"] = to_port(
+            rec.get("RemotePort") if not blank(rec.get("RemotePort")) else rec.get("Port")
+        )
         row["dst_ip"] = first(rec, "DestinationIPAddress")
         row["dst_port"] = to_port(rec.get("DestinationPort"))
     if table == "DeviceNetworkEvents":
@@ -250,19 +266,31 @@ def _fill(rec: dict[str, Any], row: Row, table: str, action: str, extra_fields: 
         row["hash_sha1"] = to_hash(rec.get("SHA1"), 40)
         row["hash_sha256"] = to_hash(rec.get("SHA256"), 64)
         if action == "FileRenamed":
-            extra["SourceFilename"] = join_path(first(rec, "PreviousFolderPath"), first(rec, "PreviousFileName"))
+            extra["SourceFilename"] = join_path(
+                first(rec, "PreviousFolderPath"), first(rec, "PreviousFileName")
+            )
     if table == "DeviceRegistryEvents":
         extra = _registry(rec, action)
     if cat == "dns_query":
-        extra = {"QueryName": first(extra_fields, "DnsQueryString", "QueryName"), "QueryResults": first(extra_fields, "IPAddresses")}
+        extra = {
+            "QueryName": first(extra_fields, "DnsQueryString", "QueryName"),
+            "QueryResults": first(extra_fields, "IPAddresses"),
+        }
     if cat == "antivirus":  # the fields Sigma antivirus rules use
         row["file_path"] = join_path(first(rec, "FolderPath"), first(rec, "FileName"))
         extra = {"Signature": first(extra_fields, "ThreatName"), "Filename": row["file_path"]}
     if cat == "pipe_created":
         extra = {"PipeName": first(extra_fields, "PipeName")}
     if cat in ("process_access", "create_remote_thread"):
-        extra = {"TargetImage": join_path(first(rec, "FolderPath"), first(rec, "FileName")), "TargetProcessId": first(rec, "ProcessId")}
-    if row.get("hash_sha256") is None and row.get("hash_sha1") is None and cat not in ("file_event", "file_delete", "image_load"):
+        extra = {
+            "TargetImage": join_path(first(rec, "FolderPath"), first(rec, "FileName")),
+            "TargetProcessId": first(rec, "ProcessId"),
+        }
+    if (
+        row.get("hash_sha256") is None
+        and row.get("hash_sha1") is None
+        and cat not in ("file_event", "file_delete", "image_load")
+    ):
         row["hash_md5"] = to_hash(rec.get("InitiatingProcessMD5"), 32)
         row["hash_sha1"] = to_hash(rec.get("InitiatingProcessSHA1"), 40)
         row["hash_sha256"] = to_hash(rec.get("InitiatingProcessSHA256"), 64)
@@ -274,7 +302,9 @@ def _natives(rec: dict[str, Any]) -> dict[str, str | None]:
     return {str(k): text(v) for k, v in rec.items()}
 
 
-def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext, wrapper: dict[str, Any] | None = None) -> Row:
+def record_to_row(
+    rec: dict[str, Any], row: Row, ctx: ParseContext, wrapper: dict[str, Any] | None = None
+) -> Row:
     """One advanced-hunting row (already unwrapped from ``properties``) into a row."""
     table = table_of(wrapper) if wrapper is not None and table_of(wrapper) != UNKNOWN_TABLE else table_of(rec)
     action = str(rec.get("ActionType") or "")
@@ -286,7 +316,11 @@ def record_to_row(rec: dict[str, Any], row: Row, ctx: ParseContext, wrapper: dic
         set_time(row, wrapper["time"], default_zone=ctx.tz)
     row["host"] = first(rec, "DeviceName")
     row["os_family"] = os_family(first(rec, "OSPlatform", "OsPlatform"))
-    row["record_id"] = to_int(rec.get("ReportId")) if to_int(rec.get("ReportId")) is not None else to_int(rec.get("ReportId_long"))
+    row["record_id"] = (
+        to_int(rec.get("ReportId"))
+        if to_int(rec.get("ReportId")) is not None
+        else to_int(rec.get("ReportId_long"))
+    )
     extra = _fill(rec, row, table, action, _additional(rec))
     natives = _natives(rec)
     if wrapper is not None:
@@ -333,7 +367,9 @@ def _looks_mde_keys(keys: set[str]) -> bool:
         return True
     if "records" in keys and "properties" in keys:
         return True
-    return {"Timestamp", "ActionType"} <= keys and bool({"DeviceName", "DeviceId", "ReportId", "ReportId_long"} & keys)
+    return {"Timestamp", "ActionType"} <= keys and bool(
+        {"DeviceName", "DeviceId", "ReportId", "ReportId_long"} & keys
+    )
 
 
 def _csv_mde(cols: list[str]) -> bool:
@@ -392,7 +428,9 @@ class MdeParser:
             raise FileFailed("JSON document is neither an object nor an array")
         yield from self._records(Line(1, 0, b"", True, len(data)), obj, ctx)
 
-    def _records(self, line: Line, obj: dict[str, Any] | list[Any], ctx: ParseContext) -> Iterator[Row | Reject]:
+    def _records(
+        self, line: Line, obj: dict[str, Any] | list[Any], ctx: ParseContext
+    ) -> Iterator[Row | Reject]:
         pos: Row = {"rec_line": line.number, "rec_offset": line.offset}
         items: list[Any]
         wrapped = [obj[k] for k in _WRAPPERS if isinstance(obj, dict) and isinstance(obj.get(k), list)]
@@ -423,7 +461,12 @@ class MdeParser:
                 header = rec.fields
                 continue
             if len(rec.fields) != len(header):
-                yield Reject(f"CSV record has {len(rec.fields)} fields, header has {len(header)}", rec.raw[:RAW_LIMIT], rec.offset, rec.number)
+                yield Reject(
+                    f"CSV record has {len(rec.fields)} fields, header has {len(header)}",
+                    rec.raw[:RAW_LIMIT],
+                    rec.offset,
+                    rec.number,
+                )
                 continue
             obj = {k: (v if v != "" else None) for k, v in zip(header, rec.fields, strict=True)}
             yield record_to_row(obj, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx)

@@ -142,28 +142,58 @@ def _kind(v: View) -> str:
 def _procs(v: View, cat: str | None) -> tuple[dict[str, str | None], dict[str, str | None]]:
     """(acting or created process, its parent) as dicts of image/cmdline/pid/user/hashes."""
     src = {
-        "image": v.get("sourceProcessInfo.filePath", "srcProcImagePath", "src.process.image.path", "Source Process Image Path"),
-        "cmdline": v.get("sourceProcessInfo.commandline", "srcProcCmdLine", "src.process.cmdline", "Source Process Command Line"),
+        "image": v.get(
+            "sourceProcessInfo.filePath",
+            "srcProcImagePath",
+            "src.process.image.path",
+            "Source Process Image Path",
+        ),
+        "cmdline": v.get(
+            "sourceProcessInfo.commandline",
+            "srcProcCmdLine",
+            "src.process.cmdline",
+            "Source Process Command Line",
+        ),
         "pid": v.get("sourceProcessInfo.pid", "srcProcPid", "src.process.pid", "Source Process Pid"),
-        "user": v.get("sourceProcessInfo.user", "srcProcUser", "src.process.user", "Source Process User", "user"),
+        "user": v.get(
+            "sourceProcessInfo.user", "srcProcUser", "src.process.user", "Source Process User", "user"
+        ),
         "sha1": v.get("sourceProcessInfo.fileHashSha1", "srcProcImageSha1", "src.process.image.sha1"),
         "sha256": v.get("sourceProcessInfo.fileHashSha256", "srcProcImageSha256", "src.process.image.sha256"),
         "md5": v.get("sourceProcessInfo.fileHashMd5", "srcProcImageMd5", "src.process.image.md5"),
     }
     if cat == "process_creation":
         tgt = {
-            "image": v.get("targetProcessInfo.tgtProcImagePath", "tgtProcImagePath", "tgt.process.image.path", "Target Process Image Path"),
-            "cmdline": v.get("targetProcessInfo.tgtProcCmdLine", "tgtProcCmdLine", "tgt.process.cmdline", "Target Process Command Line"),
-            "pid": v.get("targetProcessInfo.tgtProcPid", "tgtProcPid", "tgt.process.pid", "Target Process Pid"),
+            "image": v.get(
+                "targetProcessInfo.tgtProcImagePath",
+                "tgtProcImagePath",
+                "tgt.process.image.path",
+                "Target Process Image Path",
+            ),
+            "cmdline": v.get(
+                "targetProcessInfo.tgtProcCmdLine",
+                "tgtProcCmdLine",
+                "tgt.process.cmdline",
+                "Target Process Command Line",
+            ),
+            "pid": v.get(
+                "targetProcessInfo.tgtProcPid", "tgtProcPid", "tgt.process.pid", "Target Process Pid"
+            ),
             "user": v.get("tgtProcUser", "tgt.process.user", "Target Process User") or src["user"],
             "sha1": v.get("targetProcessInfo.tgtFileHashSha1", "tgtProcImageSha1", "tgt.process.image.sha1"),
-            "sha256": v.get("targetProcessInfo.tgtFileHashSha256", "tgtProcImageSha256", "tgt.process.image.sha256"),
+            "sha256": v.get(
+                "targetProcessInfo.tgtFileHashSha256", "tgtProcImageSha256", "tgt.process.image.sha256"
+            ),
             "md5": v.get("tgtProcImageMd5", "tgt.process.image.md5"),
         }
         return tgt, src
     parent = {
-        "image": v.get("sourceParentProcessInfo.filePath", "srcProcParentImagePath", "src.process.parent.image.path"),
-        "cmdline": v.get("sourceParentProcessInfo.commandline", "srcProcParentCmdLine", "src.process.parent.cmdline"),
+        "image": v.get(
+            "sourceParentProcessInfo.filePath", "srcProcParentImagePath", "src.process.parent.image.path"
+        ),
+        "cmdline": v.get(
+            "sourceParentProcessInfo.commandline", "srcProcParentCmdLine", "src.process.parent.cmdline"
+        ),
         "pid": v.get("sourceParentProcessInfo.pid", "srcProcParentPid", "src.process.parent.pid"),
     }
     return src, parent
@@ -210,20 +240,36 @@ def _fill(v: View, row: Row) -> dict[str, Any]:
     row["dst_ip"] = v.get("dstIp", "alertInfo.dstIp", "dst.ip.address", "Destination IP")
     row["dst_port"] = to_port(v.get("dstPort", "alertInfo.dstPort", "dst.port.number", "Destination Port"))
     row["file_path"] = v.get("tgtFilePath", "tgt.file.path", "threatInfo.filePath", "Target File Path")
-    row["hash_sha1"] = to_hash(v.get("tgtFileSha1", "tgt.file.sha1", "threatInfo.sha1") or proc.get("sha1"), 40)
-    row["hash_sha256"] = to_hash(v.get("tgtFileSha256", "tgt.file.sha256", "threatInfo.sha256") or proc.get("sha256"), 64)
+    row["hash_sha1"] = to_hash(
+        v.get("tgtFileSha1", "tgt.file.sha1", "threatInfo.sha1") or proc.get("sha1"), 40
+    )
+    row["hash_sha256"] = to_hash(
+        v.get("tgtFileSha256", "tgt.file.sha256", "threatInfo.sha256") or proc.get("sha256"), 64
+    )
     row["hash_md5"] = to_hash(v.get("tgtFileMd5", "tgt.file.md5", "threatInfo.md5") or proc.get("md5"), 32)
     extra: dict[str, Any] = {}
     if cat == "network_connection":
-        direction = (v.get("netEventDirection", "alertInfo.netEventDirection", "event.network.direction") or "").upper()
+        direction = (
+            v.get("netEventDirection", "alertInfo.netEventDirection", "event.network.direction") or ""
+        ).upper()
         extra["Initiated"] = "false" if direction.startswith("INCOMING") else "true"
     if cat == "dns_query":
         extra["QueryName"] = v.get("dnsRequest", "alertInfo.dnsRequest", "event.dns.request", "DNS Request")
-        extra["QueryResults"] = v.get("dnsResponse", "alertInfo.dnsResponse", "event.dns.response", "DNS Response")
+        extra["QueryResults"] = v.get(
+            "dnsResponse", "alertInfo.dnsResponse", "event.dns.response", "DNS Response"
+        )
     if cat and cat.startswith("registry_"):
-        key = v.get("registryKeyPath", "registryPath", "alertInfo.registryKeyPath", "registry.keyPath", "Registry Key Path")
+        key = v.get(
+            "registryKeyPath",
+            "registryPath",
+            "alertInfo.registryKeyPath",
+            "registry.keyPath",
+            "Registry Key Path",
+        )
         extra["TargetObject"] = sysmon_registry_path(key)
-        extra["Details"] = v.get("registryValue", "alertInfo.registryValue", "registry.value", "Registry Value")
+        extra["Details"] = v.get(
+            "registryValue", "alertInfo.registryValue", "registry.value", "Registry Value"
+        )
         event_type = norm(v.get("eventType", "event.type", "alertInfo.eventType") or "")
         extra["EventType"] = "DeleteKey" if event_type == "registrykeydelete" else _REG_EVENT_TYPES.get(cat)
     if cat == "process_creation":
@@ -242,7 +288,11 @@ def _message(v: View, kind: str) -> str | None:
     if kind == "activity":
         return v.get("primaryDescription", "description")
     if kind == "threat":
-        parts = [v.get("threatInfo.classification"), v.get("threatInfo.threatName"), v.get("threatInfo.filePath")]
+        parts = [
+            v.get("threatInfo.classification"),
+            v.get("threatInfo.threatName"),
+            v.get("threatInfo.filePath"),
+        ]
         return " | ".join(p for p in parts if p) or None
     if kind == "alert":
         return v.get("ruleInfo.name", "alertInfo.indicatorDescription")
@@ -295,7 +345,9 @@ def _csv_s1(cols: list[str]) -> bool:
     normed = {norm(_CSV_SUFFIX.sub("", column_zone(c)[0])) for c in cols}
     if "alertinfoeventtype" in normed or "threatinfothreatname" in normed:
         return True
-    return {"eventtype", "agentname"} <= normed and bool({"sourceprocessname", "srcprocname", "sourceprocesscommandline"} & normed)
+    return {"eventtype", "agentname"} <= normed and bool(
+        {"sourceprocessname", "srcprocname", "sourceprocesscommandline"} & normed
+    )
 
 
 class SentinelOneParser:
@@ -323,7 +375,12 @@ class SentinelOneParser:
                 yield obj
                 continue
             if not isinstance(obj, dict):
-                yield Reject("JSON array where an S1 object was expected", line.data.decode("utf-8", "replace")[:RAW_LIMIT], line.offset, line.number)
+                yield Reject(
+                    "JSON array where an S1 object was expected",
+                    line.data.decode("utf-8", "replace")[:RAW_LIMIT],
+                    line.offset,
+                    line.number,
+                )
                 continue
             fields: dict[str, str | None] = {}
             flatten(obj, fields)
@@ -339,7 +396,12 @@ class SentinelOneParser:
                 header = rec.fields
                 continue
             if len(rec.fields) != len(header):
-                yield Reject(f"CSV record has {len(rec.fields)} fields, header has {len(header)}", rec.raw[:RAW_LIMIT], rec.offset, rec.number)
+                yield Reject(
+                    f"CSV record has {len(rec.fields)} fields, header has {len(header)}",
+                    rec.raw[:RAW_LIMIT],
+                    rec.offset,
+                    rec.number,
+                )
                 continue
             fields = {k: (val if val != "" else None) for k, val in zip(header, rec.fields, strict=True)}
             yield record_to_row(fields, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx, csv=True)

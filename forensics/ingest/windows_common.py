@@ -65,7 +65,9 @@ def category_for(channel: str | None, event_id: int | None, data: dict[str, Any]
         return None
     if channel == SYSMON_CHANNEL:
         cat = SYSMON_CATEGORIES.get(event_id)
-        if event_id == 12 and str(data.get("EventType", "")).lower().startswith("delete"):  # DeleteKey/DeleteValue
+        if event_id == 12 and str(data.get("EventType", "")).lower().startswith(
+            "delete"
+        ):  # DeleteKey/DeleteValue
             return "registry_delete"
         return cat
     return CHANNEL_CATEGORIES.get((channel, event_id))

@@ -106,7 +106,10 @@ class WinXmlParser:
         text = head.lstrip(b"\xef\xbb\xbf").lstrip()
         if text.startswith(b"<?xml"):
             text = text[text.find(b"?>") + 2 :].lstrip()
-        return text.startswith((b"<Events", b"<Event ", b"<Event>")) and b"schemas.microsoft.com/win/2004/08/events" in head
+        return (
+            text.startswith((b"<Events", b"<Event ", b"<Event>"))
+            and b"schemas.microsoft.com/win/2004/08/events" in head
+        )
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         if src.size > MAX_FILE:

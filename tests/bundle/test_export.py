@@ -36,7 +36,9 @@ def test_layout_and_manifest(bundle: Path, built: Built) -> None:
     assert set(listed) == set(members) - {mf.MANIFEST, mf.SIGNATURE}
     assert listed[mf.RECORDS]["role"] == "source" and listed[mf.REPORT_HTML]["role"] == "report"
     assert [s["acquisition_sha256"] for s in man["sources"]] == [built.input_sha]
-    assert man["custody"]["entries"] == 3  # collected, hashed (ingest), analysed; exports come after the bundle
+    assert (
+        man["custody"]["entries"] == 3
+    )  # collected, hashed (ingest), analysed; exports come after the bundle
     assert built.fingerprint in members[mf.VERIFY_MD].decode()
 
 

@@ -58,7 +58,9 @@ def _edr(root: Path) -> None:
 def _hits(case_dir: Path, rule: Path) -> dict[str, int]:
     with Case.open(case_dir) as case:
         result = run_sigma(case, [rule])
-        sources = dict(case.con.execute("SELECT input_sha256 || ':' || rec_index, source FROM events").fetchall())
+        sources = dict(
+            case.con.execute("SELECT input_sha256 || ':' || rec_index, source FROM events").fetchall()
+        )
     assert all(s.status == "converted" for s in result.report)
     out: dict[str, int] = {}
     for f in result.findings:
@@ -87,8 +89,8 @@ def test_process_creation_rule_fires_on_sysmon_4688_fdr_and_mde(shared_data: Pat
         (
             "linux/auditd/execve/lnx_auditd_binary_padding.yml",
             [
-                'type=SYSCALL msg=audit(1669162211.118:4242): arch=c000003e syscall=59 success=yes exit=0 a0=55d1 a1=55d2 '
-                'a2=55d3 a3=0 items=2 ppid=2210 pid=2300 auid=1001 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 '
+                "type=SYSCALL msg=audit(1669162211.118:4242): arch=c000003e syscall=59 success=yes exit=0 a0=55d1 a1=55d2 "
+                "a2=55d3 a3=0 items=2 ppid=2210 pid=2300 auid=1001 uid=0 gid=0 euid=0 suid=0 fsuid=0 egid=0 sgid=0 "
                 'fsgid=0 tty=pts0 ses=3 comm="truncate" exe="/usr/bin/truncate" key=(null)',
                 'type=EXECVE msg=audit(1669162211.118:4242): argc=4 a0="truncate" a1="-s" a2="+5M" a3="/tmp/.x"',
                 'type=CWD msg=audit(1669162211.118:4242): cwd="/tmp"',

@@ -48,7 +48,7 @@ def test_fixture_reconciles(shared_data: Path, name: str) -> None:
     # line numbers and offsets point back at the raw record
     raw = path.read_bytes()
     for r in rows:
-        line = raw[r["rec_offset"]:].split(b"\n", 1)[0]
+        line = raw[r["rec_offset"] :].split(b"\n", 1)[0]
         assert json.loads(line).get("aid") == r.get("aid")
 
 
@@ -83,7 +83,11 @@ def test_network_dns_and_registry(shared_data: Path) -> None:
     by_name = {r["channel"]: r for r in rows}
     conn = by_name["NetworkConnectIP4"]
     assert conn["category"] == "network_connection"
-    assert (conn["DestinationIp"], conn["DestinationPort"], conn["Initiated"]) == ("89.160.20.128", "600", "true")
+    assert (conn["DestinationIp"], conn["DestinationPort"], conn["Initiated"]) == (
+        "89.160.20.128",
+        "600",
+        "true",
+    )
     assert (conn["src_ip"], conn["src_port"]) == ("81.2.69.142", 60181)
     dns = by_name["DnsRequest"]
     assert dns["category"] == "dns_query"
@@ -112,7 +116,7 @@ def test_registry_csv(shared_data: Path) -> None:
     assert first["rec_line"] == 2
     # CRLF file: the offset of each record is the start of its line
     raw = path.read_bytes()
-    assert raw[rows[1]["rec_offset"]:].startswith(b"2026-08-27T12:55:04.68Z,")
+    assert raw[rows[1]["rec_offset"] :].startswith(b"2026-08-27T12:55:04.68Z,")
 
 
 def test_garbage_and_truncated_lines_are_rejects(tmp_path: Path) -> None:
@@ -131,8 +135,14 @@ def test_garbage_and_truncated_lines_are_rejects(tmp_path: Path) -> None:
 
 
 def test_does_not_claim_other_json(shared_data: Path) -> None:
-    mde = shared_data / "edr-fixtures/elastic-integrations/packages/m365_defender/data_stream/event/_dev/test/pipeline/test-device.log"
-    journal = shared_data / "edr-fixtures/beats/filebeat/input/journald/pkg/journalctl/testdata/sample-journal-event.json"
+    mde = (
+        shared_data
+        / "edr-fixtures/elastic-integrations/packages/m365_defender/data_stream/event/_dev/test/pipeline/test-device.log"
+    )
+    journal = (
+        shared_data
+        / "edr-fixtures/beats/filebeat/input/journald/pkg/journalctl/testdata/sample-journal-event.json"
+    )
     for p in (mde, journal):
         assert not FdrParser().sniff(p.read_bytes()[:4096], p.name)
 
@@ -170,7 +180,9 @@ def test_hostile_input_never_crashes(tmp_path: Path, name: str) -> None:
 
     parser = BY_NAME[name]
     mapping = tmp_path / "m.yml"
-    mapping.write_text("time: {field: timestamp}\nfields: {process_pid: RawProcessId, dst_port: RemotePort}\n")
+    mapping.write_text(
+        "time: {field: timestamp}\nfields: {process_pid: RawProcessId, dst_port: RemotePort}\n"
+    )
     ctx = ParseContext(options={"mapping": mapping} if name == "mapped" else {})
     for i, data in enumerate(HOSTILE):
         path = tmp_path / f"h{i}"
@@ -187,13 +199,33 @@ def test_hostile_input_never_crashes(tmp_path: Path, name: str) -> None:
 def test_process_context_from_earlier_records(tmp_path: Path) -> None:
     """A child's parent and a connection's process are named from their ProcessRollup2 records."""
     base = {"aid": "a1", "cid": "c1", "event_platform": "Win", "timestamp": "1709629200000"}
-    parent = dict(base, event_simpleName="ProcessRollup2", TargetProcessId="100", RawProcessId="4100",
-                  ImageFileName="\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe", CommandLine="cmd.exe /c run.bat")
-    child = dict(base, event_simpleName="ProcessRollup2", TargetProcessId="200", RawProcessId="4200",
-                 ParentProcessId="100", ParentBaseFileName="cmd.exe",
-                 ImageFileName="\\Device\\HarddiskVolume3\\Users\\Public\\rclone.exe", CommandLine="rclone copy D:\\PACS mega:")
-    conn = dict(base, event_simpleName="NetworkConnectIP4", ContextProcessId="200", RemoteAddressIP4="203.0.113.9",
-                RemotePort="443", LocalAddressIP4="10.0.0.5", LocalPort="50000")
+    parent = dict(
+        base,
+        event_simpleName="ProcessRollup2",
+        TargetProcessId="100",
+        RawProcessId="4100",
+        ImageFileName="\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe",
+        CommandLine="cmd.exe /c run.bat",
+    )
+    child = dict(
+        base,
+        event_simpleName="ProcessRollup2",
+        TargetProcessId="200",
+        RawProcessId="4200",
+        ParentProcessId="100",
+        ParentBaseFileName="cmd.exe",
+        ImageFileName="\\Device\\HarddiskVolume3\\Users\\Public\\rclone.exe",
+        CommandLine="rclone copy D:\\PACS mega:",
+    )
+    conn = dict(
+        base,
+        event_simpleName="NetworkConnectIP4",
+        ContextProcessId="200",
+        RemoteAddressIP4="203.0.113.9",
+        RemotePort="443",
+        LocalAddressIP4="10.0.0.5",
+        LocalPort="50000",
+    )
     orphan = dict(conn, ContextProcessId="999")
     path = tmp_path / "fdr.json"
     path.write_text("\n".join(json.dumps(r) for r in (parent, child, conn, orphan)) + "\n", encoding="utf-8")
@@ -202,7 +234,10 @@ def test_process_context_from_earlier_records(tmp_path: Path) -> None:
     assert child_row["ParentImage"] == "\\Device\\HarddiskVolume3\\Windows\\System32\\cmd.exe"
     assert (child_row["ParentCommandLine"], child_row["parent_pid"]) == ("cmd.exe /c run.bat", 4100)
     assert child_row["ParentProcessId"] == "100"  # the native Falcon id is kept as exported
-    assert (conn_row["Image"], conn_row["process_pid"]) == ("\\Device\\HarddiskVolume3\\Users\\Public\\rclone.exe", 4200)
+    assert (conn_row["Image"], conn_row["process_pid"]) == (
+        "\\Device\\HarddiskVolume3\\Users\\Public\\rclone.exe",
+        4200,
+    )
     assert orphan_row["process_image"] is None and "Image" not in orphan_row
 
 
@@ -214,8 +249,16 @@ def test_falcon_cef_auth_events(shared_data: Path) -> None:
     rows = [i for i in items if not isinstance(i, Reject)]
     assert len(rows) == len(items) == _records(path) == 10  # the file has no trailing newline
     first = rows[0]
-    assert (first["source"], first["channel"], first["user_name"]) == ("falcon_cef", "AuthActivityAuditEvent", "sanitized@sanitized.com")
-    assert (first["signature_id"], first["outcome"], first["record_id"]) == ("userAuthenticate", "true", 36312)
+    assert (first["source"], first["channel"], first["user_name"]) == (
+        "falcon_cef",
+        "AuthActivityAuditEvent",
+        "sanitized@sanitized.com",
+    )
+    assert (first["signature_id"], first["outcome"], first["record_id"]) == (
+        "userAuthenticate",
+        "true",
+        36312,
+    )
     # rt is epoch ms (UTC); the console's own rendering is kept under its label
     assert first["ts"].isoformat() == "2023-09-13T05:05:34.037000+00:00"
     assert first["Timestamp"] == "Sep 13 2023 10:35:34"
@@ -223,5 +266,13 @@ def test_falcon_cef_auth_events(shared_data: Path) -> None:
 
 
 def test_cef_extension_escapes() -> None:
-    ext = parse_cef_extension(r"msg=a\=b and more c=d cs1Label=Command Line cs1=cmd.exe /c echo\=1 dst=10.0.0.1")
-    assert ext == {"msg": "a=b and more", "c": "d", "cs1Label": "Command Line", "cs1": "cmd.exe /c echo=1", "dst": "10.0.0.1"}
+    ext = parse_cef_extension(
+        r"msg=a\=b and more c=d cs1Label=Command Line cs1=cmd.exe /c echo\=1 dst=10.0.0.1"
+    )
+    assert ext == {
+        "msg": "a=b and more",
+        "c": "d",
+        "cs1Label": "Command Line",
+        "cs1": "cmd.exe /c echo=1",
+        "dst": "10.0.0.1",
+    }

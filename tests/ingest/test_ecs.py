@@ -16,7 +16,13 @@ PROCESS = {
     "ecs": {"version": "8.11.0"},
     "agent": {"type": "endpoint"},
     "data_stream": {"dataset": "endpoint.events.process"},
-    "event": {"category": ["process"], "type": ["start"], "action": "start", "module": "endpoint", "sequence": 9876},
+    "event": {
+        "category": ["process"],
+        "type": ["start"],
+        "action": "start",
+        "module": "endpoint",
+        "sequence": 9876,
+    },
     "host": {"name": "pacs-01", "os": {"family": "windows"}},
     "user": {"name": "svc_backup", "domain": "HOSPITAL", "id": "S-1-5-21-1-2-3-1105"},
     "process": {
@@ -26,7 +32,11 @@ PROCESS = {
         "working_directory": "C:\\Windows\\system32\\",
         "pe": {"original_file_name": "VSSADMIN.EXE"},
         "hash": {"sha256": "C" * 64, "md5": "D" * 32},
-        "parent": {"pid": 4100, "executable": "C:\\Windows\\System32\\cmd.exe", "args": ["cmd.exe", "/c", "x.bat"]},
+        "parent": {
+            "pid": 4100,
+            "executable": "C:\\Windows\\System32\\cmd.exe",
+            "args": ["cmd.exe", "/c", "x.bat"],
+        },
     },
 }
 NETWORK = {  # dotted keys, as some exporters write them
@@ -47,7 +57,12 @@ NETWORK = {  # dotted keys, as some exporters write them
 }
 DNS = {
     "@timestamp": "2024-03-05T09:00:02Z",
-    "event": {"category": ["network"], "type": ["protocol", "info"], "action": "lookup_result", "dataset": "endpoint.events.network"},
+    "event": {
+        "category": ["network"],
+        "type": ["protocol", "info"],
+        "action": "lookup_result",
+        "dataset": "endpoint.events.network",
+    },
     "host": {"name": "pacs-01"},
     "process": {"executable": "C:\\Users\\Public\\rclone.exe"},
     "dns": {"question": {"name": "mega.nz"}, "resolved_ip": ["203.0.113.9", "203.0.113.10"]},
@@ -96,7 +111,11 @@ def test_documents_map_to_sysmon_like_rows(tmp_path: Path) -> None:
     rows, rejects = _parse(path)
     assert rejects == []
     proc, net, dns, reg, dele = rows
-    assert (proc["category"], proc["channel"], proc["host"]) == ("process_creation", "endpoint.events.process", "pacs-01")
+    assert (proc["category"], proc["channel"], proc["host"]) == (
+        "process_creation",
+        "endpoint.events.process",
+        "pacs-01",
+    )
     assert (proc["os_family"], net["os_family"]) == ("windows", None)
     assert proc["CommandLine"] == "vssadmin.exe delete shadows /all /quiet"
     assert proc["ParentCommandLine"] == "cmd.exe /c x.bat"  # joined from process.parent.args
@@ -104,30 +123,56 @@ def test_documents_map_to_sysmon_like_rows(tmp_path: Path) -> None:
     assert proc["hash_sha256"] == "c" * 64 and proc["record_id"] == 9876
     assert proc["process.command_line"] == proc["CommandLine"]  # native dotted name kept
     assert (net["category"], net["DestinationHostname"], net["Initiated"], net["dst_port"]) == (
-        "network_connection", "mega.nz", "true", 443)
-    assert (dns["category"], dns["QueryName"], dns["QueryResults"]) == ("dns_query", "mega.nz", "203.0.113.9;203.0.113.10")
+        "network_connection",
+        "mega.nz",
+        "true",
+        443,
+    )
+    assert (dns["category"], dns["QueryName"], dns["QueryResults"]) == (
+        "dns_query",
+        "mega.nz",
+        "203.0.113.9;203.0.113.10",
+    )
     assert (reg["category"], reg["TargetObject"], reg["Details"]) == (
-        "registry_set", "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware", "1")
-    assert (dele["category"], dele["TargetFilename"], dele["hash_sha1"]) == ("file_delete", "D:\\PACS\\images\\study1.dcm", "e" * 40)
+        "registry_set",
+        "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware",
+        "1",
+    )
+    assert (dele["category"], dele["TargetFilename"], dele["hash_sha1"]) == (
+        "file_delete",
+        "D:\\PACS\\images\\study1.dcm",
+        "e" * 40,
+    )
 
 
 def test_garbage_and_truncated_lines_are_rejects(tmp_path: Path) -> None:
-    path = _write(tmp_path / "ecs.ndjson", [PROCESS, NETWORK], tail=b"garbage\n" + json.dumps(DNS).encode()[:30])
+    path = _write(
+        tmp_path / "ecs.ndjson", [PROCESS, NETWORK], tail=b"garbage\n" + json.dumps(DNS).encode()[:30]
+    )
     rows, rejects = _parse(path)
     assert len(rows) == 2
-    assert [(r.rec_line, r.reason.split(":")[0]) for r in rejects] == [(3, "not valid JSON"), (4, "truncated last line")]
+    assert [(r.rec_line, r.reason.split(":")[0]) for r in rejects] == [
+        (3, "not valid JSON"),
+        (4, "truncated last line"),
+    ]
     assert rows[1]["rec_offset"] == len(json.dumps(PROCESS)) + 1
 
 
 def test_winlogbeat_and_journald_not_claimed(tmp_path: Path) -> None:
-    winlogbeat = {"@timestamp": "2024-03-05T09:00:00Z", "event": {"code": "1"}, "winlog": {"channel": "Security"}}
+    winlogbeat = {
+        "@timestamp": "2024-03-05T09:00:00Z",
+        "event": {"code": "1"},
+        "winlog": {"channel": "Security"},
+    }
     journald = {"__REALTIME_TIMESTAMP": "1709629200000000", "MESSAGE": "hello", "_HOSTNAME": "db01"}
     for doc in (winlogbeat, journald):
         assert not EcsParser().sniff(json.dumps(doc).encode(), "x.json")
 
 
 def test_ingest_paths_counts(tmp_path: Path) -> None:
-    path = _write(tmp_path / "ecs.ndjson", [PROCESS, NETWORK, DNS, REGISTRY_HIT, FILE_DELETE], tail=b"garbage\n")
+    path = _write(
+        tmp_path / "ecs.ndjson", [PROCESS, NETWORK, DNS, REGISTRY_HIT, FILE_DELETE], tail=b"garbage\n"
+    )
     summary = ingest_paths(tmp_path / "case", [path])
     assert (summary.rows, summary.rejects) == (5, 1)
     with Case.open(tmp_path / "case", read_only=True) as case:

@@ -63,7 +63,9 @@ def test_every_evtx_record_is_a_row_or_a_reject(corpus_case: tuple[Path, list[Pa
     assert failed == [], "no EVTX file may fail as a whole when the parser can open it"
 
 
-def test_corrupt_samples_keep_recoverable_records_and_count_rejects(corpus_case: tuple[Path, list[Path]]) -> None:
+def test_corrupt_samples_keep_recoverable_records_and_count_rejects(
+    corpus_case: tuple[Path, list[Path]],
+) -> None:
     case_dir, _ = corpus_case
     with Case.open(case_dir, read_only=True) as case:
         bad = case.con.execute(
@@ -78,7 +80,9 @@ def test_timestamps_are_utc_aware_and_raw_is_kept(corpus_case: tuple[Path, list[
     case_dir, _ = corpus_case
     with Case.open(case_dir, read_only=True) as case:
         types = dict((r[0], r[1]) for r in case.con.execute("DESCRIBE events").fetchall())
-        missing_raw = case.con.execute("SELECT count(*) FROM events WHERE ts IS NOT NULL AND ts_raw IS NULL").fetchone()
+        missing_raw = case.con.execute(
+            "SELECT count(*) FROM events WHERE ts IS NOT NULL AND ts_raw IS NULL"
+        ).fetchone()
         sample = case.con.execute(
             "SELECT ts_raw, strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S') FROM events "
             "WHERE ts_raw LIKE '%Z' LIMIT 50"
@@ -112,6 +116,13 @@ def test_sigma_fields_are_columns(corpus_case: tuple[Path, list[Path]]) -> None:
             "SELECT count(*) FROM events WHERE event_id = 10 AND channel = 'Microsoft-Windows-Sysmon/Operational' "
             "AND TargetImage ILIKE '%lsass.exe' AND GrantedAccess IS NOT NULL"
         ).fetchone()
-    for name in ("commandline", "targetusername", "grantedaccess", "image", "parentimage", "execution_processid"):
+    for name in (
+        "commandline",
+        "targetusername",
+        "grantedaccess",
+        "image",
+        "parentimage",
+        "execution_processid",
+    ):
         assert name in cols
     assert lsass[0] > 0

@@ -74,8 +74,19 @@ def test_docs_example(tmp_path: Path) -> None:
     # stated zone Asia/Kolkata: 14:31:07 IST is 09:01:07 UTC, not assumed
     assert r["ts"].isoformat() == "2024-03-05T09:01:07+00:00"
     assert (r["ts_zone"], r["ts_assumed"], r["ts_raw"]) == ("Asia/Kolkata", False, "05/03/2024 14:31:07")
-    assert (r["source"], r["host"], r["channel"], r["provider"], r["category"]) == ("mapped", "proxy01", "proxy", "Squid", "proxy")
-    assert (r["src_ip"], r["dst_port"], r["user_name"], r["message"]) == ("10.20.1.15", 443, "HOSPITAL\\nurse1", "mega.nz:443")
+    assert (r["source"], r["host"], r["channel"], r["provider"], r["category"]) == (
+        "mapped",
+        "proxy01",
+        "proxy",
+        "Squid",
+        "proxy",
+    )
+    assert (r["src_ip"], r["dst_port"], r["user_name"], r["message"]) == (
+        "10.20.1.15",
+        443,
+        "HOSPITAL\\nurse1",
+        "mega.nz:443",
+    )
     assert (r["c-uri"], r["cs-method"], r["cs-host"]) == ("mega.nz:443", "CONNECT", "mega.nz")
     assert (r["Action"], r["Bytes"]) == ("allowed", "5120")  # unmapped columns kept
     assert (r["rec_line"], r["rec_offset"]) == (2, PROXY_CSV.index("05/03"))
@@ -97,7 +108,10 @@ def test_jsonl_with_category_map_gets_sysmon_aliases(tmp_path: Path) -> None:
     assert rejects == [] and len(rows) == 2
     exec_row, net_row = rows
     assert (exec_row["category"], exec_row["CommandLine"], exec_row["Image"]) == (
-        "process_creation", "vssadmin delete shadows /all", "C:\\Windows\\System32\\vssadmin.exe")
+        "process_creation",
+        "vssadmin delete shadows /all",
+        "C:\\Windows\\System32\\vssadmin.exe",
+    )
     assert (exec_row["process_pid"], exec_row["hash_sha256"], exec_row["host"]) == (88, "f" * 64, "lab-02")
     assert (exec_row["ts"].isoformat(), exec_row["ts_assumed"]) == ("2024-03-05T09:00:00.123000+00:00", False)
     assert net_row["category"] == "net" and "CommandLine" not in net_row

@@ -169,7 +169,11 @@ def test_records_wrapper_and_csv_utc(tmp_path: Path) -> None:
 
 def test_pretty_printed_documents(tmp_path: Path) -> None:
     capture = tmp_path / "capture.json"
-    record = {"time": "2024-03-05T09:00:02Z", "category": "AdvancedHunting-DeviceProcessEvents", "properties": MDE_PROCESS}
+    record = {
+        "time": "2024-03-05T09:00:02Z",
+        "category": "AdvancedHunting-DeviceProcessEvents",
+        "properties": MDE_PROCESS,
+    }
     capture.write_text(json.dumps({"records": [record, record, record]}, indent=2), encoding="utf-8")
     api = tmp_path / "hunting-api.json"
     response = {"Stats": {}, "Schema": [{"Name": "Timestamp", "Type": "DateTime"}], "Results": [MDE_PROCESS]}
@@ -182,23 +186,37 @@ def test_pretty_printed_documents(tmp_path: Path) -> None:
 
 
 def test_antivirus_detection(tmp_path: Path) -> None:
-    detection = {"Timestamp": "2024-03-05T09:00:05Z", "DeviceName": "ward-pc-07", "ActionType": "AntivirusDetection",
-                 "FileName": "mimikatz.exe", "FolderPath": "C:\\Users\\Public", "ReportId": 9,
-                 "AdditionalFields": json.dumps({"ThreatName": "HackTool:Win32/Mimikatz.D", "WasRemediated": True})}
+    detection = {
+        "Timestamp": "2024-03-05T09:00:05Z",
+        "DeviceName": "ward-pc-07",
+        "ActionType": "AntivirusDetection",
+        "FileName": "mimikatz.exe",
+        "FolderPath": "C:\\Users\\Public",
+        "ReportId": 9,
+        "AdditionalFields": json.dumps({"ThreatName": "HackTool:Win32/Mimikatz.D", "WasRemediated": True}),
+    }
     path = tmp_path / "av.json"
     path.write_text(json.dumps(detection) + "\n", encoding="utf-8")
     (row,), _ = _parse(path)
     assert (row["channel"], row["category"]) == ("DeviceEvents", "antivirus")
-    assert (row["Signature"], row["file_path"]) == ("HackTool:Win32/Mimikatz.D", "C:\\Users\\Public\\mimikatz.exe")
+    assert (row["Signature"], row["file_path"]) == (
+        "HackTool:Win32/Mimikatz.D",
+        "C:\\Users\\Public\\mimikatz.exe",
+    )
     assert "Filename" not in row  # MDE's own FileName is that column (names are case-insensitive)
 
 
 def test_garbage_lines_are_rejects(tmp_path: Path) -> None:
     path = tmp_path / "hunt.json"
-    path.write_bytes(json.dumps(MDE_PROCESS).encode() + b"\n\xff\xfe garbage\n" + json.dumps(MDE_PROCESS).encode()[:50])
+    path.write_bytes(
+        json.dumps(MDE_PROCESS).encode() + b"\n\xff\xfe garbage\n" + json.dumps(MDE_PROCESS).encode()[:50]
+    )
     rows, rejects = _parse(path)
     assert len(rows) == 1
-    assert [(r.rec_line, r.reason.split(":")[0]) for r in rejects] == [(2, "not valid JSON"), (3, "truncated last line")]
+    assert [(r.rec_line, r.reason.split(":")[0]) for r in rejects] == [
+        (2, "not valid JSON"),
+        (3, "truncated last line"),
+    ]
 
 
 @pytest.fixture()
@@ -256,7 +274,10 @@ detection:
 
 
 def test_sigma_rule_fires_on_real_fixtures(shared_data: Path, tmp_path: Path) -> None:
-    fdr = shared_data / "edr-fixtures/elastic-integrations/packages/crowdstrike/data_stream/fdr/_dev/test/pipeline/test-fdr.log"
+    fdr = (
+        shared_data
+        / "edr-fixtures/elastic-integrations/packages/crowdstrike/data_stream/fdr/_dev/test/pipeline/test-fdr.log"
+    )
     ingest_paths(tmp_path / "case", [shared_data / DEVICE_LOG, fdr])
     rule = tmp_path / "real.yml"
     rule.write_text(REAL_RULE, encoding="utf-8")
@@ -273,8 +294,12 @@ def test_ingest_paths_counts(shared_data: Path, tmp_path: Path) -> None:
     summary = ingest_paths(tmp_path / "case", paths)
     assert summary.rejects == 0
     with Case.open(tmp_path / "case", read_only=True) as case:
-        got = case.con.execute("SELECT channel, count(*) FROM events WHERE source = 'mde' GROUP BY 1 ORDER BY 1").fetchall()
-        member = case.con.execute("SELECT member, parser, rows FROM inputs WHERE member IS NOT NULL").fetchall()
+        got = case.con.execute(
+            "SELECT channel, count(*) FROM events WHERE source = 'mde' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        member = case.con.execute(
+            "SELECT member, parser, rows FROM inputs WHERE member IS NOT NULL"
+        ).fetchall()
     counts = dict(got)
     assert sum(counts.values()) == 31 + 10 + 9
     assert counts["DeviceProcessEvents"] == 2 + 10

@@ -22,10 +22,14 @@ GOOD = "DeepBlueCLI/evtx/mimikatz-privesc-hashdump.evtx"
 
 def _inputs(case_dir: Path) -> list[tuple[str, str | None, str, str | None]]:
     with Case.open(case_dir, read_only=True) as case:
-        return case.con.execute("SELECT path, member, status, error FROM inputs ORDER BY path, member").fetchall()
+        return case.con.execute(
+            "SELECT path, member, status, error FROM inputs ORDER BY path, member"
+        ).fetchall()
 
 
-def test_zero_byte_truncated_garbage_files_are_reported_and_the_run_goes_on(shared_data: Path, tmp_path: Path) -> None:
+def test_zero_byte_truncated_garbage_files_are_reported_and_the_run_goes_on(
+    shared_data: Path, tmp_path: Path
+) -> None:
     src = shared_data / GOOD
     empty = tmp_path / "empty.evtx"
     empty.write_bytes(b"")
@@ -70,7 +74,7 @@ def _zip_with(entries: list[tuple[str, bytes]], symlink: str | None = None) -> b
             zf.writestr(name, data)
         if symlink:
             info = zipfile.ZipInfo(symlink)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, "/etc/passwd")
     return buf.getvalue()
 
@@ -81,7 +85,12 @@ def test_hostile_zip_members_are_refused_and_nothing_escapes(shared_data: Path, 
     archive = tmp_path / "evidence.zip"
     archive.write_bytes(
         _zip_with(
-            [("../../escape.evtx", good), ("/abs/path.evtx", good), ("ok/Security.evtx", good), ("bomb.bin", bomb)],
+            [
+                ("../../escape.evtx", good),
+                ("/abs/path.evtx", good),
+                ("ok/Security.evtx", good),
+                ("bomb.bin", bomb),
+            ],
             symlink="link.evtx",
         )
     )
@@ -139,7 +148,17 @@ def _count(case_dir: Path) -> tuple[int, int]:
 def test_kill_9_mid_run_then_rerun_gives_the_clean_row_count(shared_data: Path, tmp_path: Path) -> None:
     inputs = [str(shared_data / "EVTX-ATTACK-SAMPLES"), str(shared_data / "DeepBlueCLI")]
     clean = ingest_paths(tmp_path / "clean", [Path(p) for p in inputs], workers=1)
-    cmd = [sys.executable, "-m", "forensics", "ingest", *inputs, "--case", str(tmp_path / "killed"), "--workers", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "forensics",
+        "ingest",
+        *inputs,
+        "--case",
+        str(tmp_path / "killed"),
+        "--workers",
+        "1",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     parts = tmp_path / "killed" / "events"
     deadline = time.monotonic() + 120

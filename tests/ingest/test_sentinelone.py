@@ -55,7 +55,10 @@ def test_threat_fields(shared_data: Path) -> None:
     assert first["file_path"] == first["threatInfo.filePath"]
     assert first["message"].startswith(first["threatInfo.classification"])
     assert (first["category"], first["Signature"], first["Filename"]) == (
-        "antivirus", first["threatInfo.threatName"], first["threatInfo.filePath"])
+        "antivirus",
+        first["threatInfo.threatName"],
+        first["threatInfo.filePath"],
+    )
 
 
 def test_activity_fields(shared_data: Path) -> None:
@@ -104,10 +107,21 @@ def test_deep_visibility_events(tmp_path: Path) -> None:
     assert len(rows) == 4 and [r.rec_line for r in rejects] == [5]
     proc, conn, dns, reg = rows
     assert (proc["category"], proc["Image"], proc["ParentImage"]) == (
-        "process_creation", "C:\\Windows\\System32\\vssadmin.exe", "C:\\Windows\\System32\\cmd.exe")
-    assert (proc["user_name"], proc["user_domain"], proc["User"]) == ("nurse1", "HOSPITAL", "HOSPITAL\\nurse1")
+        "process_creation",
+        "C:\\Windows\\System32\\vssadmin.exe",
+        "C:\\Windows\\System32\\cmd.exe",
+    )
+    assert (proc["user_name"], proc["user_domain"], proc["User"]) == (
+        "nurse1",
+        "HOSPITAL",
+        "HOSPITAL\\nurse1",
+    )
     assert (conn["category"], conn["DestinationIp"], conn["DestinationPort"], conn["Initiated"]) == (
-        "network_connection", "203.0.113.9", "443", "true")
+        "network_connection",
+        "203.0.113.9",
+        "443",
+        "true",
+    )
     assert (dns["category"], dns["QueryName"]) == ("dns_query", "mega.nz")
     assert reg["category"] == "registry_set"
     assert reg["TargetObject"] == "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows Defender\\DisableAntiSpyware"

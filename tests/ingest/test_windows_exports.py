@@ -40,7 +40,9 @@ def test_wevtutil_xml_matches_evtx(evtx_path: Path, tmp_path: Path) -> None:
 
 
 def test_evtx_dump_jsonl_matches_evtx(evtx_path: Path, tmp_path: Path) -> None:
-    lines = [orjson.dumps(orjson.loads(r["data"])).decode() for r in PyEvtxParser(str(evtx_path)).records_json()]
+    lines = [
+        orjson.dumps(orjson.loads(r["data"])).decode() for r in PyEvtxParser(str(evtx_path)).records_json()
+    ]
     export = tmp_path / "security.jsonl"
     export.write_text("\n".join(lines) + "\n", encoding="utf-8")
     ingest_paths(tmp_path / "case", [evtx_path, export])
@@ -52,7 +54,7 @@ def test_truncated_and_malformed_xml_events_are_rejects(tmp_path: Path) -> None:
     good = (
         f'<Event xmlns="{ns}"><System><Provider Name="P"/><EventID>4624</EventID>'
         '<TimeCreated SystemTime="2022-11-22T15:46:00.000000Z"/><EventRecordID>7</EventRecordID>'
-        '<Channel>Security</Channel><Computer>WIN-TS01</Computer></System>'
+        "<Channel>Security</Channel><Computer>WIN-TS01</Computer></System>"
         '<EventData><Data Name="TargetUserName">helpdesk01</Data><Data Name="LogonType">10</Data></EventData></Event>'
     )
     bad = f'<Event xmlns="{ns}"><System><EventID>1</System></Event>'
@@ -62,13 +64,16 @@ def test_truncated_and_malformed_xml_events_are_rejects(tmp_path: Path) -> None:
     assert (summary.rows, summary.rejects) == (1, 2)
     with Case.open(tmp_path / "case", read_only=True) as case:
         row = case.con.execute("SELECT host, event_id, TargetUserName, LogonType, ts FROM events").fetchone()
-        reasons = sorted(r[0].split(":")[0] for r in case.con.execute("SELECT reason FROM rejects").fetchall())
+        reasons = sorted(
+            r[0].split(":")[0] for r in case.con.execute("SELECT reason FROM rejects").fetchall()
+        )
     assert row[:4] == ("WIN-TS01", 4624, "helpdesk01", "10")
     assert reasons == ["malformed Event XML", "truncated"]
 
 
 def _member_lines(archive: Path) -> dict[str, int]:
     """Non-blank lines of each member of a zip or tar archive."""
+
     def count(data: bytes) -> int:
         return sum(1 for line in io.BytesIO(data) if line.strip())
 

@@ -208,7 +208,7 @@ def lateral_graph(lateral: list[dict[str, Any]], patient_zero: str | None, impac
             f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="{c}"/></marker>'
             for i, c in enumerate(_colours())
         ) + "</defs>",
-        '<text x="12" y="20" fill="#5f6b7a">arrow: source → target, labelled method (account); '
+        '<text x="12" y="20" fill="#5f6b7a">arrow: source → target, labelled with the method (accounts in the tooltip and the table); '
         'red ring: patient zero; dark fill: impact</text>',
     ]  # fmt: skip
     for pair in _pairs(lateral):
@@ -274,10 +274,9 @@ def _edge(e: dict[str, Any], pos: dict[str, tuple[float, float]]) -> str:
     colours = _colours()
     colour = METHOD_COLOURS.get(e["method"], "#444")
     idx = colours.index(colour)
-    more = f" +{len(e['accounts']) - 1}" if len(e["accounts"]) > 1 else ""
-    label = (
-        f"{' / '.join(e['methods'][:2])}{' …' if len(e['methods']) > 2 else ''} ({e['accounts'][0]}{more})"
-    )
+    # the label names the main method only: accounts and other methods are in the tooltip and the
+    # table under the graph, so labels of converging edges do not pile on each other
+    label = e["methods"][0] + (" …" if len(e["methods"]) > 1 else "")
     tip = (
         f"{e['source']} → {e['target']}: {', '.join(e['methods'])} as {', '.join(e['accounts'])}, "
         f"{e['count']}x, first {e['first_utc']}"

@@ -11,7 +11,7 @@ One finding per (indicator, host) lists every matching row and keeps the indicat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,70 +68,69 @@ def _key() -> str:
     return "input_sha256, rec_index, host, ts"
 
 
-def _observations(cols: _Cols) -> list[str]:
-    """SELECTs yielding (input_sha256, rec_index, host, ts, kind, value, field) from plain columns."""
-    parts: list[str] = []
+@dataclass
+class _Field:
+    """One event column matched against the IOCs: the value SELECTs over its distinct values."""
+
+    column: str
+    row_cond: str = "TRUE"  # extra condition on the event row (``s.`` prefixed)
+    values: list[str] = field(default_factory=list)  # SELECT colval, kind, value
+    urls: list[str] = field(default_factory=list)  # SELECT colval, raw
+
+
+def _distinct(col: str, cond: str) -> str:
+    return f"(SELECT DISTINCT {_q(col)} AS v FROM {SRC} WHERE {cond})"
+
+
+def _plain_fields(cols: _Cols, fields: dict[str, _Field]) -> None:
+    """IPs, DNS names, hashes, paths and file names held in their own columns."""
+
+    def add(c: str, kind: str, expr: str, cond: str) -> None:
+        fields.setdefault(c, _Field(c)).values.append(
+            f"SELECT v AS colval, '{kind}' AS kind, {expr} AS value FROM {_distinct(c, cond)}"
+        )
+
     for c in cols.pick(IP_COLUMNS):
-        parts.append(
-            f"SELECT {_key()}, 'ip' AS kind, lower(regexp_replace(trim({_q(c)}), '^::ffff:', '')) AS value, "
-            f"'{c}' AS field FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} NOT IN ('', '-')"
-        )
+        add(c, "ip", "lower(regexp_replace(trim(v), '^::ffff:', ''))", f"{_q(c)} IS NOT NULL AND {_q(c)} NOT IN ('', '-')")
     for c in cols.pick(DOMAIN_COLUMNS):
-        parts.append(
-            f"SELECT {_key()}, 'domain' AS kind, rtrim(lower(trim({_q(c)})), '.') AS value, '{c}' AS field "
-            f"FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
-        )
+        add(c, "domain", "rtrim(lower(trim(v)), '.')", f"{_q(c)} IS NOT NULL AND {_q(c)} <> ''")
     for c in cols.pick(HASH_COLUMNS):
-        parts.append(
-            f"SELECT {_key()}, 'hash' AS kind, lower(trim({_q(c)})) AS value, '{c}' AS field "
-            f"FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
-        )
+        add(c, "hash", "lower(trim(v))", f"{_q(c)} IS NOT NULL AND {_q(c)} <> ''")
     for c in cols.pick(PATH_COLUMNS):
-        parts.append(
-            f"SELECT {_key()}, 'filepath' AS kind, CASE WHEN {_q(c)} LIKE '/%' THEN {_q(c)} ELSE lower({_q(c)}) END "
-            f"AS value, '{c}' AS field FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
-        )
-        parts.append(
-            f"SELECT {_key()}, 'filename' AS kind, lower(regexp_extract({_q(c)}, '([^\\\\/]+)$', 1)) AS value, "
-            f"'{c}' AS field FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
-        )
+        cond = f"{_q(c)} IS NOT NULL AND {_q(c)} <> ''"
+        add(c, "filepath", "CASE WHEN v LIKE '/%' THEN v ELSE lower(v) END", cond)
+        add(c, "filename", "lower(regexp_extract(v, '([^\\\\/]+)$', 1))", cond)
     for c in cols.pick(NAME_COLUMNS):
-        parts.append(
-            f"SELECT {_key()}, 'filename' AS kind, lower(trim({_q(c)})) AS value, '{c}' AS field "
-            f"FROM {SRC} WHERE {_q(c)} IS NOT NULL AND {_q(c)} <> ''"
-        )
-    return parts
+        add(c, "filename", "lower(trim(v))", f"{_q(c)} IS NOT NULL AND {_q(c)} <> ''")
+    for c in cols.pick(URL_COLUMNS):
+        fields.setdefault(c, _Field(c)).urls.append(f"SELECT v AS colval, v AS raw FROM {_distinct(c, f'{_q(c)} IS NOT NULL')}")
 
 
-def _text_tokens(cols: _Cols) -> tuple[list[str], list[str]]:
-    """SELECTs over command lines / messages: tokens (ip, domain, filename, hash) and raw URLs."""
-    texts = cols.pick(TEXT_COLUMNS)
-    tokens: list[str] = []
-    urls: list[str] = []
-    # (column, extra condition on the row): log lines only where no parsed address column says it
-    sources: list[tuple[str, list[str]]] = [(c, []) for c in texts]
+def _text_fields(cols: _Cols, fields: dict[str, _Field]) -> None:
+    """Tokens (ip, domain, filename, hash) and URLs inside command lines, script blocks and messages.
+
+    The regexes run once per distinct text: command lines and log lines repeat a lot.
+    """
+    sources: list[tuple[str, list[str]]] = [(c, []) for c in cols.pick(TEXT_COLUMNS)]
     if MESSAGE_COLUMN in cols.present:
+        # log lines (sshd, syslog, EDR messages): only where no parsed address column says it
         sources.append((MESSAGE_COLUMN, [f"{_q(c)} IS NULL" for c in cols.pick(("src_ip", "dst_ip"))]))
     for col, extra in sources:
         cond = " AND ".join([f"{_q(col)} IS NOT NULL", *extra])
-        rows_cond = " AND ".join(f"s.{c}" for c in extra) or "TRUE"
+        f = fields.setdefault(col, _Field(col))
+        f.row_cond = " AND ".join(f"s.{c}" for c in extra) or "TRUE"
+        texts = _distinct(col, cond)
         for kind, rx in (("ip", RE_IPV4), ("domain", RE_DOMAIN), ("filename", RE_FILE), ("hash", RE_HASH)):
             if col == MESSAGE_COLUMN and kind not in ("ip", "domain", "hash"):
                 continue
-            # the regex runs once per distinct text (command lines repeat a lot), then joins back
-            tokens.append(
-                f"SELECT s.input_sha256, s.rec_index, s.host, s.ts, '{kind}' AS kind, t.value, '{col}' AS field "
-                f"FROM {SRC} s JOIN (SELECT txt, lower(unnest(regexp_extract_all(txt, '{_sql(rx)}', 1))) AS value "
-                f"FROM (SELECT DISTINCT {_q(col)} AS txt FROM {SRC} WHERE {cond})) t ON s.{_q(col)} = t.txt "
-                f"WHERE {rows_cond}"
+            f.values.append(
+                f"SELECT v AS colval, '{kind}' AS kind, lower(unnest(regexp_extract_all(v, '{_sql(rx)}', 1))) "
+                f"AS value FROM {texts}"
             )
-        urls.append(
-            f"SELECT {_key()}, unnest(regexp_extract_all({_q(col)}, '{_sql(RE_URL)}', 1)) AS raw, '{col}' AS field "
-            f"FROM {SRC} WHERE {cond} AND regexp_matches({_q(col)}, '(?i)(https?|ftp)://')"
+        f.urls.append(
+            f"SELECT v AS colval, unnest(regexp_extract_all(v, '{_sql(RE_URL)}', 1)) AS raw FROM {texts} "
+            "WHERE regexp_matches(v, '(?i)(https?|ftp)://')"
         )
-    for c in cols.pick(URL_COLUMNS):
-        urls.append(f"SELECT {_key()}, {_q(c)} AS raw, '{c}' AS field FROM {SRC} WHERE {_q(c)} IS NOT NULL")
-    return tokens, urls
 
 
 _IPNUM = (
@@ -208,52 +207,67 @@ def match_iocs(case: Case, table: pa.Table) -> list[Finding]:
         + "".join(f", {_q(c)}" for c in wanted)
         + " FROM events"
     )
-    plain = _observations(cols)
-    tokens, url_selects = _text_tokens(cols)
-    _url_map(con, url_selects)
-    url_obs = [
-        f"SELECT u.input_sha256, u.rec_index, u.host, u.ts, 'url' AS kind, m.canon AS value, u.field FROM ({s}) u "
-        f"JOIN url_map m ON u.raw = m.raw WHERE m.canon IS NOT NULL"
-        for s in url_selects
-    ] + [
-        f"SELECT u.input_sha256, u.rec_index, u.host, u.ts, 'domain' AS kind, m.host AS value, u.field FROM ({s}) u "
-        f"JOIN url_map m ON u.raw = m.raw WHERE m.host IS NOT NULL"
-        for s in url_selects
-    ]
-    selects = plain + tokens + url_obs
-    if not selects:
+    fields: dict[str, _Field] = {}
+    _plain_fields(cols, fields)
+    _text_fields(cols, fields)
+    _url_map(con, [u for f in fields.values() for u in f.urls])
+    values = []
+    for f in fields.values():
+        lit = _sql(f.column)
+        values += [f"SELECT '{lit}' AS field, colval, kind, value FROM ({v})" for v in f.values]
+        values += [
+            f"SELECT '{lit}' AS field, u.colval, 'url' AS kind, m.canon AS value FROM ({v}) u "
+            f"JOIN url_map m ON u.raw = m.raw WHERE m.canon IS NOT NULL"
+            for v in f.urls
+        ]
+        values += [
+            f"SELECT '{lit}' AS field, u.colval, 'domain' AS kind, m.host AS value FROM ({v}) u "
+            f"JOIN url_map m ON u.raw = m.raw WHERE m.host IS NOT NULL"
+            for v in f.urls
+        ]
+    if not values:
         return []
-    obs = " UNION ALL ".join(selects)
+    # Distinct values are matched first; only values that hit are joined back to the event rows.
+    back = " UNION ALL ".join(
+        f"SELECT h.*, s.input_sha256, s.rec_index, s.host, s.ts FROM hits h JOIN {SRC} s "
+        f"ON h.field = '{_sql(f.column)}' AND s.{_q(f.column)} = h.colval WHERE {f.row_cond}"
+        for f in fields.values()
+    )
     # DNS names also match their parent domains: a.b.evil.example matches evil.example.
     sql = f"""
-        WITH obs AS ({obs}),
+        WITH vals AS ({" UNION ALL ".join(values)}),
         expanded AS (
-            SELECT input_sha256, rec_index, host, ts, kind, value, field, value AS seen FROM obs
+            SELECT field, colval, kind, value, value AS seen FROM vals
             UNION ALL
-            SELECT input_sha256, rec_index, host, ts, kind, regexp_extract(value, '^[^.]+\\.(.+\\..+)$', 1), field, value
-            FROM obs WHERE kind = 'domain'
+            SELECT field, colval, kind, regexp_extract(value, '^[^.]+\\.(.+\\..+)$', 1), value
+            FROM vals WHERE kind = 'domain'
             UNION ALL
-            SELECT input_sha256, rec_index, host, ts, kind, regexp_extract(value, '^[^.]+\\.[^.]+\\.(.+\\..+)$', 1), field, value
-            FROM obs WHERE kind = 'domain'
+            SELECT field, colval, kind, regexp_extract(value, '^[^.]+\\.[^.]+\\.(.+\\..+)$', 1), value
+            FROM vals WHERE kind = 'domain'
             UNION ALL
-            SELECT input_sha256, rec_index, host, ts, kind, regexp_extract(value, '^[^.]+\\.[^.]+\\.[^.]+\\.(.+\\..+)$', 1), field, value
-            FROM obs WHERE kind = 'domain'
+            SELECT field, colval, kind, regexp_extract(value, '^[^.]+\\.[^.]+\\.[^.]+\\.(.+\\..+)$', 1), value
+            FROM vals WHERE kind = 'domain'
+        ),
+        hits AS (
+            SELECT DISTINCT k.type, k.value AS ioc_value, k.confidence, k.tlp_rank, k.sources, k.tags,
+                   e.field, e.colval, e.seen, 0 AS part
+            FROM expanded e JOIN ioc_keys k ON e.kind = k.kind AND e.value = k.value
+            WHERE e.value IS NOT NULL AND e.value <> ''
+            UNION ALL
+            -- IPv4 ranges: a range join on the address as a number
+            SELECT DISTINCT k.type, k.value, k.confidence, k.tlp_rank, k.sources, k.tags,
+                   e.field, e.colval, e.value, 1 AS part
+            FROM (SELECT *, {_IPNUM.format(v="value")} AS ipnum FROM vals
+                  WHERE kind = 'ip' AND regexp_matches(value, '^[0-9]{{1,3}}(\\.[0-9]{{1,3}}){{3}}$')) e
+            JOIN (SELECT *, {_IPNUM.format(v="split_part(value, '/', 1)")} AS lo,
+                         {_IPNUM.format(v="split_part(value, '/', 1)")}
+                         + CAST(pow(2, 32 - CAST(split_part(value, '/', 2) AS INTEGER)) AS BIGINT) - 1 AS hi
+                  FROM ioc_keys WHERE kind = 'cidr') k
+              ON e.ipnum BETWEEN k.lo AND k.hi
         )
-        SELECT DISTINCT k.type, k.value, k.confidence, k.tlp_rank, k.sources, k.tags,
-               e.input_sha256, e.rec_index, e.host, e.ts, e.field, e.seen
-        FROM expanded e JOIN ioc_keys k ON e.kind = k.kind AND e.value = k.value
-        WHERE e.value IS NOT NULL AND e.value <> ''
-        UNION ALL
-        -- IPv4 ranges: a range join on the address as a number
-        SELECT DISTINCT k.type, k.value, k.confidence, k.tlp_rank, k.sources, k.tags,
-               e.input_sha256, e.rec_index, e.host, e.ts, e.field, e.value
-        FROM (SELECT *, {_IPNUM.format(v="value")} AS ipnum FROM obs
-              WHERE kind = 'ip' AND regexp_matches(value, '^[0-9]{{1,3}}(\\.[0-9]{{1,3}}){{3}}$')) e
-        JOIN (SELECT *, {_IPNUM.format(v="split_part(value, '/', 1)")} AS lo,
-                     {_IPNUM.format(v="split_part(value, '/', 1)")}
-                     + CAST(pow(2, 32 - CAST(split_part(value, '/', 2) AS INTEGER)) AS BIGINT) - 1 AS hi
-              FROM ioc_keys WHERE kind = 'cidr') k
-          ON e.ipnum BETWEEN k.lo AND k.hi
+        SELECT DISTINCT type, ioc_value, confidence, tlp_rank, sources, tags,
+               input_sha256, rec_index, host, ts, field, seen, part
+        FROM ({back})
     """
     try:
         rows = con.execute(sql).fetchall()
@@ -261,7 +275,7 @@ def match_iocs(case: Case, table: pa.Table) -> list[Finding]:
         con.execute("DROP TABLE IF EXISTS ioc_keys")
         con.execute("DROP TABLE IF EXISTS url_map")
         con.execute(f"DROP TABLE IF EXISTS {SRC}")
-    return _group(rows)
+    return _group([r[:12] for r in rows])
 
 
 def _level(ioc_type: str, confidence: int | None) -> str:

@@ -91,7 +91,12 @@ def _plain_fields(cols: _Cols, fields: dict[str, _Field]) -> None:
         )
 
     for c in cols.pick(IP_COLUMNS):
-        add(c, "ip", "lower(regexp_replace(trim(v), '^::ffff:', ''))", f"{_q(c)} IS NOT NULL AND {_q(c)} NOT IN ('', '-')")
+        add(
+            c,
+            "ip",
+            "lower(regexp_replace(trim(v), '^::ffff:', ''))",
+            f"{_q(c)} IS NOT NULL AND {_q(c)} NOT IN ('', '-')",
+        )
     for c in cols.pick(DOMAIN_COLUMNS):
         add(c, "domain", "rtrim(lower(trim(v)), '.')", f"{_q(c)} IS NOT NULL AND {_q(c)} <> ''")
     for c in cols.pick(HASH_COLUMNS):
@@ -103,7 +108,9 @@ def _plain_fields(cols: _Cols, fields: dict[str, _Field]) -> None:
     for c in cols.pick(NAME_COLUMNS):
         add(c, "filename", "lower(trim(v))", f"{_q(c)} IS NOT NULL AND {_q(c)} <> ''")
     for c in cols.pick(URL_COLUMNS):
-        fields.setdefault(c, _Field(c)).urls.append(f"SELECT v AS colval, v AS raw FROM {_distinct(c, f'{_q(c)} IS NOT NULL')}")
+        fields.setdefault(c, _Field(c)).urls.append(
+            f"SELECT v AS colval, v AS raw FROM {_distinct(c, f'{_q(c)} IS NOT NULL')}"
+        )
 
 
 def _text_fields(cols: _Cols, fields: dict[str, _Field]) -> None:
@@ -228,51 +235,61 @@ def match_iocs(case: Case, table: pa.Table) -> list[Finding]:
     if not values:
         return []
     # Distinct values are matched first; only values that hit are joined back to the event rows.
-    back = " UNION ALL ".join(
-        f"SELECT h.*, s.input_sha256, s.rec_index, s.host, s.ts FROM hits h JOIN {SRC} s "
-        f"ON h.field = '{_sql(f.column)}' AND s.{_q(f.column)} = h.colval WHERE {f.row_cond}"
-        for f in fields.values()
-    )
+    # Three small steps rather than one big statement: the optimizer's cost on one statement of
+    # dozens of unions outweighed the work on small cases.
+    con.execute(f"CREATE OR REPLACE TEMP TABLE ioc_vals AS {' UNION ALL '.join(values)}")
     # DNS names also match their parent domains: a.b.evil.example matches evil.example.
-    sql = f"""
-        WITH vals AS ({" UNION ALL ".join(values)}),
-        expanded AS (
-            SELECT field, colval, kind, value, value AS seen FROM vals
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE ioc_hits AS
+        WITH expanded AS (
+            SELECT field, colval, kind, value, value AS seen FROM ioc_vals
             UNION ALL
             SELECT field, colval, kind, regexp_extract(value, '^[^.]+\\.(.+\\..+)$', 1), value
-            FROM vals WHERE kind = 'domain'
+            FROM ioc_vals WHERE kind = 'domain'
             UNION ALL
             SELECT field, colval, kind, regexp_extract(value, '^[^.]+\\.[^.]+\\.(.+\\..+)$', 1), value
-            FROM vals WHERE kind = 'domain'
+            FROM ioc_vals WHERE kind = 'domain'
             UNION ALL
             SELECT field, colval, kind, regexp_extract(value, '^[^.]+\\.[^.]+\\.[^.]+\\.(.+\\..+)$', 1), value
-            FROM vals WHERE kind = 'domain'
-        ),
-        hits AS (
-            SELECT DISTINCT k.type, k.value AS ioc_value, k.confidence, k.tlp_rank, k.sources, k.tags,
-                   e.field, e.colval, e.seen, 0 AS part
-            FROM expanded e JOIN ioc_keys k ON e.kind = k.kind AND e.value = k.value
-            WHERE e.value IS NOT NULL AND e.value <> ''
-            UNION ALL
-            -- IPv4 ranges: a range join on the address as a number
-            SELECT DISTINCT k.type, k.value, k.confidence, k.tlp_rank, k.sources, k.tags,
-                   e.field, e.colval, e.value, 1 AS part
-            FROM (SELECT *, {_IPNUM.format(v="value")} AS ipnum FROM vals
-                  WHERE kind = 'ip' AND regexp_matches(value, '^[0-9]{{1,3}}(\\.[0-9]{{1,3}}){{3}}$')) e
-            JOIN (SELECT *, {_IPNUM.format(v="split_part(value, '/', 1)")} AS lo,
-                         {_IPNUM.format(v="split_part(value, '/', 1)")}
-                         + CAST(pow(2, 32 - CAST(split_part(value, '/', 2) AS INTEGER)) AS BIGINT) - 1 AS hi
-                  FROM ioc_keys WHERE kind = 'cidr') k
-              ON e.ipnum BETWEEN k.lo AND k.hi
+            FROM ioc_vals WHERE kind = 'domain'
         )
-        SELECT DISTINCT type, ioc_value, confidence, tlp_rank, sources, tags,
-               input_sha256, rec_index, host, ts, field, seen, part
-        FROM ({back})
-    """
+        SELECT DISTINCT k.type, k.value AS ioc_value, k.confidence, k.tlp_rank, k.sources, k.tags,
+               e.field, e.colval, e.seen, 0 AS part
+        FROM expanded e JOIN ioc_keys k ON e.kind = k.kind AND e.value = k.value
+        WHERE e.value IS NOT NULL AND e.value <> ''
+        UNION ALL
+        -- IPv4 ranges: a range join on the address as a number
+        SELECT DISTINCT k.type, k.value, k.confidence, k.tlp_rank, k.sources, k.tags,
+               e.field, e.colval, e.value, 1 AS part
+        FROM (SELECT *, {_IPNUM.format(v="value")} AS ipnum FROM ioc_vals
+              WHERE kind = 'ip' AND regexp_matches(value, '^[0-9]{{1,3}}(\\.[0-9]{{1,3}}){{3}}$')) e
+        JOIN (SELECT *, {_IPNUM.format(v="split_part(value, '/', 1)")} AS lo,
+                     {_IPNUM.format(v="split_part(value, '/', 1)")}
+                     + CAST(pow(2, 32 - CAST(split_part(value, '/', 2) AS INTEGER)) AS BIGINT) - 1 AS hi
+              FROM ioc_keys WHERE kind = 'cidr') k
+          ON e.ipnum BETWEEN k.lo AND k.hi
+        """
+    )
+    hit_fields = {r[0] for r in con.execute("SELECT DISTINCT field FROM ioc_hits").fetchall()}
+    back = " UNION ALL ".join(
+        f"SELECT h.*, s.input_sha256, s.rec_index, s.host, s.ts FROM ioc_hits h JOIN {SRC} s "
+        f"ON h.field = '{_sql(f.column)}' AND s.{_q(f.column)} = h.colval WHERE {f.row_cond}"
+        for f in fields.values()
+        if f.column in hit_fields
+    )
+    sql = (
+        "SELECT DISTINCT type, ioc_value, confidence, tlp_rank, sources, tags, "
+        f"input_sha256, rec_index, host, ts, field, seen, part FROM ({back})"
+        if back
+        else "SELECT * FROM ioc_hits WHERE false"
+    )
     try:
         rows = con.execute(sql).fetchall()
     finally:
         con.execute("DROP TABLE IF EXISTS ioc_keys")
+        con.execute("DROP TABLE IF EXISTS ioc_vals")
+        con.execute("DROP TABLE IF EXISTS ioc_hits")
         con.execute("DROP TABLE IF EXISTS url_map")
         con.execute(f"DROP TABLE IF EXISTS {SRC}")
     return _group([r[:12] for r in rows])

@@ -52,3 +52,10 @@ def test_every_command_has_help_with_an_example() -> None:
         n for n, c in commands if not hasattr(c, "commands") and "example" not in (c.help or "").lower()
     ]  # type: ignore[attr-defined]
     assert missing == []
+
+
+def test_public_api_names_resolve() -> None:
+    import forensics
+
+    for name in forensics.__all__:
+        assert getattr(forensics, name) is not None, name

@@ -33,6 +33,7 @@ from forensics.hunt.sigma.correlation import CorrEvent, evaluate, unsupported_re
 from forensics.hunt.sigma.loader import LoadedRule, load_rules
 from forensics.hunt.sigma.plan import (
     CHUNK,
+    DISTINCT_ROWS,
     Group,
     PreparedRule,
     Schema,
@@ -429,6 +430,9 @@ def _execute(con: duckdb.DuckDBPyConnection, st: _State) -> dict[int, list[tuple
         cols: set[str] = set()  # the whole group's: its derived columns are shared by every chunk
         for i in idxs:
             cols |= st.sql[i][1]
+        if group.rows >= DISTINCT_ROWS:  # one job: it materialises the group once, then works per value
+            jobs.append((group, [(i, st.sql[i][0]) for i in idxs], cols))
+            continue
         # one job per chunk, so the chunks of a big group (process_creation) run side by side
         for start in range(0, len(idxs), CHUNK):
             jobs.append((group, [(i, st.sql[i][0]) for i in idxs[start : start + CHUNK]], cols))

@@ -19,8 +19,8 @@ from forensics.ingest.base import InputFile, ParseContext, Reject, Row
 from forensics.ingest.edr_common import (
     add_sysmon_aliases,
     blank,
+    csv_dicts,
     csv_header,
-    csv_records,
     decode,
     dword_details,
     first,
@@ -294,24 +294,12 @@ class FdrParser:
             yield record_to_row(obj, {"rec_line": line.number, "rec_offset": line.offset}, ctx, procs)
 
     def _parse_csv(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
-        header: list[str] | None = None
         procs = ProcessTable()
-        for rec in csv_records(src):
-            if isinstance(rec, Reject):
-                yield rec
+        for item in csv_dicts(src):
+            if isinstance(item, Reject):
+                yield item
                 continue
-            if header is None:
-                header = rec.fields
-                continue
-            if len(rec.fields) != len(header):
-                yield Reject(
-                    f"CSV record has {len(rec.fields)} fields, header has {len(header)}",
-                    rec.raw,
-                    rec.offset,
-                    rec.number,
-                )
-                continue
-            obj = {k: (v if v != "" else None) for k, v in zip(header, rec.fields, strict=True)}
+            rec, obj = item
             yield record_to_row(obj, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx, procs)
 
 

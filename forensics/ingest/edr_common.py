@@ -153,6 +153,32 @@ def csv_records(src: InputFile, delimiter: str = ",") -> Iterator[CsvRecord | Re
         yield CsvRecord(number, offset, fields, "\n".join(tracked.consumed))
 
 
+def csv_dicts(
+    src: InputFile, delimiter: str = ",", strip_header: bool = False
+) -> Iterator[tuple[CsvRecord, dict[str, str | None]] | Reject]:
+    """Each data record of a CSV with a header line, as (record, {column: value, empty as None}).
+
+    A record whose field count differs from the header's becomes a Reject with its raw text.
+    """
+    header: list[str] | None = None
+    for rec in csv_records(src, delimiter=delimiter):
+        if isinstance(rec, Reject):
+            yield rec
+            continue
+        if header is None:
+            header = [h.strip() for h in rec.fields] if strip_header else rec.fields
+            continue
+        if len(rec.fields) != len(header):
+            yield Reject(
+                f"CSV record has {len(rec.fields)} fields, header has {len(header)}",
+                rec.raw[:RAW_LIMIT],
+                rec.offset,
+                rec.number,
+            )
+            continue
+        yield rec, {k: (v if v != "" else None) for k, v in zip(header, rec.fields, strict=True)}
+
+
 def csv_header(head: bytes) -> list[str] | None:
     """Column names from the first line of ``head`` when it looks like a CSV header."""
     text = decode(head)

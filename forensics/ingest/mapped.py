@@ -26,7 +26,7 @@ from forensics.ingest.edr_common import (
     RAW_LIMIT,
     add_sysmon_aliases,
     blank,
-    csv_records,
+    csv_dicts,
     decode,
     epoch_to_utc,
     first_json_line,
@@ -318,23 +318,11 @@ class MappedParser:
             yield _with_raw(out, decode(line.data[:RAW_LIMIT]))
 
     def _parse_csv(self, src: InputFile, m: Mapping, ctx: ParseContext) -> Iterator[Row | Reject]:
-        header: list[str] | None = None
-        for rec in csv_records(src, delimiter=m.delimiter):
-            if isinstance(rec, Reject):
-                yield rec
+        for item in csv_dicts(src, delimiter=m.delimiter, strip_header=True):
+            if isinstance(item, Reject):
+                yield item
                 continue
-            if header is None:
-                header = [h.strip() for h in rec.fields]
-                continue
-            if len(rec.fields) != len(header):
-                yield Reject(
-                    f"CSV record has {len(rec.fields)} fields, header has {len(header)}",
-                    rec.raw[:RAW_LIMIT],
-                    rec.offset,
-                    rec.number,
-                )
-                continue
-            values = {k: (v if v != "" else None) for k, v in zip(header, rec.fields, strict=True)}
+            rec, values = item
             out = record_to_row(values, {"rec_line": rec.number, "rec_offset": rec.offset}, m, ctx)
             yield _with_raw(out, rec.raw[:RAW_LIMIT])
 

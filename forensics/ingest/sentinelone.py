@@ -27,8 +27,8 @@ from forensics.ingest.edr_common import (
     add_sysmon_aliases,
     blank,
     column_zone,
+    csv_dicts,
     csv_header,
-    csv_records,
     first_json_line,
     flatten,
     json_objects,
@@ -387,21 +387,9 @@ class SentinelOneParser:
             yield record_to_row(fields, {"rec_line": line.number, "rec_offset": line.offset}, ctx, csv=False)
 
     def _parse_csv(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
-        header: list[str] | None = None
-        for rec in csv_records(src):
-            if isinstance(rec, Reject):
-                yield rec
+        for item in csv_dicts(src):
+            if isinstance(item, Reject):
+                yield item
                 continue
-            if header is None:
-                header = rec.fields
-                continue
-            if len(rec.fields) != len(header):
-                yield Reject(
-                    f"CSV record has {len(rec.fields)} fields, header has {len(header)}",
-                    rec.raw[:RAW_LIMIT],
-                    rec.offset,
-                    rec.number,
-                )
-                continue
-            fields = {k: (val if val != "" else None) for k, val in zip(header, rec.fields, strict=True)}
+            rec, fields = item
             yield record_to_row(fields, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx, csv=True)

@@ -21,16 +21,7 @@ RECORD = re.compile(rb"^(?:node=(\S+) )?type=\S+ msg=audit\((\d+(?:\.\d+)?):(\d+
 
 
 def make_input(path: Path) -> InputFile:
-    data = path.read_bytes()
-    return InputFile(
-        str(path),
-        None,
-        path,
-        len(data),
-        hashlib.sha256(data).hexdigest(),
-        hashlib.md5(data).hexdigest(),
-        data[:65536],
-    )
+    return InputFile.from_path(path)
 
 
 def parse(path: Path) -> list[Row | Reject]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -88,8 +87,7 @@ FILE_DELETE = {
 
 
 def _input(path: Path) -> InputFile:
-    data = path.read_bytes()
-    return InputFile(str(path), None, path, len(data), hashlib.sha256(data).hexdigest(), "", data[:65536])
+    return InputFile.from_path(path)
 
 
 def _write(path: Path, docs: list[dict[str, object]], tail: bytes = b"") -> Path:

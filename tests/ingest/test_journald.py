@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import struct
 from datetime import UTC, datetime
@@ -26,16 +25,7 @@ BEATS = "edr-fixtures/beats/filebeat/input/journald/pkg/journalctl/testdata"
 
 
 def make_input(path: Path) -> InputFile:
-    data = path.read_bytes()
-    return InputFile(
-        str(path),
-        None,
-        path,
-        len(data),
-        hashlib.sha256(data).hexdigest(),
-        hashlib.md5(data).hexdigest(),
-        data[:65536],
-    )
+    return InputFile.from_path(path)
 
 
 def parse(path: Path, ctx: ParseContext | None = None) -> list[Row | Reject]:

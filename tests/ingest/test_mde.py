@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
 from pathlib import Path
@@ -76,8 +75,7 @@ detection:
 
 
 def _input(path: Path) -> InputFile:
-    data = path.read_bytes()
-    return InputFile(str(path), None, path, len(data), hashlib.sha256(data).hexdigest(), "", data[:65536])
+    return InputFile.from_path(path)
 
 
 def _parse(path: Path, ctx: ParseContext | None = None) -> tuple[list[Row], list[Reject]]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -23,8 +22,7 @@ S1_CSV = "edr-fixtures/azure-sentinel/Sample Data/ASIM/SentinelOne_ASimProcessEv
 
 
 def _input(path: Path) -> InputFile:
-    data = path.read_bytes()
-    return InputFile(str(path), None, path, len(data), hashlib.sha256(data).hexdigest(), "", data[:65536])
+    return InputFile.from_path(path)
 
 
 def _parse(path: Path) -> tuple[list[Row], list[Reject]]:

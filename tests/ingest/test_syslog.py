@@ -21,12 +21,7 @@ ELASTIC = "edr-fixtures/elastic-integrations/packages/system/data_stream"
 
 
 def make_input(path: Path, mtime: datetime | None = None) -> InputFile:
-    """An InputFile for a file on disk, hashed like the runner does."""
-    data = path.read_bytes()
-    return InputFile(
-        str(path), None, path, len(data), hashlib.sha256(data).hexdigest(), hashlib.md5(data).hexdigest(),
-        data[:65536], mtime,
-    )  # fmt: skip
+    return InputFile.from_path(path, mtime=mtime)
 
 
 def parse(path: Path, ctx: ParseContext | None = None, mtime: datetime | None = None) -> list[Row | Reject]:

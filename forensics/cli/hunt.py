@@ -299,7 +299,7 @@ def _stderr_summary(summary: HuntSummary) -> None:
             )
         if len(problems) > 15:
             err.print(
-                f"  ... {len(problems) - 15} more (forensics sql CASE \"SELECT * FROM read_parquet('findings/hunt_report.parquet')\")"
+                f"  ... {len(problems) - 15} more (forensics sql CASE \"SELECT * FROM hunt_report\")"
             )
     seq = summary.custody_entry.get("seq") if summary.custody_entry else None
     err.print(f"run record: {summary.case / RUN_FILE}; custody entry {seq} (analysed)")

@@ -19,8 +19,6 @@ from forensics.hunt.findings import LEVELS, Finding
 from forensics.schema import UTC_TS
 from forensics.store import OPTIONAL_VIEWS, Case
 
-HUNT_REPORT = "findings/hunt_report.parquet"  # what happened to each SQL hunt, IOC and YARA file
-
 FINDINGS_SCHEMA = pa.schema(
     [
         ("finding_id", pa.string()),
@@ -215,4 +213,4 @@ def outcomes_table(outcomes: Sequence[Outcome]) -> pa.Table:
 
 def write_outcomes(case: Case, outcomes: Sequence[Outcome]) -> Path:
     """Keep the SQL/IOC/YARA load-and-run report in the case (``findings/hunt_report.parquet``)."""
-    return write_table(outcomes_table(outcomes), case.root / HUNT_REPORT)
+    return write_table(outcomes_table(outcomes), case.root / OPTIONAL_VIEWS["hunt_report"])

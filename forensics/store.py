@@ -77,10 +77,6 @@ CREATE TABLE IF NOT EXISTS parts (
 # statuses of inputs rows that mean "this sha256 is done, do not parse again"
 DONE_STATUSES = ("ok", "rejects", "failed", "empty", "unknown", "unrecognised")
 
-INPUT_COLUMNS = (
-    "path", "member", "size", "sha256", "md5", "parser", "rows", "rejects", "status", "error",
-    "host", "ingested_at", "tool_version", "batch",
-)  # fmt: skip
 
 _INPUT_SCHEMA = pa.schema(
     [
@@ -236,12 +232,12 @@ class Case:
                     "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?)",
                     [[rel, batch, part.source, part.channel, part.rows] for rel, part in moved],
                 )
-            cols = ", ".join(INPUT_COLUMNS)
+            cols = ", ".join(_INPUT_SCHEMA.names)
             rows = list(inputs)
             if rows:
                 # one Arrow insert: DuckDB's per-row executemany costs ~1 ms a row
                 new_inputs = pa.Table.from_pylist(
-                    [{c: r.get(c) for c in INPUT_COLUMNS} for r in rows], schema=_INPUT_SCHEMA
+                    [{c: r.get(c) for c in _INPUT_SCHEMA.names} for r in rows], schema=_INPUT_SCHEMA
                 )
                 con.register("_new_inputs", new_inputs)
                 con.execute(f"INSERT INTO inputs ({cols}) SELECT {cols} FROM _new_inputs")

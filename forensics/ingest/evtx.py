@@ -53,10 +53,10 @@ def flatten_event_data(section: Any, out: dict[str, Any]) -> None:
             out["Data"] = _text(section)
         return
     for key, value in section.items():
-        if type(value) is str:  # the common case, kept cheap: most fields are plain strings
-            out[key] = value
-        elif key != "#attributes":
-            out["Data" if key == "#text" else key] = _text(value)
+        if key == "#attributes":
+            continue
+        name = "Data" if key == "#text" else key
+        out[name] = value if type(value) is str else _text(value)  # most fields are plain strings
 
 
 def flatten_user_data(section: Any, out: dict[str, Any]) -> None:
@@ -160,7 +160,6 @@ class EvtxParser:
             records = PyEvtxParser(str(src.local), 1).records_json()
         except Exception as exc:  # the parser's own error type is RuntimeError/OSError
             raise FileFailed(f"evtx could not open the file: {exc}") from exc
-        loads = orjson.loads
         while True:
             try:
                 rec = next(records)
@@ -169,18 +168,22 @@ class EvtxParser:
             except Exception as exc:  # a broken record: the iterator goes on after it
                 yield Reject(reason=f"evtx: {exc}")
                 continue
-            try:
-                event = loads(rec["data"])["Event"]
-            except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-                yield Reject(reason=f"record JSON unreadable: {exc}", raw=str(rec.get("data"))[:65536])
-                continue
-            row: Row = {"source": self.name}
-            event_to_row(event, row)
-            if row.get("record_id") is None:
-                row["record_id"] = rec.get("event_record_id")
-            if row.get("ts") is None:
-                raw = str(rec.get("timestamp", ""))
-                row["ts_raw"] = raw
-                row["ts"] = parse_iso_utc(raw.replace(" UTC", ""))
-                row["ts_zone"] = "UTC"
-            yield row
+            yield record_to_row(rec)
+
+
+def record_to_row(rec: dict[str, Any]) -> Row | Reject:
+    """One ``records_json()`` item into a row, or a reject when its JSON does not read."""
+    try:
+        event = orjson.loads(rec["data"])["Event"]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        return Reject(reason=f"record JSON unreadable: {exc}", raw=str(rec.get("data"))[:65536])
+    row: Row = {"source": EvtxParser.name}
+    event_to_row(event, row)
+    if row.get("record_id") is None:
+        row["record_id"] = rec.get("event_record_id")
+    if row.get("ts") is None:
+        raw = str(rec.get("timestamp", ""))
+        row["ts_raw"] = raw
+        row["ts"] = parse_iso_utc(raw.replace(" UTC", ""))
+        row["ts_zone"] = "UTC"
+    return row

@@ -6,7 +6,11 @@ fields); this module turns those into core columns so every Windows source fills
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from forensics.ingest.base import Row
 
@@ -169,3 +173,133 @@ def fill_core(row: Row, data: dict[str, Any]) -> None:
     hashes = data.get("Hashes") or data.get("Hash")
     if hashes:
         _split_hashes(str(hashes), row)
+
+
+# ---- the same, a column at a time (the EVTX fast path, see forensics/ingest/evtx_fast.py) ----
+# Each function below mirrors its per-row twin above; tests/ingest/test_evtx_fast.py checks
+# that both give the same table for every EVTX file of the test corpus.
+
+_BLANK = pa.array(["", "-"])
+_NULL_STR = pa.scalar(None, pa.string())
+_USER_SPLIT = r"(?s)^(?P<domain>[^\\]*)\\(?P<user>.*)$"
+
+
+def _clean(a: pa.Array, blank: pa.Array = _BLANK) -> pa.Array:
+    """Null where the value is one ``_first`` skips."""
+    return pc.if_else(pc.is_in(a, value_set=blank), _NULL_STR, a)
+
+
+def _first_col(cols: Mapping[str, pa.Array], *names: str) -> pa.Array | None:
+    present = [_clean(cols[n]) for n in names if n in cols]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else pc.coalesce(*present)
+
+
+def _map_unique(a: pa.Array, fn: Callable[[Any], Any], type_: pa.DataType) -> pa.Array:
+    """``fn`` over the distinct values only, spread back over the rows."""
+    uniq = pc.unique(a)
+    values = pa.array([None if v is None else fn(v) for v in uniq.to_pylist()], type=type_)
+    return pc.take(values, pc.index_in(a, value_set=uniq))
+
+
+def _int64(v: Any) -> int | None:
+    """``_int``, and None where the value would not fit the column (as the row path's coercion)."""
+    x = _int(v)
+    return x if x is not None and -(1 << 63) <= x < (1 << 63) else None
+
+
+def _port(v: Any) -> int | None:
+    x = _int(v)
+    return x if x is not None and 0 <= x < 65536 else None
+
+
+def _hash_triplet(v: str) -> dict[str, str | None]:
+    row: Row = {}
+    _split_hashes(v, row)
+    return {k: row.get(k) for k in ("hash_md5", "hash_sha1", "hash_sha256")}
+
+
+def core_columns(cols: Mapping[str, pa.Array], n: int) -> dict[str, pa.Array]:
+    """``fill_core`` over whole columns of native event data: the core columns it would set."""
+    out: dict[str, pa.Array] = {}
+    user = _first_col(cols, "TargetUserName", "User", "SubjectUserName", "UserName", "AccountName")
+    if user is not None:
+        domain = _first_col(cols, "TargetDomainName", "SubjectDomainName", "DomainName")
+        split = pc.match_substring(user, "\\")
+        if domain is not None:
+            split = pc.and_(split, pc.is_null(domain))
+        if pc.any(split).as_py():
+            parts = pc.extract_regex(user, _USER_SPLIT)
+            user = pc.if_else(split, pc.struct_field(parts, "user"), user)
+            domain = pc.if_else(
+                split, pc.struct_field(parts, "domain"), domain if domain is not None else _NULL_STR
+            )
+        out["user_name"] = user
+        if domain is not None:
+            out["user_domain"] = pc.if_else(pc.is_valid(user), domain, _NULL_STR)
+    simple = {
+        "user_sid": ("TargetUserSid", "SubjectUserSid", "UserSid"),
+        "process_image": ("Image", "NewProcessName", "ProcessName", "Application", "SourceImage"),
+        "process_cmdline": ("CommandLine", "ScriptBlockText"),
+        "parent_image": ("ParentImage", "ParentProcessName"),
+        "src_ip": ("IpAddress", "SourceIp", "SourceAddress", "ClientAddress", "SourceNetworkAddress"),
+        "dst_ip": ("DestinationIp", "DestAddress"),
+        "file_path": ("TargetFilename", "ObjectName", "ImageLoaded", "ServiceFileName", "ImagePath"),
+    }
+    for name, sources in simple.items():
+        col = _first_col(cols, *sources)
+        if col is not None:
+            out[name] = col
+    if "ParentCommandLine" in cols:
+        out["parent_cmdline"] = _clean(cols["ParentCommandLine"], pa.array([""]))
+    pid = _first_col(cols, "ProcessId", "NewProcessId", "SourceProcessId")
+    if pid is not None:
+        out["process_pid"] = _map_unique(pid, _int64, pa.int64())
+    ppid = _first_col(cols, "ParentProcessId")
+    ppid = _map_unique(ppid, _int64, pa.int64()) if ppid is not None else None
+    if "NewProcessId" in cols and "ProcessId" in cols:  # 4688: the creator is ProcessId
+        creator = _map_unique(cols["ProcessId"], _int64, pa.int64())
+        creator = pc.if_else(pc.is_valid(cols["NewProcessId"]), creator, pa.scalar(None, pa.int64()))
+        ppid = creator if ppid is None else pc.coalesce(ppid, creator)
+    if ppid is not None:
+        out["parent_pid"] = ppid
+    for name, sources in (
+        ("src_port", ("IpPort", "SourcePort")),
+        ("dst_port", ("DestinationPort", "DestPort")),
+    ):
+        col = _first_col(cols, *sources)
+        if col is not None:
+            out[name] = _map_unique(col, _port, pa.int32())
+    hashes = [_clean(cols[h], pa.array([""])) for h in ("Hashes", "Hash") if h in cols]
+    if hashes:
+        triplets = _map_unique(
+            hashes[0] if len(hashes) == 1 else pc.coalesce(*hashes),
+            _hash_triplet,
+            pa.struct([(k, pa.string()) for k in ("hash_md5", "hash_sha1", "hash_sha256")]),
+        )
+        for k in ("hash_md5", "hash_sha1", "hash_sha256"):
+            out[k] = pc.struct_field(triplets, k)
+    return {k: v for k, v in out.items() if v.null_count < n}
+
+
+def category_column(
+    channel: str | None, event_id: pa.Array | None, cols: Mapping[str, pa.Array]
+) -> pa.Array | None:
+    """``category_for`` over a column of event ids, all of one channel."""
+    if channel is None or event_id is None:
+        return None
+    table = (
+        SYSMON_CATEGORIES
+        if channel == SYSMON_CHANNEL
+        else {eid: cat for (ch, eid), cat in CHANNEL_CATEGORIES.items() if ch == channel}
+    )
+    if not table:
+        return None
+    ids = pa.array(list(table), pa.int32())
+    cats = pa.array(list(table.values()), pa.string())
+    cat = pc.take(cats, pc.index_in(event_id, value_set=ids))
+    if channel == SYSMON_CHANNEL and "EventType" in cols:  # DeleteKey/DeleteValue
+        delete = pc.and_(pc.equal(event_id, 12), pc.starts_with(pc.utf8_lower(cols["EventType"]), "delete"))
+        cat = pc.if_else(pc.fill_null(delete, False), "registry_delete", cat)
+    return cat

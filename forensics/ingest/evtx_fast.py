@@ -1,0 +1,188 @@
+"""EVTX rows without a Python dict per record.
+
+The worker collects the ``records_json()`` items of many EVTX files, and the C flattener
+(``_evtxflat``, built with the package) turns them into Arrow columns per channel in one call.
+Core columns are then derived a column at a time (``windows_common.core_columns``). A record
+the flattener is not sure of comes back by position and takes the per-row path
+(``evtx.record_to_row``), so the rows are the same either way; ``tests/ingest/test_evtx_fast.py``
+compares the two over every EVTX file of the test corpus.
+
+Without the compiled module (a machine with no C compiler at install time) ``available()`` is
+False and the worker parses EVTX row by row, as every other format.
+"""
+
+from __future__ import annotations
+
+import os
+from array import array
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from evtx import PyEvtxParser
+
+from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
+from forensics.ingest.evtx import EvtxParser, record_to_row
+from forensics.ingest.windows_common import category_column, core_columns
+from forensics.schema import CORE, CORE_NAMES, UTC_TS
+
+try:
+    from forensics.ingest import _evtxflat
+except ImportError:  # built without a C compiler
+    _evtxflat = None
+
+KIND_TYPES: dict[int, pa.DataType] = {0: pa.string(), 1: pa.int64(), 2: pa.int32(), 3: UTC_TS}
+FROM_FLATTENER = frozenset(
+    {"provider", "event_id", "record_id", "channel", "host", "ts_raw", "ts", "message"}
+)
+
+
+def available() -> bool:
+    """True when the compiled flattener is there (and not switched off for a comparison run)."""
+    return _evtxflat is not None and not os.environ.get("FORENSICS_NO_FAST_EVTX")
+
+
+class Sink(Protocol):
+    """Where a flushed batch goes (the worker's part buffer and rejects)."""
+
+    def write(self, table: pa.Table, source: str, channel: str | None) -> None: ...
+
+    def add_row(self, row: Row, src: InputFile, ctx: ParseContext, index: int, res: Any) -> None: ...
+
+    def reject(self, sha: str, index: int, rej: Reject) -> None: ...
+
+
+@dataclass
+class _File:
+    src: InputFile
+    ctx: ParseContext
+    res: Any  # the worker's InputResult, completed at flush
+    default_host: str | None  # for records that name no host
+    override: str | None  # --host that replaces every record's own
+
+
+class EvtxBatch:
+    """Records of many EVTX files, waiting to be flattened together."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.files: list[_File] = []
+        self.recs: list[dict[str, Any]] = []
+        self.rec_index = array("q")
+        self.file_no = array("q")
+
+    def __len__(self) -> int:
+        return len(self.recs)
+
+    def add(self, src: InputFile, ctx: ParseContext, res: Any, sink: Sink) -> None:
+        """Read every record of one file; the parser's own record errors are rejected at once."""
+        try:
+            records = PyEvtxParser(str(src.local), 1).records_json()
+        except Exception as exc:  # the parser's own error type is RuntimeError/OSError
+            raise FileFailed(f"evtx could not open the file: {exc}") from exc
+        override = ctx.host if ctx.host and ctx.options.get("host_override") else None
+        self.files.append(_File(src, ctx, res, ctx.host or src.host_hint, override))
+        start, index = len(self.recs), 0
+        while True:
+            before = len(self.recs)
+            try:
+                self.recs.extend(records)  # keeps what came before an error
+            except Exception as exc:  # a broken record: the iterator goes on after it
+                got = len(self.recs) - before
+                self.rec_index.extend(range(index, index + got))
+                sink.reject(src.sha256, index + got, Reject(reason=f"evtx: {exc}"))
+                res.rejects += 1
+                index += got + 1
+                continue
+            got = len(self.recs) - before
+            self.rec_index.extend(range(index, index + got))
+            break
+        n = len(self.recs) - start
+        self.file_no.extend(array("q", [len(self.files) - 1]) * n)
+        res.rows += n
+
+    def flush(self, sink: Sink) -> None:
+        """Flatten the batch into per-channel tables for ``sink``; hand back what the C path declined."""
+        if not self.recs:
+            self._reset()
+            return
+        assert _evtxflat is not None
+        groups, fallback = _evtxflat.flatten(self.recs, CORE_NAMES)
+        n = len(self.recs)
+        rec_index = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.rec_index)])
+        file_no = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.file_no)])
+        for channel, positions, spec in sorted(groups, key=lambda g: g[0] or ""):  # as the row path
+            table, hosts = self._table(channel, positions, spec, rec_index, file_no)
+            for f, host in hosts:
+                self.files[f].res.hosts.add(host)
+            sink.write(table, EvtxParser.name, channel)
+        for pos in fallback:
+            f = self.files[self.file_no[pos]]
+            item = record_to_row(self.recs[pos])
+            if isinstance(item, Reject):
+                sink.reject(f.src.sha256, self.rec_index[pos], item)
+                f.res.rows -= 1
+                f.res.rejects += 1
+            else:
+                sink.add_row(item, f.src, f.ctx, self.rec_index[pos], f.res)
+        for f in self.files:
+            if f.res.rejects and f.res.status == "ok":
+                f.res.status = "rejects"
+        self._reset()
+
+    def _table(
+        self, channel: str | None, positions: bytes, spec: list[Any], rec_index: pa.Array, file_no: pa.Array
+    ) -> tuple[pa.Table, list[tuple[int, str]]]:
+        n = len(positions) // 8
+        pos = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(positions)])
+        cols = {name: _array(kind, n, valid, b1, b2) for name, kind, valid, b1, b2 in spec}
+        core: dict[str, pa.Array] = {k: cols.pop(k) for k in FROM_FLATTENER if k in cols}
+        files = pc.take(file_no, pos)
+        core["host"] = self._hosts(core.get("host"), files)
+        core["source"] = pa.repeat(EvtxParser.name, n)
+        core["ts_zone"] = pa.repeat("UTC", n)  # SystemTime is UTC by definition
+        core["ts_assumed"] = pa.repeat(False, n)
+        core["ts_year_inferred"] = pa.repeat(False, n)
+        core["input_sha256"] = pc.take(pa.array([f.src.sha256 for f in self.files], pa.string()), files)
+        core["input_path"] = pc.take(pa.array([f.src.path for f in self.files], pa.string()), files)
+        core["input_member"] = pc.take(pa.array([f.src.member for f in self.files], pa.string()), files)
+        core["rec_index"] = pc.take(rec_index, pos)
+        category = category_column(channel, core.get("event_id"), cols)
+        if category is not None:
+            core["category"] = category
+        core.update(core_columns(cols, n))
+        arrays = [core[c.name] if c.name in core else pa.nulls(n, c.type) for c in CORE]
+        names = [*CORE_NAMES, *sorted(cols)]
+        table = pa.Table.from_arrays([*arrays, *(cols[k] for k in names[len(CORE) :])], names=names)
+        pairs = (
+            pa.table({"f": files, "h": core["host"]})
+            .filter(pc.invert(pc.equal(core["host"], "")))
+            .group_by(["f", "h"])
+            .aggregate([])
+        )
+        hosts = [(f, h) for f, h in zip(pairs["f"].to_pylist(), pairs["h"].to_pylist(), strict=True) if h]
+        return table, hosts
+
+    def _hosts(self, host: pa.Array | None, files: pa.Array) -> pa.Array:
+        """The record's own host; the file's default where it names none; --host over all with override."""
+        defaults = pc.take(pa.array([f.default_host for f in self.files], pa.string()), files)
+        if host is None:
+            host = defaults
+        else:
+            blank = pc.fill_null(pc.equal(host, ""), True)
+            host = pc.if_else(blank, defaults, host)
+        overrides = [f.override for f in self.files]
+        if any(overrides):
+            forced = pc.take(pa.array(overrides, pa.string()), files)
+            host = pc.coalesce(forced, host)
+        return host
+
+
+def _array(kind: int, n: int, valid: bytes, b1: bytes, b2: bytes) -> pa.Array:
+    validity = pa.py_buffer(valid)
+    if kind == 0:
+        return pa.Array.from_buffers(pa.string(), n, [validity, pa.py_buffer(b1), pa.py_buffer(b2)])
+    return pa.Array.from_buffers(KIND_TYPES[kind], n, [validity, pa.py_buffer(b1)])

@@ -169,13 +169,17 @@ class Case:
         """(Re)create the ``events`` view over the committed parts."""
         if self.read_only:
             return
+        cols = ", ".join(f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in CORE)
         if self.con.execute("SELECT count(*) FROM parts").fetchall()[0][0]:
+            # parts leave out core columns they have no value for; the empty typed row adds
+            # them back, and the projection puts the core columns first
+            core = ", ".join(c.name for c in CORE)
             self.con.execute(
-                f"CREATE OR REPLACE VIEW events AS SELECT * FROM read_parquet('{EVENTS_DIR}/*/*/*.parquet', "
-                "union_by_name = true)"
+                f"CREATE OR REPLACE VIEW events AS SELECT {core}, * EXCLUDE ({core}) FROM ("
+                f"SELECT * FROM read_parquet('{EVENTS_DIR}/*/*/*.parquet', union_by_name = true) "
+                f"UNION ALL BY NAME SELECT {cols} WHERE false)"
             )
         else:
-            cols = ", ".join(f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in CORE)
             self.con.execute(f"CREATE OR REPLACE VIEW events AS SELECT {cols} WHERE false")
         for name, rel in OPTIONAL_VIEWS.items():
             if any(self.root.glob(rel)):
@@ -228,10 +232,18 @@ class Case:
         con.execute("BEGIN TRANSACTION")
         try:
             if moved:
-                con.executemany(
-                    "INSERT OR REPLACE INTO parts VALUES (?, ?, ?, ?, ?)",
-                    [[rel, batch, part.source, part.channel, part.rows] for rel, part in moved],
+                new_parts = pa.table(
+                    {
+                        "path": [rel for rel, _ in moved],
+                        "batch": [batch] * len(moved),
+                        "source": [p.source for _, p in moved],
+                        "channel": pa.array([p.channel for _, p in moved], pa.string()),
+                        "rows": pa.array([p.rows for _, p in moved], pa.int64()),
+                    }
                 )
+                con.register("_new_parts", new_parts)
+                con.execute("INSERT OR REPLACE INTO parts SELECT * FROM _new_parts")
+                con.unregister("_new_parts")
             cols = ", ".join(_INPUT_SCHEMA.names)
             rows = list(inputs)
             if rows:

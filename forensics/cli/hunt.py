@@ -298,9 +298,7 @@ def _stderr_summary(summary: HuntSummary) -> None:
                 f"  {o.kind} {o.status}: {o.path}{' [' + o.rule_id + ']' if o.rule_id else ''}: {o.reason[:160]}"
             )
         if len(problems) > 15:
-            err.print(
-                f"  ... {len(problems) - 15} more (forensics sql CASE \"SELECT * FROM hunt_report\")"
-            )
+            err.print(f'  ... {len(problems) - 15} more (forensics sql CASE "SELECT * FROM hunt_report")')
     seq = summary.custody_entry.get("seq") if summary.custody_entry else None
     err.print(f"run record: {summary.case / RUN_FILE}; custody entry {seq} (analysed)")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items())

@@ -34,7 +34,7 @@ typedef struct {
     size_t len, cap;
 } Buf;
 
-static int buf_reserve(Buf *b, size_t extra) {
+static inline int buf_reserve(Buf *b, size_t extra) {
     if (b->len + extra <= b->cap) return 0;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < b->len + extra) cap *= 2;
@@ -45,7 +45,7 @@ static int buf_reserve(Buf *b, size_t extra) {
     return 0;
 }
 
-static int buf_put(Buf *b, const void *src, size_t n) {
+static inline int buf_put(Buf *b, const void *src, size_t n) {
     if (buf_reserve(b, n)) return -1;
     if (n) memcpy(b->p + b->len, src, n);
     b->len += n;
@@ -62,19 +62,22 @@ static void buf_free(Buf *b) {
 enum { OK = 0, NUL = 1, BAIL = 2, NOMEM = 3 };
 enum { K_STR = 0, K_I64 = 1, K_I32 = 2, K_TS = 3 };
 
-/* ---- one column being built ---------------------------------------------------------- */
+/* ---- one column being built -------------------------------------------------------- */
+/* Columns are sparse (each event type has its own fields), so a column keeps only the rows
+ * that set it; the dense Arrow buffers are laid out once, at the end. */
 typedef struct {
     char *name;
     size_t name_len;
     uint64_t hash;
     int kind;
-    int is_core;  /* a data field of this exact name would overwrite a core column */
-    int64_t n;    /* rows filled so far, valid or null */
+    int is_core;      /* a data field of this exact name would overwrite a core column */
     int64_t sets;     /* committed rows that set this column (a Python row with the key) */
     int64_t last_set; /* the row that last set it */
-    Buf valid;    /* one byte per row */
-    Buf offsets;  /* int32 per row, plus the leading 0 (strings only) */
-    Buf data;     /* string bytes, or the fixed-width values */
+    size_t entries;
+    Buf rows;  /* int64 per entry: its row */
+    Buf valid; /* one byte per entry: 0 for a null value */
+    Buf ends;  /* int32 per entry: end of its bytes in data (strings) */
+    Buf data;  /* string bytes, or the fixed-width values */
 } Col;
 
 static size_t kind_width(int kind) { return kind == K_I32 ? 4 : 8; }
@@ -94,96 +97,82 @@ static Col *col_new(const char *name, size_t len, uint64_t hash, int kind, int i
     c->kind = kind;
     c->is_core = is_core;
     c->last_set = -1;
-    if (kind == K_STR) {
-        int32_t zero = 0;
-        if (buf_put(&c->offsets, &zero, 4)) {
-            free(c->name);
-            free(c);
-            return NULL;
-        }
-    }
     return c;
 }
 
 static void col_free(Col *c) {
     if (!c) return;
     free(c->name);
+    buf_free(&c->rows);
     buf_free(&c->valid);
-    buf_free(&c->offsets);
+    buf_free(&c->ends);
     buf_free(&c->data);
     free(c);
 }
 
-/* Append one null row. */
-static int col_push_null(Col *c) {
-    char z = 0;
-    if (buf_put(&c->valid, &z, 1)) return NOMEM;
-    if (c->kind == K_STR) {
-        int32_t end = (int32_t)c->data.len;
-        if (buf_put(&c->offsets, &end, 4)) return NOMEM;
-    } else {
-        int64_t zero = 0;
-        if (buf_put(&c->data, &zero, kind_width(c->kind))) return NOMEM;
-    }
-    c->n++;
-    return OK;
+static int64_t col_last_row(const Col *c) {
+    int64_t r;
+    memcpy(&r, c->rows.p + 8 * (c->entries - 1), 8);
+    return r;
 }
 
-/* Drop rows from `row` on (used to undo a record handed back, and to overwrite a value). */
-static void col_truncate(Col *c, int64_t row) {
-    if (c->n <= row) return;
-    c->valid.len = (size_t)row;
+/* Drop the entry of `row` if the column's last entry is for it, and any bytes of a value
+ * left half-written. */
+static void col_drop(Col *c, int64_t row) {
+    if (c->entries && col_last_row(c) == row) {
+        c->entries--;
+        c->rows.len -= 8;
+        c->valid.len--;
+        if (c->kind == K_STR) c->ends.len -= 4;
+    }
     if (c->kind == K_STR) {
-        int32_t end;
-        memcpy(&end, c->offsets.p + 4 * row, 4);
+        int32_t end = 0;
+        if (c->entries) memcpy(&end, c->ends.p + 4 * (c->entries - 1), 4);
         c->data.len = (size_t)end;
-        c->offsets.len = 4 * ((size_t)row + 1);
     } else {
-        c->data.len = kind_width(c->kind) * (size_t)row;
+        c->data.len = kind_width(c->kind) * c->entries;
     }
-    c->n = row;
 }
 
-/* Make `row` the next row to fill: nulls up to it, or undo this row's earlier value
- * (a later field of the same name wins, as in a Python dict). */
+/* About to set `row`: an earlier value of the same row is undone (a later field of the same
+ * name wins, as in a Python dict). */
 static int col_begin(Col *c, int64_t row) {
     if (c->last_set != row) {
         c->sets++;
         c->last_set = row;
     }
-    if (c->n > row) col_truncate(c, row);
-    while (c->n < row)
-        if (col_push_null(c)) return NOMEM;
+    col_drop(c, row);
     return OK;
 }
 
-/* Close a string value whose bytes were appended to c->data since col_begin. */
-static int col_end_str(Col *c, int valid) {
+/* Close a value whose bytes were appended to c->data since col_begin. */
+static int col_end(Col *c, int64_t row, int valid) {
     if (c->data.len > INT32_MAX) return BAIL;
-    int32_t end = (int32_t)c->data.len;
     char v = (char)valid;
-    if (buf_put(&c->offsets, &end, 4) || buf_put(&c->valid, &v, 1)) return NOMEM;
-    c->n++;
+    if (buf_put(&c->rows, &row, 8) || buf_put(&c->valid, &v, 1)) return NOMEM;
+    if (c->kind == K_STR) {
+        int32_t end = (int32_t)c->data.len;
+        if (buf_put(&c->ends, &end, 4)) return NOMEM;
+    }
+    c->entries++;
     return OK;
 }
 
 static int col_set_fixed(Col *c, int64_t row, int64_t value) {
-    if (col_begin(c, row)) return NOMEM;
-    char v = 1;
+    col_begin(c, row);
     if (c->kind == K_I32) {
         int32_t v32 = (int32_t)value;
         if (buf_put(&c->data, &v32, 4)) return NOMEM;
     } else if (buf_put(&c->data, &value, 8)) {
         return NOMEM;
     }
-    if (buf_put(&c->valid, &v, 1)) return NOMEM;
-    c->n++;
-    return OK;
+    return col_end(c, row, 1);
 }
 
 static int col_set_str(Col *c, int64_t row, const char *s, size_t len) {
-    if (col_begin(c, row) || buf_put(&c->data, s, len)) return NOMEM;
-    return col_end_str(c, 1);
+    col_begin(c, row);
+    if (buf_put(&c->data, s, len)) return NOMEM;
+    return col_end(c, row, 1);
 }
 
 /* ---- a channel's rows: columns in an open-addressing table --------------------------- */
@@ -270,11 +259,11 @@ typedef struct {
     const char *p, *end;
 } Cur;
 
-static void ws(Cur *c) {
+static inline void ws(Cur *c) {
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\n' || *c->p == '\r' || *c->p == '\t')) c->p++;
 }
 
-static int eat(Cur *c, char ch) {
+static inline int eat(Cur *c, char ch) {
     ws(c);
     if (c->p < c->end && *c->p == ch) {
         c->p++;
@@ -283,23 +272,22 @@ static int eat(Cur *c, char ch) {
     return 0;
 }
 
-/* A string's raw span (between the quotes); c->p must be on the opening quote. */
+/* A string's raw span (between the quotes); c->p must be on the opening quote. memchr finds
+ * the closing quote: the bulk of a record is string bytes. */
 static int raw_string(Cur *c, const char **s, size_t *n, int *escaped) {
     if (c->p >= c->end || *c->p != '"') return BAIL;
-    const char *q = ++c->p;
-    *escaped = 0;
-    while (q < c->end && *q != '"') {
-        if (*q == '\\') {
-            *escaped = 1;
-            q++;
-        } else if ((unsigned char)*q < 0x20) {
-            return BAIL;
-        }
+    const char *start = c->p + 1, *q = start;
+    for (;;) {
+        q = memchr(q, '"', (size_t)(c->end - q));
+        if (!q) return BAIL;
+        const char *b = q;
+        while (b > start && b[-1] == '\\') b--;
+        if (((q - b) & 1) == 0) break; /* an even run of backslashes: the quote is real */
         q++;
     }
-    if (q >= c->end) return BAIL;
-    *s = c->p;
-    *n = (size_t)(q - c->p);
+    *s = start;
+    *n = (size_t)(q - start);
+    *escaped = memchr(start, '\\', *n) != NULL;
     c->p = q + 1;
     return OK;
 }
@@ -421,6 +409,13 @@ static int number(Cur *c, const char **s, size_t *n, int *integer) {
 
 static int skip_value(Cur *c, int depth);
 
+/* orjson reads integers from -2^63 to 2^64-1 and fails the record on others, so those stay
+ * on the Python path, which rejects them the same way. */
+static int int_in_json_range(const char *s, size_t n) {
+    if (s[0] == '-') return n - 1 < 19 || (n - 1 == 19 && memcmp(s + 1, "9223372036854775808", 19) <= 0);
+    return n < 20 || (n == 20 && memcmp(s, "18446744073709551615", 20) <= 0);
+}
+
 /* Walk an object: calls back per key with the cursor on the value; the callback must
  * consume the value. */
 typedef int (*KeyFn)(void *ctx, const char *key, size_t klen, Cur *c, int depth);
@@ -468,26 +463,31 @@ static int walk_object(Cur *c, int depth, KeyFn fn, void *ctx) {
     return r;
 }
 
-static int skip_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
-    (void)ctx, (void)k, (void)kn;
-    return skip_value(c, depth);
-}
-
 static int skip_value(Cur *c, int depth) {
     ws(c);
     if (c->p >= c->end || depth > MAX_DEPTH) return BAIL;
     const char *s;
     size_t n;
-    int esc, integer;
+    int esc, integer, r;
     switch (*c->p) {
     case '"': return raw_string(c, &s, &n, &esc);
-    case '{': return walk_object(c, depth, skip_key, NULL);
+    case '{':
+        c->p++;
+        if (eat(c, '}')) return OK;
+        for (;;) {
+            ws(c);
+            if ((r = raw_string(c, &s, &n, &esc))) return r;
+            if (!eat(c, ':')) return BAIL;
+            if ((r = skip_value(c, depth + 1))) return r;
+            if (eat(c, ',')) continue;
+            if (eat(c, '}')) return OK;
+            return BAIL;
+        }
     case '[':
         c->p++;
         if (eat(c, ']')) return OK;
         for (;;) {
-            int r = skip_value(c, depth + 1);
-            if (r) return r;
+            if ((r = skip_value(c, depth + 1))) return r;
             if (eat(c, ',')) continue;
             if (eat(c, ']')) return OK;
             return BAIL;
@@ -579,7 +579,7 @@ static int text_of(Buf *out, Cur *c, int depth) {
     default:
         if ((r = number(c, &s, &n, &integer))) return r;
         /* floats print differently in Python; integers past 64 bits are orjson's call */
-        if (!integer || n > 18) return BAIL;
+        if (!integer || !int_in_json_range(s, n)) return BAIL;
         return buf_put(out, s, n) ? NOMEM : OK;
     }
 }
@@ -691,7 +691,7 @@ static int set_text(Rec *r, Col *col, const Span *sp, int depth) {
     int t = sp->s == NULL ? NUL : text_of_span(&col->data, sp, depth);
     if (t == BAIL || t == NOMEM) return t;
     if (t == NUL) col->data.len = mark;
-    return col_end_str(col, t == OK);
+    return col_end(col, r->row, t == OK);
 }
 
 static int set_text_cur(Rec *r, Col *col, Cur *c, int depth) {
@@ -701,7 +701,7 @@ static int set_text_cur(Rec *r, Col *col, Cur *c, int depth) {
     int t = text_of(&col->data, c, depth);
     if (t == BAIL || t == NOMEM) return t;
     if (t == NUL) col->data.len = mark;
-    return col_end_str(col, t == OK);
+    return col_end(col, r->row, t == OK);
 }
 
 /* A data field: a new column unless it would land on a core column. */
@@ -724,15 +724,17 @@ static int data_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
     return set_text_cur(r, col, c, depth);
 }
 
-static int event_data(Rec *r, const Span *sp) {
-    if (span_null(sp)) return OK;
-    if (*sp->s == '{') {
-        Cur c = {sp->s, sp->e};
-        return walk_object(&c, 2, data_key, r);
+static int event_data(Rec *r, Cur *c) {
+    ws(c);
+    if (c->p >= c->end) return BAIL;
+    if (*c->p == '{') return walk_object(c, 2, data_key, r);
+    if (*c->p == 'n') return lit(c, "null", 4);
+    if (c->end - c->p >= 2 && c->p[0] == '"' && c->p[1] == '"') { /* "" : nothing */
+        c->p += 2;
+        return OK;
     }
-    if (*sp->s == '"' && sp->e - sp->s == 2) return OK; /* "" : nothing */
     Col *col = data_col(r, "Data", 4);
-    return col ? set_text(r, col, sp, 2) : BAIL;
+    return col ? set_text_cur(r, col, c, 2) : BAIL;
 }
 
 /* Keys of an object, to refuse duplicates where Python's last-wins would drop whole subtrees.
@@ -855,46 +857,15 @@ typedef struct {
     int dup;
 } Sys;
 
+static const size_t SYS_LENS[S_COUNT] = {8, 7, 13, 7, 8, 11, 7, 5, 4, 6, 8, 9, 8, 11};
+
 static int sys_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
     Sys *s = ctx;
     for (int i = 0; i < S_COUNT; i++) {
-        if (strlen(SYS_KEYS[i]) == kn && memcmp(SYS_KEYS[i], k, kn) == 0) {
+        if (SYS_LENS[i] == kn && memcmp(SYS_KEYS[i], k, kn) == 0) {
             if (s->v[i].s) s->dup = 1;
             return span_of(c, depth, &s->v[i]);
         }
-    }
-    return skip_value(c, depth);
-}
-
-enum { E_SYSTEM, E_EVENTDATA, E_USERDATA, E_RENDERING, E_COUNT };
-static const char *EVENT_KEYS[E_COUNT] = {"System", "EventData", "UserData", "RenderingInfo"};
-
-typedef struct {
-    Span v[E_COUNT];
-    int dup;
-} Ev;
-
-static int ev_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
-    Ev *e = ctx;
-    for (int i = 0; i < E_COUNT; i++) {
-        if (strlen(EVENT_KEYS[i]) == kn && memcmp(EVENT_KEYS[i], k, kn) == 0) {
-            if (e->v[i].s) e->dup = 1;
-            return span_of(c, depth, &e->v[i]);
-        }
-    }
-    return skip_value(c, depth);
-}
-
-typedef struct {
-    Span event;
-    int count;
-} Top;
-
-static int top_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
-    Top *t = ctx;
-    if (kn == 5 && memcmp(k, "Event", 5) == 0) {
-        t->count++;
-        return span_of(c, depth, &t->event);
     }
     return skip_value(c, depth);
 }
@@ -1125,23 +1096,12 @@ static int rendering(Rec *r, const Span *sp) {
     return set_text(r, rcol(r, "message", K_STR), &msg, 3);
 }
 
-static int record(State *st, const char *json, size_t len, int64_t pos) {
-    Cur c = {json, json + len};
-    Top top = {{NULL, NULL}, 0};
-    TRY(walk_object(&c, 0, top_key, &top));
-    ws(&c);
-    if (c.p != c.end || top.count != 1 || top.event.s == NULL || *top.event.s != '{') return BAIL;
-    Ev ev;
-    memset(&ev, 0, sizeof ev);
-    Cur ec = {top.event.s, top.event.e};
-    TRY(walk_object(&ec, 1, ev_key, &ev));
-    if (ev.dup || ev.v[E_SYSTEM].s == NULL || *ev.v[E_SYSTEM].s != '{') return BAIL;
+/* System: its keys' spans, then the group (by channel) and the System columns of a new row. */
+static int system_section(State *st, Cur *c, Rec *r) {
     Sys sys;
     memset(&sys, 0, sizeof sys);
-    Cur sc = {ev.v[E_SYSTEM].s, ev.v[E_SYSTEM].e};
-    TRY(walk_object(&sc, 2, sys_key, &sys));
+    TRY(walk_object(c, 2, sys_key, &sys));
     if (sys.dup) return BAIL;
-    /* the channel picks the group */
     Buf *tmp = &st->tmp;
     tmp->len = 0;
     int has_ch = 0;
@@ -1150,22 +1110,86 @@ static int record(State *st, const char *json, size_t len, int64_t pos) {
         if (t == BAIL || t == NOMEM) return t;
         has_ch = t == OK;
     }
-    Group *g = group_for(st, tmp->p ? tmp->p : "", tmp->len, has_ch);
-    if (!g) return NOMEM;
-    Rec r = {st, g, g->rows};
-    int rc = system_cols(&r, &sys);
-    if (!rc) rc = event_data(&r, &ev.v[E_EVENTDATA]);
-    if (!rc) rc = user_data(&r, &ev.v[E_USERDATA]);
-    if (!rc) rc = rendering(&r, &ev.v[E_RENDERING]);
+    r->g = group_for(st, tmp->p ? tmp->p : "", tmp->len, has_ch);
+    if (!r->g) return NOMEM;
+    r->row = r->g->rows;
+    return system_cols(r, &sys);
+}
+
+/* Event's children in one pass. Python reads System, then EventData, then UserData whatever
+ * their order in the text; evtx writes them in that order, and any other order (or a
+ * repeated child, where Python keeps the last) goes to the Python path. */
+typedef struct {
+    State *st;
+    Rec r;
+    int seen; /* bit per child: 1 System, 2 EventData, 4 UserData, 8 RenderingInfo */
+} Ev;
+
+static int ev_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
+    Ev *e = ctx;
+    int bit = 0;
+    if (kn == 6 && memcmp(k, "System", 6) == 0) bit = 1;
+    else if (kn == 9 && memcmp(k, "EventData", 9) == 0) bit = 2;
+    else if (kn == 8 && memcmp(k, "UserData", 8) == 0) bit = 4;
+    else if (kn == 13 && memcmp(k, "RenderingInfo", 13) == 0) bit = 8;
+    if (!bit) return skip_value(c, depth);
+    if (e->seen & bit) return BAIL;
+    if (bit != 1 && !(e->seen & 1)) return BAIL;
+    if (bit == 2 && (e->seen & 4)) return BAIL;
+    e->seen |= bit;
+    ws(c);
+    if (bit == 1) {
+        if (c->p >= c->end || *c->p != '{') return BAIL;
+        return system_section(e->st, c, &e->r);
+    }
+    if (bit == 2) return event_data(&e->r, c);
+    Span v;
+    TRY(span_of(c, depth, &v));
+    if (bit == 4) return user_data(&e->r, &v);
+    return rendering(&e->r, &v);
+}
+
+typedef struct {
+    Ev ev;
+    int count;
+} Top;
+
+static int top_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
+    Top *t = ctx;
+    if (kn == 5 && memcmp(k, "Event", 5) == 0) {
+        if (t->count++) return BAIL; /* Python keeps the last "Event": let it */
+        ws(c);
+        if (c->p >= c->end || *c->p != '{') return BAIL;
+        TRY(walk_object(c, depth, ev_key, &t->ev));
+        return (t->ev.seen & 1) ? OK : BAIL;
+    }
+    return skip_value(c, depth);
+}
+
+static int record(State *st, const char *json, size_t len, int64_t pos) {
+    Cur c = {json, json + len};
+    Top top;
+    memset(&top, 0, sizeof top);
+    top.ev.st = st;
+    top.ev.r.st = st;
+    int rc = walk_object(&c, 0, top_key, &top);
+    if (!rc) {
+        ws(&c);
+        if (c.p != c.end || top.count != 1) rc = BAIL;
+    }
+    Group *g = top.ev.r.g;
     if (!rc && buf_put(&g->positions, &pos, 8)) rc = NOMEM;
     if (rc) {
-        for (size_t i = 0; i < g->ncols; i++) {
-            Col *col = g->order[i];
-            if (col->last_set == r.row) {
-                col->sets--;
-                col->last_set = -1;
+        if (g) {
+            int64_t row = top.ev.r.row;
+            for (size_t i = 0; i < g->ncols; i++) {
+                Col *col = g->order[i];
+                if (col->last_set == row) {
+                    col->sets--;
+                    col->last_set = -1;
+                }
+                col_drop(col, row);
             }
-            col_truncate(col, r.row);
         }
         return rc;
     }
@@ -1174,29 +1198,49 @@ static int record(State *st, const char *json, size_t len, int64_t pos) {
 }
 
 /* ---- Python glue --------------------------------------------------------------------- */
-static PyObject *bitmap(const Col *c, int64_t rows) {
-    PyObject *b = PyBytes_FromStringAndSize(NULL, (rows + 7) / 8);
-    if (!b) return NULL;
-    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(b);
+/* The dense Arrow buffers of a column over `rows` rows: validity bits, then int32 offsets
+ * (strings) or the values (fixed width); rows the column never set are null. */
+static PyObject *column_tuple(const Col *c, int64_t rows) {
+    PyObject *valid = PyBytes_FromStringAndSize(NULL, (rows + 7) / 8);
+    size_t width = c->kind == K_STR ? 4 : kind_width(c->kind);
+    size_t nvals = c->kind == K_STR ? (size_t)rows + 1 : (size_t)rows;
+    PyObject *vals = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(width * nvals));
+    PyObject *data = c->kind == K_STR ? PyBytes_FromStringAndSize(c->data.p ? c->data.p : "", (Py_ssize_t)c->data.len)
+                                      : PyBytes_FromStringAndSize("", 0);
+    if (!valid || !vals || !data) {
+        Py_XDECREF(valid);
+        Py_XDECREF(vals);
+        Py_XDECREF(data);
+        return NULL;
+    }
+    unsigned char *bits = (unsigned char *)PyBytes_AS_STRING(valid);
+    char *out = PyBytes_AS_STRING(vals);
     memset(bits, 0, (size_t)((rows + 7) / 8));
-    for (int64_t i = 0; i < rows; i++)
-        if (c->valid.p[i]) bits[i >> 3] |= (unsigned char)(1u << (i & 7));
-    return b;
-}
-
-static PyObject *column_tuple(Col *c, int64_t rows) {
-    while (c->n < rows)
-        if (col_push_null(c)) return PyErr_NoMemory();
-    PyObject *valid = bitmap(c, rows);
-    if (!valid) return NULL;
-    PyObject *out;
-    if (c->kind == K_STR)
-        out = Py_BuildValue("(s#iNy#y#)", c->name, (Py_ssize_t)c->name_len, c->kind, valid, c->offsets.p,
-                            (Py_ssize_t)c->offsets.len, c->data.p ? c->data.p : "", (Py_ssize_t)c->data.len);
-    else
-        out = Py_BuildValue("(s#iNy#y#)", c->name, (Py_ssize_t)c->name_len, c->kind, valid,
-                            c->data.p ? c->data.p : "", (Py_ssize_t)c->data.len, "", (Py_ssize_t)0);
-    return out;
+    const int64_t *erows = (const int64_t *)c->rows.p;
+    if (c->kind == K_STR) {
+        int32_t *off = (int32_t *)out;
+        const int32_t *ends = (const int32_t *)c->ends.p;
+        int32_t cur = 0;
+        int64_t next = 0;
+        off[0] = 0;
+        for (size_t e = 0; e < c->entries; e++) {
+            int64_t r = erows[e];
+            for (; next < r; next++) off[next + 1] = cur;
+            cur = ends[e];
+            off[r + 1] = cur;
+            next = r + 1;
+            if (c->valid.p[e]) bits[r >> 3] |= (unsigned char)(1u << (r & 7));
+        }
+        for (; next < rows; next++) off[next + 1] = cur;
+    } else {
+        memset(out, 0, width * nvals);
+        for (size_t e = 0; e < c->entries; e++) {
+            int64_t r = erows[e];
+            memcpy(out + width * (size_t)r, c->data.p + width * e, width);
+            if (c->valid.p[e]) bits[r >> 3] |= (unsigned char)(1u << (r & 7));
+        }
+    }
+    return Py_BuildValue("(s#iNNN)", c->name, (Py_ssize_t)c->name_len, c->kind, valid, vals, data);
 }
 
 static PyObject *group_tuple(Group *g) {
@@ -1254,29 +1298,52 @@ static PyObject *flatten(PyObject *self, PyObject *args) {
     PyObject *result = NULL, *groups = NULL;
     if (!fallback) goto done;
     Py_ssize_t n = PyList_GET_SIZE(records);
+    /* the records' UTF-8 first (needs the GIL), then the parsing without it: other threads
+     * go on reading EVTX, writing Parquet and hashing meanwhile */
+    const char **jsons = calloc((size_t)n + 1, sizeof(char *));
+    size_t *lens = calloc((size_t)n + 1, sizeof(size_t));
+    char *codes = calloc((size_t)n + 1, 1);
+    if (!jsons || !lens || !codes) {
+        free(jsons), free(lens), free(codes);
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *rec = PyList_GET_ITEM(records, i);
         PyObject *data = PyDict_Check(rec) ? PyDict_GetItemString(rec, "data") : NULL;
-        const char *json = NULL;
-        Py_ssize_t len = 0;
         if (data && PyUnicode_Check(data)) {
-            json = PyUnicode_AsUTF8AndSize(data, &len);
-            if (!json) PyErr_Clear(); /* e.g. surrogates: the Python path reports it */
-        }
-        int rc = json ? record(&st, json, (size_t)len, (int64_t)i) : BAIL;
-        if (rc == NOMEM) {
-            PyErr_NoMemory();
-            goto done;
-        }
-        if (rc) {
-            PyObject *idx = PyLong_FromSsize_t(i);
-            if (!idx || PyList_Append(fallback, idx)) {
-                Py_XDECREF(idx);
-                goto done;
-            }
-            Py_DECREF(idx);
+            Py_ssize_t len = 0;
+            jsons[i] = PyUnicode_AsUTF8AndSize(data, &len);
+            lens[i] = (size_t)len;
+            if (!jsons[i]) PyErr_Clear(); /* e.g. surrogates: the Python path reports it */
         }
     }
+    int nomem = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n && !nomem; i++) {
+        int rc = jsons[i] ? record(&st, jsons[i], lens[i], (int64_t)i) : BAIL;
+        codes[i] = (char)rc;
+        nomem = rc == NOMEM;
+    }
+    Py_END_ALLOW_THREADS
+    free(jsons);
+    free(lens);
+    if (nomem) {
+        free(codes);
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (!codes[i]) continue;
+        PyObject *idx = PyLong_FromSsize_t(i);
+        if (!idx || PyList_Append(fallback, idx)) {
+            Py_XDECREF(idx);
+            free(codes);
+            goto done;
+        }
+        Py_DECREF(idx);
+    }
+    free(codes);
     groups = PyList_New(0);
     if (!groups) goto done;
     for (size_t i = 0; i < st.ngroups; i++) {

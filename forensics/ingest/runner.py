@@ -35,7 +35,7 @@ from forensics.ingest.worker import Task, TaskResult, run_task, warm_up
 from forensics.store import Case
 from forensics.timeutil import now_utc
 
-GROUP_BYTES = 16 * 1024**2  # inputs per commit group, by size
+GROUP_BYTES = 32 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 512
 YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
 PROBLEM_STATUSES = ("rejects", "failed", "empty", "unreadable", "refused", "unrecognised")

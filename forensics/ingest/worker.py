@@ -23,6 +23,7 @@ from forensics.store import StagedPart
 
 BATCH_ROWS = 50_000
 ROW_GROUP = 64_000
+BIG_PART_ROWS = 5_000
 _CORE_SET = frozenset(CORE_NAMES)
 REJECT_SCHEMA = pa.schema(
     [
@@ -175,8 +176,19 @@ class _Buffer:
         if empty and len(empty) < table.num_columns:
             table = table.drop_columns([table.schema.names[i] for i in empty])
         path = self.task.staging / f"{self.task.batch}-{len(self.parts):05d}.parquet"
-        pq.write_table(table, path, compression="snappy", use_dictionary=False, row_group_size=ROW_GROUP)
+        pq.write_table(table, path, row_group_size=ROW_GROUP, **_parquet_options(table.num_rows))
         self.parts.append(StagedPart(path, source, channel, table.num_rows))
+
+
+def _parquet_options(rows: int) -> dict[str, Any]:
+    """zstd with dictionaries for big parts (a third smaller); snappy, plain, for small ones.
+
+    Each column chunk costs the zstd writer a fresh compression context (~25 µs) and a
+    dictionary (~10 µs): in a part of a few hundred rows that outweighs the rows themselves.
+    """
+    if rows >= BIG_PART_ROWS:
+        return {"compression": "zstd"}
+    return {"compression": "snappy", "use_dictionary": False}
 
 
 class _Sink:

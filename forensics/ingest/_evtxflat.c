@@ -185,6 +185,10 @@ typedef struct {
     size_t nslots, ncols;
     Col **order; /* columns in creation order */
     size_t order_cap;
+    /* the columns the previous record looked up, in order: records of one event type ask for
+     * the same names in the same order, so most lookups are one comparison, no hashing */
+    Col **seq;
+    size_t seq_len, seq_pos, seq_cap;
 } Group;
 
 static uint64_t fnv(const char *s, size_t n) {
@@ -222,7 +226,31 @@ static int group_grow(Group *g) {
     return OK;
 }
 
+static Col *group_col_lookup(Group *g, const char *name, size_t len, int kind, const CoreSet *cs);
+
 static Col *group_col(Group *g, const char *name, size_t len, int kind, const CoreSet *cs) {
+    if (g->seq_pos < g->seq_len) {
+        Col *c = g->seq[g->seq_pos];
+        if (c->name_len == len && memcmp(c->name, name, len) == 0) {
+            g->seq_pos++;
+            return c;
+        }
+    }
+    Col *c = group_col_lookup(g, name, len, kind, cs);
+    if (!c) return NULL;
+    if (g->seq_pos == g->seq_cap) {
+        size_t cap = g->seq_cap ? g->seq_cap * 2 : 64;
+        Col **ns = realloc(g->seq, cap * sizeof(Col *));
+        if (!ns) return c; /* the cache is only a shortcut */
+        g->seq = ns;
+        g->seq_cap = cap;
+    }
+    g->seq[g->seq_pos++] = c;
+    if (g->seq_pos > g->seq_len) g->seq_len = g->seq_pos;
+    return c;
+}
+
+static Col *group_col_lookup(Group *g, const char *name, size_t len, int kind, const CoreSet *cs) {
     uint64_t h = fnv(name, len);
     if (g->nslots) {
         size_t j = h & (g->nslots - 1);
@@ -249,6 +277,7 @@ static Col *group_col(Group *g, const char *name, size_t len, int kind, const Co
 static void group_free(Group *g) {
     for (size_t i = 0; i < g->ncols; i++) col_free(g->order[i]);
     free(g->order);
+    free(g->seq);
     free(g->slots);
     free(g->channel);
     buf_free(&g->positions);
@@ -1113,6 +1142,7 @@ static int system_section(State *st, Cur *c, Rec *r) {
     r->g = group_for(st, tmp->p ? tmp->p : "", tmp->len, has_ch);
     if (!r->g) return NOMEM;
     r->row = r->g->rows;
+    r->g->seq_pos = 0;
     return system_cols(r, &sys);
 }
 

@@ -18,7 +18,7 @@ import re
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from forensics.timeutil import now_utc
 GROUP_BYTES = 32 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 512
 YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
+Item = tuple[InputFile, str, Candidate]  # an input to parse: the file, its parser's name, its candidate
 PROBLEM_STATUSES = ("rejects", "failed", "empty", "unreadable", "refused", "unrecognised")
 
 
@@ -122,16 +123,20 @@ def _ingest(
     case = Case.open(case_dir, create=True)
     summary = IngestSummary(str(case_dir))
     pool = _Pool(workers)  # processes, started when there is more than one group to parse
-    fast_evtx = evtx_fast.available()
-    if not fast_evtx and _looks_big(paths):
+    # EVTX goes to threads as the walk finds it: the flattener, Arrow, Parquet and the walk's
+    # hashing release the GIL, and threads cost no start-up (only the evtx iteration holds it)
+    threads = (
+        ThreadPoolExecutor(max_workers=pool.n, thread_name_prefix="evtx") if evtx_fast.available() else None
+    )
+    if threads is None and _looks_big(paths):
         pool.start()  # early: the workers' start-up overlaps the walk over the inputs
-    stream = _EvtxStream(case, ctx, summary, pool.n, progress, on_problem) if fast_evtx else None
+    evtx = _Committer(case, ctx, summary, progress, on_problem, lambda _only: threads, pool.n)
     try:
         summary.orphans_removed = case.remove_orphans()
         done_keys = case.done_keys()
         done_shas = case.done_shas()
         scratch = case.staging_dir / "extract"
-        pending: list[tuple[InputFile, str, Candidate]] = []
+        pending: list[Item] = []
         recorded: list[dict[str, Any]] = []
         mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
         for cand in walk(paths, scratch):
@@ -139,10 +144,9 @@ def _ingest(
             row = _triage(cand, done_keys, done_shas, summary, pending, mapped)
             if row is not None:
                 recorded.append(row)
-            elif stream is not None and pending and pending[-1][1] == "evtx":
-                stream.add(pending.pop())  # parsed while the walk goes on hashing
-        if stream is not None:
-            stream.finish()
+            elif threads is not None and pending and pending[-1][1] == "evtx":
+                evtx.add(pending.pop())  # parsed while the walk goes on hashing
+        evtx.finish()
         _record_plain(case, recorded, summary, on_problem)
         # formats without a year go last, so the year can come from the rest of the collection
         dated = [p for p in pending if p[1] not in YEARLESS]
@@ -153,52 +157,65 @@ def _ingest(
             ctx = replace(ctx, reference_year=collection_year(case))
         _parse_all(case, yearless, ctx, summary, pool, progress, on_problem)
         case.refresh_views()
-        _custody(case_dir, [*(stream.inputs if stream else []), *pending], recorded)
+        _custody(case_dir, [*evtx.inputs, *pending], recorded)
     finally:
-        if stream is not None:
-            stream.close()
+        if threads is not None:
+            threads.shutdown(wait=True, cancel_futures=True)
         pool.close()
         case.remove_orphans()
         case.close()
     return summary
 
 
-class _EvtxStream:
-    """EVTX inputs parsed by threads as the walk finds them, committed in the order found.
+class _Committer:
+    """Inputs into commit groups, each run as a task once it fills, results committed in order.
 
-    The heavy parts (the C flattener, Arrow, Parquet, and the walk's hashing) release the
-    GIL, so threads overlap them without a process pool's start-up; only the ``evtx``
-    iteration itself holds the GIL.
+    ``executor(only)`` says where a group's task runs, None meaning inline; ``only`` is true
+    for a group that is the first and the last, which need not start a process pool. At most
+    two tasks per worker are out at once: bounded memory and staging space.
     """
 
     def __init__(
-        self, case: Case, ctx: ParseContext, summary: IngestSummary, n: int, progress: Progress | None,
-        on_problem: Any,
+        self, case: Case, ctx: ParseContext, summary: IngestSummary, progress: Progress | None,
+        on_problem: Any, executor: Callable[[bool], Executor | None], width: int, total: int | None = None,
     ) -> None:  # fmt: skip
         self.case, self.ctx, self.summary = case, ctx, summary
         self.progress, self.on_problem = progress, on_problem
-        self.n = max(1, n)
-        self.threads = ThreadPoolExecutor(max_workers=self.n, thread_name_prefix="evtx")
-        self.group: list[tuple[InputFile, str, Candidate]] = []
+        self.executor, self.width, self.total = executor, max(1, width), total
+        self.inputs: list[Item] = []  # everything added, for the custody log
+        self.group: list[Item] = []
         self.size = 0
-        self.queue: deque[tuple[Future[TaskResult], list[tuple[InputFile, str, Candidate]]]] = deque()
-        self.inputs: list[tuple[InputFile, str, Candidate]] = []
+        self.queue: deque[tuple[Future[TaskResult], list[Item]]] = deque()
+        self.submitted = 0
         self.done_bytes = 0
 
-    def add(self, item: tuple[InputFile, str, Candidate]) -> None:
+    def add(self, item: Item) -> None:
         self.inputs.append(item)
         self.group.append(item)
         self.size += item[0].size
         if self.size >= GROUP_BYTES or len(self.group) >= GROUP_FILES:
-            self._submit()
+            self._submit(only=False)
 
-    def _submit(self) -> None:
+    def finish(self) -> None:
+        """Run what is left and commit everything."""
+        if self.group:
+            self._submit(only=self.submitted == 0)
+        self._drain(0)
+
+    def _submit(self, only: bool) -> None:
         group, self.group, self.size = self.group, [], 0
         task = Task(
             _batch_id(group), [(s, p) for s, p, _ in group], self.ctx, self.case.staging_dir / "parts"
         )
-        self.queue.append((self.threads.submit(run_task, task), group))
-        self._drain(2 * self.n)
+        executor = self.executor(only)
+        if executor is None:
+            fut: Future[TaskResult] = Future()
+            fut.set_result(run_task(task))
+        else:
+            fut = executor.submit(run_task, task)
+        self.queue.append((fut, group))
+        self.submitted += 1
+        self._drain(2 * self.width)
 
     def _drain(self, limit: int) -> None:
         """Commit finished tasks at the head of the queue; wait while more than ``limit`` are out."""
@@ -207,15 +224,7 @@ class _EvtxStream:
             _commit(self.case, fut.result(), group, self.summary, self.on_problem)
             self.done_bytes += sum(s.size for s, _, _ in group)
             if self.progress:
-                self.progress(self.done_bytes, self.done_bytes + sum(s.size for s, _, _ in self.group))
-
-    def finish(self) -> None:
-        if self.group:
-            self._submit()
-        self._drain(0)
-
-    def close(self) -> None:
-        self.threads.shutdown(wait=True, cancel_futures=True)
+                self.progress(self.done_bytes, self.total or self.done_bytes + self.size)
 
 
 class _Pool:
@@ -317,9 +326,7 @@ def _valid_zone(name: str) -> str | None:
     return name
 
 
-def _custody(
-    case_dir: Path, pending: list[tuple[InputFile, str, Candidate]], recorded: list[dict[str, Any]]
-) -> None:
+def _custody(case_dir: Path, pending: list[Item], recorded: list[dict[str, Any]]) -> None:
     """Record in the custody log what this run hashed (inputs already in the case are not repeated)."""
     hashes = {_label(s.path, s.member): s.sha256 for s, _, _ in pending}
     hashes.update({_label(r["path"], r["member"]): r["sha256"] for r in recorded if r.get("sha256")})
@@ -356,7 +363,7 @@ def _triage(
     done_keys: set[tuple[str, str, str | None]],
     done_shas: set[str],
     summary: IngestSummary,
-    pending: list[tuple[InputFile, str, Candidate]],
+    pending: list[Item],
     mapped: MappedParser | None = None,
 ) -> dict[str, Any] | None:
     """Decide what to do with a candidate; return a manifest row when it will not be parsed."""
@@ -413,23 +420,7 @@ def _record_plain(case: Case, rows: list[dict[str, Any]], summary: IngestSummary
         _note_problem(summary, row, on_problem)
 
 
-def _groups(
-    pending: list[tuple[InputFile, str, Candidate]],
-) -> Iterator[list[tuple[InputFile, str, Candidate]]]:
-    """Consecutive inputs into commit groups of bounded size and count."""
-    group: list[tuple[InputFile, str, Candidate]] = []
-    size = 0
-    for item in pending:
-        group.append(item)
-        size += item[0].size
-        if size >= GROUP_BYTES or len(group) >= GROUP_FILES:
-            yield group
-            group, size = [], 0
-    if group:
-        yield group
-
-
-def _batch_id(group: list[tuple[InputFile, str, Candidate]]) -> str:
+def _batch_id(group: list[Item]) -> str:
     h = hashlib.sha256()
     for src, _, _ in group:
         h.update(f"{src.sha256}:{src.path}:{src.member}\n".encode())
@@ -438,54 +429,22 @@ def _batch_id(group: list[tuple[InputFile, str, Candidate]]) -> str:
 
 def _parse_all(
     case: Case,
-    pending: list[tuple[InputFile, str, Candidate]],
+    pending: list[Item],
     ctx: ParseContext,
     summary: IngestSummary,
     pool: _Pool,
     progress: Progress | None,
     on_problem: Any,
 ) -> None:
-    if not pending:
-        return
+    """Parse in the process pool (inline when there is one group and no pool running yet)."""
     total = sum(p[0].size for p in pending)
-    staging = case.staging_dir / "parts"
-    tasks = [(Task(_batch_id(g), [(s, p) for s, p, _ in g], ctx, staging), g) for g in _groups(pending)]
-    done_bytes = 0
-    executor = pool.start() if len(tasks) > 1 or pool.pool is not None else None
-    for result, group in _execute(tasks, executor, pool.n):
-        _commit(case, result, group, summary, on_problem)
-        done_bytes += sum(s.size for s, _, _ in group)
-        if progress:
-            progress(done_bytes, total)
-
-
-def _execute(
-    tasks: list[tuple[Task, list[Any]]], pool: ProcessPoolExecutor | None, n: int
-) -> Iterator[tuple[TaskResult, list[Any]]]:
-    """Run tasks inline (no pool) or in the process pool, yielding results in task order."""
-    if pool is None:
-        for task, group in tasks:
-            yield run_task(task), group
-        return
-    futures: dict[Future[TaskResult], int] = {}
-    results: dict[int, TaskResult] = {}
-    queue = iter(enumerate(tasks))
-    next_out = 0
-    # keep at most 2 tasks per worker in flight: bounded memory and staging space
-    for i, (task, _) in queue:
-        futures[pool.submit(run_task, task)] = i
-        if len(futures) >= 2 * n:
-            break
-    while futures:
-        finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-        for fut in finished:
-            results[futures.pop(fut)] = fut.result()
-            nxt = next(queue, None)
-            if nxt is not None:
-                futures[pool.submit(run_task, nxt[1][0])] = nxt[0]
-        while next_out in results:
-            yield results.pop(next_out), tasks[next_out][1]
-            next_out += 1
+    committer = _Committer(
+        case, ctx, summary, progress, on_problem,
+        lambda only: None if only and pool.pool is None else pool.start(), pool.n, total,
+    )  # fmt: skip
+    for item in pending:
+        committer.add(item)
+    committer.finish()
 
 
 def _commit(

@@ -241,19 +241,13 @@ class Case:
                         "rows": pa.array([p.rows for _, p in moved], pa.int64()),
                     }
                 )
-                con.register("_new_parts", new_parts)
-                con.execute("INSERT OR REPLACE INTO parts SELECT * FROM _new_parts")
-                con.unregister("_new_parts")
-            cols = ", ".join(_INPUT_SCHEMA.names)
+                _insert_arrow(con, "INSERT OR REPLACE INTO parts", new_parts)
             rows = list(inputs)
             if rows:
-                # one Arrow insert: DuckDB's per-row executemany costs ~1 ms a row
                 new_inputs = pa.Table.from_pylist(
                     [{c: r.get(c) for c in _INPUT_SCHEMA.names} for r in rows], schema=_INPUT_SCHEMA
                 )
-                con.register("_new_inputs", new_inputs)
-                con.execute(f"INSERT INTO inputs ({cols}) SELECT {cols} FROM _new_inputs")
-                con.unregister("_new_inputs")
+                _insert_arrow(con, f"INSERT INTO inputs ({', '.join(_INPUT_SCHEMA.names)})", new_inputs)
             if rejects_file is not None:
                 con.execute(
                     "INSERT INTO rejects SELECT input_sha256, rec_index, rec_offset, rec_line, record_id, raw, reason "
@@ -269,6 +263,18 @@ class Case:
     def record_inputs(self, inputs: Iterable[dict[str, Any]]) -> None:
         """Record inputs that produced no parts (unknown, empty, failed, duplicate, refused)."""
         self.commit_batch("", [], inputs, None)
+
+
+def _insert_arrow(con: duckdb.DuckDBPyConnection, insert: str, table: pa.Table) -> None:
+    """``insert`` (``INSERT ... INTO t [(cols)]``) of an Arrow table's rows, in one statement.
+
+    DuckDB's per-row ``executemany`` costs ~1 ms a row.
+    """
+    con.register("_new_rows", table)
+    try:
+        con.execute(f"{insert} SELECT * FROM _new_rows")
+    finally:
+        con.unregister("_new_rows")
 
 
 def _sql_str(s: str) -> str:

@@ -155,11 +155,7 @@ class EvtxParser:
         return head.startswith(MAGIC)
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
-        try:
-            # one thread: files are already parsed in parallel, one per worker
-            records = PyEvtxParser(str(src.local), 1).records_json()
-        except Exception as exc:  # the parser's own error type is RuntimeError/OSError
-            raise FileFailed(f"evtx could not open the file: {exc}") from exc
+        records = open_records(src)
         while True:
             try:
                 rec = next(records)
@@ -169,6 +165,15 @@ class EvtxParser:
                 yield Reject(reason=f"evtx: {exc}")
                 continue
             yield record_to_row(rec)
+
+
+def open_records(src: InputFile) -> Iterator[dict[str, Any]]:
+    """The file's ``records_json()`` iterator; FileFailed when evtx cannot open it."""
+    try:
+        # one thread: files are already parsed in parallel, one per worker
+        return PyEvtxParser(str(src.local), 1).records_json()
+    except Exception as exc:  # the parser's own error type is RuntimeError/OSError
+        raise FileFailed(f"evtx could not open the file: {exc}") from exc
 
 
 def record_to_row(rec: dict[str, Any]) -> Row | Reject:

@@ -20,10 +20,9 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from evtx import PyEvtxParser
 
-from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
-from forensics.ingest.evtx import EvtxParser, record_to_row
+from forensics.ingest.base import InputFile, ParseContext, Reject, Row
+from forensics.ingest.evtx import EvtxParser, open_records, record_to_row
 from forensics.ingest.windows_common import category_column, core_columns
 from forensics.schema import CORE, CORE_NAMES, UTC_TS
 
@@ -79,10 +78,7 @@ class EvtxBatch:
 
     def add(self, src: InputFile, ctx: ParseContext, res: Any, sink: Sink) -> None:
         """Read every record of one file; the parser's own record errors are rejected at once."""
-        try:
-            records = PyEvtxParser(str(src.local), 1).records_json()
-        except Exception as exc:  # the parser's own error type is RuntimeError/OSError
-            raise FileFailed(f"evtx could not open the file: {exc}") from exc
+        records = open_records(src)
         override = ctx.host if ctx.host and ctx.options.get("host_override") else None
         self.files.append(_File(src, ctx, res, ctx.host or src.host_hint, override))
         start, index = len(self.recs), 0

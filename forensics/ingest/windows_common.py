@@ -97,6 +97,11 @@ def _int(v: Any) -> int | None:
         return None
 
 
+def _port(v: Any) -> int | None:
+    x = _int(v)
+    return x if x is not None and 0 <= x < 65536 else None
+
+
 def _split_hashes(hashes: str, row: Row) -> None:
     """Sysmon ``Hashes``: ``SHA1=..,MD5=..,SHA256=..,IMPHASH=..`` into hash columns."""
     for part in hashes.split(","):
@@ -158,14 +163,14 @@ def fill_core(row: Row, data: dict[str, Any]) -> None:
     src = _first(data, "IpAddress", "SourceIp", "SourceAddress", "ClientAddress", "SourceNetworkAddress")
     if src is not None:
         row["src_ip"] = str(src)
-    sport = _int(_first(data, "IpPort", "SourcePort"))
-    if sport is not None and 0 <= sport < 65536:
+    sport = _port(_first(data, "IpPort", "SourcePort"))
+    if sport is not None:
         row["src_port"] = sport
     dst = _first(data, "DestinationIp", "DestAddress")
     if dst is not None:
         row["dst_ip"] = str(dst)
-    dport = _int(_first(data, "DestinationPort", "DestPort"))
-    if dport is not None and 0 <= dport < 65536:
+    dport = _port(_first(data, "DestinationPort", "DestPort"))
+    if dport is not None:
         row["dst_port"] = dport
     path = _first(data, "TargetFilename", "ObjectName", "ImageLoaded", "ServiceFileName", "ImagePath")
     if path is not None:
@@ -207,11 +212,6 @@ def _int64(v: Any) -> int | None:
     """``_int``, and None where the value would not fit the column (as the row path's coercion)."""
     x = _int(v)
     return x if x is not None and -(1 << 63) <= x < (1 << 63) else None
-
-
-def _port(v: Any) -> int | None:
-    x = _int(v)
-    return x if x is not None and 0 <= x < 65536 else None
 
 
 def _hash_triplet(v: str) -> dict[str, str | None]:

@@ -282,9 +282,14 @@ def _read_evtx(src: InputFile, ctx: ParseContext, fast: evtx_fast.EvtxBatch, sin
     except FileFailed as exc:
         res.status, res.error = "failed", str(exc)
     except Exception as exc:  # a bug must not stop the run: record it with its trace
-        res.status = "failed"
-        res.error = f"parser evtx crashed: {exc!r}; " + traceback.format_exc(limit=3).replace("\n", " | ")
+        res.status, res.error = "failed", _crash("evtx", exc, res.rows + res.rejects)
     return res
+
+
+def _crash(parser: str, exc: Exception, records: int) -> str:
+    """A parser crash for the manifest, with its trace on one line."""
+    trace = traceback.format_exc(limit=3).replace("\n", " | ")
+    return f"parser {parser} crashed after {records} records: {exc!r}; {trace}"
 
 
 def _finish_row(item: Row, src: InputFile, ctx: ParseContext, index: int, res: InputResult) -> None:
@@ -323,10 +328,7 @@ def _parse_one(
         res.status, res.error = "failed", str(exc)
         return res
     except Exception as exc:  # a parser bug must not stop the run: record it with its trace
-        res.status = "failed"
-        res.error = f"parser {parser_name} crashed after {index} records: {exc!r}; " + traceback.format_exc(
-            limit=3
-        ).replace("\n", " | ")
+        res.status, res.error = "failed", _crash(parser_name, exc, index)
         return res
     if res.rejects:
         res.status = "rejects"

@@ -62,6 +62,13 @@ static void buf_free(Buf *b) {
 enum { OK = 0, NUL = 1, BAIL = 2, NOMEM = 3 };
 enum { K_STR = 0, K_I64 = 1, K_I32 = 2, K_TS = 3 };
 
+/* return a step's failure (BAIL or NOMEM) at once */
+#define TRY(x)                 \
+    do {                       \
+        int rc_ = (x);         \
+        if (rc_) return rc_;   \
+    } while (0)
+
 /* ---- one column being built -------------------------------------------------------- */
 /* Columns are sparse (each event type has its own fields), so a column keeps only the rows
  * that set it; the dense Arrow buffers are laid out once, at the end. */
@@ -613,11 +620,6 @@ static int text_of(Buf *out, Cur *c, int depth) {
     }
 }
 
-static int text_of_span(Buf *out, const Span *sp, int depth) {
-    Cur c = {sp->s, sp->e};
-    return text_of(out, &c, depth);
-}
-
 /* A plain string (or null) value, decoded into `out`; other types: BAIL. */
 static int plain_string(Buf *out, const Span *sp) {
     if (span_null(sp)) return NUL;
@@ -713,24 +715,19 @@ static Col *rcol(Rec *r, const char *name, int kind) {
 
 /* Set a string column of this row from a value rendered by text_of; null leaves the row null
  * but makes the column exist (the Python row has the key). */
-static int set_text(Rec *r, Col *col, const Span *sp, int depth) {
+static int set_text_cur(Rec *r, Col *col, Cur *c, int depth) {
     if (!col || col->kind != K_STR) return col ? BAIL : NOMEM;
     if (col_begin(col, r->row)) return NOMEM;
     size_t mark = col->data.len;
-    int t = sp->s == NULL ? NUL : text_of_span(&col->data, sp, depth);
+    int t = c ? text_of(&col->data, c, depth) : NUL;
     if (t == BAIL || t == NOMEM) return t;
     if (t == NUL) col->data.len = mark;
     return col_end(col, r->row, t == OK);
 }
 
-static int set_text_cur(Rec *r, Col *col, Cur *c, int depth) {
-    if (!col || col->kind != K_STR) return col ? BAIL : NOMEM;
-    if (col_begin(col, r->row)) return NOMEM;
-    size_t mark = col->data.len;
-    int t = text_of(&col->data, c, depth);
-    if (t == BAIL || t == NOMEM) return t;
-    if (t == NUL) col->data.len = mark;
-    return col_end(col, r->row, t == OK);
+static int set_text(Rec *r, Col *col, const Span *sp, int depth) {
+    Cur c = {sp->s, sp->e};
+    return set_text_cur(r, col, sp->s ? &c : NULL, depth);
 }
 
 /* A data field: a new column unless it would land on a core column. */
@@ -811,54 +808,51 @@ static int user_sub_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) 
     return set_text_cur(in->r, col, c, depth);
 }
 
-typedef struct {
-    Rec *r;
-} UserInner;
+/* Does the row path descend into this UserData value? Only for an object without #text;
+ * one with repeated keys (Python keeps only the last) goes to the Python path. */
+static int descends(const Span *v, int *yes) {
+    *yes = 0;
+    if (*v->s != '{') return OK;
+    KeySet ks;
+    TRY(keys_of(v, &ks));
+    if (ks.dup) return BAIL;
+    *yes = !ks.has_text;
+    return OK;
+}
 
 static int user_inner_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
-    Rec *r = ((UserInner *)ctx)->r;
+    Rec *r = ctx;
     if (kn == 11 && memcmp(k, "#attributes", 11) == 0) return skip_value(c, depth);
     Span v;
-    int rc;
-    if ((rc = span_of(c, depth, &v))) return rc;
-    if (*v.s == '{') {
-        KeySet ks;
-        if ((rc = keys_of(&v, &ks))) return rc;
-        if (ks.dup) return BAIL;
-        if (!ks.has_text) {
-            /* one level more: {"Key": {"Sub": v}} -> Key_Sub */
-            char keycopy[256];
-            if (kn >= sizeof keycopy) return BAIL;
-            memcpy(keycopy, k, kn);
-            Inner in = {r, keycopy, kn};
-            Cur vc = {v.s, v.e};
-            return walk_object(&vc, depth, user_sub_key, &in);
-        }
+    int deeper;
+    TRY(span_of(c, depth, &v));
+    TRY(descends(&v, &deeper));
+    if (deeper) {
+        /* one level more: {"Key": {"Sub": v}} -> Key_Sub */
+        char keycopy[256];
+        if (kn >= sizeof keycopy) return BAIL;
+        memcpy(keycopy, k, kn);
+        Inner in = {r, keycopy, kn};
+        Cur vc = {v.s, v.e};
+        return walk_object(&vc, depth, user_sub_key, &in);
     }
     Col *col = data_col(r, k, kn);
-    if (!col) return BAIL;
-    return set_text(r, col, &v, depth);
+    return col ? set_text(r, col, &v, depth) : BAIL;
 }
 
 static int user_wrapper_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
     Rec *r = ctx;
     if (kn == 11 && memcmp(k, "#attributes", 11) == 0) return skip_value(c, depth);
     Span v;
-    int rc;
-    if ((rc = span_of(c, depth, &v))) return rc;
-    if (*v.s == '{') {
-        KeySet ks;
-        if ((rc = keys_of(&v, &ks))) return rc;
-        if (ks.dup) return BAIL;
-        if (!ks.has_text) {
-            UserInner ui = {r};
-            Cur vc = {v.s, v.e};
-            return walk_object(&vc, depth, user_inner_key, &ui);
-        }
+    int deeper;
+    TRY(span_of(c, depth, &v));
+    TRY(descends(&v, &deeper));
+    if (deeper) {
+        Cur vc = {v.s, v.e};
+        return walk_object(&vc, depth, user_inner_key, r);
     }
     Col *col = data_col(r, k, kn);
-    if (!col) return BAIL;
-    return set_text(r, col, &v, depth);
+    return col ? set_text(r, col, &v, depth) : BAIL;
 }
 
 static int user_data(Rec *r, const Span *sp) {
@@ -876,9 +870,14 @@ enum {
     S_PROVIDER, S_EVENTID, S_RECORDID, S_CHANNEL, S_COMPUTER, S_TIME, S_VERSION, S_LEVEL, S_TASK,
     S_OPCODE, S_KEYWORDS, S_EXECUTION, S_SECURITY, S_CORRELATION, S_COUNT
 };
-static const char *SYS_KEYS[S_COUNT] = {
-    "Provider", "EventID", "EventRecordID", "Channel", "Computer", "TimeCreated", "Version", "Level",
-    "Task", "Opcode", "Keywords", "Execution", "Security", "Correlation",
+#define KEY(s) {s, sizeof(s) - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} SYS_KEYS[S_COUNT] = {
+    KEY("Provider"), KEY("EventID"), KEY("EventRecordID"), KEY("Channel"), KEY("Computer"), KEY("TimeCreated"),
+    KEY("Version"), KEY("Level"), KEY("Task"), KEY("Opcode"), KEY("Keywords"), KEY("Execution"), KEY("Security"),
+    KEY("Correlation"),
 };
 
 typedef struct {
@@ -886,12 +885,10 @@ typedef struct {
     int dup;
 } Sys;
 
-static const size_t SYS_LENS[S_COUNT] = {8, 7, 13, 7, 8, 11, 7, 5, 4, 6, 8, 9, 8, 11};
-
 static int sys_key(void *ctx, const char *k, size_t kn, Cur *c, int depth) {
     Sys *s = ctx;
     for (int i = 0; i < S_COUNT; i++) {
-        if (SYS_LENS[i] == kn && memcmp(SYS_KEYS[i], k, kn) == 0) {
+        if (SYS_KEYS[i].len == kn && memcmp(SYS_KEYS[i].name, k, kn) == 0) {
             if (s->v[i].s) s->dup = 1;
             return span_of(c, depth, &s->v[i]);
         }
@@ -962,12 +959,6 @@ static Group *group_for(State *st, const char *ch, size_t chn, int has) {
     st->ngroups++;
     return g;
 }
-
-#define TRY(x)                 \
-    do {                       \
-        int rc_ = (x);         \
-        if (rc_) return rc_;   \
-    } while (0)
 
 /* A string attribute of an #attributes object: plain string or null, else BAIL. */
 static int attr_str(const Span *attrs, const char *name, Buf *out, int *present) {
@@ -1072,7 +1063,7 @@ static int system_cols(Rec *r, Sys *s) {
     static const int plain[] = {S_VERSION, S_LEVEL, S_TASK, S_OPCODE, S_KEYWORDS};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++) {
         Span *v = &s->v[plain[i]];
-        if (v->s && !span_null(v)) TRY(set_text(r, rcol(r, SYS_KEYS[plain[i]], K_STR), v, 3));
+        if (v->s && !span_null(v)) TRY(set_text(r, rcol(r, SYS_KEYS[plain[i]].name, K_STR), v, 3));
     }
     TRY(attrs_of(&s->v[S_EXECUTION], &attrs));
     if (obj_nonempty(&attrs)) {

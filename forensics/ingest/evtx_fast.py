@@ -135,7 +135,7 @@ class EvtxBatch:
         n = len(positions) // 8
         pos = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(positions)])
         cols = {name: _array(kind, n, valid, b1, b2) for name, kind, valid, b1, b2 in spec}
-        core: dict[str, pa.Array] = {k: cols.pop(k) for k in FROM_FLATTENER if k in cols}
+        core: dict[str, pa.Array] = {k: cols.pop(k) for k in CORE_NAMES if k in cols}  # the System ones
         files = pc.take(file_no, pos)
         core["host"] = self._hosts(core.get("host"), files)
         core["source"] = pa.repeat(EvtxParser.name, n)

@@ -111,47 +111,49 @@ def _split_hashes(hashes: str, row: Row) -> None:
             row["hash_" + algo.lower()] = value.strip().lower()
 
 
-_CORE_SOURCES = frozenset(
-    (
-        "TargetUserName", "User", "SubjectUserName", "UserName", "AccountName", "TargetUserSid",
-        "SubjectUserSid", "UserSid", "Image", "NewProcessName", "ProcessName", "Application", "SourceImage",
-        "CommandLine", "ScriptBlockText", "ProcessId", "NewProcessId", "SourceProcessId", "ParentImage",
-        "ParentProcessName", "ParentCommandLine", "ParentProcessId", "IpAddress", "SourceIp",
-        "SourceAddress", "ClientAddress", "SourceNetworkAddress", "IpPort", "SourcePort", "DestinationIp",
-        "DestAddress", "DestinationPort", "DestPort", "TargetFilename", "ObjectName", "ImageLoaded",
-        "ServiceFileName", "ImagePath", "Hashes", "Hash",
-    )
-)  # fmt: skip
+# Native fields each core column is taken from: the first one with a value ("" and "-" are none).
+_USER = ("TargetUserName", "User", "SubjectUserName", "UserName", "AccountName")
+_DOMAIN = ("TargetDomainName", "SubjectDomainName", "DomainName")
+_PID = ("ProcessId", "NewProcessId", "SourceProcessId")
+_FIRST_OF: dict[str, tuple[str, ...]] = {
+    "user_sid": ("TargetUserSid", "SubjectUserSid", "UserSid"),
+    "process_image": ("Image", "NewProcessName", "ProcessName", "Application", "SourceImage"),
+    "process_cmdline": ("CommandLine", "ScriptBlockText"),
+    "parent_image": ("ParentImage", "ParentProcessName"),
+    "src_ip": ("IpAddress", "SourceIp", "SourceAddress", "ClientAddress", "SourceNetworkAddress"),
+    "dst_ip": ("DestinationIp", "DestAddress"),
+    "file_path": ("TargetFilename", "ObjectName", "ImageLoaded", "ServiceFileName", "ImagePath"),
+}
+_PORTS: dict[str, tuple[str, ...]] = {
+    "src_port": ("IpPort", "SourcePort"),
+    "dst_port": ("DestinationPort", "DestPort"),
+}
+_HASHES = ("Hashes", "Hash")
+_CORE_SOURCES = frozenset((*_USER, *_PID, "ParentCommandLine", "ParentProcessId", *_HASHES)).union(
+    *_FIRST_OF.values(), *_PORTS.values()
+)
 
 
 def fill_core(row: Row, data: dict[str, Any]) -> None:
     """Fill user, process, network, file and hash core columns from native event data."""
     if _CORE_SOURCES.isdisjoint(data):
         return
-    user = _first(data, "TargetUserName", "User", "SubjectUserName", "UserName", "AccountName")
+    user = _first(data, *_USER)
     if user is not None:
         user = str(user)
-        domain = _first(data, "TargetDomainName", "SubjectDomainName", "DomainName")
+        domain = _first(data, *_DOMAIN)
         if "\\" in user and domain is None:
             domain, _, user = user.partition("\\")
         row["user_name"] = user
         if domain is not None:
             row["user_domain"] = str(domain)
-    sid = _first(data, "TargetUserSid", "SubjectUserSid", "UserSid")
-    if sid is not None:
-        row["user_sid"] = str(sid)
-    image = _first(data, "Image", "NewProcessName", "ProcessName", "Application", "SourceImage")
-    if image is not None:
-        row["process_image"] = str(image)
-    cmd = _first(data, "CommandLine", "ScriptBlockText")
-    if cmd is not None:
-        row["process_cmdline"] = str(cmd)
-    pid = _int(_first(data, "ProcessId", "NewProcessId", "SourceProcessId"))
+    for name, sources in _FIRST_OF.items():
+        value = _first(data, *sources)
+        if value is not None:
+            row[name] = str(value)
+    pid = _int(_first(data, *_PID))
     if pid is not None:
         row["process_pid"] = pid
-    parent = _first(data, "ParentImage", "ParentProcessName")
-    if parent is not None:
-        row["parent_image"] = str(parent)
     pcmd = data.get("ParentCommandLine")
     if pcmd not in (None, ""):
         row["parent_cmdline"] = str(pcmd)
@@ -160,21 +162,10 @@ def fill_core(row: Row, data: dict[str, Any]) -> None:
         ppid = _int(data.get("ProcessId"))
     if ppid is not None:
         row["parent_pid"] = ppid
-    src = _first(data, "IpAddress", "SourceIp", "SourceAddress", "ClientAddress", "SourceNetworkAddress")
-    if src is not None:
-        row["src_ip"] = str(src)
-    sport = _port(_first(data, "IpPort", "SourcePort"))
-    if sport is not None:
-        row["src_port"] = sport
-    dst = _first(data, "DestinationIp", "DestAddress")
-    if dst is not None:
-        row["dst_ip"] = str(dst)
-    dport = _port(_first(data, "DestinationPort", "DestPort"))
-    if dport is not None:
-        row["dst_port"] = dport
-    path = _first(data, "TargetFilename", "ObjectName", "ImageLoaded", "ServiceFileName", "ImagePath")
-    if path is not None:
-        row["file_path"] = str(path)
+    for name, sources in _PORTS.items():
+        port = _port(_first(data, *sources))
+        if port is not None:
+            row[name] = port
     hashes = data.get("Hashes") or data.get("Hash")
     if hashes:
         _split_hashes(str(hashes), row)
@@ -223,9 +214,9 @@ def _hash_triplet(v: str) -> dict[str, str | None]:
 def core_columns(cols: Mapping[str, pa.Array], n: int) -> dict[str, pa.Array]:
     """``fill_core`` over whole columns of native event data: the core columns it would set."""
     out: dict[str, pa.Array] = {}
-    user = _first_col(cols, "TargetUserName", "User", "SubjectUserName", "UserName", "AccountName")
+    user = _first_col(cols, *_USER)
     if user is not None:
-        domain = _first_col(cols, "TargetDomainName", "SubjectDomainName", "DomainName")
+        domain = _first_col(cols, *_DOMAIN)
         split = pc.match_substring(user, "\\")
         if domain is not None:
             split = pc.and_(split, pc.is_null(domain))
@@ -238,22 +229,13 @@ def core_columns(cols: Mapping[str, pa.Array], n: int) -> dict[str, pa.Array]:
         out["user_name"] = user
         if domain is not None:
             out["user_domain"] = pc.if_else(pc.is_valid(user), domain, _NULL_STR)
-    simple = {
-        "user_sid": ("TargetUserSid", "SubjectUserSid", "UserSid"),
-        "process_image": ("Image", "NewProcessName", "ProcessName", "Application", "SourceImage"),
-        "process_cmdline": ("CommandLine", "ScriptBlockText"),
-        "parent_image": ("ParentImage", "ParentProcessName"),
-        "src_ip": ("IpAddress", "SourceIp", "SourceAddress", "ClientAddress", "SourceNetworkAddress"),
-        "dst_ip": ("DestinationIp", "DestAddress"),
-        "file_path": ("TargetFilename", "ObjectName", "ImageLoaded", "ServiceFileName", "ImagePath"),
-    }
-    for name, sources in simple.items():
+    for name, sources in _FIRST_OF.items():
         col = _first_col(cols, *sources)
         if col is not None:
             out[name] = col
     if "ParentCommandLine" in cols:
         out["parent_cmdline"] = _clean(cols["ParentCommandLine"], pa.array([""]))
-    pid = _first_col(cols, "ProcessId", "NewProcessId", "SourceProcessId")
+    pid = _first_col(cols, *_PID)
     if pid is not None:
         out["process_pid"] = _map_unique(pid, _int64, pa.int64())
     ppid = _first_col(cols, "ParentProcessId")
@@ -264,14 +246,11 @@ def core_columns(cols: Mapping[str, pa.Array], n: int) -> dict[str, pa.Array]:
         ppid = creator if ppid is None else pc.coalesce(ppid, creator)
     if ppid is not None:
         out["parent_pid"] = ppid
-    for name, sources in (
-        ("src_port", ("IpPort", "SourcePort")),
-        ("dst_port", ("DestinationPort", "DestPort")),
-    ):
+    for name, sources in _PORTS.items():
         col = _first_col(cols, *sources)
         if col is not None:
             out[name] = _map_unique(col, _port, pa.int32())
-    hashes = [_clean(cols[h], pa.array([""])) for h in ("Hashes", "Hash") if h in cols]
+    hashes = [_clean(cols[h], pa.array([""])) for h in _HASHES if h in cols]
     if hashes:
         triplets = _map_unique(
             hashes[0] if len(hashes) == 1 else pc.coalesce(*hashes),

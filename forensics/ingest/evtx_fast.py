@@ -83,19 +83,19 @@ class EvtxBatch:
         self.files.append(_File(src, ctx, res, ctx.host or src.host_hint, override))
         start, index = len(self.recs), 0
         while True:
-            before = len(self.recs)
+            before, error = len(self.recs), None
             try:
                 self.recs.extend(records)  # keeps what came before an error
             except Exception as exc:  # a broken record: the iterator goes on after it
-                got = len(self.recs) - before
-                self.rec_index.extend(range(index, index + got))
-                sink.reject(src.sha256, index + got, Reject(reason=f"evtx: {exc}"))
-                res.rejects += 1
-                index += got + 1
-                continue
+                error = exc
             got = len(self.recs) - before
             self.rec_index.extend(range(index, index + got))
-            break
+            index += got
+            if error is None:
+                break
+            sink.reject(src.sha256, index, Reject(reason=f"evtx: {error}"))
+            res.rejects += 1
+            index += 1
         n = len(self.recs) - start
         self.file_no.extend(array("q", [len(self.files) - 1]) * n)
         res.rows += n

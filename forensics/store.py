@@ -54,8 +54,10 @@ CREATE TABLE IF NOT EXISTS inputs (
     host VARCHAR,
     ingested_at TIMESTAMPTZ,
     tool_version VARCHAR,
-    batch VARCHAR
+    batch VARCHAR,
+    context VARCHAR
 );
+ALTER TABLE inputs ADD COLUMN IF NOT EXISTS context VARCHAR;
 CREATE TABLE IF NOT EXISTS rejects (
     input_sha256 VARCHAR,
     rec_index BIGINT,
@@ -84,6 +86,7 @@ _INPUT_SCHEMA = pa.schema(
         ("md5", pa.string()), ("parser", pa.string()), ("rows", pa.int64()), ("rejects", pa.int64()),
         ("status", pa.string()), ("error", pa.string()), ("host", pa.string()),
         ("ingested_at", pa.timestamp("us", tz="UTC")), ("tool_version", pa.string()), ("batch", pa.string()),
+        ("context", pa.string()),  # forensics.ingest.context.InputContext as JSON, for parsed inputs
     ]
 )  # fmt: skip
 

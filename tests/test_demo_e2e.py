@@ -56,6 +56,7 @@ class Demo:
     story: Story
     findings: list[dict[str, Any]]
     step_records: dict[int, set[tuple[str, int]]]
+    verify: subprocess.CompletedProcess[str]  # verify --key --sources sample_data --reproduce of its bundle
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +70,46 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         cwd=work, capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
+    verify = _export_and_verify(work, case_dir, env)  # before this process opens the case
     case = Case.open(case_dir)
     try:
         records = {s["step"]: _step_records(case, s) for s in STEPS}
         yield Demo(
             case=case, case_dir=case_dir, stdout=proc.stdout,
             timeline=build_timeline(case, mode="context").to_pylist(), story=build_story(case),
-            findings=load_findings(case), step_records=records,
+            findings=load_findings(case), step_records=records, verify=verify,
         )  # fmt: skip
     finally:
         case.close()
+
+
+def _export_and_verify(work: Path, case_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Sign and export the demo case's bundle, then verify it from the originals with --reproduce."""
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "forensics", *args], cwd=work, capture_output=True,
+                              text=True, env=env, timeout=600, check=False)  # fmt: skip
+
+    keygen = cli("keygen", str(work / "keys" / "analyst"))
+    assert keygen.returncode == 0, keygen.stderr
+    export = cli("export", str(case_dir), "--out", str(work / "dims.zip"), "--key", str(work / "keys" / "analyst"),
+                 "--fir", "0042/2022", "--created", "2022-11-24T10:00:00+05:30")  # fmt: skip
+    assert export.returncode == 0, export.stderr[-3000:]
+    return cli("verify", str(work / "dims.zip"), "--key", str(work / "keys" / "analyst.pub"),
+               "--sources", str(SAMPLE), "--reproduce")  # fmt: skip
+
+
+def test_demo_bundle_signed_and_exported_passes_verify_with_reproduce(demo: Demo) -> None:
+    """Issue 12's "done when": the replay reads the yearless auth.log with the recorded zone (the
+    host's etc/timezone), year and host, so the demo's own findings reproduce."""
+    out = demo.verify.stdout
+    assert demo.verify.returncode == 0, out + demo.verify.stderr[-2000:]
+    lines = {line.split()[1]: line.split()[0] for line in out.splitlines() if line.strip()}
+    assert lines == dict.fromkeys(
+        ("signature", "manifest", "members", "custody", "records", "sources", "reproduce", "timestamps",
+         "sha256sums"), "PASSED",
+    )  # fmt: skip
+    assert "reproduced identically" in out
 
 
 # ---- finding a step's records from expected_steps.json ---------------------------------------

@@ -109,11 +109,8 @@ def _jsonable(v: Any) -> Any:
 
 def read_sources(case: Case) -> list[dict[str, Any]]:
     """Every input of the case as a manifest source (evidence id, path, host, acquisition hashes)."""
-    rows = _rows(
-        case,
-        "SELECT path, member, size, sha256, md5, parser, rows, rejects, status, error, host, ingested_at, "
-        "tool_version FROM inputs ORDER BY path, member NULLS FIRST, sha256",
-    )
+    # SELECT *: a case made before inputs had a context column is read as it is
+    rows = _rows(case, "SELECT * FROM inputs ORDER BY path, member NULLS FIRST, sha256")
     out = []
     for r in rows:
         sha = r["sha256"]
@@ -134,6 +131,8 @@ def read_sources(case: Case) -> list[dict[str, Any]]:
                 "status": r["status"],
                 "error": r["error"],
                 "tool_version": r["tool_version"],
+                # zone, year, host and mtime it was parsed with (forensics.ingest.context), for a replay
+                "context": json.loads(r["context"]) if r.get("context") else None,
             }
         )
     return out

@@ -4,9 +4,11 @@ rule files kept in the bundle, and compare the findings with the bundle's.
 What it uses from the bundle: the hunt's own record of its run (the ``hunt`` step of
 ``provenance/commands.jsonl``, i.e. the case's ``findings/run.json`` at export: every Sigma, SQL,
 IOC and YARA file the hunt read, in order, with kind and SHA-256), the copies of those files
-(``provenance/rules/``, indexed by ``RULES.json``), the ingest options of the recorded ``ingest``
-commands (``--tz``, ``--host``, ``--year``) and the manifest's sources. The originals come from
-``--sources``. Every recorded file must be in the bundle with its recorded hash; a reproduction
+(``provenance/rules/``, indexed by ``RULES.json``) and the manifest's sources, each with the
+context it was parsed with (zone, year, host, modification time and where each came from, see
+``forensics.ingest.context``): every original is parsed again with exactly that. Bundles made
+before sources carried a context fall back on the recorded ``ingest`` commands' ``--tz``,
+``--host`` and ``--year``. The originals come from ``--sources``. Every recorded file must be in the bundle with its recorded hash; a reproduction
 that was asked for and cannot be done fails and says why, it never passes.
 
 The re-run reads copies under a temporary folder; ``forensics.hunt.engine.replay`` names the
@@ -100,6 +102,32 @@ def ingest_context(bundle: Any) -> tuple[Any, list[str]]:
         reference_year=reference_year,
     )
     return ctx, problems
+
+
+PARSED = ("ok", "rejects")  # statuses of sources a parser read (and so a context was decided for)
+
+
+def recorded_contexts(bundle: Any) -> tuple[dict[str, Any], list[str], list[str]]:
+    """The context each source was parsed with (SHA-256 → ``InputContext``), problems reading them,
+    and the parsed sources that carry none (a bundle made before contexts were recorded)."""
+    from forensics.ingest.context import InputContext
+
+    out: dict[str, InputContext] = {}
+    problems: list[str] = []
+    missing: list[str] = []
+    for s in (bundle.manifest or {}).get("sources") or []:
+        if not isinstance(s, dict) or not s.get("acquisition_sha256"):
+            continue
+        where = str(s.get("original_path")) + (f" [{s['member']}]" if s.get("member") else "")
+        if s.get("context") is None:
+            if s.get("status") in PARSED:
+                missing.append(where)
+            continue
+        try:
+            out[str(s["acquisition_sha256"])] = InputContext.from_dict(s["context"])
+        except ValueError as exc:
+            problems.append(f"source {where}: {exc}")
+    return out, problems, missing
 
 
 def _rules_index(bundle: Any) -> dict[tuple[str, str], dict[str, Any]]:
@@ -225,7 +253,11 @@ def reproduce_findings(bundle: Any, sources_dir: Path | None) -> tuple[bool, str
     if step is None:
         return False, "the bundle records no replayable hunt run (the hunt wrote no findings/run.json)"
     run = step["run"]
-    ctx, problems = ingest_context(bundle)
+    recorded, problems, missing = recorded_contexts(bundle)
+    ctx, argv_problems = ingest_context(bundle)
+    # sources with a recorded context replay with it; the ingest commands' options matter only
+    # for sources without one (and a --mapping file, which no bundle carries, for all)
+    problems += [p for p in argv_problems if missing or "--mapping" in p]
     if problems:
         return False, "cannot reproduce: " + "; ".join(problems)
     originals = _originals(bundle, Path(sources_dir))
@@ -237,13 +269,13 @@ def reproduce_findings(bundle: Any, sources_dir: Path | None) -> tuple[bool, str
         if problems:
             more = f" (+{len(problems) - MAX_NAMED} more)" if len(problems) > MAX_NAMED else ""
             return False, "cannot reproduce: " + "; ".join(problems[:MAX_NAMED]) + more
-        again = _rerun(tmp, originals, ctx, files, aliases, run.get("options") or {})
+        again = _rerun(tmp, originals, ctx, files, aliases, run.get("options") or {}, recorded)
     return compare(json.loads(bundle.get(mf.FINDINGS_JSON) or b"[]"), again)
 
 
 def _rerun(
     tmp: Path, originals: list[Path], ctx: Any, files: list[tuple[str, Path]], aliases: dict[str, str],
-    options: dict[str, Any],
+    options: dict[str, Any], recorded: dict[str, Any],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Ingest the originals into a temporary case, replay the hunt there, read its findings."""
     from forensics.bundle.export import ensure_views, read_findings
@@ -252,7 +284,7 @@ def _rerun(
     from forensics.store import Case
 
     case_dir = tmp / "case"
-    ingest_paths(case_dir, originals, ctx, workers=1)
+    ingest_paths(case_dir, originals, ctx, workers=1, recorded=recorded)
     with Case.open(case_dir) as case:
         replay(
             case, files, aliases=aliases, argv=["forensics", "verify", "--reproduce"],
@@ -337,4 +369,11 @@ def _is_red(f: dict[str, Any]) -> bool:
     return str(f.get("tlp") or "").upper().removeprefix("TLP:") == "RED"
 
 
-__all__ = ["compare", "ingest_context", "lay_out_rules", "projection", "reproduce_findings"]
+__all__ = [
+    "compare",
+    "ingest_context",
+    "lay_out_rules",
+    "projection",
+    "recorded_contexts",
+    "reproduce_findings",
+]

@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from forensics.ingest.context import InputContext
 
 Row = dict[str, Any]
 
@@ -42,6 +45,7 @@ class InputFile:
     mtime: datetime | None = None  # modification time (file or archive member), aware UTC
     host_hint: str | None = None  # host named by the collection (folder / archive) it came from
     tz_hint: str | None = None  # zone the collection says its host ran in (its etc/timezone)
+    decided: InputContext | None = None  # a replay's recorded context: used as it is, nothing re-decided
 
     @classmethod
     def from_path(cls, path: Path, *, mtime: datetime | None = None) -> InputFile:

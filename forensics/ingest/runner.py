@@ -17,7 +17,7 @@ import os
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,6 +29,7 @@ from forensics.custody import record_tool_step
 from forensics.ingest import evtx_fast
 from forensics.ingest.archives import Candidate, remove_scratch, walk
 from forensics.ingest.base import InputFile, ParseContext, Parser
+from forensics.ingest.context import InputContext, decide
 from forensics.ingest.mapped import MappedParser
 from forensics.ingest.registry import sniff
 from forensics.ingest.worker import Task, TaskResult, run_task, warm_up
@@ -91,14 +92,20 @@ def ingest_paths(
     workers: int | None = None,
     progress: Progress | None = None,
     on_problem: Callable[[dict[str, Any]], None] | None = None,
+    recorded: Mapping[str, InputContext] | None = None,
 ) -> IngestSummary:
-    """Ingest files, folders and archives into the case at ``case_dir`` (created if needed)."""
+    """Ingest files, folders and archives into the case at ``case_dir`` (created if needed).
+
+    ``recorded`` (input SHA-256 → context) makes a replay: those inputs are parsed with the
+    zone, year, host and modification time recorded when they were first ingested.
+    """
     # the EVTX threads hold many short-lived record dicts: cyclic GC passes over them find
     # nothing and cost ~5% of the run, so it waits until the end
     with _gc_paused():
         return _ingest(
-            case_dir, [Path(p) for p in paths], ctx or ParseContext(), workers, progress, on_problem
-        )
+            case_dir, [Path(p) for p in paths], ctx or ParseContext(), workers, progress, on_problem,
+            recorded or {},
+        )  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -119,7 +126,9 @@ def _ingest(
     workers: int | None,
     progress: Progress | None,
     on_problem: Callable[[dict[str, Any]], None] | None,
+    replay: Mapping[str, InputContext],
 ) -> IngestSummary:
+    given = ctx  # the user's context; each input's row records what it was parsed with
     case = Case.open(case_dir, create=True)
     summary = IngestSummary(str(case_dir))
     pool = _Pool(workers)  # processes, started when there is more than one group to parse
@@ -141,7 +150,7 @@ def _ingest(
         mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
         for cand in walk(paths, scratch):
             summary.files_seen += 1
-            row = _triage(cand, done_keys, done_shas, summary, pending, mapped)
+            row = _triage(cand, done_keys, done_shas, summary, pending, mapped, replay)
             if row is not None:
                 recorded.append(row)
             elif threads is not None and pending and pending[-1][1] == "evtx":
@@ -151,11 +160,11 @@ def _ingest(
         # formats without a year go last, so the year can come from the rest of the collection
         dated = [p for p in pending if p[1] not in YEARLESS]
         yearless = [p for p in pending if p[1] in YEARLESS]
-        _parse_all(case, dated, ctx, summary, pool, progress, on_problem)
+        _parse_all(case, dated, given, ctx, summary, pool, progress, on_problem)
         if yearless and ctx.reference_year is None:
             case.refresh_views()
             ctx = replace(ctx, reference_year=collection_year(case))
-        _parse_all(case, yearless, ctx, summary, pool, progress, on_problem)
+        _parse_all(case, yearless, given, ctx, summary, pool, progress, on_problem)
         case.refresh_views()
         _custody(case_dir, [*evtx.inputs, *pending], recorded)
     finally:
@@ -178,8 +187,10 @@ class _Committer:
     def __init__(
         self, case: Case, ctx: ParseContext, summary: IngestSummary, progress: Progress | None,
         on_problem: Any, executor: Callable[[bool], Executor | None], width: int, total: int | None = None,
+        given: ParseContext | None = None,
     ) -> None:  # fmt: skip
         self.case, self.ctx, self.summary = case, ctx, summary
+        self.given = given or ctx  # the user's context (``ctx`` may add the collection year)
         self.progress, self.on_problem = progress, on_problem
         self.executor, self.width, self.total = executor, max(1, width), total
         self.inputs: list[Item] = []  # everything added, for the custody log
@@ -221,7 +232,8 @@ class _Committer:
         """Commit finished tasks at the head of the queue; wait while more than ``limit`` are out."""
         while self.queue and (self.queue[0][0].done() or len(self.queue) > limit):
             fut, group = self.queue.popleft()
-            _commit(self.case, fut.result(), group, self.summary, self.on_problem)
+            contexts = [_context(src, self.given, self.ctx, cand) for src, _, cand in group]
+            _commit(self.case, fut.result(), group, self.summary, self.on_problem, contexts)
             self.done_bytes += sum(s.size for s, _, _ in group)
             if self.progress:
                 self.progress(self.done_bytes, self.total or self.done_bytes + self.size)
@@ -365,6 +377,7 @@ def _triage(
     summary: IngestSummary,
     pending: list[Item],
     mapped: MappedParser | None = None,
+    replay: Mapping[str, InputContext] | None = None,
 ) -> dict[str, Any] | None:
     """Decide what to do with a candidate; return a manifest row when it will not be parsed."""
     if cand.refused is not None:
@@ -397,6 +410,8 @@ def _triage(
         md5=cand.md5 or "", head=cand.head, mtime=cand.mtime, tz_hint=zone_hint(cand),
         host_hint=cand.host_hint or tree_host(cand),
     )  # fmt: skip
+    if replay and cand.sha256 in replay:
+        src = replay[cand.sha256].hints(src)  # a replay: parsed as it was the first time
     pending.append((src, parser.name, cand))
     return None
 
@@ -430,6 +445,7 @@ def _batch_id(group: list[Item]) -> str:
 def _parse_all(
     case: Case,
     pending: list[Item],
+    given: ParseContext,
     ctx: ParseContext,
     summary: IngestSummary,
     pool: _Pool,
@@ -440,24 +456,31 @@ def _parse_all(
     total = sum(p[0].size for p in pending)
     committer = _Committer(
         case, ctx, summary, progress, on_problem,
-        lambda only: None if only and pool.pool is None else pool.start(), pool.n, total,
+        lambda only: None if only and pool.pool is None else pool.start(), pool.n, total, given,
     )  # fmt: skip
     for item in pending:
         committer.add(item)
     committer.finish()
 
 
+def _context(src: InputFile, given: ParseContext, used: ParseContext, cand: Candidate) -> str:
+    """The JSON of what ``src`` is parsed with, for its ``inputs.context``."""
+    return decide(src, given, used, host_from_archive=cand.host_hint is not None).to_json()
+
+
 def _commit(
-    case: Case, result: TaskResult, group: list[Any], summary: IngestSummary, on_problem: Any
-) -> None:
+    case: Case, result: TaskResult, group: list[Any], summary: IngestSummary, on_problem: Any,
+    contexts: list[str],
+) -> None:  # fmt: skip
     rows = []
-    for (src, parser, cand), res in zip(group, result.results, strict=True):
+    for (src, parser, cand), res, context in zip(group, result.results, contexts, strict=True):
         row = _input_row(cand, res.status, res.error, parser)
         row.update(
             rows=res.rows,
             rejects=res.rejects,
             batch=result.batch,
             host=",".join(sorted(res.hosts))[:1000] or None,
+            context=context,
         )
         rows.append(row)
         summary.files_parsed += 1

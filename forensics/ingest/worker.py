@@ -6,7 +6,6 @@ whenever the buffer fills, never held for a whole input.
 
 from __future__ import annotations
 
-import dataclasses
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ import pyarrow.parquet as pq
 
 from forensics.ingest import evtx_fast
 from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
+from forensics.ingest.context import effective
 from forensics.ingest.registry import BY_NAME
 from forensics.schema import CORE_NAMES, FieldNamer, arrow_type
 from forensics.store import StagedPart
@@ -278,7 +278,7 @@ def _read_evtx(src: InputFile, ctx: ParseContext, fast: evtx_fast.EvtxBatch, sin
     """One EVTX file into the fast path's batch; its counts are final once the batch is flushed."""
     res = InputResult(src.sha256)
     try:
-        fast.add(src, ctx, res, sink)
+        fast.add(src, effective(src, ctx), res, sink)
     except FileFailed as exc:
         res.status, res.error = "failed", str(exc)
     except Exception as exc:  # a bug must not stop the run: record it with its trace
@@ -310,8 +310,7 @@ def _parse_one(
     src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects
 ) -> InputResult:
     res = InputResult(src.sha256)
-    if src.tz_hint and not ctx.tz:  # the collection states its host's zone; --tz still wins
-        ctx = dataclasses.replace(ctx, tz=src.tz_hint)
+    ctx = effective(src, ctx)  # the collection's zone (--tz still wins), or a replay's recorded context
     parser = BY_NAME[parser_name]
     index = 0
     try:

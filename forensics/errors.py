@@ -4,7 +4,8 @@ ForensicsError
  ├── CaseError        the case directory is missing, locked or damaged
  ├── InputError       an input path cannot be used at all (missing, unreadable)
  ├── RuleError        a rule or IOC file cannot be loaded (carries file and line)
- └── BundleError      an evidence bundle cannot be written or read
+ ├── BundleError      an evidence bundle cannot be written or read
+ └── QueryError       a ``forensics sql`` query was refused, does not parse or failed
 """
 
 from __future__ import annotations
@@ -34,3 +35,7 @@ class RuleError(ForensicsError):
 
 class BundleError(ForensicsError):
     """An evidence bundle cannot be written or read."""
+
+
+class QueryError(ForensicsError):
+    """A user query was refused (not read-only), does not parse, or failed while running."""

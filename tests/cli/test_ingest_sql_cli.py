@@ -39,7 +39,7 @@ def test_ingest_json_summary_exit_codes_and_sql_json(shared_data: Path, tmp_path
     ]
 
     write = runner.invoke(app, ["sql", str(case), "DELETE FROM inputs"])
-    assert write.exit_code == 1  # read-only: the case cannot be changed through sql
+    assert write.exit_code == 2  # refused: the case cannot be changed through sql
 
 
 def test_bad_tz_is_a_usage_error(tmp_path: Path) -> None:

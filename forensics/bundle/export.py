@@ -37,6 +37,7 @@ from forensics.bundle.certin import render_certin
 from forensics.bundle.signing import fingerprint, load_private, sign_manifest
 from forensics.bundle.verify_md import render_verify_md
 from forensics.custody import append_entry, read_chain, verify_chain
+from forensics.outputs.csvfile import neutralise
 from forensics.raw import RawRecord, extract_records
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
@@ -270,7 +271,7 @@ def findings_csv(findings: list[dict[str, Any]]) -> bytes:
                 v = " ".join(r["ref"] for r in f.get("records", []))
             elif isinstance(v, list):
                 v = ";".join(str(x) for x in v)
-            row.append("" if v is None else v)
+            row.append("" if v is None else neutralise(v) if isinstance(v, str) else v)  # inert in Excel
         w.writerow(row)
     return buf.getvalue().encode("utf-8")
 
@@ -560,7 +561,8 @@ def _fallback_timeline(
     w = csv.DictWriter(buf, fieldnames=list(TIMELINE_COLUMNS), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: "" if r[k] is None else r[k] for k in TIMELINE_COLUMNS})
+        w.writerow({k: "" if r[k] is None else neutralise(r[k]) if isinstance(r[k], str) else r[k]
+                    for k in TIMELINE_COLUMNS})  # fmt: skip
     jsonl = b"".join(mf.canonical(r) + b"\n" for r in rows)
     return buf.getvalue().encode("utf-8"), jsonl, list(by_ref)
 

@@ -1,15 +1,21 @@
 """CSV that is safe to open in Excel.
 
 Log fields are attacker-controlled: a cell such as ``=HYPERLINK(...)`` or ``+cmd|' /C calc'!A0``
-would run as a formula when the CSV is opened in a spreadsheet. Every text cell that begins with
-``=``, ``+``, ``-``, ``@``, tab or carriage return gets a leading apostrophe, which spreadsheets
-show as text and never evaluate (the OWASP "CSV injection" advice). Numbers we computed are
-written as numbers. UTF-8 with a byte-order mark so Excel reads non-ASCII text correctly.
+would run as a formula when the CSV is opened in a spreadsheet. A text cell gets a leading
+apostrophe, which spreadsheets show as text and never evaluate, when it begins with what OWASP's
+CSV-injection guidance lists (``=``, ``+``, ``-``, ``@``, tab, carriage return, line feed; ASVS
+1.2.10 adds NUL), and also when that character comes after leading whitespace or invisible
+characters (spreadsheets trim them: `` =1+1``, NBSP, ideographic space, zero-width space, BOM)
+or in a full-width or small form (``＝＋－＠``, ``﹦﹢﹣﹫``, which NFKC folds to the ASCII ones,
+and U+2212 MINUS SIGN), which East Asian input methods type and some spreadsheets accept.
+Numbers we computed are written as numbers. UTF-8 with a byte-order mark so Excel reads
+non-ASCII text correctly.
 """
 
 from __future__ import annotations
 
 import csv
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,12 +25,31 @@ import pyarrow as pa
 from forensics.outputs.cells import rows
 from forensics.timeutil import iso_utc
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0")  # OWASP's list, plus NUL (ASVS 1.2.10)
+_TRIGGERS = frozenset("=+-@")
+_MINUS_SIGNS = frozenset("\u2212")  # NFKC leaves U+2212 as it is
+_SKIPPED = frozenset(("Zs", "Zl", "Zp", "Cc", "Cf"))  # spaces, controls, format (zero-width, BOM)
+
+
+def is_formula(text: str) -> bool:
+    """True when a spreadsheet could take ``text`` as a formula (see the module docstring)."""
+    if not text:
+        return False
+    first = text[0]
+    if first.isascii() and first.isalnum():  # the common case, decided at once
+        return False
+    if text.startswith(FORMULA_STARTS):
+        return True
+    for ch in text:
+        if unicodedata.category(ch) in _SKIPPED:
+            continue
+        return ch in _MINUS_SIGNS or unicodedata.normalize("NFKC", ch)[:1] in _TRIGGERS
+    return False
 
 
 def neutralise(text: str) -> str:
     """Prefix a cell that a spreadsheet would take as a formula with an apostrophe."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if is_formula(text) else text
 
 
 def cell(value: Any) -> str | int | float:

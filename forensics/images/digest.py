@@ -136,10 +136,11 @@ def _ewf_sections(image: Path) -> list[tuple[str, str, str]]:
 
 def _side_logs(image: Path) -> list[tuple[str, str, str]]:
     """Hash lines of acquisition logs next to the image (``x.E01.txt``, ``x.txt``, ``x.log``)."""
-    stem = image.name.split(".")[0]
-    names = sorted(
-        {p for p in image.parent.glob(f"{stem}*") if p.suffix.lower() in (".txt", ".log") and p.is_file()}
-    )
+    # named after this image file only: a log beside another image of the same name stem is not its own
+    wanted = {f"{image.name}.txt", f"{image.name}.log"}
+    if image.suffix.lower() in (".e01", ".ex01", ".001", ".dd", ".raw"):
+        wanted |= {f"{image.stem}.txt", f"{image.stem}.log"}
+    names = sorted(p for p in image.parent.iterdir() if p.name in wanted and p.is_file())
     out = []
     for p in names:
         if p.stat().st_size > 1 << 20:

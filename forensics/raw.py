@@ -9,7 +9,10 @@ the original and returns the record exactly as found, with its own SHA-256:
   as the ingest runner counts them), gives the record's XML (the bytes hashed) and its JSON;
 - line formats: the line at ``rec_offset`` (or line ``rec_line``), without its line ending;
 - archive members (``a.zip`` + ``dir/x.log``, nested as ``inner.tar!/x.log``): the member is
-  read from the archive into a temporary file first; the original archive is only read.
+  read from the archive into a temporary file first; the original archive is only read;
+- files in disk images (``host.E01`` + ``p1:/Windows/System32/winevt/Logs/Security.evtx``, or
+  a deleted one by its MFT entry): copied out through dissect (``forensics.images.members``),
+  the image opened read-only.
 
 Originals are opened read-only and never written.
 """
@@ -101,6 +104,14 @@ def _open_member(container: Path, name: str, tmp: Path) -> Path:
     return dest
 
 
+def _in_image(path: Path, member: str) -> bool:
+    """A member of a disk image (``p1:/Windows/...``), not of an archive."""
+    from forensics.images.detect import image_kind
+    from forensics.images.members import is_image_member
+
+    return is_image_member(member) and image_kind(path) is not None
+
+
 def _gz_is_tar(path: Path) -> bool:
     try:
         with gzip.open(path, "rb") as fh:
@@ -114,6 +125,16 @@ def materialise(path: Path, member: str | None) -> Iterator[Path]:
     """A readable local file with the input's bytes: ``path`` itself, or its member copied out."""
     if not member:
         yield path
+        return
+    if _in_image(path, member):
+        from forensics.images.members import image_member
+        from forensics.images.reader import ImageError
+
+        try:
+            with image_member(path, member) as local:
+                yield local
+        except ImageError as exc:
+            raise RawUnavailable(str(exc)) from exc
         return
     with tempfile.TemporaryDirectory(prefix="forensics-raw-") as tmpname:
         tmp = Path(tmpname)

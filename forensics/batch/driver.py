@@ -168,7 +168,7 @@ class _Runner:
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
             ctx = multiprocessing.get_context("forkserver")  # not fork: DuckDB threads live in the driver
-            ctx.set_forkserver_preload(["forensics.batch.units"])
+            ctx.set_forkserver_preload(["forensics.batch.units", "forensics.images.warm"])
             self.pool = ProcessPoolExecutor(max_workers=self.n, mp_context=ctx)
         return self.pool
 
@@ -234,9 +234,7 @@ class _Batch:
         self.staging = case.staging_dir / "parts"
         self.start = time.perf_counter()
         known = state.states(case)
-        self.images = [
-            _Image(s, i, _file_size(Path(s.path))) for i, s in enumerate(specs)
-        ]
+        self.images = [_Image(s, i, _file_size(Path(s.path))) for i, s in enumerate(specs)]
         self.by_path = {im.spec.path: im for im in self.images}
         self.done_keys = case.done_keys()
         self.claimed = case.done_shas()
@@ -345,7 +343,9 @@ class _Batch:
         host, tz = self._hints(im)
         for group in _groups(items):
             uid = unit_id("parse", im.spec.path, *(f.member for f in group))
-            self.runner.add(ParseUnit(uid, im.spec, tuple(group), ctx, host, tz, str(self.scratch), str(self.staging)))
+            self.runner.add(
+                ParseUnit(uid, im.spec, tuple(group), ctx, host, tz, str(self.scratch), str(self.staging))
+            )
             im.outstanding += 1
 
     def _submit_yearless(self, im: _Image) -> None:
@@ -446,12 +446,17 @@ class _Batch:
         if failed and self.on_problem:
             self.on_problem({"path": im.spec.path, "member": None, "status": "failed", "error": failed})
         if failed:
-            self.summary.problems.append({"path": im.spec.path, "member": None, "status": "image failed", "error": failed})
+            self.summary.problems.append(
+                {"path": im.spec.path, "member": None, "status": "image failed", "error": failed}
+            )
         if self.progress:
             done = [i for i in self.images if i.finished]
             self.progress(
                 BatchProgress(
-                    len(done), len(self.images), sum(i.size for i in done), sum(i.size for i in self.images),
+                    len(done),
+                    len(self.images),
+                    sum(i.size for i in done),
+                    sum(i.size for i in self.images),
                     time.perf_counter() - self.start,
                 )
             )
@@ -516,7 +521,13 @@ def run_batch(
         state.ensure_tables(case)
         state.register(case, specs)
         batch = _Batch(
-            case, specs, ctx or ParseContext(), scan or ScanOptions(), workers or default_workers(), progress, on_problem
+            case,
+            specs,
+            ctx or ParseContext(),
+            scan or ScanOptions(),
+            workers or default_workers(),
+            progress,
+            on_problem,
         )
         try:
             batch.run()
@@ -539,9 +550,17 @@ def image_summaries(case: Case, paths: list[str]) -> list[ImageSummary]:
         r = rows.get(p, {})
         out.append(
             ImageSummary(
-                p, r.get("host"), int(r.get("file_size") or 0), int(r.get("files") or 0), int(r.get("rows") or 0),
-                int(r.get("rejects") or 0), r.get("status") or "missing", round(float(r.get("seconds") or 0), 3),
-                r.get("verification"), int(r.get("deleted_files") or 0), int(r.get("damaged_files") or 0),
+                p,
+                r.get("host"),
+                int(r.get("file_size") or 0),
+                int(r.get("files") or 0),
+                int(r.get("rows") or 0),
+                int(r.get("rejects") or 0),
+                r.get("status") or "missing",
+                round(float(r.get("seconds") or 0), 3),
+                r.get("verification"),
+                int(r.get("deleted_files") or 0),
+                int(r.get("damaged_files") or 0),
                 r.get("error"),
             )  # fmt: skip
         )

@@ -106,5 +106,7 @@ def _check(specs: list[ImageSpec], manifest: Path) -> list[ImageSpec]:
             except (ZoneInfoNotFoundError, ValueError) as exc:
                 raise ManifestError(f"{manifest}: {s.path}: tz {s.tz_hint!r} is not a zone name") from exc
         if s.expected_hash and len(s.expected_hash) not in (32, 40, 64):
-            raise ManifestError(f"{manifest}: {s.path}: hash {s.expected_hash!r} is not MD5, SHA-1 or SHA-256")
+            raise ManifestError(
+                f"{manifest}: {s.path}: hash {s.expected_hash!r} is not MD5, SHA-1 or SHA-256"
+            )
     return specs

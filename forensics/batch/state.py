@@ -145,10 +145,21 @@ def commit_listing(case: Case, listing: Listing, host_hint: str | None, tz_hint:
 def _files_table(image: str, files: Iterable[FileItem]) -> pa.Table:
     rows = [
         {
-            "image_path": image, "member": f.member, "volume": f.volume, "fs_type": f.fs_type,
-            "fs_path": f.fs_path, "inode": f.inode, "size": f.size, "mtime": f.mtime, "deleted": f.deleted,
-            "damaged": f.damaged, "bad_ranges": json.dumps(f.bad_ranges) if f.bad_ranges else None,
-            "sha256": f.sha256, "md5": f.md5, "parser": f.parser, "note": f.note,
+            "image_path": image,
+            "member": f.member,
+            "volume": f.volume,
+            "fs_type": f.fs_type,
+            "fs_path": f.fs_path,
+            "inode": f.inode,
+            "size": f.size,
+            "mtime": f.mtime,
+            "deleted": f.deleted,
+            "damaged": f.damaged,
+            "bad_ranges": json.dumps(f.bad_ranges) if f.bad_ranges else None,
+            "sha256": f.sha256,
+            "md5": f.md5,
+            "parser": f.parser,
+            "note": f.note,
         }  # fmt: skip
         for f in files
     ]
@@ -164,8 +175,19 @@ def load_files(case: Case, image: str) -> tuple[FileItem, ...]:
     ).fetchall()
     return tuple(
         FileItem(
-            r[0], r[1], r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10],
-            tuple(tuple(x) for x in json.loads(r[11])) if r[11] else (), r[12],
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            bool(r[7]),
+            r[8],
+            r[9],
+            r[10],
+            tuple(tuple(x) for x in json.loads(r[11])) if r[11] else (),
+            r[12],
         )  # type: ignore[misc]  # fmt: skip
         for r in rows
     )
@@ -192,7 +214,8 @@ def commit_digest(case: Case, d: ImageDigest) -> None:
 def set_year(case: Case, image: str, year: int | None, source: str) -> None:
     """Record the year used for the image's yearless logs, and why."""
     case.con.execute(
-        "UPDATE images SET reference_year = ?, reference_year_source = ? WHERE path = ?", [year, source, image]
+        "UPDATE images SET reference_year = ?, reference_year_source = ? WHERE path = ?",
+        [year, source, image],
     )
 
 

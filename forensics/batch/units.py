@@ -200,11 +200,25 @@ def run_list(unit: ListUnit) -> Listing:
             volumes = tuple(ref for ref, _ in img.volumes)
             size = img.size
     except ImageError as exc:
-        return Listing(unit.unit_id, unit.spec.path, kind, 0, (), ImageContext(), (), str(exc), time.perf_counter() - start)
+        return Listing(
+            unit.unit_id,
+            unit.spec.path,
+            kind,
+            0,
+            (),
+            ImageContext(),
+            (),
+            str(exc),
+            time.perf_counter() - start,
+        )
     if not volumes:
         why = "no file system found in the image (unknown volume system, encrypted or empty)"
-        return Listing(unit.unit_id, unit.spec.path, kind, size, (), context, (), why, time.perf_counter() - start)
-    return Listing(unit.unit_id, unit.spec.path, kind, size, volumes, context, files, None, time.perf_counter() - start)
+        return Listing(
+            unit.unit_id, unit.spec.path, kind, size, (), context, (), why, time.perf_counter() - start
+        )
+    return Listing(
+        unit.unit_id, unit.spec.path, kind, size, volumes, context, files, None, time.perf_counter() - start
+    )
 
 
 def _list_files(img: OpenImage, scan: ScanOptions, scratch: Path) -> list[FileItem]:
@@ -224,7 +238,8 @@ def _list_files(img: OpenImage, scan: ScanOptions, scratch: Path) -> list[FileIt
             with img.open(entry) as fh:
                 head = fh.read(65536)
                 name = entry.path.rsplit("/", 1)[-1]
-                parser = sniff(head, name)
+                # archives first, as the folder walker does: members are what get sniffed
+                parser = None if is_archive(head) else sniff(head, name)
                 if parser is None and not is_archive(head):
                     out.append(replace(base, note="format not recognised by content"))
                     continue
@@ -249,7 +264,9 @@ def _damage_note(item: FileItem) -> str | None:
         notes.append("deleted: read from its MFT entry's data runs, clusters may have been reused")
     if item.bad_ranges:
         lost = sum(n for _, n in item.bad_ranges)
-        notes.append(f"damaged: {lost} bytes in {len(item.bad_ranges)} range(s) unreadable in the image, zero-filled")
+        notes.append(
+            f"damaged: {lost} bytes in {len(item.bad_ranges)} range(s) unreadable in the image, zero-filled"
+        )
     return "; ".join(notes) or None
 
 
@@ -261,7 +278,9 @@ def _archive_members(item: FileItem, local: Path, scratch: Path) -> list[FileIte
     out = []
     for cand in walk([local], scratch / "members"):
         member = f"{item.member}{MEMBER_SEP}{cand.member}" if cand.member else item.member
-        sub = replace(item, member=member, size=cand.size, sha256=cand.sha256, md5=cand.md5, parser=None, note=None)
+        sub = replace(
+            item, member=member, size=cand.size, sha256=cand.sha256, md5=cand.md5, parser=None, note=None
+        )
         if cand.refused is not None:
             out.append(replace(sub, sha256=None, md5=None, note=cand.refused))
             continue
@@ -303,7 +322,9 @@ def run_hash(unit: HashUnit) -> ImageDigest:
         check = Verification("verified", f"sha256 {expected} (manifest, image file)")
     else:
         check = verify(acq, media, expected)
-    return ImageDigest(unit.unit_id, unit.spec.path, files, media, acq, check, None, time.perf_counter() - start)
+    return ImageDigest(
+        unit.unit_id, unit.spec.path, files, media, acq, check, None, time.perf_counter() - start
+    )
 
 
 def run_parse(unit: ParseUnit) -> ParseOutcome:
@@ -331,18 +352,34 @@ def run_parse(unit: ParseUnit) -> ParseOutcome:
                 head = fh.read(65536)
             inputs.append(
                 InputFile(
-                    path=unit.spec.path, member=item.member, local=local, size=item.size, sha256=item.sha256,
-                    md5=item.md5 or "", head=head, mtime=item.mtime, host_hint=unit.host_hint, tz_hint=unit.tz_hint,
+                    path=unit.spec.path,
+                    member=item.member,
+                    local=local,
+                    size=item.size,
+                    sha256=item.sha256,
+                    md5=item.md5 or "",
+                    head=head,
+                    mtime=item.mtime,
+                    host_hint=unit.host_hint,
+                    tz_hint=unit.tz_hint,
                 )  # fmt: skip
             )
             parsers.append(item.parser)
     finally:
         if img is not None:
             img.close()
-    task = Task(unit.unit_id.split("-", 1)[1], list(zip(inputs, parsers, strict=True)), unit.ctx, Path(unit.staging))
+    task = Task(
+        unit.unit_id.split("-", 1)[1], list(zip(inputs, parsers, strict=True)), unit.ctx, Path(unit.staging)
+    )
     result = run_task(task)
     return ParseOutcome(
-        unit.unit_id, unit.spec.path, result, tuple(inputs), tuple(parsers), tuple(failed), time.perf_counter() - start
+        unit.unit_id,
+        unit.spec.path,
+        result,
+        tuple(inputs),
+        tuple(parsers),
+        tuple(failed),
+        time.perf_counter() - start,
     )
 
 

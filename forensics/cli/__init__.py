@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import typer
 
+from forensics.cli import batch as _batch
 from forensics.cli import bundle as _bundle
 from forensics.cli import hunt as _hunt
 from forensics.cli import ingest as _ingest
@@ -27,6 +28,7 @@ app = typer.Typer(
 # Each command module registers its commands; the list is explicit so grep can follow it.
 for _module in (
     _ingest,
+    _batch,
     _sql,
     _hunt,
     _bundle,

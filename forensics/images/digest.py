@@ -76,7 +76,9 @@ def hash_files(image: Path, progress: Progress | None = None) -> FilesDigest:
     return FilesDigest(sha, total, tuple(files))
 
 
-def hash_media(stream: BinaryIO, size: int, algos: tuple[str, ...], progress: Progress | None = None) -> dict[str, str]:
+def hash_media(
+    stream: BinaryIO, size: int, algos: tuple[str, ...], progress: Progress | None = None
+) -> dict[str, str]:
     """Hashes of ``size`` bytes of the media stream (read through the container)."""
     hs = {a: hashlib.new(a) for a in algos}
     pos = 0

@@ -129,7 +129,9 @@ class OpenImage:
         for i, fs in enumerate(target.filesystems):
             vol = getattr(fs, "volume", None)
             number = getattr(vol, "number", None)
-            name = f"p{number}" if isinstance(number, int) and getattr(vol, "vs", None) is not None else f"fs{i}"
+            name = (
+                f"p{number}" if isinstance(number, int) and getattr(vol, "vs", None) is not None else f"fs{i}"
+            )
             if name in names:
                 name = f"fs{i}"
             names.add(name)
@@ -163,7 +165,9 @@ class OpenImage:
                 return ref, fs
         raise ImageError(f"{self.path} has no volume {name!r} (has {[r.name for r, _ in self.volumes]})")
 
-    def entries(self, locations: Sequence[str] = DEFAULT_LOCATIONS, *, deleted: bool = True) -> Iterator[ImageEntry]:
+    def entries(
+        self, locations: Sequence[str] = DEFAULT_LOCATIONS, *, deleted: bool = True
+    ) -> Iterator[ImageEntry]:
         """Regular files under ``locations`` of every volume, then deleted NTFS event logs."""
         for ref, fs in self.volumes:
             seen: set[str] = set()
@@ -180,7 +184,9 @@ class OpenImage:
     def open(self, entry: ImageEntry | str) -> BinaryIO:
         """A read-only stream of a file in the image, by entry or member string."""
         volume, inode, path = (
-            parse_member(entry) if isinstance(entry, str) else (entry.volume, entry.inode if entry.deleted else None, entry.path)
+            parse_member(entry)
+            if isinstance(entry, str)
+            else (entry.volume, entry.inode if entry.deleted else None, entry.path)
         )
         _, fs = self.volume(volume)
         try:
@@ -233,7 +239,14 @@ def _walk(ref: VolumeRef, fs: Any, folder: str, depth: int) -> Iterator[ImageEnt
             yield from _walk(ref, fs, path, depth + 1)
         elif item.is_file():
             st = item.stat()
-            yield ImageEntry(ref.name, ref.fs_type, path, int(st.st_ino) if st.st_ino else None, int(st.st_size), _ts(st.st_mtime))
+            yield ImageEntry(
+                ref.name,
+                ref.fs_type,
+                path,
+                int(st.st_ino) if st.st_ino else None,
+                int(st.st_size),
+                _ts(st.st_mtime),
+            )
 
 
 def _ts(value: float | None) -> datetime | None:

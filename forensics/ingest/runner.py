@@ -97,15 +97,46 @@ def ingest_paths(
     """Ingest files, folders and archives into the case at ``case_dir`` (created if needed).
 
     ``recorded`` (input SHA-256 → context) makes a replay: those inputs are parsed with the
-    zone, year, host and modification time recorded when they were first ingested.
+    zone, year, host and modification time recorded when they were first ingested. Disk images
+    named in ``paths`` go through the batch driver (``forensics.batch``), which decides their
+    context from the image itself again.
     """
+    plain, images = _split_images([Path(p) for p in paths])
     # the EVTX threads hold many short-lived record dicts: cyclic GC passes over them find
     # nothing and cost ~5% of the run, so it waits until the end
     with _gc_paused():
-        return _ingest(
-            case_dir, [Path(p) for p in paths], ctx or ParseContext(), workers, progress, on_problem,
-            recorded or {},
-        )  # fmt: skip
+        summary = _ingest(case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, recorded or {})
+    if images:  # disk images named on the command line go through the batch driver, one unit each
+        from forensics.batch.driver import run_batch
+        from forensics.batch.units import ImageSpec
+
+        done = run_batch(case_dir, [ImageSpec(str(p)) for p in images], ctx, workers=workers, on_problem=on_problem)
+        _merge(summary, done.ingest, len(images))
+    return summary
+
+
+def _split_images(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(paths for the walker, disk images named explicitly)."""
+    from forensics.images.detect import image_kind
+
+    images = [p for p in paths if p.is_file() and image_kind(p) is not None]
+    return [p for p in paths if p not in images], images
+
+
+def _merge(summary: IngestSummary, other: IngestSummary | None, images: int) -> None:
+    if other is None:
+        return
+    summary.files_seen += images
+    summary.files_parsed += other.files_parsed
+    summary.files_skipped += other.files_skipped
+    summary.rows += other.rows
+    summary.rejects += other.rejects
+    summary.bytes_parsed += other.bytes_parsed
+    for k, v in other.by_status.items():
+        summary.by_status[k] = summary.by_status.get(k, 0) + v
+    for k, v in other.by_parser.items():
+        summary.by_parser[k] = summary.by_parser.get(k, 0) + v
+    summary.problems.extend(other.problems)
 
 
 @contextlib.contextmanager

@@ -88,10 +88,25 @@ def _key(b: _Bin, name: str, key: Key, parent: int, root: bool) -> int:
         b"nk"
         + struct.pack(
             "<HQIIIIIIIIIIIIIIIHH",
-            flags, _FILETIME, 0, parent, len(names), 0, _NONE, _NONE, len(key.values), _NONE,
-            _NONE, _NONE, max((len(n) * 2 for n in names), default=0), 0,
-            max((len(n) * 2 for n in key.values), default=0), max((len(_encode(v)[1]) for v in key.values.values()), default=0),
-            0, len(raw), 0,
+            flags,
+            _FILETIME,
+            0,
+            parent,
+            len(names),
+            0,
+            _NONE,
+            _NONE,
+            len(key.values),
+            _NONE,
+            _NONE,
+            _NONE,
+            max((len(n) * 2 for n in names), default=0),
+            0,
+            max((len(n) * 2 for n in key.values), default=0),
+            max((len(_encode(v)[1]) for v in key.values.values()), default=0),
+            0,
+            len(raw),
+            0,
         )  # fmt: skip
         + raw
     )
@@ -100,7 +115,9 @@ def _key(b: _Bin, name: str, key: Key, parent: int, root: bool) -> int:
         b.patch(nk, 2 + 2 + 8 + 4 + 4 + 4 + 4 + 4 + 4 + 4, b.cell(struct.pack(f"<{len(offsets)}I", *offsets)))
     if names:
         children = [(_key(b, n, key.keys[n], nk, False), n) for n in names]
-        hints = b"".join(struct.pack("<I", off) + n.encode("ascii")[:4].ljust(4, b"\0") for off, n in children)
+        hints = b"".join(
+            struct.pack("<I", off) + n.encode("ascii")[:4].ljust(4, b"\0") for off, n in children
+        )
         b.patch(nk, 2 + 2 + 8 + 4 + 4 + 4 + 4, b.cell(b"lf" + struct.pack("<H", len(children)) + hints))
     return nk
 

@@ -562,6 +562,6 @@ def image_summaries(case: Case, paths: list[str]) -> list[ImageSummary]:
                 int(r.get("deleted_files") or 0),
                 int(r.get("damaged_files") or 0),
                 r.get("error"),
-            )  # fmt: skip
+            )
         )
     return out

@@ -160,7 +160,7 @@ def _files_table(image: str, files: Iterable[FileItem]) -> pa.Table:
             "md5": f.md5,
             "parser": f.parser,
             "note": f.note,
-        }  # fmt: skip
+        }
         for f in files
     ]
     return pa.Table.from_pylist(rows, schema=_FILE_SCHEMA)
@@ -188,7 +188,7 @@ def load_files(case: Case, image: str) -> tuple[FileItem, ...]:
             r[10],
             tuple(tuple(x) for x in json.loads(r[11])) if r[11] else (),
             r[12],
-        )  # type: ignore[misc]  # fmt: skip
+        )
         for r in rows
     )
 

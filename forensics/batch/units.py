@@ -362,7 +362,7 @@ def run_parse(unit: ParseUnit) -> ParseOutcome:
                     mtime=item.mtime,
                     host_hint=unit.host_hint,
                     tz_hint=unit.tz_hint,
-                )  # fmt: skip
+                )
             )
             parsers.append(item.parser)
     finally:

@@ -33,9 +33,14 @@ def image_kind(path: Path, head: bytes | None = None) -> ImageKind | None:
         return kind
     if size >= 512 and _vhd_footer(path, size):
         return "vhd"
-    if size % 512 == 0 and size >= 64 * 1024 and _raw_layout(head):
-        if path.suffix.lower() in RAW_SUFFIXES or (size >= _BIG and _partition_table(head)):
-            return "raw"
+    named = path.suffix.lower() in RAW_SUFFIXES
+    if (
+        size % 512 == 0
+        and size >= 64 * 1024
+        and _raw_layout(head)
+        and (named or (size >= _BIG and _partition_table(head)))
+    ):
+        return "raw"
     return None
 
 

@@ -110,7 +110,9 @@ def ingest_paths(
         from forensics.batch.driver import run_batch
         from forensics.batch.units import ImageSpec
 
-        done = run_batch(case_dir, [ImageSpec(str(p)) for p in images], ctx, workers=workers, on_problem=on_problem)
+        done = run_batch(
+            case_dir, [ImageSpec(str(p)) for p in images], ctx, workers=workers, on_problem=on_problem
+        )
         _merge(summary, done.ingest, len(images))
     return summary
 

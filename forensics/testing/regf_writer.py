@@ -107,7 +107,7 @@ def _key(b: _Bin, name: str, key: Key, parent: int, root: bool) -> int:
             0,
             len(raw),
             0,
-        )  # fmt: skip
+        )
         + raw
     )
     if key.values:

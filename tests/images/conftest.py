@@ -7,27 +7,19 @@ ordinary ingest reads directly; an image's rows must equal its twin's.
 from __future__ import annotations
 
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+# --import-mode=importlib puts no test folder on sys.path: add this one (imagekit.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from imagekit import DELETED_LOG, LINUX_LOGS, WINDOWS_LOGS
+
 from forensics.testing import disk_images as di
 from forensics.testing.ntfs_writer import available as ntfs_available
-
-WINDOWS_LOGS = (
-    "DeepBlueCLI/evtx/metasploit-psexec-native-target-security.evtx",
-    "DeepBlueCLI/evtx/mimikatz-privesc-hashdump.evtx",
-    "DeepBlueCLI/evtx/new-user-security.evtx",
-    "DeepBlueCLI/evtx/psattack-security.evtx",
-)
-DELETED_LOG = "DeepBlueCLI/evtx/eventlog-dac.evtx"
-LINUX_LOGS = (
-    ("auth.log", "loghub/OpenSSH/OpenSSH_2k.log"),
-    ("syslog", "plaso-testdata/test_data/syslog/syslog"),
-    ("audit/audit.log", "go-libaudit/auparse/testdata/audit-rhel7.log"),
-    ("journal/0123/system.journal.gz", "velociraptor-journal/system.journal.gz"),
-)
 
 
 @dataclass(frozen=True)

@@ -9,27 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from imagekit import signature
 
 from forensics.ingest.runner import ingest_paths
 from forensics.raw import extract_record
-from forensics.schema import CORE_NAMES
 from forensics.store import Case
-
-PROVENANCE = ("input_path", "input_member")
-
-
-def signature(case_dir: Path) -> list[tuple[object, ...]]:
-    """(input_sha256, rec_index, record_id, hash of every other core column) for every row."""
-    cols = [c for c in CORE_NAMES if c not in PROVENANCE]
-    cells = ", ".join(f"coalesce(CAST({c} AS VARCHAR), '<null>')" for c in cols)
-    with Case.open(case_dir, read_only=True) as case:
-        rows = case.con.execute(
-            f"SELECT input_sha256, rec_index, record_id, md5(concat_ws('|', {cells})) FROM events ORDER BY 1, 2"
-        ).fetchall()
-        rejects = case.con.execute(
-            "SELECT input_sha256, rec_index, 'reject', md5(concat_ws('|', reason, raw)) FROM rejects ORDER BY 1, 2"
-        ).fetchall()
-    return rows + rejects
 
 
 @pytest.fixture(scope="session")

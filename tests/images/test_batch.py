@@ -12,6 +12,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,8 +66,12 @@ def image_folder(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) ->
     return out
 
 
-def _batch(folder: Path, case: Path, kill_after: float | None = None) -> dict | None:
-    """Run ``forensics batch`` as a process; kill its whole process group after ``kill_after`` s."""
+def _parts(case: Path) -> int:
+    return len(list((case / "events").glob("*/*/*.parquet"))) if (case / "events").is_dir() else 0
+
+
+def _batch(folder: Path, case: Path, kill: Callable[[float], bool] | None = None) -> dict | None:
+    """Run ``forensics batch`` as a process; kill -9 its process group once ``kill(seconds)`` says so."""
     cmd = [
         sys.executable,
         "-m",
@@ -79,13 +85,13 @@ def _batch(folder: Path, case: Path, kill_after: float | None = None) -> dict | 
         "--json",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
-    if kill_after is not None:
-        try:
-            proc.wait(timeout=kill_after)
-        except subprocess.TimeoutExpired:
+    start = time.monotonic()
+    while kill is not None and proc.poll() is None:
+        if kill(time.monotonic() - start):
             os.killpg(proc.pid, signal.SIGKILL)  # kill -9, workers included
             proc.communicate()
             return None
+        time.sleep(0.05)
     stdout, stderr = proc.communicate(timeout=600)
     assert proc.returncode in (0, 3), stderr.decode()
     return json.loads(stdout.decode().splitlines()[-1])
@@ -125,17 +131,23 @@ def test_killed_batch_resumes_to_the_uninterrupted_rows(image_folder: Path, tmp_
 
     resumed = tmp_path / "resumed"
     kills = []
-    for delay in (4, 6, 8, 10, 12, 14, 16, 20, 25, 30):
-        before = _done_images(resumed)
-        got = _batch(image_folder, resumed, kill_after=delay)
+    # kill -9 early (starting up, listing), then each time a few more parts have been moved into the case
+    triggers: list[Callable[[float], bool]] = [lambda t: t > 2.0]
+    for more in (1, 3, 5):
+        triggers.append(lambda t, more=more: _parts(resumed) >= _parts_at_start[0] + more)
+    got = None
+    _parts_at_start = [0]
+    for trigger in triggers:
+        _parts_at_start[0] = _parts(resumed)
+        got = _batch(image_folder, resumed, trigger)
         if got is not None:
             break
-        kills.append((before, _done_images(resumed)))
-    else:
+        kills.append(_done_images(resumed))
+    if got is None:
         got = _batch(image_folder, resumed)
     assert got is not None
     # killed more than once in the middle of the batch: some images done, some not
-    assert sum(1 for _, after in kills if 0 < after < len(specs)) >= 2, kills
+    assert len(kills) >= 3 and sum(1 for after in kills if 0 < after < len(specs)) >= 2, kills
     assert signature(resumed) == signature(tmp_path / "whole")
     assert _inputs(resumed) == _inputs(tmp_path / "whole")
     with Case.open(resumed, read_only=True) as c:

@@ -47,7 +47,8 @@ from forensics.batch.units import (
     unit_id,
 )
 from forensics.ingest.archives import Candidate
-from forensics.ingest.base import ParseContext
+from forensics.ingest.base import InputFile, ParseContext
+from forensics.ingest.context import HostFrom, InputContext, TzFrom, YearFrom
 from forensics.ingest.runner import GROUP_BYTES, GROUP_FILES, YEARLESS, IngestSummary, _commit, _input_row
 from forensics.store import Case
 
@@ -300,7 +301,8 @@ class _Batch:
             if got.error:
                 im.failed = got.error
         elif isinstance(got, ParseOutcome):
-            self._commit_parse(im, got)
+            assert isinstance(unit, ParseUnit)
+            self._commit_parse(im, got, unit.ctx)
         self._maybe_finish(im)
 
     def _advance(self) -> None:
@@ -397,7 +399,25 @@ class _Batch:
         tz = ctx.tz.value if ctx and ctx.tz else im.spec.tz_hint
         return host, tz
 
-    def _commit_parse(self, im: _Image, got: ParseOutcome) -> None:
+    def _context(self, im: _Image, src: InputFile, used: ParseContext) -> InputContext:
+        """What ``src`` was parsed with, for ``inputs.context`` (the images table says where each came from)."""
+        ctx = im.listing.context if im.listing else None
+        tz_from: TzFrom = "--tz" if self.ctx.tz else "default UTC"
+        if not self.ctx.tz and src.tz_hint:
+            tz_from = "image" if ctx and ctx.tz else "manifest"
+        year_from: YearFrom = (
+            "--year" if self.ctx.reference_year else "image's logs" if used.reference_year else "none"
+        )
+        host_from: HostFrom = (
+            "--host" if self.ctx.host else "none" if not src.host_hint
+            else "image" if ctx and ctx.host else "manifest"
+        )  # fmt: skip
+        return InputContext(
+            self.ctx.tz or src.tz_hint, tz_from, used.reference_year, year_from, self.ctx.host or src.host_hint,
+            host_from, src.mtime,
+        )  # fmt: skip
+
+    def _commit_parse(self, im: _Image, got: ParseOutcome, unit_ctx: ParseContext) -> None:
         by_member = {f.member: f for f in im.listing.files} if im.listing else {}
         group = []
         for src, parser in zip(got.inputs, got.parsers, strict=True):
@@ -408,7 +428,8 @@ class _Batch:
             )  # fmt: skip
             group.append((src, parser, cand))
             self.done_keys.add((src.sha256, im.spec.path, src.member))
-        _commit(self.case, got.result, group, self.summary, self.on_problem)
+        contexts = [self._context(im, src, unit_ctx).to_json() for src, _, _ in group]
+        _commit(self.case, got.result, group, self.summary, self.on_problem, contexts)
         self._record([(f, "unreadable", why) for f, why in got.failed], im)
         state.add_seconds(self.case, im.spec.path, got.seconds)
         im.outstanding -= 1

@@ -21,9 +21,12 @@ from typing import Any, Literal, get_args
 from forensics.ingest.base import InputFile, ParseContext
 from forensics.timeutil import iso_utc, parse_iso_utc
 
-TzFrom = Literal["--tz", "etc/timezone", "default UTC", "recorded"]
-YearFrom = Literal["--year", "collection year", "none", "recorded"]
-HostFrom = Literal["--host", "collection", "etc/hostname", "none", "recorded"]
+# "image": stated by the disk image the input was read from (its SYSTEM hive, etc/hostname,
+# etc/timezone; the images table says which file and key); "image's logs": the latest year the
+# image's other logs state (forensics.batch.driver)
+TzFrom = Literal["--tz", "etc/timezone", "default UTC", "recorded", "image", "manifest"]
+YearFrom = Literal["--year", "collection year", "none", "recorded", "image's logs"]
+HostFrom = Literal["--host", "collection", "etc/hostname", "none", "recorded", "image", "manifest"]
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from forensics.images.digest import (
     hash_media,
     verify,
 )
-from forensics.images.reader import DEFAULT_LOCATIONS, ImageError, OpenImage, VolumeRef, copy_out
-from forensics.ingest.base import InputFile, ParseContext
+from forensics.images.reader import DEFAULT_LOCATIONS, ImageError, OpenImage, VolumeRef, copy_out, read_head
+from forensics.ingest.base import InputFile, ParseContext, Parser
 from forensics.ingest.worker import Task, TaskResult, run_task
 
 MEMBER_SEP = "!/"
@@ -236,10 +236,12 @@ def _list_files(img: OpenImage, scan: ScanOptions, scratch: Path) -> list[FileIt
             continue
         try:
             with img.open(entry) as fh:
-                head = fh.read(65536)
+                head, damaged = read_head(fh, entry.size)
                 name = entry.path.rsplit("/", 1)[-1]
                 # archives first, as the folder walker does: members are what get sniffed
                 parser = None if is_archive(head) else sniff(head, name)
+                if parser is None and damaged:
+                    parser = by_name(name)  # the header is unreadable in the image: go by the name
                 if parser is None and not is_archive(head):
                     out.append(replace(base, note="format not recognised by content"))
                     continue
@@ -256,6 +258,13 @@ def _list_files(img: OpenImage, scan: ScanOptions, scratch: Path) -> list[FileIt
         else:
             out.extend(_archive_members(item, final, scratch))
     return out
+
+
+def by_name(name: str) -> Parser | None:
+    """The parser a damaged file's name points to (only names that say the format: ``*.evtx``)."""
+    from forensics.ingest.registry import BY_NAME
+
+    return BY_NAME["evtx"] if name.lower().endswith(".evtx") else None
 
 
 def _damage_note(item: FileItem) -> str | None:
@@ -316,8 +325,11 @@ def run_hash(unit: HashUnit) -> ImageDigest:
             with OpenImage(path) as img:
                 disk = img.target.disks[0]
                 media = hash_media(disk, img.size, ("md5", "sha1", "sha256"))
-        except (ImageError, OSError, EOFError) as exc:
-            return ImageDigest(unit.unit_id, unit.spec.path, files, {}, acq, None, f"media unreadable: {exc}")
+        except ImageError as exc:  # damaged media: its files are still read, each with its bad ranges
+            check = Verification("unreadable", f"the media cannot be read whole to check its hash: {exc}")
+            return ImageDigest(
+                unit.unit_id, unit.spec.path, files, {}, acq, check, None, time.perf_counter() - start
+            )
     if expected and expected == files.sha256:
         check = Verification("verified", f"sha256 {expected} (manifest, image file)")
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from forensics.images.reader import OpenImage, _read_errors, resolve_ci
+from forensics.images.reader import OpenImage, _read_errors, drive_roots, resolve_ci
 
 _HOST = re.compile(r"[A-Za-z0-9_.-]{1,253}")
 
@@ -98,7 +98,10 @@ def _windows(vol: str, fs: Any) -> tuple[Stated | None, Stated | None]:
     from dissect.regf import RegistryHive
     from dissect.regf.exceptions import Error as RegfError
 
-    path = resolve_ci(fs, "Windows/System32/config/SYSTEM")
+    path = next(
+        (p for root in drive_roots(fs) if (p := resolve_ci(fs, f"{root}/Windows/System32/config/SYSTEM"))),
+        None,
+    )
     if path is None:
         return None, None
     errors = (*_read_errors(), RegfError, KeyError, AttributeError)

@@ -80,11 +80,16 @@ def hash_media(
     stream: BinaryIO, size: int, algos: tuple[str, ...], progress: Progress | None = None
 ) -> dict[str, str]:
     """Hashes of ``size`` bytes of the media stream (read through the container)."""
+    from forensics.images.reader import ImageError, _read_errors
+
     hs = {a: hashlib.new(a) for a in algos}
     pos = 0
     stream.seek(0)
     while pos < size:
-        block = stream.read(min(READ, size - pos))
+        try:
+            block = stream.read(min(READ, size - pos))
+        except _read_errors() as exc:
+            raise ImageError(f"media unreadable near byte {pos}: {exc}") from exc
         if not block:
             break
         for h in hs.values():

@@ -171,7 +171,7 @@ class OpenImage:
         """Regular files under ``locations`` of every volume, then deleted NTFS event logs."""
         for ref, fs in self.volumes:
             seen: set[str] = set()
-            for loc in locations:
+            for loc in (f"{root}/{loc}" for root in drive_roots(fs) for loc in locations):
                 folder = resolve_ci(fs, loc)
                 if folder is not None and folder.lower() not in seen:
                     seen.add(folder.lower())
@@ -206,6 +206,22 @@ def _label(fs: Any) -> str | None:
             if isinstance(value, str) and value:
                 return value
     return None
+
+
+_DRIVE = re.compile(r"[A-Za-z](?::|%3A)?", re.I)
+
+
+def drive_roots(fs: Any) -> list[str]:
+    """Where a system's tree starts on ``fs``: its root, then drive-letter folders at the top.
+
+    Triage containers keep each collected drive in a folder named after it (KAPE's VHDX and
+    VHD output: ``C/Windows/...``; Velociraptor's uploads: ``C%3A/Windows/...``).
+    """
+    try:
+        names = sorted(fs.get("/").listdir())
+    except (*_read_errors(), KeyError, NotADirectoryError):
+        return [""]
+    return ["", *(f"/{n}" for n in names if _DRIVE.fullmatch(n))]
 
 
 def resolve_ci(fs: Any, path: str) -> str | None:
@@ -287,6 +303,17 @@ def copy_out(src: BinaryIO, size: int, dest: Path) -> Copied:
             out.write(block)
             pos += len(block)
     return Copied(pos, sha.hexdigest(), md5.hexdigest(), head, tuple(_merge(bad)))
+
+
+def read_head(src: BinaryIO, size: int) -> tuple[bytes, bool]:
+    """The first bytes of a file for sniffing, and whether part of them could not be read (zeros there)."""
+    want = min(HEAD_BYTES, size)
+    try:
+        src.seek(0)
+        return src.read(want), False
+    except _read_errors():
+        bad: list[tuple[int, int]] = []
+        return _salvage(src, 0, want, bad, _read_errors()), bool(bad)
 
 
 def _salvage(

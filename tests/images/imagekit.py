@@ -36,3 +36,30 @@ def signature(case_dir: Path) -> list[tuple[object, ...]]:
             "SELECT input_sha256, rec_index, 'reject', md5(concat_ws('|', reason, raw)) FROM rejects ORDER BY 1, 2"
         ).fetchall()
     return rows + rejects
+
+
+def corrupt_ewf_chunk_of(image: Path, member_path: str, out: Path) -> int:
+    """Copy the single-segment E01 ``image`` to ``out`` with the compressed chunk holding the
+    second cluster run of NTFS file ``member_path`` (on the first partition) overwritten, as a
+    bad sector range in the acquisition would leave it. Returns the damaged chunk's number."""
+    from dissect.evidence.ewf import EWF
+    from dissect.ntfs.c_ntfs import ATTRIBUTE_TYPE_CODE
+
+    from forensics.images.reader import OpenImage
+
+    with OpenImage(image) as img:
+        ref, fs = img.volumes[0]
+        record = fs.ntfs.mft.get(member_path)
+        (attr,) = record.attributes[ATTRIBUTE_TYPE_CODE.DATA]
+        lcn, _count = attr.dataruns()[0]
+        offset = (ref.offset or 0) + lcn * fs.ntfs.cluster_size + 8192  # a little into the file
+    with image.open("rb") as fh:
+        ewf = EWF(fh)
+        chunk = offset // ewf.chunk_size
+        table = ewf.segment(0).tables[0]
+        entry = table.entries[chunk]
+        start = table.base_offset + (entry & 0x7FFFFFFF)
+        data = bytearray(image.read_bytes())
+    data[start + 8 : start + 40] = b"\xde\xad\xbe\xef" * 8  # inside the zlib stream: decompression fails
+    out.write_bytes(bytes(data))
+    return chunk

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from imagekit import signature
+from imagekit import WINDOWS_LOGS, corrupt_ewf_chunk_of, signature
 
 from forensics.ingest.runner import ingest_paths
 from forensics.raw import extract_record
@@ -104,3 +104,46 @@ def test_image_is_never_written(built: dict, tmp_path: Path) -> None:
     before = (image.stat().st_mtime_ns, image.read_bytes())
     ingest_paths(tmp_path, [image], workers=1)
     assert (image.stat().st_mtime_ns, image.read_bytes()) == before
+
+
+def test_bad_ewf_chunk_is_reported_per_file_and_the_rest_ingested(
+    built: dict, direct: dict, tmp_path: Path
+) -> None:
+    b = built["windows"]
+    name = Path(WINDOWS_LOGS[0]).name
+    bad = tmp_path / "bad.E01"
+    corrupt_ewf_chunk_of(b.images["e01"], f"/Windows/System32/winevt/Logs/{name}", bad)
+    ingest_paths(tmp_path / "case", [bad], workers=1)
+    with Case.open(tmp_path / "case", read_only=True) as case:
+        damaged = case.con.execute(
+            "SELECT member, bad_ranges, note, sha256 FROM image_files WHERE damaged"
+        ).fetchall()
+        image = case.con.execute("SELECT status, verification FROM images").fetchone()
+        (status,) = case.con.execute("SELECT status FROM inputs WHERE member = ?", [damaged[0][0]]).fetchone()
+    assert len(damaged) == 1 and damaged[0][0].endswith(name) and damaged[0][1]
+    assert damaged[0][2].startswith("damaged:")
+    assert status in ("ok", "rejects", "failed")  # parsed as far as it reads, and recorded either way
+    assert image == ("done", "unreadable")  # the acquisition hash cannot be checked over a bad chunk
+    # every other file gives exactly its rows
+    others = [r for r in signature(tmp_path / "case") if r[0] != damaged[0][3]]
+    assert others == [r for r in direct["windows"] if r[0] != damaged[0][3]]
+
+
+def test_kape_vhdx_with_a_drive_folder(shared_data: Path, tmp_path: Path) -> None:
+    """KAPE writes its collection into a VHDX whose volume holds C/Windows/...: found the same."""
+    from forensics.images.context import image_context
+    from forensics.images.reader import OpenImage
+    from forensics.testing import disk_images as di
+    from forensics.testing.regf_writer import system_hive
+
+    evtx = shared_data / WINDOWS_LOGS[1]
+    hive = system_hive(tmp_path / "SYSTEM", "KAPE-HOST", "UTC", 0)
+    vol = di.Volume(
+        "ntfs",
+        ((f"/C/Windows/System32/winevt/Logs/{evtx.name}", evtx), ("/C/Windows/System32/config/SYSTEM", hive)),
+        label="KAPE",
+    )
+    vhdx = di.convert(di.build_disk([vol], tmp_path / "k.raw"), "vhdx", tmp_path / "kape.vhdx")
+    with OpenImage(vhdx) as img:
+        assert [e.member for e in img.entries()] == [f"p1:/C/Windows/System32/winevt/Logs/{evtx.name}"]
+        assert image_context(img).host.value == "KAPE-HOST"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -46,6 +47,7 @@ from forensics.batch.units import (
     run_unit,
     unit_id,
 )
+from forensics.custody import record_tool_step
 from forensics.ingest.archives import Candidate
 from forensics.ingest.base import InputFile, ParseContext
 from forensics.ingest.context import HostFrom, InputContext, TzFrom, YearFrom
@@ -240,6 +242,7 @@ class _Batch:
         self.done_keys = case.done_keys()
         self.claimed = case.done_shas()
         self.pointer = 0  # next image, in batch order, whose files are still to be assigned
+        self.hashed: dict[str, str] = {}  # what this run hashed, for the custody log
         for im in self.images:
             row = known.get(im.spec.path, {})
             if row.get("status") == "done":
@@ -297,6 +300,8 @@ class _Batch:
                 im.failed = got.error
         elif isinstance(got, ImageDigest):
             state.commit_digest(self.case, got)
+            if got.files is not None:
+                self.hashed[im.spec.path] = got.files.sha256
             im.hashed = True
             if got.error:
                 im.failed = got.error
@@ -428,6 +433,7 @@ class _Batch:
             )  # fmt: skip
             group.append((src, parser, cand))
             self.done_keys.add((src.sha256, im.spec.path, src.member))
+            self.hashed[f"{im.spec.path}!/{src.member}"] = src.sha256
         contexts = [self._context(im, src, unit_ctx).to_json() for src, _, _ in group]
         _commit(self.case, got.result, group, self.summary, self.on_problem, contexts)
         self._record([(f, "unreadable", why) for f, why in got.failed], im)
@@ -555,6 +561,14 @@ def run_batch(
         finally:
             batch.runner.close()
         case.refresh_views()
+        if batch.hashed:
+            record_tool_step(
+                case_dir,
+                "hashed",
+                command=sys.argv,
+                purpose="batch",
+                item_hashes=dict(sorted(batch.hashed.items())),
+            )
         summary = BatchSummary(str(case_dir), image_summaries(case, [s.path for s in specs]), batch.summary)
     finally:
         case.remove_orphans()

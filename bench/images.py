@@ -1,0 +1,133 @@
+"""Disk-image ingest against ingesting the same files directly, in one run; peak RSS of a batch.
+
+    python bench/images.py [DATA_DIR] [--images N] [--kind e01|raw|qcow2|vmdk|vhdx] [--workers W] [--repeat K]
+
+Builds N Windows disk images (NTFS, MBR, SYSTEM hive) whose winevt/Logs hold the EVTX files
+of DATA_DIR (default ../shared/data: EVTX-ATTACK-SAMPLES and DeepBlueCLI, split round-robin
+over the images), converted to the chosen container, and a folder holding the same files.
+Then, alternately ``--repeat`` times (best of each kept; this machine is noisy):
+
+1. ``direct``: ``ingest_paths`` over the folder into a fresh case;
+2. ``images``: ``run_batch`` over the N images into a fresh case.
+
+Prints MB/s of image (and of the log files inside), records/s, the image/direct wall-time
+ratio, and the peak RSS of the batch (driver plus workers, sampled every 20 ms). Image ingest
+does more than the direct one: it hashes every image file (and for EWF, the media against the
+acquisition's digest), walks each volume and the NTFS MFT for deleted logs, and copies each
+log out of the container before parsing it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from ingest import RssSampler  # noqa: E402
+
+from forensics.batch.driver import run_batch  # noqa: E402
+from forensics.batch.manifest import folder_specs  # noqa: E402
+from forensics.ingest.runner import ingest_paths  # noqa: E402
+from forensics.store import Case  # noqa: E402
+from forensics.testing import disk_images as di  # noqa: E402
+
+
+def build(data: Path, n: int, kind: str, work: Path) -> tuple[Path, Path, int, int]:
+    """(folder of images, folder of the same files, bytes of log files, bytes of the disks inside)."""
+    evtx = sorted(
+        p
+        for sub in ("EVTX-ATTACK-SAMPLES", "DeepBlueCLI")
+        for p in (data / sub).rglob("*.evtx")
+        if p.is_file()
+    )
+    images, tree = work / "images", work / "tree"
+    images.mkdir()
+    logs = media = 0
+    for i in range(n):
+        mine = evtx[i::n]
+        names: dict[str, Path] = {}
+        for p in mine:  # unique names inside one Logs folder
+            names.setdefault(p.name, p)
+        files = sorted(names.values())
+        for p in files:
+            dest = tree / f"host{i:03d}" / "Windows/System32/winevt/Logs" / p.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, dest)
+            logs += p.stat().st_size
+        vol = di.windows_volume(
+            files, computer_name=f"BENCH-{i:03d}", time_zone_key="India Standard Time", bias_minutes=-330,
+            work=work,
+        )  # fmt: skip
+        raw = di.build_disk([vol], work / f"host{i:03d}.raw")
+        media += raw.stat().st_size
+        if kind == "raw":
+            raw.rename(images / raw.name)
+        else:
+            suffix = "E01" if kind == "e01" else kind
+            di.convert(raw, "ewf" if kind == "e01" else kind, images / f"host{i:03d}.{suffix}")
+            raw.unlink()
+    return images, tree, logs, media
+
+
+def rows(case: Path) -> int:
+    with Case.open(case, read_only=True) as c:
+        return int(c.con.execute("SELECT count(*) FROM events").fetchone()[0])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("data", nargs="?", default=str(REPO.parent / "shared" / "data"))
+    ap.add_argument("--images", type=int, default=24)
+    ap.add_argument("--kind", default="e01", choices=["e01", "raw", "qcow2", "vmdk", "vhdx"])
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-images-") as tmp:
+        work = Path(tmp)
+        t0 = time.perf_counter()
+        images, tree, log_bytes, media = build(Path(args.data), args.images, args.kind, work)
+        specs = folder_specs(images)
+        image_bytes = sum(p.stat().st_size for p in images.iterdir())
+        print(f"built {len(specs)} {args.kind} images ({image_bytes / 1e6:.1f} MB of image files, disks of "
+              f"{media / 1e6:.1f} MB; log files inside "
+              f"{log_bytes / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s")  # fmt: skip
+        best = {"direct": float("inf"), "images": float("inf")}
+        peak = 0
+        counts = {}
+        for k in range(args.repeat):
+            for which in ("direct", "images"):
+                case = work / f"case-{which}-{k}"
+                with RssSampler() as rss:
+                    start = time.perf_counter()
+                    if which == "direct":
+                        ingest_paths(case, [tree], workers=args.workers)
+                    else:
+                        run_batch(case, specs, workers=args.workers)
+                    took = time.perf_counter() - start
+                if which == "images":
+                    peak = max(peak, rss.peak)
+                best[which] = min(best[which], took)
+                counts[which] = rows(case)
+                shutil.rmtree(case)
+        n = counts["direct"]
+        print(f"rows: direct {n:,}, images {counts['images']:,} (equal: {n == counts['images']})")
+        d, i = best["direct"], best["images"]
+        print(
+            f"direct ingest of the files : {d:7.2f} s  {log_bytes / 1e6 / d:7.1f} MB/s of logs   {n / d:10,.0f} records/s"
+        )
+        print(f"ingest from the images     : {i:7.2f} s  {image_bytes / 1e6 / i:7.1f} MB/s of image files  "
+              f"{media / 1e6 / i:7.1f} MB/s of disk  "
+              f"{log_bytes / 1e6 / i:7.1f} MB/s of logs   {counts['images'] / i:10,.0f} records/s")  # fmt: skip
+        print(f"ratio images / direct (wall): {i / d:.2f}x")
+        print(f"peak RSS of the batch over {len(specs)} images (driver + workers): {peak / 1e6:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

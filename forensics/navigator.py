@@ -8,11 +8,12 @@ red; its comment lists the finding titles and hosts. Output is deterministic (so
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 from forensics.attack import technique_name, technique_tactics
+from forensics.hunt.findings import Finding, read_findings
 from forensics.store import Case
-from forensics.timeline import load_findings
 
 LAYER_VERSION = "4.5"
 NAVIGATOR_VERSION = "5.1.0"
@@ -20,19 +21,22 @@ ATTACK_VERSION = "15"
 MAX_COMMENT_TITLES = 10
 
 
-def layer(case: Case, name: str | None = None) -> dict[str, Any]:
-    """The Navigator layer for the case's findings."""
-    findings = load_findings(case)
-    by_tech: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def layer(
+    case: Case, name: str | None = None, *, findings: Sequence[Finding] | None = None, run: str | None = None
+) -> dict[str, Any]:
+    """The Navigator layer for ``findings`` (default: those of hunt run ``run``, None the latest)."""
+    if findings is None:
+        findings = read_findings(case, run)
+    by_tech: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
-        for t in f["attack"]:
+        for t in f.techniques:
             by_tech[t].append(f)
     techniques = []
     max_score = 1
     for tid in sorted(by_tech):
         fs = by_tech[tid]
-        titles = sorted({f.get("title") or f.get("rule_id") or "" for f in fs})
-        hosts = sorted({f["host"] for f in fs if f.get("host")})
+        titles = sorted({f.title or f.rule_id or "" for f in fs})
+        hosts = sorted({f.host for f in fs if f.host})
         comment = "; ".join(titles[:MAX_COMMENT_TITLES])
         if len(titles) > MAX_COMMENT_TITLES:
             comment += f"; and {len(titles) - MAX_COMMENT_TITLES} more"

@@ -29,11 +29,13 @@ import ipaddress
 import json
 import re
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from forensics.attack import TACTIC_NAMES, phase_rank, technique_name
+from forensics.hunt.findings import Finding, read_findings
 from forensics.integrity import (
     HostNames,
     Integrity,
@@ -48,7 +50,6 @@ from forensics.integrity import (
     usable_ip,
 )
 from forensics.store import Case
-from forensics.timeline import level_rank, load_findings
 from forensics.timeutil import iso_ist, iso_utc, parse_iso_utc
 
 BRUTE_MIN_FAILURES = 10
@@ -270,15 +271,26 @@ class _Clock:
         return ts - timedelta(seconds=off)
 
 
-def build_story(case: Case, integrity: Integrity | None = None) -> Story:
-    """Build the story of the case (findings + events), clock-corrected."""
+def build_story(
+    case: Case,
+    integrity: Integrity | None = None,
+    *,
+    findings: Sequence[Finding] | None = None,
+    run: str | None = None,
+) -> Story:
+    """Build the story of the case (findings + events), clock-corrected.
+
+    ``findings`` are those of hunt run ``run`` (None: the latest), read here when not given;
+    ``integrity`` is assessed here when not given.
+    """
     settle(case)
     integ = integrity if integrity is not None else assess(case)
     names = HostNames.from_case(case)
     clock = _Clock(integ, names)
-    findings = load_findings(case)
-    for f in findings:
-        f["host"] = names.display(f.get("host"))
+    if findings is None:
+        findings = read_findings(case, run)
+    # each host under its display name (the finding ids stay those of the stored findings)
+    findings = [replace(f, host=names.display(f.host)) for f in findings]
     story = Story(clock_offsets_s={names.display(h) or h: o for h, o in sorted(integ.offsets.items())})
     story.span = _span(case, findings, clock)
     story.phases = _phases(findings, clock)
@@ -297,7 +309,7 @@ def build_story(case: Case, integrity: Integrity | None = None) -> Story:
     return story
 
 
-def _span(case: Case, findings: list[dict[str, Any]], clock: _Clock) -> dict[str, Any]:
+def _span(case: Case, findings: list[Finding], clock: _Clock) -> dict[str, Any]:
     rows = case.con.execute(
         "SELECT host, min(ts), max(ts) FROM _fx_events WHERE ts IS NOT NULL GROUP BY host ORDER BY host"
     ).fetchall()
@@ -309,48 +321,48 @@ def _span(case: Case, findings: list[dict[str, Any]], clock: _Clock) -> dict[str
         "first_utc": _u(lo), "last_utc": _u(hi), "first_ist": _i(lo), "last_ist": _i(hi),
         "hosts": len({clock.names.display(h) for h, _, _ in rows if h}), "findings": len(findings),
         "by_level": {lv: n for lv in ("critical", "high", "medium", "low", "informational")
-                     if (n := sum(1 for f in findings if f.get("level") == lv))},
+                     if (n := sum(1 for f in findings if f.level == lv))},
     }  # fmt: skip
 
 
-def _phases(findings: list[dict[str, Any]], clock: _Clock) -> list[dict[str, Any]]:
+def _phases(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     """Findings per ATT&CK tactic in kill-chain order; those no tactic fits last, as ``unmapped``."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in findings:
-        for t in f["tactics"] or [UNMAPPED]:
+        for t in f.tactic_names or [UNMAPPED]:
             groups[t].append(f)
     out = []
     for tactic in sorted(groups, key=lambda t: (phase_rank(t), t)):
         fs = groups[tactic]
-        firsts = [x for x in (clock.fix(f.get("host"), f.get("first_ts")) for f in fs) if x]
+        firsts = [x for x in (clock.fix(f.host, f.first_ts) for f in fs) if x]
         lasts = [
-            x for x in (clock.fix(f.get("host"), f.get("last_ts") or f.get("first_ts")) for f in fs) if x
+            x for x in (clock.fix(f.host, f.last_ts or f.first_ts) for f in fs) if x
         ]
-        techs = sorted({t for f in fs for t in f["attack"]})
+        techs = sorted({t for f in fs for t in f.techniques})
         name = TACTIC_NAMES.get(tactic, "Indicator matches (no ATT&CK tactic)")
         out.append({
             "tactic": tactic, "name": name,
             "first_utc": _u(min(firsts)) if firsts else None, "last_utc": _u(max(lasts)) if lasts else None,
             "first_ist": _i(min(firsts)) if firsts else None,
-            "hosts": sorted({f["host"] for f in fs if f.get("host")}), "findings": len(fs),
-            "kinds": sorted({f.get("kind") or "" for f in fs}),
+            "hosts": sorted({f.host for f in fs if f.host}), "findings": len(fs),
+            "kinds": sorted({f.kind or "" for f in fs}),
             "techniques": techs, "technique_names": [technique_name(t) for t in techs],
-            "titles": sorted({f.get("title") or f.get("rule_id") or "" for f in fs})[:10],
+            "titles": sorted({f.title or f.rule_id or "" for f in fs})[:10],
         })  # fmt: skip
     return out
 
 
-def _first_finding(findings: list[dict[str, Any]], clock: _Clock) -> dict[str, Any] | None:
+def _first_finding(findings: list[Finding], clock: _Clock) -> dict[str, Any] | None:
     """The earliest finding of level medium or above (any level when there is none)."""
-    timed = [f for f in findings if f.get("first_ts")]
-    serious = [f for f in timed if level_rank(f.get("level")) >= 2] or timed
+    timed = [f for f in findings if f.first_ts]
+    serious = [f for f in timed if f.rank >= 2] or timed
     if not serious:
         return None
-    f = min(serious, key=lambda f: (clock.fix(f.get("host"), f["first_ts"]), f["finding_id"]))
-    ts = clock.fix(f.get("host"), f["first_ts"])
+    f = min(serious, key=lambda f: (clock.fix(f.host, f.first_ts), f.finding_id))
+    ts = clock.fix(f.host, f.first_ts)
     return {
-        "finding_id": f["finding_id"], "title": f.get("title"), "level": f.get("level"), "host": f.get("host"),
-        "ts_utc": _u(ts), "ts_ist": _i(ts), "tactics": f["tactics"], "attack": f["attack"],
+        "finding_id": f.finding_id, "title": f.title, "level": f.level, "host": f.host,
+        "ts_utc": _u(ts), "ts_ist": _i(ts), "tactics": f.tactic_names, "attack": f.techniques,
     }  # fmt: skip
 
 
@@ -396,7 +408,7 @@ def _network_devices(case: Case, names: HostNames) -> set[str]:
 
 
 def _patient_zero(
-    entry: dict[str, Any] | None, findings: list[dict[str, Any]], clock: _Clock, network: set[str]
+    entry: dict[str, Any] | None, findings: list[Finding], clock: _Clock, network: set[str]
 ) -> dict[str, Any] | None:
     """The first compromised host: the entry point's target, else the first host with a finding."""
     if entry:
@@ -405,13 +417,13 @@ def _patient_zero(
                           f"{entry['source_ip']}"}  # fmt: skip
     cands = [
         f for f in findings
-        if f.get("first_ts") and f.get("host") and f["host"] not in network and level_rank(f.get("level")) >= 2
+        if f.first_ts and f.host and f.host not in network and f.rank >= 2
     ]  # fmt: skip
     if not cands:
         return None
-    f = min(cands, key=lambda f: (clock.fix(f["host"], f["first_ts"]), f["finding_id"]))
-    ts = clock.fix(f["host"], f["first_ts"])
-    return {"host": f["host"], "reason": f"first host with a finding: {f.get('title')}", "ts_utc": _u(ts)}
+    f = min(cands, key=lambda f: (clock.fix(f.host, f.first_ts), f.finding_id))
+    ts = clock.fix(f.host, f.first_ts)
+    return {"host": f.host, "reason": f"first host with a finding: {f.title}", "ts_utc": _u(ts)}
 
 
 def _logons(case: Case) -> list[dict[str, Any]]:
@@ -441,11 +453,11 @@ def _logons(case: Case) -> list[dict[str, Any]]:
 
 
 def _lateral(
-    case: Case, clock: _Clock, ipmap: dict[str, str], hosts: dict[str, str], findings: list[dict[str, Any]],
+    case: Case, clock: _Clock, ipmap: dict[str, str], hosts: dict[str, str], findings: list[Finding],
     names: HostNames,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Aggregated lateral-movement edges, earliest first (machine accounts' routine traffic left out)."""
-    involved = {f["host"] for f in findings if f.get("host") and level_rank(f.get("level")) >= 2}
+    involved = {f.host for f in findings if f.host and f.rank >= 2}
 
     def name(ip_or_host: str | None) -> str:
         """Host name for an IP (learnt from the logs) or a host's display name.
@@ -561,25 +573,25 @@ def _share_and_service_edges(case: Case, clock: _Clock, name: Any) -> list[tuple
     return out
 
 
-def _iocs(findings: list[dict[str, Any]], clock: _Clock) -> list[dict[str, Any]]:
+def _iocs(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     groups: dict[str, dict[str, Any]] = {}
     for f in findings:
-        if f.get("kind") != "ioc":
+        if f.kind != "ioc":
             continue
         try:
-            details = json.loads(f.get("details") or "{}")
+            details = json.loads(f.details or "{}")
         except ValueError:
             details = {}
         details = details if isinstance(details, dict) else {}
         value = str(next((details[k] for k in ("value", "ioc", "indicator", "matched") if details.get(k)), None)
-                    or f.get("title") or f.get("rule_id"))  # fmt: skip
-        g = groups.setdefault(value, {"value": value, "type": details.get("type"), "tlp": f.get("tlp"),
+                    or f.title or f.rule_id)  # fmt: skip
+        g = groups.setdefault(value, {"value": value, "type": details.get("type"), "tlp": f.tlp,
                                       "first": None, "last": None, "hosts": set(), "findings": 0})  # fmt: skip
         g["findings"] += 1
-        if f.get("host"):
-            g["hosts"].add(f["host"])
+        if f.host:
+            g["hosts"].add(f.host)
         for k, src in (("first", "first_ts"), ("last", "last_ts")):
-            ts = clock.fix(f.get("host"), f.get(src) or f.get("first_ts"))
+            ts = clock.fix(f.host, (f.last_ts if src == "last_ts" else f.first_ts) or f.first_ts)
             if ts is not None and (g[k] is None or (ts < g[k] if k == "first" else ts > g[k])):
                 g[k] = ts
     out = []
@@ -591,16 +603,16 @@ def _iocs(findings: list[dict[str, Any]], clock: _Clock) -> list[dict[str, Any]]
 
 
 def _impact(
-    case: Case, findings: list[dict[str, Any]], clock: _Clock, names: HostNames
+    case: Case, findings: list[Finding], clock: _Clock, names: HostNames
 ) -> list[dict[str, Any]]:
     # a set per (host, what): a finding and the event it fired on count once
     hits: dict[str, dict[str, set[datetime]]] = defaultdict(lambda: defaultdict(set))
     for f in findings:
-        for t in f["attack"]:
+        for t in f.techniques:
             what = IMPACT_TECHNIQUES.get(t.split(".")[0])
-            ts = clock.fix(f.get("host"), f.get("first_ts"))
-            if what and f.get("host") and ts:
-                hits[f["host"]][what].add(ts)
+            ts = clock.fix(f.host, f.first_ts)
+            if what and f.host and ts:
+                hits[f.host][what].add(ts)
     q = """
         SELECT host, ts, coalesce(process_cmdline, ''), coalesce(file_path, '') FROM _fx_events
         WHERE host IS NOT NULL AND ts IS NOT NULL AND regexp_matches(lower(coalesce(process_cmdline, '') || ' ' ||
@@ -709,7 +721,7 @@ def _path(s: Story) -> list[dict[str, Any]]:
     return sorted(hops.values(), key=lambda h: (h["first_utc"] or "~", h["source"], h["target"]))
 
 
-def _held(s: Story, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _held(s: Story, findings: list[Finding]) -> list[dict[str, Any]]:
     """Hosts attacked by brute force that never fell: no success, not reached, no impact, no serious finding.
 
     Findings of the brute force itself (credential access) do not count against the host.
@@ -720,8 +732,8 @@ def _held(s: Story, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
     hit = {h["host"] for h in s.impact}
     fell = {b["target"] for b in s.brute_force if b["succeeded"]}
     serious = {
-        f["host"] for f in findings
-        if f.get("host") and level_rank(f.get("level")) >= 3 and set(f["tactics"]) - {"credential-access"}
+        f.host for f in findings
+        if f.host and f.rank >= 3 and set(f.tactic_names) - {"credential-access"}
     }  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
     for b in s.did_not_fall:

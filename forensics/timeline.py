@@ -20,15 +20,15 @@ mode are kept whatever the level: the super-timeline is everything).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from forensics.attack import norm_technique, tactics_for, technique_name
-from forensics.hunt.findings import LEVELS
-from forensics.integrity import Integrity, assess, event_columns, has_view, settle, short_host
+from forensics.attack import technique_name
+from forensics.hunt.findings import LEVELS, Finding, level_rank, parse_level, read_findings
+from forensics.integrity import Integrity, assess, event_columns, settle, short_host
 from forensics.store import Case
 
 MODES: tuple[str, ...] = ("findings", "context", "full")
@@ -76,55 +76,32 @@ def _event_message(alias: str = "e") -> str:
     )
 
 
-def level_rank(level: str | None) -> int:
-    """0 (informational) .. 4 (critical); -1 for unknown levels."""
-    return LEVELS.index(level) if level in LEVELS else -1
-
-
-def load_findings(case: Case) -> list[dict[str, Any]]:
-    """Findings of the case as dicts with normalised ``attack`` and kill-chain-ordered ``tactics``."""
-    if not has_view(case, "findings"):
-        return []
-    settle(case)
-    rel = case.con.sql("SELECT * FROM findings ORDER BY first_ts NULLS LAST, finding_id")
-    names = rel.columns
-    out = []
-    for row in rel.fetchall():
-        f = dict(zip(names, row, strict=True))
-        attack = sorted({t for t in (norm_technique(x) for x in (f.get("attack") or [])) if t})
-        f["attack"] = attack
-        f["tactics"] = tactics_for(attack, list(f.get("tactics") or []))
-        for k in ("first_ts", "last_ts"):
-            if isinstance(f.get(k), datetime):
-                f[k] = f[k].astimezone(UTC)
-        out.append(f)
-    return out
-
-
-def _findings_table(findings: list[dict[str, Any]]) -> pa.Table:
+def _findings_table(findings: Sequence[Finding]) -> pa.Table:
     """The kept findings as an Arrow table DuckDB can join (one row each)."""
+    techs = [f.techniques for f in findings]
+    tactics = [f.tactic_names for f in findings]
     return pa.table({
-        "finding_id": pa.array([f["finding_id"] for f in findings], pa.string()),
-        "kind": pa.array([f.get("kind") for f in findings], pa.string()),
-        "rule_id": pa.array([f.get("rule_id") for f in findings], pa.string()),
-        "title": pa.array([f.get("title") for f in findings], pa.string()),
-        "level": pa.array([f.get("level") for f in findings], pa.string()),
-        "lrank": pa.array([level_rank(f.get("level")) for f in findings], pa.int32()),
-        "attack": pa.array([", ".join(f["attack"]) for f in findings], pa.string()),
-        "techniques": pa.array([", ".join(technique_name(t) for t in f["attack"]) for f in findings], pa.string()),
-        "tactics": pa.array([", ".join(f["tactics"]) for f in findings], pa.string()),
-        "tactic": pa.array([f["tactics"][0] if f["tactics"] else None for f in findings], pa.string()),
-        "host": pa.array([f.get("host") for f in findings], pa.string()),
-        "first_ts": pa.array([f.get("first_ts") for f in findings], pa.timestamp("us", tz="UTC")),
-        "last_ts": pa.array([f.get("last_ts") for f in findings], pa.timestamp("us", tz="UTC")),
-        "summary": pa.array([f.get("summary") for f in findings], pa.string()),
+        "finding_id": pa.array([f.finding_id for f in findings], pa.string()),
+        "kind": pa.array([f.kind for f in findings], pa.string()),
+        "rule_id": pa.array([f.rule_id for f in findings], pa.string()),
+        "title": pa.array([f.title for f in findings], pa.string()),
+        "level": pa.array([f.level for f in findings], pa.string()),
+        "lrank": pa.array([f.rank for f in findings], pa.int32()),
+        "attack": pa.array([", ".join(t) for t in techs], pa.string()),
+        "techniques": pa.array([", ".join(technique_name(x) for x in t) for t in techs], pa.string()),
+        "tactics": pa.array([", ".join(t) for t in tactics], pa.string()),
+        "tactic": pa.array([t[0] if t else None for t in tactics], pa.string()),
+        "host": pa.array([f.host for f in findings], pa.string()),
+        "first_ts": pa.array([f.first_ts for f in findings], pa.timestamp("us", tz="UTC")),
+        "last_ts": pa.array([f.last_ts for f in findings], pa.timestamp("us", tz="UTC")),
+        "summary": pa.array([f.summary for f in findings], pa.string()),
     })  # fmt: skip
 
 
-def _keep_finding(f: dict[str, Any], hosts: set[str] | None, min_rank: int) -> bool:
-    if level_rank(f.get("level")) < min_rank:
+def _keep_finding(f: Finding, hosts: set[str] | None, min_rank: int) -> bool:
+    if f.rank < min_rank:
         return False
-    return not (hosts is not None and f.get("host") is not None and short_host(f["host"]) not in hosts)
+    return not (hosts is not None and f.host is not None and short_host(f.host) not in hosts)
 
 
 def build_timeline(
@@ -137,19 +114,29 @@ def build_timeline(
     *,
     window: timedelta = DEFAULT_WINDOW,
     integrity: Integrity | None = None,
+    findings: Sequence[Finding] | None = None,
+    run: str | None = None,
 ) -> pa.Table:
-    """Build the timeline of a case as an Arrow table (see the module docstring for modes)."""
+    """Build the timeline of a case as an Arrow table (see the module docstring for modes).
+
+    ``findings`` are those of hunt run ``run`` (None: the latest), read here when not given;
+    ``integrity`` is assessed here when not given.
+    """
     if mode not in MODES:
         raise ValueError(f"unknown timeline mode {mode!r}; use one of {', '.join(MODES)}")
-    if min_level is not None and min_level not in LEVELS:
+    min_lv = parse_level(min_level) if min_level is not None else None
+    if min_level is not None and min_lv is None:
         raise ValueError(f"unknown level {min_level!r}; use one of {', '.join(LEVELS)}")
     con = case.con
     settle(case)  # UTC session: text renderings of times below must not depend on the machine
     integ = integrity if integrity is not None else assess(case)
     host_keys = {short_host(h) for h in hosts} if hosts else None
-    min_rank = level_rank(min_level) if min_level else -1
-    findings = [f for f in load_findings(case) if _keep_finding(f, host_keys, min_rank)]
-    con.register("_tl_f", _findings_table(findings))
+    min_rank = level_rank(min_lv) if min_lv is not None else 0
+    if findings is None:
+        findings = read_findings(case, run)
+    kept = [f for f in findings if _keep_finding(f, host_keys, min_rank)]
+    con.register("_tl_f", _findings_table(kept))
+    con.register("_tl_r", _records_table(kept))
     offsets = integ.spelling_offsets()  # rows join on the host as each source spelt it
     con.register("_tl_off", pa.table({
         "host": pa.array(list(offsets), pa.string()),
@@ -157,22 +144,24 @@ def build_timeline(
     }))  # fmt: skip
     cols = event_columns(case)
     try:
-        sql = _timeline_sql(mode, cols, has_view(case, "finding_records"), window)
+        sql = _timeline_sql(mode, cols, window)
         settle(case)
         table = con.sql(sql).to_arrow_table()
     finally:
         con.unregister("_tl_f")
+        con.unregister("_tl_r")
         con.unregister("_tl_off")
     return _filter(table, host_keys, since, until)
 
 
-def _hits_sql(have_records: bool) -> str:
-    if not have_records:
-        return (
-            "SELECT CAST(NULL AS VARCHAR) AS input_sha256, CAST(NULL AS BIGINT) AS rec_index, "
-            "CAST(NULL AS VARCHAR) AS finding_id WHERE false"
-        )
-    return "SELECT r.input_sha256, r.rec_index, r.finding_id FROM finding_records r JOIN _tl_f USING (finding_id)"
+def _records_table(findings: Sequence[Finding]) -> pa.Table:
+    """(finding_id, input_sha256, rec_index) of every record the kept findings fired on."""
+    rows = [(f.finding_id, r.input_sha256, r.rec_index) for f in findings for r in f.records]
+    return pa.table({
+        "finding_id": pa.array([r[0] for r in rows], pa.string()),
+        "input_sha256": pa.array([r[1] for r in rows], pa.string()),
+        "rec_index": pa.array([r[2] for r in rows], pa.int64()),
+    })  # fmt: skip
 
 
 def _context_sql(window: timedelta) -> str:
@@ -213,7 +202,7 @@ def _context_sql(window: timedelta) -> str:
         ),"""
 
 
-def _timeline_sql(mode: str, cols: dict[str, str], have_records: bool, window: timedelta) -> str:
+def _timeline_sql(mode: str, cols: dict[str, str], window: timedelta) -> str:
     ev = _event_select(cols)
     msg = _event_message()
     if mode == "full":
@@ -224,7 +213,7 @@ def _timeline_sql(mode: str, cols: dict[str, str], have_records: bool, window: t
         chosen = "SELECT input_sha256, rec_index FROM _fx_events WHERE false"
     ctx = _context_sql(window) if mode == "context" else "ctx AS (SELECT * FROM hits WHERE false),"
     return f"""
-    WITH hits AS ({_hits_sql(have_records)}),
+    WITH hits AS (SELECT input_sha256, rec_index, finding_id FROM _tl_r),
     {ctx}
     hit_agg AS (
         SELECT h.input_sha256, h.rec_index,

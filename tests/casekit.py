@@ -1,8 +1,7 @@
 """Small synthetic cases for the timeline, story, integrity and report tests.
 
 Builds a real case directory (``Case.open(create=True)`` + ``commit_batch``) from event dicts,
-and writes findings in the layout the hunt writer uses (findings/findings.parquet and
-findings/finding_records.parquet).
+and writes findings with the hunt's own writer.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forensics.hunt.findings import Finding, RecordRef
+from forensics.hunt.findings import write_findings as _write_findings
 from forensics.schema import CORE, CORE_TYPES
 from forensics.store import Case, StagedPart
 
@@ -82,34 +82,8 @@ def rec(ev: dict[str, Any]) -> RecordRef:
 
 
 def write_findings(case: Case, findings: list[Finding]) -> None:
-    """Write findings the way the hunt writer lays them out, then refresh the views."""
-    out = case.root / "findings"
-    out.mkdir(exist_ok=True)
-    fs = sorted(findings, key=lambda f: f.finding_id)
-    ts = pa.timestamp("us", tz="UTC")
-    pq.write_table(pa.table({
-        "finding_id": pa.array([f.finding_id for f in fs], pa.string()),
-        "kind": pa.array([f.kind for f in fs], pa.string()),
-        "rule_id": pa.array([f.rule_id for f in fs], pa.string()),
-        "title": pa.array([f.title for f in fs], pa.string()),
-        "level": pa.array([f.level for f in fs], pa.string()),
-        "attack": pa.array([f.attack for f in fs], pa.list_(pa.string())),
-        "tactics": pa.array([f.tactics for f in fs], pa.list_(pa.string())),
-        "host": pa.array([f.host for f in fs], pa.string()),
-        "first_ts": pa.array([f.first_ts for f in fs], ts),
-        "last_ts": pa.array([f.last_ts for f in fs], ts),
-        "summary": pa.array([f.summary for f in fs], pa.string()),
-        "rule_path": pa.array([f.rule_path for f in fs], pa.string()),
-        "rule_sha256": pa.array([f.rule_sha256 for f in fs], pa.string()),
-        "tlp": pa.array([f.tlp for f in fs], pa.string()),
-        "details": pa.array([f.details for f in fs], pa.string()),
-    }), out / "findings.parquet")  # fmt: skip
-    recs = sorted((f.finding_id, r.input_sha256, r.rec_index) for f in fs for r in f.records)
-    pq.write_table(pa.table({
-        "finding_id": pa.array([r[0] for r in recs], pa.string()),
-        "input_sha256": pa.array([r[1] for r in recs], pa.string()),
-        "rec_index": pa.array([r[2] for r in recs], pa.int64()),
-    }), out / "finding_records.parquet")  # fmt: skip
+    """Write findings with the hunt's own writer, then refresh the views."""
+    _write_findings(case, findings)
     case.refresh_views()
 
 

@@ -25,11 +25,11 @@ from typing import Any
 
 import pytest
 
-from forensics.hunt.findings import Finding
+from forensics.hunt.findings import Finding, level_rank, read_findings
 from forensics.integrity import HostNames, event_columns, settle, short_host
 from forensics.store import Case
 from forensics.story import Story, build_story
-from forensics.timeline import build_timeline, level_rank, load_findings
+from forensics.timeline import build_timeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/casekit.py
 from casekit import at, build_case, rec, write_findings
@@ -54,7 +54,7 @@ class Demo:
     stdout: str
     timeline: list[dict[str, Any]]
     story: Story
-    findings: list[dict[str, Any]]
+    findings: list[Finding]
     step_records: dict[int, set[tuple[str, int]]]
     verify: subprocess.CompletedProcess[str]  # verify --key --sources sample_data --reproduce of its bundle
 
@@ -77,7 +77,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         yield Demo(
             case=case, case_dir=case_dir, stdout=proc.stdout,
             timeline=build_timeline(case, mode="context").to_pylist(), story=build_story(case),
-            findings=load_findings(case), step_records=records, verify=verify,
+            findings=read_findings(case), step_records=records, verify=verify,
         )  # fmt: skip
     finally:
         case.close()
@@ -286,10 +286,10 @@ def test_benign_noise_raises_nothing_high(demo: Demo) -> None:
     ).fetchall():
         recs.setdefault(fid, set()).add((sha, idx))
     noisy = [
-        (f["level"], f["title"], f.get("host"))
+        (f.level, f.title, f.host)
         for f in demo.findings
-        if level_rank(f["level"]) >= level_rank("high") and recs.get(f["finding_id"])
-        and recs[f["finding_id"]] <= every
+        if f.rank >= level_rank("high") and recs.get(f.finding_id)
+        and recs[f.finding_id] <= every
     ]  # fmt: skip
     assert noisy == []
 
@@ -317,10 +317,10 @@ def test_high_findings_all_touch_the_attack(demo: Demo) -> None:
     ).fetchall():
         recs.setdefault(fid, set()).add((sha, idx))
     stray = [
-        (f["level"], f["title"], f.get("host"))
+        (f.level, f.title, f.host)
         for f in demo.findings
-        if level_rank(f["level"]) >= level_rank("high") and recs.get(f["finding_id"])
-        and not recs[f["finding_id"]] & attack
+        if f.rank >= level_rank("high") and recs.get(f.finding_id)
+        and not recs[f.finding_id] & attack
     ]  # fmt: skip
     assert stray == []
 

@@ -37,6 +37,8 @@ from forensics.bundle.certin import render_certin
 from forensics.bundle.signing import fingerprint, load_private, sign_manifest
 from forensics.bundle.verify_md import render_verify_md
 from forensics.custody import append_entry, read_chain, verify_chain
+from forensics.hunt.findings import Finding
+from forensics.hunt.findings import read_findings as read_case_findings
 from forensics.outputs.csvfile import neutralise
 from forensics.raw import RawRecord, extract_records
 from forensics.store import Case
@@ -139,37 +141,29 @@ def read_sources(case: Case) -> list[dict[str, Any]]:
     return out
 
 
-def read_findings(case: Case) -> list[dict[str, Any]]:
-    """Findings with their record refs and UTC/IST times (empty when no hunt ran)."""
-    if not _has_view(case, "findings"):
-        return []
-    rows = _rows(case, "SELECT * FROM findings ORDER BY finding_id")
-    refs: dict[str, list[dict[str, Any]]] = {}
-    if _has_view(case, "finding_records"):
-        for r in _rows(case, "SELECT * FROM finding_records ORDER BY finding_id, input_sha256, rec_index"):
-            refs.setdefault(r["finding_id"], []).append(
-                {"input_sha256": r["input_sha256"], "rec_index": int(r["rec_index"])}
-            )
-    out = []
-    for r in rows:
-        f = {k: _jsonable(v) for k, v in r.items() if k not in ("first_ts", "last_ts")}
-        for key in ("first", "last"):
-            ts = r.get(f"{key}_ts")
-            f[f"{key}_utc"] = iso_utc(ts) if ts else None
-            f[f"{key}_ist"] = iso_ist(ts) if ts else None
-        f["severity"] = r.get("level")
-        f["rule"] = {
-            "id": r.get("rule_id"),
-            "title": r.get("title"),
-            "source": r.get("rule_path"),
-            "sha256": r.get("rule_sha256"),
-            "kind": r.get("kind"),
-        }
-        f["records"] = [
-            {**x, "ref": ref_str(x["input_sha256"], x["rec_index"])} for x in refs.get(r["finding_id"], [])
-        ]
-        out.append(f)
-    return out
+def finding_dict(f: Finding) -> dict[str, Any]:
+    """A finding as ``findings/findings.json`` holds it: its columns, UTC/IST times, the rule, its record refs."""
+    return {
+        "finding_id": f.finding_id, "kind": f.kind, "rule_id": f.rule_id, "title": f.title, "level": f.level,
+        "level_rank": f.rank, "attack": list(f.attack), "tactics": list(f.tactics), "host": f.host,
+        "record_count": len(f.records), "summary": f.summary, "rule_path": f.rule_path,
+        "rule_sha256": f.rule_sha256, "tlp": f.tlp, "details": f.details,
+        "first_utc": iso_utc(f.first_ts) if f.first_ts else None,
+        "first_ist": iso_ist(f.first_ts) if f.first_ts else None,
+        "last_utc": iso_utc(f.last_ts) if f.last_ts else None,
+        "last_ist": iso_ist(f.last_ts) if f.last_ts else None,
+        "severity": f.level,
+        "rule": {"id": f.rule_id, "title": f.title, "source": f.rule_path, "sha256": f.rule_sha256, "kind": f.kind},
+        "records": [
+            {"input_sha256": r.input_sha256, "rec_index": r.rec_index, "ref": ref_str(r.input_sha256, r.rec_index)}
+            for r in f.records
+        ],
+    }  # fmt: skip
+
+
+def read_findings(case: Case, run: str | None = None) -> list[dict[str, Any]]:
+    """Findings of hunt run ``run`` (None: the latest) as bundle dicts, by id (empty when no hunt ran)."""
+    return [finding_dict(f) for f in sorted(read_case_findings(case, run), key=lambda f: f.finding_id)]
 
 
 def ref_str(sha: str, idx: int) -> str:

@@ -14,7 +14,6 @@ from forensics.cli.ingest import check_zone
 from forensics.errors import ForensicsError
 from forensics.hunt.engine import EXIT_FAIL_ON, RUN_FILE, HuntOptions, HuntSummary, run_hunt
 from forensics.hunt.findings import LEVELS, Finding
-from forensics.hunt.writer import level_rank
 from forensics.ingest.base import ParseContext
 from forensics.ingest.runner import ingest_paths
 from forensics.store import DB_NAME, Case
@@ -248,7 +247,7 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
     return sorted(
         findings,
         key=lambda f: (
-            -level_rank(f.level),
+            -f.rank,
             f.first_ts.isoformat() if f.first_ts else "~",
             f.kind,
             f.rule_id,

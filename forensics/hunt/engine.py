@@ -16,7 +16,6 @@ gives the same finding ids.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
 import sys
@@ -32,11 +31,11 @@ import polars as pl
 
 from forensics import __version__
 from forensics.custody import canonical_json, record_tool_step
-from forensics.hunt.findings import Finding
+from forensics.hunt.findings import Finding, level_rank, parse_level, write_findings
 from forensics.hunt.ioc_match import match_iocs
 from forensics.hunt.iocs import IOC_SUFFIXES, IocSet, ioc_table, load_ioc_paths
 from forensics.hunt.sql import load_hunts, run_hunts
-from forensics.hunt.writer import Outcome, level_rank, write_findings, write_iocs, write_outcomes
+from forensics.hunt.writer import Outcome, write_iocs, write_outcomes
 from forensics.hunt.yara_scan import (
     DEFAULT_MAX_SIZE,
     DEFAULT_TIMEOUT,
@@ -178,8 +177,10 @@ def exit_code(summary: HuntSummary, fail_on: str | None) -> int:
     """``EXIT_FAIL_ON`` when a finding is at or above ``fail_on``, else 0."""
     if fail_on is None:
         return 0
-    threshold = level_rank(fail_on.lower())
-    return EXIT_FAIL_ON if any(level_rank(f.level) >= threshold for f in summary.findings) else 0
+    threshold = parse_level(fail_on)
+    if threshold is None:
+        raise ValueError(f"fail_on {fail_on!r} is not a level")
+    return EXIT_FAIL_ON if any(f.rank >= level_rank(threshold) for f in summary.findings) else 0
 
 
 def _sha256(path: Path) -> str:
@@ -318,18 +319,21 @@ def merge_host_spellings(case: Case, findings: list[Finding]) -> list[Finding]:
     from forensics.integrity import HostNames
 
     names = HostNames.from_case(case)
-    merged: dict[tuple[str, str, str | None, str | None, str | None], Finding] = {}
+    merged: dict[tuple[str, str, str | None, str | None, str | None], list[Finding]] = {}
     for f in findings:
-        host = names.display(f.host)
-        key = (f.kind, f.rule_id, host, f.details, f.tlp)
-        have = merged.get(key)
-        if have is None:
-            merged[key] = dataclasses.replace(f, host=host, records=sorted(set(f.records)))
+        merged.setdefault((f.kind, f.rule_id, names.display(f.host), f.details, f.tlp), []).append(f)
+    out = []
+    for (_, _, host, _, _), group in merged.items():
+        if len(group) == 1 and group[0].host == host:
+            out.append(group[0])
             continue
-        have.records = sorted(set(have.records) | set(f.records))
-        have.first_ts = min((t for t in (have.first_ts, f.first_ts) if t is not None), default=None)
-        have.last_ts = max((t for t in (have.last_ts, f.last_ts) if t is not None), default=None)
-    return list(merged.values())
+        firsts = [t for f in group if (t := f.first_ts) is not None]
+        lasts = [t for f in group if (t := f.last_ts) is not None]
+        out.append(group[0].rekeyed(
+            host=host, records=tuple(r for f in group for r in f.records),
+            first_ts=min(firsts, default=None), last_ts=max(lasts, default=None),
+        ))  # fmt: skip
+    return out
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

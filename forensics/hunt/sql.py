@@ -36,8 +36,8 @@ import orjson
 import pyarrow as pa
 import yaml
 
-from forensics.hunt.findings import LEVELS, Finding, RecordRef
-from forensics.hunt.writer import Outcome, level_rank
+from forensics.hunt.findings import LEVELS, Finding, Level, RecordRef, level_rank, parse_level
+from forensics.hunt.writer import Outcome
 from forensics.schema import CORE_TYPES
 from forensics.store import Case
 
@@ -54,7 +54,7 @@ class SqlHunt:
 
     id: str
     title: str
-    level: str
+    level: Level
     sql: str
     path: str
     sha256: str
@@ -111,9 +111,9 @@ def parse_hunt(path: Path) -> SqlHunt:
     missing = [k for k in ("id", "title", "level") if not meta.get(k)]
     if missing:
         raise ValueError(f"metadata header lacks {', '.join(missing)}")
-    level = str(meta["level"]).lower()
-    if level not in LEVELS:
-        raise ValueError(f"level {level!r} is not one of {', '.join(LEVELS)}")
+    level = parse_level(meta["level"])
+    if level is None:
+        raise ValueError(f"level {meta['level']!r} is not one of {', '.join(LEVELS)}")
     sql = body.strip().rstrip(";").strip()
     if not sql:
         raise ValueError("no SQL after the header")
@@ -259,8 +259,8 @@ def _finding(hunt: SqlHunt, key: str, rows: list[tuple[Any, ...]], idx: dict[str
     hosts = host_spellings(r[idx["host"]] for r in rows)
     times = sorted(r[idx["ts"]] for r in rows if r[idx["ts"]] is not None)
     level = hunt.level
-    if "level" in idx:
-        row_levels = [str(r[idx["level"]]).lower() for r in rows if r[idx["level"]] is not None]
+    if "level" in idx:  # a row level that is no level is ignored: the hunt's own level stands
+        row_levels = [lv for r in rows if (lv := parse_level(r[idx["level"]])) is not None]
         if row_levels:
             level = max(row_levels, key=level_rank)
     notes = sorted({str(r[idx["note"]]) for r in rows if r[idx["note"]] is not None}) if "note" in idx else []

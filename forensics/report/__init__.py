@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Sequence
 from importlib.resources import files
 from pathlib import Path
 
-from forensics.integrity import assess, settle
+from forensics.hunt.findings import Finding, read_findings
+from forensics.integrity import Integrity, assess, settle
 from forensics.navigator import layer
 from forensics.report.sections import ReportData, build_document
 from forensics.store import Case
-from forensics.story import build_story
-from forensics.timeline import load_findings
+from forensics.story import Story, build_story
 
 __all__ = ["render_report", "write_report"]
 
@@ -39,23 +40,36 @@ def script_hash(script: str) -> str:
     )
 
 
-def render_report(case: Case, *, raw_records: bool = False) -> str:
+def render_report(
+    case: Case,
+    *,
+    raw_records: bool = False,
+    findings: Sequence[Finding] | None = None,
+    integrity: Integrity | None = None,
+    story: Story | None = None,
+    run: str | None = None,
+) -> str:
     """The report of a case as one HTML document (text).
 
     ``raw_records`` also re-extracts each shown record from the original input (slower: every
     input is read and re-hashed); otherwise the parsed record with its provenance is shown.
+    ``findings`` (default: those of hunt run ``run``, None the latest), ``integrity`` and
+    ``story`` are computed here when not given; the story must be of the same findings.
     """
     settle(case)
-    integ = assess(case)
-    story = build_story(case, integ)
-    findings = load_findings(case)
-    data = ReportData.collect(case, integ, story, findings, layer(case), raw_records=raw_records)
+    if findings is None:
+        findings = read_findings(case, run)
+    integ = integrity if integrity is not None else assess(case)
+    if story is None:
+        story = build_story(case, integ, findings=findings)
+    nav = layer(case, findings=findings)
+    data = ReportData.collect(case, integ, story, findings, nav, raw_records=raw_records)
     script = _asset("app.js")
     return build_document(data, css=_asset("style.css"), script=script, script_csp=script_hash(script))
 
 
-def write_report(case: Case, out: Path, *, raw_records: bool = False) -> Path:
-    """Render the report and write it (UTF-8) to ``out``; returns ``out``."""
+def write_report(case: Case, out: Path, *, raw_records: bool = False, run: str | None = None) -> Path:
+    """Render the report of hunt run ``run`` (None: the latest) and write it (UTF-8) to ``out``."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(case, raw_records=raw_records), encoding="utf-8", newline="\n")
+    out.write_text(render_report(case, raw_records=raw_records, run=run), encoding="utf-8", newline="\n")
     return out

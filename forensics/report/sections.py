@@ -7,18 +7,21 @@ section inserts log content any other way. The builders take plain dicts so they
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
+import pyarrow as pa
+
 from forensics import __version__
 from forensics.attack import TACTICS, TECHNIQUES, technique_name, technique_tactics
-from forensics.integrity import Integrity, has_view
+from forensics.hunt.findings import Finding
+from forensics.integrity import Integrity
 from forensics.report.svg import LEVEL_COLOURS, lateral_graph, timeline_chart
 from forensics.store import Case
 from forensics.story import Story
-from forensics.timeline import level_rank
 from forensics.timeutil import iso_ist, iso_utc
 
 MAX_FINDINGS = 500  # findings listed with their records (highest level first); the rest are counted
@@ -68,7 +71,7 @@ class ReportData:
 
     @classmethod
     def collect(
-        cls, case: Case, integ: Integrity, story: Story, findings: list[dict[str, Any]],
+        cls, case: Case, integ: Integrity, story: Story, findings: Sequence[Finding],
         navigator: dict[str, Any], *, raw_records: bool = False,
     ) -> ReportData:  # fmt: skip
         """Read counts, inputs, finding records (and optionally raw records) from the case."""
@@ -88,16 +91,8 @@ class ReportData:
             ).fetchall()
         ]
         n_rejects = con.execute("SELECT count(*) FROM rejects").fetchall()[0][0]
-        for f in findings:  # one name per host whatever the source's spelling; clock-corrected times
-            off = timedelta(seconds=integ.offset_for(f.get("host")))
-            if integ.names is not None:
-                f["host"] = integ.names.display(f.get("host"))
-            f["first_utc"] = iso_utc(f["first_ts"] - off) if f.get("first_ts") else None
-            f["last_utc"] = iso_utc(f["last_ts"] - off) if f.get("last_ts") else f["first_utc"]
-            f["first_ist"] = iso_ist(f["first_ts"] - off) if f.get("first_ts") else None
-        ordered = sorted(
-            findings, key=lambda f: (-level_rank(f.get("level")), f["first_utc"] or "~", f["finding_id"])
-        )
+        shown = [_shown(f, integ) for f in findings]
+        ordered = sorted(shown, key=lambda f: (-f["rank"], f["first_utc"] or "~", f["finding_id"]))
         data = cls(
             case_name=case.root.resolve().name,
             counts={
@@ -113,33 +108,55 @@ class ReportData:
             findings=ordered,
             navigator=navigator,
         )
-        shown = [f["finding_id"] for f in ordered[:MAX_FINDINGS]]
-        if shown and has_view(case, "finding_records"):
-            data.record_counts = dict(con.execute(
-                "SELECT finding_id, count(*) FROM finding_records GROUP BY finding_id ORDER BY finding_id"
-            ).fetchall())  # fmt: skip
-            data.records = _records(case, shown)
+        listed = [f["finding_id"] for f in ordered[:MAX_FINDINGS]]
+        if listed:
+            data.record_counts = {f.finding_id: len(f.records) for f in findings}
+            wanted = set(listed)
+            data.records = _records(case, [f for f in findings if f.finding_id in wanted])
         if raw_records and data.records:
             data.raw = _raw(case, data.records)
         return data
 
 
-def _records(case: Case, finding_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+def _shown(f: Finding, integ: Integrity) -> dict[str, Any]:
+    """What the document shows of a finding: its host's display name and clock-corrected times."""
+    off = timedelta(seconds=integ.offset_for(f.host))
+    first = f.first_ts - off if f.first_ts else None
+    first_utc = iso_utc(first) if first else None
+    return {
+        "finding_id": f.finding_id, "kind": f.kind, "rule_id": f.rule_id, "title": f.title, "level": f.level,
+        "rank": f.rank, "host": integ.names.display(f.host) if integ.names is not None else f.host,
+        "first_utc": first_utc, "first_ist": iso_ist(first) if first else None,
+        "last_utc": iso_utc(f.last_ts - off) if f.last_ts else first_utc,
+        "attack": f.techniques, "tactics": f.tactic_names, "summary": f.summary, "rule_path": f.rule_path,
+        "rule_sha256": f.rule_sha256, "tlp": f.tlp, "details": f.details,
+    }  # fmt: skip
+
+
+def _records(case: Case, findings: Sequence[Finding]) -> dict[str, list[dict[str, Any]]]:
     """Up to MAX_RECORDS event rows per finding, earliest first, null fields dropped."""
-    cur = case.con.execute(
-        f"""
-        SELECT r.finding_id AS finding_id, e.* FROM finding_records r
-        JOIN _fx_events e ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
-        WHERE r.finding_id IN (SELECT unnest(?::VARCHAR[]))
-        QUALIFY row_number() OVER (PARTITION BY r.finding_id ORDER BY e.ts NULLS LAST, e.input_sha256, e.rec_index)
-                <= {MAX_RECORDS}
-        ORDER BY r.finding_id, e.ts NULLS LAST, e.input_sha256, e.rec_index
-        """,
-        [finding_ids],
-    )
-    names = [d[0] for d in cur.description]
+    refs = [(f.finding_id, r.input_sha256, r.rec_index) for f in findings for r in f.records]
+    case.con.register("_report_refs", pa.table({
+        "finding_id": pa.array([r[0] for r in refs], pa.string()),
+        "input_sha256": pa.array([r[1] for r in refs], pa.string()),
+        "rec_index": pa.array([r[2] for r in refs], pa.int64()),
+    }))  # fmt: skip
+    try:
+        cur = case.con.execute(
+            f"""
+            SELECT r.finding_id AS finding_id, e.* FROM _report_refs r
+            JOIN _fx_events e ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
+            QUALIFY row_number() OVER (PARTITION BY r.finding_id ORDER BY e.ts NULLS LAST, e.input_sha256, e.rec_index)
+                    <= {MAX_RECORDS}
+            ORDER BY r.finding_id, e.ts NULLS LAST, e.input_sha256, e.rec_index
+            """
+        )
+        names = [d[0] for d in cur.description]
+        rows = cur.fetchall()
+    finally:
+        case.con.unregister("_report_refs")
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in cur.fetchall():
+    for row in rows:
         rec = dict(zip(names, row, strict=True))
         fid = rec.pop("finding_id")
         out.setdefault(fid, []).append({k: v for k, v in rec.items() if v is not None and v != ""})

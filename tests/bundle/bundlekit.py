@@ -20,8 +20,7 @@ from forensics.bundle.casefile import CaseDetails
 from forensics.bundle.export import export_bundle
 from forensics.bundle.signing import keygen, load_private, sign_manifest
 from forensics.custody import append_entry
-from forensics.hunt.findings import Finding, RecordRef
-from forensics.hunt.writer import write_findings
+from forensics.hunt.findings import Finding, RecordRef, write_findings
 from forensics.ingest.runner import ingest_paths
 from forensics.store import Case
 from forensics.testing.evtx_writer import WinEvent, write_evtx

@@ -14,8 +14,7 @@ from forensics.bundle.casefile import CaseDetails
 from forensics.bundle.export import export_bundle
 from forensics.bundle.signing import keygen
 from forensics.bundle.verify import FAILED, verify_bundle
-from forensics.hunt.findings import Finding, RecordRef
-from forensics.hunt.writer import write_findings
+from forensics.hunt.findings import Finding, RecordRef, write_findings
 from forensics.ingest.runner import ingest_paths
 from forensics.store import Case
 

@@ -6,8 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from forensics.hunt.findings import level_rank
 from forensics.hunt.sql import load_hunts, parse_hunt, run_hunts
-from forensics.hunt.writer import level_rank
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/casekit.py
 from casekit import at, build_case

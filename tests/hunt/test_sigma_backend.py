@@ -247,8 +247,8 @@ def test_finding_fields(tmp_path: Path) -> None:
         "sigma",
         "high",
         "ws01",
-        ["T1059.001"],
-        ["execution"],
+        ("T1059.001",),
+        ("execution",),
     )
     assert f.rule_path == "sub/r.yml" and len(f.rule_sha256 or "") == 64
     assert [r.rec_index for r in f.records] == [0, 1]

@@ -98,7 +98,7 @@ def test_event_count_window_edges_per_group(tmp_path: Path) -> None:
         "alice"
     ] * 3
     assert (f.first_ts, f.last_ts) == (at(0), at(600))
-    assert f.attack == ["T1110"] and f.level == "high" and f.host == "dc01"
+    assert f.attack == ("T1110",) and f.level == "high" and f.host == "dc01"
     assert len(f.records) == 3  # every event that made it
 
 

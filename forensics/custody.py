@@ -206,6 +206,20 @@ def verify_chain(entries: Sequence[dict[str, Any]], head: str | None = None) -> 
     return problems
 
 
+def sources_without_custody(
+    sources: Iterable[dict[str, Any]], entries: Iterable[dict[str, Any]]
+) -> list[str]:
+    """Sources (manifest form: ``acquisition_sha256``, ``original_path``, ``member``) whose SHA-256 no
+    entry's ``item_hashes`` names, as ``path [member]``; sources that were never hashed are skipped."""
+    hashed = {str(v).lower() for e in entries for v in (e.get("item_hashes") or {}).values()}
+    out = []
+    for s in sources:
+        sha = s.get("acquisition_sha256")
+        if sha and str(sha).lower() not in hashed:
+            out.append(str(s.get("original_path")) + (f" [{s['member']}]" if s.get("member") else ""))
+    return out
+
+
 def head_of(entries: Iterable[dict[str, Any]]) -> str:
     """The ``entry_sha256`` of the last entry (genesis zeros for an empty log)."""
     last = GENESIS

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from forensics.custody import record_tool_step
 from forensics.hunt.findings import Finding, RecordRef
 from forensics.hunt.findings import write_findings as _write_findings
 from forensics.schema import CORE, CORE_TYPES
@@ -73,6 +74,9 @@ def build_case(root: Path, events: list[dict[str, Any]], drop: tuple[str, ...] =
         })  # fmt: skip
     case.commit_batch("b1", parts, inputs, None)
     case.refresh_views()
+    # as ingest does: the inputs' hashes in a custody entry (export and verify check every source has one)
+    record_tool_step(root, "hashed", command=["casekit"], purpose="ingest",
+                     item_hashes={i["path"]: i["sha256"] for i in inputs})  # fmt: skip
     return case
 
 

@@ -36,7 +36,7 @@ from forensics.bundle.certificates import render_part_a, render_part_b, statute_
 from forensics.bundle.certin import render_certin
 from forensics.bundle.signing import fingerprint, load_private, sign_manifest
 from forensics.bundle.verify_md import render_verify_md
-from forensics.custody import append_entry, read_chain, verify_chain
+from forensics.custody import append_entry, read_chain, sources_without_custody, verify_chain
 from forensics.hunt.findings import Finding
 from forensics.hunt.findings import read_findings as read_case_findings
 from forensics.outputs.csvfile import neutralise
@@ -686,6 +686,13 @@ def _build(
     integ = integrity(case, notes)
     chain, chain_problems = custody_for_bundle(case.root)
     notes.extend(f"custody log problem: {p}" for p in chain_problems)
+    uncovered = sources_without_custody(sources, chain)
+    if uncovered:
+        notes.append(
+            f"{len(uncovered)} input(s) are hashed in no custody entry ({', '.join(uncovered[:3])}"
+            f"{' …' if len(uncovered) > 3 else ''}): `verify` fails its custody check for them; record how "
+            "they were received with `forensics custody CASE add --hash ITEM=SHA256 ...` and export again"
+        )
     rules, rules_index = rule_files(case, findings, red_ok=details.tlp_is_red)
     statute = statute_for(details.proceeding_date)
     export_step = {"step": "export", "time_utc": iso_utc(created), "tool_version": __version__,

@@ -3,10 +3,13 @@
 ``verify_bundle`` reads the zip (never writes it) and runs every check of
 ``evidence-bundle.md``; each gives one line: passed, failed or skipped, with why.
 
-    signature    Ed25519 signature over MANIFEST.json valid; signer fingerprint as expected
+    signature    Ed25519 signature over MANIFEST.json valid; signer fingerprint as expected. With no
+                 expected fingerprint (--fingerprint / --key) a valid signature is UNVERIFIED: anyone
+                 who edits a bundle can re-sign it with their own key and name that key as the signer
     manifest     every manifest entry present with matching size, SHA-256 and MD5
     members      no unlisted, duplicate, symlinked or path-traversing members
-    custody      hash chain from genesis to the manifest's head; seq contiguous; times non-decreasing
+    custody      hash chain from genesis to the manifest's head; seq contiguous; times non-decreasing;
+                 every source hashed in an entry of the chain
     records      record refs of findings and timeline resolve to records whose hashes recompute
                  and whose source hash is a manifest source
     sources      (--sources DIR) originals re-hash to their acquisition hashes; records re-extract byte-for-byte
@@ -27,15 +30,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Literal
 
 from forensics.bundle import manifest as mf
 from forensics.bundle.signing import check_signature, fingerprint, load_public, normalise_fingerprint
-from forensics.custody import parse_chain, verify_chain
+from forensics.custody import parse_chain, sources_without_custody, verify_chain
 from forensics.errors import BundleError, CaseError
 from forensics.raw import Locator, RawRecord, extract_from_source, locate_input, materialise, sha256_file
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+Status = Literal["passed", "failed", "skipped", "unverified"]
+PASSED: Status = "passed"
+FAILED: Status = "failed"
+SKIPPED: Status = "skipped"
+UNVERIFIED: Status = "unverified"  # the signature is valid, but by a key the verifier did not pin
+Outcome = Literal["passed", "unverified", "failed"]
 IST_OFFSET = timedelta(hours=5, minutes=30)
 MAX_LISTED = 5  # problems listed per check line; the count says how many more
 
@@ -45,7 +53,7 @@ class Check:
     """One verification line."""
 
     name: str
-    status: str
+    status: Status
     detail: str
 
     def to_dict(self) -> dict[str, str]:
@@ -129,10 +137,18 @@ def check_signature_step(b: Bundle, expected: str | None) -> Check:
         return Check(
             "signature", FAILED, f"signed by {res.fingerprint}, but MANIFEST.json names signer {named}"
         )
-    pinned = (
-        "matches the expected fingerprint" if expected else "no expected fingerprint given (--fingerprint)"
+    if not expected:
+        return Check(
+            "signature", UNVERIFIED,
+            f"Ed25519 signature valid, by {res.fingerprint}, a key you did not pin: whoever edits a bundle "
+            "can re-sign it with their own key. Obtain the signer's fingerprint out of band (the signed "
+            "s.63/s.65B certificate, Part B, carries it) and give --fingerprint or --key",
+        )  # fmt: skip
+    return Check(
+        "signature",
+        PASSED,
+        f"Ed25519 signature valid; signer {res.fingerprint}; matches the expected fingerprint",
     )
-    return Check("signature", PASSED, f"Ed25519 signature valid; signer {res.fingerprint}; {pinned}")
 
 
 # ---- 2 manifest and members ----------------------------------------------------------------
@@ -219,7 +235,17 @@ def check_custody(b: Bundle) -> Check:
     problems = verify_chain(entries, head=head)
     if cust.get("entries") != len(entries):
         problems.append(f"{len(entries)} entries, the manifest says {cust.get('entries')}")
-    return _result("custody", problems, f"{len(entries)} entries chained from genesis to head {head[:16]}…")
+    sources = [s for s in (b.manifest or {}).get("sources") or [] if isinstance(s, dict)]
+    missing = sources_without_custody(sources, entries)
+    if missing:
+        problems.append(
+            f"{len(missing)} of {len(sources)} source(s) hashed in no custody entry: "
+            + ", ".join(missing[:MAX_LISTED]) + (" …" if len(missing) > MAX_LISTED else "")
+        )  # fmt: skip
+    return _result(
+        "custody", problems,
+        f"{len(entries)} entries chained from genesis to head {head[:16]}…; every source hashed in an entry",
+    )  # fmt: skip
 
 
 # ---- 4 records ------------------------------------------------------------------------------
@@ -560,3 +586,10 @@ def _safe(name: str, step: Callable[[], Check]) -> Check:
 def failed(checks: list[Check]) -> bool:
     """True when any check failed."""
     return any(c.status == FAILED for c in checks)
+
+
+def outcome(checks: list[Check]) -> Outcome:
+    """``failed`` when any check failed; else ``unverified`` when the signer was not pinned; else ``passed``."""
+    if failed(checks):
+        return "failed"
+    return "unverified" if any(c.status == UNVERIFIED for c in checks) else "passed"

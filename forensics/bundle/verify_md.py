@@ -8,8 +8,14 @@ from forensics.bundle.casefile import CaseDetails
 def render_verify_md(fingerprint: str | None, details: CaseDetails) -> str:
     """Plain-language verification steps, naming the signer's key fingerprint."""
     sig = (
-        f"The bundle is signed with the Ed25519 key whose fingerprint is\n\n    {fingerprint}\n\n"
-        "(SHA-256 of the 32 raw public-key bytes). Confirm this fingerprint with the signer by a separate channel."
+        f"This file and MANIFEST.json.sig say the bundle was signed with the Ed25519 key whose fingerprint is\n\n"
+        f"    {fingerprint}\n\n"
+        "(SHA-256 of the 32 raw public-key bytes). **Do not take that from the bundle.** Whoever alters a\n"
+        "bundle can recompute every hash, re-sign it with a key of their own and write that key's\n"
+        "fingerprint here and in the signature file. Obtain the signer's fingerprint out of band: from the\n"
+        "signed s.63 / s.65B certificate handed over with the bundle (Part B carries it), or from the signer\n"
+        "by a separate channel. The signature proves who signed only when the fingerprint computed below\n"
+        "equals the one you obtained that way."
         if fingerprint
         else "This bundle is NOT signed: its integrity rests on the hash values alone."
     )
@@ -57,5 +63,10 @@ the original file it came from. Findings and timeline rows point at records by
 
 ## 5. All of it at once
 
-    forensics verify bundle.zip --fingerprint {fingerprint or "sha256:<expected>"} [--sources DIR] [--reproduce]
+    forensics verify bundle.zip --fingerprint sha256:<the fingerprint you obtained out of band> [--sources DIR] [--reproduce]
+
+Exit 0: every check passed and the signer is the one you named. Exit 5: a check failed. Without
+`--fingerprint` (or the signer's public key with `--key`) a bundle whose checks all pass still
+exits 6 and reports the signer as UNVERIFIED: the tool cannot know whose key that is, and neither
+can you until you compare it with the fingerprint obtained out of band.
 """

@@ -1,7 +1,9 @@
 """The ``forensics`` command: a thin Typer app over the library.
 
-Exit codes: 0 ok; 1 error; 2 usage; 3 ingest finished but some input was rejected or failed;
-4 ``hunt --fail-on`` threshold reached; 5 ``verify`` found a failed check.
+Exit codes: 0 ok; 1 error; 2 usage (a bad option or argument, a refused ``sql`` query);
+3 ingest finished but some input was rejected or failed; 4 ``hunt --fail-on`` threshold reached;
+5 ``verify`` found a failed check; 6 ``verify`` passed every check but the signer was not pinned
+(no ``--fingerprint``/``--key``: UNVERIFIED).
 """
 
 from __future__ import annotations

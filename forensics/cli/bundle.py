@@ -14,6 +14,7 @@ from forensics.cli.common import err, out, print_json_line
 from forensics.errors import ForensicsError
 
 VERIFY_FAILED_EXIT = 5  # see forensics/cli/__init__.py
+VERIFY_UNVERIFIED_EXIT = 6  # every check passed, but the signer's key was not pinned
 
 
 def register(app: typer.Typer) -> None:
@@ -30,7 +31,12 @@ def register(app: typer.Typer) -> None:
         "verify",
         help=(
             "Check an evidence bundle: signature, manifest hashes, members, custody chain, records, timestamps, "
-            "hash lists; with --sources also re-hash the originals. Exit 5 when a check fails.\n\n"
+            "hash lists; with --sources also re-hash the originals, with --reproduce re-run the hunt.\n\n"
+            "Give the signer's fingerprint (--fingerprint, or their public key with --key), obtained out of band: "
+            "the signed certificate carries it. Without it a valid signature proves nothing about who signed, "
+            "since a forger can re-sign an edited bundle with their own key.\n\n"
+            "Exit codes: 0 every check passed and the signer is the one expected; 5 a check failed; "
+            "6 every check passed but the signer was not pinned (UNVERIFIED); 1 error.\n\n"
             "Example: forensics verify hosp.zip --fingerprint sha256:ab12... --sources /evidence"
         ),
     )(verify)
@@ -125,7 +131,7 @@ def verify(
     json: Annotated[bool, typer.Option("--json", help="One JSON object per check.")] = False,
 ) -> None:
     """Check a bundle; exit 5 when any check fails."""
-    from forensics.bundle.verify import FAILED, Check, failed, open_bundle, verify_bundle
+    from forensics.bundle.verify import FAILED, Check, open_bundle, outcome, verify_bundle
 
     if bundle.is_file():
         try:
@@ -142,8 +148,20 @@ def verify(
     except ForensicsError as exc:
         raise _fail(exc) from exc
     _print_checks(checks, json)
-    if failed(checks):
+    result = outcome(checks)
+    if result == "failed":
+        if not json:
+            err.print(f"verification FAILED: exit {VERIFY_FAILED_EXIT}")
         raise typer.Exit(VERIFY_FAILED_EXIT)
+    if result == "unverified":
+        if json:  # the signature line says it; the exit code tells scripts
+            raise typer.Exit(VERIFY_UNVERIFIED_EXIT)
+        err.print(
+            f"every check passed, but the signer is UNVERIFIED (no --fingerprint or --key): exit "
+            f"{VERIFY_UNVERIFIED_EXIT}. Anyone can re-sign an edited bundle; get the signer's fingerprint "
+            "out of band (the signed certificate carries it) and verify again with --fingerprint."
+        )
+        raise typer.Exit(VERIFY_UNVERIFIED_EXIT)
 
 
 def _print_checks(checks: list[Any], as_json: bool) -> None:
@@ -151,8 +169,10 @@ def _print_checks(checks: list[Any], as_json: bool) -> None:
         if as_json:
             print_json_line(c.to_dict())
         else:
-            colour = {"passed": "green", "failed": "red", "skipped": "yellow"}[c.status]
-            out.print(f"[{colour}]{c.status.upper():7}[/{colour}] {c.name:<11} {c.detail}", highlight=False)
+            colour = {"passed": "green", "failed": "red", "skipped": "yellow", "unverified": "magenta"}[
+                c.status
+            ]
+            out.print(f"[{colour}]{c.status.upper():10}[/{colour}] {c.name:<11} {c.detail}", highlight=False)
 
 
 def keygen(

@@ -145,8 +145,25 @@ FILE_EXTENSIONS = frozenset(
         "apk",
         "dmg",
         "pkg",
+        # more that run when opened (Windows), as attachments and droppers use them
+        "pif",
+        "msc",
+        "reg",
+        "chm",
+        "scf",
+        "jnlp",
+        "appx",
+        "msix",
+        "xll",
+        "iqy",
+        "one",
+        "ws",
     ]
 )
+# Extensions that are also top-level domains in the IANA root zone (tests/hunt/test_iocs.py checks
+# this against the list hypothesis vendors): "afterburst.com" or "update.zip" in a list that does
+# not say which is typed as both a domain and a file name, so neither reading is lost.
+TLD_FILE_EXTENSIONS = frozenset(["cab", "com", "one", "py", "sh", "so", "ws", "zip"])
 
 
 @dataclass(frozen=True)
@@ -287,6 +304,21 @@ def classify(text: str, hint: str | None = None) -> tuple[str, str] | None:
     return hinted or _infer(s)
 
 
+def classify_all(text: str, hint: str | None = None) -> list[tuple[str, str]]:
+    """Every (type, canonical value) an indicator string stands for ([] when none).
+
+    One, except a token shaped like a domain whose last label is both a TLD and a file extension
+    (``afterburst.com``, ``update.zip``) when the document does not say which it is (no ``hint``):
+    that is a domain and a file name, and both are matched.
+    """
+    kind = classify(text, hint)
+    if kind is None:
+        return []
+    if hint is None and kind[0] == "filename" and kind[1].rsplit(".", 1)[-1] in TLD_FILE_EXTENSIONS:
+        return [("domain", kind[1]), kind]
+    return [kind]
+
+
 def _hinted(s: str, hint: str) -> tuple[str, str] | None:
     if hint in ("md5", "sha1", "sha256"):
         h = _hash(s)
@@ -358,6 +390,7 @@ class _Doc:
     iocs: list[Ioc] = field(default_factory=list)
     rejected: Counter[str] = field(default_factory=Counter)
     frames: list[pl.DataFrame] = field(default_factory=list)
+    untyped: list[tuple[int, str]] = field(default_factory=list)  # (line number, text) of lines not typed
 
     def add(
         self, kind: tuple[str, str] | None, raw: str, reason: str = "not a recognised indicator", **kw: Any
@@ -366,6 +399,14 @@ class _Doc:
             self.rejected[reason] += 1
             return
         self.iocs.append(Ioc(kind[0], kind[1], raw.strip(), self.path, self.sha256, **kw))
+
+    def add_all(self, kinds: list[tuple[str, str]], raw: str, line: int, reason: str, **kw: Any) -> None:
+        """Add each typing of ``raw``; a line with none is counted and kept to be shown."""
+        if not kinds:
+            self.rejected[reason] += 1
+            self.untyped.append((line, raw.strip()))
+        for kind in kinds:
+            self.add(kind, raw, **kw)
 
 
 def load_ioc_paths(paths: Sequence[Path]) -> IocSet:
@@ -404,6 +445,21 @@ def _load_one(path: Path, result: IocSet) -> None:
     if doc.rejected:
         reason += "; not used: " + ", ".join(f"{n} {why}" for why, n in sorted(doc.rejected.items()))
     result.outcomes.append(Outcome("ioc", str(path), fmt, "loaded", reason, count=count))
+    if doc.untyped:
+        result.outcomes.append(_untyped_outcome(doc, fmt))
+
+
+UNTYPED_SHOWN = 5  # untyped lines quoted in the outcome (all are counted)
+
+
+def _untyped_outcome(doc: _Doc, fmt: str) -> Outcome:
+    """A ``skipped`` outcome naming the lines that could not be typed (the hunt prints skipped ones)."""
+    n = len(doc.untyped)
+    shown = "; ".join(f"line {line}: {text[:60]!r}" for line, text in doc.untyped[:UNTYPED_SHOWN])
+    more = f"; … {n - UNTYPED_SHOWN} more" if n > UNTYPED_SHOWN else ""
+    return Outcome(
+        "ioc", doc.path, fmt, "skipped", f"{n} line(s) not typed as an indicator: {shown}{more}", count=n
+    )
 
 
 def _parse_document(doc: _Doc, path: Path, text: str) -> str:
@@ -634,6 +690,7 @@ def parse_csv(doc: _Doc, text: str) -> None:
         return
     type_col = next((fields[c] for c in _CSV_TYPE if c in fields), None)
     for row in reader:
+        line = reader.line_num
         value = (row.get(value_col) or "").strip()
         if not value or value.startswith("#"):
             continue
@@ -646,7 +703,7 @@ def parse_csv(doc: _Doc, text: str) -> None:
             "last_seen": parse_iso_utc(row.get(fields.get("last_seen", "")) or ""),
             "tags": tuple(t.strip() for t in (row.get(fields.get("tags", "")) or "").split(",") if t.strip()),
         }
-        doc.add(classify(value, hint), value, **meta)
+        doc.add_all(classify_all(value, hint), value, line, "not a recognised indicator", **meta)
 
 
 _COMMENT = re.compile(r"(^|\s)(#|//).*$")
@@ -664,12 +721,15 @@ def parse_text(doc: _Doc, text: str) -> None:
     bulk = _bulk_columns(lines) if len(lines) >= BULK_LINES else None
     fast: list[str | None] = bulk["type"].to_list() if bulk is not None else [None] * len(lines)
     accepted: list[int] = []
+    both: list[int] = []  # bulk lines also read as a domain (see classify_all)
     hint: str | None = None
     tlp: str | None = None
     for i, raw_line in enumerate(lines):
         kind = fast[i]
         if kind is not None and (hint is None or hint == kind):
             accepted.append(i)  # the column-wise pass already read this line exactly as below would
+            if hint is None and bulk is not None and bulk["also_domain"][i]:
+                both.append(i)
             continue
         line = _COMMENT.sub("", raw_line).strip()
         if not line:
@@ -683,9 +743,11 @@ def parse_text(doc: _Doc, text: str) -> None:
             if new_hint is not None or line.endswith(":"):
                 hint = new_hint
                 continue
-        _text_line(doc, line, hint)
+        _text_line(doc, line, hint, i + 1)
     if accepted and bulk is not None:
         doc.frames.append(_bulk_frame(doc, bulk[accepted], tlp))
+    if both and bulk is not None:
+        doc.frames.append(_bulk_frame(doc, bulk[both].with_columns(pl.lit("domain").alias("type")), tlp))
     if tlp:
         doc.iocs = [Ioc(**{**i.__dict__, "tlp": i.tlp or tlp}) for i in doc.iocs]
 
@@ -728,7 +790,8 @@ def _bulk_columns(lines: list[str]) -> pl.DataFrame:
         .when(kind == "ipv4").then(pl.col("r"))
         .otherwise(low)
     )  # fmt: skip
-    return frame.select(kind.alias("type"), value.alias("value"), pl.col("raw"))
+    also = is_domain & tld.is_in(sorted(TLD_FILE_EXTENSIONS))
+    return frame.select(kind.alias("type"), value.alias("value"), pl.col("raw"), also.alias("also_domain"))
 
 
 def _bulk_frame(doc: _Doc, picked: pl.DataFrame, tlp: str | None) -> pl.DataFrame:
@@ -741,26 +804,27 @@ def _bulk_frame(doc: _Doc, picked: pl.DataFrame, tlp: str | None) -> pl.DataFram
         pl.lit(None, pl.Datetime("us", "UTC")).alias("first_seen"),
         pl.lit(None, pl.Datetime("us", "UTC")).alias("last_seen"),
         pl.lit(no_tags).first().alias("tags"),
-    ).select(IOC_SCHEMA.names)
+    ).select(IOC_SCHEMA.names)  # also_domain is left behind
 
 
-def _text_line(doc: _Doc, line: str, hint: str | None) -> None:
-    whole = classify(line, hint)
-    if whole is not None:
-        doc.add(whole, line)
+def _text_line(doc: _Doc, line: str, hint: str | None, number: int) -> None:
+    whole = classify_all(line, hint)
+    if whole:
+        doc.add_all(whole, line, number, "")
         return
     tokens = [t for t in re.split(r"[\s,;|]+", line) if t]
-    found = [(t, classify(t, hint)) for t in tokens]
-    usable = [(t, k) for t, k in found if k is not None]
+    found = [(t, classify_all(t, hint)) for t in tokens]
+    usable = [(t, k) for t, k in found if k]
     if not usable:
-        doc.rejected["lines without an indicator"] += 1
+        doc.add_all([], line, number, "lines without an indicator")
         return
     # ``hash;description`` lists (LOKI style): the first usable token is the indicator.
-    first_token, kind = usable[0]
-    doc.add(kind, first_token)
-    for t, k in usable[1:]:
-        if k[0] in ("ipv4", "ipv6", "md5", "sha1", "sha256", "url"):
-            doc.add(k, t)
+    first_token, kinds = usable[0]
+    doc.add_all(kinds, first_token, number, "")
+    for t, ks in usable[1:]:
+        for k in ks:
+            if k[0] in ("ipv4", "ipv6", "md5", "sha1", "sha256", "url"):
+                doc.add(k, t)
 
 
 # ---- the table ------------------------------------------------------------------------------

@@ -105,7 +105,9 @@ def ingest_paths(
     # the EVTX threads hold many short-lived record dicts: cyclic GC passes over them find
     # nothing and cost ~5% of the run, so it waits until the end
     with _gc_paused():
-        summary = _ingest(case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, recorded or {})
+        summary = _ingest(
+            case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, recorded or {}
+        )
     if images:  # disk images named on the command line go through the batch driver, one unit each
         from forensics.batch.driver import run_batch
         from forensics.batch.units import ImageSpec

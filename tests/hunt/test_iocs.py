@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from forensics.hunt.ioc_match import match_iocs
-from forensics.hunt.iocs import classify, ioc_table, load_ioc_paths, refang
+from forensics.hunt.iocs import classify, classify_all, ioc_table, load_ioc_paths, refang
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/casekit.py
 from casekit import at, build_case
@@ -101,7 +101,8 @@ def test_refang_and_classify() -> None:
 
 def _hits(tmp_path: Path, docs: list[Path]) -> tuple[Any, list[Any]]:
     loaded = load_ioc_paths(docs)
-    assert all(o.status == "loaded" for o in loaded.outcomes), loaded.outcomes
+    # every document loads; lines that are not indicators (an advisory's title) are reported apart
+    assert all(o.status == "loaded" or "not typed" in o.reason for o in loaded.outcomes), loaded.outcomes
     case = build_case(tmp_path / "case", _events())
     table = ioc_table(loaded.iocs)
     return table, match_iocs(case, table)
@@ -199,8 +200,12 @@ def test_csv_and_bad_documents_reported(tmp_path: Path) -> None:
     bad = tmp_path / "broken.json"
     bad.write_text("{not json")
     loaded = load_ioc_paths([csv_doc, bad, tmp_path / "missing.txt"])
-    status = {Path(o.path).name: o.status for o in loaded.outcomes}
+    status = {Path(o.path).name: o.status for o in loaded.outcomes if o.status != "skipped"}
     assert status == {"iocs.csv": "loaded", "broken.json": "failed", "missing.txt": "failed"}
+    untyped = [o for o in loaded.outcomes if o.status == "skipped"]
+    assert [(Path(o.path).name, o.count, o.reason) for o in untyped] == [
+        ("iocs.csv", 1, "1 line(s) not typed as an indicator: line 3: 'not-a-thing'")
+    ]
     assert [(i.type, i.value, i.tlp, i.confidence) for i in loaded.iocs] == [
         ("ipv4", "203.0.113.45", "green", 70)
     ]
@@ -238,3 +243,103 @@ def test_ipv4_ranges_match_with_a_range_join(tmp_path: Path) -> None:
     got = {(f.rule_id, f.host, f.level) for f in findings}
     assert ("ioc:cidr:203.0.113.0/24", "WKS01", "medium") in got
     assert ("ioc:ipv4:198.51.100.7", "DC01", "high") in got
+
+
+# ---- issue 12 item 5: names that are both a domain and a file name ------------------------------------
+AMBIGUOUS_EVENTS = [
+    dict(host="WKS01", channel=SYSMON, event_id=22, category="dns_query", ts=at(5), QueryName="afterburst.com"),
+    dict(host="WKS01", channel=SYSMON, event_id=22, category="dns_query", ts=at(6), QueryName="www.hostgator.com"),
+    dict(host="WKS01", channel=SYSMON, event_id=1, category="process_creation", ts=at(7),
+         Image="C:\\Users\\Public\\afterburst.com", process_image="C:\\Users\\Public\\afterburst.com"),
+]  # fmt: skip
+
+
+def _ambiguous_hits(tmp_path: Path, text: str) -> tuple[set[tuple[str, str]], set[str]]:
+    tmp_path.mkdir(exist_ok=True)
+    doc = tmp_path / "list.txt"
+    doc.write_text(text)
+    loaded = load_ioc_paths([doc])
+    table = ioc_table(loaded.iocs, loaded.frames)
+    case = build_case(tmp_path / "case", [dict(e) for e in AMBIGUOUS_EVENTS])
+    typed = set(zip(table["type"].to_pylist(), table["value"].to_pylist(), strict=True))
+    return typed, {f.rule_id for f in match_iocs(case, table)}
+
+
+def test_dot_com_names_in_a_plain_list_match_as_domain_and_file_name(tmp_path: Path) -> None:
+    typed, hits = _ambiguous_hits(tmp_path, "hostgator[.]com\nafterburst.com\n")
+    assert typed == {("domain", "hostgator.com"), ("filename", "hostgator.com"),
+                     ("domain", "afterburst.com"), ("filename", "afterburst.com")}  # fmt: skip
+    assert {"ioc:domain:afterburst.com", "ioc:domain:hostgator.com", "ioc:filename:afterburst.com"} <= hits
+
+
+def test_a_heading_says_which(tmp_path: Path) -> None:
+    typed, hits = _ambiguous_hits(tmp_path, "Domains:\nhostgator[.]com\nafterburst.com\n")
+    assert typed == {("domain", "hostgator.com"), ("domain", "afterburst.com")}
+    assert hits == {"ioc:domain:afterburst.com", "ioc:domain:hostgator.com"}
+    typed, _ = _ambiguous_hits(tmp_path / "f", "File names:\nafterburst.com\n")
+    assert typed == {("filename", "afterburst.com")}
+
+
+def test_executable_extensions_that_are_no_tld_stay_file_names() -> None:
+    assert classify_all("invoice.scr") == [("filename", "invoice.scr")]
+    assert classify_all("setup.pif") == [("filename", "setup.pif")]
+    assert classify_all("update.zip") == [("domain", "update.zip"), ("filename", "update.zip")]
+    assert classify_all("evil.example") == [("domain", "evil.example")]
+
+
+def test_long_lists_type_ambiguous_names_like_short_ones(tmp_path: Path, monkeypatch: Any) -> None:
+    from forensics.hunt import iocs as iocs_mod
+
+    lines = [f"198.51.{i // 250}[.]{i % 250 + 1}" for i in range(2100)] + [
+        "afterburst.com",
+        "Domains:",
+        "x.com",
+    ]
+    doc = tmp_path / "feed.txt"
+    doc.write_text("\n".join(lines) + "\n")
+    bulk = load_ioc_paths([doc])
+    assert bulk.frames
+    monkeypatch.setattr(iocs_mod, "BULK_LINES", 10**9)
+    slow = load_ioc_paths([doc])
+    table = ioc_table(bulk.iocs, bulk.frames)
+    assert table.equals(ioc_table(slow.iocs, slow.frames))
+    typed = {(t, v) for t, v in zip(table["type"].to_pylist(), table["value"].to_pylist(), strict=True)
+             if not t.startswith("ip")}  # fmt: skip
+    assert typed == {("domain", "afterburst.com"), ("filename", "afterburst.com"), ("domain", "x.com")}
+
+
+def test_tld_file_extensions_are_the_extensions_that_are_tlds() -> None:
+    from pathlib import Path as P
+
+    import hypothesis
+
+    from forensics.hunt.iocs import FILE_EXTENSIONS, TLD_FILE_EXTENSIONS
+
+    iana = P(hypothesis.__file__).parent / "vendor" / "tlds-alpha-by-domain.txt"
+    tlds = {
+        ln.strip().lower() for ln in iana.read_text().splitlines() if ln.strip() and not ln.startswith("#")
+    }
+    assert FILE_EXTENSIONS & tlds == TLD_FILE_EXTENSIONS
+
+
+def test_untyped_lines_are_counted_shown_and_printed_by_the_hunt(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from forensics.cli import app
+
+    doc = tmp_path / "advisory.txt"
+    doc.write_text("Advisory 42 for hospitals\n203.0.113[.]50\njust words here\n")
+    loaded = load_ioc_paths([doc])
+    skipped = [o for o in loaded.outcomes if o.status == "skipped"]
+    assert [(o.count, o.reason) for o in skipped] == [
+        (
+            2,
+            "2 line(s) not typed as an indicator: line 1: 'Advisory 42 for hospitals'; line 3: 'just words here'",
+        )
+    ]
+    case = build_case(tmp_path / "case", _events())
+    case.close()
+    res = CliRunner().invoke(app, ["hunt", str(tmp_path / "case"), "--iocs", str(doc), "--no-default-queries",
+                                   "--no-default-iocs", "--no-outputs"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "2 line(s) not typed as an indicator: line 1: 'Advisory 42 for hospitals'" in res.stderr

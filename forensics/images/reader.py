@@ -188,7 +188,10 @@ class OpenImage:
             if isinstance(entry, str)
             else (entry.volume, entry.inode if entry.deleted else None, entry.path)
         )
-        _, fs = self.volume(volume)
+        ref, fs = self.volume(volume)
+        if inode is None and ref.fs_type == "ntfs" and isinstance(entry, ImageEntry) and entry.inode is not None:
+            # the MFT entry the listing just read: a path lookup walks every index from the root again
+            inode = entry.inode
         try:
             if inode is not None:
                 from forensics.images.deleted import open_mft_entry

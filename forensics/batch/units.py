@@ -193,6 +193,12 @@ def run_list(unit: ListUnit) -> Listing:
     kind = image_kind(path)
     scratch = Path(unit.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
+    if kind == "ex01":
+        why = (
+            "EWF version 2 (Ex01) is not read by dissect.evidence (EWF version 1 only): convert it with "
+            "libewf's ewfexport to E01 or raw and run the batch on that"
+        )
+        return Listing(unit.unit_id, unit.spec.path, kind, 0, (), ImageContext(), (), why, 0.0)
     try:
         with OpenImage(path) as img:
             context = image_context(img)

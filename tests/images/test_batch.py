@@ -179,3 +179,25 @@ def test_manifest_hints_and_expected_hash(shared_data: Path, tmp_path: Path, bui
     with Case.open(tmp_path / "case", read_only=True) as c:
         row = c.con.execute("SELECT collector, host_source, tz_source FROM images").fetchone()
     assert row == ("Insp. Rao", "p1:/etc/hostname", "p1:/etc/timezone")
+
+
+@pytest.mark.slow
+def test_batch_cli_hunts_and_reports_an_ex01_it_cannot_read(built: dict, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from forensics.cli import app
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    (folder / "lin.E01").symlink_to(built["linux"].images["e01"])
+    (folder / "new.Ex01").write_bytes(b"EVF2\r\n\x81\x00" + bytes(4096))
+    case = tmp_path / "case"
+    res = CliRunner().invoke(
+        app, ["batch", str(folder), "--case", str(case), "--workers", "1", "--json", "--hunt"]
+    )
+    assert res.exit_code == 3, res.output  # the Ex01 failed: a problem, not an error
+    summary = json.loads(next(line for line in res.stdout.splitlines() if line.startswith('{"case"')))
+    by_name = {Path(i["path"]).name: i for i in summary["images"]}
+    assert by_name["lin.E01"]["status"] == "done" and by_name["lin.E01"]["rows"] > 0
+    assert by_name["new.Ex01"]["status"] == "failed" and "Ex01" in by_name["new.Ex01"]["error"]
+    assert (case / "findings" / "findings.parquet").exists()

@@ -114,6 +114,7 @@ def read_sources(case: Case) -> list[dict[str, Any]]:
     """Every input of the case as a manifest source (evidence id, path, host, acquisition hashes)."""
     # SELECT *: a case made before inputs had a context column is read as it is
     rows = _rows(case, "SELECT * FROM inputs ORDER BY path, member NULLS FIRST, sha256")
+    images = _image_provenance(case)
     out = []
     for r in rows:
         sha = r["sha256"]
@@ -138,7 +139,23 @@ def read_sources(case: Case) -> list[dict[str, Any]]:
                 "context": json.loads(r["context"]) if r.get("context") else None,
             }
         )
+        if (r["path"], r["member"]) in images:  # read from a disk image: the chain down to the image
+            out[-1]["image"] = images[(r["path"], r["member"])]
     return out
+
+
+def _image_provenance(case: Case) -> dict[tuple[str, str], dict[str, Any]]:
+    """For inputs read from disk images: the image's hashes and check, volume, path, inode, flags."""
+    tables = {r[0] for r in case.con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if not {"images", "image_files"} <= tables:
+        return {}
+    rows = _rows(
+        case,
+        "SELECT f.image_path, f.member, i.kind, i.file_sha256 AS image_sha256, i.media_md5, i.media_sha1, "
+        "i.acquisition_md5, i.acquisition_sha1, i.verification, f.volume, f.fs_type, f.fs_path, f.inode, "
+        "f.deleted, f.damaged, f.bad_ranges FROM image_files f JOIN images i ON i.path = f.image_path",
+    )
+    return {(r.pop("image_path"), r.pop("member")): _jsonable(r) for r in rows}
 
 
 def finding_dict(f: Finding) -> dict[str, Any]:

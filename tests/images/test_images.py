@@ -150,3 +150,22 @@ def test_kape_vhdx_with_a_drive_folder(shared_data: Path, tmp_path: Path) -> Non
     with OpenImage(vhdx) as img:
         assert [e.member for e in img.entries()] == [f"p1:/C/Windows/System32/winevt/Logs/{evtx.name}"]
         assert image_context(img).host.value == "KAPE-HOST"
+
+
+def test_bundle_sources_name_the_image_and_the_path_inside(built: dict, tmp_path: Path) -> None:
+    from forensics.bundle.export import read_sources
+
+    image = built["linux"].images["e01"]
+    ingest_paths(tmp_path, [image], workers=1)
+    with Case.open(tmp_path, read_only=True) as case:
+        sources = [s for s in read_sources(case) if s["status"] == "ok"]
+    assert sources
+    for s in sources:
+        assert s["original_path"] == str(image) and s["member"].startswith("p1:/var/log/")
+        img = s["image"]
+        assert (
+            img["image_sha256"]
+            and img["verification"] == "verified"
+            and img["fs_path"].startswith("/var/log/")
+        )
+        assert img["inode"] and img["volume"] == "p1" and img["fs_type"] == "ext"

@@ -18,6 +18,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from forensics.testing.ntfs_writer import make_ntfs
 from forensics.testing.regf_writer import system_hive
@@ -29,7 +30,7 @@ FIRST_LBA = 2048  # partitions start at 1 MiB, as fdisk places them
 # qemu-img output format per container kind
 QEMU_FORMATS = {"vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "qcow2": "qcow2"}
 # MBR partition type per file system
-_MBR_TYPE = {"ntfs": 0x07, "fat": 0x0C, "ext4": 0x83}
+_MBR_TYPE = {"ntfs": 0x07, "fat": 0x0C, "ext4": 0x83, "xfs": 0x83}
 # a fixed time for everything the tools stamp, so the same inputs build the same image bytes
 FAKE_TIME = "1700000000"
 
@@ -38,19 +39,20 @@ FAKE_TIME = "1700000000"
 class Volume:
     """One partition: its file system and files ((path on the volume, source file on disk))."""
 
-    fs: str  # "ntfs", "fat" or "ext4"
+    fs: str  # "ntfs", "fat", "ext4" or "xfs"
     files: tuple[tuple[str, Path], ...]
     size: int = 0  # bytes; 0 = sized from the files
     label: str = "DATA"
     deleted: tuple[str, ...] = ()  # NTFS only: files written then deleted
 
 
-def tools_missing(kinds: Iterable[str] = ("ntfs", "fat", "ext4", "qemu", "ewf")) -> list[str]:
+def tools_missing(kinds: Iterable[str] = ("ntfs", "fat", "ext4", "xfs", "qemu", "ewf")) -> list[str]:
     """The Debian commands a build of these kinds needs and this machine lacks."""
     need = {
         "ntfs": ["mkntfs"],
         "fat": ["mkfs.fat", "mcopy", "mmd"],
         "ext4": ["mkfs.ext4"],
+        "xfs": ["mkfs.xfs"],
         "qemu": ["qemu-img"],
         "ewf": ["ewfacquire"],
     }
@@ -68,7 +70,9 @@ def _volume_size(vol: Volume) -> int:
     if vol.size:
         return vol.size
     data = sum(src.stat().st_size for _, src in vol.files)
-    floor = {"ntfs": 8 * MiB, "fat": 34 * MiB, "ext4": 4 * MiB}[vol.fs]
+    floor = {"ntfs": 8 * MiB, "fat": 34 * MiB, "ext4": 4 * MiB, "xfs": 300 * MiB}[
+        vol.fs
+    ]  # XFS: 300 MiB at least
     return max(floor, (data * 3 // 2 + 4 * MiB) // MiB * MiB)
 
 
@@ -104,7 +108,39 @@ def build_volume(vol: Volume, out: Path) -> Path:
                     made.add(str(parent))
             _run(["mcopy", "-m", "-i", str(out), str(src), f"::{dest}"])
         return out
+    if vol.fs == "xfs":
+        with out.open("wb") as fh:
+            fh.truncate(size)
+        proto = out.with_suffix(".proto")
+        proto.write_text(_xfs_proto(vol.files))
+        _run(["mkfs.xfs", "-q", "-f", "-L", vol.label[:12], "-p", str(proto), str(out)])
+        proto.unlink()
+        return out
     raise ValueError(f"unknown file system {vol.fs!r}")
+
+
+def _xfs_proto(files: Sequence[tuple[str, Path]]) -> str:
+    """An ``mkfs.xfs -p`` prototype: the tree of ``files`` (volume path, source), sources by absolute path."""
+    tree: dict[str, object] = {}
+    for dest, src in files:
+        *dirs, name = PurePosixPath(dest).parts[1:]
+        node = tree
+        for d in dirs:
+            node = node.setdefault(d, {})  # type: ignore[assignment]
+        node[name] = src.resolve()  # type: ignore[index]
+
+    def emit(node: dict[str, object], depth: int) -> list[str]:
+        lines = []
+        for name in sorted(node):
+            value = node[name]
+            pad = " " * depth
+            if isinstance(value, dict):
+                lines += [f"{pad}{name} d--755 0 0", *emit(value, depth + 1), f"{pad}$"]
+            else:
+                lines.append(f"{pad}{name} ---644 0 0 {value}")
+        return lines
+
+    return "\n".join(["boot", "0 0", "d--755 0 0", *emit(tree, 1), "$", ""])
 
 
 def build_disk(volumes: Sequence[Volume], out: Path) -> Path:
@@ -131,9 +167,19 @@ def build_disk(volumes: Sequence[Volume], out: Path) -> Path:
             for part, start in layout:
                 fh.seek(start * SECTOR)
                 with part.open("rb") as src:
-                    shutil.copyfileobj(src, fh, MiB)
+                    _sparse_copy(src, fh)
             fh.truncate(lba * SECTOR)
     return out
+
+
+def _sparse_copy(src: IO[bytes], dst: IO[bytes]) -> None:
+    """Copy leaving all-zero blocks as holes (a 300 MiB XFS volume is mostly empty)."""
+    zero = bytes(MiB)
+    while block := src.read(MiB):
+        if block == zero[: len(block)]:
+            dst.seek(len(block), 1)
+        else:
+            dst.write(block)
 
 
 def convert(raw: Path, kind: str, out: Path, *, ewf_format: str = "encase6") -> Path:
@@ -181,7 +227,9 @@ def windows_volume(
     return Volume(fs, tuple(files), label=label, deleted=tuple(d for d, _ in gone))
 
 
-def linux_volume(logs: Iterable[tuple[str, Path]], *, hostname: str, zone: str, work: Path) -> Volume:
+def linux_volume(
+    logs: Iterable[tuple[str, Path]], *, hostname: str, zone: str, work: Path, fs: str = "ext4"
+) -> Volume:
     """A Linux root: ``logs`` ((name under /var/log, source)), ``/etc/hostname``, ``/etc/timezone``."""
     etc_host = work / f"hostname-{hostname}"
     etc_host.write_text(hostname + "\n")
@@ -189,4 +237,4 @@ def linux_volume(logs: Iterable[tuple[str, Path]], *, hostname: str, zone: str, 
     etc_zone.write_text(zone + "\n")
     files = [(f"/var/log/{name}", src) for name, src in logs]
     files += [("/etc/hostname", etc_host), ("/etc/timezone", etc_zone)]
-    return Volume("ext4", tuple(files), label="root")
+    return Volume(fs, tuple(files), label="root")

@@ -80,7 +80,10 @@ def built(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)  # keeps the mtime, as mkfs.ext4 -d does: yearless syslog reads it
     lin_raw = di.build_disk([lin], work / "lin.raw")
+    xfs = di.linux_volume(logs, hostname="lnx-img01", zone="Asia/Kolkata", work=work, fs="xfs")
+    xfs_raw = di.build_disk([xfs], work / "xfs.raw")
     return {
+        "xfs": Built(xfs_raw, lin_tree, {"raw": xfs_raw}, "lnx-img01", "Asia/Kolkata"),
         "windows": Built(win_raw, win_tree, images, "WIN-IMG01", "Asia/Calcutta"),
         "fat": Built(fat_raw, fat_tree, {"raw": fat_raw}, "WIN-FAT01", "UTC"),
         "linux": Built(

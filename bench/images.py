@@ -23,6 +23,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+import psutil  # noqa: E402
 from ingest import RssSampler  # noqa: E402
 
 from forensics.batch.driver import run_batch  # noqa: E402
@@ -76,6 +78,48 @@ def build(data: Path, n: int, kind: str, work: Path) -> tuple[Path, Path, int, i
     return images, tree, logs, media
 
 
+class CpuSampler:
+    """CPU seconds of this process and every descendant (forkserver workers included), sampled every 20 ms.
+
+    Worker processes of a forkserver are not our children, so ``getrusage(RUSAGE_CHILDREN)`` never
+    counts them: each pid's last seen user + system time is kept and summed.
+    """
+
+    def __init__(self) -> None:
+        self.last: dict[int, float] = {}
+        self.base: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        me = psutil.Process()
+        for p in [me, *me.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+            except psutil.Error:
+                continue
+            self.last[p.pid] = t.user + t.system
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self._sample()
+
+    def __enter__(self) -> CpuSampler:
+        self._sample()
+        self.base = dict(self.last)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    @property
+    def seconds(self) -> float:
+        return sum(v - self.base.get(pid, 0.0) for pid, v in self.last.items())
+
+
 def rows(case: Path) -> int:
     with Case.open(case, read_only=True) as c:
         return int(c.con.execute("SELECT count(*) FROM events").fetchone()[0])
@@ -99,18 +143,20 @@ def main() -> None:
               f"{media / 1e6:.1f} MB; log files inside "
               f"{log_bytes / 1e6:.1f} MB) in {time.perf_counter() - t0:.1f} s")  # fmt: skip
         best = {"direct": float("inf"), "images": float("inf")}
+        cpu = {"direct": float("inf"), "images": float("inf")}
         peak = 0
         counts = {}
         for k in range(args.repeat):
             for which in ("direct", "images"):
                 case = work / f"case-{which}-{k}"
-                with RssSampler() as rss:
+                with RssSampler() as rss, CpuSampler() as cpus:
                     start = time.perf_counter()
                     if which == "direct":
                         ingest_paths(case, [tree], workers=args.workers)
                     else:
                         run_batch(case, specs, workers=args.workers)
                     took = time.perf_counter() - start
+                cpu[which] = min(cpu[which], cpus.seconds)
                 if which == "images":
                     peak = max(peak, rss.peak)
                 best[which] = min(best[which], took)
@@ -126,6 +172,10 @@ def main() -> None:
               f"{media / 1e6 / i:7.1f} MB/s of disk  "
               f"{log_bytes / 1e6 / i:7.1f} MB/s of logs   {counts['images'] / i:10,.0f} records/s")  # fmt: skip
         print(f"ratio images / direct (wall): {i / d:.2f}x")
+        print(
+            f"CPU seconds (this process + all its workers): direct {cpu['direct']:.1f}, "
+            f"images {cpu['images']:.1f}, ratio {cpu['images'] / cpu['direct']:.2f}x"
+        )
         print(f"peak RSS of the batch over {len(specs)} images (driver + workers): {peak / 1e6:.0f} MB")
 
 

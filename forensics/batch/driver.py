@@ -450,6 +450,8 @@ class _Batch:
             )
             rows.append(_input_row(cand, status, why, item.parser))
             self.done_keys.add((item.sha256, im.spec.path, item.member))
+            if item.sha256:
+                self.hashed[f"{im.spec.path}!/{item.member}"] = item.sha256
         if rows:
             self.case.record_inputs(rows)
             for row in rows:

@@ -325,7 +325,8 @@ def run_hash(unit: HashUnit) -> ImageDigest:
     if image_kind(path) == "raw":
         media = {"sha256": files.sha256}
         if acq.hashes or (expected and len(expected) != 64):
-            media = hash_media(path.open("rb"), files.size, ("md5", "sha1", "sha256"))
+            with path.open("rb") as fh:
+                media = hash_media(fh, files.size, ("md5", "sha1", "sha256"))
     elif acq.hashes or expected:
         # only the algorithms there is something to compare with: each one costs a pass of CPU over the disk
         want = {

@@ -152,6 +152,9 @@ class OpenImage:
         with contextlib.suppress(*_read_errors(), AttributeError):
             for disk in self.target.disks:
                 disk.close()
+                # dissect's EWF container keeps each segment file open and its close() leaves them
+                for segment in getattr(getattr(disk, "ewf", None), "_segments", {}).values():
+                    segment.fh.close()
 
     @property
     def size(self) -> int:

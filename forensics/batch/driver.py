@@ -239,7 +239,7 @@ class _Batch:
         known = state.states(case)
         self.images = [_Image(s, i, _file_size(Path(s.path))) for i, s in enumerate(specs)]
         self.by_path = {im.spec.path: im for im in self.images}
-        self.done_keys = case.done_keys()
+        self.done_keys: set[tuple[str | None, str, str | None]] = set(case.done_keys())
         self.claimed = case.done_shas()
         self.pointer = 0  # next image, in batch order, whose files are still to be assigned
         self.hashed: dict[str, str] = {}  # what this run hashed, for the custody log
@@ -359,6 +359,7 @@ class _Batch:
         items, im.yearless = im.yearless, []
         if not items:
             return
+        year: int | None
         if self.ctx.reference_year is not None:
             year, source = self.ctx.reference_year, "--year"
         else:

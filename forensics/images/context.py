@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from forensics.images.reader import OpenImage, _read_errors, drive_roots, resolve_ci
+from forensics.images.reader import OpenImage, _read_errors, drive_roots, read_errors, resolve_ci
 
 _HOST = re.compile(r"[A-Za-z0-9_.-]{1,253}")
 
@@ -56,7 +56,7 @@ def _read_small(fs: Any, path: str, limit: int = 1 << 16) -> bytes | None:
     try:
         with fs.get(found).open() as fh:
             return fh.read(limit)  # type: ignore[no-any-return]
-    except (*_read_errors(), KeyError, IsADirectoryError):
+    except read_errors(KeyError, IsADirectoryError):
         return None
 
 
@@ -86,7 +86,7 @@ def _localtime_link(vol: str, fs: Any) -> Stated | None:
         if not entry.is_symlink():
             return None
         target = entry.readlink()
-    except (*_read_errors(), KeyError, NotImplementedError):
+    except read_errors(KeyError, NotImplementedError):
         return None
     m = re.search(r"zoneinfo/(.+)$", str(target))
     if m and _valid_zone(m.group(1)):

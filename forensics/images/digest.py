@@ -174,11 +174,11 @@ def verify(acq: Acquisition, media: dict[str, str], expected: str | None = None)
             bad.append(f"{algo}: acquisition {want} ({acq.sources[algo]}), media now {got}")
     if expected:
         exp = expected.lower()
-        algo = {32: "md5", 40: "sha1", 64: "sha256"}.get(len(exp))
-        if algo and algo in media:
-            checks.append(f"{algo} {exp} (manifest)")
-            if media[algo] != exp:
-                bad.append(f"{algo}: manifest expects {exp}, media now {media[algo]}")
+        named = {32: "md5", 40: "sha1", 64: "sha256"}.get(len(exp))
+        if named and named in media:
+            checks.append(f"{named} {exp} (manifest)")
+            if media[named] != exp:
+                bad.append(f"{named}: manifest expects {exp}, media now {media[named]}")
     if bad:
         return Verification("mismatch", "; ".join(bad))
     if checks:

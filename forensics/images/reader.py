@@ -42,6 +42,11 @@ class ImageError(ForensicsError):
     """The image cannot be opened, or a member of it cannot be found."""
 
 
+def read_errors(*more: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """``_read_errors()`` and ``more``, as one tuple for an ``except`` clause."""
+    return (*_read_errors(), *more)
+
+
 def _read_errors() -> tuple[type[BaseException], ...]:
     """Exceptions a damaged image raises on read: corrupt EWF chunks, truncated segments."""
     from dissect.evidence.exception import Error as EvidenceError
@@ -192,7 +197,12 @@ class OpenImage:
             else (entry.volume, entry.inode if entry.deleted else None, entry.path)
         )
         ref, fs = self.volume(volume)
-        if inode is None and ref.fs_type == "ntfs" and isinstance(entry, ImageEntry) and entry.inode is not None:
+        if (
+            inode is None
+            and ref.fs_type == "ntfs"
+            and isinstance(entry, ImageEntry)
+            and entry.inode is not None
+        ):
             # the MFT entry the listing just read: a path lookup walks every index from the root again
             inode = entry.inode
         try:
@@ -201,7 +211,7 @@ class OpenImage:
 
                 return open_mft_entry(fs, inode)
             return fs.get(path).open()  # type: ignore[no-any-return]
-        except (*_read_errors(), KeyError) as exc:
+        except read_errors(KeyError) as exc:
             raise ImageError(f"cannot open {volume}:{path} in {self.path}: {exc}") from exc
 
 
@@ -225,7 +235,7 @@ def drive_roots(fs: Any) -> list[str]:
     """
     try:
         names = sorted(fs.get("/").listdir())
-    except (*_read_errors(), KeyError, NotADirectoryError):
+    except read_errors(KeyError, NotADirectoryError):
         return [""]
     return ["", *(f"/{n}" for n in names if _DRIVE.fullmatch(n))]
 
@@ -236,7 +246,7 @@ def resolve_ci(fs: Any, path: str) -> str | None:
     for part in filter(None, path.split("/")):
         try:
             names = fs.get(here).listdir()
-        except (*_read_errors(), KeyError, NotADirectoryError):
+        except read_errors(KeyError, NotADirectoryError):
             return None
         match = next((n for n in sorted(names) if n.lower() == part.lower()), None)
         if match is None:
@@ -251,7 +261,7 @@ def _walk(ref: VolumeRef, fs: Any, folder: str, depth: int) -> Iterator[ImageEnt
         return
     try:
         items = sorted(fs.get(folder).scandir(), key=lambda e: e.name)
-    except (*_read_errors(), KeyError, NotADirectoryError):
+    except read_errors(KeyError, NotADirectoryError):
         return
     for item in items:
         path = f"{folder.rstrip('/')}/{item.name}"

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from forensics.schema import CORE, duck_type
+from forensics.hostnames import HostNames, case_hosts, norm_ip, norm_user, short_host, usable_ip
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc
 
@@ -37,7 +37,6 @@ PAIR_WINDOW = timedelta(minutes=10)  # how far apart a 4648 and its 4624 may be,
 CLUSTER_WIDTH_S = 3.0  # paired logons agree on the offset to within logging + network delay
 MIN_APPLIED_SKEW_S = 2.0  # below this, pairing noise (network + logging delay) dominates
 MAX_GAPS_LISTED = 500  # record-id gaps listed per case; the total is always counted
-_NO_IP = {"", "-", "::1", "127.0.0.1", "0.0.0.0", "localhost"}
 _LOG_TAMPER_RE = re.compile(
     r"(wevtutil(\.exe)?\s+(cl|clear-log)\b|clear-eventlog|remove-eventlog|"
     r"(>|truncate\s+-s\s*0|shred|rm\s+(-\w+\s+)*)\s*/var/log/|history\s+-c|journalctl\s+--vacuum|"
@@ -48,24 +47,20 @@ _LINE_SOURCES_SQL = "rec_line IS NOT NULL"
 
 
 # ---- helpers shared with timeline / story ----------------------------------------------------
-EVENTS = "_fx_events"  # session view over ``events`` with every core column present
+EVENTS = "_fx_events"  # another name for ``events`` (see ``settle``)
 
 
 def settle(case: Case) -> None:
-    """Prepare the session: UTC, a finished result, and the ``_fx_events`` view.
+    """Prepare the session: UTC, a finished result, and the ``_fx_events`` name.
 
-    ``events`` only has the columns some part file wrote (a core column no parser filled,
-    such as ``ts_assumed`` on an all-EVTX case, is absent), so the queries here read
-    ``_fx_events``: ``events`` plus each missing core column as a typed NULL. DuckDB also
-    refuses a new relation while an ``execute()`` result is unread (a caller's ``fetchone``);
-    running statements through ``execute`` and reading them all clears that.
+    ``events`` lists every core column (``forensics.store`` owns that, on read-only connections
+    too); ``_fx_events`` is only another name for it, kept while queries here still use it.
+    DuckDB also refuses a new relation while an ``execute()`` result is unread (a caller's
+    ``fetchone``); running statements through ``execute`` and reading them all clears that.
     """
     con = case.con
     con.execute("SET TimeZone = 'UTC'").fetchall()
-    have = {r[0].lower() for r in con.execute("SELECT column_name FROM (DESCRIBE events)").fetchall()}
-    missing = [f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in CORE if c.name.lower() not in have]
-    extra = (", " + ", ".join(missing)) if missing else ""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT *{extra} FROM events").fetchall()
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT * FROM events").fetchall()
 
 
 def event_columns(case: Case) -> dict[str, str]:
@@ -88,114 +83,6 @@ def has_view(case: Case, name: str) -> bool:
     return bool(rows and rows[0][0])
 
 
-def short_host(name: str | None) -> str:
-    """Host key for matching: lower case, domain suffix and ``\\\\`` prefix removed (IPs kept whole)."""
-    if not name:
-        return ""
-    s = name.strip().strip("\\").lower()
-    if re.fullmatch(r"[0-9.]+|[0-9a-f:]+", s):
-        return s
-    return s.split(".")[0]
-
-
-def usable_ip(ip: str | None) -> bool:
-    """False for empty, loopback and placeholder addresses."""
-    if ip is None:
-        return False
-    s = ip.strip().lower()
-    if s.startswith("::ffff:"):
-        s = s[7:]
-    return s not in _NO_IP and not s.startswith("127.")
-
-
-def norm_ip(ip: str) -> str:
-    """IPv4-mapped IPv6 addresses as plain IPv4."""
-    s = ip.strip().lower()
-    return s[7:] if s.startswith("::ffff:") else s
-
-
-def norm_user(user: str | None) -> str:
-    """Account key: lower case, without domain (``CORP\\bob`` and ``bob@corp`` → ``bob``)."""
-    if not user:
-        return ""
-    s = user.strip().lower()
-    s = s.rsplit("\\", 1)[-1]
-    return s.split("@", 1)[0]
-
-
-def case_hosts(case: Case) -> dict[str, str]:
-    """short host key → the host's display name (see ``HostNames``)."""
-    names = HostNames.from_case(case)
-    out: dict[str, str] = {}
-    for h, disp in names.spellings().items():
-        out.setdefault(short_host(h), disp)
-    return out
-
-
-_IP_LIKE = re.compile(r"[0-9.]+|[0-9a-f:]+")
-
-
-class HostNames:
-    """One display name per host, whatever spelling a source used.
-
-    Sources disagree on how they write a host: ``EHOSP-DB01.dims.local`` in EVTX,
-    ``ehosp-db01.dims.local`` in a Defender export, ``lnx-es01`` in syslog. Spellings are one host
-    when they match case-insensitively, and ``name`` joins ``name.domain`` when only one domain
-    uses that short name (two ``web01``s in different domains stay apart). The display name is the
-    spelling with capitals (how Windows writes its own name) and the most events, so the
-    story and report list each machine once.
-    """
-
-    def __init__(self, counts: dict[str, int]) -> None:
-        by_short: dict[str, set[str]] = defaultdict(set)
-        for h in counts:
-            by_short[short_host(h)].add(h.strip().lower())
-        groups: dict[str, list[str]] = defaultdict(list)
-        for h in sorted(counts):
-            groups[self._group_key(h, by_short)].append(h)
-        self._display: dict[str, str] = {}
-        self._by_key: dict[str, str] = {}
-        for key, names in sorted(groups.items()):
-            best = sorted(names, key=lambda n: (n == n.lower(), -counts[n], n))[0]
-            self._by_key[key] = best
-            for n in names:
-                self._display[n] = best
-        self._by_short = by_short
-
-    @staticmethod
-    def _group_key(name: str, by_short: dict[str, set[str]]) -> str:
-        low = name.strip().lower()
-        if _IP_LIKE.fullmatch(low):
-            return low
-        fqdns = {n for n in by_short.get(short_host(low), set()) if "." in n}
-        return short_host(low) if len(fqdns) <= 1 else low
-
-    @classmethod
-    def from_case(cls, case: Case) -> HostNames:
-        """Host spellings of the case's events, weighted by their event counts."""
-        settle(case)
-        rows = case.con.execute(
-            f"SELECT host, count(*) FROM {EVENTS} WHERE host IS NOT NULL GROUP BY host ORDER BY host"
-        ).fetchall()
-        return cls({h: int(n) for h, n in rows})
-
-    def display(self, name: str | None) -> str | None:
-        """The host's display name; names the events never use come back as given."""
-        if name is None:
-            return None
-        hit = self._display.get(name)
-        if hit is not None:
-            return hit
-        key = self._group_key(name, self._by_short)
-        return self._by_key.get(key, name)
-
-    def same(self, a: str | None, b: str | None) -> bool:
-        """True when two spellings name one host."""
-        return a is not None and b is not None and self.display(a) == self.display(b)
-
-    def spellings(self) -> dict[str, str]:
-        """Every spelling in the case → its display name."""
-        return dict(sorted(self._display.items()))
 
 
 def host_ip_map(case: Case) -> dict[str, str]:

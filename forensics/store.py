@@ -140,7 +140,7 @@ class Case:
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1'), ('created_by', ?)",
                 [f"forensics {__version__}"],
             )
-            case.refresh_views()
+        case.refresh_views()  # read-only: this connection's own views over the files as they are now
         return case
 
     def close(self) -> None:
@@ -167,28 +167,96 @@ class Case:
         rows = self.con.execute("SELECT path FROM parts ORDER BY path").fetchall()
         return [r[0] for r in rows]
 
+    # ---- hunt runs --------------------------------------------------------------------
+    def runs(self) -> list[str]:
+        """Ids of the case's complete hunt runs, oldest first (see ``forensics.hunt.runs``)."""
+        base = self.root / RUNS_DIR
+        ids = (
+            [p.name for p in base.iterdir() if _RUN_ID.fullmatch(p.name) and (p / RUN_FILE).is_file()]
+            if base.is_dir()
+            else []
+        )
+        if not ids and (self.root / FINDINGS_DIR / RUN_FILES["findings"]).is_file():
+            return [LEGACY_RUN]  # hunted before runs were kept: its one hunt, where it lies
+        return sorted(ids, key=int)
+
+    def run_dir(self, run_id: str) -> Path:
+        """The folder of a hunt run."""
+        if run_id == LEGACY_RUN and not (self.root / RUNS_DIR / LEGACY_RUN).is_dir():
+            return self.root / FINDINGS_DIR
+        return self.root / RUNS_DIR / run_id
+
+    def resolve_run(self, run: str | None) -> str | None:
+        """The id of the run ``run`` names: None or ``latest`` the latest (None when never hunted), a
+        number the run with it (``3`` is ``0003``). CaseError for a run the case does not have."""
+        runs = self.runs()
+        if run is None or run.strip().lower() == "latest":
+            return runs[-1] if runs else None
+        key = run.strip()
+        if key.isdigit():
+            key = f"{int(key):04d}"
+        if key in runs:
+            return key
+        known = ", ".join(runs) if runs else "none: hunt the case first"
+        raise CaseError(f"{self.root} has no hunt run {run!r} (runs: {known})")
+
     # ---- views -----------------------------------------------------------------------
     def refresh_views(self) -> None:
-        """(Re)create the ``events`` view over the committed parts."""
-        if self.read_only:
-            return
+        """(Re)create the case's views: ``events`` over the committed parts, always with every core
+        column; the latest hunt run's ``findings``, ``finding_records``, ``iocs``, ``hunt_report`` and
+        ``rule_report``; ``findings_all`` and ``finding_records_all`` over every run (``run_id``
+        first) and ``runs``. On a read-only connection they are temporary views of this connection
+        (over the files as they are now); otherwise they are saved in the catalogue."""
+        kind = "TEMP VIEW" if self.read_only else "VIEW"
+        con = self.con
+        con.execute("SELECT 1").fetchall()  # ends a caller's unread result: DuckDB refuses new work before
         cols = ", ".join(f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in CORE)
-        if self.con.execute("SELECT count(*) FROM parts").fetchall()[0][0]:
+        if con.execute("SELECT count(*) FROM parts").fetchall()[0][0]:
             # parts leave out core columns they have no value for; the empty typed row adds
             # them back, and the projection puts the core columns first
             core = ", ".join(c.name for c in CORE)
-            self.con.execute(
-                f"CREATE OR REPLACE VIEW events AS SELECT {core}, * EXCLUDE ({core}) FROM ("
+            con.execute(
+                f"CREATE OR REPLACE {kind} events AS SELECT {core}, * EXCLUDE ({core}) FROM ("
                 f"SELECT * FROM read_parquet('{EVENTS_DIR}/*/*/*.parquet', union_by_name = true) "
                 f"UNION ALL BY NAME SELECT {cols} WHERE false)"
             )
         else:
-            self.con.execute(f"CREATE OR REPLACE VIEW events AS SELECT {cols} WHERE false")
-        for name, rel in OPTIONAL_VIEWS.items():
-            if any(self.root.glob(rel)):
-                self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{rel}')")
-            else:
-                self.con.execute(f"DROP VIEW IF EXISTS {name}")
+            con.execute(f"CREATE OR REPLACE {kind} events AS SELECT {cols} WHERE false")
+        runs = self.runs()
+        for name, sql in self._run_views(runs).items():
+            if sql is not None:
+                con.execute(f"CREATE OR REPLACE {kind} {name} AS {sql}")
+            elif not self.read_only:
+                con.execute(f"DROP VIEW IF EXISTS {name}")
+
+    def _rel(self, path: Path) -> str:
+        return _sql_str(path.relative_to(self.root).as_posix())
+
+    def _run_views(self, runs: list[str]) -> dict[str, str | None]:
+        """SQL of each run view (None: nothing to show)."""
+        out: dict[str, str | None] = {}
+        latest = self.run_dir(runs[-1]) if runs else None
+        for name, file in RUN_FILES.items():
+            path = latest / file if latest is not None else None
+            out[name] = f"SELECT * FROM read_parquet('{self._rel(path)}')" if path and path.is_file() else None
+        for name, file in ALL_RUNS_VIEWS.items():
+            parts = [
+                f"SELECT '{r}' AS run_id, * FROM read_parquet('{self._rel(self.run_dir(r) / file)}')"
+                for r in runs
+                if (self.run_dir(r) / file).is_file()
+            ]
+            out[name] = " UNION ALL BY NAME ".join(parts) if parts else None
+        records = [self._rel(self.run_dir(r) / RUN_FILE) for r in runs if (self.run_dir(r) / RUN_FILE).is_file()]
+        listed = ", ".join("'" + r + "'" for r in records)
+        out["runs"] = (
+            f"SELECT coalesce(run_id, '{LEGACY_RUN}') AS run_id, CAST(started_utc AS TIMESTAMPTZ) AS started_utc, "
+            "CAST(ended_utc AS TIMESTAMPTZ) AS ended_utc, argv, cwd, exit_code, findings.total AS findings, "
+            f"findings.by_kind AS findings_by_kind, tool_version FROM read_json([{listed}], "
+            f"format = 'unstructured', columns = {_RUN_JSON_COLUMNS}) ORDER BY run_id"
+            if records
+            else None
+        )
+        return out
 
     # ---- writing ---------------------------------------------------------------------
     def done_keys(self) -> set[tuple[str, str, str | None]]:
@@ -284,11 +352,24 @@ def _sql_str(s: str) -> str:
     return s.replace("'", "''")
 
 
-# Tables other commands write as Parquet inside the case, exposed as views when present.
-OPTIONAL_VIEWS: dict[str, str] = {
-    "findings": "findings/findings.parquet",
-    "finding_records": "findings/finding_records.parquet",
-    "rule_report": "findings/rule_report.parquet",
-    "iocs": "findings/iocs.parquet",
-    "hunt_report": "findings/hunt_report.parquet",
+# Hunt runs (forensics.hunt.runs): every hunt is the folder findings/runs/<run id>/.
+FINDINGS_DIR = "findings"
+RUNS_DIR = "findings/runs"
+RUN_FILE = "run.json"  # a run's record of itself; a run is complete when it has one
+LEGACY_RUN = "0000"  # the one hunt of a case hunted before runs were kept (its files in findings/)
+_RUN_ID = re.compile(r"[0-9]{4,}")
+# Files of a run, each exposed as a view of the latest run when present.
+RUN_FILES: dict[str, str] = {
+    "findings": "findings.parquet",
+    "finding_records": "finding_records.parquet",
+    "rule_report": "rule_report.parquet",
+    "iocs": "iocs.parquet",
+    "hunt_report": "hunt_report.parquet",
 }
+# Views over every run, each row with its run_id.
+ALL_RUNS_VIEWS: dict[str, str] = {"findings_all": "findings.parquet", "finding_records_all": "finding_records.parquet"}
+LEGACY_FILES: tuple[str, ...] = (*RUN_FILES.values(), RUN_FILE)  # what findings/ held before runs
+_RUN_JSON_COLUMNS = (
+    "{run_id: 'VARCHAR', started_utc: 'VARCHAR', ended_utc: 'VARCHAR', argv: 'VARCHAR[]', cwd: 'VARCHAR', "
+    "exit_code: 'INTEGER', findings: 'STRUCT(total BIGINT, by_kind JSON)', tool_version: 'VARCHAR'}"
+)

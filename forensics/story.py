@@ -19,7 +19,7 @@
 * cleared logs — Security 1102 / System 104 and log-tampering commands per host, with what
   survives elsewhere (a forwarded copy).
 
-Hosts are named once whatever the source's spelling (``forensics.integrity.HostNames``).
+Hosts are named once whatever the source's spelling (``forensics.hostnames.HostNames``).
 Times are clock-corrected with the offsets ``forensics.integrity`` estimates; UTC with IST beside.
 """
 
@@ -35,20 +35,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from forensics.attack import TACTIC_NAMES, phase_rank, technique_name
+from forensics.hostnames import HostNames, case_hosts, norm_ip, short_host, usable_ip
 from forensics.hunt.findings import Finding, read_findings
-from forensics.integrity import (
-    HostNames,
-    Integrity,
-    assess,
-    case_hosts,
-    col,
-    event_columns,
-    host_ip_map,
-    norm_ip,
-    settle,
-    short_host,
-    usable_ip,
-)
+from forensics.integrity import Integrity, assess, col, event_columns, host_ip_map, settle
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc, parse_iso_utc
 

@@ -11,7 +11,7 @@ Modes:
 Every row carries ``ts`` (as recorded, UTC), ``ts_utc`` and ``ts_ist`` (text, IST beside UTC),
 ``clock_offset_s`` (the host's estimated skew from ``forensics.integrity``) and
 ``ts_corrected = ts - clock_offset_s`` (with ``ts_corrected_utc`` / ``ts_corrected_ist``; the offset
-applies to every spelling of the host's name, see ``forensics.integrity.HostNames``); rows
+applies to every spelling of the host's name, see ``forensics.hostnames.HostNames``); rows
 are ordered by ``ts_corrected``. Filters: hosts,
 a corrected-time range (``since`` / ``until``) and a minimum finding level (events in ``full``
 mode are kept whatever the level: the super-timeline is everything).
@@ -27,8 +27,9 @@ from typing import Any
 import pyarrow as pa
 
 from forensics.attack import technique_name
+from forensics.hostnames import short_host
 from forensics.hunt.findings import LEVELS, Finding, level_rank, parse_level, read_findings
-from forensics.integrity import Integrity, assess, event_columns, settle, short_host
+from forensics.integrity import Integrity, assess, event_columns, settle
 from forensics.store import Case
 
 MODES: tuple[str, ...] = ("findings", "context", "full")

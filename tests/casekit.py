@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from forensics.custody import record_tool_step
 from forensics.hunt.findings import Finding, RecordRef
-from forensics.hunt.findings import write_findings as _write_findings
+from forensics.hunt.runs import record_findings
 from forensics.schema import CORE, CORE_TYPES
 from forensics.store import Case, StagedPart
 
@@ -85,10 +85,9 @@ def rec(ev: dict[str, Any]) -> RecordRef:
     return RecordRef(ev["input_sha256"], ev["rec_index"])
 
 
-def write_findings(case: Case, findings: list[Finding]) -> None:
-    """Write findings with the hunt's own writer, then refresh the views."""
-    _write_findings(case, findings)
-    case.refresh_views()
+def write_findings(case: Case, findings: list[Finding]) -> str:
+    """Keep findings as a new hunt run of the case with the hunt's own writer; returns the run id."""
+    return record_findings(case, findings, argv=["casekit"])
 
 
 def finding(

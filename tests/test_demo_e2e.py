@@ -25,8 +25,9 @@ from typing import Any
 
 import pytest
 
+from forensics.hostnames import HostNames, short_host
 from forensics.hunt.findings import Finding, level_rank, read_findings
-from forensics.integrity import HostNames, event_columns, settle, short_host
+from forensics.integrity import event_columns, settle
 from forensics.store import Case
 from forensics.story import Story, build_story
 from forensics.timeline import build_timeline

@@ -2,7 +2,7 @@
 rule files kept in the bundle, and compare the findings with the bundle's.
 
 What it uses from the bundle: the hunt's own record of its run (the ``hunt`` step of
-``provenance/commands.jsonl``, i.e. the case's ``findings/run.json`` at export: every Sigma, SQL,
+``provenance/commands.jsonl``, i.e. the ``run.json`` of the hunt run the bundle pins: every Sigma, SQL,
 IOC and YARA file the hunt read, in order, with kind and SHA-256), the copies of those files
 (``provenance/rules/``, indexed by ``RULES.json``) and the manifest's sources, each with the
 context it was parsed with (zone, year, host, modification time and where each came from, see
@@ -251,7 +251,7 @@ def reproduce_findings(bundle: Any, sources_dir: Path | None) -> tuple[bool, str
         return False, "cannot reproduce without the originals: give --sources DIR"
     step = _hunt_step(bundle)
     if step is None:
-        return False, "the bundle records no replayable hunt run (the hunt wrote no findings/run.json)"
+        return False, "the bundle records no replayable hunt run (the case was never hunted, or hunted before hunts recorded their run)"
     run = step["run"]
     recorded, problems, missing = recorded_contexts(bundle)
     ctx, argv_problems = ingest_context(bundle)
@@ -278,8 +278,9 @@ def _rerun(
     options: dict[str, Any], recorded: dict[str, Any],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Ingest the originals into a temporary case, replay the hunt there, read its findings."""
-    from forensics.bundle.export import ensure_views, read_findings
+    from forensics.bundle.members import findings_dicts
     from forensics.hunt.engine import DEFAULT_MAX_SIZE, DEFAULT_TIMEOUT, replay
+    from forensics.hunt.findings import read_findings
     from forensics.ingest.runner import ingest_paths
     from forensics.store import Case
 
@@ -293,8 +294,7 @@ def _rerun(
             scan_paths=originals if options.get("scan_paths") else [],  # the hunt scanned the evidence files
         )  # fmt: skip
     with Case.open(case_dir, read_only=True) as case:
-        ensure_views(case)
-        return read_findings(case)
+        return findings_dicts(read_findings(case))
 
 
 def compare(kept: list[dict[str, Any]], again: list[dict[str, Any]]) -> tuple[bool, str]:

@@ -79,6 +79,9 @@ def export(
         list[Path] | None, typer.Option("--sources", help="Folder to find originals in when they moved.")
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Hunt run the bundle pins (forensics runs; default: the latest).")
+    ] = None,
 ) -> None:
     """Write the evidence bundle."""
     from forensics.bundle.casefile import CaseDetails, load_case_file
@@ -102,16 +105,17 @@ def export(
             err.print(
                 "warning: no --key: the bundle is not signed and `verify` will fail its signature check"
             )
-        res = export_bundle(case, out_path, details, created=when, key_path=key, search=sources or [])
+        res = export_bundle(case, out_path, details, created=when, key_path=key, search=sources or [], run=run)
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if json:
         print_json_line({"path": str(res.path), "sha256": res.sha256, "manifest_sha256": res.manifest_sha256,
                          "bundle_id": res.bundle_id, "fingerprint": res.fingerprint, "files": res.files,
                          "records": res.records, "findings": res.findings,
-                         "withheld_findings": res.withheld_findings, "notes": res.notes})  # fmt: skip
+                         "withheld_findings": res.withheld_findings, "notes": res.notes, "run": res.run})  # fmt: skip
         return
     out.print(f"bundle {res.bundle_id}: {res.path}")
+    out.print(f"  findings of hunt run {res.run}" if res.run else "  no hunt run: the case was never hunted")
     out.print(f"  sha256 {res.sha256}")
     out.print(
         f"  {res.files} files, {res.findings} findings, {res.records} records; signer {res.fingerprint or 'none'}"

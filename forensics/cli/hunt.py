@@ -9,11 +9,20 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from forensics.case_outputs import write_case_outputs
 from forensics.cli.common import err, out, print_json_line
 from forensics.cli.ingest import check_zone
 from forensics.errors import ForensicsError
-from forensics.hunt.engine import EXIT_FAIL_ON, RUN_FILE, HuntOptions, HuntSummary, run_hunt
-from forensics.hunt.findings import LEVELS, Finding
+from forensics.hunt.engine import (
+    EXIT_FAIL_ON,
+    HuntOptions,
+    HuntSummary,
+    HuntUsageError,
+    remember_evidence_iocs,
+    run_hunt,
+)
+from forensics.hunt.findings import Finding
+from forensics.hunt.runs import list_runs
 from forensics.ingest.base import ParseContext
 from forensics.ingest.runner import ingest_paths
 from forensics.store import DB_NAME, Case
@@ -22,15 +31,18 @@ from forensics.timeutil import iso_ist, iso_utc
 HELP = """Hunt a case: Sigma rules, SQL hunts (queries/), IOC sweeps and YARA, in one pass.
 
 TARGETS is a case directory, or log files / folders / archives: those are first ingested into
---case (default ./cases/<name of the first input>, reported on stderr) and then hunted; their
-files are also scanned with YARA (size limit, timeout, never executed).
+--case (default ./cases/<name of the first input>, reported on stderr) and then hunted. The
+case's input files still where ingest read them (same path, same SHA-256) are also scanned with
+YARA (size limit, timeout, never executed), whether the hunt starts from the folders or the case.
 
-Findings are written into the case (findings/findings.parquet, finding_records.parquet,
-iocs.parquet, hunt_report.parquet; views findings, finding_records, iocs). Rule, IOC and YARA
-files that cannot be loaded are counted and reported, never fatal. The run is recorded in
-findings/run.json (command, times, options, every rule/IOC/YARA file read with its SHA-256) and
-in the case's custody log (an "analysed" entry with the findings files' hashes); `forensics
-verify --reproduce` re-runs it from an evidence bundle.
+Every hunt is kept as a new run of the case (findings/runs/<run id>/: findings, their records,
+IOC table, hunt report, Sigma rule report, run.json with the command, times, options and every
+rule/IOC/YARA file read with its SHA-256); earlier runs are never touched. Views: findings,
+finding_records, iocs, hunt_report, rule_report (the latest run), findings_all,
+finding_records_all and runs (every run). The custody log gets an "analysed" entry with the run's
+hashes; `forensics verify --reproduce` re-runs it from an evidence bundle. Rule, IOC and YARA
+files that fail to load are counted and reported; a path given to --sigma, --queries, --iocs or
+--yara that does not exist or holds nothing usable is an error (exit 2) before anything is written.
 
 Exit codes: 0 ok; 1 error; 2 usage; 4 a finding is at or above --fail-on LEVEL
 (informational, low, medium, high, critical).
@@ -40,8 +52,43 @@ Example: forensics hunt /evidence/dims --case cases/dims --sigma sigma/rules --i
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``hunt`` command."""
+    """Add the ``hunt`` and ``runs`` commands."""
     app.command("hunt", help=HELP)(hunt)
+    app.command(
+        "runs",
+        help="List the hunt runs kept in a case, oldest first: id, start time (UTC and IST), exit code, "
+        "findings and the command. timeline, report, story and export take --run ID (default: the latest).\n\n"
+        "Example: forensics runs cases/dims",
+    )(runs)
+
+
+def runs(
+    case: Annotated[Path, typer.Argument(help="Case directory.")],
+    json: Annotated[bool, typer.Option("--json", help="One JSON object per run.")] = False,
+) -> None:
+    """List the case's hunt runs."""
+    try:
+        with Case.open(case, read_only=True) as c:
+            kept = list_runs(c)
+    except ForensicsError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    if json:
+        for r in kept:
+            print_json_line({"run_id": r.run_id, "started_utc": iso_utc(r.started) if r.started else None,
+                             "ended_utc": iso_utc(r.ended) if r.ended else None, "exit_code": r.exit_code,
+                             "findings": r.findings, "argv": list(r.argv), "path": str(r.path)})  # fmt: skip
+        return
+    table = Table("run", "started (UTC)", "started (IST)", "exit", "findings", "command", title=f"hunt runs of {case}")
+    for r in kept:
+        table.add_row(
+            r.run_id, iso_utc(r.started)[:19] if r.started else "", iso_ist(r.started)[:19] if r.started else "",
+            "" if r.exit_code is None else str(r.exit_code), "" if r.findings is None else str(r.findings),
+            " ".join(r.argv),
+        )  # fmt: skip
+    out.print(table)
+    if not kept:
+        err.print("no hunt runs: hunt the case first (forensics hunt CASE)")
 
 
 def _is_case(p: Path) -> bool:
@@ -138,89 +185,52 @@ def hunt(
         ),
     ] = True,
 ) -> None:
-    """Hunt a case (or inputs ingested first) and write findings into it."""
-    if fail_on is not None and fail_on.lower() not in LEVELS:
-        err.print(f"error: --fail-on must be one of {', '.join(LEVELS)}")
-        raise typer.Exit(2)
-    case_dir, raw = _resolve_case(targets, case)
-    if raw:
-        if tz is not None:
-            check_zone(tz)
-        _ingest(case_dir, raw, ParseContext(tz=tz, host=host, reference_year=year))
-    # IOC lists and YARA rules handed over with the evidence, in an iocs/ folder at its top
-    bundled = evidence_ioc_folders(case_dir, raw)
-    for folder in bundled:
-        err.print(f"using IOC lists and YARA rules that came with the evidence: {folder}")
+    """Hunt a case (or inputs ingested first) and keep the findings as a new run of it."""
     options = HuntOptions(
         sigma=list(sigma or []),
         queries=list(queries or []),
-        iocs=[*(iocs or []), *bundled],
-        yara=[*(yara_dirs or []), *bundled],
-        scan_paths=raw,
+        iocs=list(iocs or []),
+        yara=list(yara_dirs or []),
         default_queries=not no_default_queries,
         default_iocs=not no_default_iocs,
         yara_max_size=yara_max_mb * 1024 * 1024,
         yara_timeout=yara_timeout,
         fail_on=fail_on.lower() if fail_on is not None else None,
     )
+    problems = options.problems()  # before anything is ingested or written
+    for p in problems:
+        err.print(f"error: {p}", markup=False, highlight=False)
+    if problems:
+        raise typer.Exit(2)
+    case_dir, raw = _resolve_case(targets, case)
+    if raw:
+        if tz is not None:
+            check_zone(tz)
+        _ingest(case_dir, raw, ParseContext(tz=tz, host=host, reference_year=year))
     try:
         with Case.open(case_dir) as c:
+            options.evidence = remember_evidence_iocs(c, raw)
+            for folder in options.evidence:
+                err.print(f"using IOC lists and YARA rules that came with the evidence: {folder}")
             summary = run_hunt(c, options, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"), argv=sys.argv)
+            _report(summary, json, top)
+            if outputs:
+                written = write_case_outputs(c, summary.run_id)
+    except HuntUsageError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
     except ForensicsError as exc:
-        err.print(f"error: {exc}")
+        err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
-    _report(summary, json, top)
     if outputs:
-        write_outputs(case_dir, show_story=not json)
+        if not json:
+            out.print(written.analysis.story.render_text(), markup=False, highlight=False)
+        err.print(f"outputs (hunt run {summary.run_id}):")
+        for path in written.files:
+            err.print(f"  {path}")
     if summary.exit_code == EXIT_FAIL_ON:
         err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
         raise typer.Exit(EXIT_FAIL_ON)
-
-
-def evidence_ioc_folders(case_dir: Path, raw: list[Path]) -> list[Path]:
-    """IOC folders that came with the evidence (an ``iocs/`` at the top of an input folder).
-
-    Remembered in the case, so hunting the case again later uses them too.
-    """
-    import json
-
-    key = "evidence_iocs"
-    found = [(t / "iocs").resolve() for t in raw if (t / "iocs").is_dir()]
-    with Case.open(case_dir, create=True) as c:
-        rows = c.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchall()
-        known = [Path(p) for p in json.loads(rows[0][0])] if rows else []
-        merged = sorted({*known, *found})
-        if merged != known:
-            c.con.execute(
-                "INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, json.dumps([str(p) for p in merged])]
-            )
-    return [p for p in merged if p.is_dir()]
-
-
-def write_outputs(case_dir: Path, show_story: bool) -> None:
-    """The investigator's view after a hunt: timeline files, the HTML report and the story."""
-    from forensics.integrity import assess
-    from forensics.report import render_report
-    from forensics.story import build_story
-    from forensics.timeline import build_timeline, write_timeline
-
-    outdir = case_dir / "outputs"
-    outdir.mkdir(parents=True, exist_ok=True)
-    with Case.open(case_dir) as c:
-        table = build_timeline(c, mode="context")
-        written = [
-            write_timeline(table, "csv", outdir / "timeline.csv"),
-            write_timeline(table, "timesketch", outdir / "timeline.timesketch.jsonl"),
-        ]
-        report = outdir / "report.html"
-        report.write_text(render_report(c), encoding="utf-8")
-        written.append(report)
-        story = build_story(c, assess(c))
-    if show_story:
-        out.print(story.render_text(), markup=False, highlight=False)
-    err.print("outputs:")
-    for path in written:
-        err.print(f"  {path}")
 
 
 def finding_json(f: Finding) -> dict[str, object]:
@@ -299,6 +309,6 @@ def _stderr_summary(summary: HuntSummary) -> None:
         if len(problems) > 15:
             err.print(f'  ... {len(problems) - 15} more (forensics sql CASE "SELECT * FROM hunt_report")')
     seq = summary.custody_entry.get("seq") if summary.custody_entry else None
-    err.print(f"run record: {summary.case / RUN_FILE}; custody entry {seq} (analysed)")
+    err.print(f"hunt run {summary.run_id}: {summary.run_file}; custody entry {seq} (analysed)")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items())
     err.print(f"[dim]time: {timing}[/dim]")

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from forensics.cli.common import err, json_line, out
 from forensics.errors import CaseError
+from forensics.hunt.findings import read_findings
 from forensics.integrity import assess
 from forensics.navigator import layer
 from forensics.report import write_report
@@ -40,6 +41,19 @@ def register(app: typer.Typer) -> None:
     )(integrity)
 
 
+RUN_HELP = "Hunt run whose findings to use (forensics runs; default: the latest)."
+
+
+def _run(c: Case, run: str | None) -> str | None:
+    """The run id ``--run`` names (exit 1 with the runs there are when the case has no such run)."""
+    try:
+        return c.resolve_run(run)
+    except CaseError as exc:
+        c.close()
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+
+
 def _open(case: Path) -> Case:
     try:
         return Case.open(case, read_only=True)
@@ -63,30 +77,36 @@ def report(
             help="Show each record as re-extracted from the original input (EVTX XML / line).",
         ),
     ] = True,
+    run: Annotated[str | None, typer.Option("--run", help=RUN_HELP)] = None,
 ) -> None:
     """Write the HTML report (and optionally the Navigator layer)."""
     c = _open(case)
     try:
-        dest = write_report(c, out_path or case / "report.html", raw_records=raw)
+        run_id = _run(c, run)
+        findings = read_findings(c, run_id)
+        dest = write_report(c, out_path or case / "report.html", raw_records=raw, run=run_id)
         if layer_path is not None:
             layer_path.parent.mkdir(parents=True, exist_ok=True)
             layer_path.write_bytes(
-                orjson.dumps(layer(c), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+                orjson.dumps(layer(c, findings=findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+                + b"\n"
             )
             err.print(f"navigator layer: {layer_path}")
     finally:
         c.close()
+    err.print(f"findings of hunt run {run_id}" if run_id else "no hunt run yet: no findings")
     out.print(str(dest))
 
 
 def story(
     case: Annotated[Path, typer.Argument(help="Case directory.")],
     json: Annotated[bool, typer.Option("--json", help="The story as one JSON object.")] = False,
+    run: Annotated[str | None, typer.Option("--run", help=RUN_HELP)] = None,
 ) -> None:
     """Print the story of the case."""
     c = _open(case)
     try:
-        s = build_story(c)
+        s = build_story(c, run=_run(c, run))
     finally:
         c.close()
     if json:

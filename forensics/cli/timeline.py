@@ -49,6 +49,9 @@ def timeline(
         str | None, typer.Option(help="Minimum finding level: " + ", ".join(LEVELS) + ".")
     ] = None,
     window: Annotated[int, typer.Option(help="Context window around each finding, seconds.")] = 300,
+    run: Annotated[
+        str | None, typer.Option("--run", help="Hunt run whose findings to use (forensics runs; default: latest).")
+    ] = None,
 ) -> None:
     """Build and write the timeline."""
     if mode not in MODES:
@@ -71,8 +74,12 @@ def timeline(
         err.print(f"error: {exc}")
         raise typer.Exit(1) from exc
     try:
+        run_id = c.resolve_run(run)
         table = build_timeline(c, mode, hosts=host or None, since=t_since, until=t_until, min_level=level,
-                               window=timedelta(seconds=window))  # fmt: skip
+                               window=timedelta(seconds=window), run=run_id)  # fmt: skip
+    except CaseError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
     finally:
         c.close()
     dest = out_path or case / "timeline" / f"timeline-{mode}.{FORMATS[fmt]}"
@@ -81,5 +88,6 @@ def timeline(
     untimed = table.column("ts").null_count
     if fmt == "timesketch" and untimed:
         err.print(f"note: {untimed} rows without a time are not in the Timesketch file (it requires one)")
-    err.print(f"timeline ({mode}): {table.num_rows} rows ({counts})")
+    used = f"findings of hunt run {run_id}" if run_id else "no hunt run yet: events only"
+    err.print(f"timeline ({mode}, {used}): {table.num_rows} rows ({counts})")
     out.print(str(dest))

@@ -1,14 +1,17 @@
-"""One hunt pass over a case: Sigma + SQL hunts + IOC sweep + YARA → findings in the case.
+"""One hunt pass over a case: Sigma + SQL hunts + IOC sweep + YARA → a new hunt run in the case.
 
-``run_hunt`` loads every rule kind (a file that fails to load is reported, never fatal), runs
-them, writes ``findings/findings.parquet``, ``findings/finding_records.parquet``,
-``findings/iocs.parquet`` and ``findings/hunt_report.parquet`` (plus Sigma's rule report), and
-returns a ``HuntSummary``. Later stages (timeline, report, story) read the case afterwards: they
-hook in through ``after`` callbacks or by adding a call in ``post_hunt`` below.
+``run_hunt`` checks that every rule, query, IOC and YARA path it was given exists and holds something
+usable (``HuntUsageError`` otherwise, before anything is written), loads every rule kind (a file
+that fails to load is reported, never fatal), runs them and keeps the result as a new run
+(``forensics.hunt.runs``): findings, their records, the IOC table, the load-and-run report, Sigma's
+rule report and ``run.json`` — the hunt's record of itself (argv, start and end times, exit code,
+options, every Sigma / SQL / IOC / YARA file it read with its kind and SHA-256, the SHA-256 of
+every file of the run). Earlier runs are never touched. The case's custody log gets an
+``analysed`` entry naming the run's files and their hashes.
 
-Every hunt also leaves its own record: ``findings/run.json`` (canonical JSON: argv, start and end
-times, exit code, options, and every Sigma / SQL / IOC / YARA file it read with its kind and
-SHA-256) and an ``analysed`` entry in the case's custody log naming the findings files' hashes.
+YARA scans long event text and the bytes of the case's inputs that are still where ingest saw them
+(same path, same SHA-256), whether the hunt started from folders or from the case.
+
 ``replay`` re-runs a hunt from copies of the recorded files (``forensics verify --reproduce``);
 ``HuntOptions.aliases`` makes the copies' findings name the recorded paths, so a faithful re-run
 gives the same finding ids.
@@ -16,12 +19,13 @@ gives the same finding ids.
 
 from __future__ import annotations
 
-import hashlib
+import json
 import os
+import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -30,11 +34,16 @@ from typing import Any
 import polars as pl
 
 from forensics import __version__
-from forensics.custody import canonical_json, record_tool_step
+from forensics.custody import record_tool_step
+from forensics.errors import ForensicsError
+from forensics.hostnames import HostNames
 from forensics.hunt.findings import Finding, level_rank, parse_level, write_findings
 from forensics.hunt.ioc_match import match_iocs
 from forensics.hunt.iocs import IOC_SUFFIXES, IocSet, ioc_table, load_ioc_paths
-from forensics.hunt.sql import load_hunts, run_hunts
+from forensics.hunt.runs import commit_run, sha256_file, staged_run
+from forensics.hunt.sigma import run_sigma, write_rule_report
+from forensics.hunt.sigma.loader import iter_rule_files
+from forensics.hunt.sql import SqlHunt, load_hunts, run_hunts
 from forensics.hunt.writer import Outcome, write_iocs, write_outcomes
 from forensics.hunt.yara_scan import (
     DEFAULT_MAX_SIZE,
@@ -46,18 +55,21 @@ from forensics.hunt.yara_scan import (
     scan_event_text,
     scan_files,
 )
-from forensics.store import Case
+from forensics.store import RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_QUERIES = REPO_ROOT / "queries"
 DEFAULT_IOCS = REPO_ROOT / "iocs"
-RUN_FILE = "findings/run.json"  # the hunt's record of its own run, relative to the case
-RUN_SCHEMA = 1
 EXIT_FAIL_ON = 4  # exit code when a finding is at or above ``HuntOptions.fail_on``
 FILE_KINDS = ("sigma", "sql", "ioc", "yara")
+EVIDENCE_IOCS_KEY = "evidence_iocs"  # meta: IOC/YARA folders that came with the evidence
 
 Progress = Callable[[str], None]
+
+
+class HuntUsageError(ForensicsError):
+    """A rule, query, IOC or YARA path given to the hunt does not exist or holds nothing usable."""
 
 
 @dataclass
@@ -68,7 +80,11 @@ class HuntOptions:
     queries: list[Path] = field(default_factory=list)
     iocs: list[Path] = field(default_factory=list)
     yara: list[Path] = field(default_factory=list)
-    scan_paths: list[Path] = field(default_factory=list)  # files/folders whose bytes YARA scans
+    # IOC lists and YARA rules that came with the evidence (an iocs/ folder at its top): used for
+    # whichever of the two kinds they hold, never an error when they hold only one
+    evidence: list[Path] = field(default_factory=list)
+    # files whose bytes YARA scans; None: the case's inputs still where ingest saw them
+    scan_paths: list[Path] | None = None
     default_queries: bool = True  # the project's queries/
     default_iocs: bool = True  # the project's iocs/ (IOC lists and YARA rules)
     yara_max_size: int = DEFAULT_MAX_SIZE
@@ -77,19 +93,22 @@ class HuntOptions:
     # path a file was read from -> path to record for it (replay reads copies of the recorded
     # files; findings, the IOC table and run.json name the recorded paths instead)
     aliases: dict[str, str] = field(default_factory=dict)
+    # a given path that holds nothing usable is an error (a replay re-runs what was, failures included)
+    strict: bool = True
 
     def alias(self, path: str | Path) -> str:
         """The path to record for a file read at ``path``."""
         return self.aliases.get(str(path), str(path))
 
-    def to_record(self) -> dict[str, Any]:
-        """The options as written into ``findings/run.json`` (aliases resolved, defaults' folders named)."""
+    def to_record(self, scanned: Sequence[Path]) -> dict[str, Any]:
+        """The options as written into ``run.json`` (aliases resolved, defaults' folders named)."""
         return {
             "sigma": [self.alias(p) for p in self.sigma],
             "queries": [self.alias(p) for p in self.queries],
             "iocs": [self.alias(p) for p in self.iocs],
             "yara": [self.alias(p) for p in self.yara],
-            "scan_paths": [str(p) for p in self.scan_paths],
+            "evidence_iocs": [self.alias(p) for p in self.evidence],
+            "scan_paths": [str(p) for p in scanned],
             "default_queries": self.default_queries,
             "default_queries_dir": str(DEFAULT_QUERIES),
             "default_iocs": self.default_iocs,
@@ -98,6 +117,34 @@ class HuntOptions:
             "yara_timeout": self.yara_timeout,
             "fail_on": self.fail_on,
         }
+
+    def problems(self) -> list[str]:
+        """Why a given path cannot be used: it does not exist, or holds no file of its kind (empty:
+        all usable). Cheap — checked before anything is ingested or written; what the files hold is
+        checked when they load."""
+        out = []
+        if self.fail_on is not None and parse_level(self.fail_on) is None:
+            out.append(f"--fail-on {self.fail_on!r} is not a level (informational, low, medium, high, critical)")
+        for option, paths, candidates in (
+            ("--sigma", self.sigma, _sigma_candidates),
+            ("--queries", self.queries, _sql_files),
+            ("--iocs", self.iocs, _ioc_files),
+            ("--yara", self.yara, _yara_candidates),
+        ):
+            for p in paths:
+                if not p.exists():
+                    out.append(f"{option} {p}: no such file or folder")
+                elif next(iter(candidates([p])), None) is None:
+                    out.append(f"{option} {p}: holds no {_WHAT[option]}")
+        return out
+
+
+_WHAT = {
+    "--sigma": "Sigma rule files (*.yml, *.yaml)",
+    "--queries": "SQL hunt files (*.sql)",
+    "--iocs": f"IOC documents ({', '.join('*' + s for s in sorted(IOC_SUFFIXES))})",
+    "--yara": f"YARA rule files ({', '.join('*' + s for s in RULE_SUFFIXES)})",
+}
 
 
 @dataclass
@@ -112,12 +159,19 @@ class HuntSummary:
     ioc_count: int = 0
     yara_files: int = 0
     timings: dict[str, float] = field(default_factory=dict)
-    files: list[Path] = field(default_factory=list)
     sigma_stats: dict[str, Any] = field(default_factory=dict)  # run_sigma's load/convert/execute/columns
     used: list[dict[str, Any]] = field(default_factory=list)  # rule/query/IOC/YARA files read, in order
+    scanned: list[Path] = field(default_factory=list)  # files whose bytes YARA scanned
     exit_code: int = 0  # 0, or EXIT_FAIL_ON when a finding reached options.fail_on
-    run_file: Path | None = None  # findings/run.json
+    run_id: str | None = None  # the run this hunt was kept as
+    run_dir: Path | None = None  # findings/runs/<run_id>
+    outputs: dict[str, str] = field(default_factory=dict)  # {path in the case: SHA-256} of the run's files
     custody_entry: dict[str, Any] | None = None  # the "analysed" entry this hunt appended
+
+    @property
+    def run_file(self) -> Path | None:
+        """The run's ``run.json``."""
+        return self.run_dir / RUN_FILE if self.run_dir is not None else None
 
     def by_kind(self) -> dict[str, int]:
         """Number of findings per kind."""
@@ -133,42 +187,51 @@ class HuntSummary:
         return [o for o in self.outcomes if o.status in ("failed", "skipped")]
 
 
+@dataclass
+class _Loaded:
+    """The rule kinds that load before anything runs (Sigma loads inside its own run)."""
+
+    sql: list[SqlHunt]
+    iocs: IocSet
+    yara: YaraRules | None
+
+
 def _noop(_: str) -> None:
     return None
 
 
 def run_hunt(
-    case: Case,
-    options: HuntOptions,
-    progress: Progress = _noop,
-    after: Sequence[Callable[[Case, HuntSummary], None]] = (),
-    *,
-    argv: Sequence[str] | None = None,
+    case: Case, options: HuntOptions, progress: Progress = _noop, *, argv: Sequence[str] | None = None
 ) -> HuntSummary:
-    """Run every kind of detection in one pass and write the findings into the case.
+    """Run every kind of detection in one pass and keep the result as a new run of the case.
 
-    Afterwards ``findings/run.json`` records the run and the custody log gets an ``analysed``
-    entry; ``argv`` is the command recorded in both (default: this process's ``sys.argv``).
+    Raises ``HuntUsageError`` — with nothing written — when a path given in ``options`` does not
+    exist or holds nothing usable. ``argv`` is the command recorded in the run and the custody
+    log (default: this process's ``sys.argv``).
     """
+    problems = options.problems() if options.strict else []
+    if problems:
+        raise HuntUsageError("; ".join(problems))
     started = now_utc()
     summary = HuntSummary(case=case.root, findings=[], outcomes=[])
-    case.con.execute("SET TimeZone = 'UTC'")  # date_trunc and fetched timestamps in UTC
-    _sigma(case, options, summary, progress)
-    _sql(case, options, summary, progress)
-    _iocs(case, options, summary, progress)
-    _yara(case, options, summary, progress)
-    t = time.perf_counter()
-    summary.findings = _unique(merge_host_spellings(case, summary.findings))
-    summary.files.extend(write_findings(case, summary.findings))
-    summary.files.append(write_outcomes(case, summary.outcomes))
-    case.refresh_views()  # once: the findings, finding_records and iocs views
+    case.con.execute("SET TimeZone = 'UTC'").fetchall()  # date_trunc and fetched timestamps in UTC
+    loaded = _load(options, summary, progress)
+    with staged_run(case) as staging:
+        _sigma(case, options, summary, progress, staging)
+        _sql(case, loaded.sql, summary, progress)
+        _iocs(case, loaded.iocs, summary, progress, staging)
+        _yara(case, options, loaded.yara, summary, progress)
+        t = time.perf_counter()
+        summary.findings = _unique(merge_host_spellings(case, summary.findings))
+        write_findings(case, summary.findings, staging)
+        write_outcomes(staging, summary.outcomes)
+        summary.exit_code = exit_code(summary, options.fail_on)
+        command = [str(a) for a in (sys.argv if argv is None else argv)]
+        record = _run_record(options, summary, command, started, now_utc())
+        summary.run_id, record = commit_run(case, staging, record)
+    summary.run_dir = case.run_dir(summary.run_id)
+    summary.outputs = dict(record["outputs"])
     summary.timings["write"] = time.perf_counter() - t
-    post_hunt(case, summary)
-    for hook in after:
-        hook(case, summary)
-    summary.exit_code = exit_code(summary, options.fail_on)
-    command = list(sys.argv if argv is None else argv)
-    summary.run_file = write_run_record(case, options, summary, command, started, now_utc())
     summary.custody_entry = record_hunt(case, summary, command)
     return summary
 
@@ -179,93 +242,71 @@ def exit_code(summary: HuntSummary, fail_on: str | None) -> int:
         return 0
     threshold = parse_level(fail_on)
     if threshold is None:
-        raise ValueError(f"fail_on {fail_on!r} is not a level")
+        raise HuntUsageError(f"--fail-on {fail_on!r} is not a level")
     return EXIT_FAIL_ON if any(f.rank >= level_rank(threshold) for f in summary.findings) else 0
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _file_entry(kind: str, path: Path, options: HuntOptions, **extra: str) -> dict[str, Any]:
     """One ``files`` item of run.json: kind, recorded path, size and SHA-256 (or why not)."""
     entry: dict[str, Any] = {"kind": kind, "path": options.alias(path), **extra}
     try:
-        entry["sha256"] = _sha256(path)
+        entry["sha256"] = sha256_file(path)
         entry["size"] = path.stat().st_size
     except OSError as exc:  # recorded with the reason: the loader reports the same file as failed
         entry.update(sha256=None, size=None, error=f"cannot read: {exc}")
     return entry
 
 
-def _findings_hashes(case: Case, summary: HuntSummary) -> dict[str, str]:
-    """{path relative to the case: SHA-256} of the findings files this hunt wrote."""
-    out: dict[str, str] = {}
-    for p in summary.files:
-        p = Path(p)
-        if p.is_file():
-            try:
-                key = p.resolve().relative_to(case.root.resolve()).as_posix()
-            except ValueError:
-                key = str(p)
-            out[key] = _sha256(p)
-    return dict(sorted(out.items()))
+def _run_record(
+    options: HuntOptions, summary: HuntSummary, argv: Sequence[str], started: datetime, ended: datetime
+) -> dict[str, Any]:
+    """What ``run.json`` says of the hunt (``commit_run`` adds the run id and the files' hashes).
 
-
-def write_run_record(
-    case: Case,
-    options: HuntOptions,
-    summary: HuntSummary,
-    argv: Sequence[str],
-    started: datetime,
-    ended: datetime,
-) -> Path:
-    """Write ``findings/run.json``: what was run, with which files, and what it wrote.
-
-    Canonical JSON (sorted keys, no spaces) so equal runs differ only in their times.
+    Canonical JSON (sorted keys, no spaces) so equal runs differ only in their id and times.
     """
-    record = {
-        "schema": RUN_SCHEMA,
+    return {
         "tool": "forensics",
         "tool_version": __version__,
-        "argv": [str(a) for a in argv],
+        "argv": list(argv),
         "cwd": os.getcwd(),  # relative paths in argv and files are relative to this folder
         "started_utc": iso_utc(started),
         "started_ist": iso_ist(started),
         "ended_utc": iso_utc(ended),
         "ended_ist": iso_ist(ended),
         "exit_code": summary.exit_code,
-        "options": options.to_record(),
+        "options": options.to_record(summary.scanned),
         "files": summary.used,
         "findings": {"total": len(summary.findings), "by_kind": summary.by_kind()},
-        "outputs": _findings_hashes(case, summary),
     }
-    dest = case.root / RUN_FILE
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    tmp.write_bytes(canonical_json(record) + b"\n")
-    os.replace(tmp, dest)
-    return dest
 
 
 def record_hunt(case: Case, summary: HuntSummary, argv: Sequence[str]) -> dict[str, Any]:
-    """Append the hunt's ``analysed`` entry (findings files and run.json with their hashes) to the custody log."""
-    files = [Path(p) for p in summary.files]
-    if summary.run_file is not None:
-        files.append(summary.run_file)
-    hashes = _findings_hashes(case, replace(summary, files=files))
+    """Append the hunt's ``analysed`` entry (the run's files and run.json with their hashes) to the custody log."""
+    assert summary.run_file is not None and summary.run_id is not None
+    rel = summary.run_file.relative_to(case.root).as_posix()
+    hashes = dict(sorted({**summary.outputs, rel: sha256_file(summary.run_file)}.items()))
     kinds = Counter(str(u["kind"]) for u in summary.used)
     used = ", ".join(f"{kinds[k]} {k}" for k in FILE_KINDS if kinds[k]) or "none"
     found = ", ".join(f"{n} {k}" for k, n in summary.by_kind().items()) or "none"
     return record_tool_step(
         case.root, "analysed", command=argv, purpose="hunt", item_hashes=hashes,
-        notes=f"hunt: {len(summary.findings)} findings ({found}); rule/IOC/YARA files read: {used}; "
-        f"run record {RUN_FILE}; exit code {summary.exit_code}",
+        notes=f"hunt run {summary.run_id}: {len(summary.findings)} findings ({found}); rule/IOC/YARA files "
+        f"read: {used}; run record {rel}; exit code {summary.exit_code}",
     )  # fmt: skip
+
+
+def remember_evidence_iocs(case: Case, raw: Sequence[Path]) -> list[Path]:
+    """IOC lists and YARA rules that came with the evidence (an ``iocs/`` folder at the top of an
+    input folder), remembered in the case so hunting the case later uses them too; those still there."""
+    found = [(t / "iocs").resolve() for t in raw if (t / "iocs").is_dir()]
+    rows = case.con.execute("SELECT value FROM meta WHERE key = ?", [EVIDENCE_IOCS_KEY]).fetchall()
+    known = [Path(p) for p in json.loads(rows[0][0])] if rows else []
+    merged = sorted({*known, *found})
+    if merged != known and not case.read_only:
+        case.con.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [EVIDENCE_IOCS_KEY, json.dumps([str(p) for p in merged])]
+        )
+    return [p for p in merged if p.is_dir()]
 
 
 def replay(
@@ -285,6 +326,7 @@ def replay(
     or yara. The project's defaults are off: a recorded hunt's default queries and IOC files are
     among its recorded files. ``aliases`` maps each copy's path to the path the hunt recorded;
     ``scan_paths`` are files whose bytes YARA scans (the originals, when the hunt scanned them).
+    A recorded file that failed to load is replayed as it was: reported, not an error.
     """
     by_kind: dict[str, list[Path]] = {k: [] for k in FILE_KINDS}
     for kind, path in files:
@@ -295,18 +337,9 @@ def replay(
         sigma=by_kind["sigma"], queries=by_kind["sql"], iocs=by_kind["ioc"], yara=by_kind["yara"],
         scan_paths=list(scan_paths),
         default_queries=False, default_iocs=False, yara_max_size=yara_max_size, yara_timeout=yara_timeout,
-        aliases=dict(aliases or {}),
+        aliases=dict(aliases or {}), strict=False,
     )  # fmt: skip
     return run_hunt(case, options, progress, argv=argv)
-
-
-def post_hunt(case: Case, summary: HuntSummary) -> None:
-    """Hook point for the stages that follow a hunt (timeline, report, story).
-
-    Called after the findings files are written and the views refreshed; add calls here (or
-    pass ``after=`` callbacks to ``run_hunt``). It does nothing yet.
-    """
-    return None
 
 
 def merge_host_spellings(case: Case, findings: list[Finding]) -> list[Finding]:
@@ -314,10 +347,8 @@ def merge_host_spellings(case: Case, findings: list[Finding]) -> list[Finding]:
 
     A Defender export writes ``ehosp-db01.dims.local`` where the EVTX says ``EHOSP-DB01.dims.local``;
     findings of one rule on both become one finding under the host's display name, holding
-    every record (see ``forensics.integrity.HostNames``).
+    every record (see ``forensics.hunt.hostnames.HostNames``).
     """
-    from forensics.integrity import HostNames
-
     names = HostNames.from_case(case)
     merged: dict[tuple[str, str, str | None, str | None, str | None], list[Finding]] = {}
     for f in findings:
@@ -344,17 +375,99 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return list(seen.values())
 
 
-def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress) -> None:
+# ---- what each given path holds ------------------------------------------------------------------
+
+
+def _sigma_candidates(paths: Sequence[Path]) -> Iterator[Path]:
+    """The rule files the Sigma loader reads under ``paths``."""
+    for f, _rel in iter_rule_files(list(paths)):
+        yield f
+
+
+def _sql_files(dirs: Sequence[Path]) -> Iterator[Path]:
+    """The ``*.sql`` files ``load_hunts`` reads, in its order."""
+    for d in dirs:
+        if d.is_file():
+            yield d
+        elif d.is_dir():
+            yield from sorted(d.rglob("*.sql"))
+
+
+def _ioc_files(paths: Sequence[Path]) -> Iterator[Path]:
+    """The IOC documents ``load_ioc_paths`` reads, in its order."""
+    for p in paths:
+        if p.is_dir():
+            yield from sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IOC_SUFFIXES)
+        elif p.is_file():
+            yield p
+
+
+def _yara_candidates(paths: Sequence[Path]) -> Iterator[Path]:
+    return rule_files([p for p in paths if p.exists()])
+
+
+def _under(path: str | Path, root: Path) -> bool:
+    """True when ``path`` is ``root`` or inside it."""
+    p, r = Path(path).resolve(), root.resolve()
+    return p == r or p.is_relative_to(r)
+
+
+def _require_usable(option: str, given: Iterable[Path], usable: Sequence[str | Path], what: str) -> None:
+    """HuntUsageError naming every given path under which nothing of ``usable`` lies."""
+    empty = [p for p in given if not any(_under(u, p) for u in usable)]
+    if empty:
+        raise HuntUsageError(
+            "; ".join(f"{option} {p}: holds nothing usable ({what}; see the reasons above)" for p in empty)
+        )
+
+
+# ---- loading and running each kind ---------------------------------------------------------------
+
+
+def _load(options: HuntOptions, summary: HuntSummary, progress: Progress) -> _Loaded:
+    """Load SQL hunts, IOC documents and YARA rules (before anything runs: a path given that holds
+    nothing usable stops the hunt here, reported with the loaders' reasons)."""
+    dirs = ([DEFAULT_QUERIES] if options.default_queries and DEFAULT_QUERIES.is_dir() else []) + list(
+        options.queries
+    )
+    summary.used.extend(_file_entry("sql", f, options) for f in _sql_files(dirs))
+    hunts, problems = load_hunts(dirs) if dirs else ([], [])
+    ioc_paths = list(options.iocs) + [p for p in options.evidence if next(_ioc_files([p]), None)]
+    if options.default_iocs and DEFAULT_IOCS.is_dir():
+        ioc_paths.insert(0, DEFAULT_IOCS)
+    summary.used.extend(_file_entry("ioc", f, options) for f in _ioc_files(ioc_paths))
+    iocs = load_ioc_paths(ioc_paths)
+    yara_paths = list(options.yara) + [p for p in options.evidence if next(_yara_candidates([p]), None)]
+    if options.default_iocs and DEFAULT_IOCS.is_dir() and next(_yara_candidates([DEFAULT_IOCS]), None):
+        yara_paths.insert(0, DEFAULT_IOCS)
+    rules = None
+    if yara_paths:
+        summary.used.extend(_file_entry("yara", f, options) for f in _yara_candidates(yara_paths))
+        rules = compile_rules(yara_paths)
+    if options.strict:
+        _require_usable("--queries", options.queries, [h.path for h in hunts], "no hunt parsed")
+        loaded_docs = [o.path for o in iocs.outcomes if o.status == "loaded" and o.count]
+        _require_usable("--iocs", options.iocs, loaded_docs, "no indicator read")
+        if rules is not None:
+            _require_usable("--yara", options.yara, list(rules.files.values()), "no rule file compiled")
+    if options.aliases:
+        hunts = [replace(h, path=options.alias(h.path)) for h in hunts]
+        problems = _aliased(problems, options)
+        iocs = _aliased_iocs(iocs, options)
+        if rules is not None:
+            rules = YaraRules(
+                rules.rules,
+                {ns: options.alias(p) for ns, p in rules.files.items()},
+                _aliased(rules.outcomes, options),
+            )
+    summary.outcomes.extend(problems)
+    progress(f"loaded: {len(hunts)} SQL hunts, {len(iocs)} indicators, {rules.compiled if rules else 0} YARA file(s)")
+    return _Loaded(hunts, iocs, rules)
+
+
+def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress, folder: Path) -> None:
     if not options.sigma:
         summary.sigma_note = "Sigma not run (no --sigma DIR given)"
-        return
-    try:
-        from forensics.hunt.sigma import run_sigma, write_rule_report  # the Sigma engineer's module
-    except ImportError as exc:
-        summary.sigma_note = f"Sigma not available in this build: {exc}"
-        summary.outcomes.append(
-            Outcome("sigma", ", ".join(map(str, options.sigma)), None, "failed", summary.sigma_note)
-        )
         return
     progress(f"sigma: {len(options.sigma)} rule folder(s)")
     summary.used.extend(_sigma_files(options))
@@ -367,9 +480,12 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
             Outcome("sigma", ", ".join(map(str, options.sigma)), None, "failed", summary.sigma_note)
         )
         return
+    if options.strict:
+        loaded = [r.path for r in result.report if r.status != "failed"]
+        _require_usable("--sigma", options.sigma, loaded, "every rule failed to load or convert")
     summary.findings.extend(result.findings)
     summary.sigma_counts = dict(sorted(Counter(str(r.status) for r in result.report).items()))
-    summary.files.append(write_rule_report(case, result.report))
+    write_rule_report(folder, result.report)
     summary.timings["sigma"] = time.perf_counter() - t
     summary.sigma_note = ", ".join(f"{n} {s}" for s, n in summary.sigma_counts.items())
 
@@ -380,8 +496,6 @@ def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:
     The path inside the folder is what Sigma findings name (and their id when a rule has none),
     so a replay lays the copies out the same way.
     """
-    from forensics.hunt.sigma.loader import iter_rule_files
-
     out: list[dict[str, Any]] = []
     seen: set[Path] = set()
     for root in options.sigma:
@@ -393,77 +507,46 @@ def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:
     return out
 
 
-def _sql_files(dirs: Sequence[Path]) -> Iterator[Path]:
-    """The ``*.sql`` files ``load_hunts`` reads, in its order."""
-    for d in dirs:
-        if d.is_file():
-            yield d
-        elif d.is_dir():
-            yield from sorted(d.rglob("*.sql"))
-
-
-def _sql(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress) -> None:
-    dirs = ([DEFAULT_QUERIES] if options.default_queries and DEFAULT_QUERIES.is_dir() else []) + list(
-        options.queries
-    )
-    if not dirs:
+def _sql(case: Case, hunts: list[SqlHunt], summary: HuntSummary, progress: Progress) -> None:
+    if not hunts:
         return
     t = time.perf_counter()
-    summary.used.extend(_file_entry("sql", f, options) for f in _sql_files(dirs))
-    hunts, problems = load_hunts(dirs)
-    if options.aliases:
-        hunts = [replace(h, path=options.alias(h.path)) for h in hunts]
-        problems = _aliased(problems, options)
     progress(f"sql: {len(hunts)} hunts")
     result = run_hunts(case, hunts)
     summary.findings.extend(result.findings)
-    summary.outcomes.extend(problems + result.outcomes)
+    summary.outcomes.extend(result.outcomes)
     summary.timings["sql"] = time.perf_counter() - t
 
 
-def _iocs(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress) -> None:
-    paths = list(options.iocs)
-    if options.default_iocs and DEFAULT_IOCS.is_dir():
-        paths.insert(0, DEFAULT_IOCS)
+def _iocs(case: Case, loaded: IocSet, summary: HuntSummary, progress: Progress, folder: Path) -> None:
     t = time.perf_counter()
-    summary.used.extend(_file_entry("ioc", f, options) for f in _ioc_files(paths))
-    loaded = load_ioc_paths(paths)
-    if options.aliases:
-        loaded = _aliased_iocs(loaded, options)
     table = ioc_table(loaded.iocs, loaded.frames)
     summary.ioc_count = table.num_rows
     summary.outcomes.extend(loaded.outcomes)
-    summary.files.append(write_iocs(case, table))
+    write_iocs(folder, table)
     progress(f"ioc: {table.num_rows} indicators from {len(loaded.outcomes)} document(s)")
     summary.findings.extend(match_iocs(case, table))
     summary.timings["ioc"] = time.perf_counter() - t
 
 
-def _yara(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress) -> None:
-    paths = list(options.yara)
-    if (
-        options.default_iocs
-        and DEFAULT_IOCS.is_dir()
-        and any(f.suffix.lower() in RULE_SUFFIXES for f in DEFAULT_IOCS.rglob("*"))
-    ):
-        paths.insert(0, DEFAULT_IOCS)
-    if not paths:
+def _yara(
+    case: Case, options: HuntOptions, rules: YaraRules | None, summary: HuntSummary, progress: Progress
+) -> None:
+    if rules is None:
         return
     t = time.perf_counter()
-    summary.used.extend(_file_entry("yara", f, options) for f in rule_files([p for p in paths if p.exists()]))
-    rules = compile_rules(paths)
-    if options.aliases:
-        rules = YaraRules(
-            rules.rules,
-            {ns: options.alias(p) for ns, p in rules.files.items()},
-            _aliased(rules.outcomes, options),
-        )
     summary.yara_files = rules.compiled
     summary.outcomes.extend(rules.outcomes)
     progress(f"yara: {rules.compiled} rule file(s) compiled")
     text = scan_event_text(case, rules, timeout=options.yara_timeout)
+    if options.scan_paths is None:
+        paths, expected, missing = inputs_in_place(case)
+        summary.outcomes.extend(missing)
+    else:
+        paths, expected = list(options.scan_paths), {}
+    summary.scanned = paths
     files = scan_files(
-        rules, options.scan_paths, max_size=options.yara_max_size, timeout=options.yara_timeout
+        rules, paths, max_size=options.yara_max_size, timeout=options.yara_timeout, expected=expected
     )
     for part in (text, files):
         summary.findings.extend(part.findings)
@@ -471,13 +554,31 @@ def _yara(case: Case, options: HuntOptions, summary: HuntSummary, progress: Prog
     summary.timings["yara"] = time.perf_counter() - t
 
 
-def _ioc_files(paths: Sequence[Path]) -> Iterator[Path]:
-    """The IOC documents ``load_ioc_paths`` reads, in its order."""
-    for p in paths:
-        if p.is_dir():
-            yield from sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IOC_SUFFIXES)
-        elif p.is_file():
-            yield p
+def inputs_in_place(case: Case) -> tuple[list[Path], dict[str, str], list[Outcome]]:
+    """The case's input files still where ingest read them, for YARA to scan as a hunt of the
+    folders would: (paths, {path: SHA-256 ingest recorded for the file itself}, outcomes naming
+    inputs no longer there). An archive is scanned with its members; its own bytes were not hashed."""
+    rows = case.con.execute(
+        "SELECT path, bool_or(member IS NOT NULL), "
+        "min(sha256) FILTER (WHERE member IS NULL AND sha256 IS NOT NULL) "
+        "FROM inputs WHERE path IS NOT NULL GROUP BY path ORDER BY path"
+    ).fetchall()
+    paths: list[Path] = []
+    expected: dict[str, str] = {}
+    gone: list[Outcome] = []
+    for path, _has_members, sha in rows:
+        p = Path(path)
+        try:
+            regular = stat.S_ISREG(p.lstat().st_mode)
+        except OSError:
+            regular = False
+        if not regular:
+            gone.append(Outcome("yara-scan", path, None, "skipped", "not scanned: no longer where ingest read it"))
+            continue
+        paths.append(p)
+        if sha:
+            expected[str(p)] = sha
+    return paths, expected, gone
 
 
 def _aliased(outcomes: Sequence[Outcome], options: HuntOptions) -> list[Outcome]:

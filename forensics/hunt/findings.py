@@ -26,9 +26,10 @@ from typing import Literal, get_args
 import pyarrow as pa
 
 from forensics.attack import norm_technique, tactics_for
+from forensics.errors import CaseError
 from forensics.hunt.writer import write_table
 from forensics.schema import UTC_TS
-from forensics.store import OPTIONAL_VIEWS, Case
+from forensics.store import RUN_FILES, Case
 
 Level = Literal["informational", "low", "medium", "high", "critical"]
 Kind = Literal["sigma", "correlation", "sql", "ioc", "yara"]
@@ -131,9 +132,6 @@ def content_id(f: Finding) -> str:
 
 # ---- writing -------------------------------------------------------------------------------------
 
-FINDINGS_FILE = "findings.parquet"
-RECORDS_FILE = "finding_records.parquet"
-
 FINDINGS_SCHEMA = pa.schema(
     [
         ("finding_id", pa.string()),
@@ -220,12 +218,11 @@ def records_table(findings: Sequence[Finding]) -> pa.Table:
     )
 
 
-def write_findings(case: Case, findings: Sequence[Finding], folder: Path | None = None) -> tuple[Path, Path]:
-    """Write ``findings.parquet`` and ``finding_records.parquet`` into ``folder`` (default: the case's
-    findings folder); returns both paths. Call ``case.refresh_views()`` after."""
-    base = folder if folder is not None else (case.root / OPTIONAL_VIEWS["findings"]).parent
-    f_path = write_table(findings_table(findings), base / FINDINGS_FILE)
-    r_path = write_table(locate_records(case, records_table(findings)), base / RECORDS_FILE)
+def write_findings(case: Case, findings: Sequence[Finding], folder: Path) -> tuple[Path, Path]:
+    """Write ``findings.parquet`` and ``finding_records.parquet`` of a hunt run into ``folder``
+    (``forensics.hunt.runs`` makes the folder and commits it); returns both paths."""
+    f_path = write_table(findings_table(findings), folder / RUN_FILES["findings"])
+    r_path = write_table(locate_records(case, records_table(findings)), folder / RUN_FILES["finding_records"])
     return f_path, r_path
 
 
@@ -252,32 +249,31 @@ def locate_records(case: Case, records: pa.Table) -> pa.Table:
 # ---- reading -------------------------------------------------------------------------------------
 
 
-def _views(case: Case) -> set[str]:
-    rows = case.con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()
-    return {r[0] for r in rows}
-
-
 def read_findings(case: Case, run: str | None = None) -> list[Finding]:
-    """The findings of a hunt run of the case (``run`` None: the latest), in time order
-    (untimed last, ties by id); empty when the case was never hunted."""
-    if run is not None:
-        raise ValueError(f"unknown hunt run {run!r}")  # replaced when runs are kept
-    views = _views(case)
-    if "findings" not in views:
+    """The findings of hunt run ``run`` of the case (None: the latest; a number or id, see
+    ``Case.resolve_run``), in time order (untimed last, ties by id); empty when never hunted."""
+    run_id = case.resolve_run(run)
+    if run_id is None:
         return []
-    case.con.execute("SET TimeZone = 'UTC'").fetchall()
+    folder = case.run_dir(run_id)
+    found, located = folder / RUN_FILES["findings"], folder / RUN_FILES["finding_records"]
+    if not found.is_file():
+        raise CaseError(f"hunt run {run_id} of {case.root} has no {found.name}")
+    con = case.con
+    con.execute("SET TimeZone = 'UTC'").fetchall()
     refs: dict[str, list[RecordRef]] = {}
-    if "finding_records" in views:
-        rows = case.con.execute(
-            "SELECT finding_id, input_sha256, rec_index FROM finding_records ORDER BY ALL"
+    if located.is_file():
+        rows = con.execute(
+            "SELECT finding_id, input_sha256, rec_index FROM read_parquet(?) ORDER BY ALL", [str(located.resolve())]
         ).fetchall()
         for fid, sha, idx in rows:
             refs.setdefault(fid, []).append(RecordRef(sha, int(idx)))
-    cur = case.con.execute(
+    cur = con.execute(
         "SELECT finding_id, kind, rule_id, title, level, attack, tactics, host, first_ts, last_ts, summary, "
-        "rule_path, rule_sha256, tlp, details FROM findings ORDER BY first_ts NULLS LAST, finding_id"
+        "rule_path, rule_sha256, tlp, details FROM read_parquet(?) ORDER BY first_ts NULLS LAST, finding_id",
+        [str(found.resolve())],
     )
-    return [_finding(row, refs.get(row[0], ())) for row in cur.fetchall()]
+    return [_finding(row, refs.get(str(row[0]), ())) for row in cur.fetchall()]
 
 
 def _utc(ts: datetime | None) -> datetime | None:

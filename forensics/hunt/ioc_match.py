@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from forensics.hostnames import host_spellings
 from forensics.hunt.findings import Finding, RecordRef
 from forensics.hunt.iocs import TLP_ORDER, canonical_url
-from forensics.hunt.sql import host_spellings
 from forensics.store import Case
 
 IP_COLUMNS = ("src_ip", "dst_ip", "IpAddress", "SourceIp", "DestinationIp", "SourceAddress", "DestAddress",

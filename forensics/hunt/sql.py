@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ import orjson
 import pyarrow as pa
 import yaml
 
+from forensics.hostnames import host_spellings
 from forensics.hunt.findings import LEVELS, Finding, Level, RecordRef, level_rank, parse_level
 from forensics.hunt.writer import Outcome
 from forensics.schema import CORE_TYPES
@@ -245,14 +246,6 @@ def run_hunt(con: duckdb.DuckDBPyConnection, hunt: SqlHunt) -> list[Finding]:
         # host names are case-insensitive (EDR exports lower-case what EVTX spells in capitals)
         groups.setdefault("" if key is None else str(key).lower(), []).append(row)
     return [_finding(hunt, key, rows, idx) for key, rows in sorted(groups.items())]
-
-
-def host_spellings(names: Iterable[str | None]) -> list[str]:
-    """Distinct host names, case-insensitively, each as its first spelling in sorted order."""
-    by_lower: dict[str, str] = {}
-    for h in sorted(n for n in names if n is not None):
-        by_lower.setdefault(h.lower(), h)
-    return sorted(by_lower.values())
 
 
 def _finding(hunt: SqlHunt, key: str, rows: list[tuple[Any, ...]], idx: dict[str, int]) -> Finding:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forensics.store import OPTIONAL_VIEWS, Case
+from forensics.store import RUN_FILES
 
 
 def write_table(table: pa.Table, dest: Path) -> Path:
@@ -35,9 +35,9 @@ def write_table(table: pa.Table, dest: Path) -> Path:
     return dest
 
 
-def write_iocs(case: Case, table: pa.Table) -> Path:
-    """Write the normalised IOC table (already sorted by its loader) as ``findings/iocs.parquet``."""
-    return write_table(table, case.root / OPTIONAL_VIEWS["iocs"])
+def write_iocs(folder: Path, table: pa.Table) -> Path:
+    """Write the normalised IOC table (already sorted by its loader) as ``iocs.parquet`` of a hunt run."""
+    return write_table(table, folder / RUN_FILES["iocs"])
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,6 @@ def outcomes_table(outcomes: Sequence[Outcome]) -> pa.Table:
     )
 
 
-def write_outcomes(case: Case, outcomes: Sequence[Outcome]) -> Path:
-    """Keep the SQL/IOC/YARA load-and-run report in the case (``findings/hunt_report.parquet``)."""
-    return write_table(outcomes_table(outcomes), case.root / OPTIONAL_VIEWS["hunt_report"])
+def write_outcomes(folder: Path, outcomes: Sequence[Outcome]) -> Path:
+    """Keep the SQL/IOC/YARA load-and-run report in a hunt run (``hunt_report.parquet``)."""
+    return write_table(outcomes_table(outcomes), folder / RUN_FILES["hunt_report"])

@@ -25,8 +25,8 @@ from typing import Any
 import orjson
 import yara
 
+from forensics.hostnames import host_spellings
 from forensics.hunt.findings import LEVELS, Finding, RecordRef
-from forensics.hunt.sql import host_spellings
 from forensics.hunt.writer import Outcome
 from forensics.ingest.archives import is_archive, remove_scratch
 from forensics.ingest.archives import walk as walk_inputs
@@ -168,19 +168,20 @@ def _strings(match: Any, limit: int = 10) -> list[str]:
 
 
 def scan_files(rules: YaraRules, paths: Sequence[Path], *, max_size: int = DEFAULT_MAX_SIZE,
-               timeout: int = DEFAULT_TIMEOUT) -> YaraResult:  # fmt: skip
+               timeout: int = DEFAULT_TIMEOUT, expected: dict[str, str] | None = None) -> YaraResult:  # fmt: skip
     """Scan regular files under ``paths`` and the members of archives among them.
 
     Never follows links or opens special files (a FIFO would block); archive members are
     streamed into a scratch folder by the ingest walker (its limits on size, ratio and depth
-    apply) and deleted after the scan.
+    apply) and deleted after the scan. ``expected`` maps a path to the SHA-256 its bytes must
+    have (what ingest recorded): a file that changed since is reported, not scanned.
     """
     result = YaraResult()
     if rules.rules is None:
         return result
     with tempfile.TemporaryDirectory(prefix="forensics-yara-") as scratch:
         for f in _walk(paths):
-            _scan_path(rules, f, max_size, timeout, result, Path(scratch))
+            _scan_path(rules, f, max_size, timeout, result, Path(scratch), (expected or {}).get(str(f)))
     return result
 
 
@@ -198,7 +199,8 @@ def _walk(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def _scan_path(
-    rules: YaraRules, f: Path, max_size: int, timeout: int, result: YaraResult, scratch: Path
+    rules: YaraRules, f: Path, max_size: int, timeout: int, result: YaraResult, scratch: Path,
+    expected: str | None = None,
 ) -> None:
     try:
         st = f.lstat()
@@ -216,6 +218,11 @@ def _scan_path(
         data = f.read_bytes()
     except OSError as exc:
         result.outcomes.append(Outcome("yara-scan", str(f), None, "failed", f"cannot read: {exc}"))
+        return
+    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+        result.outcomes.append(
+            Outcome("yara-scan", str(f), None, "skipped", f"not scanned: changed since ingest (SHA-256 was {expected})")
+        )
         return
     _scan_bytes(rules, str(f), data, file_externals(f, data[:16], st), timeout, result)
     if is_archive(data[:8]):

@@ -54,16 +54,18 @@ def render_report(
     ``raw_records`` also re-extracts each shown record from the original input (slower: every
     input is read and re-hashed); otherwise the parsed record with its provenance is shown.
     ``findings`` (default: those of hunt run ``run``, None the latest), ``integrity`` and
-    ``story`` are computed here when not given; the story must be of the same findings.
+    ``story`` are computed here when not given; the story must be of the same findings. The
+    document names the run (``run``: the run the given findings are of).
     """
     settle(case)
+    run = case.resolve_run(run) if findings is None else run
     if findings is None:
         findings = read_findings(case, run)
     integ = integrity if integrity is not None else assess(case)
     if story is None:
         story = build_story(case, integ, findings=findings)
     nav = layer(case, findings=findings)
-    data = ReportData.collect(case, integ, story, findings, nav, raw_records=raw_records)
+    data = ReportData.collect(case, integ, story, findings, nav, raw_records=raw_records, run=run)
     script = _asset("app.js")
     return build_document(data, css=_asset("style.css"), script=script, script_csp=script_hash(script))
 

@@ -68,11 +68,12 @@ class ReportData:
     record_counts: dict[str, int] = field(default_factory=dict)
     raw: dict[tuple[str, int], str] = field(default_factory=dict)
     navigator: dict[str, Any] = field(default_factory=dict)
+    run: str | None = None  # the hunt run the findings are of
 
     @classmethod
     def collect(
         cls, case: Case, integ: Integrity, story: Story, findings: Sequence[Finding],
-        navigator: dict[str, Any], *, raw_records: bool = False,
+        navigator: dict[str, Any], *, raw_records: bool = False, run: str | None = None,
     ) -> ReportData:  # fmt: skip
         """Read counts, inputs, finding records (and optionally raw records) from the case."""
         con = case.con
@@ -107,6 +108,7 @@ class ReportData:
             story=story,
             findings=ordered,
             navigator=navigator,
+            run=run,
         )
         listed = [f["finding_id"] for f in ordered[:MAX_FINDINGS]]
         if listed:
@@ -214,8 +216,12 @@ def _header(d: ReportData) -> str:
     nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links)
     return (f'<header><h1>Incident report: {esc(d.case_name)}</h1>'
             f'<div class="muted">{esc(d.counts["events"])} events from {esc(d.counts["inputs"])} inputs on '
-            f'{esc(d.counts["hosts"])} hosts; {esc(d.counts["findings"])} findings; '
+            f'{esc(d.counts["hosts"])} hosts; {esc(d.counts["findings"])} findings{_run_note(d.run)}; '
             f'{esc(d.counts["rejects"])} records rejected at ingest</div><nav>{nav}</nav></header>')  # fmt: skip
+
+
+def _run_note(run: str | None) -> str:
+    return f" of hunt run {esc(run)}" if run else ""
 
 
 def _summary(d: ReportData) -> str:

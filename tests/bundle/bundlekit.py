@@ -20,7 +20,8 @@ from forensics.bundle.casefile import CaseDetails
 from forensics.bundle.export import export_bundle
 from forensics.bundle.signing import keygen, load_private, sign_manifest
 from forensics.custody import append_entry
-from forensics.hunt.findings import Finding, RecordRef, write_findings
+from forensics.hunt.findings import Finding, RecordRef
+from forensics.hunt.runs import record_findings
 from forensics.ingest.runner import ingest_paths
 from forensics.store import Case
 from forensics.testing.evtx_writer import WinEvent, write_evtx
@@ -78,7 +79,7 @@ def build_case(root: Path) -> Built:
     rule_sha = hashlib.sha256(rule.read_bytes()).hexdigest()
     with Case.open(case_dir) as case:
         sha = case.con.execute("SELECT sha256 FROM inputs").fetchone()[0]  # type: ignore[index]
-        write_findings(case, [
+        record_findings(case, [
             Finding("sigma", "brute-1", "Brute force then success", "high", "HOSP-DC01", T0, T0.replace(minute=41),
                     [RecordRef(sha, i) for i in range(4)], attack=["T1110.001"], tactics=["credential-access"],
                     rule_path=str(rule), rule_sha256=rule_sha),

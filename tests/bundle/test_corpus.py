@@ -14,7 +14,8 @@ from forensics.bundle.casefile import CaseDetails
 from forensics.bundle.export import export_bundle
 from forensics.bundle.signing import keygen
 from forensics.bundle.verify import FAILED, verify_bundle
-from forensics.hunt.findings import Finding, RecordRef, write_findings
+from forensics.hunt.findings import Finding, RecordRef
+from forensics.hunt.runs import record_findings
 from forensics.ingest.runner import ingest_paths
 from forensics.store import Case
 
@@ -37,7 +38,7 @@ def test_real_evtx_bundle_verifies_against_the_originals(shared_data: Path, tmp_
             for eid in (4648, 104)
             for rs in [[r for r in rows if r[4] == eid]]
         ]  # fmt: skip
-        write_findings(case, findings)
+        record_findings(case, findings)
     key, _, fp = keygen(tmp_path / "k.pem")
     out = tmp_path / "real.zip"
     export_bundle(tmp_path / "case", out, CaseDetails(fir_number="9/2025", proceeding_date="2025-02-02"),

@@ -20,7 +20,7 @@ from forensics.bundle.signing import keygen
 from forensics.bundle.verify import FAILED, PASSED, verify_bundle
 from forensics.cli import app
 from forensics.custody import canonical_json, read_chain
-from forensics.hunt.engine import DEFAULT_QUERIES, RUN_FILE, HuntOptions, HuntSummary, run_hunt
+from forensics.hunt.engine import DEFAULT_QUERIES, HuntOptions, HuntSummary, run_hunt
 from forensics.ingest.runner import ingest_paths
 from forensics.store import Case
 from forensics.testing.evtx_writer import WinEvent, write_evtx
@@ -123,7 +123,8 @@ def _sha(path: Path) -> str:
 
 def test_hunt_writes_a_canonical_run_record_naming_every_file_it_read(hunted: Hunted) -> None:
     assert hunted.summary.by_kind().keys() >= {"sigma", "sql", "ioc", "yara"}  # every inline rule fired
-    raw = (hunted.case / RUN_FILE).read_bytes()
+    assert hunted.summary.run_file is not None
+    raw = hunted.summary.run_file.read_bytes()
     run = json.loads(raw)
     assert raw == canonical_json(run) + b"\n"
     assert run["exit_code"] == 0 and run["argv"][:2] == ["forensics", "hunt"]
@@ -141,7 +142,8 @@ def test_hunt_writes_a_canonical_run_record_naming_every_file_it_read(hunted: Hu
         DEFAULT_QUERIES / "log_clearing.sql"
     )  # project default
     assert any(kind == "yara" for kind, _ in files)  # the project's iocs/ YARA rules
-    assert run["outputs"]["findings/findings.parquet"] == _sha(hunted.case / "findings" / "findings.parquet")
+    rel = f"findings/runs/{hunted.summary.run_id}/findings.parquet"
+    assert run["run_id"] == hunted.summary.run_id and run["outputs"][rel] == _sha(hunted.case / rel)
 
 
 def test_hunt_appends_an_analysed_custody_entry_with_the_findings_hashes(hunted: Hunted) -> None:
@@ -149,19 +151,16 @@ def test_hunt_appends_an_analysed_custody_entry_with_the_findings_hashes(hunted:
     assert last["action"] == "analysed" and last["purpose"] == "hunt"
     assert last["command"][:2] == ["forensics", "hunt"]
     hashes = last["item_hashes"]
-    for name in (
-        "findings/findings.parquet",
-        "findings/finding_records.parquet",
-        "findings/iocs.parquet",
-        RUN_FILE,
-    ):
-        assert hashes[name] == _sha(hunted.case / name)
+    for name in ("findings.parquet", "finding_records.parquet", "iocs.parquet", "run.json"):
+        rel = f"findings/runs/{hunted.summary.run_id}/{name}"
+        assert hashes[rel] == _sha(hunted.case / rel)
 
 
 def test_bundle_carries_every_recorded_rule_file_with_its_kind(hunted: Hunted) -> None:
     members = read_members(hunted.bundle)
     index = json.loads(members[mf.RULES_INDEX])
-    run = json.loads((hunted.case / RUN_FILE).read_bytes())
+    assert hunted.summary.run_file is not None
+    run = json.loads(hunted.summary.run_file.read_bytes())
     assert len(index) == len(run["files"])
     for entry in index:
         assert entry["status"] == "included", entry

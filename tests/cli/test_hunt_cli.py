@@ -60,7 +60,7 @@ def test_raw_inputs_are_ingested_then_hunted(tmp_path: Path, shared_data: Path) 
     case_dir = tmp_path / "case"
     res = CliRunner().invoke(app, ["hunt", *map(str, inputs), "--case", str(case_dir), "--json"])
     assert res.exit_code == 0, res.output
-    assert (case_dir / "findings" / "findings.parquet").is_file()
+    assert (case_dir / "findings" / "runs" / "0001" / "findings.parquet").is_file()
     rules = {json.loads(x)["rule_id"] for x in res.stdout.splitlines() if x.startswith("{")}
     assert "psexec-style-service-install" in rules  # the Metasploit PsExec service in System 7045
     again = CliRunner().invoke(app, ["hunt", str(case_dir), "--json"])  # the case itself, no re-ingest

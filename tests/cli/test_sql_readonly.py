@@ -57,7 +57,7 @@ def _part(case: Path) -> str:
 
 ATTEMPTS = {
     # the attempts issue 12 lists
-    "copy over findings": "COPY (SELECT * FROM findings WHERE false) TO '{case}/findings/findings.parquet' (FORMAT parquet)",
+    "copy over findings": "COPY (SELECT * FROM findings WHERE false) TO '{case}/findings/runs/0001/findings.parquet' (FORMAT parquet)",
     "copy over custody": "COPY (SELECT 'x' AS a) TO '{case}/custody.jsonl' (FORMAT csv)",
     "copy over an events part": "COPY (SELECT * FROM events LIMIT 1) TO '{case}/{part}' (FORMAT parquet)",
     "export database": "EXPORT DATABASE '{tmp}/exported'",
@@ -141,7 +141,9 @@ ALLOWED = [
     "SELECT host, row_number() OVER (PARTITION BY host ORDER BY ts) FROM events QUALIFY row_number() OVER (PARTITION BY host ORDER BY ts) = 1",
     "SELECT list_transform([1, 2], lambda x: x * 2)",
     "SELECT f.title, r.rec_index FROM findings f JOIN finding_records r USING (finding_id)",
-    "SELECT * FROM read_parquet('findings/findings.parquet')",
+    "SELECT * FROM read_parquet('findings/runs/0001/findings.parquet')",
+    "SELECT run_id, count(*) FROM findings_all GROUP BY ALL",
+    "SELECT * FROM runs",
     "SELECT count(*) FROM query_table('inputs')",
     "SELECT count(*) FILTER (WHERE level = 'high') FROM findings",
 ]

@@ -8,39 +8,45 @@ import sys
 from pathlib import Path
 
 from forensics.custody import read_chain
-from forensics.hunt.engine import EXIT_FAIL_ON, RUN_FILE, HuntOptions, replay, run_hunt
+from forensics.hunt.engine import EXIT_FAIL_ON, HuntOptions, replay, run_hunt
 from forensics.store import Case
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/casekit.py
 from casekit import attack_case
 
-FILES = ("findings/findings.parquet", "findings/finding_records.parquet", "findings/iocs.parquet",
-         "findings/hunt_report.parquet")  # fmt: skip
+FILES = ("findings.parquet", "finding_records.parquet", "iocs.parquet", "hunt_report.parquet")
+RUN_FILE = "findings/runs/0002/run.json"  # the first hunt of an attack_case (0001: the kit's findings)
 
 
 def _options(tmp_path: Path) -> HuntOptions:
     iocs = tmp_path / "iocs.txt"
     iocs.write_text("TLP:AMBER\n203.0.113[.]50\n198.51.100(.)7\n")
-    bad_rules = tmp_path / "yara"
-    bad_rules.mkdir(exist_ok=True)
-    (bad_rules / "broken.yar").write_text("rule x { condition: nope }")
-    return HuntOptions(iocs=[iocs, tmp_path / "missing.csv"], yara=[bad_rules])
+    rules = tmp_path / "yara"
+    rules.mkdir(exist_ok=True)
+    (rules / "broken.yar").write_text("rule x { condition: nope }")
+    (rules / "psexec.yar").write_text('rule psexec_text { strings: $a = "PSEXESVC" condition: $a }')
+    return HuntOptions(iocs=[iocs], yara=[rules])
 
 
-def test_hunt_twice_gives_identical_files(tmp_path: Path) -> None:
+def test_hunt_twice_gives_identical_files_in_two_runs(tmp_path: Path) -> None:
     case_dir = tmp_path / "case"
     attack_case(case_dir)[0].close()
-    outputs = []
+    runs = []
     for _ in range(2):
         with Case.open(case_dir) as case:
             summary = run_hunt(case, _options(tmp_path))
-        outputs.append({f: (case_dir / f).read_bytes() for f in FILES})
-    assert outputs[0] == outputs[1]
+        assert summary.run_dir is not None
+        runs.append({f: (summary.run_dir / f).read_bytes() for f in FILES})
+    assert summary.run_id == "0003"
+    assert runs[0] == runs[1]  # byte-identical findings files: no run id or time inside
     kinds = summary.by_kind()
     assert kinds.get("sql", 0) >= 3 and kinds.get("ioc", 0) >= 2
     problems = {(Path(o.path).name, o.status) for o in summary.problems()}
-    assert ("broken.yar", "failed") in problems and ("missing.csv", "failed") in problems
+    assert ("broken.yar", "failed") in problems
     assert "Sigma not run" in summary.sigma_note
+    records = [json.loads((case_dir / f"findings/runs/000{n}/run.json").read_bytes()) for n in (2, 3)]
+    assert [r["run_id"] for r in records] == ["0002", "0003"]
+    assert records[0]["files"] == records[1]["files"]
 
 
 def test_findings_views_point_at_events(tmp_path: Path) -> None:
@@ -80,14 +86,12 @@ def test_hunt_records_its_run_and_a_custody_entry(tmp_path: Path) -> None:
         == hashlib.sha256((tmp_path / "iocs.txt").read_bytes()).hexdigest()
     )
     assert ("yara", "broken.yar") in used  # read (and reported failed): part of what the hunt did
-    assert not any(name == "missing.csv" for _, name in used)  # never read: nothing to record
     assert ("sql", "log_clearing.sql") in used and ("ioc", "offensive_tools.txt") in used  # project defaults
     entries = [e for e in read_chain(case_dir) if e["action"] == "analysed"]
     assert len(entries) == 1 and entries[0]["purpose"] == "hunt"
-    assert (
-        entries[0]["item_hashes"]["findings/findings.parquet"]
-        == hashlib.sha256((case_dir / "findings" / "findings.parquet").read_bytes()).hexdigest()
-    )
+    for name in (*FILES, "run.json"):
+        rel = f"findings/runs/0002/{name}"
+        assert entries[0]["item_hashes"][rel] == hashlib.sha256((case_dir / rel).read_bytes()).hexdigest()
     assert summary.custody_entry == entries[0]
 
 
@@ -116,6 +120,7 @@ def test_replay_from_copies_of_the_recorded_files_gives_identical_findings(tmp_p
     with Case.open(second) as case:
         replay(case, files, aliases=aliases)
     for name in FILES[:3]:  # findings, their records and the IOC table name the recorded paths
-        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+        one, two = (first / RUN_FILE).with_name(name), (second / RUN_FILE).with_name(name)
+        assert one.read_bytes() == two.read_bytes(), name
     recorded = json.loads((first / RUN_FILE).read_bytes())["files"]
     assert json.loads((second / RUN_FILE).read_bytes())["files"] == recorded

@@ -294,8 +294,8 @@ def test_rule_report_written_sorted(tmp_path: Path) -> None:
     for name in ("z.yml", "a.yml"):
         (rules / name).write_text(_rule("  sel:\n    CommandLine: a\n  condition: sel\n"))
     res = run_sigma(case, [rules])
-    path = write_rule_report(case, res.report)
-    got = case.con.execute("SELECT path, status, source_in_case FROM rule_report").fetchall()
+    path = write_rule_report(tmp_path / "run", res.report)
+    got = case.con.execute(f"SELECT path, status, source_in_case FROM read_parquet('{path}')").fetchall()
     assert path.name == "rule_report.parquet"
     assert [Path(p).name for p, _, _ in got] == ["a.yml", "z.yml"]
     assert all(s == "converted" and inc for _, s, inc in got)

@@ -5,7 +5,7 @@ Public API::
     check_rules(rule_paths, case=None) -> list[RuleStatus]     convert only, report per rule
     converted_sql(rule_paths, case=None) -> {(file, line): sql}  the SQL each rule became
     run_sigma(case, rule_paths) -> SigmaResult                 findings + the same report
-    write_rule_report(case, report) -> Path                    findings/rule_report.parquet
+    write_rule_report(folder, report) -> Path                  <run folder>/rule_report.parquet
 
 Modules: ``loader`` (files -> pySigma rules, errors with file:line), ``pipeline`` (log sources
 and field names -> our columns), ``backend`` (condition trees -> SQL), ``plan`` (grouping,

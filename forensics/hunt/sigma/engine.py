@@ -593,16 +593,15 @@ _REPORT_SCHEMA = pa.schema(
 )
 
 
-def write_rule_report(case: Case, report: list[RuleStatus]) -> Path:
-    """Write ``findings/rule_report.parquet`` (sorted by path, line, rule id) and refresh the views."""
+def write_rule_report(folder: Path, report: list[RuleStatus]) -> Path:
+    """Write ``rule_report.parquet`` (sorted by path, line, rule id) into a hunt run's folder."""
     rows = sorted(report, key=lambda r: (r.path, r.line or 0, r.rule_id or "", r.title or ""))
     table = pa.Table.from_pylist(
         [{n: getattr(r, n) for n in _REPORT_SCHEMA.names} for r in rows], _REPORT_SCHEMA
     )
-    out = case.root / "findings" / "rule_report.parquet"
+    out = folder / "rule_report.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".parquet.tmp")
     pq.write_table(table, tmp, compression="zstd")
     tmp.replace(out)
-    case.refresh_views()
     return out

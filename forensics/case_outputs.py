@@ -1,0 +1,86 @@
+"""The investigator's view of a hunt run, computed once and handed to every output.
+
+``analyse(case, run)`` reads the run's findings and computes the integrity assessment and the
+story once; ``write_case_outputs(case, run)`` hands that one ``Analysis`` to the timeline (CSV and
+Timesketch JSONL), the HTML report and the ATT&CK Navigator layer, written under ``outputs/``.
+The evidence bundle (``forensics.bundle``) builds its members from an ``Analysis`` too.
+
+``outputs/`` always shows one run (the latest unless another is asked for) and says which:
+its files are derived from the case and that run's findings, byte for byte, so writing them again
+loses nothing — ``forensics report CASE --run ID`` rebuilds any earlier run's view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from forensics.hunt.findings import Finding, read_findings
+from forensics.integrity import Integrity, assess
+from forensics.navigator import layer
+from forensics.report import render_report
+from forensics.store import Case
+from forensics.story import Story, build_story
+from forensics.timeline import build_timeline, write_timeline
+
+OUTPUTS_DIR = "outputs"
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A hunt run's findings with the integrity assessment and story computed from them, once."""
+
+    run: str | None  # the run the findings are of (None: the case was never hunted)
+    findings: tuple[Finding, ...]
+    integrity: Integrity
+    story: Story
+
+
+def analyse(case: Case, run: str | None = None, *, findings: Sequence[Finding] | None = None) -> Analysis:
+    """Integrity and story of hunt run ``run`` (None: the latest), each computed once.
+
+    ``findings`` replaces the run's own (the evidence bundle leaves TLP:RED ones out); the
+    story is then told from those only.
+    """
+    run_id = case.resolve_run(run)
+    chosen = tuple(findings) if findings is not None else tuple(read_findings(case, run_id))
+    integ = assess(case)
+    story = build_story(case, integ, findings=chosen)
+    return Analysis(run_id, chosen, integ, story)
+
+
+@dataclass(frozen=True)
+class CaseOutputs:
+    """What ``write_case_outputs`` wrote, and the analysis it wrote it from."""
+
+    analysis: Analysis
+    files: tuple[Path, ...]
+
+
+def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None = None) -> CaseOutputs:
+    """Write the timeline (CSV, Timesketch JSONL), the HTML report and the Navigator layer of hunt run
+    ``run`` (None: the latest) into ``outdir`` (default ``CASE/outputs``)."""
+    analysis = analyse(case, run)
+    dest = outdir if outdir is not None else case.root / OUTPUTS_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    table = build_timeline(case, mode="context", integrity=analysis.integrity, findings=analysis.findings)
+    files = [
+        write_timeline(table, "csv", dest / "timeline.csv"),
+        write_timeline(table, "timesketch", dest / "timeline.timesketch.jsonl"),
+    ]
+    report = dest / "report.html"
+    html = render_report(
+        case, findings=analysis.findings, integrity=analysis.integrity, story=analysis.story, run=analysis.run
+    )
+    report.write_text(html, encoding="utf-8", newline="\n")
+    files.append(report)
+    nav = dest / "navigator-layer.json"
+    nav.write_bytes(
+        orjson.dumps(layer(case, findings=analysis.findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        + b"\n"
+    )
+    files.append(nav)
+    return CaseOutputs(analysis, tuple(files))

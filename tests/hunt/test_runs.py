@@ -1,0 +1,170 @@
+"""Every hunt is kept as a run: earlier findings survive later and failed hunts (issue 12 item 2)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from forensics.cli import app
+from forensics.errors import CaseError
+from forensics.hunt.engine import HuntOptions, HuntUsageError, run_hunt
+from forensics.hunt.findings import read_findings
+from forensics.hunt.runs import adopt_legacy, list_runs
+from forensics.store import Case
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/casekit.py
+from casekit import attack_case
+
+# A case of 60-odd events: each hunt here takes well under a second.
+
+
+def _case(tmp_path: Path) -> Path:
+    case_dir = tmp_path / "case"
+    attack_case(case_dir)[0].close()  # run 0001: the casekit's own findings
+    return case_dir
+
+
+def _ids(case_dir: Path, run: str | None = None) -> list[str]:
+    with Case.open(case_dir, read_only=True) as case:
+        return sorted(f.finding_id for f in read_findings(case, run))
+
+
+def test_first_run_readable_after_a_second_hunt_and_after_a_failed_one(tmp_path: Path) -> None:
+    case_dir = _case(tmp_path)
+    iocs = tmp_path / "c2.txt"
+    iocs.write_text("198.51.100[.]7\n")
+    with Case.open(case_dir) as case:
+        first = run_hunt(case, HuntOptions(iocs=[iocs]), argv=["hunt", "one"])
+    first_ids = _ids(case_dir, first.run_id)
+    first_bytes = (case_dir / "findings" / "runs" / str(first.run_id) / "findings.parquet").read_bytes()
+    with Case.open(case_dir) as case:
+        second = run_hunt(case, HuntOptions(default_iocs=False), argv=["hunt", "two"])
+    assert (first.run_id, second.run_id) == ("0002", "0003")
+    assert _ids(case_dir, "2") == first_ids  # still readable, by number or id
+    assert _ids(case_dir) == _ids(case_dir, "0003") != first_ids  # the latest is the default
+    with Case.open(case_dir) as case, pytest.raises(HuntUsageError, match="no such file"):
+        run_hunt(case, HuntOptions(sigma=[tmp_path / "nonexistent"]))
+    runs_dir = case_dir / "findings" / "runs"
+    assert sorted(p.name for p in runs_dir.iterdir()) == ["0001", "0002", "0003"]  # nothing left behind
+    assert (runs_dir / "0002" / "findings.parquet").read_bytes() == first_bytes
+    assert _ids(case_dir, "0002") == first_ids
+
+
+def test_views_show_the_latest_run_and_every_run(tmp_path: Path) -> None:
+    case_dir = _case(tmp_path)
+    with Case.open(case_dir) as case:
+        run_hunt(case, HuntOptions(), argv=["hunt"])
+    with Case.open(case_dir, read_only=True) as case:  # read-only: the connection's own views
+        con = case.con
+        latest = con.execute("SELECT count(*) FROM findings").fetchone()
+        per_run = dict(con.execute("SELECT run_id, count(*) FROM findings_all GROUP BY ALL").fetchall())
+        records = dict(con.execute("SELECT run_id, count(*) FROM finding_records_all GROUP BY ALL").fetchall())
+        runs = con.execute("SELECT run_id, exit_code, findings, argv FROM runs ORDER BY run_id").fetchall()
+    assert set(per_run) == {"0001", "0002"} and latest == (per_run["0002"],)
+    assert set(records) == {"0001", "0002"}
+    assert [(r[0], r[1], r[2]) for r in runs] == [("0001", 0, per_run["0001"]), ("0002", 0, per_run["0002"])]
+    assert runs[1][3] == ["hunt"]
+
+
+def test_unknown_run_is_an_error_naming_the_runs(tmp_path: Path) -> None:
+    case_dir = _case(tmp_path)
+    with Case.open(case_dir, read_only=True) as case:
+        with pytest.raises(CaseError, match=r"no hunt run '7' \(runs: 0001\)"):
+            read_findings(case, "7")
+        assert case.resolve_run("latest") == case.resolve_run(None) == "0001"
+    res = CliRunner().invoke(app, ["timeline", str(case_dir), "--run", "7"])
+    assert res.exit_code == 1 and "no hunt run" in res.stderr and "Traceback" not in res.output
+
+
+@pytest.mark.parametrize(
+    ("option", "make", "message"),
+    [
+        ("--sigma", lambda p: p / "nonexistent", "no such file or folder"),
+        ("--queries", lambda p: p, "holds no SQL hunt files"),  # a folder without *.sql
+        ("--yara", lambda p: p, "holds no YARA rule files"),
+        ("--iocs", lambda p: p / "empty", "holds no IOC documents"),
+    ],
+)
+def test_unusable_rule_paths_exit_2_before_anything_is_written(
+    tmp_path: Path, option: str, make: object, message: str
+) -> None:
+    case_dir = _case(tmp_path)
+    where = tmp_path / "rules"
+    (where / "empty").mkdir(parents=True)
+    path = make(where)  # type: ignore[operator]
+    before = sorted(p.relative_to(case_dir) for p in case_dir.rglob("*") if "custody" not in p.name)
+    res = CliRunner().invoke(app, ["hunt", str(case_dir), option, str(path)])
+    assert res.exit_code == 2, res.output
+    assert message in res.stderr and "Traceback" not in res.output
+    after = sorted(p.relative_to(case_dir) for p in case_dir.rglob("*") if "custody" not in p.name)
+    assert after == before
+
+
+def test_a_file_that_holds_nothing_usable_is_an_error(tmp_path: Path) -> None:
+    case_dir = _case(tmp_path)
+    broken = tmp_path / "broken.yar"
+    broken.write_text("rule x { condition: nope }")
+    words = tmp_path / "notes.txt"
+    words.write_text("nothing to see here\n")
+    for option, path in (("--yara", broken), ("--iocs", words)):
+        res = CliRunner().invoke(app, ["hunt", str(case_dir), option, str(path)])
+        assert res.exit_code == 2, res.output
+        assert "holds nothing usable" in res.stderr
+    assert [r.run_id for r in _list(case_dir)] == ["0001"]
+
+
+def _list(case_dir: Path) -> list:  # type: ignore[type-arg]
+    with Case.open(case_dir, read_only=True) as case:
+        return list_runs(case)
+
+
+def test_yara_scans_the_case_inputs_still_in_place(tmp_path: Path) -> None:
+    from forensics.ingest.runner import ingest_paths
+
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "auth.log").write_text("Mar  5 09:00:00 web01 sshd[1]: Accepted password for bob from 10.0.0.5 port 2 ssh2\n")
+    (evidence / "dropper.bin").write_bytes(b"MZ\x90\x00 not a log DROPPER-MARK-42 \x00\x01")
+    rules = tmp_path / "mark.yar"
+    rules.write_text('rule dropper_mark { meta: level = "critical" strings: $a = "DROPPER-MARK-42" condition: $a }')
+    case_dir = tmp_path / "case"
+    ingest_paths(case_dir, [evidence], workers=1)
+    with Case.open(case_dir) as case:
+        hit = run_hunt(case, HuntOptions(yara=[rules], default_iocs=False))
+    files = [f for f in hit.findings if f.kind == "yara" and f.rule_id == "dropper_mark"]
+    assert len(files) == 1 and files[0].level == "critical"
+    assert json.loads(files[0].details or "{}")["path"].endswith("dropper.bin")
+    (evidence / "dropper.bin").write_bytes(b"changed DROPPER-MARK-42")  # no longer what ingest read
+    with Case.open(case_dir) as case:
+        again = run_hunt(case, HuntOptions(yara=[rules], default_iocs=False))
+    assert not [f for f in again.findings if f.rule_id == "dropper_mark"]
+    assert any("changed since ingest" in o.reason for o in again.problems())
+    shutil.rmtree(evidence)
+    with Case.open(case_dir) as case:
+        gone = run_hunt(case, HuntOptions(yara=[rules], default_iocs=False))
+    assert any("no longer where ingest read it" in o.reason for o in gone.problems())
+    assert _ids(case_dir, hit.run_id) == sorted(f.finding_id for f in hit.findings)  # kept
+
+
+def test_a_case_hunted_before_runs_were_kept_is_adopted_as_run_0000(tmp_path: Path) -> None:
+    case_dir = _case(tmp_path)
+    run = case_dir / "findings" / "runs" / "0001"
+    for f in run.iterdir():  # lay the casekit's run out as an older version wrote a hunt
+        f.rename(case_dir / "findings" / f.name)
+    run.rmdir()
+    (case_dir / "findings" / "runs").rmdir()
+    old = (case_dir / "findings" / "findings.parquet").read_bytes()
+    with Case.open(case_dir, read_only=True) as case:
+        assert case.runs() == ["0000"] and read_findings(case)
+    with Case.open(case_dir) as case:
+        summary = run_hunt(case, HuntOptions(), argv=["hunt"])
+        assert adopt_legacy(case) is None  # once
+    assert summary.run_id == "0001"
+    assert (case_dir / "findings" / "runs" / "0000" / "findings.parquet").read_bytes() == old
+    assert not (case_dir / "findings" / "findings.parquet").exists()
+    assert [r.run_id for r in _list(case_dir)] == ["0000", "0001"]

@@ -316,7 +316,7 @@ def _span(case: Case, findings: list[Finding], clock: _Clock) -> dict[str, Any]:
 
 def _phases(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     """Findings per ATT&CK tactic in kill-chain order; those no tactic fits last, as ``unmapped``."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         for t in f.tactic_names or [UNMAPPED]:
             groups[t].append(f)

@@ -190,9 +190,10 @@ def _wanted_rules(got: Collected) -> list[dict[str, Any]]:
     if run is not None and isinstance(run.get("files"), list) and run["files"]:
         for item in run["files"]:
             if isinstance(item, dict) and item.get("path"):
-                entry = {"path": str(item["path"]), "recorded_sha256": item.get("sha256"), "kind": item.get("kind")}
+                path = str(item["path"])
+                entry = {"path": path, "recorded_sha256": item.get("sha256"), "kind": item.get("kind")}
                 entry.update({k: item[k] for k in ("root", "rel") if item.get(k) is not None})
-                out.setdefault((str(item.get("kind")), entry["path"]), entry)
+                out.setdefault((str(item.get("kind")), path), entry)
         return list(out.values())
     for f in [*got.findings, *got.withheld]:
         if f.rule_path:

@@ -182,7 +182,7 @@ def records_jsonl(
 
 def environment(created: datetime) -> dict[str, Any]:
     """Tool and dependency versions, platform and time zone the bundle was made with."""
-    pkgs = {}
+    pkgs: dict[str, str | None] = {}
     for name in ENV_PACKAGES:
         try:
             pkgs[name] = metadata.version(name)

@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from forensics.case_outputs import write_case_outputs
 from forensics.cli.common import err, out, print_json_line
 from forensics.cli.ingest import check_zone
 from forensics.errors import ForensicsError
@@ -202,6 +201,8 @@ def hunt(
         err.print(f"error: {p}", markup=False, highlight=False)
     if problems:
         raise typer.Exit(2)
+    from forensics.case_outputs import write_case_outputs  # report, story, timeline: only here
+
     case_dir, raw = _resolve_case(targets, case)
     if raw:
         if tz is not None:

@@ -9,12 +9,12 @@ import orjson
 import typer
 from rich.table import Table
 
+from forensics.case_outputs import analyse
 from forensics.cli.common import err, json_line, out
 from forensics.errors import CaseError
-from forensics.hunt.findings import read_findings
 from forensics.integrity import assess
 from forensics.navigator import layer
-from forensics.report import write_report
+from forensics.report import render_report
 from forensics.store import Case
 from forensics.story import build_story
 
@@ -82,19 +82,23 @@ def report(
     """Write the HTML report (and optionally the Navigator layer)."""
     c = _open(case)
     try:
-        run_id = _run(c, run)
-        findings = read_findings(c, run_id)
-        dest = write_report(c, out_path or case / "report.html", raw_records=raw, run=run_id)
+        a = analyse(c, _run(c, run))  # findings, integrity and story once, for the report and the layer
+        html = render_report(
+            c, raw_records=raw, findings=a.findings, integrity=a.integrity, story=a.story, run=a.run
+        )
+        dest = out_path or case / "report.html"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(html, encoding="utf-8", newline="\n")
         if layer_path is not None:
             layer_path.parent.mkdir(parents=True, exist_ok=True)
             layer_path.write_bytes(
-                orjson.dumps(layer(c, findings=findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+                orjson.dumps(layer(c, findings=a.findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
                 + b"\n"
             )
             err.print(f"navigator layer: {layer_path}")
     finally:
         c.close()
-    err.print(f"findings of hunt run {run_id}" if run_id else "no hunt run yet: no findings")
+    err.print(f"findings of hunt run {a.run}" if a.run else "no hunt run yet: no findings")
     out.print(str(dest))
 
 

@@ -37,12 +37,10 @@ from forensics import __version__
 from forensics.custody import record_tool_step
 from forensics.errors import ForensicsError
 from forensics.hostnames import HostNames
-from forensics.hunt.findings import Finding, level_rank, parse_level, write_findings
+from forensics.hunt.findings import Finding, Level, level_rank, parse_level, write_findings
 from forensics.hunt.ioc_match import match_iocs
 from forensics.hunt.iocs import IOC_SUFFIXES, IocSet, ioc_table, load_ioc_paths
 from forensics.hunt.runs import commit_run, sha256_file, staged_run
-from forensics.hunt.sigma import run_sigma, write_rule_report
-from forensics.hunt.sigma.loader import iter_rule_files
 from forensics.hunt.sql import SqlHunt, load_hunts, run_hunts
 from forensics.hunt.writer import Outcome, write_iocs, write_outcomes
 from forensics.hunt.yara_scan import (
@@ -179,7 +177,7 @@ class HuntSummary:
 
     def by_level(self) -> dict[str, int]:
         """Number of findings per level, most severe first."""
-        counts = Counter(f.level for f in self.findings)
+        counts: Counter[Level] = Counter(f.level for f in self.findings)
         return dict(sorted(counts.items(), key=lambda kv: -level_rank(kv[0])))
 
     def problems(self) -> list[Outcome]:
@@ -380,6 +378,8 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 
 def _sigma_candidates(paths: Sequence[Path]) -> Iterator[Path]:
     """The rule files the Sigma loader reads under ``paths``."""
+    from forensics.hunt.sigma.loader import iter_rule_files  # pySigma loads only when Sigma is asked for
+
     for f, _rel in iter_rule_files(list(paths)):
         yield f
 
@@ -469,6 +469,11 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
     if not options.sigma:
         summary.sigma_note = "Sigma not run (no --sigma DIR given)"
         return
+    from forensics.hunt.sigma import (  # pySigma: half the start-up, only when asked
+        run_sigma,
+        write_rule_report,
+    )
+
     progress(f"sigma: {len(options.sigma)} rule folder(s)")
     summary.used.extend(_sigma_files(options))
     t = time.perf_counter()
@@ -496,6 +501,8 @@ def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:
     The path inside the folder is what Sigma findings name (and their id when a rule has none),
     so a replay lays the copies out the same way.
     """
+    from forensics.hunt.sigma.loader import iter_rule_files
+
     out: list[dict[str, Any]] = []
     seen: set[Path] = set()
     for root in options.sigma:

@@ -79,7 +79,9 @@ def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None =
     files.append(report)
     nav = dest / "navigator-layer.json"
     nav.write_bytes(
-        orjson.dumps(layer(case, findings=analysis.findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
+        orjson.dumps(
+            layer(case, findings=analysis.findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+        )
         + b"\n"
     )
     files.append(nav)

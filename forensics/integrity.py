@@ -77,14 +77,6 @@ def col(cols: dict[str, str], name: str, alias: str | None = None) -> str:
     return f"{expr} AS {alias}" if alias else expr
 
 
-def has_view(case: Case, name: str) -> bool:
-    """True when the case exposes the view (``findings`` exists only after a hunt)."""
-    rows = case.con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ?", [name]).fetchall()
-    return bool(rows and rows[0][0])
-
-
-
-
 def host_ip_map(case: Case) -> dict[str, str]:
     """IP → host name, learnt from the logs themselves.
 

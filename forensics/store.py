@@ -238,7 +238,9 @@ class Case:
         latest = self.run_dir(runs[-1]) if runs else None
         for name, file in RUN_FILES.items():
             path = latest / file if latest is not None else None
-            out[name] = f"SELECT * FROM read_parquet('{self._rel(path)}')" if path and path.is_file() else None
+            out[name] = (
+                f"SELECT * FROM read_parquet('{self._rel(path)}')" if path and path.is_file() else None
+            )
         for name, file in ALL_RUNS_VIEWS.items():
             parts = [
                 f"SELECT '{r}' AS run_id, * FROM read_parquet('{self._rel(self.run_dir(r) / file)}')"
@@ -246,7 +248,9 @@ class Case:
                 if (self.run_dir(r) / file).is_file()
             ]
             out[name] = " UNION ALL BY NAME ".join(parts) if parts else None
-        records = [self._rel(self.run_dir(r) / RUN_FILE) for r in runs if (self.run_dir(r) / RUN_FILE).is_file()]
+        records = [
+            self._rel(self.run_dir(r) / RUN_FILE) for r in runs if (self.run_dir(r) / RUN_FILE).is_file()
+        ]
         listed = ", ".join("'" + r + "'" for r in records)
         out["runs"] = (
             f"SELECT coalesce(run_id, '{LEGACY_RUN}') AS run_id, CAST(started_utc AS TIMESTAMPTZ) AS started_utc, "
@@ -367,7 +371,10 @@ RUN_FILES: dict[str, str] = {
     "hunt_report": "hunt_report.parquet",
 }
 # Views over every run, each row with its run_id.
-ALL_RUNS_VIEWS: dict[str, str] = {"findings_all": "findings.parquet", "finding_records_all": "finding_records.parquet"}
+ALL_RUNS_VIEWS: dict[str, str] = {
+    "findings_all": "findings.parquet",
+    "finding_records_all": "finding_records.parquet",
+}
 LEGACY_FILES: tuple[str, ...] = (*RUN_FILES.values(), RUN_FILE)  # what findings/ held before runs
 _RUN_JSON_COLUMNS = (
     "{run_id: 'VARCHAR', started_utc: 'VARCHAR', ended_utc: 'VARCHAR', argv: 'VARCHAR[]', cwd: 'VARCHAR', "

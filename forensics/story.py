@@ -324,9 +324,7 @@ def _phases(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     for tactic in sorted(groups, key=lambda t: (phase_rank(t), t)):
         fs = groups[tactic]
         firsts = [x for x in (clock.fix(f.host, f.first_ts) for f in fs) if x]
-        lasts = [
-            x for x in (clock.fix(f.host, f.last_ts or f.first_ts) for f in fs) if x
-        ]
+        lasts = [x for x in (clock.fix(f.host, f.last_ts or f.first_ts) for f in fs) if x]
         techs = sorted({t for f in fs for t in f.techniques})
         name = TACTIC_NAMES.get(tactic, "Indicator matches (no ATT&CK tactic)")
         out.append({
@@ -591,9 +589,7 @@ def _iocs(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     return out
 
 
-def _impact(
-    case: Case, findings: list[Finding], clock: _Clock, names: HostNames
-) -> list[dict[str, Any]]:
+def _impact(case: Case, findings: list[Finding], clock: _Clock, names: HostNames) -> list[dict[str, Any]]:
     # a set per (host, what): a finding and the event it fired on count once
     hits: dict[str, dict[str, set[datetime]]] = defaultdict(lambda: defaultdict(set))
     for f in findings:

@@ -48,8 +48,10 @@ def test_findings_cross_layers_only_through_read_findings() -> None:
     for p in PKG.rglob("*.py"):
         rel = p.relative_to(PKG).as_posix()
         text = p.read_text(encoding="utf-8")
-        if rel not in allowed and rel.split("/")[0] not in ("hunt", "cli") and (
-            "FROM findings" in text or "FROM finding_records" in text or "findings.parquet" in text
+        if (
+            rel not in allowed
+            and rel.split("/")[0] not in ("hunt", "cli")
+            and ("FROM findings" in text or "FROM finding_records" in text or "findings.parquet" in text)
         ):
             readers.append(rel)
     assert readers == []

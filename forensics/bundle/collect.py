@@ -56,7 +56,9 @@ def collect(case: Case, details: CaseDetails, run: str | None = None) -> Collect
     """Read everything the bundle of hunt run ``run`` (None: the latest) of the case needs."""
     run_id = case.resolve_run(run)
     record = read_run_record(case, run_id) if run_id is not None else None
-    record_sha = sha256_file(case.run_dir(run_id) / RUN_FILE) if record is not None and run_id is not None else None
+    record_sha = (
+        sha256_file(case.run_dir(run_id) / RUN_FILE) if record is not None and run_id is not None else None
+    )
     every = read_findings(case, run_id)
     findings = [f for f in every if details.tlp_is_red or not is_red(f.tlp)]
     withheld = [f for f in every if not details.tlp_is_red and is_red(f.tlp)]
@@ -151,7 +153,10 @@ def read_iocs(case: Case, run_id: str | None) -> list[dict[str, Any]]:
     path = case.run_dir(run_id) / RUN_FILES["iocs"]
     if not path.is_file():
         return []
-    return [{k: jsonable(v) for k, v in r.items()} for r in _rows(case, "SELECT * FROM read_parquet(?)", [str(path.resolve())])]
+    return [
+        {k: jsonable(v) for k, v in r.items()}
+        for r in _rows(case, "SELECT * FROM read_parquet(?)", [str(path.resolve())])
+    ]
 
 
 def parsed_rows(case: Case, refs: Sequence[tuple[str, int]]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -165,7 +170,9 @@ def parsed_rows(case: Case, refs: Sequence[tuple[str, int]]) -> dict[tuple[str, 
         "SELECT * FROM events WHERE input_sha256 || ':' || CAST(rec_index AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))",
         [keys],
     ):
-        out[(r["input_sha256"], int(r["rec_index"]))] = {k: jsonable(v) for k, v in r.items() if v is not None}
+        out[(r["input_sha256"], int(r["rec_index"]))] = {
+            k: jsonable(v) for k, v in r.items() if v is not None
+        }
     return out
 
 
@@ -197,7 +204,9 @@ def _wanted_rules(got: Collected) -> list[dict[str, Any]]:
         return list(out.values())
     for f in [*got.findings, *got.withheld]:
         if f.rule_path:
-            out.setdefault((f.kind, f.rule_path), {"path": f.rule_path, "recorded_sha256": f.rule_sha256, "kind": f.kind})
+            out.setdefault(
+                (f.kind, f.rule_path), {"path": f.rule_path, "recorded_sha256": f.rule_sha256, "kind": f.kind}
+            )
     return sorted(out.values(), key=lambda e: e["path"])
 
 
@@ -219,7 +228,9 @@ def _red_sources(case: Case, run_id: str | None) -> set[str]:
     return {str(i.get("source")) for i in read_iocs(case, run_id) if is_red(i.get("tlp"))}
 
 
-def rule_files(case: Case, got: Collected, *, red_ok: bool = False) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
+def rule_files(
+    case: Case, got: Collected, *, red_ok: bool = False
+) -> tuple[dict[str, bytes], list[dict[str, Any]]]:
     """Copies of the rule / IOC files the run read (when unchanged) and an index with their status.
 
     The index (``provenance/rules/RULES.json``) keeps the hunt's order and each file's kind,

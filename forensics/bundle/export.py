@@ -122,7 +122,12 @@ def export_bundle(
 
 
 def _build(
-    case: Case, got: Collected, details: CaseDetails, created: datetime, fp: str | None, search: Sequence[Path]
+    case: Case,
+    got: Collected,
+    details: CaseDetails,
+    created: datetime,
+    fp: str | None,
+    search: Sequence[Path],
 ) -> tuple[dict[str, bytes], dict[str, Any], dict[str, int]]:
     notes: list[str] = []
     by_sha = {s["acquisition_sha256"]: s for s in got.sources if s["acquisition_sha256"]}

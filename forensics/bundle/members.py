@@ -118,15 +118,22 @@ def _timesketch_columns(table: pa.Table) -> pa.Table:
     stamps = [
         iso_utc(t).replace("Z", "+00:00") if t is not None else None for t in table.column("ts").to_pylist()
     ]
-    desc = ["Finding First Seen" if k == "finding" else "Event Recorded" for k in table.column("row_type").to_pylist()]
-    front = pa.table({"datetime": pa.array(stamps, pa.string()), "timestamp_desc": pa.array(desc, pa.string())})
+    desc = [
+        "Finding First Seen" if k == "finding" else "Event Recorded"
+        for k in table.column("row_type").to_pylist()
+    ]
+    front = pa.table(
+        {"datetime": pa.array(stamps, pa.string()), "timestamp_desc": pa.array(desc, pa.string())}
+    )
     return pa.Table.from_arrays([*front.columns, *table.columns], names=[*front.column_names, *names])
 
 
 def report_html(case: Case, got: Collected) -> bytes:
     """The HTML report of the shared findings, with the integrity assessment and story already made."""
     a = got.analysis
-    return render_report(case, findings=a.findings, integrity=a.integrity, story=a.story, run=a.run).encode("utf-8")
+    return render_report(case, findings=a.findings, integrity=a.integrity, story=a.story, run=a.run).encode(
+        "utf-8"
+    )
 
 
 def integrity_json(got: Collected) -> bytes:
@@ -159,7 +166,9 @@ def records_jsonl(
         }
         if isinstance(rec, RawRecord):
             data = rec.data
-            base.update(kind=rec.kind, record_id=rec.record_id, rec_offset=rec.rec_offset, rec_line=rec.rec_line)
+            base.update(
+                kind=rec.kind, record_id=rec.record_id, rec_offset=rec.rec_offset, rec_line=rec.rec_line
+            )
             if rec.json is not None:
                 base["json"] = rec.json
                 base["json_sha256"] = hashlib.sha256(rec.json.encode("utf-8")).hexdigest()
@@ -176,7 +185,9 @@ def records_jsonl(
         base["record_sha256"] = hashlib.sha256(data).hexdigest()
         lines.append(mf.canonical(base) + b"\n")
     for (where, why), n in sorted(missing.items()):
-        notes.append(f"{n} record(s) of {where}: raw record unavailable ({why}); the parsed rows are included instead")
+        notes.append(
+            f"{n} record(s) of {where}: raw record unavailable ({why}); the parsed rows are included instead"
+        )
     return b"".join(lines), notes
 
 
@@ -204,7 +215,11 @@ def tool_commit() -> str | None:
     root = Path(__file__).resolve().parents[2]
     try:
         res = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+            ["git", "-C", str(root), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None

@@ -251,7 +251,10 @@ def reproduce_findings(bundle: Any, sources_dir: Path | None) -> tuple[bool, str
         return False, "cannot reproduce without the originals: give --sources DIR"
     step = _hunt_step(bundle)
     if step is None:
-        return False, "the bundle records no replayable hunt run (the case was never hunted, or hunted before hunts recorded their run)"
+        return (
+            False,
+            "the bundle records no replayable hunt run (the case was never hunted, or hunted before hunts recorded their run)",
+        )
     run = step["run"]
     recorded, problems, missing = recorded_contexts(bundle)
     ctx, argv_problems = ingest_context(bundle)

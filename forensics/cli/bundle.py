@@ -80,7 +80,8 @@ def export(
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     run: Annotated[
-        str | None, typer.Option("--run", help="Hunt run the bundle pins (forensics runs; default: the latest).")
+        str | None,
+        typer.Option("--run", help="Hunt run the bundle pins (forensics runs; default: the latest)."),
     ] = None,
 ) -> None:
     """Write the evidence bundle."""
@@ -105,7 +106,9 @@ def export(
             err.print(
                 "warning: no --key: the bundle is not signed and `verify` will fail its signature check"
             )
-        res = export_bundle(case, out_path, details, created=when, key_path=key, search=sources or [], run=run)
+        res = export_bundle(
+            case, out_path, details, created=when, key_path=key, search=sources or [], run=run
+        )
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if json:

@@ -78,7 +78,9 @@ def runs(
                              "ended_utc": iso_utc(r.ended) if r.ended else None, "exit_code": r.exit_code,
                              "findings": r.findings, "argv": list(r.argv), "path": str(r.path)})  # fmt: skip
         return
-    table = Table("run", "started (UTC)", "started (IST)", "exit", "findings", "command", title=f"hunt runs of {case}")
+    table = Table(
+        "run", "started (UTC)", "started (IST)", "exit", "findings", "command", title=f"hunt runs of {case}"
+    )
     for r in kept:
         table.add_row(
             r.run_id, iso_utc(r.started)[:19] if r.started else "", iso_ist(r.started)[:19] if r.started else "",

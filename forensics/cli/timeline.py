@@ -50,7 +50,8 @@ def timeline(
     ] = None,
     window: Annotated[int, typer.Option(help="Context window around each finding, seconds.")] = 300,
     run: Annotated[
-        str | None, typer.Option("--run", help="Hunt run whose findings to use (forensics runs; default: latest).")
+        str | None,
+        typer.Option("--run", help="Hunt run whose findings to use (forensics runs; default: latest)."),
     ] = None,
 ) -> None:
     """Build and write the timeline."""

@@ -122,7 +122,9 @@ class HuntOptions:
         checked when they load."""
         out = []
         if self.fail_on is not None and parse_level(self.fail_on) is None:
-            out.append(f"--fail-on {self.fail_on!r} is not a level (informational, low, medium, high, critical)")
+            out.append(
+                f"--fail-on {self.fail_on!r} is not a level (informational, low, medium, high, critical)"
+            )
         for option, paths, candidates in (
             ("--sigma", self.sigma, _sigma_candidates),
             ("--queries", self.queries, _sql_files),
@@ -302,7 +304,8 @@ def remember_evidence_iocs(case: Case, raw: Sequence[Path]) -> list[Path]:
     merged = sorted({*known, *found})
     if merged != known and not case.read_only:
         case.con.execute(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [EVIDENCE_IOCS_KEY, json.dumps([str(p) for p in merged])]
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+            [EVIDENCE_IOCS_KEY, json.dumps([str(p) for p in merged])],
         )
     return [p for p in merged if p.is_dir()]
 
@@ -461,7 +464,9 @@ def _load(options: HuntOptions, summary: HuntSummary, progress: Progress) -> _Lo
                 _aliased(rules.outcomes, options),
             )
     summary.outcomes.extend(problems)
-    progress(f"loaded: {len(hunts)} SQL hunts, {len(iocs)} indicators, {rules.compiled if rules else 0} YARA file(s)")
+    progress(
+        f"loaded: {len(hunts)} SQL hunts, {len(iocs)} indicators, {rules.compiled if rules else 0} YARA file(s)"
+    )
     return _Loaded(hunts, iocs, rules)
 
 
@@ -580,7 +585,9 @@ def inputs_in_place(case: Case) -> tuple[list[Path], dict[str, str], list[Outcom
         except OSError:
             regular = False
         if not regular:
-            gone.append(Outcome("yara-scan", path, None, "skipped", "not scanned: no longer where ingest read it"))
+            gone.append(
+                Outcome("yara-scan", path, None, "skipped", "not scanned: no longer where ingest read it")
+            )
             continue
         paths.append(p)
         if sha:

@@ -264,7 +264,8 @@ def read_findings(case: Case, run: str | None = None) -> list[Finding]:
     refs: dict[str, list[RecordRef]] = {}
     if located.is_file():
         rows = con.execute(
-            "SELECT finding_id, input_sha256, rec_index FROM read_parquet(?) ORDER BY ALL", [str(located.resolve())]
+            "SELECT finding_id, input_sha256, rec_index FROM read_parquet(?) ORDER BY ALL",
+            [str(located.resolve())],
         ).fetchall()
         for fid, sha, idx in rows:
             refs.setdefault(fid, []).append(RecordRef(sha, int(idx)))
@@ -281,7 +282,9 @@ def _utc(ts: datetime | None) -> datetime | None:
 
 
 def _finding(row: tuple[object, ...], records: Iterable[RecordRef]) -> Finding:
-    fid, kind, rule_id, title, level, attack, tactics, host, first, last, summary, path, sha, tlp, details = row
+    fid, kind, rule_id, title, level, attack, tactics, host, first, last, summary, path, sha, tlp, details = (
+        row
+    )
     lv = parse_level(level)
     if lv is None:
         raise ValueError(f"finding {fid}: level {level!r} is not one of {', '.join(LEVELS)}")

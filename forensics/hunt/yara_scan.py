@@ -199,7 +199,12 @@ def _walk(paths: Sequence[Path]) -> Iterator[Path]:
 
 
 def _scan_path(
-    rules: YaraRules, f: Path, max_size: int, timeout: int, result: YaraResult, scratch: Path,
+    rules: YaraRules,
+    f: Path,
+    max_size: int,
+    timeout: int,
+    result: YaraResult,
+    scratch: Path,
     expected: str | None = None,
 ) -> None:
     try:
@@ -221,7 +226,13 @@ def _scan_path(
         return
     if expected is not None and hashlib.sha256(data).hexdigest() != expected:
         result.outcomes.append(
-            Outcome("yara-scan", str(f), None, "skipped", f"not scanned: changed since ingest (SHA-256 was {expected})")
+            Outcome(
+                "yara-scan",
+                str(f),
+                None,
+                "skipped",
+                f"not scanned: changed since ingest (SHA-256 was {expected})",
+            )
         )
         return
     _scan_bytes(rules, str(f), data, file_externals(f, data[:16], st), timeout, result)

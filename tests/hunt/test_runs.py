@@ -63,7 +63,9 @@ def test_views_show_the_latest_run_and_every_run(tmp_path: Path) -> None:
         con = case.con
         latest = con.execute("SELECT count(*) FROM findings").fetchone()
         per_run = dict(con.execute("SELECT run_id, count(*) FROM findings_all GROUP BY ALL").fetchall())
-        records = dict(con.execute("SELECT run_id, count(*) FROM finding_records_all GROUP BY ALL").fetchall())
+        records = dict(
+            con.execute("SELECT run_id, count(*) FROM finding_records_all GROUP BY ALL").fetchall()
+        )
         runs = con.execute("SELECT run_id, exit_code, findings, argv FROM runs ORDER BY run_id").fetchall()
     assert set(per_run) == {"0001", "0002"} and latest == (per_run["0002"],)
     assert set(records) == {"0001", "0002"}
@@ -128,10 +130,14 @@ def test_yara_scans_the_case_inputs_still_in_place(tmp_path: Path) -> None:
 
     evidence = tmp_path / "evidence"
     evidence.mkdir()
-    (evidence / "auth.log").write_text("Mar  5 09:00:00 web01 sshd[1]: Accepted password for bob from 10.0.0.5 port 2 ssh2\n")
+    (evidence / "auth.log").write_text(
+        "Mar  5 09:00:00 web01 sshd[1]: Accepted password for bob from 10.0.0.5 port 2 ssh2\n"
+    )
     (evidence / "dropper.bin").write_bytes(b"MZ\x90\x00 not a log DROPPER-MARK-42 \x00\x01")
     rules = tmp_path / "mark.yar"
-    rules.write_text('rule dropper_mark { meta: level = "critical" strings: $a = "DROPPER-MARK-42" condition: $a }')
+    rules.write_text(
+        'rule dropper_mark { meta: level = "critical" strings: $a = "DROPPER-MARK-42" condition: $a }'
+    )
     case_dir = tmp_path / "case"
     ingest_paths(case_dir, [evidence], workers=1)
     with Case.open(case_dir) as case:

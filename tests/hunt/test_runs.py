@@ -174,3 +174,15 @@ def test_a_case_hunted_before_runs_were_kept_is_adopted_as_run_0000(tmp_path: Pa
     assert (case_dir / "findings" / "runs" / "0000" / "findings.parquet").read_bytes() == old
     assert not (case_dir / "findings" / "findings.parquet").exists()
     assert [r.run_id for r in _list(case_dir)] == ["0000", "0001"]
+
+
+def test_a_hunt_failing_half_way_leaves_no_run_and_no_staging(tmp_path: Path) -> None:
+    """Sigma runs inside the staged run: rules that all fail stop the hunt there, nothing is kept."""
+    case_dir = _case(tmp_path)
+    rules = tmp_path / "sigma"
+    rules.mkdir()
+    (rules / "broken.yml").write_text("title: broken\ndetection: [not, a, mapping\n")
+    with Case.open(case_dir) as case, pytest.raises(HuntUsageError, match="holds nothing usable"):
+        run_hunt(case, HuntOptions(sigma=[rules]))
+    assert sorted(p.name for p in (case_dir / "findings" / "runs").iterdir()) == ["0001"]
+    assert _ids(case_dir) == _ids(case_dir, "0001") != []

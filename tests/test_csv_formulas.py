@@ -13,7 +13,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forensics.bundle.export import findings_csv
+from forensics.bundle.members import findings_csv
 from forensics.outputs.csvfile import is_formula, neutralise, write
 
 PAYLOADS = [

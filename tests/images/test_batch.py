@@ -200,4 +200,4 @@ def test_batch_cli_hunts_and_reports_an_ex01_it_cannot_read(built: dict, tmp_pat
     by_name = {Path(i["path"]).name: i for i in summary["images"]}
     assert by_name["lin.E01"]["status"] == "done" and by_name["lin.E01"]["rows"] > 0
     assert by_name["new.Ex01"]["status"] == "failed" and "Ex01" in by_name["new.Ex01"]["error"]
-    assert (case / "findings" / "findings.parquet").exists()
+    assert (case / "findings" / "runs" / "0001" / "findings.parquet").exists()

@@ -157,7 +157,7 @@ def test_kape_vhdx_with_a_drive_folder(shared_data: Path, tmp_path: Path) -> Non
 
 
 def test_bundle_sources_name_the_image_and_the_path_inside(built: dict, tmp_path: Path) -> None:
-    from forensics.bundle.export import read_sources
+    from forensics.bundle.collect import read_sources
 
     image = built["linux"].images["e01"]
     ingest_paths(tmp_path, [image], workers=1)

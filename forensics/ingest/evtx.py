@@ -80,10 +80,16 @@ def flatten_user_data(section: Any, out: dict[str, Any]) -> None:
                 out[key] = _text(value)
 
 
-def system_fields(system: dict[str, Any], row: Row) -> dict[str, Any]:
-    """Map the System element to core columns; return the natives kept as columns."""
+def system_fields(system: Any, row: Row) -> dict[str, Any]:
+    """Map the System element to core columns; return the natives kept as columns.
+
+    Values of an unexpected type (a number where Windows writes a string, as a damaged or
+    hostile log can hold) are kept as their text.
+    """
+    if not isinstance(system, dict):
+        system = {}
     prov = _attrs(system.get("Provider"))
-    row["provider"] = prov.get("Name") or prov.get("EventSourceName")
+    row["provider"] = _text(prov.get("Name") or prov.get("EventSourceName"))
     eid = system.get("EventID")
     natives: dict[str, Any] = {}
     if isinstance(eid, dict):
@@ -98,10 +104,10 @@ def system_fields(system: dict[str, Any], row: Row) -> dict[str, Any]:
     rid = system.get("EventRecordID")
     if isinstance(rid, int):
         row["record_id"] = rid
-    row["channel"] = system.get("Channel")
-    row["host"] = system.get("Computer")
+    row["channel"] = _text(system.get("Channel"))
+    row["host"] = _text(system.get("Computer"))
     created = _attrs(system.get("TimeCreated")).get("SystemTime")
-    if created:
+    if created and isinstance(created, str):
         row["ts_raw"] = created
         row["ts"] = parse_iso_utc(created)
         row["ts_zone"] = "UTC"  # SystemTime is UTC by definition
@@ -112,23 +118,23 @@ def system_fields(system: dict[str, Any], row: Row) -> dict[str, Any]:
         if v is not None:
             natives[key] = v if type(v) is str else str(v) if type(v) is int else _text(v)
     if prov.get("Guid"):
-        natives["Provider_Guid"] = prov["Guid"]
+        natives["Provider_Guid"] = _text(prov["Guid"])
     ex = _attrs(system.get("Execution"))
     if ex:
         natives["Execution_ProcessID"] = _text(ex.get("ProcessID"))
         natives["Execution_ThreadID"] = _text(ex.get("ThreadID"))
     sec = _attrs(system.get("Security")).get("UserID")
     if sec:
-        natives["Security_UserID"] = sec
+        natives["Security_UserID"] = _text(sec)
     corr = _attrs(system.get("Correlation"))
     if corr.get("ActivityID"):
-        natives["Correlation_ActivityID"] = corr["ActivityID"]
+        natives["Correlation_ActivityID"] = _text(corr["ActivityID"])
     return natives
 
 
 def event_to_row(event: dict[str, Any], row: Row) -> Row:
     """One parsed ``Event`` (the evtx JSON shape, shared by evtx-JSON exports) into a row."""
-    system = event.get("System") or {}
+    system = event.get("System")
     natives = system_fields(system, row)
     data: dict[str, Any] = {}
     if "EventData" in event:
@@ -177,13 +183,26 @@ def open_records(src: InputFile) -> Iterator[dict[str, Any]]:
 
 
 def record_to_row(rec: dict[str, Any]) -> Row | Reject:
-    """One ``records_json()`` item into a row, or a reject when its JSON does not read."""
+    """One ``records_json()`` item into a row, or a reject (with its reason) when it cannot be one.
+
+    Never raises for one record's content: a record is rejected on its own, the file goes on.
+    """
+    raw = str(rec.get("data"))[:65536]
+    rid = rec.get("event_record_id")
+    rid = rid if isinstance(rid, int) else None
     try:
         event = orjson.loads(rec["data"])["Event"]
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-        return Reject(reason=f"record JSON unreadable: {exc}", raw=str(rec.get("data"))[:65536])
+        return Reject(reason=f"record JSON unreadable: {exc}", raw=raw, record_id=rid)
+    if not isinstance(event, dict):
+        return Reject(
+            reason=f"the record's Event element holds no fields ({event!r})", raw=raw, record_id=rid
+        )
     row: Row = {"source": EvtxParser.name}
-    event_to_row(event, row)
+    try:
+        event_to_row(event, row)
+    except (TypeError, ValueError, AttributeError, OverflowError) as exc:  # a shape no log should hold
+        return Reject(reason=f"record fields unreadable: {exc!r}", raw=raw, record_id=rid)
     if row.get("record_id") is None:
         row["record_id"] = rec.get("event_record_id")
     if row.get("ts") is None:

@@ -73,6 +73,10 @@ class EvtxBatch:
         self.rec_index = array("q")
         self.file_no = array("q")
 
+    def discard(self) -> None:
+        """Forget the batch (after a failed flush)."""
+        self._reset()
+
     def __len__(self) -> int:
         return len(self.recs)
 
@@ -106,7 +110,11 @@ class EvtxBatch:
             self._reset()
             return
         assert _evtxflat is not None
-        groups, fallback = _evtxflat.flatten(self.recs, CORE_NAMES)
+        try:
+            groups, fallback = _evtxflat.flatten(self.recs, CORE_NAMES)
+        except (MemoryError, UnicodeError, ValueError, TypeError):
+            # the row path gives the same rows (tests/ingest/test_evtx_fast.py): slower, not less
+            groups, fallback = [], list(range(len(self.recs)))
         n = len(self.recs)
         rec_index = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.rec_index)])
         file_no = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.file_no)])

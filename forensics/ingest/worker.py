@@ -149,7 +149,10 @@ class _Buffer:
         self.namer = FieldNamer(task.spellings)
 
     def add(self, row: Row) -> None:
-        key = (row.get("source") or "unknown", row.get("channel"))
+        channel = row.get("channel")
+        if channel is not None and not isinstance(channel, str):  # a number in a hostile log
+            channel = row["channel"] = str(channel)
+        key = (str(row.get("source") or "unknown"), channel)
         self.rows.setdefault(key, []).append(row)
         self.count += 1
         if self.count >= BATCH_ROWS:
@@ -265,11 +268,11 @@ def run_task(task: Task) -> TaskResult:
         if fast is not None and parser == "evtx":
             results.append(_read_evtx(src, task.ctx, fast, sink))
             if len(fast) >= BATCH_ROWS:
-                fast.flush(sink)
+                _flush_evtx(fast, sink)
         else:
             results.append(_parse_one(src, parser, task.ctx, buf, rejects))
     if fast is not None:
-        fast.flush(sink)
+        _flush_evtx(fast, sink)
     buf.flush()
     return TaskResult(task.batch, buf.parts, results, rejects.close())
 
@@ -284,6 +287,19 @@ def _read_evtx(src: InputFile, ctx: ParseContext, fast: evtx_fast.EvtxBatch, sin
     except Exception as exc:  # a bug must not stop the run: record it with its trace
         res.status, res.error = "failed", _crash("evtx", exc, res.rows + res.rejects)
     return res
+
+
+def _flush_evtx(fast: evtx_fast.EvtxBatch, sink: _Sink) -> None:
+    """Flush the EVTX batch; a bug there fails the batch's inputs (with its trace), not the run.
+
+    Rows it already staged stay (nothing is thrown away); the inputs say they failed and why.
+    """
+    try:
+        fast.flush(sink)
+    except Exception as exc:
+        for f in fast.files:
+            f.res.status, f.res.error = "failed", _crash("evtx", exc, f.res.rows + f.res.rejects)
+        fast.discard()
 
 
 def _crash(parser: str, exc: Exception, records: int) -> str:

@@ -66,8 +66,8 @@ class WinEvent:
     provider: str
     event_id: int
     ts: datetime  # aware; written as UTC FILETIME
-    channel: str
-    computer: str
+    channel: str | int  # an int is written as a UInt32 value, as a hostile or broken log can hold
+    computer: str | int
     provider_guid: str | None = None  # "{xxxxxxxx-...}" as Windows prints it
     version: int = 0
     level: int = 4
@@ -83,6 +83,7 @@ class WinEvent:
     user_data: tuple[str, tuple[tuple[str, str | None], ...]] | None = None  # (wrapper, fields)
     user_data_ns: str = USERDATA_NS  # namespace of the UserData wrapper element
     system_record_id: int | None = None  # EventRecordID when it is not the file's (forwarded events)
+    bare: bool = False  # write an empty ``<Event/>`` (no System, no data), as damaged logs can hold
 
     def data(self) -> dict[str, str | None]:
         """EventData / UserData fields as a dict (for assertions)."""
@@ -234,7 +235,13 @@ def filetime(ts: datetime) -> int:
     return (delta.days * 86400 + delta.seconds) * 10_000_000 + delta.microseconds * 10
 
 
+def _text_or_number(value: str | int) -> _Val:
+    return _Val(_V_UINT32, struct.pack("<I", value)) if isinstance(value, int) else _s(value)
+
+
 def _tree(ev: WinEvent, record_id: int) -> _El:
+    if ev.bare:
+        return _El("Event")
     prov_attrs: list[tuple[str, _Val]] = [("Name", _s(ev.provider))]
     if ev.provider_guid:
         prov_attrs.append(("Guid", _s(ev.provider_guid)))
@@ -265,8 +272,8 @@ def _tree(ev: WinEvent, record_id: int) -> _El:
                     ("ThreadID", _Val(_V_UINT32, struct.pack("<I", ev.thread_id))),
                 ),
             ),
-            _El("Channel", text=_s(ev.channel)),
-            _El("Computer", text=_s(ev.computer)),
+            _El("Channel", text=_text_or_number(ev.channel)),
+            _El("Computer", text=_text_or_number(ev.computer)),
             _El("Security", attrs=(("UserID", _s(ev.user_id)),) if ev.user_id else ()),
         ),
     )
@@ -466,7 +473,9 @@ def event_xml(ev: WinEvent, record_id: int) -> str:
     parts.append(f"<EventRecordID>{ev.system_record_id or record_id}</EventRecordID>")
     parts.append(f"<Correlation ActivityID={q(ev.activity_id)}/>" if ev.activity_id else "<Correlation/>")
     parts.append(f"<Execution ProcessID={q(str(ev.process_id))} ThreadID={q(str(ev.thread_id))}/>")
-    parts.append(f"<Channel>{escape(ev.channel)}</Channel><Computer>{escape(ev.computer)}</Computer>")
+    parts.append(
+        f"<Channel>{escape(str(ev.channel))}</Channel><Computer>{escape(str(ev.computer))}</Computer>"
+    )
     parts.append(f"<Security UserID={q(ev.user_id)}/>" if ev.user_id else "<Security/>")
     parts.append("</System>")
     if ev.user_data is not None:

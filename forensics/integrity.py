@@ -137,6 +137,7 @@ class Integrity:
     record_gaps_total: int = 0
     record_gaps_missing: int = 0
     record_gap_summary: list[dict[str, Any]] = field(default_factory=list)
+    file_shortfalls: list[dict[str, Any]] = field(default_factory=list)  # inputs short of their headers
     clock_pairs: list[dict[str, Any]] = field(default_factory=list)
     offsets: dict[str, float] = field(default_factory=dict)
     reference_hosts: list[str] = field(default_factory=list)
@@ -169,6 +170,7 @@ class Integrity:
             "record_gaps_total": self.record_gaps_total,
             "record_gaps_missing": self.record_gaps_missing,
             "record_gap_summary": self.record_gap_summary,
+            "file_shortfalls": self.file_shortfalls,
             "clock_pairs": self.clock_pairs,
             "clock_offsets_s": dict(sorted(self.offsets.items())),
             "clock_reference_hosts": self.reference_hosts,
@@ -187,6 +189,7 @@ def assess(case: Case) -> Integrity:
     gaps, total, missing = record_gaps(case)
     result.record_gaps, result.record_gaps_total, result.record_gaps_missing = gaps, total, missing
     result.record_gap_summary = record_gap_summary(case)
+    result.file_shortfalls = file_shortfalls(case)
     pairs, offsets, refs = clock_skew(case)
     result.clock_pairs, result.offsets, result.reference_hosts = pairs, offsets, refs
     _use_display_names(result, HostNames.from_case(case))
@@ -386,6 +389,26 @@ def record_gap_summary(case: Case) -> list[dict[str, Any]]:
         out.append({"host": host, "channel": channel, "records": n, "first_record_id": lo, "last_record_id": hi,
                     "missing": int(missing)})  # fmt: skip
     return out
+
+
+def file_shortfalls(case: Case) -> list[dict[str, Any]]:
+    """Inputs whose own headers claim more records than were read, or that are cut or damaged.
+
+    The record-id gaps above see only what was read; these come from the files' structure
+    (EVTX file and chunk headers), so they also count records lost at the end of a file.
+    """
+    cols = {r[0] for r in case.con.execute("DESCRIBE inputs").fetchall()}
+    if "records_shortfall" not in cols:  # a case made before the counts existed
+        return []
+    q = """
+        SELECT path, member, host, status, records_claimed, rows, records_carved, rejects,
+               records_shortfall, error
+        FROM inputs
+        WHERE records_claimed IS NOT NULL AND (records_shortfall > 0 OR status IN ('truncated', 'damaged'))
+        ORDER BY path, member NULLS FIRST
+    """
+    keys = ("path", "member", "host", "status", "claimed", "rows", "carved", "rejects", "shortfall", "why")
+    return [dict(zip(keys, r, strict=True)) for r in case.con.execute(q).fetchall()]
 
 
 # ---- clock skew ------------------------------------------------------------------------------

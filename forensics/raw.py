@@ -5,8 +5,9 @@ where that input came from (``path``, archive ``member``, ``parser``) and the ro
 columns (``rec_offset``, ``rec_line``, ``record_id``) say where in it. This module goes back to
 the original and returns the record exactly as found, with its own SHA-256:
 
-- EVTX: the ``evtx`` package's iterator, counting every item it yields (failures included,
-  as the ingest runner counts them), gives the record's XML (the bytes hashed) and its JSON;
+- EVTX: the file read chunk by chunk as ingest reads it (``forensics.ingest.evtx_chunks``),
+  counting every item (failures included, as ingest numbers them), gives the record's XML
+  (the bytes hashed) and its JSON;
 - line formats: the line at ``rec_offset`` (or line ``rec_line``), without its line ending;
 - archive members (``a.zip`` + ``dir/x.log``, nested as ``inner.tar!/x.log``): the member is
   read from the archive into a temporary file first; the original archive is only read;
@@ -30,7 +31,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import orjson
 
@@ -166,18 +167,16 @@ def locate_input(path: str, search: Sequence[Path] = ()) -> Path | None:
 # ---- reading records --------------------------------------------------------------------
 
 
-def _evtx_items(local: Path, method: str) -> Iterator[dict[str, Any] | Exception]:
-    """Every item the evtx iterator yields, failures as the exception (they count as records)."""
-    from evtx import PyEvtxParser
+def _evtx_items(
+    local: Path, method: Literal["records", "records_json"]
+) -> Iterator[dict[str, Any] | Exception]:
+    """Every item in the order ingest numbered them (``evtx_chunks``: chunk by chunk, carved
+    records of damaged chunks included), unreadable ones as an exception (they count too)."""
+    from forensics.ingest.evtx_chunks import EvtxFile, RecordError
 
-    it = getattr(PyEvtxParser(str(local), 1), method)()
-    while True:
-        try:
-            yield next(it)
-        except StopIteration:
-            return
-        except Exception as exc:  # a broken record: the iterator goes on after it, as ingest counts it
-            yield exc
+    for piece in EvtxFile(local).pieces(method):
+        for item in piece.items:
+            yield RuntimeError(item.reason) if isinstance(item, RecordError) else item
 
 
 def read_evtx(local: Path, sha: str, wanted: Iterable[Locator]) -> dict[int, RawRecord | str]:

@@ -73,6 +73,11 @@ CORE: tuple[Column, ...] = (
     ),
     Column("rec_offset", pa.int64(), "byte offset of the record / line in the input, where known"),
     Column("rec_line", pa.int64(), "1-based line number for line formats"),
+    Column(
+        "carved",
+        pa.bool_(),
+        "true when the record was carved from a damaged or cut EVTX chunk; null for records read as stored",
+    ),
 )
 
 CORE_NAMES: tuple[str, ...] = tuple(c.name for c in CORE)

@@ -58,6 +58,9 @@ CREATE TABLE IF NOT EXISTS inputs (
     context VARCHAR
 );
 ALTER TABLE inputs ADD COLUMN IF NOT EXISTS context VARCHAR;
+ALTER TABLE inputs ADD COLUMN IF NOT EXISTS records_claimed BIGINT;
+ALTER TABLE inputs ADD COLUMN IF NOT EXISTS records_carved BIGINT;
+ALTER TABLE inputs ADD COLUMN IF NOT EXISTS records_shortfall BIGINT;
 CREATE TABLE IF NOT EXISTS rejects (
     input_sha256 VARCHAR,
     rec_index BIGINT,
@@ -77,7 +80,7 @@ CREATE TABLE IF NOT EXISTS parts (
 """
 
 # statuses of inputs rows that mean "this sha256 is done, do not parse again"
-DONE_STATUSES = ("ok", "rejects", "failed", "empty", "unknown", "unrecognised")
+DONE_STATUSES = ("ok", "rejects", "failed", "empty", "unknown", "unrecognised", "truncated", "damaged")
 
 
 _INPUT_SCHEMA = pa.schema(
@@ -87,6 +90,9 @@ _INPUT_SCHEMA = pa.schema(
         ("status", pa.string()), ("error", pa.string()), ("host", pa.string()),
         ("ingested_at", pa.timestamp("us", tz="UTC")), ("tool_version", pa.string()), ("batch", pa.string()),
         ("context", pa.string()),  # forensics.ingest.context.InputContext as JSON, for parsed inputs
+        # what the file's own headers claim (EVTX), the rows carved from damaged structure, and
+        # the claimed records neither read nor rejected; NULL for formats without such counts
+        ("records_claimed", pa.int64()), ("records_carved", pa.int64()), ("records_shortfall", pa.int64()),
     ]
 )  # fmt: skip
 

@@ -148,6 +148,13 @@ def integrity(
         if g["missing"]:
             out.print(f"  {g['host']} {g['channel']}: {g['missing']} of {g['last_record_id'] - g['first_record_id'] + 1} "
                       f"records missing between {g['first_record_id']} and {g['last_record_id']}", markup=False)  # fmt: skip
+    if integ.file_shortfalls:
+        short = sum(f["shortfall"] or 0 for f in integ.file_shortfalls)
+        out.print(f"files short of their headers: {len(integ.file_shortfalls)} ({short} records missing)")
+    for f in integ.file_shortfalls:
+        where = f["path"] + (f" [{f['member']}]" if f["member"] else "")
+        out.print(f"  {where}: {f['status']}: headers claim {f['claimed']}, {f['rows']} rows ({f['carved']} carved), "
+                  f"{f['rejects']} rejects, {f['shortfall']} missing", markup=False)  # fmt: skip
     for p in integ.clock_pairs:
         out.print(f"clock: {p['target_host']} vs {p['source_host']}: {p['median_offset_s']:+.3f} s "
                   f"({p['pairs']} paired logons)", markup=False)  # fmt: skip

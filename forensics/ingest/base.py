@@ -31,6 +31,20 @@ class Reject:
     record_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What a file's own structure says it holds, against what was read (EVTX headers).
+
+    A parser that can tell yields one, last; the runner stores it on the input's row.
+    """
+
+    claimed: int  # records the file's headers claim
+    carved: int  # rows recovered from damaged structure (counted in the rows too)
+    shortfall: int  # claimed records neither read nor kept as a reject
+    status: str | None  # "truncated" / "damaged" when the file is not whole
+    note: str | None  # what was found wrong, for the analyst
+
+
 @dataclass(frozen=True)
 class InputFile:
     """One input file (or archive member materialised on disk), already hashed."""
@@ -80,6 +94,6 @@ class Parser(Protocol):
         """True when ``head`` (the file's first bytes) is this format."""
         ...
 
-    def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
-        """Yield one row or one reject per source record, in file order."""
+    def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject | Tally]:
+        """Yield one row or one reject per source record, in file order (and maybe a Tally last)."""
         ...

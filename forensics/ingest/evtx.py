@@ -1,7 +1,9 @@
 """Windows EVTX files, through the Rust ``evtx`` parser.
 
-Every record the parser yields becomes a row; every record it fails on becomes a reject with
-the parser's own message, so rows + rejects equal what ``evtx`` yields for the file.
+The file is read chunk by chunk against its own headers (``evtx_chunks``): every record
+becomes a row (``carved`` when it came from a damaged chunk), every record or span of bytes
+that does not read becomes a reject with its offset, and the file's Tally says how many
+records the headers claim and how many of those are missing.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import orjson
-from evtx import PyEvtxParser
 
-from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
+from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row, Tally
+from forensics.ingest.evtx_chunks import CHUNK_MAGIC, FILE_HEADER_SIZE, Accounting, EvtxFile, RecordError
 from forensics.ingest.windows_common import category_for, fill_core
 from forensics.timeutil import parse_iso_utc
 
@@ -152,34 +154,49 @@ def event_to_row(event: dict[str, Any], row: Row) -> Row:
 
 
 class EvtxParser:
-    """Binary ``.evtx`` files (``ElfFile`` magic)."""
+    """Binary ``.evtx`` files: the file header's signature, or (file header damaged) a chunk's."""
 
     name = "evtx"
-    description = "Windows EVTX event log (binary), via the Rust evtx parser"
+    description = "Windows EVTX event log (binary), via the Rust evtx parser, checked against its headers"
 
     def sniff(self, head: bytes, name: str) -> bool:
-        return head.startswith(MAGIC)
+        return (
+            head.startswith((MAGIC, CHUNK_MAGIC))
+            or head[FILE_HEADER_SIZE : FILE_HEADER_SIZE + 8] == CHUNK_MAGIC
+        )
 
-    def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
-        records = open_records(src)
-        while True:
-            try:
-                rec = next(records)
-            except StopIteration:
-                return
-            except Exception as exc:  # a broken record: the iterator goes on after it
-                yield Reject(reason=f"evtx: {exc}")
-                continue
-            yield record_to_row(rec)
+    def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject | Tally]:
+        f = open_file(src)
+        for piece in f.pieces():
+            for item in piece.items:
+                if isinstance(item, RecordError):
+                    yield reject_of(item)
+                    continue
+                row = record_to_row(item)
+                if piece.carved and not isinstance(row, Reject):
+                    row["carved"] = True
+                yield row
+        yield tally_of(f.acc)
 
 
-def open_records(src: InputFile) -> Iterator[dict[str, Any]]:
-    """The file's ``records_json()`` iterator; FileFailed when evtx cannot open it."""
-    try:
-        # one thread: files are already parsed in parallel, one per worker
-        return PyEvtxParser(str(src.local), 1).records_json()
-    except Exception as exc:  # the parser's own error type is RuntimeError/OSError
-        raise FileFailed(f"evtx could not open the file: {exc}") from exc
+def open_file(src: InputFile) -> EvtxFile:
+    """The file read chunk by chunk; FileFailed when it cannot be opened at all."""
+    if not src.local.is_file():
+        raise FileFailed(f"not a readable file: {src.local}")
+    return EvtxFile(src.local)
+
+
+def reject_of(err: RecordError) -> Reject:
+    """An unreadable record (or span of bytes) as a reject: its file offset and bytes as hex."""
+    raw = err.raw.hex() if err.raw is not None else None
+    reason = err.reason + (" (raw: the bytes as hex)" if raw else "")
+    return Reject(reason=reason, raw=raw, rec_offset=err.offset, record_id=err.record_id)
+
+
+def tally_of(acc: Accounting) -> Tally:
+    """The file's headers against what was read."""
+    status = acc.status
+    return Tally(acc.claimed, acc.carved, acc.shortfall, status, acc.summary() if status else None)
 
 
 def record_to_row(rec: dict[str, Any]) -> Row | Reject:

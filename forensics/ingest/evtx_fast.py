@@ -22,7 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
-from forensics.ingest.evtx import EvtxParser, open_records, record_to_row
+from forensics.ingest.evtx import EvtxParser, open_file, record_to_row, reject_of, tally_of
+from forensics.ingest.evtx_chunks import RecordError
 from forensics.ingest.windows_common import category_column, core_columns
 from forensics.schema import CORE, CORE_NAMES, UTC_TS
 
@@ -72,6 +73,7 @@ class EvtxBatch:
         self.recs: list[dict[str, Any]] = []
         self.rec_index = array("q")
         self.file_no = array("q")
+        self.carved = array("b")  # 1 for a record carved from a damaged chunk
 
     def discard(self) -> None:
         """Forget the batch (after a failed flush)."""
@@ -81,28 +83,33 @@ class EvtxBatch:
         return len(self.recs)
 
     def add(self, src: InputFile, ctx: ParseContext, res: Any, sink: Sink) -> None:
-        """Read every record of one file; the parser's own record errors are rejected at once."""
-        records = open_records(src)
+        """Read every record of one file, chunk by chunk; unreadable ones are rejected at once."""
+        f = open_file(src)
         override = ctx.host if ctx.host and ctx.options.get("host_override") else None
         self.files.append(_File(src, ctx, res, ctx.host or src.host_hint, override))
-        start, index = len(self.recs), 0
-        while True:
-            before, error = len(self.recs), None
-            try:
-                self.recs.extend(records)  # keeps what came before an error
-            except Exception as exc:  # a broken record: the iterator goes on after it
-                error = exc
-            got = len(self.recs) - before
-            self.rec_index.extend(range(index, index + got))
-            index += got
-            if error is None:
-                break
-            sink.reject(src.sha256, index, Reject(reason=f"evtx: {error}"))
-            res.rejects += 1
-            index += 1
-        n = len(self.recs) - start
-        self.file_no.extend(array("q", [len(self.files) - 1]) * n)
-        res.rows += n
+        file_no = array("q", [len(self.files) - 1])
+        index = 0
+        for piece in f.pieces():
+            items = piece.items
+            if not piece.errors:  # the common case: the whole chunk at once
+                self.recs.extend(items)  # type: ignore[arg-type]
+                self.rec_index.extend(range(index, index + len(items)))
+                self.carved.frombytes((b"\x01" if piece.carved else b"\x00") * len(items))
+                index += len(items)
+                res.rows += len(items)
+                continue
+            for item in items:
+                if isinstance(item, RecordError):
+                    sink.reject(src.sha256, index, reject_of(item))
+                    res.rejects += 1
+                else:
+                    self.recs.append(item)
+                    self.rec_index.append(index)
+                    self.carved.append(piece.carved)
+                    res.rows += 1
+                index += 1
+        self.file_no.extend(file_no * (len(self.recs) - len(self.file_no)))
+        res.tally(tally_of(f.acc))
 
     def flush(self, sink: Sink) -> None:
         """Flatten the batch into per-channel tables for ``sink``; hand back what the C path declined."""
@@ -118,8 +125,12 @@ class EvtxBatch:
         n = len(self.recs)
         rec_index = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.rec_index)])
         file_no = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(self.file_no)])
+        carved = None
+        if self.carved.count(1):  # true where carved, null elsewhere (as the row path leaves it unset)
+            flags = pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(self.carved)])
+            carved = pc.if_else(pc.equal(flags, 1), True, pa.scalar(None, pa.bool_()))
         for channel, positions, spec in sorted(groups, key=lambda g: g[0] or ""):  # as the row path
-            table, hosts = self._table(channel, positions, spec, rec_index, file_no)
+            table, hosts = self._table(channel, positions, spec, rec_index, file_no, carved)
             for f, host in hosts:
                 self.files[f].res.hosts.add(host)
             sink.write(table, EvtxParser.name, channel)
@@ -131,6 +142,8 @@ class EvtxBatch:
                 f.res.rows -= 1
                 f.res.rejects += 1
             else:
+                if self.carved[pos]:
+                    item["carved"] = True
                 sink.add_row(item, f.src, f.ctx, self.rec_index[pos], f.res)
         for f in self.files:
             if f.res.rejects and f.res.status == "ok":
@@ -138,8 +151,9 @@ class EvtxBatch:
         self._reset()
 
     def _table(
-        self, channel: str | None, positions: bytes, spec: list[Any], rec_index: pa.Array, file_no: pa.Array
-    ) -> tuple[pa.Table, list[tuple[int, str]]]:
+        self, channel: str | None, positions: bytes, spec: list[Any], rec_index: pa.Array, file_no: pa.Array,
+        carved: pa.Array | None,
+    ) -> tuple[pa.Table, list[tuple[int, str]]]:  # fmt: skip
         n = len(positions) // 8
         pos = pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(positions)])
         cols = {name: _array(kind, n, valid, b1, b2) for name, kind, valid, b1, b2 in spec}
@@ -154,6 +168,8 @@ class EvtxBatch:
         core["input_path"] = pc.take(pa.array([f.src.path for f in self.files], pa.string()), files)
         core["input_member"] = pc.take(pa.array([f.src.member for f in self.files], pa.string()), files)
         core["rec_index"] = pc.take(rec_index, pos)
+        if carved is not None:
+            core["carved"] = pc.take(carved, pos)
         category = category_column(channel, core.get("event_id"), cols)
         if category is not None:
             core["category"] = category

@@ -40,7 +40,16 @@ GROUP_BYTES = 32 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 512
 YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
 Item = tuple[InputFile, str, Candidate]  # an input to parse: the file, its parser's name, its candidate
-PROBLEM_STATUSES = ("rejects", "failed", "empty", "unreadable", "refused", "unrecognised")
+PROBLEM_STATUSES = (
+    "rejects",
+    "failed",
+    "empty",
+    "unreadable",
+    "refused",
+    "unrecognised",
+    "truncated",
+    "damaged",
+)
 
 
 @dataclass
@@ -516,6 +525,9 @@ def _commit(
             batch=result.batch,
             host=",".join(sorted(res.hosts))[:1000] or None,
             context=context,
+            records_claimed=res.claimed,
+            records_carved=res.carved,
+            records_shortfall=res.shortfall,
         )
         rows.append(row)
         summary.files_parsed += 1

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forensics.ingest import evtx_fast
-from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
+from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row, Tally
 from forensics.ingest.context import effective
 from forensics.ingest.registry import BY_NAME
 from forensics.schema import CORE_NAMES, FieldNamer, arrow_type
@@ -60,6 +60,15 @@ class InputResult:
     status: str = "ok"
     error: str | None = None
     hosts: set[str] = field(default_factory=set)
+    claimed: int | None = None  # records the file's headers claim (EVTX), else None
+    carved: int | None = None
+    shortfall: int | None = None
+
+    def tally(self, t: Tally) -> None:
+        """Take the file's own count of its records; a file not whole gets its status."""
+        self.claimed, self.carved, self.shortfall = t.claimed, t.carved, t.shortfall
+        if t.status is not None:
+            self.status, self.error = t.status, t.note
 
 
 @dataclass
@@ -331,6 +340,9 @@ def _parse_one(
     index = 0
     try:
         for item in parser.parse(src, ctx):
+            if isinstance(item, Tally):
+                res.tally(item)
+                continue
             if isinstance(item, Reject):
                 rejects.add(src.sha256, index, item)
                 res.rejects += 1
@@ -345,6 +357,6 @@ def _parse_one(
     except Exception as exc:  # a parser bug must not stop the run: record it with its trace
         res.status, res.error = "failed", _crash(parser_name, exc, index)
         return res
-    if res.rejects:
+    if res.rejects and res.status == "ok":
         res.status = "rejects"
     return res

@@ -1301,12 +1301,15 @@ static PyObject *flatten(PyObject *self, PyObject *args) {
         free(cs.lens);
         return PyErr_NoMemory();
     }
+    /* the names' UTF-8 is read without the GIL below: the tuple (immutable) is held until the end */
+    Py_INCREF(core_names);
     for (Py_ssize_t i = 0; i < ncore; i++) {
         Py_ssize_t n;
         const char *s = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(core_names, i), &n);
         if (!s) {
             free(cs.names);
             free(cs.lens);
+            Py_DECREF(core_names);
             return NULL;
         }
         cs.names[i] = s;
@@ -1324,8 +1327,12 @@ static PyObject *flatten(PyObject *self, PyObject *args) {
     const char **jsons = calloc((size_t)n + 1, sizeof(char *));
     size_t *lens = calloc((size_t)n + 1, sizeof(size_t));
     char *codes = calloc((size_t)n + 1, 1);
-    if (!jsons || !lens || !codes) {
-        free(jsons), free(lens), free(codes);
+    /* a strong reference to every string whose UTF-8 is read without the GIL: another thread
+     * may replace a record's "data" (or the record in the list) meanwhile, which would free
+     * a borrowed string and its UTF-8 buffer under us */
+    PyObject **held = calloc((size_t)n + 1, sizeof(PyObject *));
+    if (!jsons || !lens || !codes || !held) {
+        free(jsons), free(lens), free(codes), free(held);
         PyErr_NoMemory();
         goto done;
     }
@@ -1337,6 +1344,7 @@ static PyObject *flatten(PyObject *self, PyObject *args) {
             jsons[i] = PyUnicode_AsUTF8AndSize(data, &len);
             lens[i] = (size_t)len;
             if (!jsons[i]) PyErr_Clear(); /* e.g. surrogates: the Python path reports it */
+            else held[i] = Py_NewRef(data);
         }
     }
     int nomem = 0;
@@ -1347,6 +1355,8 @@ static PyObject *flatten(PyObject *self, PyObject *args) {
         nomem = rc == NOMEM;
     }
     Py_END_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) Py_XDECREF(held[i]);
+    free(held);
     free(jsons);
     free(lens);
     if (nomem) {
@@ -1385,6 +1395,7 @@ done:
     buf_free(&st.tmp);
     free(cs.names);
     free(cs.lens);
+    Py_DECREF(core_names);
     return result;
 }
 

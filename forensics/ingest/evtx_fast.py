@@ -131,8 +131,8 @@ class EvtxBatch:
             carved = pc.if_else(pc.equal(flags, 1), True, pa.scalar(None, pa.bool_()))
         for channel, positions, spec in sorted(groups, key=lambda g: g[0] or ""):  # as the row path
             table, hosts = self._table(channel, positions, spec, rec_index, file_no, carved)
-            for f, host in hosts:
-                self.files[f].res.hosts.add(host)
+            for fi, host in hosts:
+                self.files[fi].res.hosts.add(host)
             sink.write(table, EvtxParser.name, channel)
         for pos in fallback:
             f = self.files[self.file_no[pos]]

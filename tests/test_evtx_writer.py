@@ -9,7 +9,7 @@ import orjson
 import pytest
 from evtx import PyEvtxParser
 
-from forensics.ingest.base import InputFile, ParseContext, Reject
+from forensics.ingest.base import InputFile, ParseContext, Reject, Tally
 from forensics.ingest.evtx import EvtxParser
 from forensics.testing.evtx_writer import (
     CHUNK_SIZE,
@@ -111,7 +111,10 @@ def test_typed_system_values(tmp_path: Path) -> None:
 def test_ingest_parser_turns_records_into_rows(tmp_path: Path) -> None:
     path = write_evtx(tmp_path / "Security.evtx", _events(60))
     src = InputFile(path=str(path), member=None, local=path, size=path.stat().st_size, sha256="0", md5="0")
-    rows = list(EvtxParser().parse(src, ParseContext()))
+    items = list(EvtxParser().parse(src, ParseContext()))
+    tally = items.pop()  # the file's own count comes last
+    assert isinstance(tally, Tally) and (tally.claimed, tally.shortfall, tally.status) == (60, 0, None)
+    rows = items
     assert not [r for r in rows if isinstance(r, Reject)]
     assert len(rows) == 60
     first = rows[0]

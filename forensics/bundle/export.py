@@ -37,6 +37,7 @@ from forensics.bundle.collect import Collected, collect, jsonable, parsed_rows, 
 from forensics.bundle.signing import fingerprint, load_private, sign_manifest
 from forensics.bundle.verify_md import render_verify_md
 from forensics.custody import append_entry, sources_without_custody
+from forensics.errors import BundleError
 from forensics.raw import extract_records
 from forensics.store import RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
@@ -102,10 +103,15 @@ def export_bundle(
     if key is not None:
         members[mf.SIGNATURE] = sign_manifest(manifest_bytes, key)
     data = zip_bytes(members, created)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except OSError as exc:
+        if tmp.is_file():
+            tmp.unlink()
+        raise BundleError(f"cannot write the bundle to {out}: {exc.strerror or exc}") from exc
     result = ExportResult(
         out, hashlib.sha256(data).hexdigest(), hashlib.sha256(manifest_bytes).hexdigest(), manifest["bundle_id"], fp,
         len(members), stats["records"], stats["findings"], stats["withheld"], list(manifest["notes"]), run=got.run,

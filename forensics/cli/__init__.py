@@ -3,7 +3,8 @@
 Exit codes: 0 ok; 1 error; 2 usage (a bad option or argument, a refused ``sql`` query);
 3 ingest finished but some input was rejected or failed; 4 ``hunt --fail-on`` threshold reached;
 5 ``verify`` found a failed check; 6 ``verify`` passed every check but the signer was not pinned
-(no ``--fingerprint``/``--key``: UNVERIFIED).
+(no ``--fingerprint``/``--key``: UNVERIFIED); 70 internal error (a bug; ``FORENSICS_DEBUG=1`` shows the
+traceback). Errors are one ``error:`` line on stderr naming the file or option (``forensics.cli.guard``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from forensics.cli import report as _report
 from forensics.cli import rules as _rules
 from forensics.cli import sql as _sql
 from forensics.cli import timeline as _timeline
+from forensics.cli.guard import GuardedGroup
 
 app = typer.Typer(
     name="forensics",
@@ -25,6 +27,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=GuardedGroup,  # every error one line with a documented exit code, never a traceback
 )
 
 # Each command module registers its commands; the list is explicit so grep can follow it.

@@ -14,6 +14,7 @@ from forensics.batch.driver import BatchProgress, BatchSummary, run_batch
 from forensics.batch.manifest import specs_from
 from forensics.batch.units import ScanOptions
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import say
 from forensics.cli.ingest import EXIT_PROBLEMS, check_zone
 from forensics.errors import ForensicsError
 from forensics.images.reader import DEFAULT_LOCATIONS
@@ -72,10 +73,10 @@ def batch(
     try:
         specs = specs_from(target)
     except (ForensicsError, OSError) as exc:
-        err.print(f"error: {exc}")
+        say(str(exc))
         raise typer.Exit(2) from exc
     if not specs:
-        err.print(f"error: no disk image found in {target}")
+        say(f"no disk image found in {target}")
         raise typer.Exit(2)
     scan = ScanOptions(tuple(dict.fromkeys([*DEFAULT_LOCATIONS, *(path or [])])), not no_deleted)
     summary = _run(case, specs, ParseContext(tz=tz, reference_year=year), scan, workers)

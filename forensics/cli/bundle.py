@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import output_path, say
 from forensics.errors import ForensicsError
 
 VERIFY_FAILED_EXIT = 5  # see forensics/cli/__init__.py
@@ -48,7 +50,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _fail(exc: Exception) -> typer.Exit:
-    err.print(f"error: {exc}")
+    say(str(exc))
     return typer.Exit(1)
 
 
@@ -88,6 +90,8 @@ def export(
     from forensics.bundle.casefile import CaseDetails, load_case_file
     from forensics.bundle.export import export_bundle
     from forensics.timeutil import parse_iso_utc
+
+    output_path(out_path, "--out")  # before any work: a bundle that cannot be written is a usage error
 
     try:
         base = load_case_file(case_file) if case_file else CaseDetails()
@@ -220,6 +224,25 @@ def _custody_app() -> typer.Typer:
     return sub
 
 
+def _custody_case(case: Path, create: bool = False) -> Path:
+    """The case a custody command works on; exit 1, writing nothing, when the folder is not a case."""
+    from forensics.store import DB_NAME, Case
+
+    if (case / DB_NAME).is_file():
+        return case
+    fresh = not case.exists() or (case.is_dir() and not any(case.iterdir()))
+    if create and fresh:
+        Case.open(case, create=True).close()
+        err.print(f"started case {case}", markup=False, highlight=False)
+        return case
+    if fresh:
+        say(f"{case} is not a case (no {DB_NAME}); `forensics custody CASE add --create` starts one there, "
+            "e.g. to record the collection before ingest")  # fmt: skip
+    else:
+        say(f"{case} is not a case (no {DB_NAME}): custody is kept inside a case; nothing was written")
+    raise typer.Exit(1)
+
+
 def custody_add(
     ctx: typer.Context,
     action: Annotated[
@@ -243,19 +266,23 @@ def custody_add(
         list[str] | None, typer.Option("--hash", help="ITEM=SHA256 of an item handled (repeatable).")
     ] = None,
     notes: Annotated[str | None, typer.Option(help="Free text.")] = None,
+    create: Annotated[
+        bool,
+        typer.Option(help="Start the case if the folder does not exist or is empty (custody before ingest)."),
+    ] = False,
 ) -> None:
     """Append one entry to the case's custody log."""
     from forensics.custody import append_entry
 
-    case: Path = ctx.obj
-    if not case.is_dir():
-        raise _fail(ForensicsError(f"{case} is not a case directory"))
     hashes = {}
     for h in item_hash or []:
         item, sep, digest = h.partition("=")
-        if not sep:
-            raise _fail(ForensicsError(f"--hash {h!r} is not ITEM=SHA256"))
-        hashes[item] = digest.strip().lower()
+        digest = digest.strip().lower()
+        if not sep or not item or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            say(f"--hash {h!r} is not ITEM=SHA256 (64 hex digits)")
+            raise typer.Exit(2)
+        hashes[item] = digest
+    case = _custody_case(ctx.obj, create=create)
     try:
         entry = append_entry(
             case, action, person=person, location=place, purpose=purpose, from_person=from_person,
@@ -276,7 +303,7 @@ def custody_show(
     from forensics.custody import read_chain, verify_chain
 
     try:
-        entries = read_chain(ctx.obj)
+        entries = read_chain(_custody_case(ctx.obj))
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if json:

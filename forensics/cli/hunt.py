@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import say
 from forensics.cli.ingest import check_zone
 from forensics.errors import ForensicsError
 from forensics.hunt.engine import (
@@ -113,7 +114,7 @@ def _resolve_case(targets: list[Path], case: Path | None) -> tuple[Path, list[Pa
         return cases[0], []
     missing = [t for t in raw if not t.exists()]
     if missing:
-        err.print(f"error: no such file or folder: {', '.join(map(str, missing))}")
+        say(f"no such file or folder: {', '.join(map(str, missing))}")
         raise typer.Exit(2)
     if case is None:
         first = raw[0].resolve()
@@ -223,7 +224,7 @@ def hunt(
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
     except ForensicsError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     if outputs:
         if not json:

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import say
 from forensics.ingest.base import ParseContext
 from forensics.ingest.mapped import MappingError, load_mapping
 from forensics.ingest.runner import IngestSummary, ingest_paths
@@ -52,7 +53,7 @@ def ingest(
         try:
             load_mapping(mapping)  # a bad mapping file is a usage error, not a failure per input
         except MappingError as exc:
-            err.print(f"error: {exc}")
+            say(str(exc))
             raise typer.Exit(2) from exc
         options["mapping"] = mapping
     if tz is not None:

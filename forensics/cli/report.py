@@ -11,6 +11,7 @@ from rich.table import Table
 
 from forensics.case_outputs import analyse
 from forensics.cli.common import err, json_line, out
+from forensics.cli.guard import say
 from forensics.errors import CaseError
 from forensics.integrity import assess
 from forensics.navigator import layer
@@ -58,7 +59,7 @@ def _open(case: Path) -> Case:
     try:
         return Case.open(case, read_only=True)
     except CaseError as exc:
-        err.print(f"error: {exc}")
+        say(str(exc))
         raise typer.Exit(1) from exc
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import say
 from forensics.errors import CaseError
 from forensics.hunt.sigma import RuleStatus, check_rules
 from forensics.store import Case
@@ -44,7 +45,7 @@ def check(
     """Convert rules and report converted / skipped / failed per rule."""
     for p in paths:
         if not p.exists():
-            err.print(f"no such rule file or folder: {p}", highlight=False)
+            say(f"no such rule file or folder: {p}")
             raise typer.Exit(2)
     opened: Case | None = None
     if case is not None:

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import say
 from forensics.errors import CaseError, QueryError
 
 EXIT_REFUSED = 2  # the query is not one read-only statement, or does not parse
@@ -45,13 +46,13 @@ def sql(
     try:
         session = QuerySession(case)
     except CaseError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        say(str(exc))
         raise typer.Exit(EXIT_FAILED) from exc
     with session:
         try:
             rel = session.run(query)
         except QueryError as exc:
-            err.print(f"error: {exc}", highlight=False, markup=False)
+            say(str(exc))
             failed = str(exc).startswith("query failed")
             raise typer.Exit(EXIT_FAILED if failed else EXIT_REFUSED) from exc
         names = [d[0] for d in rel.description or []]

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from forensics.cli.common import err, out
+from forensics.cli.guard import say
 from forensics.errors import CaseError
 from forensics.hunt.findings import LEVELS
 from forensics.store import Case
@@ -72,7 +73,7 @@ def timeline(
     try:
         c = Case.open(case, read_only=True)
     except CaseError as exc:
-        err.print(f"error: {exc}")
+        say(str(exc))
         raise typer.Exit(1) from exc
     try:
         run_id = c.resolve_run(run)

@@ -1,0 +1,112 @@
+"""Every error reaches the user as one line with a documented exit code, never as a traceback.
+
+The app's group class (``GuardedGroup``) wraps the parsing and the running of every command,
+sub-commands included:
+
+- a usage error (missing argument, unknown option, bad value): ``error: forensics sql: Missing
+  argument 'QUERY'. (usage: forensics sql [OPTIONS] CASE QUERY; --help for more)``, exit 2;
+- an error this package raises on purpose (``ForensicsError``: not a case, unreadable bundle, …)
+  and an operating-system error (``OSError``: the file it names, and why): one line, exit 1;
+- anything else is a bug: one line saying so, exit 70 (``FORENSICS_DEBUG=1`` shows the traceback).
+
+Commands still choose their own exits (3, 4, 5, 6) with ``typer.Exit``; those pass through.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import typer
+from typer._click import exceptions as click_exc  # Typer ships its own copy of Click
+from typer.core import TyperGroup
+
+from forensics.cli.common import err
+from forensics.errors import ForensicsError
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's doing
+
+
+def say(message: str) -> None:
+    """One ``error:`` line on stderr, printed as it is: a path with ``[brackets]`` is not markup, and
+    line breaks inside it are shown escaped, so the message stays one line."""
+    text = message.strip().replace("\r", "\\r").replace("\n", "\\n")
+    err.print("error: " + text, markup=False, highlight=False)
+
+
+def _usage_line(exc: click_exc.UsageError) -> str:
+    ctx = exc.ctx
+    if ctx is None:
+        return exc.format_message()
+    usage = ctx.get_usage().removeprefix("Usage: ").strip()
+    return f"{ctx.command_path}: {exc.format_message()} (usage: {usage}; --help for more)"
+
+
+def _os_line(exc: OSError) -> str:
+    where = exc.filename if exc.filename is not None else None
+    why = exc.strerror or str(exc)
+    return f"{where}: {why}" if where is not None else why
+
+
+def _debug() -> bool:
+    return os.environ.get("FORENSICS_DEBUG", "") not in ("", "0")
+
+
+class GuardedGroup(TyperGroup):
+    """The ``forensics`` group: parse and run every command inside the guard above."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click_exc.NoArgsIsHelpError:
+            raise
+        except click_exc.UsageError as exc:
+            say(_usage_line(exc))
+            raise typer.Exit(EXIT_USAGE) from exc
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, click_exc.NoArgsIsHelpError):
+            raise
+        except click_exc.UsageError as exc:
+            say(_usage_line(exc))
+            raise typer.Exit(EXIT_USAGE) from exc
+        except click_exc.ClickException as exc:
+            say(exc.format_message())
+            raise typer.Exit(exc.exit_code) from exc
+        except ForensicsError as exc:
+            if _debug():
+                raise
+            say(str(exc))
+            raise typer.Exit(EXIT_ERROR) from exc
+        except OSError as exc:
+            if _debug():
+                raise
+            say(_os_line(exc))
+            raise typer.Exit(EXIT_ERROR) from exc
+        except Exception as exc:  # a bug: one line, not a traceback; FORENSICS_DEBUG=1 shows it
+            if _debug():
+                raise
+            say(f"internal error ({type(exc).__name__}: {exc}); this is a bug in forensics, please report it "
+                "with the command line (FORENSICS_DEBUG=1 shows the traceback)")  # fmt: skip
+            raise typer.Exit(EXIT_INTERNAL) from exc
+
+
+def output_path(path: Path, option: str) -> None:
+    """Exit 2 when ``path`` cannot be written as a file: it is a folder, or sits under a file."""
+    if path.is_dir():
+        say(f"{option} {path}: is a folder; give a file name")
+        raise typer.Exit(EXIT_USAGE)
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                say(f"{option} {path}: {parent} is a file, not a folder")
+                raise typer.Exit(EXIT_USAGE)
+            break
+
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "EXIT_USAGE", "GuardedGroup", "output_path", "say"]

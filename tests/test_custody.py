@@ -79,6 +79,8 @@ def test_cli_custody_add_and_show(tmp_path: Path) -> None:
     args = ["custody", str(tmp_path), "add", "--action", "received", "--person", "Insp Khan", "--place", "Cyber PS",
             "--purpose", "investigation", "--from", "SI Rao", "--evidence", "EXH-1", "--hash", "disk.E01=" + "cd" * 32]  # fmt: skip
     res = runner.invoke(app, args)
+    assert res.exit_code == 1 and "not a case" in res.stderr  # an empty folder is not a case ...
+    res = runner.invoke(app, [*args, "--create"])  # ... unless the custody log starts it, on purpose
     assert res.exit_code == 0, res.output
     entry = read_chain(tmp_path)[0]
     assert (

@@ -5,7 +5,8 @@ ForensicsError
  ├── InputError       an input path cannot be used at all (missing, unreadable)
  ├── RuleError        a rule or IOC file cannot be loaded (carries file and line)
  ├── BundleError      an evidence bundle cannot be written or read
- └── QueryError       a ``forensics sql`` query was refused, does not parse or failed
+ ├── QueryError       a ``forensics sql`` query was refused, does not parse or failed
+ └── EngineError      the query engine asked for (Spark) is not installed or cannot be reached
 """
 
 from __future__ import annotations
@@ -39,3 +40,7 @@ class BundleError(ForensicsError):
 
 class QueryError(ForensicsError):
     """A user query was refused (not read-only), does not parse, or failed while running."""
+
+
+class EngineError(ForensicsError):
+    """The query engine asked for (Spark) is not installed, cannot be reached or cannot run the work."""

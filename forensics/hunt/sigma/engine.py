@@ -7,7 +7,6 @@ import json
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
+from forensics.errors import EngineError
 from forensics.hunt.findings import LEVELS, Finding, RecordRef
 from forensics.hunt.sigma.cache import (
     CACHE_FILE,
@@ -30,21 +30,17 @@ from forensics.hunt.sigma.cache import (
     meta_of,
 )
 from forensics.hunt.sigma.correlation import CorrEvent, evaluate, unsupported_reason
+from forensics.hunt.sigma.data import DuckData, SigmaData, plan_jobs
 from forensics.hunt.sigma.loader import LoadedRule, load_rules
 from forensics.hunt.sigma.plan import (
-    CHUNK,
-    DISTINCT_ROWS,
     Group,
     PreparedRule,
     Schema,
-    case_groups,
     convert,
-    group_from,
-    group_schema,
+    groups_from_stats,
     needed_fields_schema,
     prepare,
     prepare_cached,
-    run_group,
     validate,
 )
 from forensics.store import Case
@@ -139,7 +135,8 @@ def _prepare_all(loaded: list[LoadedRule]) -> _State:
 
 
 def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str]] | None,
-                 check_sql: bool = True, sql_cache: Path | None = None) -> None:  # fmt: skip
+                 check_sql: bool = True, sql_cache: Path | None = None,
+                 data: SigmaData | None = None) -> None:  # fmt: skip
     """Convert every prepared rule for the schema of its group; validate the SQL in DuckDB.
 
     A hunt skips the separate validation: running the group's query validates it (a rejected
@@ -149,14 +146,15 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
     for p in st.preps.values():
         by_pred.setdefault(p.logsource.predicate or "", []).append(p)
     if case is not None:
-        st.groups = case_groups(case.con, case.root, by_pred)
+        data = data or DuckData(case.con, case.root)
+        st.groups = groups_from_stats(data.stats(), data.parts(), case.root, by_pred)
     scratch = duckdb.connect()
     for pred in sorted(by_pred):
         preps = by_pred[pred]
         group = st.groups.get(pred)
         if group is not None and group.files:
-            assert case is not None
-            group.schema = group_schema(case.con, group.files)
+            assert data is not None
+            group.schema = data.schema(group.files)
             schema = group.schema
         else:
             schema = needed_fields_schema(preps)
@@ -357,6 +355,7 @@ def run_sigma(
     placeholders: dict[str, list[str]] | None = None,
     stats: dict[str, Any] | None = None,
     use_cache: bool = True,
+    data: SigmaData | None = None,
 ) -> SigmaResult:
     """Hunt the case with the rules: one finding per (rule, host), plus correlation findings.
 
@@ -366,7 +365,9 @@ def run_sigma(
     of the execution, all threads), and ``columns``: the set of event columns the rules read.
     ``use_cache`` keeps parsed rules in the case
     (``.cache/sigma-rules.json``, keyed by rule-file SHA-256) so later hunts skip YAML and pySigma.
+    ``data`` is the engine the scans run on (default: the case's DuckDB connection; see ``data``).
     """
+    data = data or DuckData(case.con, case.root)
     clock = time.perf_counter()
     cache = _open_cache(case, use_cache)
     loaded = load_rules(rule_paths, cache)
@@ -376,13 +377,13 @@ def run_sigma(
         cache.save()
     t_load = time.perf_counter()
     sql_cache = case.root / ".cache" / "sigma-sql" if use_cache else None
-    _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache)
+    _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache, data=data)
     t_conv = time.perf_counter()
     cpu_conv = time.process_time()
     roots = [Path(p) for p in rule_paths]
     refs = _rule_index(st)
     corr_bases = {refs[r.reference] for c in st.corrs.values() for r in c.rules or [] if r.reference in refs}
-    matches = _execute(case.con, st)
+    matches = _execute(data, st)
     findings: list[Finding] = []
     for i, rows in sorted(matches.items()):
         prep = st.preps[i]
@@ -392,8 +393,8 @@ def run_sigma(
     for i, corr in sorted(st.corrs.items()):
         if st.status[i].status == "converted":
             try:
-                findings.extend(_correlation_findings(case, st, i, corr, roots))
-            except (duckdb.Error, ValueError, TypeError) as exc:  # reported, the hunt goes on
+                findings.extend(_correlation_findings(data, st, i, corr, roots))
+            except (duckdb.Error, EngineError, ValueError, TypeError) as exc:  # reported, the hunt goes on
                 st.status[i] = _status(st.loaded[i], "failed", f"correlation failed: {exc}", True)
     findings.sort(key=lambda f: (f.kind, f.rule_id, f.host or "", f.first_ts.isoformat() if f.first_ts else "",
                                  f.finding_id))  # fmt: skip
@@ -410,38 +411,17 @@ def _generates(st: _State, base: int) -> bool:
     return any(c.generate for c in st.corrs.values() for r in c.rules or [] if refs.get(r.reference) == base)
 
 
-def _execute(con: duckdb.DuckDBPyConnection, st: _State) -> dict[int, list[tuple[str, int, str | None, Any]]]:
+def _execute(data: SigmaData, st: _State) -> dict[int, list[tuple[str, int, str | None, Any]]]:
     """Run every group with rows in the case; rule index -> matched (sha256, rec_index, host, ts).
 
-    Groups run on a small thread pool (each on its own cursor): DuckDB releases the GIL while it
-    plans and scans, and planning a big group is single-threaded, so two groups at once use the
-    machine's cores. Results are merged by rule index, so the order of completion does not matter.
+    Results are merged by rule index, so the order in which the engine completes groups does not matter.
     """
     by_pred: dict[str, list[int]] = {}
     for i, p in st.preps.items():
         if i in st.sql:
             by_pred.setdefault(p.logsource.predicate or "", []).append(i)
-    jobs = []
-    for pred in sorted(by_pred):
-        group = st.groups.get(pred)
-        if group is None or not group.files:
-            continue
-        idxs = sorted(by_pred[pred])
-        cols: set[str] = set()  # the whole group's: its derived columns are shared by every chunk
-        for i in idxs:
-            cols |= st.sql[i][1]
-        if group.rows >= DISTINCT_ROWS:  # one job: it materialises the group once, then works per value
-            jobs.append((group, [(i, st.sql[i][0]) for i in idxs], cols))
-            continue
-        # one job per chunk, so the chunks of a big group (process_creation) run side by side
-        for start in range(0, len(idxs), CHUNK):
-            jobs.append((group, [(i, st.sql[i][0]) for i in idxs[start : start + CHUNK]], cols))
-    jobs.sort(key=lambda j: -len(j[1]))  # biggest first balances the pool
     out: dict[int, list[tuple[str, int, str | None, Any]]] = {}
-    workers = max(1, min(len(jobs), os.cpu_count() or 1, 4))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        results = list(pool.map(lambda j: run_group(con, *j), jobs))
-    for rows, failed in results:
+    for rows, failed in data.execute(plan_jobs(by_pred, st.groups, st.sql)):
         for i, reason in failed.items():
             st.status[i] = _status(st.loaded[i], "failed", reason, True)
         for sha, rec, host, ts, hits in rows:
@@ -511,7 +491,7 @@ def _rule_findings(lr: LoadedRule, rule: SigmaRule, rows: list[tuple[str, int, s
 
 
 # ---- correlations ---------------------------------------------------------------------------
-def _correlation_findings(case: Case, st: _State, i: int, corr: SigmaCorrelationRule,
+def _correlation_findings(data: SigmaData, st: _State, i: int, corr: SigmaCorrelationRule,
                           roots: list[Path]) -> list[Finding]:  # fmt: skip
     refs = _rule_index(st)
     events: list[CorrEvent] = []
@@ -523,7 +503,7 @@ def _correlation_findings(case: Case, st: _State, i: int, corr: SigmaCorrelation
         j = refs[r.reference]
         fields = [_alias(corr, f, r.reference) for f in group_by]
         vfield = _alias(corr, value_field, r.reference) if value_field else None
-        events.extend(_base_events(case, st, j, r.reference, fields, vfield))
+        events.extend(_base_events(data, st, j, r.reference, fields, vfield))
     out = []
     for hit in evaluate(corr, events):
         hosts = {e.host for e in hit.events}
@@ -548,7 +528,7 @@ def _alias(corr: SigmaCorrelationRule, fld: str, reference: str) -> str:
     return fld
 
 
-def _base_events(case: Case, st: _State, j: int, reference: str, fields: list[str],
+def _base_events(data: SigmaData, st: _State, j: int, reference: str, fields: list[str],
                  vfield: str | None) -> list[CorrEvent]:  # fmt: skip
     """Events base rule ``j`` matches, with its group-by and value fields."""
     prep = st.preps[j]
@@ -562,10 +542,8 @@ def _base_events(case: Case, st: _State, j: int, reference: str, fields: list[st
     for f in [*fields, *([vfield] if vfield else [])]:
         ref = resolve(f)
         exprs.append("NULL" if ref is None else f"CAST({ref.sql} AS VARCHAR)")
-    extra = "".join(f", {e}" for e in exprs)
-    sql = f"SELECT input_sha256, rec_index, host, ts{extra} FROM {group_from(group, used)} AS g WHERE {st.sql[j][0]}"
     out = []
-    for row in case.con.execute(sql).fetchall():
+    for row in data.select(group, used, exprs, st.sql[j][0]):
         sha, rec, host, ts = row[:4]
         vals = list(row[4:])
         value = vals.pop() if vfield else None

@@ -283,12 +283,22 @@ class Group:
 
 def case_groups(con: duckdb.DuckDBPyConnection, root: Path, predicates: Iterable[str]) -> dict[str, Group]:
     """For each log-source predicate: the case's part files and row count it selects."""
-    preds = sorted(set(predicates))
     parts = con.execute("SELECT path, source, channel FROM parts ORDER BY path").fetchall()
+    preds = sorted(set(predicates))
+    if not parts or not preds:
+        return {p: Group(p, [], 0) for p in preds}
+    return groups_from_stats(_stats(con), parts, root, preds)
+
+
+def groups_from_stats(
+    stats: pa.Table, parts: Sequence[tuple[str, Any, Any]], root: Path, predicates: Iterable[str]
+) -> dict[str, Group]:
+    """Groups from the statistics table (``stats_sql``'s result, whichever engine computed it) and
+    the catalogue's ``(path, source, channel)`` of every part."""
+    preds = sorted(set(predicates))
     out = {p: Group(p, [], 0) for p in preds}
     if not parts or not preds:
         return out
-    stats = _stats(con)
     scratch = duckdb.connect()
     scratch.register("stats", stats)
     cols = [c for c in PREDICATE_COLUMNS if c in stats.column_names]
@@ -313,10 +323,17 @@ def case_groups(con: duckdb.DuckDBPyConnection, root: Path, predicates: Iterable
     return out
 
 
+def stats_sql(present: Iterable[str]) -> str:
+    """The statistics query over ``events`` (rows per value of the predicate columns), given the
+    lower-cased names of the view's columns."""
+    have = set(present)
+    sel = ", ".join(c if c in have else f"NULL AS {c}" for c in PREDICATE_COLUMNS)
+    return f"SELECT {sel}, count(*) AS n FROM events GROUP BY ALL"
+
+
 def _stats(con: duckdb.DuckDBPyConnection) -> pa.Table:
     have = {r[0].lower() for r in con.execute("DESCRIBE events").fetchall()}
-    sel = ", ".join(c if c in have else f"NULL AS {c}" for c in PREDICATE_COLUMNS)
-    return con.sql(f"SELECT {sel}, count(*) AS n FROM events GROUP BY ALL").to_arrow_table()
+    return con.sql(stats_sql(have)).to_arrow_table()
 
 
 def group_schema(con: duckdb.DuckDBPyConnection, files: Sequence[str]) -> Schema:
@@ -330,8 +347,11 @@ def read_parquet(files: Sequence[str]) -> str:
     return "read_parquet([" + ", ".join(quote_str(f) for f in files) + "], union_by_name = true)"
 
 
-def group_from(group: Group, columns: Iterable[str]) -> str:
-    """The FROM source of a group's query: its files, the columns needed, missing predicate columns as NULL."""
+def group_from(group: Group, columns: Iterable[str], source: str | None = None) -> str:
+    """The FROM source of a group's query: its files, the columns needed, missing predicate columns as NULL.
+
+    ``source`` names a relation holding the group's files instead (another engine's view of them).
+    """
     assert group.schema is not None
     schema = group.schema
     want: dict[str, str] = {}
@@ -342,7 +362,7 @@ def group_from(group: Group, columns: Iterable[str]) -> str:
             want.setdefault(name.lower(), quote_ident(name))
         elif c in PREDICATE_COLUMNS or c in PROVENANCE:
             want.setdefault(c, f"NULL AS {c}")
-    base = f"(SELECT {', '.join(want.values())} FROM {read_parquet(group.files)})"
+    base = f"(SELECT {', '.join(want.values())} FROM {source or read_parquet(group.files)})"
     where = "" if group.predicate == TRUE else f" WHERE {group.predicate}"
     return f"(SELECT {', '.join(['*', *schema.derived_select()])} FROM {base} AS b{where})"
 

@@ -1,0 +1,130 @@
+"""Where the Sigma plan meets the data: the four things it asks of an engine.
+
+The plan (rules grouped by log-source predicate, converted for each group's columns, one scan per
+group in chunks, per-value evaluation on big groups, correlation windows over the base rules'
+events) is the same whichever engine runs it. It asks the engine for: the statistics that say
+which parts each group reads (``stats``), a group's columns (``schema``), the rows each chunk of
+rules matches (``execute``) and a base rule's events with extra fields (``select``, for
+correlations). ``DuckData`` answers from the case's DuckDB connection;
+``forensics.spark.sigma.SparkSigmaData`` from a Spark session over the same parts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import duckdb
+import pyarrow as pa
+
+from forensics.hunt.sigma.plan import (
+    CHUNK,
+    DISTINCT_ROWS,
+    Group,
+    Schema,
+    _stats,
+    group_from,
+    group_schema,
+    run_group,
+)
+
+# rows a group's rules matched: (input_sha256, rec_index, host, ts, hits) with hits the
+# comma-separated indexes of the rules that matched the row
+MatchRow = tuple[str, int, str | None, Any, str]
+
+
+@dataclass
+class GroupJob:
+    """Rules of one group run together: their (index, SQL) and every column the group's rules read."""
+
+    group: Group
+    terms: list[tuple[int, str]]
+    columns: set[str] = field(default_factory=set)
+
+
+class SigmaData(Protocol):
+    """What the Sigma plan asks of an engine."""
+
+    name: str
+
+    def stats(self) -> pa.Table:
+        """Rows per value of the predicate columns over all events (``plan.stats_sql``)."""
+        ...
+
+    def parts(self) -> list[tuple[str, Any, Any]]:
+        """``(path, source, channel)`` of every committed part, sorted by path."""
+        ...
+
+    def schema(self, files: Sequence[str]) -> Schema:
+        """Union columns (DuckDB type names) of a group's part files."""
+        ...
+
+    def execute(self, jobs: Sequence[GroupJob]) -> list[tuple[list[MatchRow], dict[int, str]]]:
+        """Per job: matched rows, and rules that failed with the reason."""
+        ...
+
+    def select(self, group: Group, used: set[str], extra: Sequence[str], where: str) -> list[tuple[Any, ...]]:
+        """``input_sha256, rec_index, host, ts`` and ``extra`` of the group's rows where ``where`` holds."""
+        ...
+
+
+def plan_jobs(by_pred: dict[str, list[int]], groups: dict[str, Group],
+              sql: dict[int, tuple[str, set[str]]]) -> list[GroupJob]:  # fmt: skip
+    """The scans of a hunt: a big group as one job (it materialises once, then works per value),
+    a small one in chunks that can run side by side; biggest first, which balances a pool."""
+    jobs: list[GroupJob] = []
+    for pred in sorted(by_pred):
+        group = groups.get(pred)
+        if group is None or not group.files:
+            continue
+        idxs = sorted(by_pred[pred])
+        cols: set[str] = set()  # the whole group's: its derived columns are shared by every chunk
+        for i in idxs:
+            cols |= sql[i][1]
+        if group.rows >= DISTINCT_ROWS:
+            jobs.append(GroupJob(group, [(i, sql[i][0]) for i in idxs], cols))
+            continue
+        for start in range(0, len(idxs), CHUNK):
+            jobs.append(GroupJob(group, [(i, sql[i][0]) for i in idxs[start : start + CHUNK]], cols))
+    jobs.sort(key=lambda j: -len(j.terms))
+    return jobs
+
+
+class DuckData:
+    """The Sigma plan on the case's DuckDB connection."""
+
+    name = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, root: Path) -> None:
+        self.con = con
+        self.root = root
+
+    def stats(self) -> pa.Table:
+        """See ``SigmaData.stats``."""
+        return _stats(self.con)
+
+    def parts(self) -> list[tuple[str, Any, Any]]:
+        """See ``SigmaData.parts``."""
+        return [tuple(r) for r in self.con.execute("SELECT path, source, channel FROM parts ORDER BY path").fetchall()]  # type: ignore[misc]
+
+    def schema(self, files: Sequence[str]) -> Schema:
+        """See ``SigmaData.schema``."""
+        return group_schema(self.con, files)
+
+    def execute(self, jobs: Sequence[GroupJob]) -> list[tuple[list[MatchRow], dict[int, str]]]:
+        """Groups on a small thread pool, each on its own cursor: DuckDB releases the GIL while it
+        plans and scans, and planning a big group is single-threaded, so two groups at once use the
+        machine's cores."""
+        workers = max(1, min(len(jobs), os.cpu_count() or 1, 4))
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            return list(pool.map(lambda j: run_group(self.con, j.group, j.terms, j.columns), jobs))
+
+    def select(self, group: Group, used: set[str], extra: Sequence[str], where: str) -> list[tuple[Any, ...]]:
+        """See ``SigmaData.select``."""
+        cols = "".join(f", {e}" for e in extra)
+        sql = f"SELECT input_sha256, rec_index, host, ts{cols} FROM {group_from(group, used)} AS g WHERE {where}"
+        return self.con.execute(sql).fetchall()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import forensics.hunt.sigma.engine as engine
+import forensics.hunt.sigma.data as data
 import forensics.hunt.sigma.plan as plan
 from forensics.hunt.sigma import run_sigma
 from forensics.ingest.runner import ingest_paths
@@ -30,7 +30,7 @@ def test_per_value_evaluation_gives_the_same_findings_as_per_row(
     rules = shared_data / "sigma" / "rules" / "windows"
     per_row = _findings(tmp_path / "case", rules)
     monkeypatch.setattr(plan, "DISTINCT_ROWS", 0)  # every group takes the per-value path
-    monkeypatch.setattr(engine, "DISTINCT_ROWS", 0)
+    monkeypatch.setattr(data, "DISTINCT_ROWS", 0)
     per_value = _findings(tmp_path / "case", rules)
     assert len(per_row) > 50
     assert per_value == per_row

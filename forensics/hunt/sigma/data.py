@@ -109,7 +109,8 @@ class DuckData:
 
     def parts(self) -> list[tuple[str, Any, Any]]:
         """See ``SigmaData.parts``."""
-        return [tuple(r) for r in self.con.execute("SELECT path, source, channel FROM parts ORDER BY path").fetchall()]  # type: ignore[misc]
+        rows = self.con.execute("SELECT path, source, channel FROM parts ORDER BY path").fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def schema(self, files: Sequence[str]) -> Schema:
         """See ``SigmaData.schema``."""

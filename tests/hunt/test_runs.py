@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,29 @@ def test_a_hunt_failing_half_way_leaves_no_run_and_no_staging(tmp_path: Path) ->
         run_hunt(case, HuntOptions(sigma=[rules]))
     assert sorted(p.name for p in (case_dir / "findings" / "runs").iterdir()) == ["0001"]
     assert _ids(case_dir) == _ids(case_dir, "0001") != []
+
+
+def test_timeline_report_and_export_say_which_run_and_take_run(tmp_path: Path) -> None:
+    from forensics.bundle.casefile import CaseDetails
+    from forensics.bundle.export import export_bundle
+
+    case_dir = _case(tmp_path)
+    with Case.open(case_dir) as case:
+        second = run_hunt(case, HuntOptions(), argv=["hunt"])
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["report", str(case_dir), "--run", "1", "--out", str(tmp_path / "r1.html"), "--no-raw"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "findings of hunt run 0001" in (tmp_path / "r1.html").read_text() and "hunt run 0001" in res.stderr
+    res = runner.invoke(app, ["timeline", str(case_dir), "--out", str(tmp_path / "t.csv")])
+    assert res.exit_code == 0 and f"findings of hunt run {second.run_id}" in res.stderr
+    details = CaseDetails(fir_number="1/2025", tlp="RED")
+    for run, want in ((None, second.run_id), ("0001", "0001")):
+        out = tmp_path / f"b-{want}.zip"
+        got = export_bundle(case_dir, out, details, run=run, record_custody=False)
+        with zipfile.ZipFile(out) as zf:
+            manifest = json.loads(zf.read("MANIFEST.json"))
+            findings = json.loads(zf.read("findings/findings.json"))
+        assert got.run == want and manifest["hunt_run"]["run_id"] == want
+        assert sorted(f["finding_id"] for f in findings) == _ids(case_dir, want)

@@ -54,7 +54,13 @@ class RunInfo:
 
 @contextmanager
 def staged_run(case: Case) -> Iterator[Path]:
-    """A staging folder for a new run; removed with everything in it unless ``commit_run`` moved it."""
+    """A staging folder for a new run; removed with everything in it unless ``commit_run`` moved it.
+
+    Staging folders already there are what a killed hunt left (the writable connection we hold
+    keeps any other hunt of this case out): never committed, so nothing of a run; removed.
+    """
+    for stale in (case.root / RUNS_DIR).glob(".staging-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     staging = case.root / RUNS_DIR / f".staging-{uuid.uuid4().hex}"
     staging.mkdir(parents=True)
     try:

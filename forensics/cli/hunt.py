@@ -18,6 +18,8 @@ from forensics.hunt.engine import (
     HuntOptions,
     HuntSummary,
     HuntUsageError,
+    evidence_iocs,
+    prepare_hunt,
     remember_evidence_iocs,
     run_hunt,
 )
@@ -199,28 +201,40 @@ def hunt(
         yara_timeout=yara_timeout,
         fail_on=fail_on.lower() if fail_on is not None else None,
     )
-    problems = options.problems()  # before anything is ingested or written
-    for p in problems:
-        err.print(f"error: {p}", markup=False, highlight=False)
-    if problems:
-        raise typer.Exit(2)
+    case_dir, raw = _resolve_case(targets, case)
+    try:
+        options.evidence = evidence_iocs(case_dir, raw)
+    except ForensicsError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
+    for folder in options.evidence:
+        err.print(f"using IOC lists and YARA rules that came with the evidence: {folder}")
+    try:  # every path given checked and loaded before anything is ingested or written
+        prepared = prepare_hunt(options, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+    except HuntUsageError as exc:
+        for problem in str(exc).split("; "):
+            err.print(f"error: {problem}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
     from forensics.case_outputs import write_case_outputs  # report, story, timeline: only here
 
-    case_dir, raw = _resolve_case(targets, case)
     if raw:
         if tz is not None:
             check_zone(tz)
         _ingest(case_dir, raw, ParseContext(tz=tz, host=host, reference_year=year))
     try:
         with Case.open(case_dir) as c:
-            options.evidence = remember_evidence_iocs(c, raw)
-            for folder in options.evidence:
-                err.print(f"using IOC lists and YARA rules that came with the evidence: {folder}")
-            summary = run_hunt(c, options, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"), argv=sys.argv)
+            remember_evidence_iocs(c, options.evidence)
+            summary = run_hunt(
+                c,
+                options,
+                progress=lambda msg: err.print(f"[dim]{msg}[/dim]"),
+                argv=sys.argv,
+                prepared=prepared,
+            )
             _report(summary, json, top)
             if outputs:
                 written = write_case_outputs(c, summary.run_id)
-    except HuntUsageError as exc:
+    except HuntUsageError as exc:  # every Sigma rule given failed: nothing of the hunt was kept
         err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
     except ForensicsError as exc:

@@ -53,7 +53,7 @@ from forensics.hunt.yara_scan import (
     scan_event_text,
     scan_files,
 )
-from forensics.store import RUN_FILE, Case
+from forensics.store import DB_NAME, RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -188,34 +188,53 @@ class HuntSummary:
 
 
 @dataclass
-class _Loaded:
-    """The rule kinds that load before anything runs (Sigma loads inside its own run)."""
+class Prepared:
+    """SQL hunts, IOC documents and YARA rules loaded before anything is ingested or run (Sigma
+    loads inside its own run), with the files read and what became of them."""
 
     sql: list[SqlHunt]
     iocs: IocSet
     yara: YaraRules | None
+    used: list[dict[str, Any]]  # run.json ``files`` entries, in the order read
+    outcomes: list[Outcome]  # SQL files that failed to parse (IOC and YARA outcomes travel with them)
 
 
 def _noop(_: str) -> None:
     return None
 
 
-def run_hunt(
-    case: Case, options: HuntOptions, progress: Progress = _noop, *, argv: Sequence[str] | None = None
-) -> HuntSummary:
-    """Run every kind of detection in one pass and keep the result as a new run of the case.
+def prepare_hunt(options: HuntOptions, progress: Progress = _noop) -> Prepared:
+    """Check the paths given and load SQL hunts, IOC documents and YARA rules, touching no case.
 
-    Raises ``HuntUsageError`` — with nothing written — when a path given in ``options`` does not
-    exist or holds nothing usable. ``argv`` is the command recorded in the run and the custody
-    log (default: this process's ``sys.argv``).
+    Raises ``HuntUsageError`` when a path given does not exist, holds no file of its kind, or
+    holds nothing usable once loaded (no hunt parsed, no indicator read, no YARA file compiled)
+    — so a command can refuse before it ingests or writes anything.
     """
     problems = options.problems() if options.strict else []
     if problems:
         raise HuntUsageError("; ".join(problems))
+    return _load(options, progress)
+
+
+def run_hunt(
+    case: Case,
+    options: HuntOptions,
+    progress: Progress = _noop,
+    *,
+    argv: Sequence[str] | None = None,
+    prepared: Prepared | None = None,
+) -> HuntSummary:
+    """Run every kind of detection in one pass and keep the result as a new run of the case.
+
+    Raises ``HuntUsageError`` — with nothing written — when a path given in ``options`` does not
+    exist or holds nothing usable. ``prepared`` is ``prepare_hunt(options)`` when the caller
+    checked before (default: prepared here). ``argv`` is the command recorded in the run and the
+    custody log (default: this process's ``sys.argv``).
+    """
     started = now_utc()
-    summary = HuntSummary(case=case.root, findings=[], outcomes=[])
+    loaded = prepared if prepared is not None else prepare_hunt(options, progress)
+    summary = HuntSummary(case=case.root, findings=[], outcomes=list(loaded.outcomes), used=list(loaded.used))
     case.con.execute("SET TimeZone = 'UTC'").fetchall()  # date_trunc and fetched timestamps in UTC
-    loaded = _load(options, summary, progress)
     with staged_run(case) as staging:
         _sigma(case, options, summary, progress, staging)
         _sql(case, loaded.sql, summary, progress)
@@ -295,19 +314,32 @@ def record_hunt(case: Case, summary: HuntSummary, argv: Sequence[str]) -> dict[s
     )  # fmt: skip
 
 
-def remember_evidence_iocs(case: Case, raw: Sequence[Path]) -> list[Path]:
-    """IOC lists and YARA rules that came with the evidence (an ``iocs/`` folder at the top of an
-    input folder), remembered in the case so hunting the case later uses them too; those still there."""
-    found = [(t / "iocs").resolve() for t in raw if (t / "iocs").is_dir()]
+def evidence_iocs(case_dir: Path, raw: Sequence[Path]) -> list[Path]:
+    """IOC lists and YARA rules that came with the evidence: an ``iocs/`` folder at the top of an
+    input folder, and those remembered in the case from earlier hunts — the ones still there.
+    Reads the case only (it may not exist yet)."""
+    found = {(t / "iocs").resolve() for t in raw if (t / "iocs").is_dir()}
+    known: list[Path] = []
+    if (case_dir / DB_NAME).is_file():
+        with Case.open(case_dir, read_only=True) as case:
+            known = _remembered(case)
+    return [p for p in sorted({*known, *found}) if p.is_dir()]
+
+
+def _remembered(case: Case) -> list[Path]:
     rows = case.con.execute("SELECT value FROM meta WHERE key = ?", [EVIDENCE_IOCS_KEY]).fetchall()
-    known = [Path(p) for p in json.loads(rows[0][0])] if rows else []
-    merged = sorted({*known, *found})
-    if merged != known and not case.read_only:
+    return [Path(p) for p in json.loads(rows[0][0])] if rows else []
+
+
+def remember_evidence_iocs(case: Case, folders: Sequence[Path]) -> None:
+    """Remember evidence IOC folders in the case, so hunting the case later uses them too."""
+    known = _remembered(case)
+    merged = sorted({*known, *folders})
+    if merged != known:
         case.con.execute(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)",
             [EVIDENCE_IOCS_KEY, json.dumps([str(p) for p in merged])],
         )
-    return [p for p in merged if p.is_dir()]
 
 
 def replay(
@@ -427,25 +459,26 @@ def _require_usable(option: str, given: Iterable[Path], usable: Sequence[str | P
 # ---- loading and running each kind ---------------------------------------------------------------
 
 
-def _load(options: HuntOptions, summary: HuntSummary, progress: Progress) -> _Loaded:
-    """Load SQL hunts, IOC documents and YARA rules (before anything runs: a path given that holds
-    nothing usable stops the hunt here, reported with the loaders' reasons)."""
+def _load(options: HuntOptions, progress: Progress) -> Prepared:
+    """Load SQL hunts, IOC documents and YARA rules (a path given that holds nothing usable stops
+    the hunt here, reported with the loaders' reasons)."""
+    used: list[dict[str, Any]] = []
     dirs = ([DEFAULT_QUERIES] if options.default_queries and DEFAULT_QUERIES.is_dir() else []) + list(
         options.queries
     )
-    summary.used.extend(_file_entry("sql", f, options) for f in _sql_files(dirs))
+    used.extend(_file_entry("sql", f, options) for f in _sql_files(dirs))
     hunts, problems = load_hunts(dirs) if dirs else ([], [])
     ioc_paths = list(options.iocs) + [p for p in options.evidence if next(_ioc_files([p]), None)]
     if options.default_iocs and DEFAULT_IOCS.is_dir():
         ioc_paths.insert(0, DEFAULT_IOCS)
-    summary.used.extend(_file_entry("ioc", f, options) for f in _ioc_files(ioc_paths))
+    used.extend(_file_entry("ioc", f, options) for f in _ioc_files(ioc_paths))
     iocs = load_ioc_paths(ioc_paths)
     yara_paths = list(options.yara) + [p for p in options.evidence if next(_yara_candidates([p]), None)]
     if options.default_iocs and DEFAULT_IOCS.is_dir() and next(_yara_candidates([DEFAULT_IOCS]), None):
         yara_paths.insert(0, DEFAULT_IOCS)
     rules = None
     if yara_paths:
-        summary.used.extend(_file_entry("yara", f, options) for f in _yara_candidates(yara_paths))
+        used.extend(_file_entry("yara", f, options) for f in _yara_candidates(yara_paths))
         rules = compile_rules(yara_paths)
     if options.strict:
         _require_usable("--queries", options.queries, [h.path for h in hunts], "no hunt parsed")
@@ -463,11 +496,10 @@ def _load(options: HuntOptions, summary: HuntSummary, progress: Progress) -> _Lo
                 {ns: options.alias(p) for ns, p in rules.files.items()},
                 _aliased(rules.outcomes, options),
             )
-    summary.outcomes.extend(problems)
     progress(
         f"loaded: {len(hunts)} SQL hunts, {len(iocs)} indicators, {rules.compiled if rules else 0} YARA file(s)"
     )
-    return _Loaded(hunts, iocs, rules)
+    return Prepared(hunts, iocs, rules, used, problems)
 
 
 def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress, folder: Path) -> None:

@@ -213,3 +213,17 @@ def test_timeline_report_and_export_say_which_run_and_take_run(tmp_path: Path) -
             findings = json.loads(zf.read("findings/findings.json"))
         assert got.run == want and manifest["hunt_run"]["run_id"] == want
         assert sorted(f["finding_id"] for f in findings) == _ids(case_dir, want)
+
+
+def test_raw_inputs_are_not_ingested_when_a_rule_path_holds_nothing_usable(tmp_path: Path) -> None:
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    (evidence / "auth.log").write_text(
+        "Mar  5 09:00:00 web01 sshd[1]: Accepted password for bob from 10.0.0.5 port 2 ssh2\n"
+    )
+    broken = tmp_path / "broken.yar"
+    broken.write_text("rule x { condition: nope }")
+    case_dir = tmp_path / "case"
+    res = CliRunner().invoke(app, ["hunt", str(evidence), "--case", str(case_dir), "--yara", str(broken)])
+    assert res.exit_code == 2 and "holds nothing usable" in res.stderr, res.output
+    assert not case_dir.exists()  # refused before ingest

@@ -193,12 +193,6 @@ def run_list(unit: ListUnit) -> Listing:
     kind = image_kind(path)
     scratch = Path(unit.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
-    if kind == "ex01":
-        why = (
-            "EWF version 2 (Ex01) is not read by dissect.evidence (EWF version 1 only): convert it with "
-            "libewf's ewfexport to E01 or raw and run the batch on that"
-        )
-        return Listing(unit.unit_id, unit.spec.path, kind, 0, (), ImageContext(), (), why, 0.0)
     try:
         with OpenImage(path) as img:
             context = image_context(img)
@@ -319,7 +313,13 @@ def run_hash(unit: HashUnit) -> ImageDigest:
         files = hash_files(path)
     except OSError as exc:
         return ImageDigest(unit.unit_id, unit.spec.path, None, error=f"cannot read image: {exc}")
-    acq = acquisition_hashes(path)
+    try:
+        acq = acquisition_hashes(path)
+    except OSError as exc:  # an Ex01 libewf cannot open: its files' hashes still stand
+        check = Verification("unreadable", f"the acquisition's hashes cannot be read: {exc}")
+        return ImageDigest(
+            unit.unit_id, unit.spec.path, files, {}, Acquisition(), check, None, time.perf_counter() - start
+        )
     expected = (unit.spec.expected_hash or "").lower() or None
     media: dict[str, str] = {}
     if image_kind(path) == "raw":

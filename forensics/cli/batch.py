@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import inspect
 import sys
+import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,25 +26,110 @@ from forensics.ingest.base import ParseContext
 
 HELP = """Ingest many disk images into one case: a folder of images, or a CSV/YAML manifest.
 
-Images (E01, VMDK, VHD, VHDX, qcow2, raw dd) are opened read-only through dissect, never
+Images (E01, Ex01, VMDK, VHD, VHDX, qcow2, raw dd) are opened read-only through dissect, never
 mounted. From each, the event logs under Windows/System32/winevt/Logs and /var/log (and
 deleted event logs still in the NTFS MFT) are ingested with their provenance: image, volume,
 path, inode / MFT entry, SHA-256. The host name and zone come from the image (SYSTEM hive,
 /etc/hostname, /etc/timezone). Images run in parallel; each one's state is kept in the case,
 so a batch that was stopped (even killed) continues where it stopped when run again, with
-the same rows an uninterrupted run gives. One bad image never stops the others.
+the same rows an uninterrupted run gives. One bad image never stops the others. With --hunt
+the case is then hunted as `forensics hunt CASE` would, with the hunt options given here
+(--sigma, --queries, --iocs, --yara and the rest), kept as a run of the case.
 
 Manifest columns: path, host, tz, collector, collected, hash (expected MD5/SHA-1/SHA-256).
 
 Exit codes: 0 all images done and clean; 3 an image failed or an input had a problem; 1 error; 2 usage.
 
-Example: forensics batch /evidence/images --case cases/dims --hunt
+Example: forensics batch /evidence/images --case cases/dims --hunt --sigma sigma/rules --iocs certin.txt
 """
 
 
+# the hunt's own options that batch does not pass: it has its own (--case, --tz, --year, --json)
+# or they concern inputs the hunt would ingest itself (targets, --host)
+_HUNT_NOT_PASSED = frozenset({"targets", "case", "tz", "year", "host", "json"})
+HUNT_PANEL = "Hunt options (with --hunt; as forensics hunt)"
+
+
 def register(app: typer.Typer) -> None:
-    """Add the ``batch`` command."""
-    app.command("batch", help=HELP)(batch)
+    """Add the ``batch`` command, with the hunt's options for ``--hunt``."""
+    app.command("batch", help=HELP)(batch_command())
+
+
+def hunt_parameters() -> list[inspect.Parameter]:
+    """``forensics hunt``'s options, as keyword parameters of ``batch`` under their own help panel.
+
+    Taken from the hunt command itself, so every option the hunt gains (rule selection,
+    tuning) is there with ``--hunt`` too, spelt and checked the same way.
+    """
+    from forensics.cli.hunt import hunt as hunt_command
+
+    hints = typing.get_type_hints(hunt_command, include_extras=True)
+    params = []
+    for p in inspect.signature(hunt_command).parameters.values():
+        if p.name in _HUNT_NOT_PASSED:
+            continue
+        annotation = hints[p.name]
+        if typing.get_origin(annotation) is Annotated:
+            base, *meta = typing.get_args(annotation)
+            meta = [_in_panel(m) for m in meta]
+            annotation = Annotated[(base, *meta)]  # type: ignore[valid-type]
+        params.append(p.replace(annotation=annotation, kind=inspect.Parameter.KEYWORD_ONLY))
+    return params
+
+
+def _flag(name: str) -> str:
+    """The command-line spelling of the hunt option ``name`` (``yara_dirs`` -> ``--yara``)."""
+    from forensics.cli.hunt import hunt as hunt_command
+
+    meta = typing.get_args(typing.get_type_hints(hunt_command, include_extras=True)[name])[1:]
+    for m in meta:
+        # in Annotated, typer.Option("--yara") keeps the name as its first argument (``default``)
+        first = getattr(m, "default", None)
+        spelt = [first] if isinstance(first, str) else []
+        decls = [d for d in [*spelt, *(getattr(m, "param_decls", None) or ())] if d.startswith("--")]
+        if decls:
+            return str(decls[0]).split("/")[0]
+    return "--" + name.replace("_", "-")
+
+
+def _in_panel(meta: object) -> object:
+    if isinstance(meta, typer.models.OptionInfo):
+        meta = copy.copy(meta)
+        meta.rich_help_panel = HUNT_PANEL
+    return meta
+
+
+def batch_command() -> Callable[..., None]:
+    """``batch`` with the hunt's options added to its signature (what Typer reads)."""
+    own = inspect.signature(batch)
+    own_hints = typing.get_type_hints(batch, include_extras=True)
+    own_params = [
+        p.replace(annotation=own_hints[p.name]) for p in own.parameters.values() if p.name != "hunt_options"
+    ]
+    extra = hunt_parameters()
+    clash = {p.name for p in own_params} & {p.name for p in extra}
+    if clash:  # a new hunt option with a batch option's name: say so rather than shadow one
+        raise RuntimeError(f"batch and hunt both have options {sorted(clash)}: add them to _HUNT_NOT_PASSED")
+    defaults = {p.name: p.default for p in extra}
+
+    def command(**kwargs: Any) -> None:
+        hunt_options = {k: kwargs.pop(k) for k in list(kwargs) if k in defaults}
+        given = [_flag(k) for k, v in hunt_options.items() if v != defaults[k] and v not in (None, [])]
+        if given and not kwargs.get("hunt"):
+            err.print(
+                f"error: {', '.join(given)}: hunt options, given without --hunt",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        batch(**kwargs, hunt_options=hunt_options)
+
+    params = [*own_params, *extra]
+    command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    command.__doc__ = batch.__doc__
+    command.__name__ = "batch"
+    return command
 
 
 def batch(
@@ -66,10 +155,14 @@ def batch(
         bool, typer.Option("--hunt", help="Run the hunt and write its outputs when ingest completes.")
     ] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    hunt_options: dict[str, Any] | None = None,
 ) -> None:
-    """Ingest a folder or manifest of disk images into one case."""
+    """Ingest a folder or manifest of disk images into one case (``hunt_options``: for ``--hunt``)."""
     if tz is not None:
         check_zone(tz)
+    hunt_options = hunt_options or {}
+    if hunt:
+        _check_hunt_paths(hunt_options)  # a mistyped --sigma fails now, not after the night's batch
     try:
         specs = specs_from(target)
     except (ForensicsError, OSError) as exc:
@@ -85,7 +178,7 @@ def batch(
     else:
         render(summary)
     if hunt:
-        _hunt(case, json)
+        _hunt(case, json, hunt_options)
     if not summary.clean:
         raise typer.Exit(EXIT_PROBLEMS)
 
@@ -131,13 +224,25 @@ def render(s: BatchSummary) -> None:
     out.print(t)
 
 
-def _hunt(case: Path, json: bool) -> None:
-    """Hunt the case as ``forensics hunt CASE`` does (its outputs written into the case)."""
+def _check_hunt_paths(options: dict[str, Any]) -> None:
+    """Exit 2 when a path given to a hunt option does not exist (the hunt checks the rest)."""
+    missing = []
+    for name, value in options.items():
+        for p in value if isinstance(value, list) else [value]:
+            if isinstance(p, Path) and not p.exists():
+                missing.append(f"{_flag(name)} {p}")
+    if missing:
+        err.print(f"error: no such file or folder: {', '.join(missing)}", markup=False, highlight=False)
+        raise typer.Exit(2)
+
+
+def _hunt(case: Path, json: bool, options: dict[str, Any]) -> None:
+    """Hunt the case as ``forensics hunt CASE`` does with the same options (run and outputs kept in the case)."""
     from forensics.cli.hunt import hunt as hunt_command
 
     err.print(f"hunting {case} ...")
     try:
-        hunt_command(targets=[case], json=json)
+        hunt_command(targets=[case], json=json, **options)
     except typer.Exit as exc:
         if exc.exit_code not in (0, None):
             sys.exit(exc.exit_code)

@@ -104,7 +104,7 @@ def acquisition_hashes(image: Path) -> Acquisition:
     """Hashes the acquisition recorded: EWF hash/digest sections, then logs beside the image."""
     hashes: dict[str, str] = {}
     sources: dict[str, str] = {}
-    for algo, value, where in [*_ewf_sections(image), *_side_logs(image)]:
+    for algo, value, where in [*_ewf_sections(image), *_ewf2_sections(image), *_side_logs(image)]:
         if algo not in hashes and value.strip("0"):
             hashes[algo] = value.lower()
             sources[algo] = where
@@ -139,6 +139,20 @@ def _ewf_sections(image: Path) -> list[tuple[str, str, str]]:
                     break
                 offset = nxt
     return out
+
+
+def _ewf2_sections(image: Path) -> list[tuple[str, str, str]]:
+    """MD5 and SHA-1 hash sections of an EWF2 (Ex01) image, as libewf reads them."""
+    with image.open("rb") as fh:
+        if fh.read(8) not in (b"EVF2\r\n\x81\x00", b"LEF2\r\n\x81\x00"):
+            return []
+    from forensics.images.ewf2 import Ex01Stream
+
+    stream = Ex01Stream(image)
+    try:
+        return [(algo, value, f"{image.name} {algo} hash section") for algo, value in stream.hashes().items()]
+    finally:
+        stream.close()
 
 
 def _side_logs(image: Path) -> list[tuple[str, str, str]]:

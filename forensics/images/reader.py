@@ -116,13 +116,12 @@ class OpenImage:
     """An image opened read-only: its volumes with file systems, and their files."""
 
     def __init__(self, path: Path) -> None:
-        from dissect.target import Target
         from dissect.target.exceptions import TargetError
 
         _quiet_dissect()
         self.path = path
         try:
-            target = Target.open(path, apply=False)
+            target = _open_target(path)
             target.disks.apply()
             target.volumes.apply()
             target.filesystems.apply()
@@ -213,6 +212,24 @@ class OpenImage:
             return fs.get(path).open()  # type: ignore[no-any-return]
         except read_errors(KeyError) as exc:
             raise ImageError(f"cannot open {volume}:{path} in {self.path}: {exc}") from exc
+
+
+def _open_target(path: Path) -> Any:
+    """A dissect Target over the image, its disks mapped but nothing applied yet."""
+    from dissect.target import Target
+
+    from forensics.images.detect import image_kind
+
+    if image_kind(path) != "ex01":
+        return Target.open(path, apply=False)
+    # EWF2: dissect.evidence reads EWF1 only; libewf reads the media and dissect the rest
+    from dissect.target.containers.raw import RawContainer
+
+    from forensics.images.ewf2 import Ex01Stream
+
+    target = Target(path)
+    target.disks.add(RawContainer(Ex01Stream(path)))
+    return target
 
 
 def _label(fs: Any) -> str | None:

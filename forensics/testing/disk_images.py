@@ -5,7 +5,9 @@ A Linux root is an ext4 volume filled by ``mkfs.ext4 -d``; a Windows system volu
 filled through libntfs-3g (``forensics.testing.ntfs_writer``) or FAT filled by ``mtools``; a
 ``SYSTEM`` hive names the Windows computer and its zone. Volumes go into an MBR-partitioned
 raw disk, which ``qemu-img convert`` turns into VMDK, VHD, VHDX or qcow2 and ``ewfacquire``
-into an EnCase image (E01, or Ex01 with ``ewf_format="encase7-v2"``).
+into an EnCase image: E01 with Debian's, Ex01 (EWF2) with ``ewf_format="encase7-v2"`` and
+libewf's current ``ewfacquire`` — Debian's (20140813) accepts ``encase7-v2`` but still writes
+EWF1, so ``.ci/build-ewftools`` builds the current one from the libewf-python source package.
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ FIRST_LBA = 2048  # partitions start at 1 MiB, as fdisk places them
 QEMU_FORMATS = {"vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "qcow2": "qcow2"}
 # MBR partition type per file system
 _MBR_TYPE = {"ntfs": 0x07, "fat": 0x0C, "ext4": 0x83, "xfs": 0x83}
+# where .ci/build-ewftools puts libewf's current tools (an EWF2-writing ewfacquire)
+EWFTOOLS_DIR = Path(os.environ.get("FORENSICS_EWFTOOLS", "/opt/libewf-tools/bin"))
 # a fixed time for everything the tools stamp, so the same inputs build the same image bytes
 FAKE_TIME = "1700000000"
 
@@ -46,8 +50,8 @@ class Volume:
     deleted: tuple[str, ...] = ()  # NTFS only: files written then deleted
 
 
-def tools_missing(kinds: Iterable[str] = ("ntfs", "fat", "ext4", "xfs", "qemu", "ewf")) -> list[str]:
-    """The Debian commands a build of these kinds needs and this machine lacks."""
+def tools_missing(kinds: Iterable[str] = ("ntfs", "fat", "ext4", "xfs", "qemu", "ewf", "ewf2")) -> list[str]:
+    """The commands a build of these kinds needs and this machine lacks."""
     need = {
         "ntfs": ["mkntfs"],
         "fat": ["mkfs.fat", "mcopy", "mmd"],
@@ -55,6 +59,7 @@ def tools_missing(kinds: Iterable[str] = ("ntfs", "fat", "ext4", "xfs", "qemu", 
         "xfs": ["mkfs.xfs"],
         "qemu": ["qemu-img"],
         "ewf": ["ewfacquire"],
+        "ewf2": [str(EWFTOOLS_DIR / "ewfacquire")],
     }
     path = os.environ.get("PATH", "") + ":/usr/sbin:/sbin"
     return [cmd for k in kinds for cmd in need[k] if shutil.which(cmd, path=path) is None]
@@ -182,11 +187,21 @@ def _sparse_copy(src: IO[bytes], dst: IO[bytes]) -> None:
             dst.write(block)
 
 
-def convert(raw: Path, kind: str, out: Path, *, ewf_format: str = "encase6") -> Path:
+def convert(
+    raw: Path,
+    kind: str,
+    out: Path,
+    *,
+    ewf_format: str = "encase6",
+    compression: str = "deflate:fast",
+    segment_bytes: int | None = None,
+) -> Path:
     """``raw`` as a VMDK / VHD / VHDX / qcow2 (qemu-img) or E01 / Ex01 (ewfacquire) at ``out``.
 
     For EWF, ``out`` names the first segment (``x.E01`` / ``x.Ex01``); ewfacquire also writes
     its log (``x.E01.txt`` style, with the acquisition's MD5 and SHA-1) beside it.
+    ``compression`` is ewfacquire's ``-c`` (``deflate:none`` stores chunks as they are) and
+    ``segment_bytes`` its ``-S`` (split into several segment files).
     """
     if kind in QEMU_FORMATS:
         _run(["qemu-img", "convert", "-q", "-f", "raw", "-O", QEMU_FORMATS[kind], str(raw), str(out)])
@@ -194,15 +209,21 @@ def convert(raw: Path, kind: str, out: Path, *, ewf_format: str = "encase6") -> 
     if kind == "ewf":
         target = out.with_suffix("")
         log = out.parent / f"{out.name}.txt"
+        tool = str(EWFTOOLS_DIR / "ewfacquire") if ewf_format.endswith("-v2") else "ewfacquire"
+        extra = ["-S", str(segment_bytes)] if segment_bytes else []
         _run(
-            ["ewfacquire", "-u", "-q", "-t", str(target), "-f", ewf_format, "-c", "deflate:fast",
+            [tool, "-u", "-q", "-t", str(target), "-f", ewf_format, "-c", compression,
              "-d", "sha1", "-C", "case-1", "-D", "test image", "-E", "ev-1", "-e", "tests",
-             "-N", "built by forensics.testing.disk_images", "-l", str(log), str(raw)],
+             "-N", "built by forensics.testing.disk_images", "-l", str(log), *extra, str(raw)],
             stdin=subprocess.DEVNULL,
         )  # fmt: skip
-        made = sorted(out.parent.glob(target.name + ".[Ee]*[0-9]"))
+        made = sorted(out.parent.glob(target.name + out.suffix[:-2] + "??"))  # x.E01 / x.Ex01, x.Ex02, ...
         if not made:
             raise RuntimeError(f"ewfacquire wrote no segment for {out}")
+        with made[0].open("rb") as fh:
+            magic = fh.read(4)
+        if ewf_format.endswith("-v2") and magic != b"EVF2":
+            raise RuntimeError(f"{tool} wrote EWF1 ({magic!r}) for {ewf_format}: it is too old for EWF2")
         if made[0] != out:
             made[0].rename(out)
         return out

@@ -6,9 +6,10 @@ ordinary ingest reads directly; an image's rows must equal its twin's.
 
 from __future__ import annotations
 
+import random
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from imagekit import DELETED_LOG, LINUX_LOGS, WINDOWS_LOGS
 
 from forensics.testing import disk_images as di
+from forensics.testing.disk_images import MiB
 from forensics.testing.ntfs_writer import available as ntfs_available
 
 
@@ -61,6 +63,7 @@ def built(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     for kind in ("vmdk", "vhd", "vhdx", "qcow2"):
         images[kind] = di.convert(win_raw, kind, work / f"win.{kind}")
     images["e01"] = di.convert(win_raw, "ewf", work / "win.E01")
+    images["ex01"] = di.convert(win_raw, "ewf", work / "win.Ex01", ewf_format="encase7-v2")
 
     fat_tree = work / "fat-tree"
     for p in evtx[:2]:
@@ -80,6 +83,11 @@ def built(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(src, target)  # keeps the mtime, as mkfs.ext4 -d does: yearless syslog reads it
     lin_raw = di.build_disk([lin], work / "lin.raw")
+    filler = work / "filler.bin"
+    filler.write_bytes(random.Random(16).randbytes(3 * MiB))
+    lin_big_raw = di.build_disk(
+        [replace(lin, files=(*lin.files, ("/opt/filler.bin", filler)))], work / "lin-big.raw"
+    )
     xfs = di.linux_volume(logs, hostname="lnx-img01", zone="Asia/Kolkata", work=work, fs="xfs")
     xfs_raw = di.build_disk([xfs], work / "xfs.raw")
     return {
@@ -89,7 +97,15 @@ def built(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
         "linux": Built(
             lin_raw,
             lin_tree,
-            {"raw": lin_raw, "e01": di.convert(lin_raw, "ewf", work / "lin.E01")},
+            {
+                "raw": lin_raw,
+                "e01": di.convert(lin_raw, "ewf", work / "lin.E01"),
+                # the same root plus 3 MiB of incompressible bytes outside /var/log, in 1 MiB segment
+                # files (lin.Ex01 ... lin.Ex04): the set is read as one disk
+                "ex01": di.convert(
+                    lin_big_raw, "ewf", work / "lin.Ex01", ewf_format="encase7-v2", segment_bytes=MiB
+                ),
+            },
             "lnx-img01",
             "Asia/Kolkata",
         ),

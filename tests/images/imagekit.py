@@ -63,3 +63,19 @@ def corrupt_ewf_chunk_of(image: Path, member_path: str, out: Path) -> int:
     data[start + 8 : start + 40] = b"\xde\xad\xbe\xef" * 8  # inside the zlib stream: decompression fails
     out.write_bytes(bytes(data))
     return chunk
+
+
+def corrupt_ex01_bytes_of(raw: Path, content: bytes, out: Path) -> None:
+    """An Ex01 of the disk ``raw`` at ``out`` with the chunk holding ``content`` (bytes of a file
+    on the disk) damaged: the image is written with chunks stored as they are (``deflate:none``),
+    so the file's bytes are found in it and overwritten; the chunk's checksum no longer matches."""
+    from forensics.testing import disk_images as di
+
+    plain = di.convert(
+        raw, "ewf", out.with_name("plain.Ex01"), ewf_format="encase7-v2", compression="deflate:none"
+    )
+    data = bytearray(plain.read_bytes())
+    at = data.find(content)
+    assert at > 0 and data.find(content, at + 1) == -1, "the file's bytes are not found once in the image"
+    data[at : at + 32] = b"\xde\xad\xbe\xef" * 8
+    out.write_bytes(bytes(data))

@@ -182,7 +182,7 @@ def test_manifest_hints_and_expected_hash(shared_data: Path, tmp_path: Path, bui
 
 
 @pytest.mark.slow
-def test_batch_cli_hunts_and_reports_an_ex01_it_cannot_read(built: dict, tmp_path: Path) -> None:
+def test_batch_cli_hunts_over_e01_and_ex01_and_reports_a_broken_one(built: dict, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from forensics.cli import app
@@ -190,14 +190,61 @@ def test_batch_cli_hunts_and_reports_an_ex01_it_cannot_read(built: dict, tmp_pat
     folder = tmp_path / "imgs"
     folder.mkdir()
     (folder / "lin.E01").symlink_to(built["linux"].images["e01"])
-    (folder / "new.Ex01").write_bytes(b"EVF2\r\n\x81\x00" + bytes(4096))
+    (folder / "win.Ex01").symlink_to(built["windows"].images["ex01"])
+    (folder / "broken.Ex01").write_bytes(b"EVF2\r\n\x81\x00" + bytes(4096))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "user_created.yml").write_text(USER_CREATED_RULE)
     case = tmp_path / "case"
     res = CliRunner().invoke(
-        app, ["batch", str(folder), "--case", str(case), "--workers", "1", "--json", "--hunt"]
-    )
-    assert res.exit_code == 3, res.output  # the Ex01 failed: a problem, not an error
+        app,
+        ["batch", str(folder), "--case", str(case), "--workers", "1", "--json", "--hunt",
+         "--sigma", str(rules), "--no-default-queries", "--yara-timeout", "7", "--top", "0"],
+    )  # fmt: skip
+    assert res.exit_code == 3, res.output  # the broken Ex01 failed: a problem, not an error
     summary = json.loads(next(line for line in res.stdout.splitlines() if line.startswith('{"case"')))
     by_name = {Path(i["path"]).name: i for i in summary["images"]}
     assert by_name["lin.E01"]["status"] == "done" and by_name["lin.E01"]["rows"] > 0
-    assert by_name["new.Ex01"]["status"] == "failed" and "Ex01" in by_name["new.Ex01"]["error"]
+    assert by_name["win.Ex01"]["status"] == "done" and by_name["win.Ex01"]["rows"] > 0
+    assert by_name["win.Ex01"]["host"] == "WIN-IMG01"
+    assert by_name["broken.Ex01"]["status"] == "failed" and "libewf" in by_name["broken.Ex01"]["error"]
     assert (case / "findings" / "runs" / "0001" / "findings.parquet").exists()
+    # the hunt ran with the options given to the batch, and its run says so like any hunt's
+    options = json.loads((case / "findings" / "runs" / "0001" / "run.json").read_text())["options"]
+    assert options["sigma"] == [str(rules)] and options["default_queries"] is False
+    assert options["yara_timeout"] == 7
+    with Case.open(case, read_only=True) as c:
+        sources = c.con.execute(
+            "SELECT DISTINCT e.input_path FROM findings f JOIN finding_records r USING (finding_id) "
+            "JOIN events e ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index WHERE f.rule_id = ?",
+            ["9d1c1e0a-5b6f-4f4e-9a51-16a1b2c3d4e5"],
+        ).fetchall()
+    assert sources == [(str(folder / "win.Ex01"),)]  # event 4720 in the Security log inside the Ex01
+
+
+def test_batch_hunt_options_are_checked_before_the_batch_runs(built: dict, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from forensics.cli import app
+
+    image = built["linux"].images["e01"]
+    case = tmp_path / "case"
+    res = CliRunner().invoke(app, ["batch", str(image), "--case", str(case), "--hunt", "--sigma", "nope/"])
+    assert res.exit_code == 2 and "--sigma nope" in res.output
+    res = CliRunner().invoke(app, ["batch", str(image), "--case", str(case), "--iocs", str(image)])
+    assert res.exit_code == 2 and "--iocs" in res.output and "without --hunt" in res.output
+    assert not case.exists()  # nothing ingested, nothing written
+
+
+USER_CREATED_RULE = """title: A user account was created (batch hunt test)
+id: 9d1c1e0a-5b6f-4f4e-9a51-16a1b2c3d4e5
+status: test
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4720
+    condition: selection
+level: high
+"""

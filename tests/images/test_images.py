@@ -7,10 +7,11 @@ image inline (~1-3 s each on 2 busy cores).
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
-from imagekit import WINDOWS_LOGS, corrupt_ewf_chunk_of, signature
+from imagekit import WINDOWS_LOGS, corrupt_ewf_chunk_of, corrupt_ex01_bytes_of, signature
 
 from forensics.ingest.runner import ingest_paths
 from forensics.raw import extract_record
@@ -31,10 +32,11 @@ def direct(built: dict, tmp_path_factory: pytest.TempPathFactory) -> dict[str, l
     return out
 
 
-CASES = [("windows", k) for k in ("raw", "vmdk", "vhd", "vhdx", "qcow2", "e01")] + [
+CASES = [("windows", k) for k in ("raw", "vmdk", "vhd", "vhdx", "qcow2", "e01", "ex01")] + [
     ("fat", "raw"),
     ("linux", "raw"),
     ("linux", "e01"),
+    ("linux", "ex01"),
     ("xfs", "raw"),
 ]
 
@@ -61,8 +63,13 @@ def test_image_rows_equal_direct_rows(
         img = case.con.execute("SELECT status, host, tz, file_sha256, verification FROM images").fetchone()
         assert img[:3] == ("done", b.host, b.zone)
         assert img[3] and len(img[3]) == 64
-        if kind == "e01":
-            assert img[4] == "verified"  # the EWF digest section matches the media read back
+        if kind in ("e01", "ex01"):
+            assert img[4] == "verified"  # the EWF hash sections match the media read back
+        if kind == "ex01":  # EWF2, read through libewf: its own MD5 section, every segment hashed
+            source, segments = case.con.execute("SELECT acquisition_source, segments FROM images").fetchone()
+            assert f"{image.name} md5 hash section" in source
+            assert len(json.loads(segments)) == len(sorted(image.parent.glob(image.stem + ".Ex??")))
+            assert system == "windows" or len(json.loads(segments)) > 1
         # every event row leads to a listed file with its volume, path, inode and SHA-256
         orphans = case.con.execute(
             "SELECT count(*) FROM events e LEFT JOIN image_files f ON f.image_path = e.input_path "
@@ -86,7 +93,7 @@ def test_deleted_event_log_is_ingested_and_marked(built: dict, tmp_path: Path) -
     assert note.startswith("deleted") and rows > 0 and status == "ok"
 
 
-@pytest.mark.parametrize("kind", ["e01", "vhdx"])
+@pytest.mark.parametrize("kind", ["e01", "ex01", "vhdx"])
 def test_raw_reextracts_from_inside_the_image(built: dict, tmp_path: Path, kind: str) -> None:
     b = built["windows"]
     img_case, dir_case = tmp_path / "img", tmp_path / "dir"
@@ -111,13 +118,21 @@ def test_image_is_never_written(built: dict, tmp_path: Path) -> None:
     assert (image.stat().st_mtime_ns, image.read_bytes()) == before
 
 
+@pytest.mark.parametrize("kind", ["e01", "ex01"])
 def test_bad_ewf_chunk_is_reported_per_file_and_the_rest_ingested(
-    built: dict, direct: dict, tmp_path: Path
+    built: dict, direct: dict, tmp_path: Path, kind: str
 ) -> None:
+    """A corrupt chunk (EWF1: zlib fails; EWF2: libewf's chunk checksum fails, which it would
+    otherwise zero-fill without a word) marks the file holding it damaged, with the range."""
     b = built["windows"]
     name = Path(WINDOWS_LOGS[0]).name
-    bad = tmp_path / "bad.E01"
-    corrupt_ewf_chunk_of(b.images["e01"], f"/Windows/System32/winevt/Logs/{name}", bad)
+    if kind == "e01":
+        bad = tmp_path / "bad.E01"
+        corrupt_ewf_chunk_of(b.images["e01"], f"/Windows/System32/winevt/Logs/{name}", bad)
+    else:
+        bad = tmp_path / "bad.Ex01"
+        content = (b.tree / "Windows/System32/winevt/Logs" / name).read_bytes()
+        corrupt_ex01_bytes_of(b.raw, content[8192 : 8192 + 512], bad)
     ingest_paths(tmp_path / "case", [bad], workers=1)
     with Case.open(tmp_path / "case", read_only=True) as case:
         damaged = case.con.execute(

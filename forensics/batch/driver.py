@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -228,8 +228,10 @@ class _Batch:
     def __init__(
         self, case: Case, specs: list[ImageSpec], ctx: ParseContext, scan: ScanOptions, workers: int,
         progress: Callable[[BatchProgress], None] | None, on_problem: ProblemHook | None,
+        recorded: Mapping[str, InputContext],
     ) -> None:  # fmt: skip
         self.case, self.ctx, self.scan = case, ctx, scan
+        self.recorded = recorded  # a replay: file SHA-256 -> the context it was first parsed with
         self.progress, self.on_problem = progress, on_problem
         self.summary = IngestSummary(str(case.root))
         self.runner = _Runner(workers)
@@ -350,8 +352,13 @@ class _Batch:
         host, tz = self._hints(im)
         for group in _groups(items):
             uid = unit_id("parse", im.spec.path, *(f.member for f in group))
+            decided = tuple(
+                (f.sha256, self.recorded[f.sha256]) for f in group if f.sha256 and f.sha256 in self.recorded
+            )
             self.runner.add(
-                ParseUnit(uid, im.spec, tuple(group), ctx, host, tz, str(self.scratch), str(self.staging))
+                ParseUnit(
+                    uid, im.spec, tuple(group), ctx, host, tz, str(self.scratch), str(self.staging), decided
+                )
             )
             im.outstanding += 1
 
@@ -407,6 +414,8 @@ class _Batch:
 
     def _context(self, im: _Image, src: InputFile, used: ParseContext) -> InputContext:
         """What ``src`` was parsed with, for ``inputs.context`` (the images table says where each came from)."""
+        if src.decided is not None:  # a replay: parsed with the recorded context, recorded again as it was
+            return src.decided
         ctx = im.listing.context if im.listing else None
         tz_from: TzFrom = "--tz" if self.ctx.tz else "default UTC"
         if not self.ctx.tz and src.tz_hint:
@@ -542,8 +551,14 @@ def run_batch(
     workers: int | None = None,
     progress: Callable[[BatchProgress], None] | None = None,
     on_problem: ProblemHook | None = None,
+    recorded: Mapping[str, InputContext] | None = None,
 ) -> BatchSummary:
-    """Ingest every image of ``specs`` into the case at ``case_dir``; resumes an earlier run of it."""
+    """Ingest every image of ``specs`` into the case at ``case_dir``; resumes an earlier run of it.
+
+    ``recorded`` (file SHA-256 → context) makes a replay, as for ``ingest_paths``: a file with a
+    recorded context is parsed with it (zone, year, host, modification time) instead of what the
+    image and the batch decide now.
+    """
     start = time.perf_counter()
     case = Case.open(case_dir, create=True)
     try:
@@ -558,6 +573,7 @@ def run_batch(
             workers or default_workers(),
             progress,
             on_problem,
+            recorded or {},
         )
         try:
             batch.run()

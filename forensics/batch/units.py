@@ -38,6 +38,7 @@ from forensics.images.digest import (
 )
 from forensics.images.reader import DEFAULT_LOCATIONS, ImageError, OpenImage, VolumeRef, copy_out, read_head
 from forensics.ingest.base import InputFile, ParseContext, Parser
+from forensics.ingest.context import InputContext
 from forensics.ingest.worker import Task, TaskResult, run_task
 
 MEMBER_SEP = "!/"
@@ -146,6 +147,7 @@ class ParseUnit:
     tz_hint: str | None
     scratch: str
     staging: str
+    decided: tuple[tuple[str, InputContext], ...] = ()  # a replay: file SHA-256 -> recorded context
 
 
 @dataclass(frozen=True)
@@ -360,6 +362,7 @@ def run_parse(unit: ParseUnit) -> ParseOutcome:
     parsers: list[str] = []
     failed: list[tuple[FileItem, str]] = []
     img: OpenImage | None = None
+    decided = dict(unit.decided)
     try:
         for item in unit.files:
             assert item.sha256 is not None and item.parser is not None
@@ -374,20 +377,13 @@ def run_parse(unit: ParseUnit) -> ParseOutcome:
                     continue
             with local.open("rb") as fh:
                 head = fh.read(65536)
-            inputs.append(
-                InputFile(
-                    path=unit.spec.path,
-                    member=item.member,
-                    local=local,
-                    size=item.size,
-                    sha256=item.sha256,
-                    md5=item.md5 or "",
-                    head=head,
-                    mtime=item.mtime,
-                    host_hint=unit.host_hint,
-                    tz_hint=unit.tz_hint,
-                )
-            )
+            src = InputFile(
+                path=unit.spec.path, member=item.member, local=local, size=item.size, sha256=item.sha256,
+                md5=item.md5 or "", head=head, mtime=item.mtime, host_hint=unit.host_hint, tz_hint=unit.tz_hint,
+            )  # fmt: skip
+            if item.sha256 in decided:
+                src = decided[item.sha256].hints(src)  # a replay: parsed as it was the first time
+            inputs.append(src)
             parsers.append(item.parser)
     finally:
         if img is not None:

@@ -107,8 +107,8 @@ def ingest_paths(
 
     ``recorded`` (input SHA-256 → context) makes a replay: those inputs are parsed with the
     zone, year, host and modification time recorded when they were first ingested. Disk images
-    named in ``paths`` go through the batch driver (``forensics.batch``), which decides their
-    context from the image itself again.
+    named in ``paths`` go through the batch driver (``forensics.batch``): a file in them with a
+    recorded context is parsed with it too, others with what the image states.
     """
     plain, images = _split_images([Path(p) for p in paths])
     # the EVTX threads hold many short-lived record dicts: cyclic GC passes over them find
@@ -122,8 +122,9 @@ def ingest_paths(
         from forensics.batch.units import ImageSpec
 
         done = run_batch(
-            case_dir, [ImageSpec(str(p)) for p in images], ctx, workers=workers, on_problem=on_problem
-        )
+            case_dir, [ImageSpec(str(p)) for p in images], ctx, workers=workers, on_problem=on_problem,
+            recorded=recorded,
+        )  # fmt: skip
         _merge(summary, done.ingest, len(images))
     return summary
 

@@ -38,6 +38,7 @@ from forensics.hunt.ioc_match import ioc_columns, match_iocs
 from forensics.hunt.iocs import ioc_table, load_ioc_paths
 from forensics.hunt.sql import load_hunts
 from forensics.hunt.yara_scan import TEXT_COLUMNS
+from forensics.shipped import QUERIES
 from forensics.store import Case
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +54,7 @@ MILLION = 1_000_000
 def touched_columns(case: Case, sigma_columns: set[str]) -> list[str]:
     """Every existing event column a rule of any kind reads."""
     present = {r[0].lower(): r[0] for r in case.con.execute("DESCRIBE events").fetchall()}
-    hunts, _ = load_hunts([REPO / "queries"])
+    hunts, _ = load_hunts([QUERIES])
     wanted = {c.lower() for c in sigma_columns}
     wanted |= {c.lower() for h in hunts for c in (*h.fields, *h.needs)}
     wanted |= {c.lower() for c in ioc_columns(present)}

@@ -19,6 +19,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from forensics import shipped
 from forensics.bundle import manifest as mf
 from forensics.bundle.casefile import CaseDetails
 from forensics.case_outputs import Analysis, analyse
@@ -215,6 +216,9 @@ def _locate_rule(case: Case, got: Collected, path: str) -> Path | None:
     p = Path(path)
     if p.is_absolute():
         return p if p.is_file() else None
+    packaged = shipped.locate(path)  # a file shipped in the package, named by its place there
+    if packaged is not None:
+        return packaged
     run = got.run_record
     bases = [Path(str(run["cwd"]))] if run and run.get("cwd") else []
     for base in [*bases, case.root, Path.cwd()]:

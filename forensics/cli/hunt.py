@@ -30,7 +30,7 @@ from forensics.ingest.runner import ingest_paths
 from forensics.store import DB_NAME, Case
 from forensics.timeutil import iso_ist, iso_utc
 
-HELP = """Hunt a case: Sigma rules, SQL hunts (queries/), IOC sweeps and YARA, in one pass.
+HELP = """Hunt a case: Sigma rules, SQL hunts (forensics/queries), IOC sweeps and YARA, in one pass.
 
 TARGETS is a case directory, or log files / folders / archives: those are first ingested into
 --case (default ./cases/<name of the first input>, reported on stderr) and then hunted. The
@@ -160,10 +160,10 @@ def hunt(
         list[Path] | None, typer.Option("--yara", help="YARA rule folder or file (repeatable).")
     ] = None,
     no_default_iocs: Annotated[
-        bool, typer.Option("--no-default-iocs", help="Do not use the project's iocs/ folder.")
+        bool, typer.Option("--no-default-iocs", help="Do not use the IOC lists and YARA rules shipped in forensics/iocs.")
     ] = False,
     no_default_queries: Annotated[
-        bool, typer.Option("--no-default-queries", help="Do not run the project's queries/.")
+        bool, typer.Option("--no-default-queries", help="Do not run the SQL hunts shipped in forensics/queries.")
     ] = False,
     json: Annotated[bool, typer.Option("--json", help="One JSON object per finding on stdout.")] = False,
     fail_on: Annotated[

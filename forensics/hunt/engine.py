@@ -33,7 +33,7 @@ from typing import Any
 
 import polars as pl
 
-from forensics import __version__
+from forensics import __version__, shipped
 from forensics.custody import record_tool_step
 from forensics.errors import ForensicsError
 from forensics.hostnames import HostNames
@@ -56,9 +56,8 @@ from forensics.hunt.yara_scan import (
 from forensics.store import DB_NAME, RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_QUERIES = REPO_ROOT / "queries"
-DEFAULT_IOCS = REPO_ROOT / "iocs"
+DEFAULT_QUERIES = shipped.QUERIES  # the SQL hunts shipped in the package
+DEFAULT_IOCS = shipped.IOCS  # the IOC lists and YARA rules shipped in the package
 EXIT_FAIL_ON = 4  # exit code when a finding is at or above ``HuntOptions.fail_on``
 FILE_KINDS = ("sigma", "sql", "ioc", "yara")
 EVIDENCE_IOCS_KEY = "evidence_iocs"  # meta: IOC/YARA folders that came with the evidence
@@ -83,8 +82,8 @@ class HuntOptions:
     evidence: list[Path] = field(default_factory=list)
     # files whose bytes YARA scans; None: the case's inputs still where ingest saw them
     scan_paths: list[Path] | None = None
-    default_queries: bool = True  # the project's queries/
-    default_iocs: bool = True  # the project's iocs/ (IOC lists and YARA rules)
+    default_queries: bool = True  # the SQL hunts shipped in forensics/queries
+    default_iocs: bool = True  # the IOC lists and YARA rules shipped in forensics/iocs
     yara_max_size: int = DEFAULT_MAX_SIZE
     yara_timeout: int = DEFAULT_TIMEOUT
     fail_on: str | None = None  # exit code 4 when a finding is at or above this level
@@ -95,8 +94,8 @@ class HuntOptions:
     strict: bool = True
 
     def alias(self, path: str | Path) -> str:
-        """The path to record for a file read at ``path``."""
-        return self.aliases.get(str(path), str(path))
+        """The path to record for a file read at ``path`` (a shipped file by its name in the package)."""
+        return self.aliases.get(str(path)) or shipped.shipped_name(path) or str(path)
 
     def to_record(self, scanned: Sequence[Path]) -> dict[str, Any]:
         """The options as written into ``run.json`` (aliases resolved, defaults' folders named)."""
@@ -108,9 +107,9 @@ class HuntOptions:
             "evidence_iocs": [self.alias(p) for p in self.evidence],
             "scan_paths": [str(p) for p in scanned],
             "default_queries": self.default_queries,
-            "default_queries_dir": str(DEFAULT_QUERIES),
+            "default_queries_dir": "forensics/queries",
             "default_iocs": self.default_iocs,
-            "default_iocs_dir": str(DEFAULT_IOCS),
+            "default_iocs_dir": "forensics/iocs",
             "yara_max_size": self.yara_max_size,
             "yara_timeout": self.yara_timeout,
             "fail_on": self.fail_on,
@@ -463,19 +462,17 @@ def _load(options: HuntOptions, progress: Progress) -> Prepared:
     """Load SQL hunts, IOC documents and YARA rules (a path given that holds nothing usable stops
     the hunt here, reported with the loaders' reasons)."""
     used: list[dict[str, Any]] = []
-    dirs = ([DEFAULT_QUERIES] if options.default_queries and DEFAULT_QUERIES.is_dir() else []) + list(
-        options.queries
-    )
+    dirs = ([shipped.queries_dir()] if options.default_queries else []) + list(options.queries)
     used.extend(_file_entry("sql", f, options) for f in _sql_files(dirs))
     hunts, problems = load_hunts(dirs) if dirs else ([], [])
     ioc_paths = list(options.iocs) + [p for p in options.evidence if next(_ioc_files([p]), None)]
-    if options.default_iocs and DEFAULT_IOCS.is_dir():
-        ioc_paths.insert(0, DEFAULT_IOCS)
+    if options.default_iocs:
+        ioc_paths.insert(0, shipped.iocs_dir())
     used.extend(_file_entry("ioc", f, options) for f in _ioc_files(ioc_paths))
     iocs = load_ioc_paths(ioc_paths)
     yara_paths = list(options.yara) + [p for p in options.evidence if next(_yara_candidates([p]), None)]
-    if options.default_iocs and DEFAULT_IOCS.is_dir() and next(_yara_candidates([DEFAULT_IOCS]), None):
-        yara_paths.insert(0, DEFAULT_IOCS)
+    if options.default_iocs and next(_yara_candidates([shipped.iocs_dir()]), None):
+        yara_paths.insert(0, shipped.iocs_dir())
     rules = None
     if yara_paths:
         used.extend(_file_entry("yara", f, options) for f in _yara_candidates(yara_paths))
@@ -486,16 +483,17 @@ def _load(options: HuntOptions, progress: Progress) -> Prepared:
         _require_usable("--iocs", options.iocs, loaded_docs, "no indicator read")
         if rules is not None:
             _require_usable("--yara", options.yara, list(rules.files.values()), "no rule file compiled")
-    if options.aliases:
-        hunts = [replace(h, path=options.alias(h.path)) for h in hunts]
-        problems = _aliased(problems, options)
-        iocs = _aliased_iocs(iocs, options)
-        if rules is not None:
-            rules = YaraRules(
-                rules.rules,
-                {ns: options.alias(p) for ns, p in rules.files.items()},
-                _aliased(rules.outcomes, options),
-            )
+    # files are named as recorded: a replay's copies by the originals, shipped files by their
+    # place in the package (so ids and the run record do not depend on where forensics is installed)
+    hunts = [replace(h, path=options.alias(h.path)) for h in hunts]
+    problems = _aliased(problems, options)
+    iocs = _aliased_iocs(iocs, options)
+    if rules is not None:
+        rules = YaraRules(
+            rules.rules,
+            {ns: options.alias(p) for ns, p in rules.files.items()},
+            _aliased(rules.outcomes, options),
+        )
     progress(
         f"loaded: {len(hunts)} SQL hunts, {len(iocs)} indicators, {rules.compiled if rules else 0} YARA file(s)"
     )
@@ -637,12 +635,15 @@ def _aliased_iocs(loaded: IocSet, options: HuntOptions) -> IocSet:
     The source paths are part of an IOC finding's details and so of its id: a replay reading
     copies must name the originals to give the same ids.
     """
-    frames = [
-        f.with_columns(pl.col("source").replace(options.aliases)) if "source" in f.columns else f
-        for f in loaded.frames
-    ]
+    frames = [_aliased_sources(f, options) if "source" in f.columns else f for f in loaded.frames]
     return IocSet(
         [replace(i, source=options.alias(i.source)) for i in loaded.iocs],
         _aliased(loaded.outcomes, options),
         frames,
     )
+
+
+def _aliased_sources(frame: pl.DataFrame, options: HuntOptions) -> pl.DataFrame:
+    """An IOC frame with its ``source`` column naming the recorded paths."""
+    names = {str(s): options.alias(s) for s in frame.get_column("source").unique().to_list() if s is not None}
+    return frame.with_columns(pl.col("source").replace(names))

@@ -138,9 +138,9 @@ def test_hunt_writes_a_canonical_run_record_naming_every_file_it_read(hunted: Hu
         hunted.rules / "queries" / "admin_after_failures.sql"
     )
     assert files[("ioc", "c2.txt")]["sha256"] == _sha(hunted.rules / "c2.txt")
-    assert files[("sql", "log_clearing.sql")]["path"] == str(
-        DEFAULT_QUERIES / "log_clearing.sql"
-    )  # project default
+    # a shipped hunt is named by its place in the package, whatever the install
+    assert files[("sql", "log_clearing.sql")]["path"] == "forensics/queries/log_clearing.sql"
+    assert files[("sql", "log_clearing.sql")]["sha256"] == _sha(DEFAULT_QUERIES / "log_clearing.sql")
     assert any(kind == "yara" for kind, _ in files)  # the project's iocs/ YARA rules
     rel = f"findings/runs/{hunted.summary.run_id}/findings.parquet"
     assert run["run_id"] == hunted.summary.run_id and run["outputs"][rel] == _sha(hunted.case / rel)

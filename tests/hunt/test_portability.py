@@ -13,6 +13,7 @@ import sqlglot
 from sqlglot.errors import ErrorLevel
 
 from forensics.hunt.sigma import converted_sql
+from forensics.shipped import QUERIES
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -25,7 +26,7 @@ def _to_spark(sql: str) -> str:
 
 
 def test_every_sql_hunt_transpiles_to_spark() -> None:
-    hunts = sorted((REPO / "queries").glob("*.sql"))
+    hunts = sorted(QUERIES.glob("*.sql"))
     assert len(hunts) >= 11
     failures = {}
     for q in hunts:

@@ -8,6 +8,7 @@ from typing import Any
 
 from forensics.hunt.findings import level_rank
 from forensics.hunt.sql import load_hunts, parse_hunt, run_hunts
+from forensics.shipped import QUERIES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/casekit.py
 from casekit import at, build_case
@@ -58,7 +59,7 @@ def _run(tmp_path: Path, events: list[dict[str, Any]], queries: Path) -> Any:
 
 
 def test_playbook_fires_on_attack_and_not_on_routine(tmp_path: Path, repo_root: Path) -> None:
-    result = _run(tmp_path, _events(), repo_root / "queries")
+    result = _run(tmp_path, _events(), QUERIES)
     assert all(o.status == "ran" for o in result.outcomes), [o for o in result.outcomes if o.status != "ran"]
     by_rule: dict[str, list[Any]] = {}
     for f in result.findings:
@@ -84,7 +85,7 @@ def test_playbook_fires_on_attack_and_not_on_routine(tmp_path: Path, repo_root: 
 
 
 def test_every_shipped_hunt_has_metadata(repo_root: Path) -> None:
-    hunts, problems = load_hunts([repo_root / "queries"])
+    hunts, problems = load_hunts([QUERIES])
     assert problems == []
     assert len(hunts) >= 11
     for h in hunts:
@@ -115,7 +116,7 @@ def test_absent_optional_columns_read_as_null(tmp_path: Path, repo_root: Path) -
     # a Linux-only case has no LogonType, IpAddress, ServiceName ...: hunts still run
     events = [dict(host="web01", source="syslog", channel="auth", provider="sshd", ts=at(0), src_ip="10.0.0.5",
                    user_name="bob", message="Accepted publickey for bob from 10.0.0.5 port 5000 ssh2")]  # fmt: skip
-    result = _run(tmp_path, events, repo_root / "queries")
+    result = _run(tmp_path, events, QUERIES)
     assert {o.status for o in result.outcomes} <= {"ran", "skipped"}
     assert sum(o.status == "ran" for o in result.outcomes) >= 9
     assert result.findings == []
@@ -162,7 +163,7 @@ def _impact_events() -> list[dict[str, Any]]:
 
 
 def test_impact_hunts(tmp_path: Path, repo_root: Path) -> None:
-    result = _run(tmp_path, _impact_events(), repo_root / "queries")
+    result = _run(tmp_path, _impact_events(), QUERIES)
     got = {(f.rule_id, f.host, f.level) for f in result.findings}
     assert ("lsass-credential-dump", "WKS01", "critical") in got
     assert not any(f.host == "WKS02" for f in result.findings)  # svchost with 0x1410 is routine

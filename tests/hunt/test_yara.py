@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 from forensics.hunt.yara_scan import compile_rules, file_type, scan_event_text, scan_files
+from forensics.shipped import IOCS
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/casekit.py
 from casekit import at, build_case
@@ -95,7 +96,7 @@ def test_event_text_scanned_and_mapped_to_rows(tmp_path: Path, repo_root: Path) 
         )
     ]
     case = build_case(tmp_path / "case", events)
-    rules = compile_rules([repo_root / "iocs"])
+    rules = compile_rules([IOCS])
     result = scan_event_text(case, rules)
     hits = {(f.rule_id, f.host, len(f.records), f.level) for f in result.findings}
     assert hits == {("FORENSICS_Mimikatz_Commands", "WKS01", 3, "critical")}

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from forensics import rulesets
 from forensics.cli.common import err, out, print_json_line
 from forensics.cli.guard import say
 from forensics.cli.ingest import check_zone
@@ -27,6 +28,7 @@ from forensics.hunt.findings import Finding
 from forensics.hunt.runs import list_runs
 from forensics.ingest.base import ParseContext
 from forensics.ingest.runner import ingest_paths
+from forensics.rulesets import RuleSet
 from forensics.store import DB_NAME, Case
 from forensics.timeutil import iso_ist, iso_utc
 
@@ -36,6 +38,9 @@ TARGETS is a case directory, or log files / folders / archives: those are first 
 --case (default ./cases/<name of the first input>, reported on stderr) and then hunted. The
 case's input files still where ingest read them (same path, same SHA-256) are also scanned with
 YARA (size limit, timeout, never executed), whether the hunt starts from the folders or the case.
+
+Without --sigma, the Sigma rule set installed by `forensics rules update` is used (which one is
+printed and kept in the run record); --no-default-sigma hunts without it.
 
 Every hunt is kept as a new run of the case (findings/runs/<run id>/: findings, their records,
 IOC table, hunt report, Sigma rule report, run.json with the command, times, options and every
@@ -165,6 +170,13 @@ def hunt(
     no_default_queries: Annotated[
         bool, typer.Option("--no-default-queries", help="Do not run the SQL hunts shipped in forensics/queries.")
     ] = False,
+    no_default_sigma: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-sigma",
+            help="Without --sigma, do not use the installed rule set (forensics rules list) either.",
+        ),
+    ] = False,
     json: Annotated[bool, typer.Option("--json", help="One JSON object per finding on stdout.")] = False,
     fail_on: Annotated[
         str | None, typer.Option("--fail-on", help="Exit 4 when a finding is at or above LEVEL.")
@@ -215,6 +227,7 @@ def hunt(
         for problem in str(exc).split("; "):
             err.print(f"error: {problem}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
+    options.rule_set = None if sigma or no_default_sigma else installed_rule_set()
     from forensics.case_outputs import write_case_outputs  # report, story, timeline: only here
 
     if raw:
@@ -249,6 +262,28 @@ def hunt(
     if summary.exit_code == EXIT_FAIL_ON:
         err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
         raise typer.Exit(EXIT_FAIL_ON)
+
+
+def installed_rule_set() -> RuleSet | None:
+    """The installed Sigma rule set a hunt without ``--sigma`` uses; says which, or how to get one."""
+    try:
+        chosen = rulesets.current()
+    except rulesets.RuleSupplyError as exc:
+        err.print(f"error: {exc}", highlight=False)
+        raise typer.Exit(1) from exc
+    if chosen is None:
+        err.print(
+            "sigma: no rule set installed: `forensics rules update` installs SigmaHQ's release rules "
+            "(`--from DIR|ZIP` a local copy); --sigma DIR hunts with a folder of rules",
+            highlight=False,
+        )
+        return None
+    err.print(
+        f"sigma: installed set {chosen.label()}: {chosen.rules} rules, {chosen.converted} converted "
+        f"when installed ({chosen.rules_dir})",
+        highlight=False,
+    )
+    return chosen
 
 
 def finding_json(f: Finding) -> dict[str, object]:

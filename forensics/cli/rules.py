@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from forensics.cli import rulesets
 from forensics.cli.common import err, out, print_json_line
 from forensics.cli.guard import say
 from forensics.errors import CaseError
@@ -17,8 +18,10 @@ from forensics.store import Case
 
 
 def register(app: typer.Typer) -> None:
-    """Add the ``rules`` command group with ``check``."""
-    rules = typer.Typer(help="Inspect detection rules.", no_args_is_help=True)
+    """Add the ``rules`` command group: ``check``, and the rule supply's ``update``, ``list``, ``use``."""
+    rules = typer.Typer(
+        help="Inspect detection rules; install, list and choose Sigma rule sets.", no_args_is_help=True
+    )
     rules.command(
         "check",
         help=(
@@ -29,6 +32,7 @@ def register(app: typer.Typer) -> None:
             "Example: forensics rules check sigma/rules/windows sigma/rules/linux --case cases/dims --json"
         ),
     )(check)
+    rulesets.add_commands(rules)  # update, list, use: the rule supply (forensics/cli/rulesets.py)
     app.add_typer(rules, name="rules")
 
 

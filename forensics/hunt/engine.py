@@ -53,6 +53,7 @@ from forensics.hunt.yara_scan import (
     scan_event_text,
     scan_files,
 )
+from forensics.rulesets import RuleSet
 from forensics.store import DB_NAME, RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
 
@@ -92,6 +93,7 @@ class HuntOptions:
     aliases: dict[str, str] = field(default_factory=dict)
     # a given path that holds nothing usable is an error (a replay re-runs what was, failures included)
     strict: bool = True
+    rule_set: RuleSet | None = None  # an installed Sigma rule set hunted with (besides ``sigma``)
 
     def alias(self, path: str | Path) -> str:
         """The path to record for a file read at ``path`` (a shipped file by its name in the package)."""
@@ -113,6 +115,7 @@ class HuntOptions:
             "yara_max_size": self.yara_max_size,
             "yara_timeout": self.yara_timeout,
             "fail_on": self.fail_on,
+            "rule_set": self.rule_set.to_record() if self.rule_set is not None else None,
         }
 
     def problems(self) -> list[str]:
@@ -136,6 +139,11 @@ class HuntOptions:
                 elif next(iter(candidates([p])), None) is None:
                     out.append(f"{option} {p}: holds no {_WHAT[option]}")
         return out
+
+
+    def sigma_roots(self) -> list[Path]:
+        """The Sigma folders and files to load: the installed set's rules first, then ``sigma``."""
+        return ([self.rule_set.rules_dir] if self.rule_set is not None else []) + list(self.sigma)
 
 
 _WHAT = {
@@ -501,23 +509,24 @@ def _load(options: HuntOptions, progress: Progress) -> Prepared:
 
 
 def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress, folder: Path) -> None:
-    if not options.sigma:
-        summary.sigma_note = "Sigma not run (no --sigma DIR given)"
+    roots = options.sigma_roots()
+    if not roots:
+        summary.sigma_note = "Sigma not run (no --sigma DIR given and no rule set installed)"
         return
     from forensics.hunt.sigma import (  # pySigma: half the start-up, only when asked
         run_sigma,
         write_rule_report,
     )
 
-    progress(f"sigma: {len(options.sigma)} rule folder(s)")
+    progress(f"sigma: {len(roots)} rule folder(s)")
     summary.used.extend(_sigma_files(options))
     t = time.perf_counter()
     try:
-        result = run_sigma(case, list(options.sigma), stats=summary.sigma_stats)
+        result = run_sigma(case, roots, stats=summary.sigma_stats)
     except Exception as exc:  # a defect in one kind must not cost the responder the other kinds
         summary.sigma_note = f"Sigma failed: {type(exc).__name__}: {exc}"
         summary.outcomes.append(
-            Outcome("sigma", ", ".join(map(str, options.sigma)), None, "failed", summary.sigma_note)
+            Outcome("sigma", ", ".join(map(str, roots)), None, "failed", summary.sigma_note)
         )
         return
     if options.strict:
@@ -528,6 +537,8 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
     write_rule_report(folder, result.report)
     summary.timings["sigma"] = time.perf_counter() - t
     summary.sigma_note = ", ".join(f"{n} {s}" for s, n in summary.sigma_counts.items())
+    if options.rule_set is not None:
+        summary.sigma_note = f"{options.rule_set.label()}, {options.rule_set.rules} rules; {summary.sigma_note}"
 
 
 def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:
@@ -540,7 +551,7 @@ def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:
 
     out: list[dict[str, Any]] = []
     seen: set[Path] = set()
-    for root in options.sigma:
+    for root in options.sigma_roots():
         for f, rel in iter_rule_files([root]):
             key = f.resolve()
             if key not in seen:  # the loader reads a file once even when two folders hold it

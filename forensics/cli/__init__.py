@@ -17,6 +17,7 @@ from forensics.cli import hunt as _hunt
 from forensics.cli import ingest as _ingest
 from forensics.cli import report as _report
 from forensics.cli import rules as _rules
+from forensics.cli import search as _search
 from forensics.cli import sql as _sql
 from forensics.cli import timeline as _timeline
 from forensics.cli.guard import GuardedGroup
@@ -40,6 +41,7 @@ for _module in (
     _timeline,
     _report,
     _rules,
+    _search,
 ):
     _module.register(app)
 

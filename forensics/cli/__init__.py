@@ -15,6 +15,7 @@ from forensics.cli import batch as _batch
 from forensics.cli import bundle as _bundle
 from forensics.cli import hunt as _hunt
 from forensics.cli import ingest as _ingest
+from forensics.cli import metrics as _metrics
 from forensics.cli import report as _report
 from forensics.cli import rules as _rules
 from forensics.cli import search as _search
@@ -42,6 +43,7 @@ for _module in (
     _report,
     _rules,
     _search,
+    _metrics,
 ):
     _module.register(app)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,11 @@ from forensics.cli import app
 from forensics.eidmetrics import eid_metrics, host_metrics
 from forensics.ingest.runner import ingest_paths
 from forensics.logons import LogonRow, is_system_account, logon_summary
+from forensics.report import render_report
 from forensics.store import Case
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # --import-mode=importlib: casekit is beside us
+from casekit import XSS, at, build_case
 
 FILES = (
     "Credential Access/CA_4624_4625_LogonType2_LogonProc_chrome.evtx",
@@ -188,3 +193,26 @@ def test_cli_tables_json_and_csv(eas: Path, tmp_path: Path) -> None:
     assert runner.invoke(app, ["eid-metrics", str(eas), "-o", str(out)]).exit_code == 0
     with out.open(encoding="utf-8-sig", newline="") as fh:
         assert sum(int(r["count"]) for r in csv.DictReader(fh)) == sum(x["count"] for x in lines)
+
+
+def test_report_sections_list_logons_and_event_ids_escaped(tmp_path: Path) -> None:
+    events = [
+        {"ts": at(i), "host": "WKS01", "event_id": 4625, "TargetUserName": XSS, "TargetDomainName": "CORP",
+         "IpAddress": "198.51.100.7", "LogonType": "3", "SubStatus": "0xc0000064", "Status": "0xc000006d"}
+        for i in range(3)
+    ] + [
+        {"ts": at(60), "host": "WKS01", "event_id": 4624, "TargetUserName": "alice", "TargetDomainName": "CORP",
+         "IpAddress": "198.51.100.7", "LogonType": "10"},
+        {"ts": at(61), "host": "WKS01", "event_id": 4624, "TargetUserName": "SYSTEM", "LogonType": "5"},
+    ]  # fmt: skip
+    with build_case(tmp_path / "case", events) as case:
+        html = render_report(case)
+    logons = html[html.index('<section id="logons">') : html.index('<section id="eid-metrics">')]
+    assert "3 failed, 1 successful and 0 explicit-credential" in logons and "1 more by system" in logons
+    assert XSS not in html and "CORP\\&lt;script&gt;document.title=" in logons and "no such user" in logons
+    assert "10 RemoteInteractive" in logons and "2024-03-05T14:31:00.000000+05:30" in logons  # IST beside UTC
+    metrics = html[html.index('<section id="eid-metrics">') : html.index('<section id="inputs">')]
+    assert (
+        "<td>WKS01</td><td>Security</td><td>4625</td><td>Logon failure</td><td>3</td><td>60.0%</td>"
+        in metrics
+    )

@@ -49,8 +49,8 @@ def html(tmp_path: Path) -> str:
 
 
 def test_report_has_every_section(html: str) -> None:
-    for anchor in ("summary", "timeline", "lateral", "phases", "attack", "iocs", "findings", "integrity", "inputs",
-                   "navigator"):  # fmt: skip
+    for anchor in ("summary", "timeline", "lateral", "phases", "attack", "iocs", "findings", "integrity", "logons",
+                   "eid-metrics", "inputs", "navigator"):  # fmt: skip
         assert f'<section id="{anchor}">' in html
     assert '<svg id="timeline-chart"' in html and html.count('class="finding-dot"') == 6
     assert (

@@ -17,8 +17,10 @@ import pyarrow as pa
 
 from forensics import __version__
 from forensics.attack import TACTICS, TECHNIQUES, technique_name, technique_tactics
+from forensics.eidmetrics import EidMetric, HostMetric, eid_metrics, host_metrics
 from forensics.hunt.findings import Finding
 from forensics.integrity import Integrity
+from forensics.logons import LogonSummary, logon_summary
 from forensics.report.svg import LEVEL_COLOURS, lateral_graph, timeline_chart
 from forensics.store import Case
 from forensics.story import Story
@@ -69,6 +71,9 @@ class ReportData:
     raw: dict[tuple[str, int], str] = field(default_factory=dict)
     navigator: dict[str, Any] = field(default_factory=dict)
     run: str | None = None  # the hunt run the findings are of
+    logons: LogonSummary | None = None
+    host_metrics: list[HostMetric] = field(default_factory=list)
+    eid_metrics: list[EidMetric] = field(default_factory=list)
 
     @classmethod
     def collect(
@@ -109,6 +114,9 @@ class ReportData:
             findings=ordered,
             navigator=navigator,
             run=run,
+            logons=logon_summary(case),
+            host_metrics=host_metrics(case),
+            eid_metrics=eid_metrics(case),
         )
         listed = [f["finding_id"] for f in ordered[:MAX_FINDINGS]]
         if listed:
@@ -199,6 +207,8 @@ def build_document(data: ReportData, *, css: str, script: str, script_csp: str) 
         _iocs_impact_section(data),
         _findings_section(data),
         _integrity_section(data),
+        _logons_section(data),
+        _metrics_section(data),
         _inputs_section(data),
         _navigator_section(data),
         f'<footer class="muted"><p>forensics {esc(__version__)}. Times are UTC with IST (UTC+05:30) beside them; '
@@ -212,7 +222,7 @@ def build_document(data: ReportData, *, css: str, script: str, script_csp: str) 
 def _header(d: ReportData) -> str:
     links = [("summary", "Summary"), ("timeline", "Timeline"), ("lateral", "Lateral movement"),
              ("phases", "Phases"), ("attack", "ATT&CK"), ("iocs", "IOCs & impact"), ("findings", "Findings"),
-             ("integrity", "Integrity"), ("inputs", "Inputs"), ("navigator", "Navigator layer")]  # fmt: skip
+             ("integrity", "Integrity"), ("logons", "Logons"), ("eid-metrics", "Event ids"), ("inputs", "Inputs"), ("navigator", "Navigator layer")]  # fmt: skip
     nav = "".join(f'<a href="#{a}">{esc(t)}</a>' for a, t in links)
     return (f'<header><h1>Incident report: {esc(d.case_name)}</h1>'
             f'<div class="muted">{esc(d.counts["events"])} events from {esc(d.counts["inputs"])} inputs on '
@@ -477,6 +487,48 @@ def _integrity_section(d: ReportData) -> str:
                      pairs)
             + _table(["Host", "Offset applied (s)"], offs)
             + "<p>Reference clocks: " + esc(", ".join(i.reference_hosts) or "-") + "</p></section>")  # fmt: skip
+
+
+def _logons_section(d: ReportData) -> str:
+    """Successful, failed and explicit-credential logons by host, account and source (see forensics.logons)."""
+    s = d.logons
+    if s is None:
+        return ""
+    head = ["Host", "Account", "Source address", "Workstation", "Logon type", "Count", "First (UTC)", "Last (UTC)",
+            "First (IST)", "Record"]  # fmt: skip
+
+    def rows(result: str) -> list[list[Any]]:
+        return [[r.host, f"{r.domain}\\{r.account}" if r.domain and r.account else r.account, r.address,
+                 r.workstation, r.logon_type, r.count, r.first_ts, r.last_ts,
+                 iso_ist(r.first_ts) if r.first_ts else None,
+                 "; ".join(x for x in (r.source, ", ".join(r.reasons), r.detail or "") if x)]
+                for r in s.rows if r.result == result]  # fmt: skip
+
+    totals = s.totals()
+    system = sum(r.count for r in s.system_rows)
+    return ('<section id="logons"><h2>Logons</h2>'
+            f'<p>{esc(totals["failure"])} failed, {esc(totals["success"])} successful and {esc(totals["explicit"])} '
+            f"explicit-credential logon records by people's accounts; {esc(system)} more by system and machine "
+            "accounts are not listed. Record kinds: " + esc(", ".join(sorted({r.source for r in s.rows})) or "none")
+            + ". One logon can leave several records (RDP: 1149, 4624 type 10, LSM 21); each row counts one kind.</p>"
+            + "<h3>Failed logons</h3>" + _table([*head[:-1], "Record; why"], rows("failure"))
+            + "<h3>Successful logons</h3>" + _table(head, rows("success"))
+            + "<h3>Logons with explicit credentials (4648)</h3>" + _table([*head[:-1], "Record; by"], rows("explicit"))
+            + "</section>")  # fmt: skip
+
+
+def _metrics_section(d: ReportData) -> str:
+    """Events per host, and per host, channel and event id (see forensics.eidmetrics)."""
+    hosts = [[h.host, h.count, h.channels, h.event_ids, h.first_ts, h.last_ts] for h in d.host_metrics]
+    eids = [[m.host, m.channel, m.event_id if m.event_id is not None else f"({m.program or '-'})", m.title,
+             m.count, f"{100 * m.share:.1f}%", m.first_ts, m.last_ts] for m in d.eid_metrics]  # fmt: skip
+    return ('<section id="eid-metrics"><h2>Event ids</h2><h3>Events per host</h3>'
+            + _table(["Host", "Events", "Channels", "Event ids", "First (UTC)", "Last (UTC)"], hosts)
+            + "<h3>Events per host, channel and event id</h3><p class=\"muted\">Records without an event id are "
+            "counted by the program that wrote them.</p>"
+            + _table(["Host", "Channel", "Event id", "Title", "Count", "Share of channel", "First (UTC)", "Last (UTC)"],
+                     eids)
+            + "</section>")  # fmt: skip
 
 
 def _inputs_section(d: ReportData) -> str:

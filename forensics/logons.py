@@ -143,7 +143,7 @@ class LogonSummary:
 
     def totals(self) -> dict[str, int]:
         """Logon records per result over the people's rows."""
-        out = dict.fromkeys(RESULT_ORDER, 0)
+        out: dict[str, int] = dict.fromkeys(RESULT_ORDER, 0)
         for r in self.rows:
             out[r.result] += r.count
         return out

@@ -28,6 +28,7 @@ import shutil
 import stat
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
@@ -237,7 +238,7 @@ def find_release(version: str | None, package: str) -> ReleaseAsset:
     """The release asset of ``package`` in SigmaHQ's release ``version`` (None: the latest release)."""
     if package not in PACKAGES:
         raise RuleSupplyError(f"unknown package {package!r}; one of: {', '.join(PACKAGES)}")
-    which = "latest" if version is None else f"tags/{urllib.request.quote(version, safe='')}"
+    which = "latest" if version is None else f"tags/{urllib.parse.quote(version, safe='')}"
     url = f"{_api_root()}/repos/{SIGMAHQ_REPO}/releases/{which}"
     with _get(url, "application/vnd.github+json") as resp:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -100,7 +101,7 @@ def search_cmd(
     err.print(f"{len(result)} matching event(s); {len(result.columns)} column(s) searched", highlight=False)
 
 
-def _time(text: str | None, option: str) -> object:
+def _time(text: str | None, option: str) -> datetime | None:
     if text is None:
         return None
     parsed = parse_iso_utc(text)

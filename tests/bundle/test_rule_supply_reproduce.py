@@ -21,8 +21,8 @@ from forensics.bundle.export import export_bundle
 from forensics.bundle.signing import keygen
 from forensics.bundle.verify import PASSED, verify_bundle
 from forensics.cli import app
-from forensics.hunt.engine import RUN_FILE
 from forensics.ingest.runner import ingest_paths
+from forensics.store import RUN_FILE, Case
 from forensics.testing.evtx_writer import WinEvent, write_evtx
 
 T0 = datetime(2024, 11, 2, 21, 40, tzinfo=UTC)
@@ -71,7 +71,8 @@ def test_hunt_uses_records_and_replays_the_installed_set(
     assert res.exit_code == 0, res.output
     assert f"installed set SigmaHQ v1 (sha256 {the_set.sha256[:16]}…): 1 rules, 1 converted" in res.output
     assert "sigma: SigmaHQ v1" in res.output and "1 converted" in res.output
-    run = json.loads((tmp_path / "case" / RUN_FILE).read_text())
+    with Case.open(tmp_path / "case", read_only=True) as c:
+        run = json.loads((c.run_dir(c.runs()[-1]) / RUN_FILE).read_text())
     recorded = run["options"]["rule_set"]
     assert (recorded["version"], recorded["sha256"], recorded["rules"]) == ("v1", the_set.sha256, 1)
     assert [(f["kind"], f["rel"], f["root"]) for f in run["files"]] == [

@@ -26,6 +26,7 @@ import io
 import json
 import stat
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -96,7 +97,8 @@ def open_bundle(path: Path) -> Bundle:
             continue
         try:
             members[info.filename] = zf.open(info).read()
-        except (zipfile.BadZipFile, RuntimeError, EOFError, OSError, NotImplementedError) as exc:
+        except (zipfile.BadZipFile, zlib.error, RuntimeError, EOFError, OSError, NotImplementedError) as exc:
+            # zlib.error: flipped deflate bytes can break the stream before the CRC is reached
             unreadable.append(f"{info.filename}: unreadable in the zip ({exc})")
     manifest, error = None, None
     raw = members.get(mf.MANIFEST)

@@ -23,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from forensics.images.context import ImageContext
 from forensics.images.detect import image_kind
@@ -287,7 +287,13 @@ def _archive_members(item: FileItem, local: Path, scratch: Path) -> list[FileIte
     from forensics.ingest.registry import sniff
 
     out = []
-    for cand in walk([local], scratch / "members"):
+    # walked under the file's own name: a .gz member is named after it (syslog.2.gz -> syslog.2),
+    # not after the scratch copy
+    named = scratch / "named" / (item.sha256 or "unhashed") / PurePosixPath(item.fs_path).name
+    named.parent.mkdir(parents=True, exist_ok=True)
+    named.unlink(missing_ok=True)
+    os.link(local, named)
+    for cand in walk([named], scratch / "members"):
         member = f"{item.member}{MEMBER_SEP}{cand.member}" if cand.member else item.member
         sub = replace(
             item, member=member, size=cand.size, sha256=cand.sha256, md5=cand.md5, parser=None, note=None
@@ -303,6 +309,8 @@ def _archive_members(item: FileItem, local: Path, scratch: Path) -> list[FileIte
             continue
         os.replace(cand.local, scratch / scratch_name(cand.sha256))
         out.append(replace(sub, parser=parser.name, note=_damage_note(sub)))
+    named.unlink(missing_ok=True)
+    named.parent.rmdir()
     local.unlink(missing_ok=True)  # the container: its members are what get parsed
     return out
 

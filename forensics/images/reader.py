@@ -132,6 +132,8 @@ class OpenImage:
         names: set[str] = set()
         for i, fs in enumerate(target.filesystems):
             vol = getattr(fs, "volume", None)
+            if isinstance(vol, list):  # btrfs spans devices: named by its first
+                vol = vol[0] if vol else None
             number = getattr(vol, "number", None)
             name = (
                 f"p{number}" if isinstance(number, int) and getattr(vol, "vs", None) is not None else f"fs{i}"

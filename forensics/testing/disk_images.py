@@ -32,7 +32,8 @@ FIRST_LBA = 2048  # partitions start at 1 MiB, as fdisk places them
 # qemu-img output format per container kind
 QEMU_FORMATS = {"vmdk": "vmdk", "vhd": "vpc", "vhdx": "vhdx", "qcow2": "qcow2"}
 # MBR partition type per file system
-_MBR_TYPE = {"ntfs": 0x07, "fat": 0x0C, "ext4": 0x83, "xfs": 0x83}
+_MBR_TYPE = {"ntfs": 0x07, "fat": 0x0C, "ext4": 0x83, "xfs": 0x83, "btrfs": 0x83}
+BTRFS_UUID = "16161616-1616-4616-8616-161616161616"  # fixed, as mkfs.ext4 -U clear
 # where .ci/build-ewftools puts libewf's current tools (an EWF2-writing ewfacquire)
 EWFTOOLS_DIR = Path(os.environ.get("FORENSICS_EWFTOOLS", "/opt/libewf-tools/bin"))
 # a fixed time for everything the tools stamp, so the same inputs build the same image bytes
@@ -43,20 +44,23 @@ FAKE_TIME = "1700000000"
 class Volume:
     """One partition: its file system and files ((path on the volume, source file on disk))."""
 
-    fs: str  # "ntfs", "fat", "ext4" or "xfs"
+    fs: str  # "ntfs", "fat", "ext4", "xfs" or "btrfs"
     files: tuple[tuple[str, Path], ...]
     size: int = 0  # bytes; 0 = sized from the files
     label: str = "DATA"
     deleted: tuple[str, ...] = ()  # NTFS only: files written then deleted
 
 
-def tools_missing(kinds: Iterable[str] = ("ntfs", "fat", "ext4", "xfs", "qemu", "ewf", "ewf2")) -> list[str]:
+def tools_missing(
+    kinds: Iterable[str] = ("ntfs", "fat", "ext4", "xfs", "btrfs", "qemu", "ewf", "ewf2"),
+) -> list[str]:
     """The commands a build of these kinds needs and this machine lacks."""
     need = {
         "ntfs": ["mkntfs"],
         "fat": ["mkfs.fat", "mcopy", "mmd"],
         "ext4": ["mkfs.ext4"],
         "xfs": ["mkfs.xfs"],
+        "btrfs": ["mkfs.btrfs"],
         "qemu": ["qemu-img"],
         "ewf": ["ewfacquire"],
         "ewf2": [str(EWFTOOLS_DIR / "ewfacquire")],
@@ -75,7 +79,7 @@ def _volume_size(vol: Volume) -> int:
     if vol.size:
         return vol.size
     data = sum(src.stat().st_size for _, src in vol.files)
-    floor = {"ntfs": 8 * MiB, "fat": 34 * MiB, "ext4": 4 * MiB, "xfs": 300 * MiB}[
+    floor = {"ntfs": 8 * MiB, "fat": 34 * MiB, "ext4": 4 * MiB, "xfs": 300 * MiB, "btrfs": 32 * MiB}[
         vol.fs
     ]  # XFS: 300 MiB at least
     return max(floor, (data * 3 // 2 + 4 * MiB) // MiB * MiB)
@@ -88,17 +92,33 @@ def build_volume(vol: Volume, out: Path) -> Path:
         return make_ntfs(out, size, vol.files, label=vol.label, delete=vol.deleted)
     if vol.deleted:
         raise ValueError("deleted files are only built on NTFS volumes")
-    if vol.fs == "ext4":
+    if vol.fs in ("ext4", "btrfs"):  # both fill the new file system from a folder
         with tempfile.TemporaryDirectory(prefix="forensics-root-") as tmp:
             root = Path(tmp)
             for dest, src in vol.files:
                 target = root / dest.lstrip("/")
                 target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(src, target)
+                shutil.copy2(src, target)  # keeps the mtime; both tools copy it
             with out.open("wb") as fh:
                 fh.truncate(size)
-            _run(["mkfs.ext4", "-q", "-F", "-L", vol.label, "-U", "clear", "-E", "root_owner=0:0",
-                  "-d", str(root), str(out)])  # fmt: skip
+            if vol.fs == "ext4":
+                _run(["mkfs.ext4", "-q", "-F", "-L", vol.label, "-U", "clear", "-E", "root_owner=0:0",
+                      "-d", str(root), str(out)])  # fmt: skip
+            else:
+                _run(
+                    [
+                        "mkfs.btrfs",
+                        "-q",
+                        "-f",
+                        "-L",
+                        vol.label,
+                        "-U",
+                        BTRFS_UUID,
+                        "--rootdir",
+                        str(root),
+                        str(out),
+                    ]
+                )
         return out
     if vol.fs == "fat":
         with out.open("wb") as fh:

@@ -90,8 +90,11 @@ def built(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[s
     )
     xfs = di.linux_volume(logs, hostname="lnx-img01", zone="Asia/Kolkata", work=work, fs="xfs")
     xfs_raw = di.build_disk([xfs], work / "xfs.raw")
+    btrfs = di.linux_volume(logs, hostname="lnx-img01", zone="Asia/Kolkata", work=work, fs="btrfs")
+    btrfs_raw = di.build_disk([btrfs], work / "btrfs.raw")
     return {
         "xfs": Built(xfs_raw, lin_tree, {"raw": xfs_raw}, "lnx-img01", "Asia/Kolkata"),
+        "btrfs": Built(btrfs_raw, lin_tree, {"raw": btrfs_raw}, "lnx-img01", "Asia/Kolkata"),
         "windows": Built(win_raw, win_tree, images, "WIN-IMG01", "Asia/Calcutta"),
         "fat": Built(fat_raw, fat_tree, {"raw": fat_raw}, "WIN-FAT01", "UTC"),
         "linux": Built(

@@ -38,6 +38,7 @@ CASES = [("windows", k) for k in ("raw", "vmdk", "vhd", "vhdx", "qcow2", "e01", 
     ("linux", "e01"),
     ("linux", "ex01"),
     ("xfs", "raw"),
+    ("btrfs", "raw"),
 ]
 
 
@@ -60,6 +61,8 @@ def test_image_rows_equal_direct_rows(
         assert paths == [(str(image),)]
         members = [m for (m,) in case.con.execute("SELECT DISTINCT input_member FROM events").fetchall()]
         assert members and all(m.startswith("p1:") for m in members)
+        if b.tree.name == "lin-tree":  # a gzipped log's member is named after it, as the walker names it
+            assert "p1:/var/log/journal/0123/system.journal.gz!/system.journal" in members
         img = case.con.execute("SELECT status, host, tz, file_sha256, verification FROM images").fetchone()
         assert img[:3] == ("done", b.host, b.zone)
         assert img[3] and len(img[3]) == 64

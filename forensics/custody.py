@@ -246,7 +246,7 @@ def record_tool_step(
     import getpass
 
     try:
-        who = person or getpass.getuser()
+        who: str | None = person or getpass.getuser()
     except (KeyError, OSError):  # no login name in some containers
         who = person
     return append_entry(

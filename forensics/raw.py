@@ -71,12 +71,9 @@ class RawRecord:
 
 
 def sha256_file(path: Path) -> str:
-    """SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
+    """SHA-256 of a file, streamed."""
     with path.open("rb") as fh:
-        while block := fh.read(_CHUNK):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 # ---- opening inputs ---------------------------------------------------------------------
@@ -87,7 +84,6 @@ def _open_member(container: Path, name: str, tmp: Path) -> Path:
     dest = tmp / f"m{len(list(tmp.iterdir()))}"
     with container.open("rb") as fh:
         head = fh.read(512)
-    src: IO[bytes]
     if head.startswith(b"PK\x03\x04"):
         with zipfile.ZipFile(container) as zf, zf.open(name) as src, dest.open("wb") as out:
             shutil.copyfileobj(src, out)

@@ -612,7 +612,7 @@ def _impact(case: Case, findings: list[Finding], clock: _Clock, names: HostNames
                 break
     out = []
     for host in sorted(hits):
-        kinds = [
+        kinds: list[dict[str, Any]] = [
             {
                 "what": w,
                 "first_utc": _u(min(ts)),

@@ -34,7 +34,7 @@ from forensics.timeline import build_timeline, write_timeline
 from forensics.timeutil import iso_ist, iso_utc
 
 ENV_PACKAGES = (
-    "duckdb", "pyarrow", "polars", "evtx", "pysigma", "yara-python", "stix2", "cryptography", "typer", "orjson",
+    "duckdb", "pyarrow", "polars", "evtx", "pysigma", "yara-python", "stix2-patterns", "cryptography", "typer", "orjson",
 )  # fmt: skip
 
 

@@ -235,14 +235,11 @@ def _originals(bundle: Any, sources_dir: Path) -> list[Path]:
 
 
 def _file_sha256(path: Path) -> str | None:
-    h = hashlib.sha256()
     try:
         with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
+            return hashlib.file_digest(fh, "sha256").hexdigest()
     except OSError:
         return None
-    return h.hexdigest()
 
 
 def reproduce_findings(bundle: Any, sources_dir: Path | None) -> tuple[bool, str]:

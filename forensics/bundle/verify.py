@@ -485,7 +485,7 @@ def _row_ref(row: dict[str, Any]) -> str:
 def _row_offset_problems(row: dict[str, Any], offsets: dict[str, Any]) -> list[str]:
     """An applied offset must be the host's recorded one, and ts_corrected = ts - offset."""
     applied = float(row["clock_offset_s"])
-    expected = float(offsets.get(row.get("host"), 0.0) or 0.0)
+    expected = float(offsets.get(row.get("host") or "", 0.0) or 0.0)
     out = []
     if abs(applied - expected) > 1e-6:
         out.append(f"timeline row {_row_ref(row)}: clock offset {applied} s applied, provenance records "

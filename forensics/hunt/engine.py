@@ -187,7 +187,8 @@ class HuntSummary:
     def by_level(self) -> dict[str, int]:
         """Number of findings per level, most severe first."""
         counts: Counter[Level] = Counter(f.level for f in self.findings)
-        return dict(sorted(counts.items(), key=lambda kv: -level_rank(kv[0])))
+        ranked = sorted(counts.items(), key=lambda kv: -level_rank(kv[0]))
+        return dict(ranked)
 
     def problems(self) -> list[Outcome]:
         """Outcomes that are failures or skips (reported to the user)."""

@@ -19,7 +19,7 @@ import orjson
 import pyarrow as pa
 
 from forensics.hostnames import host_spellings
-from forensics.hunt.findings import Finding, RecordRef
+from forensics.hunt.findings import Finding, Level, RecordRef
 from forensics.hunt.iocs import TLP_ORDER, canonical_url
 from forensics.store import Case
 
@@ -295,7 +295,7 @@ def match_iocs(case: Case, table: pa.Table) -> list[Finding]:
     return _group([r[:12] for r in rows])
 
 
-def _level(ioc_type: str, confidence: int | None) -> str:
+def _level(ioc_type: str, confidence: int | None) -> Level:
     if confidence is not None and confidence < 30:
         return "low"
     if ioc_type in ("filename", "cidr") or (confidence is not None and confidence < 60):
@@ -312,7 +312,7 @@ def _group(rows: list[tuple[Any, ...]]) -> list[Finding]:
         groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] or "")
     ):
         first = grp[0]
-        host = (host_spellings(r[8] for r in grp) or [None])[0]
+        host = next(iter(host_spellings(r[8] for r in grp)), None)
         tlp = TLP_ORDER[first[3]] if first[3] is not None else None
         times = sorted(_utc(r[9]) for r in grp if r[9] is not None)
         fields = sorted({r[10] for r in grp})

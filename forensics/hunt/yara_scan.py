@@ -26,7 +26,7 @@ import orjson
 import yara
 
 from forensics.hostnames import host_spellings
-from forensics.hunt.findings import LEVELS, Finding, RecordRef
+from forensics.hunt.findings import Finding, Level, RecordRef, parse_level
 from forensics.hunt.writer import Outcome
 from forensics.ingest.archives import is_archive, remove_scratch
 from forensics.ingest.archives import walk as walk_inputs
@@ -145,10 +145,9 @@ def file_externals(path: Path, head: bytes, st: os.stat_result) -> dict[str, str
 
 
 # ---- scanning -----------------------------------------------------------------------------
-def _level(meta: dict[str, Any]) -> str:
+def _level(meta: dict[str, Any]) -> Level:
     for key in ("level", "severity"):
-        v = str(meta.get(key, "")).lower()
-        if v in LEVELS:
+        if v := parse_level(meta.get(key)):
             return v
     score = meta.get("score")
     if isinstance(score, int):
@@ -348,7 +347,7 @@ def _text_finding(rules: YaraRules, ns: str, rule: str, grp: list[tuple[Any, ...
                   meta: dict[str, Any]) -> Finding:  # fmt: skip
     times = sorted(r[3] for r in grp if r[3] is not None)
     fields = sorted({r[4] for r in grp})
-    host = (host_spellings(r[2] for r in grp) or [None])[0]
+    host = next(iter(host_spellings(r[2] for r in grp)), None)
     details = {"fields": fields, "strings": grp[0][6], "target": "events"}
     return Finding(
         kind="yara",

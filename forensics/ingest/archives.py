@@ -207,7 +207,7 @@ def _unsafe_name(name: str) -> str | None:
 
 
 def _copy_member(
-    src: IO[bytes], arc: Candidate, name: str, declared: int, packed: int | None,
+    src: IO[bytes] | gzip.GzipFile, arc: Candidate, name: str, declared: int, packed: int | None,
     scratch: Path, budget: _Budget, counter: Iterator[int], mtime: datetime | None,
 ) -> Candidate:  # fmt: skip
     """Stream one member into scratch while hashing it, enforcing the size limits."""

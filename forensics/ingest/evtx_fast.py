@@ -30,7 +30,7 @@ from forensics.schema import CORE, CORE_NAMES, UTC_TS
 try:
     from forensics.ingest import _evtxflat
 except ImportError:  # built without a C compiler
-    _evtxflat = None
+    _evtxflat = None  # type: ignore[assignment]
 
 KIND_TYPES: dict[int, pa.DataType] = {0: pa.string(), 1: pa.int64(), 2: pa.int32(), 3: UTC_TS}
 FROM_FLATTENER = frozenset(

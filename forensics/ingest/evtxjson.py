@@ -34,7 +34,8 @@ class EvtxJsonParser:
         if _RECORD_HEADER.match(first):
             return True
         obj = first_json_object(head)
-        return obj is not None and isinstance(obj.get("Event"), dict) and "System" in obj["Event"]
+        event = obj.get("Event") if obj is not None else None
+        return isinstance(event, dict) and "System" in event
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         first = src.head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]

@@ -28,7 +28,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 import lz4.block
 import orjson
@@ -437,10 +437,10 @@ class JournaldParser:
             if gz:
                 yield from parse_binary(_read_gzip(path), self.name)
                 return
-            with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            with open(path, "rb") as raw, mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ) as mm:
                 yield from parse_binary(mm, self.name)
             return
-        with gzip.open(path, "rb") if gz else open(path, "rb") as fh:
+        with _open(path, gz) as fh:
             first = _first_line(fh)
             fh.seek(0)
             if first[:1] in (b"{", b"["):
@@ -450,6 +450,11 @@ class JournaldParser:
                     yield from parse_json(fh.read(), self.name)
             else:
                 yield from parse_export(fh, self.name)
+
+
+def _open(path: Path, gz: bool) -> BinaryIO:
+    # GzipFile has every method of BinaryIO; typeshed just does not declare it one
+    return cast(BinaryIO, gzip.open(path, "rb")) if gz else path.open("rb")
 
 
 def _first_line(fh: BinaryIO) -> bytes:

@@ -240,11 +240,11 @@ def _fill(
     """Core columns and Sysmon alias values for one record; returns the alias values."""
     cat = row["category"]
     if cat == "process_creation":
-        extra = _process_creation(rec, row)
+        created = _process_creation(rec, row)
         row["hash_md5"] = to_hash(rec.get("MD5"), 32)
         row["hash_sha1"] = to_hash(rec.get("SHA1"), 40)
         row["hash_sha256"] = to_hash(rec.get("SHA256"), 64)
-        return extra
+        return created
     _acting_process(rec, row)
     extra: dict[str, Any] = {}
     if table == "DeviceLogonEvents" or table.startswith(("Identity", "Cloud")):

@@ -421,7 +421,7 @@ def _findings_section(d: ReportData) -> str:
         fid = f["finding_id"]
         recs = d.records.get(fid, [])
         total = d.record_counts.get(fid, len(recs))
-        body = "".join(_record_html(r, d.raw.get((r.get("input_sha256"), r.get("rec_index")))) for r in recs)
+        body = "".join(_record_html(r, d.raw.get((r["input_sha256"], int(r["rec_index"])))) for r in recs)
         if total > len(recs):
             body += (
                 f'<p class="muted">{total - len(recs)} more records not shown (see the timeline export).</p>'

@@ -21,7 +21,7 @@ TRY_CAST, left/right/length, LIKE ... ESCAPE).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sigma.conditions import (
@@ -167,7 +167,7 @@ def _mergeable(arg: object) -> tuple[str, list[SigmaString]] | None:
     return None if strings is None else (arg.field, strings)
 
 
-def _or_args(args: list[object], ctx: ConvertContext) -> list[str]:
+def _or_args(args: Sequence[object], ctx: ConvertContext) -> list[str]:
     """OR-ed items; plain strings on one field (windash / base64offset variants included) become
     one regular expression.
 

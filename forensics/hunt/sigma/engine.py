@@ -19,12 +19,13 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.rule import SigmaRule
 
 from forensics.errors import EngineError
-from forensics.hunt.findings import LEVELS, Finding, RecordRef
+from forensics.hunt.findings import Finding, Kind, Level, RecordRef, parse_level
 from forensics.hunt.sigma.cache import (
     CACHE_FILE,
     CODE_STAMP,
     NotCacheable,
     RuleCache,
+    RuleMeta,
     cond_to_ir,
     machine_cache_path,
     meta_of,
@@ -81,12 +82,11 @@ class _State:
     groups: dict[str, Group] = field(default_factory=dict)
 
 
-def _level(rule: SigmaRule | SigmaCorrelationRule | None) -> str | None:
+def _level(rule: SigmaRule | SigmaCorrelationRule | RuleMeta | None) -> Level | None:
     lvl = getattr(rule, "level", None)
     if lvl is None:
         return None
-    name = getattr(lvl, "name", str(lvl)).lower()
-    return name if name in LEVELS else None
+    return parse_level(getattr(lvl, "name", str(lvl)))
 
 
 def _logsource_label(rule: Any) -> str:
@@ -439,7 +439,7 @@ def _rel_path(path: Path, roots: list[Path]) -> str:
     return path.name
 
 
-def _attack(rule: SigmaRule | SigmaCorrelationRule) -> tuple[list[str], list[str]]:
+def _attack(rule: SigmaRule | SigmaCorrelationRule | RuleMeta) -> tuple[list[str], list[str]]:
     techniques: list[str] = []
     tactics: list[str] = []
     for tag in rule.tags or []:
@@ -453,7 +453,7 @@ def _attack(rule: SigmaRule | SigmaCorrelationRule) -> tuple[list[str], list[str
     return sorted(set(techniques)), sorted(set(tactics))
 
 
-def _finding(kind: str, lr: LoadedRule, rule: SigmaRule | SigmaCorrelationRule, host: str | None,
+def _finding(kind: Kind, lr: LoadedRule, rule: SigmaRule | SigmaCorrelationRule | RuleMeta, host: str | None,
              recs: list[tuple[RecordRef, Any]], roots: list[Path], summary: str,
              details: str | None) -> Finding:  # fmt: skip
     techniques, tactics = _attack(rule)
@@ -476,7 +476,7 @@ def _finding(kind: str, lr: LoadedRule, rule: SigmaRule | SigmaCorrelationRule, 
     )
 
 
-def _rule_findings(lr: LoadedRule, rule: SigmaRule, rows: list[tuple[str, int, str | None, Any]],
+def _rule_findings(lr: LoadedRule, rule: SigmaRule | RuleMeta, rows: list[tuple[str, int, str | None, Any]],
                    roots: list[Path]) -> list[Finding]:  # fmt: skip
     by_host: dict[str, list[tuple[RecordRef, Any]]] = {}
     for sha, rec, host, ts in rows:
@@ -496,9 +496,8 @@ def _correlation_findings(data: SigmaData, st: _State, i: int, corr: SigmaCorrel
     refs = _rule_index(st)
     events: list[CorrEvent] = []
     group_by = list(corr.group_by or [])
-    value_field = (
-        corr.condition.fieldref if isinstance(getattr(corr.condition, "fieldref", None), str) else None
-    )
+    fieldref = getattr(corr.condition, "fieldref", None)  # value_count's field (extended conditions: none)
+    value_field = fieldref if isinstance(fieldref, str) else None
     for r in corr.rules or []:
         j = refs[r.reference]
         fields = [_alias(corr, f, r.reference) for f in group_by]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -399,9 +400,7 @@ def run_group(
         _materialise(cur, src, sorted({c for cols in per_value for c in cols}))
     for cols, set_terms in sorted(per_value.items()):
         for start in range(0, len(set_terms), CHUNK):
-            got, f = bisect_failures(
-                set_terms[start : start + CHUNK], lambda t, c=cols: _attempt_values(cur, c, t)
-            )
+            got, f = bisect_failures(set_terms[start : start + CHUNK], partial(_attempt_values, cur, cols))
             failed.update(f)
             for rows in got:
                 results.extend(rows)

@@ -1,6 +1,6 @@
 """Disk-image ingest against ingesting the same files directly, in one run; peak RSS of a batch.
 
-    python bench/images.py [DATA_DIR] [--images N] [--kind e01|raw|qcow2|vmdk|vhdx] [--workers W] [--repeat K]
+    python bench/images.py [DATA_DIR] [--images N] [--kind e01|ex01|raw|qcow2|vmdk|vhdx] [--workers W] [--repeat K]
 
 Builds N Windows disk images (NTFS, MBR, SYSTEM hive) whose winevt/Logs hold the EVTX files
 of DATA_DIR (default ../shared/data: EVTX-ATTACK-SAMPLES and DeepBlueCLI, split round-robin
@@ -72,8 +72,14 @@ def build(data: Path, n: int, kind: str, work: Path) -> tuple[Path, Path, int, i
         if kind == "raw":
             raw.rename(images / raw.name)
         else:
-            suffix = "E01" if kind == "e01" else kind
-            di.convert(raw, "ewf" if kind == "e01" else kind, images / f"host{i:03d}.{suffix}")
+            suffix = {"e01": "E01", "ex01": "Ex01"}.get(kind, kind)
+            ewf = {"e01": "encase6", "ex01": "encase7-v2"}
+            di.convert(
+                raw,
+                "ewf" if kind in ewf else kind,
+                images / f"host{i:03d}.{suffix}",
+                ewf_format=ewf.get(kind, "encase6"),
+            )
             raw.unlink()
     return images, tree, logs, media
 
@@ -129,7 +135,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", nargs="?", default=str(REPO.parent / "shared" / "data"))
     ap.add_argument("--images", type=int, default=24)
-    ap.add_argument("--kind", default="e01", choices=["e01", "raw", "qcow2", "vmdk", "vhdx"])
+    ap.add_argument("--kind", default="e01", choices=["e01", "ex01", "raw", "qcow2", "vmdk", "vhdx"])
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()

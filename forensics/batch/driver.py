@@ -48,6 +48,7 @@ from forensics.batch.units import (
     unit_id,
 )
 from forensics.custody import record_tool_step
+from forensics.images.detect import image_kind
 from forensics.ingest.archives import Candidate
 from forensics.ingest.base import InputFile, ParseContext
 from forensics.ingest.context import HostFrom, InputContext, TzFrom, YearFrom
@@ -559,7 +560,13 @@ def run_batch(
     recorded context is parsed with it (zone, year, host, modification time) instead of what the
     image and the batch decide now.
     """
+    from forensics.batch.collections import ingest_collections
+
     start = time.perf_counter()
+    ctx = ctx or ParseContext()
+    is_image = {s.path: image_kind(Path(s.path)) is not None for s in specs}
+    images = [s for s in specs if is_image[s.path]]
+    collections = [s for s in specs if not is_image[s.path]]  # collections and the rest: read by the walker
     case = Case.open(case_dir, create=True)
     try:
         case.remove_orphans()  # parts and copies a killed run staged but never committed
@@ -567,8 +574,8 @@ def run_batch(
         state.register(case, specs)
         batch = _Batch(
             case,
-            specs,
-            ctx or ParseContext(),
+            images,
+            ctx,
             scan or ScanOptions(),
             workers or default_workers(),
             progress,
@@ -588,10 +595,27 @@ def run_batch(
                 purpose="batch",
                 item_hashes=dict(sorted(batch.hashed.items())),
             )
-        summary = BatchSummary(str(case_dir), image_summaries(case, [s.path for s in specs]), batch.summary)
     finally:
         case.remove_orphans()
         case.close()
+    if collections:
+
+        def counted(n: int) -> None:
+            if progress is not None:
+                done = len(images) + n
+                progress(BatchProgress(done, len(specs), 0, 0, time.perf_counter() - start))
+
+        ingest_collections(
+            case_dir,
+            collections,
+            ctx,
+            batch.summary,
+            workers=workers,
+            on_problem=on_problem,
+            progress=counted,
+        )
+    with Case.open(case_dir, read_only=True) as case:
+        summary = BatchSummary(str(case_dir), image_summaries(case, [s.path for s in specs]), batch.summary)
     summary.seconds = time.perf_counter() - start
     return summary
 

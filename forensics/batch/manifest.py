@@ -1,4 +1,4 @@
-"""What a batch covers: a folder of images, or a manifest (CSV or YAML) naming them.
+"""What a batch covers: a folder of images and collections, or a manifest (CSV or YAML) naming them.
 
 Manifest columns / keys: ``path`` (required; relative paths are relative to the manifest),
 ``host`` (host hint), ``tz`` (zone hint, IANA), ``collector`` (who acquired it), ``collected``
@@ -35,20 +35,29 @@ class ManifestError(ForensicsError):
 
 
 def specs_from(target: Path) -> list[ImageSpec]:
-    """Image specs from a folder (every image in it, sorted) or a manifest file."""
+    """Specs from a folder (every image and collection in it, sorted), a manifest file, or one
+    image or collection archive."""
     if target.is_dir():
         return folder_specs(target)
     if target.suffix.lower() in (".csv", ".tsv"):
         return _check(_csv(target), target)
     if target.suffix.lower() in (".yaml", ".yml"):
         return _check(_yaml(target), target)
-    if image_kind(target) is not None:
+    from forensics.batch.collections import collection_kind
+
+    if image_kind(target) is not None or collection_kind(target) is not None:
         return [ImageSpec(str(target))]
-    raise ManifestError(f"{target} is neither a folder, a CSV/YAML manifest nor a disk image")
+    raise ManifestError(
+        f"{target} is neither a folder, a CSV/YAML manifest, a disk image nor a collection archive"
+    )
 
 
 def folder_specs(folder: Path) -> list[ImageSpec]:
-    """Every disk image directly or deeper in ``folder`` (EWF's later segments not repeated)."""
+    """Every disk image and collection archive (Velociraptor zip, UAC tarball, other zip or tar)
+    directly or deeper in ``folder`` (EWF's later segments not repeated; nothing inside a
+    collection: the walker reads that)."""
+    from forensics.batch.collections import collection_kind
+
     found: list[ImageSpec] = []
     covered: set[Path] = set()
     for p in sorted(folder.rglob("*")):
@@ -58,6 +67,8 @@ def folder_specs(folder: Path) -> list[ImageSpec]:
             segs = image_segments(p)
             covered.update(s.resolve() for s in segs)
             covered.update(segs)
+            found.append(ImageSpec(str(p)))
+        elif collection_kind(p) is not None:
             found.append(ImageSpec(str(p)))
     return found
 
@@ -100,6 +111,11 @@ def _check(specs: list[ImageSpec], manifest: Path) -> list[ImageSpec]:
         if s.path in seen:
             raise ManifestError(f"{manifest}: {s.path} is listed twice")
         seen.add(s.path)
+        if (s.host_hint or s.tz_hint) and _is_collection(Path(s.path)):
+            raise ManifestError(
+                f"{manifest}: {s.path}: host and tz hints are for disk images; a collection states its own "
+                "(client_info.json, the UAC file name, etc/hostname, etc/timezone) — give --tz to the batch instead"
+            )
         if s.tz_hint:
             try:
                 ZoneInfo(s.tz_hint)
@@ -110,3 +126,8 @@ def _check(specs: list[ImageSpec], manifest: Path) -> list[ImageSpec]:
                 f"{manifest}: {s.path}: hash {s.expected_hash!r} is not MD5, SHA-1 or SHA-256"
             )
     return specs
+
+
+def _is_collection(path: Path) -> bool:
+    """An existing path that is not a disk image: the batch reads it with the walker."""
+    return path.exists() and image_kind(path) is None

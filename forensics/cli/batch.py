@@ -24,7 +24,7 @@ from forensics.errors import ForensicsError
 from forensics.images.reader import DEFAULT_LOCATIONS
 from forensics.ingest.base import ParseContext
 
-HELP = """Ingest many disk images into one case: a folder of images, or a CSV/YAML manifest.
+HELP = """Ingest many disk images and collections into one case: a folder of them, or a CSV/YAML manifest.
 
 Images (E01, Ex01, VMDK, VHD, VHDX, qcow2, raw dd) are opened read-only through dissect, never
 mounted. From each, the event logs under Windows/System32/winevt/Logs and /var/log (and
@@ -32,7 +32,11 @@ deleted event logs still in the NTFS MFT) are ingested with their provenance: im
 path, inode / MFT entry, SHA-256. The host name and zone come from the image (SYSTEM hive,
 /etc/hostname, /etc/timezone). Images run in parallel; each one's state is kept in the case,
 so a batch that was stopped (even killed) continues where it stopped when run again, with
-the same rows an uninterrupted run gives. One bad image never stops the others. With --hunt
+the same rows an uninterrupted run gives. One bad image never stops the others.
+
+Collections in the folder or manifest (Velociraptor offline-collection zips, UAC tarballs, other
+zip/tar archives, folders) are read after the images by the same walker as `forensics ingest`,
+each one a line of the summary with the host it states; resumed the same way. With --hunt
 the case is then hunted as `forensics hunt CASE` would, with the hunt options given here
 (--sigma, --queries, --iocs, --yara and the rest), kept as a run of the case.
 
@@ -133,7 +137,10 @@ def batch_command() -> Callable[..., None]:
 
 
 def batch(
-    target: Annotated[Path, typer.Argument(help="Folder of images, a manifest (.csv/.yaml) or one image.")],
+    target: Annotated[
+        Path,
+        typer.Argument(help="Folder of images and collections, a manifest (.csv/.yaml), or one of them."),
+    ],
     case: Annotated[Path, typer.Option("--case", "-c", help="Case directory (created if missing).")],
     tz: Annotated[
         str | None, typer.Option(help="Zone for records that state none, over the images' own.")
@@ -169,7 +176,7 @@ def batch(
         say(str(exc))
         raise typer.Exit(2) from exc
     if not specs:
-        say(f"no disk image found in {target}")
+        say(f"no disk image or collection found in {target}")
         raise typer.Exit(2)
     scan = ScanOptions(tuple(dict.fromkeys([*DEFAULT_LOCATIONS, *(path or [])])), not no_deleted)
     summary = _run(case, specs, ParseContext(tz=tz, reference_year=year), scan, workers)

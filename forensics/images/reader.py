@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import logging
 import re
 import struct
@@ -158,9 +159,9 @@ class OpenImage:
         with contextlib.suppress(*_read_errors(), AttributeError):
             for disk in self.target.disks:
                 disk.close()
-                # dissect's EWF container keeps each segment file open and its close() leaves them
-                for segment in getattr(getattr(disk, "ewf", None), "_segments", {}).values():
-                    segment.fh.close()
+                # dissect's containers open the image files themselves (EWF: every segment; raw,
+                # VMDK, VHD, VHDX, qcow2: the file) and their close() leaves them open
+                _close_files(disk)
 
     @property
     def size(self) -> int:
@@ -214,6 +215,25 @@ class OpenImage:
             return fs.get(path).open()  # type: ignore[no-any-return]
         except read_errors(KeyError) as exc:
             raise ImageError(f"cannot open {volume}:{path} in {self.path}: {exc}") from exc
+
+
+_HOLDERS = ("fh", "ewf", "_segments", "vhdx", "vhd", "qcow2", "vmdk", "disks", "extents")
+
+
+def _close_files(obj: Any, depth: int = 0) -> None:
+    """Close the OS files reachable from a dissect container through the attributes that hold them."""
+    if obj is None or depth > 4:
+        return
+    if isinstance(obj, io.BufferedReader | io.FileIO):
+        obj.close()
+        return
+    items = obj.values() if isinstance(obj, dict) else obj if isinstance(obj, list | tuple) else None
+    if items is not None:
+        for item in items:
+            _close_files(item, depth + 1)
+        return
+    for name in _HOLDERS:
+        _close_files(getattr(obj, name, None), depth + 1)
 
 
 def _open_target(path: Path) -> Any:

@@ -81,6 +81,7 @@ def _as_dict(r: RuleStatus) -> dict[str, object]:
         "logsource": r.logsource,
         "level": r.level,
         "source_in_case": r.source_in_case,
+        "warnings": list(r.warnings),
     }
 
 
@@ -92,9 +93,12 @@ def _render(report: list[RuleStatus], show_all: bool, with_case: bool) -> None:
         t.add_column("file:line")
         t.add_column("title")
         t.add_column("reason")
+        if show_all:
+            t.add_column("warnings")
         for r in shown:
             where = f"{r.path}:{r.line}" if r.line else r.path
-            t.add_row(r.status, where, r.title or "", r.reason or "")
+            row = [r.status, where, r.title or "", r.reason or ""]
+            t.add_row(*row, *(["; ".join(r.warnings)] if show_all else []))
         out.print(t)
     counts = Counter(r.status for r in report)
     total = len(report)
@@ -107,3 +111,12 @@ def _render(report: list[RuleStatus], show_all: bool, with_case: bool) -> None:
         have = sum(1 for r in report if r.source_in_case)
         line += f"; {have} have their log source in the case"
     out.print(line, highlight=False)
+    kinds = Counter(w.split(":", 1)[0] for r in report for w in r.warnings)
+    if kinds:
+        warned = sum(1 for r in report if r.warnings)
+        what = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0])))
+        out.print(
+            f"{warned} rules deviate from strict Sigma in ways Hayabusa tolerates, tolerated here too "
+            f"({what}); --all or --json shows each rule's warnings",
+            highlight=False,
+        )

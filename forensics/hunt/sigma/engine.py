@@ -60,6 +60,7 @@ class RuleStatus:
     logsource: str
     level: str | None
     source_in_case: bool | None  # with a case: does the case hold rows of the log source
+    warnings: tuple[str, ...] = ()  # deviations from strict Sigma tolerated (Hayabusa style), one per kind
 
 
 @dataclass
@@ -96,7 +97,8 @@ def _logsource_label(rule: Any) -> str:
     return "/".join(p or "-" for p in (ls.product, ls.category, ls.service))
 
 
-def _status(lr: LoadedRule, status: str, reason: str | None, in_case: bool | None = None) -> RuleStatus:
+def _status(lr: LoadedRule, status: str, reason: str | None, in_case: bool | None = None,
+            notes: Sequence[str] = ()) -> RuleStatus:  # fmt: skip
     r = lr.rule
     return RuleStatus(
         path=str(lr.path),
@@ -108,6 +110,7 @@ def _status(lr: LoadedRule, status: str, reason: str | None, in_case: bool | Non
         logsource=_logsource_label(r),
         level=_level(r),
         source_in_case=in_case,
+        warnings=tuple(str(d) for d in lr.info.deviations) + tuple(notes),
     )
 
 
@@ -170,7 +173,7 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
         for p in preps:
             conv = convert(p, schema, placeholders)
             if conv.sql is None:
-                st.status[p.index] = _status(p.loaded, "skipped", conv.error, in_case)
+                st.status[p.index] = _status(p.loaded, "skipped", conv.error, in_case, p.notes)
                 continue
             st.sql[p.index] = (conv.sql, conv.columns)
             terms.append((p.index, conv.sql))
@@ -178,9 +181,9 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
         for p in preps:
             if p.index in failed:
                 st.sql.pop(p.index, None)
-                st.status[p.index] = _status(p.loaded, "failed", failed[p.index], in_case)
+                st.status[p.index] = _status(p.loaded, "failed", failed[p.index], in_case, p.notes)
             elif p.index in st.sql:
-                st.status[p.index] = _status(p.loaded, "converted", None, in_case)
+                st.status[p.index] = _status(p.loaded, "converted", None, in_case, p.notes)
         if key is not None and sql_cache is not None:
             _to_sql_cache(st, sql_cache, key, preps, schema)
     scratch.close()
@@ -222,7 +225,7 @@ def _from_sql_cache(
     for p, (sql, cols, status, reason) in zip(preps, entry["rules"], strict=True):
         if sql is not None:
             st.sql[p.index] = (sql, set(cols))
-        st.status[p.index] = _status(p.loaded, status, reason, in_case)
+        st.status[p.index] = _status(p.loaded, status, reason, in_case, p.notes)
     return True
 
 
@@ -307,7 +310,8 @@ def _cache_doc(st: _State, i: int) -> dict[str, Any]:
         lr.rule is None and lr.error is None and lr.skip is None
     ):
         raise NotCacheable("correlation")
-    doc: dict[str, Any] = {"line": lr.line, "meta": meta_of(lr.rule) if lr.rule is not None else None}
+    doc: dict[str, Any] = {"line": lr.line, "meta": meta_of(lr.rule) if lr.rule is not None else None,
+                           "info": lr.info.to_json()}  # fmt: skip
     if lr.error is not None or lr.skip is not None:
         doc.update(error=lr.error, skip=lr.skip)
         return doc
@@ -336,7 +340,12 @@ def check_rules(
     """
     st = _prepare_all(load_rules(rule_paths))
     _convert_all(st, case, placeholders)
-    return [st.status[i] for i in sorted(st.status)]
+    return _report(st)
+
+
+def _report(st: _State) -> list[RuleStatus]:
+    """One status per rule document, in load order (a count rule's selection is reported through it)."""
+    return [st.status[i] for i in sorted(st.status) if not st.loaded[i].info.internal]
 
 
 def converted_sql(
@@ -402,7 +411,7 @@ def run_sigma(
         stats.update(load=t_load - clock, convert=t_conv - t_load, execute=time.perf_counter() - t_conv)
         stats["execute_cpu"] = time.process_time() - cpu_conv  # all threads' CPU: robust on a busy machine
         stats["columns"] = {c for sql_cols in st.sql.values() for c in sql_cols[1]}
-    return SigmaResult(findings, [st.status[k] for k in sorted(st.status)])
+    return SigmaResult(findings, _report(st))
 
 
 def _generates(st: _State, base: int) -> bool:

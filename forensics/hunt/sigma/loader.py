@@ -20,11 +20,26 @@ from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from forensics.hunt.sigma.cache import RuleCache, RuleMeta, meta_from
+from forensics.hunt.sigma.dialect import RuleInfo, correlation_docs, normalise
 
 try:  # libyaml is ~10x faster on 2,600 rules; fall back to the pure-Python loader
-    _Loader: Any = yaml.CSafeLoader
+    _Base: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
-    _Loader = yaml.SafeLoader
+    _Base = yaml.SafeLoader
+
+
+class _Loader(_Base):  # type: ignore[misc, valid-type]
+    """YAML 1.2 booleans: only true/false. PyYAML's YAML 1.1 reads an unquoted ``no`` / ``off`` as
+    false, which Hayabusa (a YAML 1.2 reader) and the rule authors mean as text
+    (``CommandLine|contains|all: [recoveryenabled, no]``). No SigmaHQ rule writes them unquoted."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    for first, resolvers in _Base.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 
 RULE_SUFFIXES = (".yml", ".yaml")
 _DOC_SEP = re.compile(r"^---\s*$", re.MULTILINE)
@@ -42,6 +57,7 @@ class LoadedRule:
     error: str | None = None
     skip: str | None = None  # a document that is not a detection rule (filter, ...), with why
     cached: dict[str, Any] | None = None  # the document's cache entry when it came from the cache
+    info: RuleInfo = RuleInfo()  # status, Hayabusa's extras and the deviations tolerated
 
 
 def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
@@ -53,10 +69,11 @@ def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
         if single:
             files = [(root, root.name)]
         else:
+            configs = [c for c in root.rglob("config") if is_ruleset_config(c)]
             files = [
                 (f, f.relative_to(root).as_posix())
                 for f in sorted(root.rglob("*"))
-                if f.suffix.lower() in RULE_SUFFIXES and f.is_file()
+                if f.suffix.lower() in RULE_SUFFIXES and f.is_file() and not any(c in f.parents for c in configs)
             ]
         base = root.resolve()
         for f, rel in files:
@@ -66,6 +83,11 @@ def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
             if key not in seen:
                 seen.add(key)
                 yield f, rel
+
+
+def is_ruleset_config(folder: Path) -> bool:
+    """True for a Hayabusa rule set's ``config/`` folder: its YAML files are field mappings, not rules."""
+    return folder.is_dir() and folder.name == "config" and (folder / "eventkey_alias.txt").is_file()
 
 
 def _doc_lines(text: str) -> list[int]:
@@ -107,17 +129,29 @@ def load_file(path: Path, rel: str) -> list[LoadedRule]:
         line = lines[i] if i < len(lines) else None
         if doc is None:
             continue
-        out.append(_load_doc(path, rel, line, sha, doc))
+        out.extend(_load_doc(path, rel, line, sha, doc))
     return out
 
 
-def _load_doc(path: Path, rel: str, line: int | None, sha: str, doc: Any) -> LoadedRule:
+def _load_doc(path: Path, rel: str, line: int | None, sha: str, doc: Any) -> list[LoadedRule]:
     if not isinstance(doc, dict):
-        return LoadedRule(path, rel, line, sha, None, error="document is not a mapping")
+        return [LoadedRule(path, rel, line, sha, None, error="document is not a mapping")]
     if "filter" in doc and "detection" not in doc:
-        return LoadedRule(
-            path, rel, line, sha, None, skip="Sigma meta filter document (not a detection rule)"
-        )
+        return [LoadedRule(path, rel, line, sha, None, skip="Sigma meta filter document (not a detection rule)")]
+    norm = normalise(doc, path.name)
+    if norm.error is not None:
+        return [LoadedRule(path, rel, line, sha, None, error=norm.error, info=norm.info)]
+    if norm.count is not None:
+        base, corr = correlation_docs(norm.doc, norm.count, path.name)
+        internal = RuleInfo(status=norm.info.status, internal=True)
+        return [
+            _parse(path, rel, line, sha, base, internal),
+            _parse(path, rel, line, sha, corr, norm.info),
+        ]
+    return [_parse(path, rel, line, sha, norm.doc, norm.info)]
+
+
+def _parse(path: Path, rel: str, line: int | None, sha: str, doc: dict[str, Any], info: RuleInfo) -> LoadedRule:
     try:
         rule: SigmaRule | SigmaCorrelationRule
         if "correlation" in doc:
@@ -125,10 +159,11 @@ def _load_doc(path: Path, rel: str, line: int | None, sha: str, doc: Any) -> Loa
         else:
             rule = SigmaRule.from_dict(doc, collect_errors=True)
     except Exception as exc:  # pySigma raises many kinds; one bad rule must not stop the run
-        return LoadedRule(path, rel, line, sha, None, error=_error_text(exc))
+        return LoadedRule(path, rel, line, sha, None, error=_error_text(exc), info=info)
     if rule.errors:
-        return LoadedRule(path, rel, line, sha, rule, error="; ".join(_error_text(e) for e in rule.errors))
-    return LoadedRule(path, rel, line, sha, rule)
+        err = "; ".join(_error_text(e) for e in rule.errors)
+        return LoadedRule(path, rel, line, sha, rule, error=err, info=info)
+    return LoadedRule(path, rel, line, sha, rule, info=info)
 
 
 def _load_collection(path: Path, rel: str, sha: str, docs: list[Any]) -> list[LoadedRule]:
@@ -172,6 +207,7 @@ def _from_cache(f: Path, rel: str, cache: RuleCache) -> list[LoadedRule] | None:
     for d in docs:
         rule = meta_from(d["meta"]) if d.get("meta") else None
         out.append(
-            LoadedRule(f, rel, d.get("line"), sha, rule, error=d.get("error"), skip=d.get("skip"), cached=d)
-        )
+            LoadedRule(f, rel, d.get("line"), sha, rule, error=d.get("error"), skip=d.get("skip"), cached=d,
+                       info=RuleInfo.from_json(d.get("info")))
+        )  # fmt: skip
     return out

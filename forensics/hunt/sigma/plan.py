@@ -24,7 +24,9 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.rule import SigmaRule
+from sigma.types import SigmaExpansion, SigmaString
 
 from forensics.hunt.sigma.backend import TRUE, ColumnRef, ConvertContext, Unsupported, to_sql
 from forensics.hunt.sigma.cache import RuleMeta, cond_from_ir
@@ -55,6 +57,7 @@ class PreparedRule:
     conds: list[Any] | None  # parsed pySigma condition trees (OR-ed); None until decoded from conds_ir
     has_keywords: bool = False  # a field-less (keyword) detection item is present
     conds_ir: list[Any] | None = None  # the cached form, decoded only when the SQL is not cached too
+    notes: tuple[str, ...] = ()  # how the log source was settled, when the rule's own could not say
 
     @property
     def conditions(self) -> list[Any]:
@@ -155,14 +158,71 @@ def prepare(loaded: LoadedRule, index: int) -> PreparedRule | str:
     assert isinstance(rule, SigmaRule)
     ls = rule.logsource
     logsource = map_logsource(ls.product, ls.category, ls.service)
-    if logsource.predicate is None:
-        return logsource.reason or "unsupported log source"
     try:
         conditions = [c.parsed for c in rule.detection.parsed_condition]
     except Exception as exc:  # pySigma condition parse errors
         return f"condition error: {str(exc).split(' in file ')[0]}"
+    logsource, notes = _settle_logsource(logsource, conditions)
+    if logsource.predicate is None:
+        return logsource.reason or "unsupported log source"
     category = (ls.category or "").lower() or None
-    return PreparedRule(index, loaded, rule, logsource, category, conditions, _has_keywords(rule))
+    return PreparedRule(index, loaded, rule, logsource, category, conditions, _has_keywords(rule), notes=notes)
+
+
+def _settle_logsource(logsource: LogSource, conditions: list[Any]) -> tuple[LogSource, tuple[str, ...]]:
+    """A log source our tables cannot map is taken from the Channel the detection requires, as
+    Hayabusa does (it selects events by the detection's Channel and ignores ``logsource``)."""
+    if logsource.predicate is not None:
+        return logsource, ()
+    channels = required_values(conditions, "channel")
+    if not channels:
+        return logsource, ()
+    note = (f"logsource-from-channel: {logsource.reason}; the detection requires Channel "
+            f"{' or '.join(sorted(channels))}, which selects the rows")  # fmt: skip
+    pred = "channel IN (" + ", ".join(quote_str(c) for c in sorted(channels)) + ")"
+    return LogSource(logsource.label, pred, None, logsource.field_prefixes), (note,)
+
+
+def required_values(conditions: Sequence[Any], fld: str) -> frozenset[str] | None:
+    """The plain values ``fld`` must equal for any of the (OR-ed) condition trees to match, or None
+    when some match does not pin it (a NOT, a wildcard, an OR branch without it)."""
+    out: set[str] = set()
+    for c in conditions:
+        got = _required(c, fld.lower())
+        if got is None:
+            return None
+        out |= got
+    return frozenset(out)
+
+
+def _required(node: Any, fld: str) -> frozenset[str] | None:
+    if isinstance(node, ConditionAND):
+        pinned = [p for p in (_required(a, fld) for a in node.args) if p is not None]
+        if not pinned:
+            return None
+        acc = pinned[0]
+        for p in pinned[1:]:
+            acc &= p
+        return acc
+    if isinstance(node, ConditionOR):
+        parts = [_required(a, fld) for a in node.args]
+        if any(p is None for p in parts):
+            return None
+        return frozenset().union(*[p for p in parts if p is not None])
+    if isinstance(node, ConditionFieldEqualsValueExpression) and (node.field or "").lower() == fld:
+        v = node.value
+        if isinstance(v, SigmaExpansion):
+            vals = [_plain(x) for x in v.values]
+            return None if any(x is None for x in vals) else frozenset(x for x in vals if x is not None)
+        one = _plain(v)
+        return None if one is None else frozenset([one])
+    return None
+
+
+def _plain(v: Any) -> str | None:
+    if type(v) is SigmaString and not v.contains_special():
+        return str(v.to_plain())
+    return None
 
 
 def convert(
@@ -204,7 +264,10 @@ def prepare_cached(loaded: LoadedRule, index: int) -> PreparedRule:
     ls = loaded.rule.logsource
     logsource = map_logsource(ls.product, ls.category, ls.service)
     category = (ls.category or "").lower() or None
-    return PreparedRule(index, loaded, loaded.rule, logsource, category, None, bool(doc["kw"]), doc["conds"])
+    prep = PreparedRule(index, loaded, loaded.rule, logsource, category, None, bool(doc["kw"]), doc["conds"])
+    if logsource.predicate is None:  # cached only when prepare() settled it from the detection
+        prep.logsource, prep.notes = _settle_logsource(logsource, prep.conditions)
+    return prep
 
 
 def _items(det: Any) -> Iterable[Any]:

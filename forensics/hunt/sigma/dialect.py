@@ -173,7 +173,11 @@ def _id(d: dict[str, Any], file_name: str, devs: list[Deviation]) -> str | None:
     if raw is None or _UUID.match(str(raw)):
         return None
     new = derived_id(file_name, str(raw))
-    devs.append(Deviation("id-not-uuid", f"id '{raw}' is not a UUID; using {new}, derived from the file name and that id"))
+    devs.append(
+        Deviation(
+            "id-not-uuid", f"id '{raw}' is not a UUID; using {new}, derived from the file name and that id"
+        )
+    )
     d["id"] = new
     return str(raw)
 
@@ -220,7 +224,9 @@ def _derived_from(doc: dict[str, Any]) -> str | None:
     related = doc.get("related")
     if not isinstance(related, list):
         return None
-    ids = [str(r["id"]) for r in related if isinstance(r, dict) and r.get("type") == "derived" and r.get("id")]
+    ids = [
+        str(r["id"]) for r in related if isinstance(r, dict) and r.get("type") == "derived" and r.get("id")
+    ]
     return ids[-1] if ids else None
 
 
@@ -251,7 +257,12 @@ def _numbers_as_text(det: dict[str, Any], devs: list[Deviation]) -> None:
         elif isinstance(body, list):
             det[name] = [fix_map(x) if isinstance(x, dict) else x for x in body]
     if changed:
-        devs.append(Deviation("number-as-text", f"numbers under text modifiers read as text: {', '.join(sorted(set(changed)))}"))
+        devs.append(
+            Deviation(
+                "number-as-text",
+                f"numbers under text modifiers read as text: {', '.join(sorted(set(changed)))}",
+            )
+        )
 
 
 def _as_text(v: Any) -> Any:
@@ -277,7 +288,9 @@ def _channel_in_detection(det: dict[str, Any], devs: list[Deviation]) -> None:
                               "the event's channel"))  # fmt: skip
 
 
-def _condition(det: dict[str, Any], d: dict[str, Any], devs: list[Deviation]) -> tuple[CountSpec | None, str | None]:
+def _condition(
+    det: dict[str, Any], d: dict[str, Any], devs: list[Deviation]
+) -> tuple[CountSpec | None, str | None]:
     """Fill a missing condition, split off a deprecated count aggregation. (count, error)."""
     timeframe = det.pop("timeframe", None)
     cond = det.get("condition")
@@ -286,12 +299,20 @@ def _condition(det: dict[str, Any], d: dict[str, Any], devs: list[Deviation]) ->
         if len(names) != 1:
             return None, f"rule has no condition and {len(names)} detections (Hayabusa needs one to imply it)"
         det["condition"] = names[0]
-        devs.append(Deviation("no-condition", f"rule has no condition; its only detection '{names[0]}' is the condition"))
+        devs.append(
+            Deviation(
+                "no-condition", f"rule has no condition; its only detection '{names[0]}' is the condition"
+            )
+        )
         return None, None
     conds = cond if isinstance(cond, list) else [cond]
     if not any(isinstance(c, str) and "|" in c for c in conds):
         if timeframe is not None:
-            devs.append(Deviation("timeframe-unused", f"timeframe {timeframe} ignored: the condition has no aggregation"))
+            devs.append(
+                Deviation(
+                    "timeframe-unused", f"timeframe {timeframe} ignored: the condition has no aggregation"
+                )
+            )
         return None, None
     if len(conds) != 1:
         return None, "an aggregation (| count) in one of several conditions is not supported"
@@ -313,7 +334,9 @@ def _condition(det: dict[str, Any], d: dict[str, Any], devs: list[Deviation]) ->
     return spec, None
 
 
-def correlation_docs(doc: dict[str, Any], count: CountSpec, file_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+def correlation_docs(
+    doc: dict[str, Any], count: CountSpec, file_name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(base rule, correlation) documents for a rule with a deprecated count aggregation.
 
     The correlation keeps the rule's id, title, level and tags, so its findings name the rule;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -16,10 +17,12 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from forensics.errors import EngineError
 from forensics.hunt.findings import Finding, Kind, Level, RecordRef, parse_level
+from forensics.hunt.sigma.backend import ConvertContext, Unsupported, to_sql
 from forensics.hunt.sigma.cache import (
     CACHE_FILE,
     CODE_STAMP,
@@ -44,6 +47,9 @@ from forensics.hunt.sigma.plan import (
     prepare_cached,
     validate,
 )
+from forensics.hunt.sigma.ruleset import RuleSet, load_ruleset
+from forensics.hunt.sigma.selection import Decisions, decide
+from forensics.hunt.sigma.tuning import Tuning
 from forensics.store import Case
 
 
@@ -61,6 +67,13 @@ class RuleStatus:
     level: str | None
     source_in_case: bool | None  # with a case: does the case hold rows of the log source
     warnings: tuple[str, ...] = ()  # deviations from strict Sigma tolerated (Hayabusa style), one per kind
+    rule_set: str | None = None  # 'hayabusa' for a rule of Hayabusa's set (its ruletype), else 'sigma'
+    rule_status: str | None = None  # the rule's own status (stable, test, experimental, deprecated, ...)
+    rule_level: str | None = None  # the level the rule states, when tuning changed ``level``
+    tuning: tuple[str, ...] = ()  # what the hunt's tuning and the rule set's lists changed
+    duplicate_of: str | None = None  # skipped: the other set's copy of the same rule ran (file:line)
+    duplicates: tuple[str, ...] = ()  # this copy ran; the other set's copies skipped (file:line)
+    details: str | None = None  # Hayabusa's details template for the rule's records
 
 
 @dataclass
@@ -69,6 +82,9 @@ class SigmaResult:
 
     findings: list[Finding]
     report: list[RuleStatus]
+    hayabusa: bool = False  # Hayabusa's rule set (or rules written for it) took part
+    rulesets: list[dict[str, Any]] = field(default_factory=list)  # each folder given: kind, config read
+    min_level: str = "informational"  # findings below it are kept in the case, not shown in summaries
 
 
 @dataclass
@@ -81,6 +97,13 @@ class _State:
     corrs: dict[int, SigmaCorrelationRule] = field(default_factory=dict)
     sql: dict[int, tuple[str, set[str]]] = field(default_factory=dict)  # converted rules: sql, columns
     groups: dict[str, Group] = field(default_factory=dict)
+    rulesets: dict[Path, RuleSet] = field(default_factory=dict)  # folder given -> its set
+    decisions: Decisions = field(default_factory=Decisions)  # tuning, rule-set lists, duplicates
+    excl_sql: dict[tuple[int, int], str] = field(default_factory=dict)  # (rule, base) -> tuning exclusion
+
+    def ruleset(self, lr: LoadedRule) -> RuleSet | None:
+        """The rule set a rule was found in."""
+        return self.rulesets.get(lr.root) if lr.root is not None else None
 
 
 def _level(rule: SigmaRule | SigmaCorrelationRule | RuleMeta | None) -> Level | None:
@@ -114,8 +137,9 @@ def _status(lr: LoadedRule, status: str, reason: str | None, in_case: bool | Non
     )
 
 
-def _prepare_all(loaded: list[LoadedRule]) -> _State:
+def _prepare_all(loaded: list[LoadedRule], roots: Sequence[Path] = ()) -> _State:
     st = _State(loaded)
+    st.rulesets = {Path(r): load_ruleset(Path(r)) for r in roots}
     for i, lr in enumerate(loaded):
         if lr.error is not None:
             st.status[i] = _status(lr, "failed", lr.error)
@@ -134,6 +158,10 @@ def _prepare_all(loaded: list[LoadedRule]) -> _State:
                 st.status[i] = _status(lr, "skipped", got)
             else:
                 st.preps[i] = got
+    for i, p in st.preps.items():
+        rs = st.ruleset(st.loaded[i])
+        if rs is not None and rs.is_hayabusa:
+            p.aliases, p.ruleset_key = rs.field_aliases, rs.fingerprint
     return st
 
 
@@ -201,7 +229,7 @@ def _group_key(
     h.update(orjson.dumps(sorted(schema.columns.items())))
     h.update(orjson.dumps(sorted((placeholders or {}).items())))
     for p in preps:
-        h.update(f"{p.loaded.sha256}:{p.loaded.line}:{p.loaded.rel_path}\x00".encode())
+        h.update(f"{p.loaded.sha256}:{p.loaded.line}:{p.loaded.rel_path}:{p.ruleset_key}\x00".encode())
     return h.hexdigest()[:32]
 
 
@@ -338,14 +366,86 @@ def check_rules(
 
     Always parses every rule afresh (no cache): a check is the place to see pySigma's own verdict.
     """
-    st = _prepare_all(load_rules(rule_paths))
+    st = _prepare_all(load_rules(rule_paths), rule_paths)
     _convert_all(st, case, placeholders)
     return _report(st)
 
 
 def _report(st: _State) -> list[RuleStatus]:
     """One status per rule document, in load order (a count rule's selection is reported through it)."""
-    return [st.status[i] for i in sorted(st.status) if not st.loaded[i].info.internal]
+    d = st.decisions
+    out = []
+    for i in sorted(st.status):
+        lr = st.loaded[i]
+        if lr.info.internal:
+            continue
+        r = st.status[i]
+        level = d.levels.get(i, r.level)
+        out.append(dataclasses.replace(
+            r,
+            rule_set="hayabusa" if lr.info.ruletype else "sigma",
+            rule_status=lr.info.status,
+            level=level,
+            rule_level=(lr.info.level or r.level) if level != r.level or lr.info.level else None,
+            tuning=tuple(d.tuned.get(i, ())),
+            duplicate_of=d.duplicate_of.get(i),
+            duplicates=tuple(d.duplicates.get(i, ())),
+            details=lr.info.details,
+        ))  # fmt: skip
+    return out
+
+
+def _select(st: _State, tuning: Tuning) -> None:
+    """Apply the hunt's tuning, the rule sets' lists and de-duplication: skipped rules leave the run."""
+    st.decisions = decide(st.loaded, [*st.preps, *st.corrs], st.ruleset, tuning)
+    for i, why in st.decisions.skipped.items():
+        st.preps.pop(i, None)
+        st.corrs.pop(i, None)
+        st.status[i] = _status(st.loaded[i], "skipped", why)
+    # a count rule's selection (internal) runs only for a count rule that runs
+    wanted = {r.reference for c in st.corrs.values() for r in c.rules or []}
+    for i in [i for i in st.preps if st.loaded[i].info.internal]:
+        name = getattr(st.loaded[i].rule, "name", None)
+        if name not in wanted:
+            st.preps.pop(i)
+            st.status[i] = _status(st.loaded[i], "skipped", "its count rule does not run")
+
+
+def _exclusions(st: _State) -> None:
+    """Tuning exclusions (Sigma detection items) as SQL: ANDed out of a rule's own SQL, or kept per
+    base rule for a correlation, converted by the same backend for the same columns."""
+    refs = _rule_index(st)
+    for i, maps in sorted(st.decisions.exclusions.items()):
+        try:
+            if i in st.sql:
+                sql, cols = _exclusion_sql(st, st.preps[i], maps)
+                st.sql[i] = (f"({st.sql[i][0]} AND NOT coalesce({sql}, FALSE))", st.sql[i][1] | cols)
+            elif i in st.corrs:
+                for r in st.corrs[i].rules or []:
+                    j = refs.get(r.reference)
+                    if j is not None and j in st.sql:
+                        sql, cols = _exclusion_sql(st, st.preps[j], maps)
+                        st.excl_sql[(i, j)] = sql
+                        st.sql[j] = (st.sql[j][0], st.sql[j][1] | cols)
+        except (SigmaError, Unsupported) as exc:  # the rule does not run rather than run untuned
+            st.sql.pop(i, None)
+            st.corrs.pop(i, None)
+            st.status[i] = _status(st.loaded[i], "failed", f"tuning exclusion cannot be converted: {exc}")
+
+
+def _exclusion_sql(st: _State, prep: PreparedRule, maps: tuple[dict[str, Any], ...]) -> tuple[str, set[str]]:
+    """SQL true for an event matching any exclusion item, for the schema of the rule's group."""
+    det: dict[str, Any] = {f"exclusion{k}": m for k, m in enumerate(maps)}
+    det["condition"] = "1 of exclusion*"
+    rule = SigmaRule.from_dict(
+        {"title": "tuning exclusion", "logsource": {"product": "windows"}, "detection": det}
+    )
+    group = st.groups.get(prep.logsource.predicate or "")
+    schema = group.schema if group is not None and group.schema is not None else needed_fields_schema([prep])
+    used: set[str] = set()
+    ctx = ConvertContext(schema.resolver(prep.category, used, prep.aliases), None, {})
+    parts = [to_sql(c.parsed, ctx) for c in rule.detection.parsed_condition]
+    return (parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"), used
 
 
 def converted_sql(
@@ -353,7 +453,7 @@ def converted_sql(
 ) -> dict[tuple[str, int | None], str]:
     """(rule file, line) -> the SQL boolean expression each converted rule became (for audits and
     portability checks: the expression reads the group's columns ``__c<k>`` / ``__l<k>``)."""
-    st = _prepare_all(load_rules(rule_paths))
+    st = _prepare_all(load_rules(rule_paths), rule_paths)
     _convert_all(st, case, placeholders)
     return {(str(st.loaded[i].path), st.loaded[i].line): sql for i, (sql, _) in sorted(st.sql.items())}
 
@@ -365,6 +465,7 @@ def run_sigma(
     stats: dict[str, Any] | None = None,
     use_cache: bool = True,
     data: SigmaData | None = None,
+    tuning: Tuning | None = None,
 ) -> SigmaResult:
     """Hunt the case with the rules: one finding per (rule, host), plus correlation findings.
 
@@ -375,18 +476,24 @@ def run_sigma(
     ``use_cache`` keeps parsed rules in the case
     (``.cache/sigma-rules.json``, keyed by rule-file SHA-256) so later hunts skip YAML and pySigma.
     ``data`` is the engine the scans run on (default: the case's DuckDB connection; see ``data``).
+    ``tuning`` chooses the rules that run and their levels (default: ``Tuning()``, every status
+    but deprecated and unsupported; see ``forensics.hunt.sigma.tuning``); each rule set's own lists
+    apply, and a rule both sets hold runs once.
     """
     data = data or DuckData(case.con, case.root)
+    tuning = tuning if tuning is not None else Tuning()
     clock = time.perf_counter()
     cache = _open_cache(case, use_cache)
     loaded = load_rules(rule_paths, cache)
-    st = _prepare_all(loaded)
+    st = _prepare_all(loaded, rule_paths)
     if cache is not None:
         _fill_cache(st, cache)
         cache.save()
+    _select(st, tuning)
     t_load = time.perf_counter()
     sql_cache = case.root / ".cache" / "sigma-sql" if use_cache else None
     _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache, data=data)
+    _exclusions(st)
     t_conv = time.perf_counter()
     cpu_conv = time.process_time()
     roots = [Path(p) for p in rule_paths]
@@ -398,7 +505,7 @@ def run_sigma(
         prep = st.preps[i]
         if i in corr_bases and not _generates(st, i):
             continue
-        findings.extend(_rule_findings(prep.loaded, prep.rule, rows, roots))
+        findings.extend(_rule_findings(prep.loaded, prep.rule, rows, roots, st.decisions.levels.get(i)))
     for i, corr in sorted(st.corrs.items()):
         if st.status[i].status == "converted":
             try:
@@ -411,7 +518,10 @@ def run_sigma(
         stats.update(load=t_load - clock, convert=t_conv - t_load, execute=time.perf_counter() - t_conv)
         stats["execute_cpu"] = time.process_time() - cpu_conv  # all threads' CPU: robust on a busy machine
         stats["columns"] = {c for sql_cols in st.sql.values() for c in sql_cols[1]}
-    return SigmaResult(findings, _report(st))
+    hayabusa = any(lr.info.ruletype for lr in st.loaded) or any(r.is_hayabusa for r in st.rulesets.values())
+    sets = [r.to_record() for _, r in sorted(st.rulesets.items(), key=lambda kv: str(kv[0]))]
+    return SigmaResult(findings, _report(st), hayabusa=hayabusa, rulesets=sets,
+                       min_level=tuning.effective_min_level(hayabusa))  # fmt: skip
 
 
 def _generates(st: _State, base: int) -> bool:
@@ -464,14 +574,14 @@ def _attack(rule: SigmaRule | SigmaCorrelationRule | RuleMeta) -> tuple[list[str
 
 def _finding(kind: Kind, lr: LoadedRule, rule: SigmaRule | SigmaCorrelationRule | RuleMeta, host: str | None,
              recs: list[tuple[RecordRef, Any]], roots: list[Path], summary: str,
-             details: str | None) -> Finding:  # fmt: skip
+             details: str | None, level: Level | None = None) -> Finding:  # fmt: skip
     techniques, tactics = _attack(rule)
     times = [t for _, t in recs if t is not None]
     return Finding(
         kind=kind,
         rule_id=str(rule.id) if rule.id is not None else _rel_path(lr.path, roots),
         title=rule.title,
-        level=_level(rule) or "informational",
+        level=level or _level(rule) or "informational",
         host=host,
         first_ts=min(times) if times else None,
         last_ts=max(times) if times else None,
@@ -486,7 +596,7 @@ def _finding(kind: Kind, lr: LoadedRule, rule: SigmaRule | SigmaCorrelationRule 
 
 
 def _rule_findings(lr: LoadedRule, rule: SigmaRule | RuleMeta, rows: list[tuple[str, int, str | None, Any]],
-                   roots: list[Path]) -> list[Finding]:  # fmt: skip
+                   roots: list[Path], level: Level | None = None) -> list[Finding]:  # fmt: skip
     by_host: dict[str, list[tuple[RecordRef, Any]]] = {}
     for sha, rec, host, ts in rows:
         by_host.setdefault(host or "", []).append((RecordRef(sha, int(rec)), ts))
@@ -495,7 +605,7 @@ def _rule_findings(lr: LoadedRule, rule: SigmaRule | RuleMeta, rows: list[tuple[
         recs = by_host[host]
         n = len({r for r, _ in recs})
         summary = f"{rule.title}: {n} event{'s' if n != 1 else ''} on {host or 'unknown host'}"
-        out.append(_finding("sigma", lr, rule, host or None, recs, roots, summary, None))
+        out.append(_finding("sigma", lr, rule, host or None, recs, roots, summary, None, level))
     return out
 
 
@@ -511,7 +621,7 @@ def _correlation_findings(data: SigmaData, st: _State, i: int, corr: SigmaCorrel
         j = refs[r.reference]
         fields = [_alias(corr, f, r.reference) for f in group_by]
         vfield = _alias(corr, value_field, r.reference) if value_field else None
-        events.extend(_base_events(data, st, j, r.reference, fields, vfield))
+        events.extend(_base_events(data, st, j, r.reference, fields, vfield, st.excl_sql.get((i, j))))
     out = []
     for hit in evaluate(corr, events):
         hosts = {e.host for e in hit.events}
@@ -523,7 +633,19 @@ def _correlation_findings(data: SigmaData, st: _State, i: int, corr: SigmaCorrel
         )  # fmt: skip
         recs = [(e.ref, e.ts) for e in hit.events]
         summary = f"{corr.title}: {corr.type.name.lower()} = {hit.metric} within {corr.timespan.spec}"
-        out.append(_finding("correlation", st.loaded[i], corr, host, recs, roots, summary, details))
+        out.append(
+            _finding(
+                "correlation",
+                st.loaded[i],
+                corr,
+                host,
+                recs,
+                roots,
+                summary,
+                details,
+                st.decisions.levels.get(i),
+            )
+        )
     return out
 
 
@@ -537,7 +659,7 @@ def _alias(corr: SigmaCorrelationRule, fld: str, reference: str) -> str:
 
 
 def _base_events(data: SigmaData, st: _State, j: int, reference: str, fields: list[str],
-                 vfield: str | None) -> list[CorrEvent]:  # fmt: skip
+                 vfield: str | None, exclusion: str | None = None) -> list[CorrEvent]:  # fmt: skip
     """Events base rule ``j`` matches, with its group-by and value fields."""
     prep = st.preps[j]
     group = st.groups.get(prep.logsource.predicate or "")
@@ -545,13 +667,14 @@ def _base_events(data: SigmaData, st: _State, j: int, reference: str, fields: li
         return []
     schema: Schema = group.schema
     used: set[str] = set(st.sql[j][1])
-    resolve = schema.resolver(prep.category, used)
+    resolve = schema.resolver(prep.category, used, prep.aliases)
     exprs = []
     for f in [*fields, *([vfield] if vfield else [])]:
         ref = resolve(f)
         exprs.append("NULL" if ref is None else f"CAST({ref.sql} AS VARCHAR)")
+    where = st.sql[j][0] if exclusion is None else f"{st.sql[j][0]} AND NOT coalesce({exclusion}, FALSE)"
     out = []
-    for row in data.select(group, used, exprs, st.sql[j][0]):
+    for row in data.select(group, used, exprs, where):
         sha, rec, host, ts = row[:4]
         vals = list(row[4:])
         value = vals.pop() if vfield else None
@@ -575,15 +698,27 @@ _REPORT_SCHEMA = pa.schema(
         ("logsource", pa.string()),
         ("level", pa.string()),
         ("source_in_case", pa.bool_()),
+        ("warnings", pa.list_(pa.string())),
+        ("rule_set", pa.string()),
+        ("rule_status", pa.string()),
+        ("rule_level", pa.string()),
+        ("tuning", pa.list_(pa.string())),
+        ("duplicate_of", pa.string()),
+        ("duplicates", pa.list_(pa.string())),
+        ("details", pa.string()),
     ]
 )
+
+
+def _cell(v: Any) -> Any:
+    return list(v) if isinstance(v, tuple) else v
 
 
 def write_rule_report(folder: Path, report: list[RuleStatus]) -> Path:
     """Write ``rule_report.parquet`` (sorted by path, line, rule id) into a hunt run's folder."""
     rows = sorted(report, key=lambda r: (r.path, r.line or 0, r.rule_id or "", r.title or ""))
     table = pa.Table.from_pylist(
-        [{n: getattr(r, n) for n in _REPORT_SCHEMA.names} for r in rows], _REPORT_SCHEMA
+        [{n: _cell(getattr(r, n)) for n in _REPORT_SCHEMA.names} for r in rows], _REPORT_SCHEMA
     )
     out = folder / "rule_report.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)

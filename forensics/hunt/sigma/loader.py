@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +57,21 @@ class LoadedRule:
     error: str | None = None
     skip: str | None = None  # a document that is not a detection rule (filter, ...), with why
     cached: dict[str, Any] | None = None  # the document's cache entry when it came from the cache
-    info: RuleInfo = RuleInfo()  # status, Hayabusa's extras and the deviations tolerated
+    info: RuleInfo = field(default_factory=RuleInfo)  # status, Hayabusa's extras and the deviations tolerated
+    root: Path | None = None  # the folder or file given that the rule was found under
 
 
 def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
     """(file, path relative to the given folder) for every rule file, sorted, deduplicated."""
+    for _, f, rel in iter_rule_files_by_root(paths):
+        yield f, rel
+
+
+def iter_rule_files_by_root(paths: Sequence[Path]) -> Iterator[tuple[Path, Path, str]]:
+    """(folder or file given, file, path relative to it) for every rule file, sorted, deduplicated.
+
+    A Hayabusa rule set's ``config/`` folder is not searched: its YAML files are mappings.
+    """
     seen: set[Path] = set()
     for root in paths:
         root = Path(root)
@@ -73,7 +83,9 @@ def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
             files = [
                 (f, f.relative_to(root).as_posix())
                 for f in sorted(root.rglob("*"))
-                if f.suffix.lower() in RULE_SUFFIXES and f.is_file() and not any(c in f.parents for c in configs)
+                if f.suffix.lower() in RULE_SUFFIXES
+                and f.is_file()
+                and not any(c in f.parents for c in configs)
             ]
         base = root.resolve()
         for f, rel in files:
@@ -82,7 +94,7 @@ def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
             key = base if single else base / rel
             if key not in seen:
                 seen.add(key)
-                yield f, rel
+                yield root, f, rel
 
 
 def is_ruleset_config(folder: Path) -> bool:
@@ -137,7 +149,9 @@ def _load_doc(path: Path, rel: str, line: int | None, sha: str, doc: Any) -> lis
     if not isinstance(doc, dict):
         return [LoadedRule(path, rel, line, sha, None, error="document is not a mapping")]
     if "filter" in doc and "detection" not in doc:
-        return [LoadedRule(path, rel, line, sha, None, skip="Sigma meta filter document (not a detection rule)")]
+        return [
+            LoadedRule(path, rel, line, sha, None, skip="Sigma meta filter document (not a detection rule)")
+        ]
     norm = normalise(doc, path.name)
     if norm.error is not None:
         return [LoadedRule(path, rel, line, sha, None, error=norm.error, info=norm.info)]
@@ -151,7 +165,9 @@ def _load_doc(path: Path, rel: str, line: int | None, sha: str, doc: Any) -> lis
     return [_parse(path, rel, line, sha, norm.doc, norm.info)]
 
 
-def _parse(path: Path, rel: str, line: int | None, sha: str, doc: dict[str, Any], info: RuleInfo) -> LoadedRule:
+def _parse(
+    path: Path, rel: str, line: int | None, sha: str, doc: dict[str, Any], info: RuleInfo
+) -> LoadedRule:
     try:
         rule: SigmaRule | SigmaCorrelationRule
         if "correlation" in doc:
@@ -188,9 +204,11 @@ def load_rules(paths: Sequence[Path], cache: RuleCache | None = None) -> list[Lo
     With a ``cache``, a file whose SHA-256 is cached is rebuilt from it instead of parsed.
     """
     out: list[LoadedRule] = []
-    for f, rel in iter_rule_files(paths):
+    for root, f, rel in iter_rule_files_by_root(paths):
         hit = _from_cache(f, rel, cache) if cache is not None else None
-        out.extend(hit if hit is not None else load_file(f, rel))
+        for lr in hit if hit is not None else load_file(f, rel):
+            lr.root = root
+            out.append(lr)
     return out
 
 

@@ -15,7 +15,7 @@ is found; that rule is reported failed with DuckDB's message and the others stil
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -58,6 +58,8 @@ class PreparedRule:
     has_keywords: bool = False  # a field-less (keyword) detection item is present
     conds_ir: list[Any] | None = None  # the cached form, decoded only when the SQL is not cached too
     notes: tuple[str, ...] = ()  # how the log source was settled, when the rule's own could not say
+    aliases: Mapping[str, str] = field(default_factory=dict)  # the rule set's field names -> columns
+    ruleset_key: str = ""  # fingerprint of the rule set's configuration (part of the SQL cache key)
 
     @property
     def conditions(self) -> list[Any]:
@@ -96,13 +98,26 @@ class Schema:
         k = self.derived.setdefault(value_sql, len(self.derived))
         return ColumnRef(f'"__c{k}"', numeric, None if numeric else f'"__l{k}"')
 
-    def resolver(self, category: str | None, used: set[str]) -> Callable[[str], ColumnRef | None]:
-        """A backend resolver for rules of ``category``; records the source columns it reads in ``used``."""
+    def resolver(
+        self, category: str | None, used: set[str], aliases: Mapping[str, str] | None = None
+    ) -> Callable[[str], ColumnRef | None]:
+        """A backend resolver for rules of ``category``; records the source columns it reads in ``used``.
+
+        ``aliases`` (a rule set's own field names -> our columns) answer for fields the data does
+        not have under the rule's name.
+        """
 
         def resolve(fld: str) -> ColumnRef | None:
             present = [
                 self.columns[c.lower()] for c in field_candidates(fld, category) if c.lower() in self.columns
             ]
+            if not present and aliases and fld.lower() in aliases:
+                alias = aliases[fld.lower()]
+                present = [
+                    self.columns[c.lower()]
+                    for c in field_candidates(alias, category)
+                    if c.lower() in self.columns
+                ]
             if not present:
                 return None
             for name, _ in present:
@@ -166,7 +181,9 @@ def prepare(loaded: LoadedRule, index: int) -> PreparedRule | str:
     if logsource.predicate is None:
         return logsource.reason or "unsupported log source"
     category = (ls.category or "").lower() or None
-    return PreparedRule(index, loaded, rule, logsource, category, conditions, _has_keywords(rule), notes=notes)
+    return PreparedRule(
+        index, loaded, rule, logsource, category, conditions, _has_keywords(rule), notes=notes
+    )
 
 
 def _settle_logsource(logsource: LogSource, conditions: list[Any]) -> tuple[LogSource, tuple[str, ...]]:
@@ -232,7 +249,9 @@ def convert(
     used: set[str] = set()
     kw_used: set[str] = set()
     keyword = schema.keyword_ref(kw_used) if prep.has_keywords else None
-    ctx = ConvertContext(schema.resolver(prep.category, used), keyword, dict(placeholders or {}))
+    ctx = ConvertContext(
+        schema.resolver(prep.category, used, prep.aliases), keyword, dict(placeholders or {})
+    )
     try:
         parts = [to_sql(c, ctx) for c in prep.conditions]
     except Unsupported as exc:
@@ -240,7 +259,7 @@ def convert(
     except Exception as exc:  # a value pySigma built that we did not expect: report, do not crash
         return Converted(None, error=f"conversion error: {type(exc).__name__}: {exc}")
     sql = parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
-    resolve = schema.resolver(prep.category, used)
+    resolve = schema.resolver(prep.category, used, prep.aliases)
     for fld, prefix, positive in prep.logsource.field_prefixes:
         ref = resolve(fld)
         if ref is None:

@@ -269,13 +269,13 @@ def reproduce_findings(bundle: Any, sources_dir: Path | None) -> tuple[bool, str
         if problems:
             more = f" (+{len(problems) - MAX_NAMED} more)" if len(problems) > MAX_NAMED else ""
             return False, "cannot reproduce: " + "; ".join(problems[:MAX_NAMED]) + more
-        again = _rerun(tmp, originals, ctx, files, aliases, run.get("options") or {}, recorded)
+        again = _rerun(tmp, originals, ctx, files, aliases, run, recorded)
     return compare(json.loads(bundle.get(mf.FINDINGS_JSON) or b"[]"), again)
 
 
 def _rerun(
     tmp: Path, originals: list[Path], ctx: Any, files: list[tuple[str, Path]], aliases: dict[str, str],
-    options: dict[str, Any], recorded: dict[str, Any],
+    run: dict[str, Any], recorded: dict[str, Any],
 ) -> list[dict[str, Any]]:  # fmt: skip
     """Ingest the originals into a temporary case, replay the hunt there, read its findings."""
     from forensics.bundle.members import findings_dicts
@@ -284,6 +284,7 @@ def _rerun(
     from forensics.ingest.runner import ingest_paths
     from forensics.store import Case
 
+    options: dict[str, Any] = run.get("options") or {}
     case_dir = tmp / "case"
     ingest_paths(case_dir, originals, ctx, workers=1, recorded=recorded)
     with Case.open(case_dir) as case:
@@ -292,6 +293,7 @@ def _rerun(
             yara_max_size=int(options.get("yara_max_size") or DEFAULT_MAX_SIZE),
             yara_timeout=int(options.get("yara_timeout") or DEFAULT_TIMEOUT),
             scan_paths=originals if options.get("scan_paths") else [],  # the hunt scanned the evidence files
+            record=run,  # the Sigma tuning and rule-set lists the hunt used
         )  # fmt: skip
     with Case.open(case_dir, read_only=True) as case:
         return findings_dicts(read_findings(case))

@@ -24,8 +24,9 @@ from forensics.hunt.engine import (
     remember_evidence_iocs,
     run_hunt,
 )
-from forensics.hunt.findings import Finding
+from forensics.hunt.findings import Finding, level_rank
 from forensics.hunt.runs import list_runs
+from forensics.hunt.sigma.tuning import build_tuning
 from forensics.ingest.base import ParseContext
 from forensics.ingest.runner import ingest_paths
 from forensics.rulesets import RuleSet
@@ -193,6 +194,47 @@ def hunt(
         int | None, typer.Option(help="Ingest: collection year, for logs without a year.")
     ] = None,
     host: Annotated[str | None, typer.Option(help="Ingest: host name for records that name none.")] = None,
+    min_level: Annotated[
+        str | None,
+        typer.Option(
+            "--min-level",
+            help="Findings below LEVEL are kept in the case but not shown here. Default: low when "
+            "Hayabusa's rule set is used (its informational rules fire on normal logons), else informational.",
+        ),
+    ] = None,
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="Sigma rule statuses to run (repeatable or comma-separated: stable, test, experimental, "
+            "deprecated, unsupported, all). Default: stable,test,experimental.",
+        ),
+    ] = None,
+    exclude_rules: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--exclude-rules",
+            help="File of Sigma rule ids not to run, one per line, # comments (repeatable).",
+        ),
+    ] = None,
+    tuning: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--tuning",
+            help="Tuning file (YAML): per rule id disable, level, or exclude conditions (a known admin host, "
+            "a scanner's account); a noisy list demoted to informational. See docs/hayabusa.md (repeatable).",
+        ),
+    ] = None,
+    enable_noisy: Annotated[
+        bool,
+        typer.Option(
+            "--enable-noisy-rules", help="Run the rules a Hayabusa set lists as noisy (as informational)."
+        ),
+    ] = False,
+    placeholder: Annotated[
+        list[str] | None,
+        typer.Option("--placeholder", help="NAME=VALUE for Sigma |expand placeholders (repeatable)."),
+    ] = None,
     outputs: Annotated[
         bool,
         typer.Option(
@@ -202,6 +244,12 @@ def hunt(
     ] = True,
 ) -> None:
     """Hunt a case (or inputs ingested first) and keep the findings as a new run of it."""
+    try:
+        sigma_tuning = build_tuning(status, min_level, exclude_rules or [], tuning or [], enable_noisy)
+        values = parse_placeholders(placeholder or [])
+    except ForensicsError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from exc
     options = HuntOptions(
         sigma=list(sigma or []),
         queries=list(queries or []),
@@ -212,6 +260,8 @@ def hunt(
         yara_max_size=yara_max_mb * 1024 * 1024,
         yara_timeout=yara_timeout,
         fail_on=fail_on.lower() if fail_on is not None else None,
+        sigma_tuning=sigma_tuning,
+        placeholders=values,
     )
     case_dir, raw = _resolve_case(targets, case)
     try:
@@ -319,12 +369,29 @@ def _sorted(findings: list[Finding]) -> list[Finding]:
     )
 
 
+def parse_placeholders(items: list[str]) -> dict[str, list[str]]:
+    """``NAME=VALUE`` items -> {name: [values]} (a name given twice has two values)."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ForensicsError(f"--placeholder wants NAME=VALUE, got {item!r}")
+        out.setdefault(name.strip().strip("%"), []).append(value)
+    return out
+
+
+def _shown(summary: HuntSummary) -> list[Finding]:
+    """Findings at or above the hunt's minimum level (the rest stay in the case)."""
+    floor = level_rank(summary.min_level)  # type: ignore[arg-type]
+    return [f for f in summary.findings if f.rank >= floor]
+
+
 def _report(summary: HuntSummary, as_json: bool, top: int = 0) -> None:
     if as_json:
-        for f in _sorted(summary.findings):
+        for f in _sorted(_shown(summary)):
             print_json_line(finding_json(f))
     else:
-        ranked = _sorted(summary.findings)
+        ranked = _sorted(_shown(summary))
         shown = ranked[:top] if top > 0 else ranked
         table = Table("level", "kind", "rule", "host", "first (UTC)", "first (IST)", "rows", title="findings")
         for f in shown:
@@ -352,6 +419,12 @@ def _stderr_summary(summary: HuntSummary) -> None:
     kinds = ", ".join(f"{n} {k}" for k, n in summary.by_kind().items()) or "none"
     levels = ", ".join(f"{n} {lvl}" for lvl, n in summary.by_level().items())
     err.print(f"findings: {len(summary.findings)} ({kinds}){'; ' + levels if levels else ''}")
+    hidden = len(summary.findings) - len(_shown(summary))
+    if hidden:
+        err.print(
+            f"{hidden} finding(s) below --min-level {summary.min_level} kept in the case, not shown "
+            f'(--min-level informational shows them; forensics sql {summary.case} "SELECT * FROM findings")'
+        )
     problems = summary.problems()
     if problems:
         err.print(f"[yellow]{len(problems)} rule/IOC/YARA file(s) or hunts not used:[/yellow]")

@@ -12,7 +12,8 @@ from rich.table import Table
 from forensics.cli import rulesets
 from forensics.cli.common import err, out, print_json_line
 from forensics.cli.guard import say
-from forensics.errors import CaseError
+from forensics.cli.hunt import parse_placeholders
+from forensics.errors import CaseError, ForensicsError
 from forensics.hunt.sigma import RuleStatus, check_rules
 from forensics.store import Case
 
@@ -45,12 +46,21 @@ def check(
     show_all: Annotated[
         bool, typer.Option("--all", help="List converted rules too, not only problems.")
     ] = False,
+    placeholder: Annotated[
+        list[str] | None,
+        typer.Option("--placeholder", help="NAME=VALUE for Sigma |expand placeholders (repeatable)."),
+    ] = None,
 ) -> None:
     """Convert rules and report converted / skipped / failed per rule."""
     for p in paths:
         if not p.exists():
             say(f"no such rule file or folder: {p}")
             raise typer.Exit(2)
+    try:
+        values = parse_placeholders(placeholder or [])
+    except ForensicsError as exc:
+        say(str(exc))
+        raise typer.Exit(2) from exc
     opened: Case | None = None
     if case is not None:
         try:
@@ -59,7 +69,7 @@ def check(
             err.print(str(exc), highlight=False)
             raise typer.Exit(1) from exc
     try:
-        report = check_rules(paths, opened)
+        report = check_rules(paths, opened, values or None)
     finally:
         if opened is not None:
             opened.close()

@@ -41,6 +41,8 @@ from forensics.hunt.findings import Finding, Level, level_rank, parse_level, wri
 from forensics.hunt.ioc_match import match_iocs
 from forensics.hunt.iocs import IOC_SUFFIXES, IocSet, ioc_table, load_ioc_paths
 from forensics.hunt.runs import commit_run, sha256_file, staged_run
+from forensics.hunt.sigma.ruleset import RuleSet as SigmaRuleSet
+from forensics.hunt.sigma.tuning import Tuning, tuning_from_record
 from forensics.hunt.sql import SqlHunt, load_hunts, run_hunts
 from forensics.hunt.writer import Outcome, write_iocs, write_outcomes
 from forensics.hunt.yara_scan import (
@@ -88,6 +90,11 @@ class HuntOptions:
     yara_max_size: int = DEFAULT_MAX_SIZE
     yara_timeout: int = DEFAULT_TIMEOUT
     fail_on: str | None = None  # exit code 4 when a finding is at or above this level
+    # which Sigma rules run and how their findings are shown (statuses, exclusions, tuning file)
+    sigma_tuning: Tuning = field(default_factory=Tuning)
+    # rule folder (as recorded) -> its rule set as a run record kept it; a replay passes these
+    sigma_rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    placeholders: dict[str, list[str]] = field(default_factory=dict)  # values for Sigma |expand
     # path a file was read from -> path to record for it (replay reads copies of the recorded
     # files; findings, the IOC table and run.json name the recorded paths instead)
     aliases: dict[str, str] = field(default_factory=dict)
@@ -116,6 +123,8 @@ class HuntOptions:
             "yara_timeout": self.yara_timeout,
             "fail_on": self.fail_on,
             "rule_set": self.rule_set.to_record() if self.rule_set is not None else None,
+            "sigma_tuning": self.sigma_tuning.to_record(),
+            "placeholders": dict(sorted(self.placeholders.items())),
         }
 
     def problems(self) -> list[str]:
@@ -173,6 +182,8 @@ class HuntSummary:
     run_id: str | None = None  # the run this hunt was kept as
     run_dir: Path | None = None  # findings/runs/<run_id>
     outputs: dict[str, str] = field(default_factory=dict)  # {path in the case: SHA-256} of the run's files
+    min_level: str = "informational"  # findings below it are kept in the case, not shown in summaries
+    sigma_rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)  # folder -> its set (record)
     custody_entry: dict[str, Any] | None = None  # the "analysed" entry this hunt appended
 
     @property
@@ -302,6 +313,8 @@ def _run_record(
         "ended_ist": iso_ist(ended),
         "exit_code": summary.exit_code,
         "options": options.to_record(summary.scanned),
+        "sigma_rulesets": summary.sigma_rulesets,
+        "min_level": summary.min_level,
         "files": summary.used,
         "findings": {"total": len(summary.findings), "by_kind": summary.by_kind()},
     }
@@ -360,6 +373,7 @@ def replay(
     scan_paths: Sequence[Path] = (),
     argv: Sequence[str] | None = None,
     progress: Progress = _noop,
+    record: dict[str, Any] | None = None,
 ) -> HuntSummary:
     """Re-run a hunt from copies of its recorded files, given as ``(kind, path)`` in recorded order.
 
@@ -368,6 +382,8 @@ def replay(
     among its recorded files. ``aliases`` maps each copy's path to the path the hunt recorded;
     ``scan_paths`` are files whose bytes YARA scans (the originals, when the hunt scanned them).
     A recorded file that failed to load is replayed as it was: reported, not an error.
+    ``record`` is the recorded run (run.json): its Sigma tuning, rule-set lists and placeholders
+    are used again.
     """
     by_kind: dict[str, list[Path]] = {k: [] for k in FILE_KINDS}
     for kind, path in files:
@@ -380,6 +396,11 @@ def replay(
         default_queries=False, default_iocs=False, yara_max_size=yara_max_size, yara_timeout=yara_timeout,
         aliases=dict(aliases or {}), strict=False,
     )  # fmt: skip
+    if record:
+        opts = record.get("options") or {}
+        options.sigma_tuning = tuning_from_record(opts.get("sigma_tuning"))
+        options.placeholders = {k: list(v) for k, v in (opts.get("placeholders") or {}).items()}
+        options.sigma_rulesets = dict(record.get("sigma_rulesets") or {})
     return run_hunt(case, options, progress, argv=argv)
 
 
@@ -522,8 +543,14 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
     progress(f"sigma: {len(roots)} rule folder(s)")
     summary.used.extend(_sigma_files(options))
     t = time.perf_counter()
+    sets = {
+        Path(p): SigmaRuleSet.from_record(Path(p), options.sigma_rulesets[options.alias(p)])
+        for p in roots
+        if options.alias(p) in options.sigma_rulesets
+    }
     try:
-        result = run_sigma(case, roots, stats=summary.sigma_stats)
+        result = run_sigma(case, roots, placeholders=options.placeholders or None,
+                           stats=summary.sigma_stats, tuning=options.sigma_tuning, rulesets=sets)  # fmt: skip
     except Exception as exc:  # a defect in one kind must not cost the responder the other kinds
         summary.sigma_note = f"Sigma failed: {type(exc).__name__}: {exc}"
         summary.outcomes.append(
@@ -534,12 +561,40 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
         loaded = [r.path for r in result.report if r.status != "failed"]
         _require_usable("--sigma", options.sigma, loaded, "every rule failed to load or convert")
     summary.findings.extend(result.findings)
+    summary.min_level = result.min_level
+    summary.sigma_rulesets = {options.alias(k): v for k, v in result.rulesets.items()}
     summary.sigma_counts = dict(sorted(Counter(str(r.status) for r in result.report).items()))
     write_rule_report(folder, result.report)
     summary.timings["sigma"] = time.perf_counter() - t
     summary.sigma_note = ", ".join(f"{n} {s}" for s, n in summary.sigma_counts.items())
+    why = Counter(_skip_kind(r.reason or "") for r in result.report if r.status == "skipped")
+    if why:
+        summary.sigma_note += (
+            " (" + ", ".join(f"{n} {k}" for k, n in sorted(why.items(), key=lambda kv: -kv[1])) + ")"
+        )
+    if result.hayabusa:
+        named = ", ".join(f"{k} ({v['kind']})" for k, v in summary.sigma_rulesets.items())
+        summary.sigma_note += f"; rule sets: {named}"
     if options.rule_set is not None:
         summary.sigma_note = f"{options.rule_set.label()}, {options.rule_set.rules} rules; {summary.sigma_note}"
+
+
+# skip reasons as the summary groups them (the rule report keeps each rule's full reason)
+_SKIP_KINDS = (
+    ("same SigmaHQ rule", "duplicates of a rule in the other set"),
+    ("status ", "not of a selected --status"),
+    ("noisy", "noisy"),
+    ("excluded by", "excluded"),
+    ("disabled by", "disabled by tuning"),
+    ("placeholder", "need --placeholder values"),
+)
+
+
+def _skip_kind(reason: str) -> str:
+    for prefix, kind in _SKIP_KINDS:
+        if reason.startswith(prefix):
+            return kind
+    return "unsupported"
 
 
 def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:

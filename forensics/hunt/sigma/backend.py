@@ -364,7 +364,9 @@ def _expand_placeholders(s: SigmaString, ctx: ConvertContext) -> list[SigmaStrin
 
     def values(p: Placeholder) -> Iterator[str]:
         if p.name not in ctx.placeholders:
-            raise Unsupported(f"placeholder %{p.name}% has no value (give it with placeholders)")
+            raise Unsupported(
+                f"placeholder %{p.name}% has no value (give one with --placeholder {p.name}=VALUE)"
+            )
         yield from ctx.placeholders[p.name]
 
     out = s.replace_placeholders(values)

@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,7 +83,7 @@ class SigmaResult:
     findings: list[Finding]
     report: list[RuleStatus]
     hayabusa: bool = False  # Hayabusa's rule set (or rules written for it) took part
-    rulesets: list[dict[str, Any]] = field(default_factory=list)  # each folder given: kind, config read
+    rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)  # folder given -> its set (record)
     min_level: str = "informational"  # findings below it are kept in the case, not shown in summaries
 
 
@@ -137,9 +137,12 @@ def _status(lr: LoadedRule, status: str, reason: str | None, in_case: bool | Non
     )
 
 
-def _prepare_all(loaded: list[LoadedRule], roots: Sequence[Path] = ()) -> _State:
+def _prepare_all(
+    loaded: list[LoadedRule], roots: Sequence[Path] = (), rulesets: Mapping[Path, RuleSet] | None = None
+) -> _State:
     st = _State(loaded)
-    st.rulesets = {Path(r): load_ruleset(Path(r)) for r in roots}
+    given = rulesets or {}
+    st.rulesets = {Path(r): given.get(Path(r)) or load_ruleset(Path(r)) for r in roots}
     for i, lr in enumerate(loaded):
         if lr.error is not None:
             st.status[i] = _status(lr, "failed", lr.error)
@@ -466,6 +469,7 @@ def run_sigma(
     use_cache: bool = True,
     data: SigmaData | None = None,
     tuning: Tuning | None = None,
+    rulesets: Mapping[Path, RuleSet] | None = None,
 ) -> SigmaResult:
     """Hunt the case with the rules: one finding per (rule, host), plus correlation findings.
 
@@ -478,14 +482,15 @@ def run_sigma(
     ``data`` is the engine the scans run on (default: the case's DuckDB connection; see ``data``).
     ``tuning`` chooses the rules that run and their levels (default: ``Tuning()``, every status
     but deprecated and unsupported; see ``forensics.hunt.sigma.tuning``); each rule set's own lists
-    apply, and a rule both sets hold runs once.
+    apply, and a rule both sets hold runs once. ``rulesets`` gives a folder's set as a run record
+    kept it (a replay); otherwise each folder's set is read from its own configuration.
     """
     data = data or DuckData(case.con, case.root)
     tuning = tuning if tuning is not None else Tuning()
     clock = time.perf_counter()
     cache = _open_cache(case, use_cache)
     loaded = load_rules(rule_paths, cache)
-    st = _prepare_all(loaded, rule_paths)
+    st = _prepare_all(loaded, rule_paths, rulesets)
     if cache is not None:
         _fill_cache(st, cache)
         cache.save()
@@ -519,7 +524,7 @@ def run_sigma(
         stats["execute_cpu"] = time.process_time() - cpu_conv  # all threads' CPU: robust on a busy machine
         stats["columns"] = {c for sql_cols in st.sql.values() for c in sql_cols[1]}
     hayabusa = any(lr.info.ruletype for lr in st.loaded) or any(r.is_hayabusa for r in st.rulesets.values())
-    sets = [r.to_record() for _, r in sorted(st.rulesets.items(), key=lambda kv: str(kv[0]))]
+    sets = {str(k): r.to_record() for k, r in sorted(st.rulesets.items(), key=lambda kv: str(kv[0]))}
     return SigmaResult(findings, _report(st), hayabusa=hayabusa, rulesets=sets,
                        min_level=tuning.effective_min_level(hayabusa))  # fmt: skip
 

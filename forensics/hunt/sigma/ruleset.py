@@ -71,13 +71,33 @@ class RuleSet:
         return h.hexdigest()[:16]
 
     def to_record(self) -> dict[str, Any]:
-        """What the run record says about the set."""
+        """What the run record says about the set: where its configuration came from, and what of
+        it decides findings (field aliases, excluded, noisy, level tuning), so a replay from the
+        record uses the same."""
         return {
-            "root": str(self.root),
             "kind": "hayabusa" if self.is_hayabusa else "sigma",
             "config": str(self.config) if self.config else None,
             "config_files": dict(sorted(self.files.items())),
+            "field_aliases": dict(sorted(self.field_aliases.items())),
+            "excluded": dict(sorted(self.excluded.items())),
+            "noisy": dict(sorted(self.noisy.items())),
+            "level_tuning": dict(sorted(self.level_tuning.items())),
         }
+
+    @classmethod
+    def from_record(cls, root: Path, rec: Mapping[str, Any]) -> RuleSet:
+        """The set as a run record kept it (details templates and value maps are not part of it)."""
+        if rec.get("kind") != "hayabusa":
+            return cls(root)
+        return cls(
+            root,
+            Path(str(rec.get("config") or root)),
+            field_aliases=dict(rec.get("field_aliases") or {}),
+            excluded=dict(rec.get("excluded") or {}),
+            noisy=dict(rec.get("noisy") or {}),
+            level_tuning=dict(rec.get("level_tuning") or {}),
+            files=dict(rec.get("config_files") or {}),
+        )
 
 
 def find_config(root: Path) -> Path | None:

@@ -130,6 +130,26 @@ class Tuning:
         }  # fmt: skip
 
 
+def tuning_from_record(rec: Mapping[str, Any] | None) -> Tuning:
+    """The ``Tuning`` a run record kept (``Tuning.to_record``); the default for none."""
+    if not rec:
+        return Tuning()
+    rules = {
+        k: RuleTuning(k, bool(v.get("disable")), v.get("level"), tuple(v.get("exclude") or ()),
+                      str(v.get("reason") or ""), str(v.get("source") or ""))
+        for k, v in (rec.get("rules") or {}).items()
+    }  # fmt: skip
+    return Tuning(
+        statuses=tuple(rec.get("statuses") or DEFAULT_STATUSES),
+        min_level=rec.get("min_level"),
+        excluded=dict(rec.get("excluded_rules") or {}),
+        rules=rules,
+        enable_noisy=bool(rec.get("enable_noisy_rules")),
+        ruleset_config=bool(rec.get("ruleset_config", True)),
+        files=tuple((f["path"], f["sha256"]) for f in rec.get("files") or []),
+    )
+
+
 def parse_statuses(values: Sequence[str] | None) -> tuple[str, ...]:
     """``--status`` values (repeatable, comma-separated, or ``all``) -> statuses; error on unknown."""
     if not values:

@@ -148,7 +148,9 @@ detection:
 
 
 def test_rule_without_condition_uses_its_only_selection(tmp_path: Path) -> None:
-    text = HAYABUSA_RULE.format(rid=UUID, level="low", service="security").replace("    condition: selection\n", "")
+    text = HAYABUSA_RULE.format(rid=UUID, level="low", service="security").replace(
+        "    condition: selection\n", ""
+    )
     got = _check(_write(tmp_path, "r.yml", text))
     assert got["status"] == "converted" and "no-condition" in _kinds(got["warnings"])
     two = text.replace("        LogonType: 3\n", "        LogonType: 3\n    other:\n        LogonType: 2\n")
@@ -267,7 +269,9 @@ ruletype: Hayabusa
 
 def test_hayabusa_sigma_correlation_file(tmp_path: Path) -> None:
     _write(tmp_path / "rules", "corr.yml", HAYABUSA_CORRELATION)
-    events = [dict(_fail(t, u, "192.0.2.1"), SubStatus="0xc0000064") for t, u in ((0, "a"), (60, "b"), (120, "c"))]
+    events = [
+        dict(_fail(t, u, "192.0.2.1"), SubStatus="0xc0000064") for t, u in ((0, "a"), (60, "b"), (120, "c"))
+    ]
     events.append(dict(_fail(130, "d", "192.0.2.1"), SubStatus="0xc000006a"))  # a wrong password: not counted
     case = build_case(tmp_path / "case", events)
     try:
@@ -285,8 +289,8 @@ def test_field_aliases_from_the_rule_sets_config(tmp_path: Path) -> None:
     _write(root / "config", "eventkey_alias.txt",
            "LogFileClearedChannel,Event.UserData.LogFileCleared.Channel\n"
            "SeverityID,Event.EventData.Severity ID\n")  # fmt: skip
-    rule = """title: Important Log File Cleared
-id: {uuid}
+    rule = f"""title: Important Log File Cleared
+id: {UUID}
 level: high
 status: test
 logsource:
@@ -299,7 +303,7 @@ detection:
         LogFileClearedChannel: Microsoft-Windows-Sysmon/Operational
     condition: selection
 ruletype: Hayabusa
-""".format(uuid=UUID)
+"""
     _write(root / "hayabusa" / "builtin", "Sys_104.yml", rule)
     events = [
         # UserData's Channel is stored as Channel_native: it would clash with the core column

@@ -88,7 +88,9 @@ def _sets(tmp_path: Path) -> tuple[Path, Path]:
     (haya / "sysmon" / "proc_creation_win_whoami.yml").write_text(
         _rewrite(SYSMON_COPY, "Microsoft-Windows-Sysmon/Operational", 1, "Image")
     )
-    (haya / "builtin" / "proc_creation_win_whoami.yml").write_text(_rewrite(BUILTIN_COPY, "Security", 4688, "NewProcessName"))
+    (haya / "builtin" / "proc_creation_win_whoami.yml").write_text(
+        _rewrite(BUILTIN_COPY, "Security", 4688, "NewProcessName")
+    )
     return sigmahq, haya
 
 
@@ -132,7 +134,9 @@ def test_rewrites_run_when_the_original_is_not_given(tmp_path: Path) -> None:
 # ---- statuses, exclusion lists, tuning ------------------------------------------------------------
 def test_deprecated_rules_are_not_run_unless_selected(tmp_path: Path) -> None:
     sigmahq, _ = _sets(tmp_path)
-    (sigmahq / "proc_creation_win_whoami.yml").write_text(SIGMAHQ.replace("status: test", "status: deprecated"))
+    (sigmahq / "proc_creation_win_whoami.yml").write_text(
+        SIGMAHQ.replace("status: test", "status: deprecated")
+    )
     case = _case(tmp_path)
     try:
         quiet = run_sigma(case, [sigmahq])
@@ -280,7 +284,9 @@ def test_rule_set_lists_noisy_exclude_and_level_tuning(tmp_path: Path) -> None:
 # ---- the command line and the run record ----------------------------------------------------------
 def test_hunt_cli_min_level_status_tuning_and_run_record(tmp_path: Path) -> None:
     sigmahq, haya = _sets(tmp_path)
-    (sigmahq / "proc_creation_win_whoami.yml").write_text(SIGMAHQ.replace("level: high", "level: informational"))
+    (sigmahq / "proc_creation_win_whoami.yml").write_text(
+        SIGMAHQ.replace("level: high", "level: informational")
+    )
     _case(tmp_path).close()
     t = tmp_path / "t.yml"
     t.write_text(f"rules:\n  - id: {SIGMAHQ_ID}\n    exclude: {{Computer: admin-pc01}}\n")

@@ -13,6 +13,7 @@ import typer
 
 from forensics.cli import batch as _batch
 from forensics.cli import bundle as _bundle
+from forensics.cli import csv_timeline as _csv_timeline
 from forensics.cli import hunt as _hunt
 from forensics.cli import ingest as _ingest
 from forensics.cli import metrics as _metrics
@@ -40,6 +41,7 @@ for _module in (
     _hunt,
     _bundle,
     _timeline,
+    _csv_timeline,
     _report,
     _rules,
     _search,

@@ -239,7 +239,7 @@ def hunt(
         bool,
         typer.Option(
             "--outputs/--no-outputs",
-            help="Also write the timeline (CSV, Timesketch JSONL) and the HTML report into the case and print the story.",
+            help="Also write the timeline (CSV, Timesketch JSONL), the csv-timeline of detections and the HTML report into the case and print the story.",
         ),
     ] = True,
 ) -> None:

@@ -1,0 +1,273 @@
+"""The detection CSV responders read in Hayabusa's shape: one row per matched record.
+
+Columns, in the order Hayabusa's csv-timeline puts the shared ones: ``Timestamp`` (UTC),
+``RuleTitle``, ``Level``, ``Computer``, ``Channel``, ``EventID``, ``RecordID``, ``Details``; then
+ours: ``Timestamp (IST)``, ``Kind`` (sigma, correlation, sql, ioc, yara), ``RuleID``, ``RuleFile``,
+``EvtxFile`` (the input, ``!/member`` inside archives), ``InputSHA256`` and ``RecIndex`` — the
+record reference: ``(InputSHA256, RecIndex)`` is the row's key in ``events`` and names the raw
+record in its input. A record two rules matched has two rows. ``Details`` is the rule's
+``details`` template rendered for the record, else the key fields of its event type
+(``forensics.outputs.details``). Rows are sorted (time, computer, channel, record, rule), so the
+same case gives the same bytes; the file is Excel-safe (``forensics.outputs.csvfile``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from forensics.hunt.findings import LEVELS
+from forensics.outputs import csvfile
+from forensics.outputs.details import (
+    DetailsConfig,
+    key_fields,
+    lookup,
+    render_all,
+    render_fields,
+    render_template,
+    template_fields,
+)
+from forensics.store import Case
+from forensics.timeutil import iso_ist, iso_utc
+
+COLUMNS = ("Timestamp", "RuleTitle", "Level", "Computer", "Channel", "EventID", "RecordID", "Details",
+           "Timestamp (IST)", "Kind", "RuleID", "RuleFile", "EvtxFile", "InputSHA256", "RecIndex")  # fmt: skip
+_SCHEMA = pa.schema(
+    [(c, pa.int64() if c in ("EventID", "RecordID", "RecIndex") else pa.string()) for c in COLUMNS]
+)
+_HIT = ("finding_id", "input_sha256", "rec_index", "kind", "rule_id", "title", "level", "rule_path", "ts", "host",
+        "channel", "provider", "event_id", "record_id", "input_path", "input_member")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How one kind of row gets its Details."""
+
+    template: str | None = None  # a details template (the rule's or the rule set's default)
+    fields: tuple[str, ...] | None = None  # else our key fields; neither: every field of the event
+
+
+def build_csv_timeline(
+    case: Case, min_level: str = "informational", config: DetailsConfig | None = None
+) -> pa.Table:
+    """One row per (finding at or above ``min_level``, record), sorted, Details rendered."""
+    config = config or DetailsConfig()
+    if not _has_views(case, "findings", "finding_records"):
+        return _SCHEMA.empty_table()
+    hits = _hits(case, LEVELS.index(min_level) if min_level in LEVELS else 0)
+    n = len(hits["finding_id"])
+    plans = _plans(case, hits, config)
+    keys = list(zip(hits["input_sha256"], hits["rec_index"], strict=True))
+    narrow = {keys[i] for i in range(n) if plans[i].template or plans[i].fields}
+    wide = {keys[i] for i in range(n) if not (plans[i].template or plans[i].fields)}
+    columns = _columns(case)
+    want = sorted({c for p in set(plans) for c in _plan_columns(p, columns, config)})
+    records = _fetch(case, sorted(narrow), want) if narrow and want else {}
+    records.update(_fetch(case, sorted(wide), None) if wide else {})
+    memo: dict[tuple[_Plan, tuple[str, int]], str] = {}
+    details = []
+    for i in range(n):
+        k = (plans[i], keys[i])
+        got = memo.get(k)
+        if got is None:
+            rec = records.get(keys[i], ({}, {}))
+            chan, eid = hits["channel"][i], hits["event_id"][i]
+            got = memo[k] = _details(plans[i], rec, config, chan, eid)
+        details.append(got)
+    ts = hits["ts"]
+    member = hits["input_member"]
+    return pa.table(
+        {
+            "Timestamp": [iso_utc(t) if t is not None else None for t in ts],
+            "RuleTitle": hits["title"], "Level": hits["level"], "Computer": hits["host"],
+            "Channel": hits["channel"], "EventID": hits["event_id"], "RecordID": hits["record_id"],
+            "Details": details,
+            "Timestamp (IST)": [iso_ist(t) if t is not None else None for t in ts],
+            "Kind": hits["kind"], "RuleID": hits["rule_id"], "RuleFile": hits["rule_path"],
+            "EvtxFile": [f"{p}!/{m}" if m else p for p, m in zip(hits["input_path"], member, strict=True)],
+            "InputSHA256": hits["input_sha256"], "RecIndex": hits["rec_index"],
+        },
+        schema=_SCHEMA,
+    )  # fmt: skip
+
+
+def write_csv_timeline(table: pa.Table, dest: Path) -> Path:
+    """Write the table as Excel-safe CSV (formula-looking cells neutralised), atomically."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    csvfile.write(table, tmp)
+    tmp.replace(dest)
+    return dest
+
+
+def details_config(rulesets: Mapping[str, Mapping[str, Any]]) -> DetailsConfig:
+    """Rendering facts from the Hayabusa rule sets a hunt used (read again from their config
+    folders when still there: default details and value maps are not part of the run record)."""
+    from forensics.hunt.sigma.ruleset import load_ruleset
+
+    aliases: dict[str, str] = {}
+    defaults: dict[tuple[str, int], str] = {}
+    maps: dict[tuple[str, int], Mapping[str, Mapping[str, str]]] = {}
+    for root, rec in sorted(rulesets.items()):
+        if rec.get("kind") != "hayabusa":
+            continue
+        aliases.update(rec.get("field_aliases") or {})
+        rs = load_ruleset(Path(root))
+        if rs.is_hayabusa:
+            aliases.update(rs.field_aliases)
+            defaults.update(rs.default_details)
+            maps.update(rs.value_maps)
+    return DetailsConfig(aliases, defaults, maps)
+
+
+def _has_views(case: Case, *names: str) -> bool:
+    have = {r[0] for r in case.con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
+    return all(n in have for n in names)
+
+
+def _hits(case: Case, floor: int) -> dict[str, list[Any]]:
+    """(finding, record) pairs at or above the level rank, with the event's header, as columns."""
+    sql = f"""
+        SELECT r.finding_id, r.input_sha256, r.rec_index, f.kind, f.rule_id, f.title, f.level, f.rule_path,
+               e.ts, e.host, e.channel, e.provider, e.event_id, e.record_id, e.input_path, e.input_member
+        FROM finding_records r
+        JOIN findings f ON f.finding_id = r.finding_id
+        JOIN events e ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
+        WHERE f.level_rank >= {int(floor)}
+        ORDER BY e.ts NULLS LAST, e.host, e.channel, e.record_id, r.input_sha256, r.rec_index, f.title,
+                 f.rule_id, r.finding_id"""
+    table = case.con.sql(sql).to_arrow_table()
+    return {name: table.column(i).to_pylist() for i, name in enumerate(_HIT)}
+
+
+def _rule_templates(case: Case) -> dict[str, str]:
+    """rule id -> its details template, from the rule report of the hunt."""
+    if not _has_views(case, "rule_report"):
+        return {}
+    cols = {r[0] for r in case.con.execute("DESCRIBE rule_report").fetchall()}
+    if "details" not in cols:
+        return {}
+    rows = case.con.execute(
+        "SELECT rule_id, min(details) FROM rule_report WHERE details IS NOT NULL AND rule_id IS NOT NULL "
+        "GROUP BY rule_id"
+    ).fetchall()
+    return {str(rid): str(t) for rid, t in rows}
+
+
+def _plans(case: Case, hits: Mapping[str, list[Any]], config: DetailsConfig) -> list[_Plan]:
+    """Each row's plan: the rule's template, else the rule set's default for the event type, else ours."""
+    templates = _rule_templates(case)
+    memo: dict[tuple[Any, ...], _Plan] = {}
+    out = []
+    for kind, rid, prov, chan, eid in zip(hits["kind"], hits["rule_id"], hits["provider"], hits["channel"],
+                                          hits["event_id"], strict=True):  # fmt: skip
+        key = (kind in ("sigma", "correlation") and rid in templates and rid, prov, chan, eid)
+        plan = memo.get(key)
+        if plan is None:
+            plan = memo[key] = _plan(key[0] or None, templates, prov, chan, eid, config)
+        out.append(plan)
+    return out
+
+
+def _plan(rid: str | None, templates: Mapping[str, str], provider: str | None, channel: str | None,
+          eid: int | None, config: DetailsConfig) -> _Plan:  # fmt: skip
+    if rid is not None:
+        return _Plan(templates[rid])
+    if provider is not None and eid is not None:
+        default = config.default_details.get((provider, int(eid)))
+        if default is not None:
+            return _Plan(default)
+    return _Plan(None, key_fields(channel, eid))
+
+
+def _plan_columns(plan: _Plan, columns: Mapping[str, str], config: DetailsConfig) -> list[str]:
+    names = template_fields(plan.template) if plan.template else list(plan.fields or ())
+    out = []
+    for name in names:
+        col = columns.get(name.lower()) or columns.get(config.aliases.get(name.lower(), "").lower())
+        if col:
+            out.append(col)
+    return out
+
+
+def _columns(case: Case) -> dict[str, str]:
+    return {r[0].lower(): r[0] for r in case.con.execute("DESCRIBE events").fetchall()}
+
+
+Record = tuple[
+    dict[str, Any], dict[str, Any]
+]  # (fields as the event names them, the same by lower-case name)
+
+
+def _fetch(case: Case, keys: list[tuple[str, int]], cols: list[str] | None) -> dict[tuple[str, int], Record]:
+    """The given events' columns (all for None), by key: one join, never a query per row."""
+    table = pa.table({
+        "sha": pa.array([k[0] for k in keys], pa.string()),
+        "rec": pa.array([k[1] for k in keys], pa.int64()),
+    })  # fmt: skip
+    sel = "e.*" if cols is None else ", ".join('e."' + c.replace('"', '""') + '"' for c in cols)
+    con = case.con  # not a cursor: the events view's relative paths need this connection's search path
+    con.register("_csv_timeline_keys", table)
+    try:
+        got = con.sql(
+            f"SELECT k.sha, k.rec, {sel} FROM _csv_timeline_keys k JOIN events e "
+            "ON e.input_sha256 = k.sha AND e.rec_index = k.rec "
+            "WHERE e.input_sha256 IN (SELECT DISTINCT sha FROM _csv_timeline_keys)"
+        ).to_arrow_table()
+    finally:
+        con.unregister("_csv_timeline_keys")
+    names = got.column_names[2:]
+    out: dict[tuple[str, int], Record] = {}
+    for row in got.to_pylist():
+        fields = {n: row[n] for n in names if row[n] is not None}
+        out[(row["sha"], row["rec"])] = (fields, {k.lower(): v for k, v in fields.items()})
+    return out
+
+
+def _details(plan: _Plan, rec: Record, config: DetailsConfig, channel: str | None, eid: int | None) -> str:
+    fields, low = rec
+    if plan.template:
+        maps = config.value_maps.get((str(channel), int(eid)), {}) if eid is not None else {}
+
+        def value(name: str, index: int | None) -> Any:
+            v = lookup(low, name, index)
+            if v is None and name.lower() in config.aliases:
+                v = lookup(low, config.aliases[name.lower()], index)
+            shown = maps.get(name, {}).get(str(v)) if v is not None and maps else None
+            return shown if shown is not None else _text(v)
+
+        return render_template(plan.template, value)
+    if plan.fields:
+        return render_fields(plan.fields, {k: _text(v) for k, v in low.items()})
+    return render_all({k: _text(v) for k, v in fields.items()})
+
+
+def _text(v: Any) -> Any:
+    if isinstance(v, list | dict):
+        return json.dumps(v, default=str, ensure_ascii=False)
+    return v
+
+
+def write_case_csv_timeline(
+    case: Case, dest: Path | None = None, min_level: str | None = None
+) -> tuple[Path, int]:
+    """Write the case's csv-timeline (default ``outputs/csv-timeline.csv``); (path, rows).
+
+    ``min_level`` defaults to the last hunt's (``low`` when it used Hayabusa's rule set), and the
+    hunt's Hayabusa rule sets give the default details and value renderings where still on disk.
+    """
+    from forensics.hunt.engine import RUN_FILE
+
+    record: dict[str, Any] = {}
+    try:
+        record = json.loads((case.root / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        record = {}  # no hunt recorded yet: nothing chose a level or a rule set
+    level = min_level or str(record.get("min_level") or "informational")
+    table = build_csv_timeline(case, level, details_config(record.get("sigma_rulesets") or {}))
+    return write_csv_timeline(table, dest or case.root / "outputs" / "csv-timeline.csv"), table.num_rows

@@ -1,0 +1,163 @@
+"""The csv-timeline: one row per matched record in Hayabusa's shape, Details from the rule's template
+or the event's key fields, the record reference, Excel-safe, byte-identical on a second write."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/casekit.py, the shared case builder
+from casekit import at, build_case
+
+from forensics.cli import app
+from forensics.hunt.engine import HuntOptions, run_hunt
+from forensics.outputs.csv_timeline import COLUMNS, write_case_csv_timeline
+from forensics.outputs.details import render_template
+
+SYSMON = "Microsoft-Windows-Sysmon/Operational"
+PROC_RULE = """title: Suspicious Cmdline
+id: 3c9f1d2e-0000-4000-8000-000000000001
+level: high
+status: test
+details: 'Cmdline: %CommandLine% ¦ Proc: %Image% ¦ User: %User% ¦ Parent: %ParentImage%'
+logsource:
+    product: windows
+    category: process_creation
+detection:
+    selection:
+        CommandLine|contains: 'calc'
+    condition: selection
+ruletype: Hayabusa
+"""
+LOGON_RULE = """title: Network Logon
+id: 3c9f1d2e-0000-4000-8000-000000000002
+level: informational
+status: test
+logsource:
+    product: windows
+    service: security
+detection:
+    selection:
+        EventID: 4624
+        LogonType: 3
+    condition: selection
+"""
+START_RULE = """title: Computer Startup
+id: 3c9f1d2e-0000-4000-8000-000000000003
+level: low
+status: test
+details: 'MajorVer: %Data[1]% ¦ BuildNum: %Data[2]%'
+logsource:
+    product: windows
+    service: system
+detection:
+    selection:
+        EventID: 6009
+    condition: selection
+"""
+
+
+def _events() -> list[dict[str, Any]]:
+    return [
+        {"ts": at(60), "host": "ws01", "channel": SYSMON, "event_id": 1, "category": "process_creation",
+         "record_id": 501, "CommandLine": "=cmd|' /C calc'!A0", "Image": "C:\\Windows\\System32\\cmd.exe",
+         "User": "DIMS\\alice"},
+        {"ts": at(0), "host": "dc01", "channel": "Security", "event_id": 4624, "record_id": 77,
+         "LogonType": "3", "TargetUserName": "bob", "IpAddress": "10.1.2.3", "WorkstationName": "WS01"},
+        {"ts": at(30), "host": "dc01", "channel": "System", "event_id": 6009, "record_id": 12,
+         "Data": "6.01.\n7601\nService Pack 1"},
+    ]  # fmt: skip
+
+
+def _hunt(tmp_path: Path) -> tuple[Path, list[dict[str, Any]]]:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for name, text in (("proc.yml", PROC_RULE), ("logon.yml", LOGON_RULE), ("start.yml", START_RULE)):
+        (rules / name).write_text(text, encoding="utf-8")
+    events = _events()
+    with build_case(tmp_path / "case", events) as case:
+        run_hunt(case, HuntOptions(sigma=[rules], default_iocs=False, default_queries=False), argv=["test"])
+    return tmp_path / "case", events
+
+
+def _read(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_one_row_per_record_with_details_and_the_record_reference(tmp_path: Path) -> None:
+    case_dir, events = _hunt(tmp_path)
+    from forensics.store import Case
+
+    with Case.open(case_dir, read_only=True) as case:
+        dest, n = write_case_csv_timeline(case, tmp_path / "t.csv", "informational")
+        first = dest.read_bytes()
+        write_case_csv_timeline(case, tmp_path / "t.csv", "informational")
+    assert first == (tmp_path / "t.csv").read_bytes()  # deterministic
+    rows = _read(dest)
+    assert n == 3 and list(rows[0]) == list(COLUMNS)
+    logon, start, proc = rows  # sorted by time
+    assert (logon["Computer"], logon["Channel"], logon["EventID"], logon["RecordID"]) == (
+        "dc01",
+        "Security",
+        "4624",
+        "77",
+    )
+    assert logon["Level"] == "informational" and logon["RuleTitle"] == "Network Logon"
+    # no template: the key fields of a 4624, with the logon type named
+    assert logon["Details"].startswith("LogonType: 3 (Network) ¦ TargetUserName: bob")
+    assert "IpAddress: 10.1.2.3" in logon["Details"]
+    assert start["Details"] == "MajorVer: 6.01. ¦ BuildNum: 7601"
+    # the template rendered; a missing field is '-'
+    assert (
+        proc["Details"]
+        == "Cmdline: =cmd|' /C calc'!A0 ¦ Proc: C:\\Windows\\System32\\cmd.exe ¦ User: DIMS\\alice ¦ Parent: -"
+    )
+    assert proc["Timestamp"] == "2024-03-05T09:01:00.000000Z" and proc["Timestamp (IST)"].endswith("+05:30")
+    assert proc["Timestamp (IST)"].startswith("2024-03-05T14:31:00")
+    ev = events[0]
+    assert (proc["InputSHA256"], proc["RecIndex"]) == (ev["input_sha256"], str(ev["rec_index"]))
+    assert proc["Kind"] == "sigma" and proc["RuleFile"] == "proc.yml" and proc["EvtxFile"] == ev["input_path"]
+
+
+def test_excel_safe_cells(tmp_path: Path) -> None:
+    case_dir, _ = _hunt(tmp_path)
+    (rules := tmp_path / "rules" / "proc.yml").write_text(
+        PROC_RULE.replace("details: 'Cmdline:", "details: '%CommandLine% is")
+    )
+    from forensics.store import Case
+
+    with Case.open(case_dir) as case:
+        run_hunt(
+            case, HuntOptions(sigma=[rules.parent], default_iocs=False, default_queries=False), argv=["t"]
+        )
+        dest, _ = write_case_csv_timeline(case, tmp_path / "t.csv", "high")
+    (row,) = _read(dest)
+    assert row["Details"].startswith("'=cmd")  # a spreadsheet shows it as text, never runs it
+
+
+def test_min_level_and_the_command(tmp_path: Path) -> None:
+    case_dir, _ = _hunt(tmp_path)
+    res = CliRunner().invoke(app, ["csv-timeline", str(case_dir), "--min-level", "low"])
+    assert res.exit_code == 0, res.output
+    dest = case_dir / "outputs" / "csv-timeline.csv"
+    assert res.stdout.strip() == str(dest)
+    assert [r["RuleTitle"] for r in _read(dest)] == ["Computer Startup", "Suspicious Cmdline"]
+    bad = CliRunner().invoke(app, ["csv-timeline", str(case_dir), "--min-level", "severe"])
+    assert bad.exit_code == 2
+    missing = CliRunner().invoke(app, ["csv-timeline", str(tmp_path / "nocase")])
+    assert missing.exit_code == 1
+
+
+def test_render_template_indexes_and_missing() -> None:
+    values = {"Data": "a\nb", "User": ""}
+
+    def value(name: str, index: int | None) -> Any:
+        v = values.get(name)
+        return v.split("\n")[index - 1] if v and index else v
+
+    assert render_template("X: %Data[2]% ¦ U: %User% ¦ N: %Nope%", value) == "X: b ¦ U: - ¦ N: -"

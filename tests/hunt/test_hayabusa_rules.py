@@ -216,7 +216,7 @@ def test_count_rule_just_inside_the_timeframe_fires_with_every_record(tmp_path: 
     assert f.kind == "correlation" and f.rule_id == UUID and f.title == "PW Spray" and f.level == "medium"
     assert sorted(r.rec_index for r in f.records) == sorted(e["rec_index"] for e in events[:3])
     assert json.loads(f.details or "{}")["group_by"] == {"IpAddress": "198.51.100.7"}
-    assert f.attack == ["T1110.003"]
+    assert f.attack == ("T1110.003",)
 
 
 def test_count_rule_just_outside_the_timeframe_is_quiet(tmp_path: Path) -> None:

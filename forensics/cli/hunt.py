@@ -231,6 +231,19 @@ def hunt(
             "--enable-noisy-rules", help="Run the rules a Hayabusa set lists as noisy (as informational)."
         ),
     ] = False,
+    no_default_tuning: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-tuning", help="Do not apply forensics' own tuning of known false positives."
+        ),
+    ] = False,
+    ruleset_lists: Annotated[
+        bool,
+        typer.Option(
+            "--ruleset-lists/--no-ruleset-lists",
+            help="Apply a Hayabusa rule set's own exclude, noisy and level-tuning lists (its config/).",
+        ),
+    ] = True,
     placeholder: Annotated[
         list[str] | None,
         typer.Option("--placeholder", help="NAME=VALUE for Sigma |expand placeholders (repeatable)."),
@@ -245,7 +258,8 @@ def hunt(
 ) -> None:
     """Hunt a case (or inputs ingested first) and keep the findings as a new run of it."""
     try:
-        sigma_tuning = build_tuning(status, min_level, exclude_rules or [], tuning or [], enable_noisy)
+        sigma_tuning = build_tuning(status, min_level, exclude_rules or [], tuning or [], enable_noisy,
+                                    ruleset_lists, not no_default_tuning)  # fmt: skip
         values = parse_placeholders(placeholder or [])
     except ForensicsError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)

@@ -42,7 +42,7 @@ from forensics.hunt.ioc_match import match_iocs
 from forensics.hunt.iocs import IOC_SUFFIXES, IocSet, ioc_table, load_ioc_paths
 from forensics.hunt.runs import commit_run, sha256_file, staged_run
 from forensics.hunt.sigma.ruleset import RuleSet as SigmaRuleSet
-from forensics.hunt.sigma.tuning import Tuning, tuning_from_record
+from forensics.hunt.sigma.tuning import Tuning, build_tuning, tuning_from_record
 from forensics.hunt.sql import SqlHunt, load_hunts, run_hunts
 from forensics.hunt.writer import Outcome, write_iocs, write_outcomes
 from forensics.hunt.yara_scan import (
@@ -91,7 +91,7 @@ class HuntOptions:
     yara_timeout: int = DEFAULT_TIMEOUT
     fail_on: str | None = None  # exit code 4 when a finding is at or above this level
     # which Sigma rules run and how their findings are shown (statuses, exclusions, tuning file)
-    sigma_tuning: Tuning = field(default_factory=Tuning)
+    sigma_tuning: Tuning = field(default_factory=build_tuning)  # default: forensics' own tuning only
     # rule folder (as recorded) -> its rule set as a run record kept it; a replay passes these
     sigma_rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)
     placeholders: dict[str, list[str]] = field(default_factory=dict)  # values for Sigma |expand

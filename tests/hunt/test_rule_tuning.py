@@ -301,7 +301,7 @@ def test_hunt_cli_min_level_status_tuning_and_run_record(tmp_path: Path) -> None
     tuning = run["options"]["sigma_tuning"]
     assert tuning["statuses"] == ["stable", "test"] and tuning["min_level"] == "low"
     assert tuning["rules"][SIGMAHQ_ID]["exclude"] == [{"Computer": "admin-pc01"}]
-    assert tuning["files"][0]["path"] == str(t) and len(tuning["files"][0]["sha256"]) == 64
+    assert tuning["files"][-1]["path"] == str(t) and len(tuning["files"][-1]["sha256"]) == 64
     with Case.open(tmp_path / "case", read_only=True) as c:
         assert c.con.execute("SELECT count(*) FROM findings WHERE kind = 'sigma'").fetchone() == (1,)
     shown = CliRunner().invoke(app, [*args, "--min-level", "informational"])
@@ -323,3 +323,17 @@ def test_replay_uses_the_recorded_tuning(tmp_path: Path) -> None:
     ids = sorted(f.finding_id for f in first.findings)
     assert ids == sorted(f.finding_id for f in again.findings) and len(ids) == 1
     assert {f.level for f in again.findings} == {"medium"}
+
+
+def test_exclusion_that_is_not_sigma_is_refused(tmp_path: Path) -> None:
+    t = tmp_path / "t.yml"
+    t.write_text("rules:\n  - id: x\n    exclude:\n      - Image|nosuchmodifier: a\n")
+    with pytest.raises(TuningError, match="not a Sigma detection"):
+        build_tuning(tuning_files=[t])
+
+
+def test_default_tuning_is_applied_recorded_and_can_be_turned_off() -> None:
+    on, off = build_tuning(), build_tuning(default_tuning=False)
+    assert "dbbfd9f3-9508-478b-887e-03ddb9236909" in on.rules and not off.rules
+    assert on.rules["dbbfd9f3-9508-478b-887e-03ddb9236909"].reason
+    assert on.to_record()["files"][0]["path"].endswith("sigma-tuning.yml")

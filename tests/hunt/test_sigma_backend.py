@@ -116,6 +116,17 @@ def test_null_and_exists(tmp_path: Path) -> None:
     assert _hunt(tmp_path / "d", evs, det) == {0, 1, 2}
 
 
+def test_empty_string_means_no_value(tmp_path: Path) -> None:
+    # Sysmon before 8 wrote no RuleName where later versions write ''; a rule's '' means "no value"
+    evs = _events({"Image": "a.exe", "RuleName": "alert"}, {"Image": "b.exe"}, {"Image": "c", "RuleName": ""})
+    det = "  sel:\n    RuleName: ''\n  condition: sel\n"
+    assert _hunt(tmp_path / "a", evs, det) == {1, 2}
+    det = "  sel:\n    Image|endswith: '.exe'\n  filter:\n    RuleName: ''\n  condition: sel and not filter\n"
+    assert _hunt(tmp_path / "b", evs, det) == {0}
+    det = "  sel:\n    NoSuchField: ''\n  condition: sel\n"  # absent everywhere: no value everywhere
+    assert _hunt(tmp_path / "c", evs, det) == {0, 1, 2}
+
+
 def test_keywords_search_event_text(tmp_path: Path) -> None:
     evs = [
         {"ts": at(0), "host": "srv", "source": "syslog", "channel": "auth", "provider": "sshd",

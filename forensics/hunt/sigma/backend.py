@@ -10,6 +10,9 @@ negated rules never fire. Semantics here follow the Sigma specification:
 * a field the data does not have is folded to a constant at conversion time: a match on it is
   false, ``null`` / ``exists: false`` on it is true — so ``not`` over a missing field is true;
   ``null`` also matches an empty value (EVTX writes empty elements as ''), ``exists`` does not;
+  and the other way round, ``''`` matches an absent value: one version of an event writes an
+  empty element where another has none (Sysmon before 8 wrote no ``RuleName``), so to a rule
+  author both mean "no value" (Hayabusa's Sysmon rules test ``RuleName: ''`` for "no alert");
 * SQL NULL never leaks into ``not``: every negation is ``NOT coalesce(x, false)``;
 * regular expressions go through ``regexp_matches`` with their flags written inline (``(?i)``),
   CIDR ranges become LIKE prefixes, numbers compare numerically (``TRY_CAST``).
@@ -141,10 +144,15 @@ def _node(node: object, ctx: ConvertContext) -> str:
     raise Unsupported(f"condition element {type(node).__name__} is not supported")
 
 
+def _is_empty(value: object) -> bool:
+    """True for the empty string (cased or not): a test for "no value"."""
+    return isinstance(value, SigmaString) and len(value) == 0
+
+
 def _plain_strings(value: object) -> list[SigmaString] | None:
     """The plain (case-insensitive, placeholder-free) strings a value stands for, or None."""
     if type(value) is SigmaString:
-        return None if value.contains_placeholder() else [value]
+        return None if value.contains_placeholder() or len(value) == 0 else [value]
     if isinstance(value, SigmaExpansion):
         out: list[SigmaString] = []
         for v in value.values:
@@ -273,6 +281,10 @@ def _field_value(name: str, value: object, ctx: ConvertContext) -> str:
         return f"({col.sql} IS {'NOT ' if value.exists else ''}NULL)"
     if isinstance(value, SigmaFieldReference):
         return _fieldref(col, value, ctx)
+    if _is_empty(value):  # '' is "no value", as null is: absent, NULL or empty
+        if col is None:
+            return TRUE
+        return f"({col.sql} IS NULL)" if col.numeric else f"({col.sql} IS NULL OR {col.sql} = '')"
     if col is None:
         _check_value(value, ctx)  # an unsupported value is reported even when the field is absent
         return FALSE

@@ -49,6 +49,8 @@ from forensics.errors import ForensicsError
 from forensics.hunt.sigma.dialect import LEVEL_NAMES, SIGMA_LEVELS
 
 STATUSES = ("stable", "test", "experimental", "deprecated", "unsupported")
+# forensics' own tuning of public rules (known false positives, each with its reason)
+DEFAULT_TUNING = Path(__file__).resolve().parents[2] / "data" / "sigma-tuning.yml"
 DEFAULT_STATUSES = ("stable", "test", "experimental")
 HAYABUSA_MIN_LEVEL = "low"
 
@@ -83,7 +85,11 @@ class RuleTuning:
 
 @dataclass(frozen=True)
 class Tuning:
-    """Every choice about which rules run and how their findings are shown, for one hunt."""
+    """Every choice about which rules run and how their findings are shown, for one hunt.
+
+    The bare ``Tuning()`` applies no tuning file at all; ``build_tuning`` (what ``hunt`` uses) adds
+    forensics' default tuning unless told not to.
+    """
 
     statuses: tuple[str, ...] = DEFAULT_STATUSES
     min_level: str | None = None  # None: the default (low with Hayabusa's set, else informational)
@@ -243,8 +249,25 @@ def _entry(entry: Any, where: str) -> RuleTuning:
         raise TuningError(f"{where}: 'exclude' is a list of Sigma detection maps (field: value)")
     if not (entry.get("disable") or level or exclude):
         raise TuningError(f"{where}: says neither disable, level nor exclude")
+    if exclude:
+        _check_exclusion(exclude, where)
     return RuleTuning(str(entry["id"]), bool(entry.get("disable")), level, tuple(exclude),
                       str(entry.get("reason") or ""), where)  # fmt: skip
+
+
+def _check_exclusion(maps: list[dict[str, Any]], where: str) -> None:
+    """Exclusion items parse as Sigma detections (so a typo fails here, not half way into a hunt)."""
+    from sigma.exceptions import SigmaError
+    from sigma.rule import SigmaRule
+
+    det: dict[str, Any] = {f"exclusion{k}": m for k, m in enumerate(maps)}
+    det["condition"] = "1 of exclusion*"
+    try:
+        rule = SigmaRule.from_dict({"title": "t", "logsource": {"product": "windows"}, "detection": det})
+        for c in rule.detection.parsed_condition:
+            _ = c.parsed
+    except SigmaError as exc:
+        raise TuningError(f"{where}: exclusion is not a Sigma detection: {str(exc).split(' in file ')[0]}") from exc
 
 
 def build_tuning(
@@ -254,8 +277,13 @@ def build_tuning(
     tuning_files: Sequence[Path] = (),
     enable_noisy: bool = False,
     ruleset_config: bool = True,
+    default_tuning: bool = True,
 ) -> Tuning:
-    """A ``Tuning`` from command-line choices; files are read (and hashed) now."""
+    """A ``Tuning`` from command-line choices; files are read (and hashed) now.
+
+    ``default_tuning`` applies forensics' own tuning (``forensics/data/sigma-tuning.yml``) first;
+    the responder's tuning files override it rule by rule.
+    """
     excluded: dict[str, str] = {}
     rules: dict[str, RuleTuning] = {}
     files: list[tuple[str, str]] = []
@@ -264,7 +292,7 @@ def build_tuning(
         for k, v in got.items():
             excluded.setdefault(k, v)
         files.append((str(p), sha))
-    for p in tuning_files:
+    for p in [*([DEFAULT_TUNING] if default_tuning else []), *tuning_files]:
         got_rules, sha = load_tuning_file(Path(p))
         rules.update(got_rules)
         files.append((str(p), sha))

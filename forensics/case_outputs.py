@@ -2,7 +2,8 @@
 
 ``analyse(case, run)`` reads the run's findings and computes the integrity assessment and the
 story once; ``write_case_outputs(case, run)`` hands that one ``Analysis`` to the timeline (CSV and
-Timesketch JSONL), the HTML report and the ATT&CK Navigator layer, written under ``outputs/``.
+Timesketch JSONL), the HTML report, the ATT&CK Navigator layer and the csv-timeline, written
+under ``outputs/``.
 The evidence bundle (``forensics.bundle``) builds its members from an ``Analysis`` too.
 
 ``outputs/`` always shows one run (the latest unless another is asked for) and says which:
@@ -21,6 +22,7 @@ import orjson
 from forensics.hunt.findings import Finding, read_findings
 from forensics.integrity import Integrity, assess
 from forensics.navigator import layer
+from forensics.outputs.csv_timeline import write_case_csv_timeline
 from forensics.report import render_report
 from forensics.store import Case
 from forensics.story import Story, build_story
@@ -61,7 +63,8 @@ class CaseOutputs:
 
 
 def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None = None) -> CaseOutputs:
-    """Write the timeline (CSV, Timesketch JSONL), the HTML report and the Navigator layer of hunt run
+    """Write the timeline (CSV, Timesketch JSONL), the HTML report, the Navigator layer and the
+    Hayabusa-style csv-timeline (one row per matched record) of hunt run
     ``run`` (None: the latest) into ``outdir`` (default ``CASE/outputs``)."""
     analysis = analyse(case, run)
     dest = outdir if outdir is not None else case.root / OUTPUTS_DIR
@@ -85,4 +88,5 @@ def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None =
         + b"\n"
     )
     files.append(nav)
+    files.append(write_case_csv_timeline(case, analysis.run, dest / "csv-timeline.csv")[0])
     return CaseOutputs(analysis, tuple(files))

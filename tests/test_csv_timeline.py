@@ -94,9 +94,9 @@ def test_one_row_per_record_with_details_and_the_record_reference(tmp_path: Path
     from forensics.store import Case
 
     with Case.open(case_dir, read_only=True) as case:
-        dest, n = write_case_csv_timeline(case, tmp_path / "t.csv", "informational")
+        dest, n = write_case_csv_timeline(case, dest=tmp_path / "t.csv", min_level="informational")
         first = dest.read_bytes()
-        write_case_csv_timeline(case, tmp_path / "t.csv", "informational")
+        write_case_csv_timeline(case, dest=tmp_path / "t.csv", min_level="informational")
     assert first == (tmp_path / "t.csv").read_bytes()  # deterministic
     rows = _read(dest)
     assert n == 3 and list(rows[0]) == list(COLUMNS)
@@ -135,7 +135,7 @@ def test_excel_safe_cells(tmp_path: Path) -> None:
         run_hunt(
             case, HuntOptions(sigma=[rules.parent], default_iocs=False, default_queries=False), argv=["t"]
         )
-        dest, _ = write_case_csv_timeline(case, tmp_path / "t.csv", "high")
+        dest, _ = write_case_csv_timeline(case, dest=tmp_path / "t.csv", min_level="high")
     (row,) = _read(dest)
     assert row["Details"].startswith("'=cmd")  # a spreadsheet shows it as text, never runs it
 
@@ -151,6 +151,42 @@ def test_min_level_and_the_command(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     missing = CliRunner().invoke(app, ["csv-timeline", str(tmp_path / "nocase")])
     assert missing.exit_code == 1
+
+
+def test_each_run_keeps_its_own_csv_timeline(tmp_path: Path) -> None:
+    case_dir, _ = _hunt(tmp_path)
+    rules = tmp_path / "rules"
+    (rules / "logon.yml").unlink()
+    from forensics.case_outputs import write_case_outputs
+    from forensics.store import Case
+
+    with Case.open(case_dir) as case:
+        second = run_hunt(
+            case, HuntOptions(sigma=[rules], default_iocs=False, default_queries=False), argv=["t"]
+        )
+        written = write_case_outputs(case, second.run_id)
+    dest = case_dir / "outputs" / "csv-timeline.csv"
+    assert dest in written.files  # every hunt's outputs hold the csv-timeline of that run
+    assert {r["RuleTitle"] for r in _read(dest)} == {"Computer Startup", "Suspicious Cmdline"}
+    first = CliRunner().invoke(
+        app,
+        [
+            "csv-timeline",
+            str(case_dir),
+            "--run",
+            "1",
+            "--min-level",
+            "informational",
+            "-o",
+            str(tmp_path / "1.csv"),
+        ],
+    )
+    assert first.exit_code == 0, first.output
+    assert "Network Logon" in {r["RuleTitle"] for r in _read(tmp_path / "1.csv")}
+    latest = CliRunner().invoke(app, ["csv-timeline", str(case_dir), "--min-level", "informational"])
+    assert latest.exit_code == 0 and "Network Logon" not in {r["RuleTitle"] for r in _read(dest)}
+    nosuch = CliRunner().invoke(app, ["csv-timeline", str(case_dir), "--run", "7"])
+    assert nosuch.exit_code == 1 and "no hunt run" in nosuch.output
 
 
 def test_render_template_indexes_and_missing() -> None:

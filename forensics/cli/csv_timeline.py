@@ -38,24 +38,32 @@ def csv_timeline(
     min_level: Annotated[
         str | None,
         typer.Option(
-            "--min-level", help="Only findings at or above LEVEL (default: the last hunt's --min-level)."
+            "--min-level", help="Only findings at or above LEVEL (default: the hunt run's --min-level)."
         ),
+    ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="Hunt run whose findings to write (forensics runs; default: the latest)."),
     ] = None,
 ) -> None:
     """Write the csv-timeline of a case."""
     try:
         level = parse_level(min_level)
     except ForensicsError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from exc
     try:
         c = Case.open(case, read_only=True)
     except CaseError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False)
         raise typer.Exit(1) from exc
     try:
-        dest, rows = write_case_csv_timeline(c, out_path, level)
+        run_id = c.resolve_run(run)
+        dest, rows = write_case_csv_timeline(c, run_id, out_path, level)
+    except CaseError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from exc
     finally:
         c.close()
-    err.print(f"csv-timeline: {rows} rows")
+    err.print(f"csv-timeline of hunt run {run_id}: {rows} rows" if run_id else "no hunt run yet: no rows")
     out.print(str(dest), highlight=False)

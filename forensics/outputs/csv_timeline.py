@@ -32,7 +32,7 @@ from forensics.outputs.details import (
     render_template,
     template_fields,
 )
-from forensics.store import Case
+from forensics.store import RUN_FILES, Case
 from forensics.timeutil import iso_ist, iso_utc
 
 COLUMNS = ("Timestamp", "RuleTitle", "Level", "Computer", "Channel", "EventID", "RecordID", "Details",
@@ -53,15 +53,21 @@ class _Plan:
 
 
 def build_csv_timeline(
-    case: Case, min_level: str = "informational", config: DetailsConfig | None = None
+    case: Case, run: str | None = None, min_level: str = "informational", config: DetailsConfig | None = None
 ) -> pa.Table:
-    """One row per (finding at or above ``min_level``, record), sorted, Details rendered."""
+    """One row per (finding of hunt run ``run`` (None: the latest) at or above ``min_level``, record),
+    sorted, Details rendered. A case never hunted gives an empty table."""
     config = config or DetailsConfig()
-    if not _has_views(case, "findings", "finding_records"):
+    run_id = case.resolve_run(run)
+    if run_id is None:
         return _SCHEMA.empty_table()
-    hits = _hits(case, LEVELS.index(min_level) if min_level in LEVELS else 0)
+    folder = case.run_dir(run_id)
+    found, located = folder / RUN_FILES["findings"], folder / RUN_FILES["finding_records"]
+    if not (found.is_file() and located.is_file()):
+        return _SCHEMA.empty_table()
+    hits = _hits(case, found, located, LEVELS.index(min_level) if min_level in LEVELS else 0)
     n = len(hits["finding_id"])
-    plans = _plans(case, hits, config)
+    plans = _plans(_rule_templates(case, folder / RUN_FILES["rule_report"]), hits, config)
     keys = list(zip(hits["input_sha256"], hits["rec_index"], strict=True))
     narrow = {keys[i] for i in range(n) if plans[i].template or plans[i].fields}
     wide = {keys[i] for i in range(n) if not (plans[i].template or plans[i].fields)}
@@ -125,18 +131,17 @@ def details_config(rulesets: Mapping[str, Mapping[str, Any]]) -> DetailsConfig:
     return DetailsConfig(aliases, defaults, maps)
 
 
-def _has_views(case: Case, *names: str) -> bool:
-    have = {r[0] for r in case.con.execute("SELECT view_name FROM duckdb_views()").fetchall()}
-    return all(n in have for n in names)
+def _parquet(path: Path) -> str:
+    return "read_parquet('" + str(path.resolve()).replace("'", "''") + "')"
 
 
-def _hits(case: Case, floor: int) -> dict[str, list[Any]]:
-    """(finding, record) pairs at or above the level rank, with the event's header, as columns."""
+def _hits(case: Case, found: Path, located: Path, floor: int) -> dict[str, list[Any]]:
+    """(finding, record) pairs of a run at or above the level rank, with the event's header, as columns."""
     sql = f"""
         SELECT r.finding_id, r.input_sha256, r.rec_index, f.kind, f.rule_id, f.title, f.level, f.rule_path,
                e.ts, e.host, e.channel, e.provider, e.event_id, e.record_id, e.input_path, e.input_member
-        FROM finding_records r
-        JOIN findings f ON f.finding_id = r.finding_id
+        FROM {_parquet(located)} r
+        JOIN {_parquet(found)} f ON f.finding_id = r.finding_id
         JOIN events e ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
         WHERE f.level_rank >= {int(floor)}
         ORDER BY e.ts NULLS LAST, e.host, e.channel, e.record_id, r.input_sha256, r.rec_index, f.title,
@@ -145,23 +150,22 @@ def _hits(case: Case, floor: int) -> dict[str, list[Any]]:
     return {name: table.column(i).to_pylist() for i, name in enumerate(_HIT)}
 
 
-def _rule_templates(case: Case) -> dict[str, str]:
-    """rule id -> its details template, from the rule report of the hunt."""
-    if not _has_views(case, "rule_report"):
+def _rule_templates(case: Case, report: Path) -> dict[str, str]:
+    """rule id -> its details template, from the run's rule report (none when Sigma did not run)."""
+    if not report.is_file():
         return {}
-    cols = {r[0] for r in case.con.execute("DESCRIBE rule_report").fetchall()}
+    cols = {r[0] for r in case.con.execute(f"DESCRIBE SELECT * FROM {_parquet(report)}").fetchall()}
     if "details" not in cols:
         return {}
     rows = case.con.execute(
-        "SELECT rule_id, min(details) FROM rule_report WHERE details IS NOT NULL AND rule_id IS NOT NULL "
-        "GROUP BY rule_id"
+        f"SELECT rule_id, min(details) FROM {_parquet(report)} WHERE details IS NOT NULL "
+        "AND rule_id IS NOT NULL GROUP BY rule_id"
     ).fetchall()
     return {str(rid): str(t) for rid, t in rows}
 
 
-def _plans(case: Case, hits: Mapping[str, list[Any]], config: DetailsConfig) -> list[_Plan]:
+def _plans(templates: Mapping[str, str], hits: Mapping[str, list[Any]], config: DetailsConfig) -> list[_Plan]:
     """Each row's plan: the rule's template, else the rule set's default for the event type, else ours."""
-    templates = _rule_templates(case)
     memo: dict[tuple[Any, ...], _Plan] = {}
     out = []
     for kind, rid, prov, chan, eid in zip(hits["kind"], hits["rule_id"], hits["provider"], hits["channel"],
@@ -254,20 +258,18 @@ def _text(v: Any) -> Any:
 
 
 def write_case_csv_timeline(
-    case: Case, dest: Path | None = None, min_level: str | None = None
+    case: Case, run: str | None = None, dest: Path | None = None, min_level: str | None = None
 ) -> tuple[Path, int]:
-    """Write the case's csv-timeline (default ``outputs/csv-timeline.csv``); (path, rows).
+    """Write the csv-timeline of hunt run ``run`` (None: the latest; default file
+    ``outputs/csv-timeline.csv``); (path, rows).
 
-    ``min_level`` defaults to the last hunt's (``low`` when it used Hayabusa's rule set), and the
-    hunt's Hayabusa rule sets give the default details and value renderings where still on disk.
+    ``min_level`` defaults to the run's own (``low`` when it used Hayabusa's rule set), and the
+    run's Hayabusa rule sets give the default details and value renderings where still on disk.
     """
-    from forensics.hunt.engine import RUN_FILE
+    from forensics.hunt.runs import read_run_record
 
-    record: dict[str, Any] = {}
-    try:
-        record = json.loads((case.root / RUN_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        record = {}  # no hunt recorded yet: nothing chose a level or a rule set
+    run_id = case.resolve_run(run)
+    record = read_run_record(case, run_id) if run_id is not None else {}
     level = min_level or str(record.get("min_level") or "informational")
-    table = build_csv_timeline(case, level, details_config(record.get("sigma_rulesets") or {}))
+    table = build_csv_timeline(case, run_id, level, details_config(record.get("sigma_rulesets") or {}))
     return write_csv_timeline(table, dest or case.root / "outputs" / "csv-timeline.csv"), table.num_rows

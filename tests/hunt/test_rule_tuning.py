@@ -296,7 +296,7 @@ def test_hunt_cli_min_level_status_tuning_and_run_record(tmp_path: Path) -> None
     assert res.exit_code == 0, res.output
     assert "Whoami" not in res.stdout and "1 finding(s) below --min-level low kept in the case" in res.stderr
     assert "2 duplicates of a rule in the other set" in res.stderr
-    run = json.loads((tmp_path / "case" / "findings" / "run.json").read_text())
+    run = json.loads((tmp_path / "case" / "findings" / "runs" / "0001" / "run.json").read_text())
     assert run["min_level"] == "low"
     tuning = run["options"]["sigma_tuning"]
     assert tuning["statuses"] == ["stable", "test"] and tuning["min_level"] == "low"
@@ -317,7 +317,8 @@ def test_replay_uses_the_recorded_tuning(tmp_path: Path) -> None:
     with _case(tmp_path) as case:
         first = run_hunt(case, HuntOptions(sigma=[sigmahq], default_iocs=False, default_queries=False,
                                            sigma_tuning=build_tuning(tuning_files=[t])), argv=["test"])  # fmt: skip
-        record = json.loads((case.root / "findings" / "run.json").read_text())
+        assert first.run_file is not None
+        record = json.loads(first.run_file.read_text())
         t.unlink()  # the record holds what the file said
         again = replay(case, [("sigma", sigmahq)], record=record, argv=["test"])
     ids = sorted(f.finding_id for f in first.findings)

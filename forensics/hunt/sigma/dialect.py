@@ -356,7 +356,7 @@ def correlation_docs(
     }
     if count.group_by:
         correlation["group-by"] = list(count.group_by)
-    corr = {k: doc[k] for k in ("title", "id", "status", "description", "author", "date", "modified",
+    corr: dict[str, Any] = {k: doc[k] for k in ("title", "id", "status", "description", "author", "date", "modified",
                                 "references", "tags", "falsepositives", "level") if k in doc}  # fmt: skip
     corr["id"] = rid
     corr["correlation"] = correlation

@@ -510,7 +510,9 @@ def run_sigma(
         prep = st.preps[i]
         if i in corr_bases and not _generates(st, i):
             continue
-        findings.extend(_rule_findings(prep.loaded, prep.rule, rows, roots, st.decisions.levels.get(i)))
+        findings.extend(
+            _rule_findings(prep.loaded, prep.rule, rows, roots, parse_level(st.decisions.levels.get(i)))
+        )
     for i, corr in sorted(st.corrs.items()):
         if st.status[i].status == "converted":
             try:
@@ -648,7 +650,7 @@ def _correlation_findings(data: SigmaData, st: _State, i: int, corr: SigmaCorrel
                 roots,
                 summary,
                 details,
-                st.decisions.levels.get(i),
+                parse_level(st.decisions.levels.get(i)),
             )
         )
     return out

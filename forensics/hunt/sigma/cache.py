@@ -54,7 +54,11 @@ CACHE_FILE = "sigma-rules.json"
 # The cached form depends on this package's code as much as on pySigma: hash the sources, so an
 # edited converter never reads entries an older one wrote.
 CODE_STAMP = hashlib.sha256(
-    b"".join(f.read_bytes() for f in sorted(Path(__file__).parent.glob("*.py")))
+    # the code and the log-source / field pipelines it reads
+    b"".join(
+        f.read_bytes()
+        for f in sorted([*Path(__file__).parent.glob("*.py"), *Path(__file__).parent.glob("pipelines/*.yml")])
+    )
 ).hexdigest()[:16]
 STAMP = f"forensics {__version__} / pySigma {version('pysigma')} / ir 1 / code {CODE_STAMP}"
 

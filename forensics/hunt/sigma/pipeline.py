@@ -8,110 +8,29 @@ Security 4688, auditd EXECVE and EDR process rows alike. Field names map to colu
 ``event_id``, and for the generic process fields a Security 4688 or EDR row that lacks the Sysmon
 spelling falls back to the core column every source fills.
 
-The tables are data (facts about Windows channel names and Sigma's taxonomy), written here
-rather than imported from pySigma's Windows pipeline package because that package emits
-backend-specific processing items we do not use and is not installed.
+The mapping is data: two pySigma processing pipelines, ``pipelines/logsources.yml`` and
+``pipelines/fields.yml``, loaded with pySigma's own loader. pySigma decides which of their items
+apply to a log source (its log-source conditions); this module turns what they add into the
+predicate and column lists our planner and SQL backend use (docs/architecture.md says why the
+backend is ours). What a pipeline item cannot express is here, named in logsources.yml's header.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.processing.transformations import AddConditionTransformation, FieldMappingTransformation
+from sigma.rule import SigmaRule
 
 from forensics.hunt.sigma.sqlutil import quote_str
 
-SYSMON = "Microsoft-Windows-Sysmon/Operational"
-
-# Sigma ``service`` for product windows -> the EVTX channel(s) it means.
-WINDOWS_SERVICES: dict[str, tuple[str, ...]] = {
-    "security": ("Security",),
-    "system": ("System",),
-    "application": ("Application",),
-    "sysmon": (SYSMON,),
-    "powershell": ("Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"),
-    "powershell-classic": ("Windows PowerShell",),
-    "taskscheduler": ("Microsoft-Windows-TaskScheduler/Operational",),
-    "wmi": ("Microsoft-Windows-WMI-Activity/Operational",),
-    "dns-server": ("DNS Server",),
-    "dns-server-analytic": ("Microsoft-Windows-DNS-Server/Analytical",),
-    "dns-server-audit": ("Microsoft-Windows-DNS-Server/Audit",),
-    "driver-framework": ("Microsoft-Windows-DriverFrameworks-UserMode/Operational",),
-    "ntlm": ("Microsoft-Windows-NTLM/Operational",),
-    "windefend": ("Microsoft-Windows-Windows Defender/Operational",),
-    "firewall-as": ("Microsoft-Windows-Windows Firewall With Advanced Security/Firewall",),
-    "bits-client": ("Microsoft-Windows-Bits-Client/Operational",),
-    "codeintegrity-operational": ("Microsoft-Windows-CodeIntegrity/Operational",),
-    "applocker": (
-        "Microsoft-Windows-AppLocker/MSI and Script",
-        "Microsoft-Windows-AppLocker/EXE and DLL",
-        "Microsoft-Windows-AppLocker/Packaged app-Deployment",
-        "Microsoft-Windows-AppLocker/Packaged app-Execution",
-    ),
-    "msexchange-management": ("MSExchange Management",),
-    "appxdeployment-server": ("Microsoft-Windows-AppXDeploymentServer/Operational",),
-    "appxpackaging-om": ("Microsoft-Windows-AppxPackaging/Operational",),
-    "dns-client": ("Microsoft-Windows-DNS Client Events/Operational",),
-    "iis-configuration": ("Microsoft-IIS-Configuration/Operational",),
-    "security-mitigations": (
-        "Microsoft-Windows-Security-Mitigations/Kernel Mode",
-        "Microsoft-Windows-Security-Mitigations/User Mode",
-    ),
-    "microsoft-servicebus-client": ("Microsoft-ServiceBus-Client",),
-    "terminalservices-localsessionmanager": (
-        "Microsoft-Windows-TerminalServices-LocalSessionManager/Operational",
-    ),
-    "shell-core": ("Microsoft-Windows-Shell-Core/Operational",),
-    "certificateservicesclient-lifecycle-system": (
-        "Microsoft-Windows-CertificateServicesClient-Lifecycle-System/Operational",
-    ),
-    "ldap": ("Microsoft-Windows-LDAP-Client/Debug",),
-    "ldap_debug": ("Microsoft-Windows-LDAP-Client/Debug",),
-    "appmodel-runtime": ("Microsoft-Windows-AppModel-Runtime/Admin",),
-    "smbclient-security": ("Microsoft-Windows-SmbClient/Security",),
-    "smbclient-connectivity": ("Microsoft-Windows-SmbClient/Connectivity",),
-    "smbserver-connectivity": ("Microsoft-Windows-SMBServer/Connectivity",),
-    "diagnosis-scripted": ("Microsoft-Windows-Diagnosis-Scripted/Operational",),
-    "lsa-server": ("Microsoft-Windows-LSA/Operational",),
-    "openssh": ("OpenSSH/Operational",),
-    "capi2": ("Microsoft-Windows-CAPI2/Operational",),
-    "printservice-admin": ("Microsoft-Windows-PrintService/Admin",),
-    "printservice-operational": ("Microsoft-Windows-PrintService/Operational",),
-    "kernel-shimengine": ("Microsoft-Windows-Kernel-ShimEngine/Operational",),
-    "kernel-event-tracing": ("Microsoft-Windows-Kernel-EventTracing/Admin",),
-    "vhdmp": ("Microsoft-Windows-VHDMP-Operational",),
-    "appxdeployment": ("Microsoft-Windows-AppXDeployment/Operational",),
-    "hyper-v-worker": ("Microsoft-Windows-Hyper-V-Worker",),
-    "sysmon-operational": (SYSMON,),
-    "wmi-activity": ("Microsoft-Windows-WMI-Activity/Operational",),
-}
-
-# Windows Defender (Sigma category ``antivirus``): detection event ids in its channel.
-DEFENDER_DETECTION_IDS = (1006, 1007, 1008, 1009, 1010, 1116, 1117, 1118, 1119)
-
-# Sigma categories that span several row categories.
-CATEGORY_UNIONS: dict[str, tuple[str, ...]] = {
-    "registry_event": ("registry_add", "registry_delete", "registry_set", "registry_rename"),
-}
-
-# Sources that hold only Windows event logs (parsers' ``name`` in forensics.ingest), and channels
-# that hold only Linux logs: a windows rule by category must not run over a Linux row and the
-# other way round. EDR sources (mde, fdr, s1, ecs, mapped) hold both and pass either way.
-WINDOWS_SOURCES = ("evtx", "winxml", "evtxjson", "hayabusa", "winbeats")
-LINUX_CHANNELS = ("auditd", "auth", "syslog", "journal", "cron", "secure", "messages", "kern")
-
-# Sigma ``service`` for product linux -> (channels, providers); either set may be empty.
-LINUX_SERVICES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "auditd": (("auditd",), ()),
-    "auth": (("auth", "secure"), ()),
-    "syslog": (("syslog", "messages", "journal"), ()),
-    "sshd": ((), ("sshd",)),
-    "sudo": ((), ("sudo",)),
-    "cron": ((), ("cron", "CRON", "crond", "anacron")),
-    "clamav": ((), ("clamd", "freshclam", "clamav")),
-    "vsftpd": ((), ("vsftpd",)),
-    "guacamole": ((), ("guacd", "guacamole")),
-    "su": ((), ("su",)),
-    "useradd": ((), ("useradd",)),
-}
+PIPELINES = Path(__file__).parent / "pipelines"
+# the columns a log-source predicate may test (plan.PREDICATE_COLUMNS reads them from every part)
+PREDICATE_COLUMNS = ("source", "channel", "category", "provider", "event_id")
 
 
 @dataclass(frozen=True)
@@ -126,17 +45,55 @@ class LogSource:
     field_prefixes: tuple[tuple[str, str, bool], ...] = ()
 
 
-# Sysmon 12 covers key/value creation and deletion; Sigma's registry_delete means EventType
-# DeleteKey *or* DeleteValue (SigmaHQ's regression data has DeleteValue events for it), while the
-# ingest category only marks DeleteKey. Rows are re-split here by EventType.
-_REGISTRY_SPLIT: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str, bool], ...]]] = {
-    "registry_delete": (("registry_delete", "registry_add"), (("EventType", "delete", True),)),
-    "registry_add": (("registry_add",), (("EventType", "delete", False),)),
-}
+@cache
+def load_pipeline(name: str) -> ProcessingPipeline:
+    """One of our pipelines (``logsources`` or ``fields``), parsed by pySigma."""
+    path = PIPELINES / f"{name}.yml"
+    return ProcessingPipeline.from_yaml(path.read_text(encoding="utf-8"), source_path=str(path))
 
 
-def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(quote_str(v) for v in values)})"
+def _probe(product: str | None, category: str | None, service: str | None) -> SigmaRule:
+    """A rule with only this log source, for pySigma to match the pipelines' conditions against."""
+    ls = {k: v for k, v in (("product", product), ("category", category), ("service", service)) if v}
+    return SigmaRule.from_dict(
+        {"title": "log source", "logsource": ls, "detection": {"x": {"x": 1}, "condition": "x"}}
+    )
+
+
+@dataclass(frozen=True)
+class _Added:
+    """What the log-source pipeline adds for one log source, split by kind."""
+
+    columns: dict[str, tuple[Any, ...]]  # predicate column -> values it must be one of
+    prefixes: tuple[tuple[str, str, bool], ...]  # event-field prefix tests
+
+
+def _values(v: object) -> tuple[Any, ...]:
+    return tuple(v) if isinstance(v, list) else (v,)
+
+
+@cache
+def _added(product: str | None, category: str | None, service: str | None) -> _Added:
+    rule = _probe(product, category, service)
+    columns: dict[str, tuple[Any, ...]] = {}
+    prefixes: list[tuple[str, str, bool]] = []
+    for item in load_pipeline("logsources").items:
+        t = item.transformation
+        if not isinstance(t, AddConditionTransformation) or not item.match_rule_conditions(rule):
+            continue
+        for fld, value in t.conditions.items():
+            name, _, modifier = fld.partition("|")
+            if modifier == "startswith" and isinstance(value, str):
+                prefixes.append((name, value.lower(), not t.negated))
+            elif not modifier and not t.negated and name in PREDICATE_COLUMNS and name not in columns:
+                columns[name] = _values(value)
+            else:  # a pipeline edit our predicate cannot carry: fail loudly, never map it wrongly
+                raise ValueError(f"pipeline item {item.identifier}: condition {fld!r} is not supported here")
+    return _Added(columns, tuple(prefixes))
+
+
+def _in(column: str, values: tuple[Any, ...]) -> str:
+    return f"{column} IN ({', '.join(str(v) if isinstance(v, int) else quote_str(v) for v in values)})"
 
 
 def _label(product: str | None, category: str | None, service: str | None) -> str:
@@ -149,38 +106,36 @@ def map_logsource(product: str | None, category: str | None, service: str | None
     category = category.lower() if category else None
     service = service.lower() if service else None
     label = _label(product, category, service)
+    pvars = load_pipeline("logsources").vars
     parts: list[str] = []
     prefixes: tuple[tuple[str, str, bool], ...] = ()
     if category:
-        if category == "antivirus":
-            chans = WINDOWS_SERVICES["windefend"]
-            ids = ", ".join(str(i) for i in DEFENDER_DETECTION_IDS)
-            parts.append(f"(category = 'antivirus' OR ({_in('channel', chans)} AND event_id IN ({ids})))")
-        elif category in _REGISTRY_SPLIT:
-            cats, prefixes = _REGISTRY_SPLIT[category]
-            parts.append(_in("category", cats))
+        if category == "antivirus":  # an OR over two columns: not one add_condition item
+            chans = _added("windows", None, "windefend").columns["channel"]
+            ids = tuple(pvars["defender_detection_ids"])
+            parts.append(f"(category = 'antivirus' OR ({_in('channel', chans)} AND {_in('event_id', ids)}))")
         else:
-            cats = CATEGORY_UNIONS.get(category, (category,))
-            parts.append(_in("category", cats))
+            got = _added(None, category, None)
+            prefixes = got.prefixes
+            parts.append(_in("category", got.columns.get("category", (category,))))
     if service:
-        if product in (None, "windows") and service in WINDOWS_SERVICES:
-            parts.append(_in("channel", WINDOWS_SERVICES[service]))
-        elif product == "linux" and service in LINUX_SERVICES:
-            chans, provs = LINUX_SERVICES[service]
-            alts = [_in("channel", chans)] if chans else []
-            if provs:
-                alts.append(_in("provider", provs))
-            parts.append("(" + " OR ".join(alts) + ")")
+        # a service without a product is a Windows one, as SigmaHQ writes them
+        got = _added(product or "windows", None, service)
+        if product in (None, "windows") and "channel" in got.columns:
+            parts.append(_in("channel", got.columns["channel"]))
+        elif product == "linux" and got.columns:
+            parts.append("(" + " OR ".join(_in(c, v) for c, v in got.columns.items()) + ")")
         else:
             return LogSource(
                 label, None, f"log source service '{service}' of product '{product}' is not mapped"
             )
     if product == "windows":
         if not service:
-            parts.append(f"({_in('source', WINDOWS_SOURCES)} OR NOT {_in('channel', LINUX_CHANNELS)})")
+            win, lin = tuple(pvars["windows_sources"]), tuple(pvars["linux_channels"])
+            parts.append(f"({_in('source', win)} OR NOT {_in('channel', lin)})")
     elif product == "linux":
         if not service:
-            parts.append(f"NOT {_in('source', WINDOWS_SOURCES)}")
+            parts.append(f"NOT {_in('source', tuple(pvars['windows_sources']))}")
     elif product is not None and not category:
         return LogSource(label, None, f"log source product '{product}' is not collected by any parser")
     if not parts:
@@ -188,33 +143,26 @@ def map_logsource(product: str | None, category: str | None, service: str | None
     return LogSource(label, " AND ".join(parts), field_prefixes=prefixes)
 
 
-# Sigma field (lower-case) -> columns to try, first present non-null wins (coalesce).
-# Core columns are the fallback every parser fills (Security 4688, EDR, auditd rows).
-FIELD_ALIASES: dict[str, tuple[str, ...]] = {
-    "eventid": ("event_id",),
-    "channel": ("channel",),
-    "provider_name": ("provider",),
-    "computer": ("host",),
-    "computername": ("host", "ComputerName"),
-    "image": ("Image", "NewProcessName", "process_image"),
-    "commandline": ("CommandLine", "process_cmdline"),
-    "parentimage": ("ParentImage", "ParentProcessName", "parent_image"),
-    "parentcommandline": ("ParentCommandLine", "parent_cmdline"),
-}
-
-# Log-source categories where the process aliases apply (elsewhere Image means what the event says).
-PROCESS_ALIAS_CATEGORIES = ("process_creation",)
+@cache
+def _field_maps(category: str | None) -> dict[str, tuple[str, ...]]:
+    """Sigma field (lower-case) -> columns, from the field pipeline's items that apply to ``category``."""
+    # a log source cannot be empty: without a category only the items without conditions apply
+    rule = _probe(None, category, None) if category else None
+    out: dict[str, tuple[str, ...]] = {}
+    for item in load_pipeline("fields").items:
+        t = item.transformation
+        applies = (
+            item.match_rule_conditions(rule)
+            if rule
+            else not (item.rule_conditions or item.rule_condition_expression)
+        )
+        if isinstance(t, FieldMappingTransformation) and applies:
+            for fld, cols in t.mapping.items():
+                if fld is not None:  # pySigma types a keyword (field-less) item's field as None
+                    out.setdefault(fld.lower(), _values(cols))
+    return out
 
 
 def field_candidates(field: str, category: str | None) -> tuple[str, ...]:
-    """Columns a Sigma field may live in, most specific first."""
-    low = field.lower()
-    alias = FIELD_ALIASES.get(low)
-    if alias is None:
-        return (field,)
-    if (
-        low in ("image", "commandline", "parentimage", "parentcommandline")
-        and category not in PROCESS_ALIAS_CATEGORIES
-    ):
-        return (field,)
-    return alias
+    """Columns a Sigma field may live in, most specific first (the first present non-null wins)."""
+    return _field_maps(category).get(field.lower(), (field,))

@@ -156,7 +156,7 @@ def _build(
         notes.append(
             f"{len(uncovered)} input(s) are hashed in no custody entry ({', '.join(uncovered[:3])}"
             f"{' …' if len(uncovered) > 3 else ''}): `verify` fails its custody check for them; record how "
-            "they were received with `forensics custody CASE add --hash ITEM=SHA256 ...` and export again"
+            "they were received with `forensics custody add CASE --hash ITEM=SHA256 ...` and export again"
         )
     rules, rules_index = rule_files(case, got, red_ok=details.tlp_is_red)
     statute = statute_for(details.proceeding_date)

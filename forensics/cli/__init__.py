@@ -1,10 +1,8 @@
 """The ``forensics`` command: a thin Typer app over the library.
 
-Exit codes: 0 ok; 1 error; 2 usage (a bad option or argument, a refused ``sql`` query);
-3 ingest finished but some input was rejected or failed; 4 ``hunt --fail-on`` threshold reached;
-5 ``verify`` found a failed check; 6 ``verify`` passed every check but the signer was not pinned
-(no ``--fingerprint``/``--key``: UNVERIFIED); 70 internal error (a bug; ``FORENSICS_DEBUG=1`` shows the
-traceback). Errors are one ``error:`` line on stderr naming the file or option (``forensics.cli.guard``).
+Exit codes: one table, ``forensics.cli.exits.EXIT_CODES``, shown by ``forensics --help`` and in the
+README. Errors are one ``error:`` line on stderr naming the file or option (``forensics.cli.guard``);
+every command follows the conventions of ``forensics.cli.conventions`` (-q, --no-color, -c/--case, ...).
 """
 
 from __future__ import annotations
@@ -22,11 +20,13 @@ from forensics.cli import rules as _rules
 from forensics.cli import search as _search
 from forensics.cli import sql as _sql
 from forensics.cli import timeline as _timeline
+from forensics.cli.exits import help_table
 from forensics.cli.guard import GuardedGroup
 
 app = typer.Typer(
     name="forensics",
-    help="Log forensics and IOC hunting: ingest logs into a case, hunt, build the timeline, export evidence.",
+    help="Log forensics and IOC hunting: ingest logs into a case, hunt, build the timeline, export evidence."
+    "\n\n" + help_table(),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -17,7 +17,7 @@ from rich.table import Table
 from forensics.batch.driver import BatchProgress, BatchSummary, run_batch
 from forensics.batch.manifest import specs_from
 from forensics.batch.units import ScanOptions
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import err, out, print_json_line, progress_shown
 from forensics.cli.guard import say
 from forensics.cli.ingest import EXIT_PROBLEMS, check_zone
 from forensics.errors import ForensicsError
@@ -200,7 +200,7 @@ def _run(
     with Progress(
         TextColumn("images"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
         TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn(), console=err, transient=True,
-        disable=not err.is_terminal,
+        disable=not progress_shown(),
     ) as bar:  # fmt: skip
         task = bar.add_task("batch", total=len(specs), rate="", eta="?")
 

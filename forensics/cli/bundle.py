@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
-from forensics.cli.guard import output_path, say
+from forensics.cli.guard import output_path, say, warn
 from forensics.errors import ForensicsError
 
 VERIFY_FAILED_EXIT = 5  # see forensics/cli/__init__.py
@@ -107,9 +107,7 @@ def export(
             if when is None:
                 raise ForensicsError(f"--created {created!r} is not an ISO-8601 time")
         if key is None:
-            err.print(
-                "warning: no --key: the bundle is not signed and `verify` will fail its signature check"
-            )
+            warn("no --key: the bundle is not signed and `verify` will fail its signature check")
         res = export_bundle(
             case, out_path, details, created=when, key_path=key, search=sources or [], run=run
         )
@@ -189,6 +187,9 @@ def _print_checks(checks: list[Any], as_json: bool) -> None:
 def keygen(
     key: Annotated[Path, typer.Argument(help="Private key file to write (the public key goes to KEY.pub).")],
     force: Annotated[bool, typer.Option(help="Overwrite an existing key.")] = False,
+    json: Annotated[
+        bool, typer.Option("--json", help="The key files and fingerprint as one JSON object.")
+    ] = False,
 ) -> None:
     """Write a new Ed25519 key pair."""
     from forensics.bundle.signing import keygen as make_key
@@ -197,31 +198,31 @@ def keygen(
         priv, pub, fp = make_key(key, overwrite=force)
     except ForensicsError as exc:
         raise _fail(exc) from exc
+    if json:
+        print_json_line({"private_key": str(priv), "public_key": str(pub), "fingerprint": fp})
+        return
     out.print(f"private key {priv} (mode 0600)\npublic key  {pub}\nfingerprint {fp}")
 
 
 def _custody_app() -> typer.Typer:
     sub = typer.Typer(
-        help="Chain of custody of a case: `custody CASE add ...`, `custody CASE show`.", no_args_is_help=True
+        help="Chain of custody of a case: `custody add CASE ...`, `custody show CASE`.", no_args_is_help=True
     )
-
-    @sub.callback()
-    def _case(ctx: typer.Context, case: Annotated[Path, typer.Argument(help="Case directory.")]) -> None:
-        """Chain of custody of a case."""
-        ctx.obj = case
-
     sub.command(
         "add",
         help=(
-            "Record a custody event (hash-chained to the one before).\n\nExample: forensics custody cases/dims "
-            'add --action received --person "SI Rao" --place "Cyber PS" --purpose analysis'
+            "Record a custody event (hash-chained to the one before).\n\nExample: forensics custody add "
+            'cases/dims --action received --person "SI Rao" --place "Cyber PS" --purpose analysis'
         ),
     )(custody_add)
     sub.command(
         "show",
-        help="List the custody log and check its chain (exit 1 when broken).\n\nExample: forensics custody cases/dims show",
+        help="List the custody log and check its chain (exit 1 when broken).\n\nExample: forensics custody show cases/dims",
     )(custody_show)
     return sub
+
+
+CASE_ARG = Annotated[Path, typer.Argument(help="Case directory.")]
 
 
 def _custody_case(case: Path, create: bool = False) -> Path:
@@ -236,7 +237,7 @@ def _custody_case(case: Path, create: bool = False) -> Path:
         err.print(f"started case {case}", markup=False, highlight=False)
         return case
     if fresh:
-        say(f"{case} is not a case (no {DB_NAME}); `forensics custody CASE add --create` starts one there, "
+        say(f"{case} is not a case (no {DB_NAME}); `forensics custody add CASE --create` starts one there, "
             "e.g. to record the collection before ingest")  # fmt: skip
     else:
         say(f"{case} is not a case (no {DB_NAME}): custody is kept inside a case; nothing was written")
@@ -244,7 +245,7 @@ def _custody_case(case: Path, create: bool = False) -> Path:
 
 
 def custody_add(
-    ctx: typer.Context,
+    case: CASE_ARG,
     action: Annotated[
         str,
         typer.Option(
@@ -270,6 +271,7 @@ def custody_add(
         bool,
         typer.Option(help="Start the case if the folder does not exist or is empty (custody before ingest)."),
     ] = False,
+    json: Annotated[bool, typer.Option("--json", help="The entry as one JSON object.")] = False,
 ) -> None:
     """Append one entry to the case's custody log."""
     from forensics.custody import append_entry
@@ -282,7 +284,7 @@ def custody_add(
             say(f"--hash {h!r} is not ITEM=SHA256 (64 hex digits)")
             raise typer.Exit(2)
         hashes[item] = digest
-    case = _custody_case(ctx.obj, create=create)
+    case = _custody_case(case, create=create)
     try:
         entry = append_entry(
             case, action, person=person, location=place, purpose=purpose, from_person=from_person,
@@ -291,19 +293,22 @@ def custody_add(
         )  # fmt: skip
     except (ValueError, ForensicsError) as exc:
         raise _fail(exc) from exc
+    if json:
+        print_json_line(entry)
+        return
     out.print(f"custody entry {entry['seq']} ({entry['action']}) {entry['time_utc']} / {entry['time_ist']}")
     out.print(f"  entry_sha256 {entry['entry_sha256']}")
 
 
 def custody_show(
-    ctx: typer.Context,
+    case: CASE_ARG,
     json: Annotated[bool, typer.Option("--json", help="One JSON object per entry.")] = False,
 ) -> None:
     """Print the custody log; exit 1 when its chain is broken."""
     from forensics.custody import read_chain, verify_chain
 
     try:
-        entries = read_chain(_custody_case(ctx.obj))
+        entries = read_chain(_custody_case(case))
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if json:

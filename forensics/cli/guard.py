@@ -22,7 +22,8 @@ import typer
 from typer._click import exceptions as click_exc  # Typer ships its own copy of Click
 from typer.core import TyperGroup
 
-from forensics.cli.common import err
+from forensics.cli import common, conventions
+from forensics.cli.common import alerts
 from forensics.errors import ForensicsError
 
 EXIT_ERROR = 1
@@ -34,7 +35,13 @@ def say(message: str) -> None:
     """One ``error:`` line on stderr, printed as it is: a path with ``[brackets]`` is not markup, and
     line breaks inside it are shown escaped, so the message stays one line."""
     text = message.strip().replace("\r", "\\r").replace("\n", "\\n")
-    err.print("error: " + text, markup=False, highlight=False)
+    alerts.print("error: " + text, markup=False, highlight=False)
+
+
+def warn(message: str) -> None:
+    """One ``warning:`` line on stderr, shown under ``--quiet`` too."""
+    text = message.strip().replace("\r", "\\r").replace("\n", "\\n")
+    alerts.print("warning: " + text, markup=False, highlight=False)
 
 
 def _usage_line(exc: click_exc.UsageError) -> str:
@@ -56,44 +63,59 @@ def _debug() -> bool:
 
 
 class GuardedGroup(TyperGroup):
-    """The ``forensics`` group: parse and run every command inside the guard above."""
+    """The ``forensics`` group: parse and run every command inside the guard above, each with the
+    conventions of ``forensics.cli.conventions``."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        conventions.apply(self)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        name, cmd, rest = super().resolve_command(ctx, args)
+        return name, cmd, conventions.normalise(cmd, rest) if cmd is not None else rest
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click_exc.NoArgsIsHelpError:
-            raise
-        except click_exc.UsageError as exc:
-            say(_usage_line(exc))
-            raise typer.Exit(EXIT_USAGE) from exc
+        if parent is None:
+            common.reset()  # -q / --no-color hold for one command line
+        return _guarded(
+            lambda: super(GuardedGroup, self).make_context(info_name, args, parent=parent, **extra)
+        )
 
     def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click_exc.NoArgsIsHelpError):
+        return _guarded(lambda: super(GuardedGroup, self).invoke(ctx))
+
+
+def _guarded(step: Any) -> Any:
+    """Run one step of the command line (parsing, or running the command), turning every error into
+    one line and its exit code."""
+    try:
+        return step()
+    except (typer.Exit, typer.Abort, click_exc.NoArgsIsHelpError):
+        raise
+    except click_exc.UsageError as exc:
+        say(_usage_line(exc))
+        raise typer.Exit(EXIT_USAGE) from exc
+    except click_exc.ClickException as exc:
+        say(exc.format_message())
+        raise typer.Exit(exc.exit_code) from exc
+    except ForensicsError as exc:
+        if _debug():
             raise
-        except click_exc.UsageError as exc:
-            say(_usage_line(exc))
-            raise typer.Exit(EXIT_USAGE) from exc
-        except click_exc.ClickException as exc:
-            say(exc.format_message())
-            raise typer.Exit(exc.exit_code) from exc
-        except ForensicsError as exc:
-            if _debug():
-                raise
-            say(str(exc))
-            raise typer.Exit(EXIT_ERROR) from exc
-        except OSError as exc:
-            if _debug():
-                raise
-            say(_os_line(exc))
-            raise typer.Exit(EXIT_ERROR) from exc
-        except Exception as exc:  # a bug: one line, not a traceback; FORENSICS_DEBUG=1 shows it
-            if _debug():
-                raise
-            say(f"internal error ({type(exc).__name__}: {exc}); this is a bug in forensics, please report it "
-                "with the command line (FORENSICS_DEBUG=1 shows the traceback)")  # fmt: skip
-            raise typer.Exit(EXIT_INTERNAL) from exc
+        say(str(exc))
+        raise typer.Exit(EXIT_ERROR) from exc
+    except BrokenPipeError as exc:  # `forensics sql ... | head`: the reader has what it wanted
+        raise typer.Exit(EXIT_ERROR) from exc
+    except OSError as exc:
+        if _debug():
+            raise
+        say(_os_line(exc))
+        raise typer.Exit(EXIT_ERROR) from exc
+    except Exception as exc:  # a bug: one line, not a traceback; FORENSICS_DEBUG=1 shows it
+        if _debug():
+            raise
+        say(f"internal error ({type(exc).__name__}: {exc}); this is a bug in forensics, please report it "
+            "with the command line (FORENSICS_DEBUG=1 shows the traceback)")  # fmt: skip
+        raise typer.Exit(EXIT_INTERNAL) from exc
 
 
 def output_path(path: Path, option: str) -> None:
@@ -109,4 +131,4 @@ def output_path(path: Path, option: str) -> None:
             break
 
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "EXIT_USAGE", "GuardedGroup", "output_path", "say"]
+__all__ = ["EXIT_ERROR", "EXIT_INTERNAL", "EXIT_USAGE", "GuardedGroup", "output_path", "say", "warn"]

@@ -79,7 +79,7 @@ def runs(
         with Case.open(case, read_only=True) as c:
             kept = list_runs(c)
     except ForensicsError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     if json:
         for r in kept:
@@ -110,14 +110,14 @@ def _resolve_case(targets: list[Path], case: Path | None) -> tuple[Path, list[Pa
     cases = [t for t in targets if _is_case(t)]
     raw = [t for t in targets if not _is_case(t)]
     if cases and raw:
-        err.print("error: give either a case directory or input files/folders, not both")
+        say("give either a case directory or input files/folders, not both")
         raise typer.Exit(2)
     if len(cases) > 1:
-        err.print("error: hunt one case at a time")
+        say("hunt one case at a time")
         raise typer.Exit(2)
     if cases:
         if case is not None and case.resolve() != cases[0].resolve():
-            err.print("error: --case differs from the case directory given")
+            say("--case differs from the case directory given")
             raise typer.Exit(2)
         return cases[0], []
     missing = [t for t in raw if not t.exists()]
@@ -150,7 +150,7 @@ def hunt(
         list[Path], typer.Argument(help="A case directory, or files/folders/archives to ingest first.")
     ],
     case: Annotated[
-        Path | None, typer.Option("--case", help="Case directory to ingest into and hunt.")
+        Path | None, typer.Option("--case", "-c", help="Case directory to ingest into and hunt.")
     ] = None,
     sigma: Annotated[
         list[Path] | None, typer.Option("--sigma", help="Sigma rule folder or file (repeatable).")
@@ -281,7 +281,7 @@ def hunt(
     try:
         options.evidence = evidence_iocs(case_dir, raw)
     except ForensicsError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     for folder in options.evidence:
         err.print(f"using IOC lists and YARA rules that came with the evidence: {folder}")
@@ -289,7 +289,7 @@ def hunt(
         prepared = prepare_hunt(options, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
     except HuntUsageError as exc:
         for problem in str(exc).split("; "):
-            err.print(f"error: {problem}", markup=False, highlight=False)
+            say(problem)
         raise typer.Exit(2) from exc
     options.rule_set = None if sigma or no_default_sigma else installed_rule_set()
     from forensics.case_outputs import write_case_outputs  # report, story, timeline: only here
@@ -312,7 +312,7 @@ def hunt(
             if outputs:
                 written = write_case_outputs(c, summary.run_id)
     except HuntUsageError as exc:  # every Sigma rule given failed: nothing of the hunt was kept
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(2) from exc
     except ForensicsError as exc:
         say(str(exc))

@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import err, out, print_json_line, progress_shown
 from forensics.cli.guard import say
 from forensics.ingest.base import ParseContext
 from forensics.ingest.mapped import MappingError, load_mapping
@@ -73,7 +73,7 @@ def check_zone(tz: str) -> None:
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        err.print(f"error: --tz {tz!r} is not a time zone name (e.g. Asia/Kolkata, UTC)")
+        say(f"--tz {tz!r} is not a time zone name (e.g. Asia/Kolkata, UTC)")
         raise typer.Exit(2) from exc
 
 
@@ -87,7 +87,7 @@ def run_ingest(case: Path, paths: list[Path], ctx: ParseContext, workers: int | 
 
     with Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=not err.is_terminal,
+        console=err, transient=True, disable=not progress_shown(),
     ) as bar:  # fmt: skip
         task = bar.add_task("ingesting", total=None)
 

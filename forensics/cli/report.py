@@ -9,9 +9,9 @@ import orjson
 import typer
 from rich.table import Table
 
-from forensics.case_outputs import analyse
-from forensics.cli.common import err, json_line, out
-from forensics.cli.guard import say
+from forensics.case_outputs import OUTPUTS_DIR, analyse
+from forensics.cli.common import err, json_line, out, print_json_line
+from forensics.cli.guard import output_path, say
 from forensics.errors import CaseError
 from forensics.integrity import assess
 from forensics.navigator import layer
@@ -51,7 +51,7 @@ def _run(c: Case, run: str | None) -> str | None:
         return c.resolve_run(run)
     except CaseError as exc:
         c.close()
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
 
 
@@ -66,7 +66,7 @@ def _open(case: Path) -> Case:
 def report(
     case: Annotated[Path, typer.Argument(help="Case directory.")],
     out_path: Annotated[
-        Path | None, typer.Option("--out", help="HTML file (default: CASE/report.html).")
+        Path | None, typer.Option("--out", "-o", help="HTML file (default: CASE/outputs/report.html).")
     ] = None,
     layer_path: Annotated[
         Path | None, typer.Option("--layer", help="Also write the ATT&CK Navigator layer JSON here.")
@@ -79,15 +79,19 @@ def report(
         ),
     ] = True,
     run: Annotated[str | None, typer.Option("--run", help=RUN_HELP)] = None,
+    json: Annotated[bool, typer.Option("--json", help="What was written, as one JSON object.")] = False,
 ) -> None:
     """Write the HTML report (and optionally the Navigator layer)."""
+    dest = out_path or case / OUTPUTS_DIR / "report.html"
+    output_path(dest, "--out")
+    if layer_path is not None:
+        output_path(layer_path, "--layer")
     c = _open(case)
     try:
         a = analyse(c, _run(c, run))  # findings, integrity and story once, for the report and the layer
         html = render_report(
             c, raw_records=raw, findings=a.findings, integrity=a.integrity, story=a.story, run=a.run
         )
-        dest = out_path or case / "report.html"
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(html, encoding="utf-8", newline="\n")
         if layer_path is not None:
@@ -99,6 +103,10 @@ def report(
             err.print(f"navigator layer: {layer_path}")
     finally:
         c.close()
+    if json:
+        print_json_line({"path": str(dest), "layer": str(layer_path) if layer_path else None, "run": a.run,
+                         "findings": len(a.findings)})  # fmt: skip
+        return
     err.print(f"findings of hunt run {a.run}" if a.run else "no hunt run yet: no findings")
     out.print(str(dest))
 

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from forensics.cli.common import err, out
-from forensics.cli.guard import say
+from forensics.case_outputs import OUTPUTS_DIR
+from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import output_path, say
 from forensics.errors import CaseError
 from forensics.hunt.findings import LEVELS
 from forensics.store import Case
@@ -37,7 +38,8 @@ def timeline(
     mode: Annotated[str, typer.Option(help="findings | context | full.")] = "context",
     fmt: Annotated[str, typer.Option("--format", help="csv | jsonl | timesketch | parquet.")] = "csv",
     out_path: Annotated[
-        Path | None, typer.Option("--out", help="Output file (default: CASE/timeline/timeline-MODE.EXT).")
+        Path | None,
+        typer.Option("--out", "-o", help="Output file (default: CASE/outputs/timeline-MODE.EXT)."),
     ] = None,
     host: Annotated[list[str] | None, typer.Option("--host", help="Only this host (repeatable).")] = None,
     since: Annotated[
@@ -54,22 +56,25 @@ def timeline(
         str | None,
         typer.Option("--run", help="Hunt run whose findings to use (forensics runs; default: latest)."),
     ] = None,
+    json: Annotated[bool, typer.Option("--json", help="What was written, as one JSON object.")] = False,
 ) -> None:
     """Build and write the timeline."""
     if mode not in MODES:
-        err.print(f"error: --mode must be one of {', '.join(MODES)}")
+        say(f"--mode must be one of {', '.join(MODES)}")
         raise typer.Exit(2)
     if fmt not in FORMATS:
-        err.print(f"error: --format must be one of {', '.join(FORMATS)}")
+        say(f"--format must be one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
     if level is not None and level not in LEVELS:
-        err.print(f"error: --level must be one of {', '.join(LEVELS)}")
+        say(f"--level must be one of {', '.join(LEVELS)}")
         raise typer.Exit(2)
     t_since = parse_iso_utc(since) if since else None
     t_until = parse_iso_utc(until) if until else None
     if (since and t_since is None) or (until and t_until is None):
-        err.print("error: --since / --until must be ISO-8601 times, e.g. 2024-03-05T09:00:00Z")
+        say("--since / --until must be ISO-8601 times, e.g. 2024-03-05T09:00:00Z")
         raise typer.Exit(2)
+    dest = out_path or case / OUTPUTS_DIR / f"timeline-{mode}.{FORMATS[fmt]}"
+    output_path(dest, "--out")
     try:
         c = Case.open(case, read_only=True)
     except CaseError as exc:
@@ -80,16 +85,19 @@ def timeline(
         table = build_timeline(c, mode, hosts=host or None, since=t_since, until=t_until, min_level=level,
                                window=timedelta(seconds=window), run=run_id)  # fmt: skip
     except CaseError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     finally:
         c.close()
-    dest = out_path or case / "timeline" / f"timeline-{mode}.{FORMATS[fmt]}"
     write_timeline(table, fmt, dest)
     counts = ", ".join(f"{k} {v}" for k, v in timeline_summary(table).items()) or "no rows"
     untimed = table.column("ts").null_count
     if fmt == "timesketch" and untimed:
         err.print(f"note: {untimed} rows without a time are not in the Timesketch file (it requires one)")
+    if json:
+        print_json_line({"path": str(dest), "mode": mode, "format": fmt, "run": run_id, "rows": table.num_rows,
+                         "counts": timeline_summary(table), "untimed": untimed})  # fmt: skip
+        return
     used = f"findings of hunt run {run_id}" if run_id else "no hunt run yet: events only"
     err.print(f"timeline ({mode}, {used}): {table.num_rows} rows ({counts})")
     out.print(str(dest))

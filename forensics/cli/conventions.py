@@ -179,7 +179,7 @@ def _plain_names(p: Parameter) -> None:
         name = p.metavar or (p.name or "value").upper()
         shown = name + ("..." if p.nargs != 1 and not name.endswith("...") else "")
         p.metavar = shown
-        usage = shown if p.required else f"[{shown}]"
+        usage = shown if p.required or shown.startswith("[") else f"[{shown}]"
         p._rich_display_name = lambda: shown  # type: ignore[attr-defined]
         p._usage_display_name = lambda: usage  # type: ignore[attr-defined]
     elif p.metavar is None and label is not None:

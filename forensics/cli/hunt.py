@@ -13,6 +13,7 @@ from forensics import rulesets
 from forensics.cli.common import err, out, print_json_line
 from forensics.cli.guard import say
 from forensics.cli.ingest import check_zone
+from forensics.cli.progress import bars
 from forensics.errors import ForensicsError
 from forensics.hunt.engine import (
     EXIT_FAIL_ON,
@@ -134,7 +135,10 @@ def _resolve_case(targets: list[Path], case: Path | None) -> tuple[Path, list[Pa
 
 def _ingest(case_dir: Path, raw: list[Path], ctx: ParseContext) -> None:
     err.print(f"ingesting {len(raw)} input(s) into {case_dir} ...")
-    summary = ingest_paths(case_dir, raw, ctx)
+    with bars() as steps:
+        summary = ingest_paths(
+            case_dir, raw, ctx, progress=lambda done, total: steps("ingesting (bytes)", done, total)
+        )
     err.print(
         f"ingested: {summary.files_parsed} file(s) parsed, {summary.files_skipped} already in the case, "
         f"{summary.rows} rows, {summary.rejects} rejects"
@@ -301,13 +305,15 @@ def hunt(
     try:
         with Case.open(case_dir) as c:
             remember_evidence_iocs(c, options.evidence)
-            summary = run_hunt(
-                c,
-                options,
-                progress=lambda msg: err.print(f"[dim]{msg}[/dim]"),
-                argv=sys.argv,
-                prepared=prepared,
-            )
+            with bars() as steps:
+                summary = run_hunt(
+                    c,
+                    options,
+                    progress=lambda msg: err.print(f"[dim]{msg}[/dim]"),
+                    argv=sys.argv,
+                    prepared=prepared,
+                    steps=steps,
+                )
             _report(summary, json, top)
             if outputs:
                 written = write_case_outputs(c, summary.run_id)

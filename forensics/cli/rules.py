@@ -13,6 +13,7 @@ from forensics.cli import rulesets
 from forensics.cli.common import err, out, print_json_line
 from forensics.cli.guard import say
 from forensics.cli.hunt import parse_placeholders
+from forensics.cli.progress import bars
 from forensics.errors import CaseError, ForensicsError
 from forensics.hunt.sigma import RuleStatus, check_rules
 from forensics.store import Case
@@ -69,7 +70,8 @@ def check(
             err.print(str(exc), highlight=False)
             raise typer.Exit(1) from exc
     try:
-        report = check_rules(paths, opened, values or None)
+        with bars() as steps:
+            report = check_rules(paths, opened, values or None, progress=steps)
     finally:
         if opened is not None:
             opened.close()

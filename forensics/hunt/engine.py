@@ -55,6 +55,7 @@ from forensics.hunt.yara_scan import (
     scan_event_text,
     scan_files,
 )
+from forensics.progress import Step, no_progress
 from forensics.rulesets import RuleSet
 from forensics.store import DB_NAME, RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
@@ -242,20 +243,22 @@ def run_hunt(
     *,
     argv: Sequence[str] | None = None,
     prepared: Prepared | None = None,
+    steps: Step = no_progress,
 ) -> HuntSummary:
     """Run every kind of detection in one pass and keep the result as a new run of the case.
 
     Raises ``HuntUsageError`` — with nothing written — when a path given in ``options`` does not
     exist or holds nothing usable. ``prepared`` is ``prepare_hunt(options)`` when the caller
     checked before (default: prepared here). ``argv`` is the command recorded in the run and the
-    custody log (default: this process's ``sys.argv``).
+    custody log (default: this process's ``sys.argv``). ``progress`` hears a line per stage;
+    ``steps`` the counts of the long ones (reading, converting and running the Sigma rules).
     """
     started = now_utc()
     loaded = prepared if prepared is not None else prepare_hunt(options, progress)
     summary = HuntSummary(case=case.root, findings=[], outcomes=list(loaded.outcomes), used=list(loaded.used))
     case.con.execute("SET TimeZone = 'UTC'").fetchall()  # date_trunc and fetched timestamps in UTC
     with staged_run(case) as staging:
-        _sigma(case, options, summary, progress, staging)
+        _sigma(case, options, summary, progress, staging, steps)
         _sql(case, loaded.sql, summary, progress)
         _iocs(case, loaded.iocs, summary, progress, staging)
         _yara(case, options, loaded.yara, summary, progress)
@@ -530,7 +533,9 @@ def _load(options: HuntOptions, progress: Progress) -> Prepared:
     return Prepared(hunts, iocs, rules, used, problems)
 
 
-def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress, folder: Path) -> None:
+def _sigma(
+    case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress, folder: Path, steps: Step
+) -> None:
     roots = options.sigma_roots()
     if not roots:
         summary.sigma_note = "Sigma not run (no --sigma DIR given and no rule set installed)"
@@ -549,8 +554,8 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
         if options.alias(p) in options.sigma_rulesets
     }
     try:
-        result = run_sigma(case, roots, placeholders=options.placeholders or None,
-                           stats=summary.sigma_stats, tuning=options.sigma_tuning, rulesets=sets)  # fmt: skip
+        result = run_sigma(case, roots, placeholders=options.placeholders or None, stats=summary.sigma_stats,
+                           tuning=options.sigma_tuning, rulesets=sets, progress=steps)  # fmt: skip
     except Exception as exc:  # a defect in one kind must not cost the responder the other kinds
         summary.sigma_note = f"Sigma failed: {type(exc).__name__}: {exc}"
         summary.outcomes.append(

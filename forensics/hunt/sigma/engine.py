@@ -50,6 +50,7 @@ from forensics.hunt.sigma.plan import (
 from forensics.hunt.sigma.ruleset import RuleSet, load_ruleset
 from forensics.hunt.sigma.selection import Decisions, decide
 from forensics.hunt.sigma.tuning import Tuning
+from forensics.progress import Step, no_progress
 from forensics.store import Case
 
 
@@ -138,12 +139,16 @@ def _status(lr: LoadedRule, status: str, reason: str | None, in_case: bool | Non
 
 
 def _prepare_all(
-    loaded: list[LoadedRule], roots: Sequence[Path] = (), rulesets: Mapping[Path, RuleSet] | None = None
+    loaded: list[LoadedRule],
+    roots: Sequence[Path] = (),
+    rulesets: Mapping[Path, RuleSet] | None = None,
+    progress: Step = no_progress,
 ) -> _State:
     st = _State(loaded)
     given = rulesets or {}
     st.rulesets = {Path(r): given.get(Path(r)) or load_ruleset(Path(r)) for r in roots}
     for i, lr in enumerate(loaded):
+        progress("preparing rules", i + 1, len(loaded))
         if lr.error is not None:
             st.status[i] = _status(lr, "failed", lr.error)
         elif lr.skip is not None:
@@ -170,7 +175,7 @@ def _prepare_all(
 
 def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str]] | None,
                  check_sql: bool = True, sql_cache: Path | None = None,
-                 data: SigmaData | None = None) -> None:  # fmt: skip
+                 data: SigmaData | None = None, progress: Step = no_progress) -> None:  # fmt: skip
     """Convert every prepared rule for the schema of its group; validate the SQL in DuckDB.
 
     A hunt skips the separate validation: running the group's query validates it (a rejected
@@ -183,8 +188,11 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
         data = data or DuckData(case.con, case.root)
         st.groups = groups_from_stats(data.stats(), data.parts(), case.root, by_pred)
     scratch = duckdb.connect()
+    done, total = 0, len(st.preps)
     for pred in sorted(by_pred):
         preps = by_pred[pred]
+        progress("converting rules", done, total)
+        done += len(preps)
         group = st.groups.get(pred)
         if group is not None and group.files:
             assert data is not None
@@ -218,6 +226,7 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
         if key is not None and sql_cache is not None:
             _to_sql_cache(st, sql_cache, key, preps, schema)
     scratch.close()
+    progress("converting rules", total, total)
     _check_correlations(st, case is not None)
 
 
@@ -363,14 +372,18 @@ def _open_cache(case: Case | None, use_cache: bool) -> RuleCache | None:
 
 # ---- public entry points --------------------------------------------------------------------
 def check_rules(
-    rule_paths: Sequence[Path], case: Case | None = None, placeholders: dict[str, list[str]] | None = None
+    rule_paths: Sequence[Path],
+    case: Case | None = None,
+    placeholders: dict[str, list[str]] | None = None,
+    progress: Step = no_progress,
 ) -> list[RuleStatus]:
     """Convert every rule (without running it) and report converted / skipped / failed per rule.
 
     Always parses every rule afresh (no cache): a check is the place to see pySigma's own verdict.
+    ``progress`` hears each stage (reading, preparing, converting rules) as it goes.
     """
-    st = _prepare_all(load_rules(rule_paths), rule_paths)
-    _convert_all(st, case, placeholders)
+    st = _prepare_all(load_rules(rule_paths, progress=progress), rule_paths, progress=progress)
+    _convert_all(st, case, placeholders, progress=progress)
     return _report(st)
 
 
@@ -470,6 +483,7 @@ def run_sigma(
     data: SigmaData | None = None,
     tuning: Tuning | None = None,
     rulesets: Mapping[Path, RuleSet] | None = None,
+    progress: Step = no_progress,
 ) -> SigmaResult:
     """Hunt the case with the rules: one finding per (rule, host), plus correlation findings.
 
@@ -484,27 +498,28 @@ def run_sigma(
     but deprecated and unsupported; see ``forensics.hunt.sigma.tuning``); each rule set's own lists
     apply, and a rule both sets hold runs once. ``rulesets`` gives a folder's set as a run record
     kept it (a replay); otherwise each folder's set is read from its own configuration.
+    ``progress`` hears each stage (reading, preparing, converting, running rules) as it goes.
     """
     data = data or DuckData(case.con, case.root)
     tuning = tuning if tuning is not None else Tuning()
     clock = time.perf_counter()
     cache = _open_cache(case, use_cache)
-    loaded = load_rules(rule_paths, cache)
-    st = _prepare_all(loaded, rule_paths, rulesets)
+    loaded = load_rules(rule_paths, cache, progress)
+    st = _prepare_all(loaded, rule_paths, rulesets, progress)
     if cache is not None:
         _fill_cache(st, cache)
         cache.save()
     _select(st, tuning)
     t_load = time.perf_counter()
     sql_cache = case.root / ".cache" / "sigma-sql" if use_cache else None
-    _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache, data=data)
+    _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache, data=data, progress=progress)
     _exclusions(st)
     t_conv = time.perf_counter()
     cpu_conv = time.process_time()
     roots = [Path(p) for p in rule_paths]
     refs = _rule_index(st)
     corr_bases = {refs[r.reference] for c in st.corrs.values() for r in c.rules or [] if r.reference in refs}
-    matches = _execute(data, st)
+    matches = _execute(data, st, progress)
     findings: list[Finding] = []
     for i, rows in sorted(matches.items()):
         prep = st.preps[i]
@@ -537,7 +552,9 @@ def _generates(st: _State, base: int) -> bool:
     return any(c.generate for c in st.corrs.values() for r in c.rules or [] if refs.get(r.reference) == base)
 
 
-def _execute(data: SigmaData, st: _State) -> dict[int, list[tuple[str, int, str | None, Any]]]:
+def _execute(
+    data: SigmaData, st: _State, progress: Step = no_progress
+) -> dict[int, list[tuple[str, int, str | None, Any]]]:
     """Run every group with rows in the case; rule index -> matched (sha256, rec_index, host, ts).
 
     Results are merged by rule index, so the order in which the engine completes groups does not matter.
@@ -547,7 +564,11 @@ def _execute(data: SigmaData, st: _State) -> dict[int, list[tuple[str, int, str 
         if i in st.sql:
             by_pred.setdefault(p.logsource.predicate or "", []).append(i)
     out: dict[int, list[tuple[str, int, str | None, Any]]] = {}
-    for rows, failed in data.execute(plan_jobs(by_pred, st.groups, st.sql)):
+    jobs = plan_jobs(by_pred, st.groups, st.sql)
+    progress("running rules", 0, len(jobs))  # the engine runs the groups side by side and returns all
+    results = data.execute(jobs)
+    progress("running rules", len(jobs), len(jobs))
+    for rows, failed in results:
         for i, reason in failed.items():
             st.status[i] = _status(st.loaded[i], "failed", reason, True)
         for sha, rec, host, ts, hits in rows:

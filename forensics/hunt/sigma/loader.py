@@ -21,6 +21,7 @@ from sigma.rule import SigmaRule
 
 from forensics.hunt.sigma.cache import RuleCache, RuleMeta, meta_from
 from forensics.hunt.sigma.dialect import RuleInfo, correlation_docs, normalise
+from forensics.progress import Step, no_progress
 
 try:  # libyaml is ~10x faster on 2,600 rules; fall back to the pure-Python loader
     _Base: Any = yaml.CSafeLoader
@@ -198,17 +199,22 @@ def _load_collection(path: Path, rel: str, sha: str, docs: list[Any]) -> list[Lo
     return out
 
 
-def load_rules(paths: Sequence[Path], cache: RuleCache | None = None) -> list[LoadedRule]:
+def load_rules(
+    paths: Sequence[Path], cache: RuleCache | None = None, progress: Step = no_progress
+) -> list[LoadedRule]:
     """Every rule document under ``paths`` (files or folders), in path order.
 
     With a ``cache``, a file whose SHA-256 is cached is rebuilt from it instead of parsed.
+    ``progress`` hears ("reading rules", files done, files) as the files are read.
     """
     out: list[LoadedRule] = []
-    for root, f, rel in iter_rule_files_by_root(paths):
+    files = list(iter_rule_files_by_root(paths))
+    for done, (root, f, rel) in enumerate(files, 1):
         hit = _from_cache(f, rel, cache) if cache is not None else None
         for lr in hit if hit is not None else load_file(f, rel):
             lr.root = root
             out.append(lr)
+        progress("reading rules", done, len(files))
     return out
 
 

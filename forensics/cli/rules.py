@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli import rulesets
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import out, print_json_line
 from forensics.cli.guard import say
 from forensics.cli.hunt import parse_placeholders
 from forensics.cli.progress import bars
@@ -67,7 +67,7 @@ def check(
         try:
             opened = Case.open(case, read_only=True)
         except CaseError as exc:
-            err.print(str(exc), highlight=False)
+            say(str(exc))
             raise typer.Exit(1) from exc
     try:
         with bars() as steps:

@@ -120,11 +120,7 @@ def batch_command() -> Callable[..., None]:
         hunt_options = {k: kwargs.pop(k) for k in list(kwargs) if k in defaults}
         given = [_flag(k) for k, v in hunt_options.items() if v != defaults[k] and v not in (None, [])]
         if given and not kwargs.get("hunt"):
-            err.print(
-                f"error: {', '.join(given)}: hunt options, given without --hunt",
-                markup=False,
-                highlight=False,
-            )
+            say(f"{', '.join(given)}: hunt options, given without --hunt")
             raise typer.Exit(2)
         batch(**kwargs, hunt_options=hunt_options)
 
@@ -239,7 +235,7 @@ def _check_hunt_paths(options: dict[str, Any]) -> None:
             if isinstance(p, Path) and not p.exists():
                 missing.append(f"{_flag(name)} {p}")
     if missing:
-        err.print(f"error: no such file or folder: {', '.join(missing)}", markup=False, highlight=False)
+        say(f"no such file or folder: {', '.join(missing)}")
         raise typer.Exit(2)
 
 

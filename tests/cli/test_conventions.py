@@ -121,6 +121,15 @@ def test_documented_exits_are_the_table() -> None:
             assert int(m.group(1)) in codes, (path.name, m.group(0))
 
 
+def test_errors_and_warnings_go_through_say_and_warn() -> None:
+    """An ``error:``/``warning:`` line printed on the notes console would vanish under -q."""
+    cli = Path(__file__).resolve().parents[2] / "forensics" / "cli"
+    for path in cli.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        bad = re.findall(r"err\.print\(\s*f?[\"'](?:\[[a-z ]+\])?(?:error|warning):", text)
+        assert not bad, f"{path.name}: print errors with guard.say and warnings with guard.warn ({bad})"
+
+
 # ---- behaviour -----------------------------------------------------------------------------------
 @pytest.fixture
 def case_dir(tmp_path: Path) -> Path:

@@ -339,7 +339,7 @@ def installed_rule_set() -> RuleSet | None:
     try:
         chosen = rulesets.current()
     except rulesets.RuleSupplyError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     if chosen is None:
         err.print(

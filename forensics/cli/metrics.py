@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import say
 from forensics.eidmetrics import EidMetric, HostMetric, eid_metrics, host_metrics
 from forensics.errors import CaseError
 from forensics.logons import RESULT_ORDER, LogonRow, LogonSummary, logon_summary
@@ -59,7 +60,7 @@ def _open(case: Path) -> Case:
     try:
         return Case.open(case, read_only=True)
     except CaseError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
 
 
@@ -68,7 +69,7 @@ def _time(text: str | None, option: str) -> datetime | None:
         return None
     parsed = parse_iso_utc(text)
     if parsed is None:
-        err.print(f"error: {option} must be an ISO-8601 time, e.g. 2024-03-05T09:00:00Z", highlight=False)
+        say(f"{option} must be an ISO-8601 time, e.g. 2024-03-05T09:00:00Z")
         raise typer.Exit(2)
     return parsed
 
@@ -117,7 +118,7 @@ def logon_summary_cmd(
     """Summarise the case's logons."""
     wanted = tuple(result or RESULT_ORDER)
     if any(r not in RESULT_ORDER for r in wanted):
-        err.print(f"error: --result must be one of {', '.join(RESULT_ORDER)}", highlight=False)
+        say(f"--result must be one of {', '.join(RESULT_ORDER)}")
         raise typer.Exit(2)
     t_since, t_until = _time(since, "--since"), _time(until, "--until")
     with _open(case) as c:

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from forensics import rulesets
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import say
 from forensics.rulesets import DEFAULT_PACKAGE, PACKAGES, Installed, RuleSet, RuleSupplyError
 
 UPDATE_HELP = f"""Install a Sigma rule set for `hunt` to use when no --sigma is given.
@@ -76,10 +77,10 @@ def update(
 ) -> None:
     """Download (or take from --from) a Sigma rule set, verify it and install it."""
     if package not in PACKAGES:
-        err.print(f"error: --package must be one of {', '.join(PACKAGES)}", highlight=False)
+        say(f"--package must be one of {', '.join(PACKAGES)}")
         raise typer.Exit(2)
     if sha256 is not None and (len(sha256) != 64 or any(c not in "0123456789abcdefABCDEF" for c in sha256)):
-        err.print("error: --sha256 takes 64 hex digits", highlight=False)
+        say("--sha256 takes 64 hex digits")
         raise typer.Exit(2)
     try:
         if source is not None:
@@ -87,7 +88,7 @@ def update(
         else:
             done = rulesets.update(package=package, version=version, sha256=sha256, progress=_progress)
     except RuleSupplyError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     if json:
         print_json_line({**done.rule_set.to_record(), "new": done.new})
@@ -120,7 +121,7 @@ def list_sets(
         sets = rulesets.installed()
         chosen = rulesets.current()
     except RuleSupplyError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     key = chosen.set_id if chosen is not None else None
     if json:
@@ -149,11 +150,19 @@ def _table(sets: list[RuleSet], key: str | None) -> None:
     out.print(t)
 
 
-def use(name: Annotated[str, typer.Argument(help="Set id or version (see `forensics rules list`).")]) -> None:
+def use(
+    name: Annotated[str, typer.Argument(help="Set id or version (see `forensics rules list`).")],
+    json: Annotated[
+        bool, typer.Option("--json", help="The set now current as one JSON object on stdout.")
+    ] = False,
+) -> None:
     """Make an installed set current."""
     try:
         chosen = rulesets.use(name)
     except RuleSupplyError as exc:
-        err.print(f"error: {exc}", highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
-    err.print(f"current: {chosen.label()} ({chosen.set_id})", highlight=False)
+    if json:
+        print_json_line({**chosen.to_record(), "current": True})
+        return
+    out.print(f"current: {chosen.label()} ({chosen.set_id})", highlight=False, markup=False)

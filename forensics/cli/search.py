@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import say
 from forensics.errors import CaseError
 from forensics.outputs import csvfile
 from forensics.search import Hit, SearchError, SearchQuery, SearchResult, search
@@ -82,13 +83,13 @@ def search_cmd(
         match_all=match_all, case_sensitive=case_sensitive,
     )  # fmt: skip
     if not query.patterns():
-        err.print("error: give a keyword or -e/--regex to search for", highlight=False)
+        say("give a keyword or -e/--regex to search for")
         raise typer.Exit(2)
     try:
         with Case.open(case, read_only=True) as c:
             result = search(c, query)
     except (CaseError, SearchError) as exc:
-        err.print(f"error: {exc}", highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     if out_path is not None:
         csvfile.write(csv_table(result), out_path)
@@ -106,7 +107,7 @@ def _time(text: str | None, option: str) -> datetime | None:
         return None
     parsed = parse_iso_utc(text)
     if parsed is None:
-        err.print(f"error: {option} must be an ISO-8601 time, e.g. 2024-03-05T09:00:00Z", highlight=False)
+        say(f"{option} must be an ISO-8601 time, e.g. 2024-03-05T09:00:00Z")
         raise typer.Exit(2)
     return parsed
 

@@ -83,7 +83,7 @@ def test_out_is_o_or_out(item: tuple[tuple[str, ...], Any]) -> None:
         assert {"-o", "--out"} <= _opts(command), f"`forensics {' '.join(words)}` writes a file: -o/--out"
 
 
-PY_TYPES = re.compile(r"<(?:path|str|int|float|bool|list\[[^\]]*\]|[a-z_]+)>|\{[a-z_]+(?:\.\.\.)?\}")
+PY_TYPES = re.compile(r"<(?:path|str|int|float|bool|list\[[^\]]*\])>|\{[a-z_]+(?:\.\.\.)?\}")
 
 
 @pytest.mark.parametrize("item", ALL, ids=_ids)

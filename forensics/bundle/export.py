@@ -38,6 +38,7 @@ from forensics.bundle.signing import fingerprint, load_private, sign_manifest
 from forensics.bundle.verify_md import render_verify_md
 from forensics.custody import append_entry, sources_without_custody
 from forensics.errors import BundleError
+from forensics.progress import Step, no_progress
 from forensics.raw import extract_records
 from forensics.store import RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
@@ -79,6 +80,9 @@ def zip_bytes(members: dict[str, bytes], created: datetime) -> bytes:
     return buf.getvalue()
 
 
+EXPORT_STAGES = 5  # collect, timeline, records, report and certificates, signing and writing
+
+
 def export_bundle(
     case_dir: Path,
     out: Path,
@@ -89,15 +93,20 @@ def export_bundle(
     search: Sequence[Path] = (),
     record_custody: bool = True,
     run: str | None = None,
+    progress: Step = no_progress,
 ) -> ExportResult:
-    """Write the evidence bundle of hunt run ``run`` (None: the latest) of the case at ``case_dir`` to ``out``."""
+    """Write the evidence bundle of hunt run ``run`` (None: the latest) of the case at ``case_dir`` to ``out``.
+
+    ``progress`` hears ("exporting: STAGE", stages done, stages) as the bundle is built."""
     created = (created or now_utc()).astimezone(UTC)
     key = load_private(key_path) if key_path else None
     fp = fingerprint(key.public_key()) if key else None
     case_root = Path(case_dir)
     with Case.open(case_root, read_only=True) as case:
+        progress("exporting: findings, integrity, story", 0, EXPORT_STAGES)
         got = collect(case, details, run)
-        members, manifest, stats = _build(case, got, details, created, fp, search)
+        members, manifest, stats = _build(case, got, details, created, fp, search, progress)
+    progress("exporting: signing and writing", EXPORT_STAGES - 1, EXPORT_STAGES)
     manifest_bytes = mf.pretty(manifest)
     members[mf.MANIFEST] = manifest_bytes
     if key is not None:
@@ -112,6 +121,7 @@ def export_bundle(
         if tmp.is_file():
             tmp.unlink()
         raise BundleError(f"cannot write the bundle to {out}: {exc.strerror or exc}") from exc
+    progress("exporting: done", EXPORT_STAGES, EXPORT_STAGES)
     result = ExportResult(
         out, hashlib.sha256(data).hexdigest(), hashlib.sha256(manifest_bytes).hexdigest(), manifest["bundle_id"], fp,
         len(members), stats["records"], stats["findings"], stats["withheld"], list(manifest["notes"]), run=got.run,
@@ -134,6 +144,7 @@ def _build(
     created: datetime,
     fp: str | None,
     search: Sequence[Path],
+    progress: Step = no_progress,
 ) -> tuple[dict[str, bytes], dict[str, Any], dict[str, int]]:
     notes: list[str] = []
     by_sha = {s["acquisition_sha256"]: s for s in got.sources if s["acquisition_sha256"]}
@@ -143,7 +154,9 @@ def _build(
             "marked TLP:RED are left out, with the records only they referenced"
         )
     findings = mb.findings_dicts(got.findings)
+    progress("exporting: timeline", 1, EXPORT_STAGES)
     tl_csv, tl_jsonl, tl_refs = mb.timeline(case, got)
+    progress("exporting: records", 2, EXPORT_STAGES)
     refs = sorted({(r.input_sha256, r.rec_index) for f in got.findings for r in f.records} | set(tl_refs))
     raw = extract_records(case, refs, search)
     records, rec_notes = mb.records_jsonl(
@@ -163,6 +176,7 @@ def _build(
     export_step = {"step": "export", "time_utc": iso_utc(created), "tool_version": __version__,
                    "options": details.to_dict(), "signer": fp, "run": got.run}  # fmt: skip
     integ = mb.integrity_json(got)
+    progress("exporting: report and certificates", 3, EXPORT_STAGES)
     facts = {
         "details": details, "created": created, "sources": got.sources, "findings": findings, "iocs": got.iocs,
         "integrity": jsonable(got.analysis.integrity.to_dict()), "records": len(refs), "statute": statute,

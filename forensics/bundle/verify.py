@@ -37,6 +37,7 @@ from forensics.bundle import manifest as mf
 from forensics.bundle.signing import check_signature, fingerprint, load_public, normalise_fingerprint
 from forensics.custody import parse_chain, sources_without_custody, verify_chain
 from forensics.errors import BundleError, CaseError
+from forensics.progress import Step, no_progress
 from forensics.raw import Locator, RawRecord, extract_from_source, locate_input, materialise, sha256_file
 
 Status = Literal["passed", "failed", "skipped", "unverified"]
@@ -554,8 +555,10 @@ def verify_bundle(
     key: Path | None = None,
     sources: Path | None = None,
     reproduce: bool = False,
+    progress: Step = no_progress,
 ) -> list[Check]:
-    """Run every check on the bundle at ``path``; the bundle is only read."""
+    """Run every check on the bundle at ``path``; the bundle is only read. ``progress`` hears
+    ("verifying: CHECK", checks done, checks) before each check."""
     b = open_bundle(path)
     expected = normalise_fingerprint(expected_fingerprint) if expected_fingerprint else None
     if key is not None:
@@ -574,7 +577,12 @@ def verify_bundle(
         ("timestamps", lambda: check_timestamps(b)),
         ("sha256sums", lambda: check_sums(b)),
     ]
-    return [_safe(name, step) for name, step in steps]
+    checks = []
+    for done, (name, step) in enumerate(steps):
+        progress(f"verifying: {name}", done, len(steps))
+        checks.append(_safe(name, step))
+    progress("verifying: done", len(steps), len(steps))
+    return checks
 
 
 def _safe(name: str, step: Callable[[], Check]) -> Check:

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from forensics.cli.common import err, out, print_json_line
 from forensics.cli.guard import output_path, say, warn
+from forensics.cli.progress import bars
 from forensics.errors import ForensicsError
 
 VERIFY_FAILED_EXIT = 5  # see forensics/cli/__init__.py
@@ -108,9 +109,17 @@ def export(
                 raise ForensicsError(f"--created {created!r} is not an ISO-8601 time")
         if key is None:
             warn("no --key: the bundle is not signed and `verify` will fail its signature check")
-        res = export_bundle(
-            case, out_path, details, created=when, key_path=key, search=sources or [], run=run
-        )
+        with bars() as steps:
+            res = export_bundle(
+                case,
+                out_path,
+                details,
+                created=when,
+                key_path=key,
+                search=sources or [],
+                run=run,
+                progress=steps,
+            )
     except ForensicsError as exc:
         raise _fail(exc) from exc
     if json:
@@ -151,9 +160,11 @@ def verify(
             _print_checks(checks, json)
             raise typer.Exit(VERIFY_FAILED_EXIT) from exc
     try:
-        checks = verify_bundle(
-            bundle, expected_fingerprint=fingerprint, key=key, sources=sources, reproduce=reproduce
-        )
+        with bars() as steps:
+            checks = verify_bundle(
+                bundle, expected_fingerprint=fingerprint, key=key, sources=sources, reproduce=reproduce,
+                progress=steps,
+            )  # fmt: skip
     except ForensicsError as exc:
         raise _fail(exc) from exc
     _print_checks(checks, json)

@@ -1,7 +1,8 @@
 """Progress bars on stderr for the long steps of a command (``forensics.progress.Step``).
 
 Shown on a terminal and not under ``--quiet``; a bar per stage ("reading rules", "converting
-rules", ...) with the count, the elapsed time and an estimate of what remains.
+rules", ...) with the count, the elapsed time and an estimate of what remains. A stage named
+"STAGE: detail" moves the STAGE bar and shows the detail ("exporting: records").
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ def bars() -> Iterator[Step]:
         tasks: dict[str, TaskID] = {}
 
         def step(what: str, done: int, total: int) -> None:
-            if what not in tasks:
-                tasks[what] = shown.add_task(what, total=total)
-            shown.update(tasks[what], completed=done, total=total)
+            stage = what.partition(":")[0]  # "exporting: records" moves the "exporting" bar
+            if stage not in tasks:
+                tasks[stage] = shown.add_task(what, total=total)
+            shown.update(tasks[stage], completed=done, total=total, description=what)
 
         yield step
 

@@ -180,11 +180,16 @@ def _plain_names(p: Parameter) -> None:
         shown = name + ("..." if p.nargs != 1 and not name.endswith("...") else "")
         p.metavar = shown
         usage = shown if p.required or shown.startswith("[") else f"[{shown}]"
-        p._rich_display_name = lambda: shown  # type: ignore[attr-defined]
-        p._usage_display_name = lambda: usage  # type: ignore[attr-defined]
+        _override(p, _rich_display_name=lambda: shown, _usage_display_name=lambda: usage)
     elif p.metavar is None and label is not None:
         p.metavar = label
-    p.display_type_rich = lambda ctx=None: label  # type: ignore[method-assign]
+    _override(p, display_type_rich=lambda ctx=None: label)
+
+
+def _override(obj: Any, **methods: Any) -> None:
+    """Replace methods of one object (Typer's help renderers of one parameter or command)."""
+    for name, method in methods.items():
+        setattr(obj, name, method)
 
 
 def _plain_help_option(command: Command) -> None:
@@ -194,10 +199,10 @@ def _plain_help_option(command: Command) -> None:
     def get_help_option(ctx: Any) -> Any:
         option = make(ctx)
         if option is not None:
-            option.display_type_rich = lambda ctx=None: None
+            _override(option, display_type_rich=lambda ctx=None: None)
         return option
 
-    command.get_help_option = get_help_option  # type: ignore[method-assign]
+    _override(command, get_help_option=get_help_option)
 
 
 # ---- argument order --------------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def register(app: typer.Typer) -> None:
     )(verify)
     app.command(
         "keygen",
-        help="Make an Ed25519 signing key: KEY (PEM, mode 0600) and KEY.pub.\n\nExample: forensics keygen signer.pem",
+        help="Write an Ed25519 signing key: KEY (PEM, mode 0600) and KEY.pub.\n\nExample: forensics keygen -o signer.pem",
     )(keygen)
     app.add_typer(_custody_app(), name="custody")
 
@@ -196,7 +196,10 @@ def _print_checks(checks: list[Any], as_json: bool) -> None:
 
 
 def keygen(
-    key: Annotated[Path, typer.Argument(help="Private key file to write (the public key goes to KEY.pub).")],
+    key: Annotated[
+        Path | None, typer.Argument(help="Private key file to write (the public key goes to KEY.pub).")
+    ] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="The same as KEY.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing key.")] = False,
     json: Annotated[
         bool, typer.Option("--json", help="The key files and fingerprint as one JSON object.")
@@ -205,6 +208,12 @@ def keygen(
     """Write a new Ed25519 key pair."""
     from forensics.bundle.signing import keygen as make_key
 
+    if (key is None) == (out_path is None):
+        say("give the key file once: KEY or -o/--out KEY")
+        raise typer.Exit(2)
+    key = key or out_path
+    assert key is not None
+    output_path(key, "KEY")
     try:
         priv, pub, fp = make_key(key, overwrite=force)
     except ForensicsError as exc:

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from forensics.cli.common import err, out
+from forensics.cli.common import err, out, print_json_line
+from forensics.cli.guard import output_path, say
 from forensics.errors import CaseError, ForensicsError
 from forensics.hunt.sigma.tuning import parse_level
 from forensics.outputs.csv_timeline import write_case_csv_timeline
@@ -45,25 +46,31 @@ def csv_timeline(
         str | None,
         typer.Option("--run", help="Hunt run whose findings to write (forensics runs; default: the latest)."),
     ] = None,
+    json: Annotated[bool, typer.Option("--json", help="What was written, as one JSON object.")] = False,
 ) -> None:
     """Write the csv-timeline of a case."""
+    if out_path is not None:
+        output_path(out_path, "--out")
     try:
         level = parse_level(min_level)
     except ForensicsError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(2) from exc
     try:
         c = Case.open(case, read_only=True)
     except CaseError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     try:
         run_id = c.resolve_run(run)
         dest, rows = write_case_csv_timeline(c, run_id, out_path, level)
     except CaseError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(1) from exc
     finally:
         c.close()
+    if json:
+        print_json_line({"path": str(dest), "run": run_id, "rows": rows})
+        return
     err.print(f"csv-timeline of hunt run {run_id}: {rows} rows" if run_id else "no hunt run yet: no rows")
     out.print(str(dest), highlight=False)

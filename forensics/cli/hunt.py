@@ -266,7 +266,7 @@ def hunt(
                                     ruleset_lists, not no_default_tuning)  # fmt: skip
         values = parse_placeholders(placeholder or [])
     except ForensicsError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        say(str(exc))
         raise typer.Exit(2) from exc
     options = HuntOptions(
         sigma=list(sigma or []),

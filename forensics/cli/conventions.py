@@ -155,8 +155,21 @@ def _paragraphs(text: str | None) -> str | None:
     single line breaks); a paragraph that starts with ``\\b`` keeps its lines."""
     if not text:
         return text
-    paragraphs = text.split("\n\n")
-    return "\n\n".join(p if p.startswith("\b") else " ".join(p.split("\n")) for p in paragraphs)
+    return "\n\n".join(p if p.startswith("\b") else _reflow(p) for p in text.split("\n\n"))
+
+
+_OWN_LINE = re.compile(r"(?:Example|Exit codes|forensics |- |\* )")  # examples and lists keep their lines
+
+
+def _reflow(paragraph: str) -> str:
+    lines = paragraph.split("\n")
+    out = [lines[0]]
+    for line in lines[1:]:
+        if _OWN_LINE.match(line.lstrip()):
+            out.append(line)
+        else:
+            out[-1] += " " + line.lstrip()
+    return "\n".join(out)
 
 
 def _type_label(p: Parameter) -> str | None:

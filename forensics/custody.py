@@ -228,6 +228,35 @@ def head_of(entries: Iterable[dict[str, Any]]) -> str:
     return last
 
 
+def item_label(path: str, member: str | None) -> str:
+    """How an input is named in ``item_hashes``: its path as given, ``!/member`` for archive members."""
+    return f"{path}!/{member}" if member else path
+
+
+def hashed_items(entries: Iterable[dict[str, Any]]) -> set[tuple[str, str]]:
+    """(item, sha256) pairs the ``hashed`` entries of a chain record."""
+    out: set[tuple[str, str]] = set()
+    for e in entries:
+        if e.get("action") == "hashed" and isinstance(e.get("item_hashes"), dict):
+            out.update((str(k), str(v)) for k, v in e["item_hashes"].items())
+    return out
+
+
+def without_custody(
+    inputs: Iterable[tuple[str, str | None, str | None]], entries: Iterable[dict[str, Any]]
+) -> dict[str, str]:
+    """``{item: sha256}`` of inputs ``(path, member, sha256)`` no ``hashed`` entry records.
+
+    Inputs recorded without their bytes (refused, unreadable) have no hash and need none.
+    """
+    have = hashed_items(entries)
+    missing: dict[str, str] = {}
+    for path, member, sha in inputs:
+        if sha and (item_label(path, member), sha) not in have:
+            missing[item_label(path, member)] = sha
+    return dict(sorted(missing.items()))
+
+
 def record_tool_step(
     case_root: Path,
     action: str,

@@ -10,7 +10,8 @@ the original and returns the record exactly as found, with its own SHA-256:
   (the bytes hashed) and its JSON;
 - line formats: the line at ``rec_offset`` (or line ``rec_line``), without its line ending;
 - archive members (``a.zip`` + ``dir/x.log``, nested as ``inner.tar!/x.log``): the member is
-  read from the archive into a temporary file first; the original archive is only read;
+  read through ``forensics.archives.open_member`` (the walk ingest used, with its bounds) into a
+  temporary file first; the original archive is only read;
 - files in disk images (``host.E01`` + ``p1:/Windows/System32/winevt/Logs/Security.evtx``, or
   a deleted one by its MFT entry): copied out through dissect (``forensics.images.members``),
   the image opened read-only.
@@ -21,13 +22,10 @@ Originals are opened read-only and never written.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import re
 import shutil
-import tarfile
 import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +33,10 @@ from typing import IO, Any, Literal
 
 import orjson
 
+from forensics.archives import READ_ERRORS, Refused, open_member, split_member
 from forensics.errors import ForensicsError
+from forensics.store import input_columns
 
-MEMBER_SEP = "!/"  # how the ingest runner names members of nested archives
 _CHUNK = 1024 * 1024
 
 
@@ -79,42 +78,12 @@ def sha256_file(path: Path) -> str:
 # ---- opening inputs ---------------------------------------------------------------------
 
 
-def _open_member(container: Path, name: str, tmp: Path) -> Path:
-    """Copy member ``name`` of the zip / tar / gzip at ``container`` into ``tmp``; return the copy."""
-    dest = tmp / f"m{len(list(tmp.iterdir()))}"
-    with container.open("rb") as fh:
-        head = fh.read(512)
-    if head.startswith(b"PK\x03\x04"):
-        with zipfile.ZipFile(container) as zf, zf.open(name) as src, dest.open("wb") as out:
-            shutil.copyfileobj(src, out)
-        return dest
-    if head.startswith(b"\x1f\x8b") and not _gz_is_tar(container):
-        with gzip.open(container, "rb") as src, dest.open("wb") as out:
-            shutil.copyfileobj(src, out)
-        return dest
-    with tarfile.open(container, "r:*") as tf:
-        got = tf.extractfile(name)
-        if got is None:
-            raise RawUnavailable(f"{name} is not a regular file in {container}")
-        with got as src, dest.open("wb") as out:
-            shutil.copyfileobj(src, out)
-    return dest
-
-
 def _in_image(path: Path, member: str) -> bool:
     """A member of a disk image (``p1:/Windows/...``), not of an archive."""
     from forensics.images.detect import image_kind
     from forensics.images.members import is_image_member
 
     return is_image_member(member) and image_kind(path) is not None
-
-
-def _gz_is_tar(path: Path) -> bool:
-    try:
-        with gzip.open(path, "rb") as fh:
-            return fh.read(512)[257:262] == b"ustar"
-    except (OSError, EOFError):
-        return False
 
 
 @contextlib.contextmanager
@@ -134,14 +103,13 @@ def materialise(path: Path, member: str | None) -> Iterator[Path]:
             raise RawUnavailable(str(exc)) from exc
         return
     with tempfile.TemporaryDirectory(prefix="forensics-raw-") as tmpname:
-        tmp = Path(tmpname)
-        current = path
+        copy = Path(tmpname) / "member"
         try:
-            for part in member.split(MEMBER_SEP):
-                current = _open_member(current, part, tmp)
-        except (KeyError, zipfile.BadZipFile, tarfile.TarError, OSError, EOFError) as exc:
+            with open_member(path, split_member(member)) as src, copy.open("wb") as out:
+                shutil.copyfileobj(src, out, _CHUNK)
+        except (KeyError, Refused, *READ_ERRORS) as exc:
             raise RawUnavailable(f"cannot read member {member!r} of {path}: {exc}") from exc
-        yield current
+        yield copy
 
 
 def locate_input(path: str, search: Sequence[Path] = ()) -> Path | None:
@@ -315,6 +283,7 @@ def extract_records(
     ``case`` is an open ``forensics.store.Case``; ``search`` holds folders to look in when an
     input's recorded path no longer exists (the originals moved, or the case came from elsewhere).
     """
+    absolute = "abs_path" if "abs_path" in input_columns(case.con) else "NULL"  # cases from before it
     by_input: dict[str, set[int]] = {}
     for sha, idx in refs:
         by_input.setdefault(sha, set()).add(int(idx))
@@ -322,7 +291,7 @@ def extract_records(
     for sha in sorted(by_input):
         idxs = sorted(by_input[sha])
         rows_ = case.con.execute(
-            "SELECT path, member, parser FROM inputs WHERE sha256 = ? AND parser IS NOT NULL "
+            f"SELECT path, member, parser, {absolute} FROM inputs WHERE sha256 = ? AND parser IS NOT NULL "
             "ORDER BY path, member NULLS FIRST LIMIT 1",
             [sha],
         ).fetchall()
@@ -331,9 +300,11 @@ def extract_records(
             out.update({(sha, i): "the input is not in the case's inputs table" for i in idxs})
             continue
         wanted = _locators(case, sha, idxs)
-        local = locate_input(src[0], search)
+        # the absolute path recorded at ingest finds the original from any working directory
+        local = locate_input(src[3], ()) if src[3] else None
+        local = local or locate_input(src[0], search)
         if local is None:
-            out.update({(sha, i): f"original {src[0]} not found" for i in idxs})
+            out.update({(sha, i): f"original {src[3] or src[0]} not found" for i in idxs})
             continue
         got = extract_from_source(local, src[1], src[2], sha, wanted)
         out.update({(sha, i): got.get(i, "not extracted") for i in idxs})

@@ -18,6 +18,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 UTC_TS = pa.timestamp("us", tz="UTC")
+SPILL_TYPE = pa.map_(pa.string(), pa.string())
+# A part keeps at most this many native fields as columns; the rest, least set first, go into
+# ``extra_fields`` (name → value), so one new field name per record (a log an attacker can write)
+# costs memory linear in the records, not rows × names. The corpus's widest part has ~150.
+MAX_NATIVE_COLUMNS = 512
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,13 @@ CORE: tuple[Column, ...] = (
         pa.bool_(),
         "true when the record was carved from a damaged or cut EVTX chunk; null for records read as stored",
     ),
+    Column(
+        "extra_fields",
+        SPILL_TYPE,
+        f"native fields past the first {MAX_NATIVE_COLUMNS} (most set) of their part: field name → value",
+    ),
 )
+SPILL = "extra_fields"
 
 CORE_NAMES: tuple[str, ...] = tuple(c.name for c in CORE)
 CORE_TYPES: dict[str, pa.DataType] = {c.name: c.type for c in CORE}
@@ -140,8 +151,18 @@ class FieldNamer:
         return dict(self._by_lower)
 
 
+def max_native_columns() -> int:
+    """``MAX_NATIVE_COLUMNS``, or ``$FORENSICS_MAX_NATIVE_COLUMNS`` (0: no limit; for benchmarks)."""
+    import os
+
+    value = os.environ.get("FORENSICS_MAX_NATIVE_COLUMNS")
+    return int(value) if value else MAX_NATIVE_COLUMNS
+
+
 def duck_type(t: pa.DataType) -> str:
     """The DuckDB type name of an Arrow type used in the schema."""
+    if pa.types.is_map(t):
+        return "MAP(VARCHAR, VARCHAR)"
     if pa.types.is_timestamp(t):
         return "TIMESTAMP WITH TIME ZONE"
     if pa.types.is_int32(t):

@@ -93,6 +93,9 @@ _INPUT_SCHEMA = pa.schema(
         # what the file's own headers claim (EVTX), the rows carved from damaged structure, and
         # the claimed records neither read nor rejected; NULL for formats without such counts
         ("records_claimed", pa.int64()), ("records_carved", pa.int64()), ("records_shortfall", pa.int64()),
+        # added later; a case made before gets them (NULL) when next opened for writing (_migrate)
+        ("abs_path", pa.string()),  # the resolved absolute path of `path` (as given) when ingested
+        ("encoding", pa.string()),  # text inputs: the encoding the parser read them in
     ]
 )  # fmt: skip
 
@@ -142,6 +145,7 @@ class Case:
         case = cls(path, con, read_only)
         if not read_only:
             con.execute(_DDL)
+            _migrate(con)
             con.execute(
                 "INSERT OR IGNORE INTO meta VALUES ('schema_version', '1'), ('created_by', ?)",
                 [f"forensics {__version__}"],
@@ -269,17 +273,26 @@ class Case:
         return out
 
     # ---- writing ---------------------------------------------------------------------
-    def done_keys(self) -> set[tuple[str, str, str | None]]:
-        """(sha256, path, member) of every input already recorded."""
-        rows = self.con.execute("SELECT sha256, path, member FROM inputs").fetchall()
+    def done_keys(self, *, parsed: bool = False) -> set[tuple[str, str, str | None]]:
+        """(sha256, path, member) of every input already recorded (``parsed``: read by a parser)."""
+        where = "WHERE sha256 IS NOT NULL" + (" AND parser IS NOT NULL" if parsed else "")
+        rows = self.con.execute(f"SELECT sha256, path, member FROM inputs {where}").fetchall()
         return {(r[0], r[1], r[2]) for r in rows}
 
-    def done_shas(self) -> set[str]:
-        """SHA-256 of every input whose records are in the case."""
+    def done_shas(self, *, parsed: bool = False) -> set[str]:
+        """SHA-256 of every input whose records are in the case (``parsed``: read by a parser)."""
+        extra = " AND parser IS NOT NULL" if parsed else ""
         rows = self.con.execute(
-            f"SELECT DISTINCT sha256 FROM inputs WHERE status IN {DONE_STATUSES!r} AND sha256 IS NOT NULL"
+            f"SELECT DISTINCT sha256 FROM inputs WHERE status IN {DONE_STATUSES!r} AND sha256 IS NOT NULL{extra}"
         ).fetchall()
         return {r[0] for r in rows}
+
+    def refusals(self) -> set[tuple[str, str | None, str]]:
+        """(path, member, reason) of inputs recorded without their bytes (refused, skipped, unreadable)."""
+        rows = self.con.execute(
+            "SELECT path, member, error FROM inputs WHERE sha256 IS NULL AND error IS NOT NULL"
+        ).fetchall()
+        return {(r[0], r[1], r[2]) for r in rows}
 
     def remove_orphans(self) -> int:
         """Delete part files no committed batch names, and the staging area. Returns files removed."""
@@ -344,6 +357,19 @@ class Case:
     def record_inputs(self, inputs: Iterable[dict[str, Any]]) -> None:
         """Record inputs that produced no parts (unknown, empty, failed, duplicate, refused)."""
         self.commit_batch("", [], inputs, None)
+
+
+def _migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the ``inputs`` columns a case made by an earlier version lacks (NULL for its old rows)."""
+    have = {r[0] for r in con.execute("DESCRIBE inputs").fetchall()}
+    for f in _INPUT_SCHEMA:
+        if f.name not in have:
+            con.execute(f"ALTER TABLE inputs ADD COLUMN {f.name} {duck_type(f.type)}")
+
+
+def input_columns(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Columns of the case's ``inputs`` table (a case opened read-only may predate some)."""
+    return {r[0] for r in con.execute("DESCRIBE inputs").fetchall()}
 
 
 def _insert_arrow(con: duckdb.DuckDBPyConnection, insert: str, table: pa.Table) -> None:

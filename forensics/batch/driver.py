@@ -49,10 +49,10 @@ from forensics.batch.units import (
 )
 from forensics.custody import record_tool_step
 from forensics.images.detect import image_kind
-from forensics.ingest.archives import Candidate
 from forensics.ingest.base import InputFile, ParseContext
 from forensics.ingest.context import HostFrom, InputContext, TzFrom, YearFrom
 from forensics.ingest.runner import GROUP_BYTES, GROUP_FILES, YEARLESS, IngestSummary, _commit, _input_row
+from forensics.ingest.walk import Candidate
 from forensics.store import Case
 
 WORKER_MEMORY = 1536 * 1024**2  # budget per worker process: dissect caches + one commit group's rows

@@ -224,7 +224,7 @@ def run_list(unit: ListUnit) -> Listing:
 
 
 def _list_files(img: OpenImage, scan: ScanOptions, scratch: Path) -> list[FileItem]:
-    from forensics.ingest.archives import is_archive
+    from forensics.archives import is_archive
     from forensics.ingest.registry import sniff
 
     out: list[FileItem] = []
@@ -283,8 +283,8 @@ def _damage_note(item: FileItem) -> str | None:
 
 def _archive_members(item: FileItem, local: Path, scratch: Path) -> list[FileItem]:
     """Members of a compressed or archived log (``syslog.2.gz``) found in the image."""
-    from forensics.ingest.archives import walk
     from forensics.ingest.registry import sniff
+    from forensics.ingest.walk import walk
 
     out = []
     # walked under the file's own name: a .gz member is named after it (syslog.2.gz -> syslog.2),

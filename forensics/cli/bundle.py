@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import err, out, print_json_line, shown
 from forensics.cli.guard import output_path, say, warn
 from forensics.cli.progress import bars
 from forensics.errors import ForensicsError
@@ -128,16 +128,16 @@ def export(
                          "records": res.records, "findings": res.findings,
                          "withheld_findings": res.withheld_findings, "notes": res.notes, "run": res.run})  # fmt: skip
         return
-    out.print(f"bundle {res.bundle_id}: {res.path}")
-    out.print(f"  findings of hunt run {res.run}" if res.run else "  no hunt run: the case was never hunted")
+    out.print(f"bundle {shown(res.bundle_id)}: {shown(res.path)}")
+    out.print(f"  findings of hunt run {shown(res.run)}" if res.run else "  no hunt run: the case was never hunted")
     out.print(f"  sha256 {res.sha256}")
     out.print(
-        f"  {res.files} files, {res.findings} findings, {res.records} records; signer {res.fingerprint or 'none'}"
+        f"  {res.files} files, {res.findings} findings, {res.records} records; signer {shown(res.fingerprint or 'none')}"
     )
     if res.withheld_findings:
         out.print(f"  {res.withheld_findings} TLP:RED finding(s) withheld")
     for note in res.notes:
-        err.print(f"note: {note}")
+        err.print(f"note: {shown(note)}")
 
 
 def verify(
@@ -192,7 +192,7 @@ def _print_checks(checks: list[Any], as_json: bool) -> None:
             colour = {"passed": "green", "failed": "red", "skipped": "yellow", "unverified": "magenta"}[
                 c.status
             ]
-            out.print(f"[{colour}]{c.status.upper():10}[/{colour}] {c.name:<11} {c.detail}", highlight=False)
+            out.print(f"[{colour}]{c.status.upper():10}[/{colour}] {shown(c.name):<11} {shown(c.detail)}", highlight=False)
 
 
 def keygen(
@@ -221,7 +221,7 @@ def keygen(
     if json:
         print_json_line({"private_key": str(priv), "public_key": str(pub), "fingerprint": fp})
         return
-    out.print(f"private key {priv} (mode 0600)\npublic key  {pub}\nfingerprint {fp}")
+    out.print(f"private key {shown(priv)} (mode 0600)\npublic key  {shown(pub)}\nfingerprint {shown(fp)}")
 
 
 def _custody_app() -> typer.Typer:
@@ -316,7 +316,9 @@ def custody_add(
     if json:
         print_json_line(entry)
         return
-    out.print(f"custody entry {entry['seq']} ({entry['action']}) {entry['time_utc']} / {entry['time_ist']}")
+    out.print(
+        shown(f"custody entry {entry['seq']} ({entry['action']}) {entry['time_utc']} / {entry['time_ist']}")
+    )
     out.print(f"  entry_sha256 {entry['entry_sha256']}")
 
 
@@ -337,13 +339,13 @@ def custody_show(
     else:
         t = Table("seq", "UTC", "IST", "action", "person", "place", "purpose", "entry")
         for e in entries:
-            t.add_row(str(e.get("seq")), str(e.get("time_utc")), str(e.get("time_ist")), str(e.get("action")),
-                      str(e.get("person") or ""), str(e.get("location") or ""), str(e.get("purpose") or ""),
-                      str(e.get("entry_sha256"))[:16])  # fmt: skip
+            t.add_row(shown(e.get("seq")), shown(e.get("time_utc")), shown(e.get("time_ist")), shown(e.get("action")),
+                      shown(e.get("person")), shown(e.get("location")), shown(e.get("purpose")),
+                      shown(str(e.get("entry_sha256"))[:16]))  # fmt: skip
         out.print(t)
     problems = verify_chain(entries)
     for p in problems:
-        err.print(f"broken: {p}")
+        err.print(f"broken: {shown(p)}")
     if problems:
         raise typer.Exit(1)
     err.print(f"{len(entries)} entries, chain intact")

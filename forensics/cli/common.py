@@ -1,8 +1,10 @@
-"""Shared CLI pieces: consoles (results on stdout, progress and logs on stderr), JSON lines."""
+"""Shared CLI pieces: consoles (results on stdout, progress and logs on stderr), JSON lines, and
+``shown``, the one way a name or value from evidence enters a message."""
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from datetime import date, datetime
 from decimal import Decimal
@@ -10,12 +12,14 @@ from typing import Any
 
 import orjson
 from rich.console import Console
+from rich.markup import escape
 
 # Piped or redirected output is read in files and logs, not an 80-column terminal: give tables room.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)  # results
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)  # progress, notes
+# No emoji codes: a file named ":skull:.evtx" is printed as it is named.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, emoji=False)  # results
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, emoji=False)  # progress, notes
 # errors and warnings: printed under --quiet too (forensics.cli.guard.say / warn)
-alerts = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+alerts = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 CONSOLES = (out, err, alerts)
 
 
@@ -40,6 +44,29 @@ def set_colour(colour: bool) -> None:
 def progress_shown() -> bool:
     """Whether a progress display belongs on stderr: a terminal, and not ``--quiet``."""
     return err.is_terminal and not err.quiet
+
+
+# C0 and C1 controls, DEL, and the invisible format characters that reorder or hide text
+# (bidi overrides and isolates, zero-width characters, BOM, line/paragraph separators).
+_UNSEEN = re.compile("[\x00-\x1f\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_UNSEEN_KEEP_NL = re.compile(
+    "[\x00-\x09\x0b-\x1f\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
+)
+
+
+def _visible(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+
+
+def shown(value: object, *, newlines: bool = False) -> str:
+    """``value`` as text safe to put in a rich message: control and invisible characters written
+    as ``\\x1b`` / ``\\u202e``, rich markup escaped. What is stored stays verbatim; only the
+    message is made safe. ``newlines`` keeps line breaks (multi-line text such as the story).
+    """
+    text = "" if value is None else str(value)
+    text = (_UNSEEN_KEEP_NL if newlines else _UNSEEN).sub(_visible, text)
+    return escape(text)
 
 
 def _default(v: Any) -> Any:

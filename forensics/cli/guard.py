@@ -23,7 +23,7 @@ from typer._click import exceptions as click_exc  # Typer ships its own copy of 
 from typer.core import TyperGroup
 
 from forensics.cli import common, conventions
-from forensics.cli.common import alerts
+from forensics.cli.common import alerts, shown
 from forensics.errors import ForensicsError
 
 EXIT_ERROR = 1
@@ -32,16 +32,17 @@ EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's doing
 
 
 def say(message: str) -> None:
-    """One ``error:`` line on stderr, printed as it is: a path with ``[brackets]`` is not markup, and
-    line breaks inside it are shown escaped, so the message stays one line."""
+    """One ``error:`` line on stderr, printed as it is: a path with ``[brackets]`` is not markup,
+    line breaks inside it are shown escaped, so the message stays one line, and control and
+    invisible characters (a name holding ESC) are shown as ``\\x1b`` (``shown``)."""
     text = message.strip().replace("\r", "\\r").replace("\n", "\\n")
-    alerts.print("error: " + text, markup=False, highlight=False)
+    alerts.print("error: " + shown(text), highlight=False)
 
 
 def warn(message: str) -> None:
     """One ``warning:`` line on stderr, shown under ``--quiet`` too."""
     text = message.strip().replace("\r", "\\r").replace("\n", "\\n")
-    alerts.print("warning: " + text, markup=False, highlight=False)
+    alerts.print("warning: " + shown(text), highlight=False)
 
 
 def _usage_line(exc: click_exc.UsageError) -> str:

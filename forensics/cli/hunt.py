@@ -10,9 +10,9 @@ import typer
 from rich.table import Table
 
 from forensics import rulesets
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import err, out, print_json_line, shown
 from forensics.cli.guard import say
-from forensics.cli.ingest import check_zone
+from forensics.cli.ingest import check_zone, problems_tail, run_ingest
 from forensics.cli.progress import bars
 from forensics.errors import ForensicsError
 from forensics.hunt.engine import (
@@ -29,7 +29,6 @@ from forensics.hunt.findings import Finding, level_rank
 from forensics.hunt.runs import list_runs
 from forensics.hunt.sigma.tuning import build_tuning
 from forensics.ingest.base import ParseContext
-from forensics.ingest.runner import ingest_paths
 from forensics.rulesets import RuleSet
 from forensics.store import DB_NAME, Case
 from forensics.timeutil import iso_ist, iso_utc
@@ -89,13 +88,19 @@ def runs(
                              "findings": r.findings, "argv": list(r.argv), "path": str(r.path)})  # fmt: skip
         return
     table = Table(
-        "run", "started (UTC)", "started (IST)", "exit", "findings", "command", title=f"hunt runs of {case}"
+        "run",
+        "started (UTC)",
+        "started (IST)",
+        "exit",
+        "findings",
+        "command",
+        title=f"hunt runs of {shown(case)}",
     )
     for r in kept:
         table.add_row(
-            r.run_id, iso_utc(r.started)[:19] if r.started else "", iso_ist(r.started)[:19] if r.started else "",
+            shown(r.run_id), iso_utc(r.started)[:19] if r.started else "", iso_ist(r.started)[:19] if r.started else "",
             "" if r.exit_code is None else str(r.exit_code), "" if r.findings is None else str(r.findings),
-            " ".join(r.argv),
+            shown(" ".join(r.argv)),
         )  # fmt: skip
     out.print(table)
     if not kept:
@@ -129,24 +134,18 @@ def _resolve_case(targets: list[Path], case: Path | None) -> tuple[Path, list[Pa
         first = raw[0].resolve()
         name = first.name.split(".")[0] or "case"
         case = Path("cases") / name
-        err.print(f"case: {case} (no --case given)")
+        err.print(f"case: {shown(case)} (no --case given)")
     return case, raw
 
 
 def _ingest(case_dir: Path, raw: list[Path], ctx: ParseContext) -> None:
-    err.print(f"ingesting {len(raw)} input(s) into {case_dir} ...")
-    with bars() as steps:
-        summary = ingest_paths(
-            case_dir, raw, ctx, progress=lambda done, total: steps("ingesting (bytes)", done, total)
-        )
+    err.print(f"ingesting {len(raw)} input(s) into {shown(case_dir)} ...")
+    summary = run_ingest(case_dir, raw, ctx)  # prints each input problem as it happens
+    problems_tail(summary)
     err.print(
         f"ingested: {summary.files_parsed} file(s) parsed, {summary.files_skipped} already in the case, "
         f"{summary.rows} rows, {summary.rejects} rejects"
     )
-    for p in summary.problems[:20]:
-        err.print(
-            f"  [yellow]{p.get('status')}[/yellow] {p.get('path')} {p.get('member') or ''} {p.get('error') or ''}"
-        )
 
 
 def hunt(
@@ -288,9 +287,9 @@ def hunt(
         say(str(exc))
         raise typer.Exit(1) from exc
     for folder in options.evidence:
-        err.print(f"using IOC lists and YARA rules that came with the evidence: {folder}")
+        err.print(f"using IOC lists and YARA rules that came with the evidence: {shown(folder)}")
     try:  # every path given checked and loaded before anything is ingested or written
-        prepared = prepare_hunt(options, progress=lambda msg: err.print(f"[dim]{msg}[/dim]"))
+        prepared = prepare_hunt(options, progress=lambda msg: err.print(f"[dim]{shown(msg)}[/dim]"))
     except HuntUsageError as exc:
         for problem in str(exc).split("; "):
             say(problem)
@@ -309,7 +308,7 @@ def hunt(
                 summary = run_hunt(
                     c,
                     options,
-                    progress=lambda msg: err.print(f"[dim]{msg}[/dim]"),
+                    progress=lambda msg: err.print(f"[dim]{shown(msg)}[/dim]"),
                     argv=sys.argv,
                     prepared=prepared,
                     steps=steps,
@@ -325,10 +324,10 @@ def hunt(
         raise typer.Exit(1) from exc
     if outputs:
         if not json:
-            out.print(written.analysis.story.render_text(), markup=False, highlight=False)
-        err.print(f"outputs (hunt run {summary.run_id}):")
+            out.print(shown(written.analysis.story.render_text(), newlines=True), highlight=False)
+        err.print(f"outputs (hunt run {shown(summary.run_id)}):")
         for path in written.files:
-            err.print(f"  {path}")
+            err.print(f"  {shown(path)}")
     if summary.exit_code == EXIT_FAIL_ON:
         err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
         raise typer.Exit(EXIT_FAIL_ON)
@@ -412,32 +411,32 @@ def _report(summary: HuntSummary, as_json: bool, top: int = 0) -> None:
             print_json_line(finding_json(f))
     else:
         ranked = _sorted(_shown(summary))
-        shown = ranked[:top] if top > 0 else ranked
+        listed = ranked[:top] if top > 0 else ranked
         table = Table("level", "kind", "rule", "host", "first (UTC)", "first (IST)", "rows", title="findings")
-        for f in shown:
+        for f in listed:
             table.add_row(
-                f.level, f.kind, f.title[:70], f.host or "", iso_utc(f.first_ts)[:19] if f.first_ts else "",
+                shown(f.level), shown(f.kind), shown(f.title[:70]), shown(f.host), iso_utc(f.first_ts)[:19] if f.first_ts else "",
                 iso_ist(f.first_ts)[:19] if f.first_ts else "", str(len(set(f.records))),
             )  # fmt: skip
         out.print(table)
-        if len(shown) < len(ranked):
+        if len(listed) < len(ranked):
             out.print(
-                f"… and {len(ranked) - len(shown)} more findings (--top 0 shows all; --json, or "
-                f'forensics sql {summary.case} "SELECT * FROM findings", lists every one)'
+                f"… and {len(ranked) - len(listed)} more findings (--top 0 shows all; --json, or "
+                f'forensics sql {shown(summary.case)} "SELECT * FROM findings", lists every one)'
             )
     _stderr_summary(summary)
 
 
 def _stderr_summary(summary: HuntSummary) -> None:
-    err.print(f"case: {summary.case}")
-    err.print(f"sigma: {summary.sigma_note or 'no rules'}")
+    err.print(f"case: {shown(summary.case)}")
+    err.print(f"sigma: {shown(summary.sigma_note or 'no rules')}")
     sql = [o for o in summary.outcomes if o.kind == "sql"]
     err.print(
         f"sql hunts: {sum(o.status == 'ran' for o in sql)} ran, {sum(o.status != 'ran' for o in sql)} skipped/failed"
     )
     err.print(f"iocs: {summary.ioc_count} indicators; yara: {summary.yara_files} rule file(s) compiled")
-    kinds = ", ".join(f"{n} {k}" for k, n in summary.by_kind().items()) or "none"
-    levels = ", ".join(f"{n} {lvl}" for lvl, n in summary.by_level().items())
+    kinds = ", ".join(f"{n} {shown(k)}" for k, n in summary.by_kind().items()) or "none"
+    levels = ", ".join(f"{n} {shown(lvl)}" for lvl, n in summary.by_level().items())
     err.print(f"findings: {len(summary.findings)} ({kinds}){'; ' + levels if levels else ''}")
     hidden = len(summary.findings) - len(_shown(summary))
     if hidden:
@@ -450,11 +449,11 @@ def _stderr_summary(summary: HuntSummary) -> None:
         err.print(f"[yellow]{len(problems)} rule/IOC/YARA file(s) or hunts not used:[/yellow]")
         for o in problems[:15]:
             err.print(
-                f"  {o.kind} {o.status}: {o.path}{' [' + o.rule_id + ']' if o.rule_id else ''}: {o.reason[:160]}"
+                f"  {shown(o.kind)} {shown(o.status)}: {shown(o.path)}{' ' + shown('[' + o.rule_id + ']') if o.rule_id else ''}: {shown(o.reason[:160])}"
             )
         if len(problems) > 15:
             err.print(f'  ... {len(problems) - 15} more (forensics sql CASE "SELECT * FROM hunt_report")')
     seq = summary.custody_entry.get("seq") if summary.custody_entry else None
-    err.print(f"hunt run {summary.run_id}: {summary.run_file}; custody entry {seq} (analysed)")
+    err.print(f"hunt run {shown(summary.run_id)}: {shown(summary.run_file)}; custody entry {seq} (analysed)")
     timing = ", ".join(f"{k} {v:.2f}s" for k, v in summary.timings.items())
     err.print(f"[dim]time: {timing}[/dim]")

@@ -10,13 +10,15 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from forensics.cli.common import err, out, print_json_line, progress_shown
+from forensics.cli.common import err, out, print_json_line, progress_shown, shown
 from forensics.cli.guard import say
 from forensics.ingest.base import ParseContext
 from forensics.ingest.mapped import MappingError, load_mapping
+from forensics.ingest.registry import BY_NAME
 from forensics.ingest.runner import IngestSummary, ingest_paths
 
 EXIT_PROBLEMS = 3
+PROBLEM_LINES = 20  # problems printed one per line as they happen; the rest are counted at the end
 
 
 def register(app: typer.Typer) -> None:
@@ -26,8 +28,11 @@ def register(app: typer.Typer) -> None:
         help=(
             "Ingest logs (EVTX, Windows XML/JSON exports, Linux logs, EDR exports, whole collected "
             "images and archives) into a case. Files are recognised by content and never modified.\n\n"
-            "Exit codes: 0 all clean; 3 something was rejected, failed, refused, unreadable or empty "
-            "(the summary says what); 1 error.\n\n"
+            "Every input is accounted for: a file no parser recognises (status unknown), a special file "
+            "(FIFO, device: skipped, never read), an unreadable folder or a refused archive member is "
+            "printed and listed in --json's problems.\n\n"
+            "Exit codes: 0 all clean; 3 something was rejected, failed, refused, skipped, unknown, "
+            "unreadable or empty (the summary says what); 1 error.\n\n"
             "Example: forensics ingest /evidence/ts01 /evidence/dc01.zip --case cases/dims --tz Asia/Kolkata"
         ),
     )(ingest)
@@ -45,9 +50,20 @@ def ingest(
         Path | None, typer.Option(help="Mapping file for the generic CSV / JSON-lines importer.")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="Parallel worker processes (default: cores).")] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="Read every input with this parser instead of recognising it by content "
+            "(e.g. syslog, evtx, ecs; an unknown name lists them).",
+        ),
+    ] = None,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Ingest files, folders and archives into a case."""
+    if fmt is not None and fmt not in BY_NAME:
+        err.print(f"error: --format {shown(repr(fmt))} is not a parser; one of: {', '.join(sorted(BY_NAME))}")
+        raise typer.Exit(2)
     options: dict[str, Any] = {}
     if mapping is not None:
         try:
@@ -59,7 +75,7 @@ def ingest(
     if tz is not None:
         check_zone(tz)
     ctx = ParseContext(tz=tz, host=host, reference_year=year, options=options)
-    summary = run_ingest(case, paths, ctx, workers)
+    summary = run_ingest(case, paths, ctx, workers, fmt)
     if json:
         print_json_line(summary.to_dict())
     else:
@@ -77,13 +93,18 @@ def check_zone(tz: str) -> None:
         raise typer.Exit(2) from exc
 
 
-def run_ingest(case: Path, paths: list[Path], ctx: ParseContext, workers: int | None = None) -> IngestSummary:
+def run_ingest(
+    case: Path, paths: list[Path], ctx: ParseContext, workers: int | None = None, fmt: str | None = None
+) -> IngestSummary:
     """Ingest with a progress bar and problem lines on stderr (shared with ``hunt``)."""
 
+    printed = 0
+
     def problem(p: dict[str, Any]) -> None:
-        where = p["path"] + (f" [{p['member']}]" if p.get("member") else "")
-        detail = p.get("error") or f"{p.get('rejects')} records rejected"
-        err.print(f"[yellow]{p['status']}[/]: {where}: {detail}", markup=True, highlight=False)
+        nonlocal printed
+        printed += 1
+        if printed <= PROBLEM_LINES:
+            err.print(problem_line(p), highlight=False)
 
     with Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
@@ -94,12 +115,32 @@ def run_ingest(case: Path, paths: list[Path], ctx: ParseContext, workers: int | 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return ingest_paths(case, paths, ctx, workers=workers, progress=progress, on_problem=problem)
+        return ingest_paths(case, paths, ctx, workers=workers, progress=progress, on_problem=problem, fmt=fmt)
+
+
+def problem_line(p: dict[str, Any]) -> str:
+    """One input problem as a message line (names escaped and control characters made visible)."""
+    where = shown(p["path"]) + (f" !/ {shown(p['member'])}" if p.get("member") else "")
+    detail = p.get("error") or f"{p.get('rejects')} records rejected"
+    return f"[yellow]{shown(p['status'])}[/]: {where}: {shown(detail)}"
+
+
+def problems_tail(s: IngestSummary) -> None:
+    """After the first ``PROBLEM_LINES`` problems: how many more, by status, and where to list them."""
+    rest = s.problems[PROBLEM_LINES:]
+    if not rest:
+        return
+    counts: dict[str, int] = {}
+    for p in rest:
+        counts[p["status"]] = counts.get(p["status"], 0) + 1
+    by = ", ".join(f"{n} {shown(k)}" for k, n in sorted(counts.items()))
+    err.print(f"[yellow]… and {len(rest)} more input problem(s)[/]: {by}", highlight=False)
 
 
 def render_summary(s: IngestSummary) -> None:
     """The end-of-run table."""
-    t = Table(title=f"ingest into {s.case}", show_header=True)
+    problems_tail(s)
+    t = Table(title=f"ingest into {shown(s.case)}", show_header=True)
     t.add_column("what")
     t.add_column("count", justify="right")
     t.add_row("files seen", str(s.files_seen))
@@ -108,12 +149,12 @@ def render_summary(s: IngestSummary) -> None:
     t.add_row("rows added", f"{s.rows:,}")
     t.add_row("records rejected", f"{s.rejects:,}")
     for status, n in sorted(s.by_status.items()):
-        t.add_row(f"inputs {status}", str(n))
+        t.add_row(f"inputs {shown(status)}", str(n))
     for parser, n in sorted(s.by_parser.items()):
-        t.add_row(f"parser {parser}", str(n))
+        t.add_row(f"parser {shown(parser)}", str(n))
     out.print(t)
     if s.problems:
         out.print(
-            f"{len(s.problems)} input(s) need attention: see `forensics sql {s.case} "
+            f"{len(s.problems)} input(s) need attention: see `forensics sql {shown(s.case)} "
             "\"SELECT * FROM inputs WHERE status <> 'ok'\"`"
         )

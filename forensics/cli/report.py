@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from forensics.case_outputs import OUTPUTS_DIR, analyse
-from forensics.cli.common import err, json_line, out, print_json_line
+from forensics.cli.common import err, json_line, out, print_json_line, shown
 from forensics.cli.guard import output_path, say
 from forensics.errors import CaseError
 from forensics.integrity import assess
@@ -100,15 +100,15 @@ def report(
                 orjson.dumps(layer(c, findings=a.findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
                 + b"\n"
             )
-            err.print(f"navigator layer: {layer_path}")
+            err.print(f"navigator layer: {shown(layer_path)}")
     finally:
         c.close()
     if json:
         print_json_line({"path": str(dest), "layer": str(layer_path) if layer_path else None, "run": a.run,
                          "findings": len(a.findings)})  # fmt: skip
         return
-    err.print(f"findings of hunt run {a.run}" if a.run else "no hunt run yet: no findings")
-    out.print(str(dest))
+    err.print(f"findings of hunt run {shown(a.run)}" if a.run else "no hunt run yet: no findings")
+    out.print(shown(dest))
 
 
 def story(
@@ -125,7 +125,7 @@ def story(
     if json:
         print(json_line(s.to_dict()))
     else:
-        out.print(s.render_text(), markup=False, highlight=False)
+        out.print(shown(s.render_text(), newlines=True), highlight=False)
 
 
 def integrity(
@@ -144,28 +144,28 @@ def integrity(
     t = Table("Host", "Source", "Channel", "First (UTC)", "Last (UTC)", "Events", "Zone", title="Coverage")
     for r in integ.coverage:
         zone = r["zones"] + (" (assumed)" if r["zone_assumed"] else "")
-        t.add_row(*(str(v or "") for v in (r["host"], r["source"], r["channel"], r["first_utc"], r["last_utc"],
+        t.add_row(*(shown(v or "") for v in (r["host"], r["source"], r["channel"], r["first_utc"], r["last_utc"],
                                             r["events"], zone)))  # fmt: skip
     out.print(t)
     for c_ in integ.clearings:
-        out.print(f"log cleared: {c_['host']} {c_['cleared_channel']} at {c_['ts_utc']} by {c_['by'] or '?'}; "
-                  f"gap from {c_['gap_from_utc'] or 'start of log'}", markup=False)  # fmt: skip
+        out.print(shown(f"log cleared: {c_['host']} {c_['cleared_channel']} at {c_['ts_utc']} by {c_['by'] or '?'}; "
+                        f"gap from {c_['gap_from_utc'] or 'start of log'}"))  # fmt: skip
     for t_ in integ.tampering:
-        out.print(f"log tampering: {t_['host']} at {t_['ts_utc']}: {t_['command']}", markup=False)
+        out.print(shown(f"log tampering: {t_['host']} at {t_['ts_utc']}: {t_['command']}"))
     out.print(f"record-id gaps: {integ.record_gaps_total} ({integ.record_gaps_missing} records missing)")
     for g in integ.record_gap_summary:
         if g["missing"]:
-            out.print(f"  {g['host']} {g['channel']}: {g['missing']} of {g['last_record_id'] - g['first_record_id'] + 1} "
-                      f"records missing between {g['first_record_id']} and {g['last_record_id']}", markup=False)  # fmt: skip
+            out.print(shown(f"  {g['host']} {g['channel']}: {g['missing']} of {g['last_record_id'] - g['first_record_id'] + 1} "
+                            f"records missing between {g['first_record_id']} and {g['last_record_id']}"))  # fmt: skip
     if integ.file_shortfalls:
         short = sum(f["shortfall"] or 0 for f in integ.file_shortfalls)
         out.print(f"files short of their headers: {len(integ.file_shortfalls)} ({short} records missing)")
     for f in integ.file_shortfalls:
         where = f["path"] + (f" [{f['member']}]" if f["member"] else "")
-        out.print(f"  {where}: {f['status']}: headers claim {f['claimed']}, {f['rows']} rows ({f['carved']} carved), "
-                  f"{f['rejects']} rejects, {f['shortfall']} missing", markup=False)  # fmt: skip
+        out.print(shown(f"  {where}: {f['status']}: headers claim {f['claimed']}, {f['rows']} rows ({f['carved']} carved), "
+                        f"{f['rejects']} rejects, {f['shortfall']} missing"))  # fmt: skip
     for p in integ.clock_pairs:
-        out.print(f"clock: {p['target_host']} vs {p['source_host']}: {p['median_offset_s']:+.3f} s "
-                  f"({p['pairs']} paired logons)", markup=False)  # fmt: skip
+        out.print(shown(f"clock: {p['target_host']} vs {p['source_host']}: {p['median_offset_s']:+.3f} s "
+                        f"({p['pairs']} paired logons)"))  # fmt: skip
     offs = ", ".join(f"{h} {o:+.3f} s" for h, o in sorted(integ.offsets.items())) or "none"
-    out.print(f"clock offsets applied: {offs}", markup=False)
+    out.print(shown(f"clock offsets applied: {offs}"))

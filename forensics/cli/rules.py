@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from forensics.cli import rulesets
-from forensics.cli.common import out, print_json_line
+from forensics.cli.common import out, print_json_line, shown
 from forensics.cli.guard import say
 from forensics.cli.hunt import parse_placeholders
 from forensics.cli.progress import bars
@@ -98,8 +98,8 @@ def _as_dict(r: RuleStatus) -> dict[str, object]:
 
 
 def _render(report: list[RuleStatus], show_all: bool, with_case: bool) -> None:
-    shown = [r for r in report if show_all or r.status != "converted"]
-    if shown:
+    listed = [r for r in report if show_all or r.status != "converted"]
+    if listed:
         t = Table(show_header=True)
         t.add_column("status")
         t.add_column("file:line")
@@ -107,10 +107,10 @@ def _render(report: list[RuleStatus], show_all: bool, with_case: bool) -> None:
         t.add_column("reason")
         if show_all:
             t.add_column("warnings")
-        for r in shown:
+        for r in listed:
             where = f"{r.path}:{r.line}" if r.line else r.path
-            row = [r.status, where, r.title or "", r.reason or ""]
-            t.add_row(*row, *(["; ".join(r.warnings)] if show_all else []))
+            row = [shown(r.status), shown(where), shown(r.title), shown(r.reason)]
+            t.add_row(*row, *([shown("; ".join(r.warnings))] if show_all else []))
         out.print(t)
     counts = Counter(r.status for r in report)
     total = len(report)

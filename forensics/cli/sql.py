@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import err, out, print_json_line, shown
 from forensics.cli.guard import say
 from forensics.errors import CaseError, QueryError
 
@@ -62,9 +62,9 @@ def sql(
                     print_json_line(dict(zip(names, row, strict=True)))
             return
         rows = rel.fetchmany(max(limit, 0))
-        t = Table(*names)
+        t = Table(*(shown(n) for n in names))
         for row in rows:
-            t.add_row(*("" if v is None else str(v) for v in row))
+            t.add_row(*(shown(v) for v in row))
         out.print(t)
         if len(rows) == limit:
             err.print(f"(first {limit} rows; use --json for all)")

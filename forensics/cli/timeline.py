@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from forensics.case_outputs import OUTPUTS_DIR
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import err, out, print_json_line, shown
 from forensics.cli.guard import output_path, say
 from forensics.errors import CaseError
 from forensics.hunt.findings import LEVELS
@@ -90,7 +90,7 @@ def timeline(
     finally:
         c.close()
     write_timeline(table, fmt, dest)
-    counts = ", ".join(f"{k} {v}" for k, v in timeline_summary(table).items()) or "no rows"
+    counts = ", ".join(f"{shown(k)} {v}" for k, v in timeline_summary(table).items()) or "no rows"
     untimed = table.column("ts").null_count
     if fmt == "timesketch" and untimed:
         err.print(f"note: {untimed} rows without a time are not in the Timesketch file (it requires one)")
@@ -98,6 +98,6 @@ def timeline(
         print_json_line({"path": str(dest), "mode": mode, "format": fmt, "run": run_id, "rows": table.num_rows,
                          "counts": timeline_summary(table), "untimed": untimed})  # fmt: skip
         return
-    used = f"findings of hunt run {run_id}" if run_id else "no hunt run yet: events only"
+    used = f"findings of hunt run {shown(run_id)}" if run_id else "no hunt run yet: events only"
     err.print(f"timeline ({mode}, {used}): {table.num_rows} rows ({counts})")
-    out.print(str(dest))
+    out.print(shown(dest))

@@ -25,11 +25,10 @@ from typing import Any
 import orjson
 import yara
 
+from forensics.archives import READ_ERRORS, Refused, is_archive, walk_archive
 from forensics.hostnames import host_spellings
 from forensics.hunt.findings import Finding, Level, RecordRef, parse_level
 from forensics.hunt.writer import Outcome
-from forensics.ingest.archives import is_archive, remove_scratch
-from forensics.ingest.archives import walk as walk_inputs
 from forensics.store import Case
 
 RULE_SUFFIXES = (".yar", ".yara")
@@ -170,10 +169,11 @@ def scan_files(rules: YaraRules, paths: Sequence[Path], *, max_size: int = DEFAU
                timeout: int = DEFAULT_TIMEOUT, expected: dict[str, str] | None = None) -> YaraResult:  # fmt: skip
     """Scan regular files under ``paths`` and the members of archives among them.
 
-    Never follows links or opens special files (a FIFO would block); archive members are
-    streamed into a scratch folder by the ingest walker (its limits on size, ratio and depth
-    apply) and deleted after the scan. ``expected`` maps a path to the SHA-256 its bytes must
-    have (what ingest recorded): a file that changed since is reported, not scanned.
+    Never follows links or opens special files (a FIFO would block); archive members are read
+    from the shared archive walk (``forensics.archives``: its bounds on expansion and depth apply),
+    one at a time, never written out; nested archives are spooled to a temporary folder.
+    ``expected`` maps a path to the SHA-256 its bytes must have (what ingest recorded): a file
+    that changed since is reported, not scanned.
     """
     result = YaraResult()
     if rules.rules is None:
@@ -241,25 +241,31 @@ def _scan_path(
 
 def _scan_members(rules: YaraRules, archive: Path, max_size: int, timeout: int, result: YaraResult,
                   scratch: Path) -> None:  # fmt: skip
-    for c in walk_inputs([archive], scratch):
-        where = f"{c.path}!{c.member}" if c.member else c.path
+    for member, stream in walk_archive(archive, scratch=scratch):
+        where = f"{archive}!/{member.name}" if member.name else str(archive)
+        if stream is None:
+            result.outcomes.append(Outcome("yara-scan", where, None, "skipped", member.refused or "refused"))
+            continue
+        if member.size is not None and member.size > max_size:
+            result.outcomes.append(
+                Outcome("yara-scan", where, None, "skipped", f"{member.size} bytes > limit {max_size}")
+            )
+            continue
         try:
-            if c.refused:
-                result.outcomes.append(Outcome("yara-scan", where, None, "skipped", c.refused))
-            elif c.local is None or c.member is None:
-                continue
-            elif c.size > max_size:
-                result.outcomes.append(
-                    Outcome("yara-scan", where, None, "skipped", f"{c.size} bytes > limit {max_size}")
-                )
-            else:
-                data = c.local.read_bytes()
-                name = PurePosixPath(c.member.split("!")[-1])
-                ext = {"filename": name.name, "filepath": where, "extension": name.suffix.lower(),
-                       "filetype": file_type(data[:16]), "owner": ""}  # fmt: skip
-                _scan_bytes(rules, where, data, ext, timeout, result)
-        finally:
-            remove_scratch(c)
+            data = stream.read(max_size + 1)
+        except Refused as exc:
+            result.outcomes.append(Outcome("yara-scan", where, None, "skipped", str(exc)))
+            continue
+        except READ_ERRORS as exc:
+            result.outcomes.append(Outcome("yara-scan", where, None, "failed", f"unreadable member: {exc}"))
+            continue
+        if len(data) > max_size:
+            result.outcomes.append(Outcome("yara-scan", where, None, "skipped", f"more than {max_size} bytes"))
+            continue
+        name = PurePosixPath(member.chain[-1])
+        ext = {"filename": name.name, "filepath": where, "extension": name.suffix.lower(),
+               "filetype": file_type(data[:16]), "owner": ""}  # fmt: skip
+        _scan_bytes(rules, where, data, ext, timeout, result)
 
 
 def _scan_bytes(rules: YaraRules, where: str, data: bytes, externals: dict[str, str], timeout: int,

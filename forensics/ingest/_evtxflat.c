@@ -14,12 +14,16 @@
  * malformed JSON) is handed back by position and goes through the Python path instead.
  * tests/ingest/test_evtx_fast.py checks both paths give the same table for every EVTX file.
  *
- * flatten(records: list[dict], core_names: tuple[str, ...])
+ * flatten(records: list[dict], core_names: tuple[str, ...], max_natives: int = 0)
  *   -> (groups, fallback)
- *   groups:   [(channel | None, positions: bytes(int64), [(name, kind, validity, buf1, buf2)])]
+ *   groups:   [(channel | None, positions: bytes(int64), [(name, kind, validity, buf1, buf2)], spilled)]
  *   fallback: [positions the caller must convert itself]
  * kind 0: utf8 (buf1 int32 offsets, buf2 bytes); 1: int64; 2: int32; 3: timestamp[us] (buf1 values).
  * validity is one bit per row, Arrow's LSB order.
+ * spilled: with max_natives > 0 and more string data fields than that in a group, the most set
+ * ones stay columns and the rest come back sparse, as they were gathered (a dense column costs
+ * every row of the group, so one new name per record would cost rows x names):
+ *   [(name, rows: bytes(int64 per value), valid: bytes(one byte per value), ends: bytes(int32), data)]
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -1264,34 +1268,91 @@ static PyObject *column_tuple(const Col *c, int64_t rows) {
     return Py_BuildValue("(s#iNNN)", c->name, (Py_ssize_t)c->name_len, c->kind, valid, vals, data);
 }
 
-static PyObject *group_tuple(Group *g) {
+/* A spilled column as gathered: the rows it set, one validity byte and one end per value. */
+static PyObject *sparse_tuple(const Col *c) {
+    return Py_BuildValue("(s#y#y#y#y#)", c->name, (Py_ssize_t)c->name_len, c->rows.p ? c->rows.p : "",
+                         (Py_ssize_t)c->rows.len, c->valid.p ? c->valid.p : "", (Py_ssize_t)c->valid.len,
+                         c->ends.p ? c->ends.p : "", (Py_ssize_t)c->ends.len, c->data.p ? c->data.p : "",
+                         (Py_ssize_t)c->data.len);
+}
+
+typedef struct {
+    const Col *col;
+    size_t order;
+} Ranked;
+
+/* most set first; ties in the order the names were first seen */
+static int by_sets(const void *a, const void *b) {
+    const Ranked *x = a, *y = b;
+    if (x->col->sets != y->col->sets) return x->col->sets > y->col->sets ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Which columns stay dense: all but the string data fields past the `max_natives` most set. */
+static char *dense_flags(Group *g, Py_ssize_t max_natives) {
+    char *dense = malloc(g->ncols + 1);
+    Ranked *ranked = malloc((g->ncols + 1) * sizeof(Ranked));
+    if (!dense || !ranked) {
+        free(dense);
+        free(ranked);
+        return NULL;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < g->ncols; i++) {
+        const Col *c = g->order[i];
+        dense[i] = 1;
+        if (c->sets && !c->is_core && c->kind == K_STR) ranked[n++] = (Ranked){c, i};
+    }
+    if (max_natives > 0 && n > (size_t)max_natives) {
+        qsort(ranked, n, sizeof(Ranked), by_sets);
+        for (size_t k = (size_t)max_natives; k < n; k++) dense[ranked[k].order] = 0;
+    }
+    free(ranked);
+    return dense;
+}
+
+static PyObject *group_tuple(Group *g, Py_ssize_t max_natives) {
+    char *dense = dense_flags(g, max_natives);
+    if (!dense) return PyErr_NoMemory();
     PyObject *cols = PyList_New(0);
-    if (!cols) return NULL;
+    PyObject *spilled = PyList_New(0);
+    if (!cols || !spilled) {
+        Py_XDECREF(cols);
+        Py_XDECREF(spilled);
+        free(dense);
+        return NULL;
+    }
     for (size_t i = 0; i < g->ncols; i++) {
         if (!g->order[i]->sets) continue; /* only ever set by records handed back */
-        PyObject *t = column_tuple(g->order[i], g->rows);
-        if (!t || PyList_Append(cols, t)) {
+        PyObject *t = dense[i] ? column_tuple(g->order[i], g->rows) : sparse_tuple(g->order[i]);
+        if (!t || PyList_Append(dense[i] ? cols : spilled, t)) {
             Py_XDECREF(t);
             Py_DECREF(cols);
+            Py_DECREF(spilled);
+            free(dense);
             return NULL;
         }
         Py_DECREF(t);
     }
+    free(dense);
     PyObject *channel;
     if (g->channel) channel = PyUnicode_DecodeUTF8(g->channel, (Py_ssize_t)g->channel_len, "strict");
     else channel = Py_NewRef(Py_None);
     if (!channel) {
         Py_DECREF(cols);
+        Py_DECREF(spilled);
         return NULL;
     }
-    return Py_BuildValue("(Ny#N)", channel, g->positions.p ? g->positions.p : "", (Py_ssize_t)g->positions.len,
-                         cols);
+    return Py_BuildValue("(Ny#NN)", channel, g->positions.p ? g->positions.p : "", (Py_ssize_t)g->positions.len,
+                         cols, spilled);
 }
 
 static PyObject *flatten(PyObject *self, PyObject *args) {
     (void)self;
     PyObject *records, *core_names;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyList_Type, &records, &PyTuple_Type, &core_names)) return NULL;
+    Py_ssize_t max_natives = 0;
+    if (!PyArg_ParseTuple(args, "O!O!|n", &PyList_Type, &records, &PyTuple_Type, &core_names, &max_natives))
+        return NULL;
     CoreSet cs = {0};
     Py_ssize_t ncore = PyTuple_GET_SIZE(core_names);
     cs.names = calloc((size_t)ncore + 1, sizeof(char *));
@@ -1379,7 +1440,7 @@ static PyObject *flatten(PyObject *self, PyObject *args) {
     if (!groups) goto done;
     for (size_t i = 0; i < st.ngroups; i++) {
         if (!st.groups[i].rows) continue;
-        PyObject *t = group_tuple(&st.groups[i]);
+        PyObject *t = group_tuple(&st.groups[i], max_natives);
         if (!t || PyList_Append(groups, t)) {
             Py_XDECREF(t);
             goto done;

@@ -60,11 +60,14 @@ class InputFile:
     host_hint: str | None = None  # host named by the collection (folder / archive) it came from
     tz_hint: str | None = None  # zone the collection says its host ran in (its etc/timezone)
     decided: InputContext | None = None  # a replay's recorded context: used as it is, nothing re-decided
+    # an archive member whose staged copy (``local``) was let go: the outermost archive's
+    # absolute path, to read the member again from when it is parsed
+    archive: str | None = None
 
     @classmethod
     def from_path(cls, path: Path, *, mtime: datetime | None = None) -> InputFile:
         """A plain file on disk, hashed and sniffed the way the runner does it."""
-        from forensics.ingest.archives import hash_file
+        from forensics.ingest.walk import hash_file
 
         sha256, md5, head = hash_file(path)
         return cls(str(path), None, path, path.stat().st_size, sha256, md5, head, mtime)

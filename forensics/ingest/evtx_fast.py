@@ -24,8 +24,9 @@ import pyarrow.compute as pc
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
 from forensics.ingest.evtx import EvtxParser, open_file, record_to_row, reject_of, tally_of
 from forensics.ingest.evtx_chunks import RecordError
+from forensics.ingest.spill import map_from_sparse
 from forensics.ingest.windows_common import category_column, core_columns
-from forensics.schema import CORE, CORE_NAMES, UTC_TS
+from forensics.schema import CORE, CORE_NAMES, SPILL, UTC_TS, max_native_columns
 
 try:
     from forensics.ingest import _evtxflat
@@ -118,7 +119,7 @@ class EvtxBatch:
             return
         assert _evtxflat is not None
         try:
-            groups, fallback = _evtxflat.flatten(self.recs, CORE_NAMES)
+            groups, fallback = _evtxflat.flatten(self.recs, CORE_NAMES, max_native_columns())
         except (MemoryError, UnicodeError, ValueError, TypeError):
             # the row path gives the same rows (tests/ingest/test_evtx_fast.py): slower, not less
             groups, fallback = [], list(range(len(self.recs)))
@@ -129,8 +130,12 @@ class EvtxBatch:
         if self.carved.count(1):  # true where carved, null elsewhere (as the row path leaves it unset)
             flags = pa.Array.from_buffers(pa.int8(), n, [None, pa.py_buffer(self.carved)])
             carved = pc.if_else(pc.equal(flags, 1), True, pa.scalar(None, pa.bool_()))
-        for channel, positions, spec in sorted(groups, key=lambda g: g[0] or ""):  # as the row path
+        for channel, positions, spec, spilled in sorted(groups, key=lambda g: g[0] or ""):  # as the row path
             table, hosts = self._table(channel, positions, spec, rec_index, file_no, carved)
+            if spilled:
+                table = table.set_column(
+                    table.schema.get_field_index(SPILL), SPILL, map_from_sparse(table.num_rows, spilled)
+                )
             for fi, host in hosts:
                 self.files[fi].res.hosts.add(host)
             sink.write(table, EvtxParser.name, channel)

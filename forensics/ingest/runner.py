@@ -25,13 +25,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from forensics import __version__
-from forensics.custody import record_tool_step
+from forensics.archives import DEFAULT_LIMITS, Limits
+from forensics.custody import item_label, read_chain, record_tool_step, without_custody
 from forensics.ingest import evtx_fast
-from forensics.ingest.archives import Candidate, remove_scratch, walk
 from forensics.ingest.base import InputFile, ParseContext, Parser
 from forensics.ingest.context import InputContext, decide
 from forensics.ingest.mapped import MappedParser
-from forensics.ingest.registry import sniff
+from forensics.ingest.registry import BY_NAME, sniff
+from forensics.ingest.walk import Candidate, remove_scratch, walk
 from forensics.ingest.worker import Task, TaskResult, run_task, warm_up
 from forensics.store import Case
 from forensics.timeutil import now_utc
@@ -40,16 +41,11 @@ GROUP_BYTES = 32 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 512
 YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
 Item = tuple[InputFile, str, Candidate]  # an input to parse: the file, its parser's name, its candidate
+# every status but ok and duplicate needs the analyst's eye: printed, listed, attention exit code
 PROBLEM_STATUSES = (
-    "rejects",
-    "failed",
-    "empty",
-    "unreadable",
-    "refused",
-    "unrecognised",
-    "truncated",
-    "damaged",
-)
+    "rejects", "failed", "empty", "unreadable", "refused", "unrecognised", "unknown", "skipped",
+    "truncated", "damaged",
+)  # fmt: skip
 
 
 @dataclass
@@ -101,21 +97,27 @@ def ingest_paths(
     workers: int | None = None,
     progress: Progress | None = None,
     on_problem: Callable[[dict[str, Any]], None] | None = None,
+    fmt: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
     recorded: Mapping[str, InputContext] | None = None,
 ) -> IngestSummary:
     """Ingest files, folders and archives into the case at ``case_dir`` (created if needed).
 
+    ``fmt`` names a parser (``forensics.ingest.registry.BY_NAME``) to read every input with,
+    instead of recognising each by its content. ``limits`` bound how far archives expand.
     ``recorded`` (input SHA-256 → context) makes a replay: those inputs are parsed with the
     zone, year, host and modification time recorded when they were first ingested. Disk images
     named in ``paths`` go through the batch driver (``forensics.batch``): a file in them with a
     recorded context is parsed with it too, others with what the image states.
     """
+    if fmt is not None and fmt not in BY_NAME:
+        raise ValueError(f"unknown format {fmt!r}; one of: {', '.join(sorted(BY_NAME))}")
     plain, images = _split_images([Path(p) for p in paths])
     # the EVTX threads hold many short-lived record dicts: cyclic GC passes over them find
     # nothing and cost ~5% of the run, so it waits until the end
     with _gc_paused():
         summary = _ingest(
-            case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, recorded or {}
+            case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, fmt, limits, recorded or {}
         )
     if images:  # disk images named on the command line go through the batch driver, one unit each
         from forensics.batch.driver import run_batch
@@ -171,6 +173,8 @@ def _ingest(
     workers: int | None,
     progress: Progress | None,
     on_problem: Callable[[dict[str, Any]], None] | None,
+    fmt: str | None,
+    limits: Limits,
     replay: Mapping[str, InputContext],
 ) -> IngestSummary:
     given = ctx  # the user's context; each input's row records what it was parsed with
@@ -185,33 +189,47 @@ def _ingest(
     if threads is None and _looks_big(paths):
         pool.start()  # early: the workers' start-up overlaps the walk over the inputs
     evtx = _Committer(case, ctx, summary, progress, on_problem, lambda _only: threads, pool.n)
+    # everything else with a year in its records goes to the process pool as the walk finds it,
+    # so an archive's members are parsed (and their staged copies deleted) as they come
+    dated = _Committer(
+        case, ctx, summary, progress, on_problem,
+        lambda only: None if only and pool.pool is None else pool.start(), pool.n, None, given,
+    )  # fmt: skip
     try:
         summary.orphans_removed = case.remove_orphans()
-        done_keys = case.done_keys()
-        done_shas = case.done_shas()
+        known = _Known.of(case, BY_NAME[fmt] if fmt else None)
         scratch = case.staging_dir / "extract"
         pending: list[Item] = []
+        yearless: list[Item] = []
         recorded: list[dict[str, Any]] = []
         mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
-        for cand in walk(paths, scratch):
+        for cand in walk(paths, scratch, limits):
             summary.files_seen += 1
-            row = _triage(cand, done_keys, done_shas, summary, pending, mapped, replay)
+            row = _triage(cand, known, summary, pending, mapped, replay)
             if row is not None:
                 recorded.append(row)
-            elif threads is not None and pending and pending[-1][1] == "evtx":
-                evtx.add(pending.pop())  # parsed while the walk goes on hashing
+                continue
+            if not pending:
+                continue
+            item = pending.pop()
+            if threads is not None and item[1] == "evtx":
+                evtx.add(item)  # parsed in a thread while the walk goes on hashing
+            elif item[1] in YEARLESS:
+                yearless.append(_deferred(item))
+            else:
+                dated.add(item)
         evtx.finish()
+        dated.finish()
         _record_plain(case, recorded, summary, on_problem)
         # formats without a year go last, so the year can come from the rest of the collection
-        dated = [p for p in pending if p[1] not in YEARLESS]
-        yearless = [p for p in pending if p[1] in YEARLESS]
-        _parse_all(case, dated, given, ctx, summary, pool, progress, on_problem)
         if yearless and ctx.reference_year is None:
             case.refresh_views()
             ctx = replace(ctx, reference_year=collection_year(case))
         _parse_all(case, yearless, given, ctx, summary, pool, progress, on_problem)
         case.refresh_views()
-        _custody(case_dir, [*evtx.inputs, *pending], recorded)
+        this_run = {item_label(s.path, s.member) for s, _, _ in [*evtx.inputs, *dated.inputs, *yearless]}
+        this_run.update(item_label(r["path"], r["member"]) for r in recorded)
+        _custody(case, this_run)
     finally:
         if threads is not None:
             threads.shutdown(wait=True, cancel_futures=True)
@@ -383,23 +401,32 @@ def _valid_zone(name: str) -> str | None:
     return name
 
 
-def _custody(case_dir: Path, pending: list[Item], recorded: list[dict[str, Any]]) -> None:
-    """Record in the custody log what this run hashed (inputs already in the case are not repeated)."""
-    hashes = {_label(s.path, s.member): s.sha256 for s, _, _ in pending}
-    hashes.update({_label(r["path"], r["member"]): r["sha256"] for r in recorded if r.get("sha256")})
-    if hashes:
-        record_tool_step(
-            case_dir, "hashed", command=sys.argv, purpose="ingest", item_hashes=dict(sorted(hashes.items()))
-        )
+def _custody(case: Case, this_run: set[str]) -> None:
+    """One ``hashed`` custody entry for every input of the case no entry records yet.
 
-
-def _label(path: str, member: str | None) -> str:
-    return f"{path}!/{member}" if member else path
+    That is what this run hashed, plus what an earlier run committed but was stopped (kill -9)
+    before recording: the case's ``inputs`` are the truth, so no input stays without custody.
+    """
+    rows = case.con.execute("SELECT path, member, sha256 FROM inputs WHERE sha256 IS NOT NULL").fetchall()
+    missing = without_custody(rows, read_chain(case.root))
+    if not missing:
+        return
+    late = sorted(k for k in missing if k not in this_run)
+    notes = (
+        f"{len(late)} input(s) committed to the case by an earlier run that stopped before its custody "
+        "entry; their hashes are those recorded in the case's inputs table at that run"
+        if late
+        else None
+    )
+    record_tool_step(
+        case.root, "hashed", command=sys.argv, purpose="ingest", item_hashes=missing, notes=notes
+    )
 
 
 def _input_row(cand: Candidate, status: str, error: str | None, parser: str | None = None) -> dict[str, Any]:
     return {
         "path": cand.path,
+        "abs_path": cand.abs_path,
         "member": cand.member,
         "size": cand.size,
         "sha256": cand.sha256,
@@ -415,41 +442,69 @@ def _input_row(cand: Candidate, status: str, error: str | None, parser: str | No
     }
 
 
+@dataclass
+class _Known:
+    """What the case already holds, so a re-run parses nothing twice and records no refusal twice.
+
+    With ``forced`` (``--format``) an input recorded earlier as not recognised is parsed now.
+    """
+
+    keys: set[tuple[str, str, str | None]]  # (sha256, path, member) of inputs recorded with bytes
+    shas: set[str]  # bytes already parsed (or judged) once
+    refusals: set[tuple[str, str | None, str]]  # (path, member, reason) of inputs recorded without bytes
+    forced: Parser | None = None
+
+    @classmethod
+    def of(cls, case: Case, forced: Parser | None) -> _Known:
+        """Read from the case's ``inputs``."""
+        if forced is None:
+            return cls(case.done_keys(), case.done_shas(), case.refusals())
+        return cls(case.done_keys(parsed=True), case.done_shas(parsed=True), case.refusals(), forced)
+
+
+def _refusal_status(reason: str) -> str:
+    if reason.startswith(("unreadable", "no such file")):
+        return "unreadable"
+    return "skipped" if reason.startswith("skipped") else "refused"
+
+
 def _triage(
     cand: Candidate,
-    done_keys: set[tuple[str, str, str | None]],
-    done_shas: set[str],
+    known: _Known,
     summary: IngestSummary,
     pending: list[Item],
-    mapped: MappedParser | None = None,
+    mapped: MappedParser | None,
     replay: Mapping[str, InputContext] | None = None,
 ) -> dict[str, Any] | None:
     """Decide what to do with a candidate; return a manifest row when it will not be parsed."""
     if cand.refused is not None:
-        status = "unreadable" if cand.refused.startswith(("unreadable", "no such file")) else "refused"
-        return _input_row(cand, status, cand.refused)
+        ref = (cand.path, cand.member, cand.refused)
+        if ref in known.refusals:  # recorded by an earlier run: once is enough
+            summary.files_skipped += 1
+            return None
+        known.refusals.add(ref)
+        return _input_row(cand, _refusal_status(cand.refused), cand.refused)
     assert cand.sha256 is not None and cand.local is not None
     key = (cand.sha256, cand.path, cand.member)
-    if key in done_keys:
+    if key in known.keys:
         summary.files_skipped += 1
         remove_scratch(cand)
         return None
-    done_keys.add(key)
+    known.keys.add(key)
     if cand.size == 0:
         return _input_row(cand, "empty", "zero-byte file: nothing to parse")
-    if cand.sha256 in done_shas:
+    if cand.sha256 in known.shas:
         remove_scratch(cand)
         return _input_row(cand, "duplicate", "same SHA-256 as an input already in the case: not parsed again")
     name = cand.member or cand.path
-    parser: Parser | None = (
-        mapped if mapped is not None and mapped.sniff(cand.head, name) else sniff(cand.head, name)
-    )
+    parser: Parser | None = known.forced
+    if parser is None:
+        parser = mapped if mapped is not None and mapped.sniff(cand.head, name) else sniff(cand.head, name)
     if parser is None:
         remove_scratch(cand)
-        why = "format not recognised by content"
-        # a file the user named is a problem; one found while walking a folder is just noted
+        why = "format not recognised by content (--format NAME forces a parser)"
         return _input_row(cand, "unrecognised" if cand.explicit else "unknown", why)
-    done_shas.add(cand.sha256)
+    known.shas.add(cand.sha256)
     src = InputFile(
         path=cand.path, member=cand.member, local=cand.local, size=cand.size, sha256=cand.sha256,
         md5=cand.md5 or "", head=cand.head, mtime=cand.mtime, tz_hint=zone_hint(cand),
@@ -459,6 +514,16 @@ def _triage(
         src = replay[cand.sha256].hints(src)  # a replay: parsed as it was the first time
     pending.append((src, parser.name, cand))
     return None
+
+
+def _deferred(item: Item) -> Item:
+    """An input parsed after the walk: an archive member's staged copy is deleted meanwhile and
+    read again from its archive when parsed, so staging never holds a whole archive."""
+    src, parser, cand = item
+    if not cand.extracted or cand.abs_path is None:
+        return item
+    remove_scratch(cand)
+    return replace(src, archive=cand.abs_path), parser, cand
 
 
 def _note_problem(

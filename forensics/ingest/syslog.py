@@ -208,8 +208,13 @@ class SyslogParser:
     )
 
     def sniff(self, head: bytes, name: str) -> bool:
-        """Most of the first lines start with a syslog header (never JSON, CSV or binary)."""
-        if not head or b"\x00" in head:
+        """Most of the first lines start with a syslog header (never JSON, CSV or binary).
+
+        A line holding NUL bytes (a damaged or pre-allocated stretch of a log) counts as a line
+        without a header, so one such line near the top does not hide the file; UTF-16 text and
+        binary files, NULs throughout, never have enough headers.
+        """
+        if not head:
             return False
         text = _decode(head)
         if text.lstrip()[:1] in ("{", "["):
@@ -219,7 +224,9 @@ class SyslogParser:
             lines = lines[:-1]  # the last line is likely cut by the head size
         units: list[str] = []
         for ln in lines[:20]:
-            if ln.strip():
+            if "\x00" in ln:
+                units.append(ln)  # never parses as a header
+            elif ln.strip():
                 units.extend(_decode(u) for u in _split_frames(ln.encode("utf-8")))
         if not units:
             return False

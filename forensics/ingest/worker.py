@@ -6,7 +6,10 @@ whenever the buffer fills, never held for a whole input.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import traceback
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,11 +17,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from forensics.archives import READ_ERRORS, Refused, open_member, split_member
 from forensics.ingest import evtx_fast
 from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row, Tally
 from forensics.ingest.context import effective
 from forensics.ingest.registry import BY_NAME
-from forensics.schema import CORE_NAMES, FieldNamer, arrow_type
+from forensics.ingest.spill import map_from_rows, spilled_names
+from forensics.schema import CORE_NAMES, SPILL, FieldNamer, arrow_type, max_native_columns
 from forensics.store import StagedPart
 
 BATCH_ROWS = 50_000
@@ -82,17 +87,24 @@ class TaskResult:
 
 
 def rows_to_table(rows: list[Row], namer: FieldNamer) -> pa.Table:
-    """Rows (dicts) into an Arrow table: core columns first, then natives sorted."""
+    """Rows (dicts) into an Arrow table: core columns first, then natives sorted.
+
+    Past ``MAX_NATIVE_COLUMNS`` natives, the least set go into ``extra_fields`` (``spill``).
+    """
     keys: dict[str, None] = {}
     for r in rows:
         keys.update(dict.fromkeys(r))
     core = list(CORE_NAMES)  # all-null ones are dropped when the part is written
-    natives = sorted(k for k in keys if k not in _CORE_SET)
+    first_seen = [k for k in keys if k not in _CORE_SET]
+    spilled = spilled_names(rows, first_seen, max_native_columns())
+    natives = sorted(k for k in first_seen if k not in spilled)
     schema = pa.schema([(k, arrow_type(k)) for k in (*core, *natives)])
     try:
         table = _columnar(rows, schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        table = pa.Table.from_pylist([_coerce(r) for r in rows], schema=schema)
+        table = pa.Table.from_pylist([_coerce(r, spilled) for r in rows], schema=schema)
+    if spilled:
+        table = table.set_column(table.schema.get_field_index(SPILL), SPILL, map_from_rows(rows, spilled))
     return _rename(table, namer)
 
 
@@ -104,11 +116,14 @@ def _columnar(rows: list[Row], schema: pa.Schema) -> pa.Table:
     per (row, column) of the whole schema.
     """
     n = len(rows)
+    wanted = set(schema.names)
     cols: dict[str, list[Any]] = {}
     for i, r in enumerate(rows):
         for k, v in r.items():
             col = cols.get(k)
             if col is None:
+                if k not in wanted:  # spilled into extra_fields
+                    continue
                 col = cols[k] = [None] * n
             col[i] = v
     return pa.Table.from_arrays(
@@ -117,10 +132,12 @@ def _columnar(rows: list[Row], schema: pa.Schema) -> pa.Table:
     )
 
 
-def _coerce(row: Row) -> Row:
+def _coerce(row: Row, spilled: set[str]) -> Row:
     """Slow path: natives to strings, core values that do not fit their type dropped."""
     out: Row = {}
     for k, v in row.items():
+        if k in spilled or k == SPILL:
+            continue
         if k in _CORE_SET:
             t = arrow_type(k)
             try:
@@ -331,7 +348,41 @@ def _finish_row(item: Row, src: InputFile, ctx: ParseContext, index: int, res: I
         res.hosts.add(item["host"])
 
 
+@contextlib.contextmanager
+def _materialised(src: InputFile) -> Iterator[InputFile]:
+    """``src`` with its bytes at ``src.local``: an archive member let go after hashing is read
+    again from its archive (and checked against the hash taken then), deleted after parsing."""
+    if src.archive is None or src.member is None or src.local.exists():
+        yield src
+        return
+    sha = hashlib.sha256()
+    try:
+        with open_member(Path(src.archive), split_member(src.member)) as stream, open(src.local, "wb") as out:
+            while chunk := stream.read(1 << 20):
+                sha.update(chunk)
+                out.write(chunk)
+        if sha.hexdigest() != src.sha256:
+            raise FileFailed(
+                f"the archive changed since it was hashed: the member now hashes to {sha.hexdigest()}"
+            )
+        yield src
+    except (KeyError, Refused, *READ_ERRORS) as exc:
+        raise FileFailed(f"the member could not be read again from {src.archive}: {exc}") from exc
+    finally:
+        src.local.unlink(missing_ok=True)
+
+
 def _parse_one(
+    src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects
+) -> InputResult:
+    try:
+        with _materialised(src) as ready:
+            return _parse_ready(ready, parser_name, ctx, buf, rejects)
+    except FileFailed as exc:
+        return InputResult(src.sha256, status="failed", error=str(exc))
+
+
+def _parse_ready(
     src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects
 ) -> InputResult:
     res = InputResult(src.sha256)

@@ -33,7 +33,7 @@ from forensics.hunt.sigma.cache import RuleMeta, cond_from_ir
 from forensics.hunt.sigma.loader import LoadedRule
 from forensics.hunt.sigma.pipeline import LogSource, field_candidates, map_logsource
 from forensics.hunt.sigma.sqlutil import like_escape, quote_ident, quote_str
-from forensics.schema import CORE, CORE_NAMES, duck_type
+from forensics.schema import CORE, CORE_NAMES, SPILL, duck_type
 
 BATCH_ROWS = 65_536  # rows per Arrow batch read back from a group scan
 CHUNK = 300  # rules per query: keeps DuckDB's expression binding fast and failures cheap to bisect
@@ -108,18 +108,13 @@ class Schema:
         """
 
         def resolve(fld: str) -> ColumnRef | None:
-            present = [
-                self.columns[c.lower()] for c in field_candidates(fld, category) if c.lower() in self.columns
-            ]
+            candidates = list(field_candidates(fld, category))
+            present = [self.columns[c.lower()] for c in candidates if c.lower() in self.columns]
             if not present and aliases and fld.lower() in aliases:
-                alias = aliases[fld.lower()]
-                present = [
-                    self.columns[c.lower()]
-                    for c in field_candidates(alias, category)
-                    if c.lower() in self.columns
-                ]
+                candidates = list(field_candidates(aliases[fld.lower()], category))
+                present = [self.columns[c.lower()] for c in candidates if c.lower() in self.columns]
             if not present:
-                return None
+                return self._spilled(candidates, used)
             for name, _ in present:
                 used.add(name)
                 self.sources.add(name)
@@ -135,6 +130,20 @@ class Schema:
 
         return resolve
 
+    def _spilled(self, candidates: Sequence[str], used: set[str]) -> ColumnRef | None:
+        """A field that is no column of the group, read from ``extra_fields`` where the group has it.
+
+        Parts past ``MAX_NATIVE_COLUMNS`` native fields keep the rarest ones in that map (by
+        their exact name), so a rule still sees them; groups without the map fold to NULL.
+        """
+        spill = self.columns.get(SPILL)
+        if spill is None:
+            return None
+        used.add(spill[0])
+        self.sources.add(spill[0])
+        lookups = ", ".join(f"{quote_ident(spill[0])}[{quote_str(c)}]" for c in dict.fromkeys(candidates))
+        return self._derive(f"coalesce({lookups})", False)
+
     def keyword_ref(self, used: set[str]) -> ColumnRef | None:
         """The event text a field-less keyword search looks in (all text columns, joined)."""
         core = set(CORE_NAMES)
@@ -143,11 +152,16 @@ class Schema:
             for low, (name, typ) in sorted(self.columns.items())
             if typ.upper() == "VARCHAR" and (name not in core or name == "message") and low not in _NOT_TEXT
         ]
+        terms = [quote_ident(c) for c in names]
+        spill = self.columns.get(SPILL)
+        if spill is not None:  # the values of fields past the column limit are event text too
+            names.append(spill[0])
+            terms.append(f"array_to_string(map_values({quote_ident(spill[0])}), ' ')")
         if not names:
             return None
         used.update(names)
         self.sources.update(names)
-        return self._derive("concat_ws(' ', " + ", ".join(quote_ident(c) for c in names) + ")", False)
+        return self._derive("concat_ws(' ', " + ", ".join(terms) + ")", False)
 
     def derived_select(self) -> list[str]:
         """Select items computing the derived columns."""

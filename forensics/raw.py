@@ -35,6 +35,7 @@ import orjson
 
 from forensics.archives import READ_ERRORS, Refused, open_member, split_member
 from forensics.errors import ForensicsError
+from forensics.ingest.jsonarray import NotAnArray, element_at, is_array
 from forensics.store import input_columns
 
 _CHUNK = 1024 * 1024
@@ -218,9 +219,14 @@ def read_lines(local: Path, sha: str, wanted: Iterable[Locator]) -> dict[int, Ra
     out: dict[int, RawRecord | str] = {}
     by_line: dict[int, Locator] = {}
     with local.open("rb") as fh:
+        array = is_array(fh.read(64))  # one JSON array: a record is an element, not a line
         for loc in want:
             if loc.rec_offset is not None:
-                line = _line_at_offset(fh, loc.rec_offset)
+                try:
+                    line = element_at(fh, loc.rec_offset) if array else _line_at_offset(fh, loc.rec_offset)
+                except NotAnArray as exc:
+                    out[loc.rec_index] = f"no JSON array element at byte {loc.rec_offset}: {exc}"
+                    continue
                 out[loc.rec_index] = _line_record(sha, loc, line)
             elif loc.rec_line is not None:
                 by_line[loc.rec_line] = loc

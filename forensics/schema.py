@@ -84,6 +84,12 @@ CORE: tuple[Column, ...] = (
         "true when the record was carved from a damaged or cut EVTX chunk; null for records read as stored",
     ),
     Column(
+        "raw_b64",
+        pa.string(),
+        "the record's bytes as base64, when they did not decode in the input's encoding "
+        "(the text columns then hold them with U+FFFD)",
+    ),
+    Column(
         "extra_fields",
         SPILL_TYPE,
         f"native fields past the first {MAX_NATIVE_COLUMNS} (most set) of their part: field name → value",

@@ -70,6 +70,7 @@ CREATE TABLE IF NOT EXISTS rejects (
     raw VARCHAR,
     reason VARCHAR
 );
+ALTER TABLE rejects ADD COLUMN IF NOT EXISTS raw_b64 VARCHAR;
 CREATE TABLE IF NOT EXISTS parts (
     path VARCHAR PRIMARY KEY,
     batch VARCHAR,
@@ -344,7 +345,8 @@ class Case:
                 _insert_arrow(con, f"INSERT INTO inputs ({', '.join(_INPUT_SCHEMA.names)})", new_inputs)
             if rejects_file is not None:
                 con.execute(
-                    "INSERT INTO rejects SELECT input_sha256, rec_index, rec_offset, rec_line, record_id, raw, reason "
+                    "INSERT INTO rejects (input_sha256, rec_index, rec_offset, rec_line, record_id, raw, reason, "
+                    "raw_b64) SELECT input_sha256, rec_index, rec_offset, rec_line, record_id, raw, reason, raw_b64 "
                     f"FROM read_parquet('{_sql_str(str(rejects_file.resolve()))}')"
                 )
             con.execute("COMMIT")

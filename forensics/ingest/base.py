@@ -29,6 +29,7 @@ class Reject:
     rec_offset: int | None = None
     rec_line: int | None = None
     record_id: int | None = None
+    raw_b64: str | None = None  # the record's bytes, when they are not text in the input's encoding
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +60,7 @@ class InputFile:
     mtime: datetime | None = None  # modification time (file or archive member), aware UTC
     host_hint: str | None = None  # host named by the collection (folder / archive) it came from
     tz_hint: str | None = None  # zone the collection says its host ran in (its etc/timezone)
+    encoding: str | None = None  # text inputs: decided from the head (forensics.ingest.text.detect)
     decided: InputContext | None = None  # a replay's recorded context: used as it is, nothing re-decided
     # an archive member whose staged copy (``local``) was let go: the outermost archive's
     # absolute path, to read the member again from when it is parsed

@@ -23,6 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import orjson
 
 from forensics.ingest.base import InputFile, Reject, Row
+from forensics.ingest.jsonarray import NotAnArray, first_element, is_array
+from forensics.ingest.jsonarray import elements as array_elements
 from forensics.schema import CORE_NAMES, NATIVE_SUFFIX
 from forensics.timeutil import from_epoch, parse_iso_utc
 
@@ -74,8 +76,13 @@ def reject_line(line: Line, reason: str) -> Reject:
 def json_objects(src: InputFile) -> Iterator[tuple[Line, dict[str, Any] | list[Any] | Reject]]:
     """Each non-blank line parsed as JSON; a line that does not parse becomes a Reject.
 
-    Blank lines are separators, not records, so they are neither rows nor rejects.
+    Blank lines are separators, not records, so they are neither rows nor rejects. A file that
+    is one JSON array (a SIEM export) gives its elements one by one instead, each with its own
+    offset and line (``forensics.ingest.jsonarray``): memory holds one element, not the file.
     """
+    if is_array(src.head):
+        yield from _array_objects(src)
+        return
     for line in iter_lines(src):
         if not line.data.strip():
             continue
@@ -89,6 +96,30 @@ def json_objects(src: InputFile) -> Iterator[tuple[Line, dict[str, Any] | list[A
             yield line, reject_line(line, f"JSON value is a {type(obj).__name__}, not an object")
             continue
         yield line, obj
+
+
+def _array_objects(src: InputFile) -> Iterator[tuple[Line, dict[str, Any] | list[Any] | Reject]]:
+    """The elements of a file that is one JSON array, as (position, object or Reject)."""
+    with src.local.open("rb") as fh:
+        try:
+            for el in array_elements(fh):
+                line = Line(el.line, el.offset, el.data or b"", True, el.size)
+                if el.data is None:
+                    yield line, Reject(f"array element of {el.size} bytes over the record limit: not read",
+                                       None, el.offset, el.line)  # fmt: skip
+                    continue
+                try:
+                    obj = orjson.loads(el.data)
+                except orjson.JSONDecodeError as exc:
+                    yield line, reject_line(line, f"array element is not valid JSON: {exc}")
+                    continue
+                if not isinstance(obj, dict | list):
+                    yield line, reject_line(line, f"array element is a {type(obj).__name__}, not an object")
+                    continue
+                yield line, obj
+        except NotAnArray as exc:
+            end = Line(0, 0, b"", False, 0)
+            yield end, Reject(f"JSON array unreadable from here: {exc}", None, None, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +229,8 @@ def first_json_line(head: bytes) -> dict[str, Any] | None:
     The head may cut a long line short; then the keys are read with a shallow scan instead,
     so a sniffer still sees the top-level names.
     """
+    if is_array(head):
+        return first_element(head)
     text = decode(head).lstrip()
     if not text.startswith("{"):
         return None

@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 
 from forensics.ingest.base import Reject
+from forensics.ingest.jsonarray import NotAnArray, elements, first_element, is_array
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
@@ -24,8 +25,14 @@ def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
 def json_object_lines(path: Path, what: str) -> Iterator[tuple[int, int, dict[str, Any] | Reject]]:
     """(line number, offset, object or Reject) for each non-blank line of a JSON-lines file.
 
-    Blank lines separate records and are not records themselves.
+    Blank lines separate records and are not records themselves. A file that is one JSON array
+    gives its elements instead, one at a time, each with its own line and offset.
     """
+    with open(path, "rb") as fh:
+        array = is_array(fh.read(64))
+    if array:
+        yield from _array_lines(path, what)
+        return
     for n, offset, line in iter_lines(path):
         if not line.strip():
             continue
@@ -46,8 +53,38 @@ def json_object_lines(path: Path, what: str) -> Iterator[tuple[int, int, dict[st
         yield n, offset, obj
 
 
+def _array_lines(path: Path, what: str) -> Iterator[tuple[int, int, dict[str, Any] | Reject]]:
+    with open(path, "rb") as fh:
+        try:
+            for el in elements(fh):
+                if el.data is None:
+                    yield el.line, el.offset, Reject(f"{what} of {el.size} bytes: over the record limit", None,
+                                                     el.offset, el.line)  # fmt: skip
+                    continue
+                try:
+                    obj = orjson.loads(el.data)
+                except orjson.JSONDecodeError as exc:
+                    raw = el.data.decode("utf-8", "replace")
+                    yield el.line, el.offset, Reject(f"not {what}: {exc}", raw, el.offset, el.line)
+                    continue
+                if not isinstance(obj, dict):
+                    raw = el.data.decode("utf-8", "replace")
+                    yield (
+                        el.line,
+                        el.offset,
+                        Reject(f"not {what}: a JSON {type(obj).__name__}", raw, el.offset, el.line),
+                    )
+                    continue
+                yield el.line, el.offset, obj
+        except NotAnArray as exc:
+            yield 0, 0, Reject(f"JSON array unreadable from here: {exc}")
+
+
 def first_json_object(head: bytes) -> dict[str, object] | None:
-    """The first non-blank line of ``head`` parsed as a JSON object, or None."""
+    """The first non-blank line of ``head`` parsed as a JSON object (or the first element of
+    the JSON array ``head`` opens), or None."""
+    if is_array(head):
+        return first_element(head)
     text = head.lstrip(b"\xef\xbb\xbf")
     for line in text.splitlines():
         line = line.strip()

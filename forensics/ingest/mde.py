@@ -51,6 +51,7 @@ from forensics.ingest.edr_common import (
     to_port,
     user_alias,
 )
+from forensics.ingest.jsonarray import is_array
 
 PROVIDER = "Microsoft Defender for Endpoint"
 SOURCE = "mde"
@@ -408,7 +409,7 @@ class MdeParser:
         if first_json_line(src.head) is None and csv_header(src.head) is not None:
             yield from self._parse_csv(src, ctx)
             return
-        if _whole_document(src.head):
+        if _whole_document(src.head) and not is_array(src.head):  # an array streams, element by element
             yield from self._parse_document(src, ctx)
             return
         for line, obj in json_objects(src):

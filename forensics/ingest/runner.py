@@ -32,6 +32,7 @@ from forensics.ingest.base import InputFile, ParseContext, Parser
 from forensics.ingest.context import InputContext, decide
 from forensics.ingest.mapped import MappedParser
 from forensics.ingest.registry import BY_NAME, sniff
+from forensics.ingest.text import detect as detect_encoding
 from forensics.ingest.walk import Candidate, remove_scratch, walk
 from forensics.ingest.worker import Task, TaskResult, run_task, warm_up
 from forensics.store import Case
@@ -40,10 +41,11 @@ from forensics.timeutil import now_utc
 GROUP_BYTES = 32 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 512
 YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
+BINARY_FORMATS = frozenset({"evtx"})  # no text encoding to record
 Item = tuple[InputFile, str, Candidate]  # an input to parse: the file, its parser's name, its candidate
 # every status but ok and duplicate needs the analyst's eye: printed, listed, attention exit code
 PROBLEM_STATUSES = (
-    "rejects", "failed", "empty", "unreadable", "refused", "unrecognised", "unknown", "skipped",
+    "rejects", "failed", "empty", "unreadable", "refused", "unrecognised", "unknown", "skipped", "undecoded",
     "truncated", "damaged",
 )  # fmt: skip
 
@@ -509,6 +511,7 @@ def _triage(
         path=cand.path, member=cand.member, local=cand.local, size=cand.size, sha256=cand.sha256,
         md5=cand.md5 or "", head=cand.head, mtime=cand.mtime, tz_hint=zone_hint(cand),
         host_hint=cand.host_hint or tree_host(cand),
+        encoding=None if parser.name in BINARY_FORMATS else detect_encoding(cand.head),
     )  # fmt: skip
     if replay and cand.sha256 in replay:
         src = replay[cand.sha256].hints(src)  # a replay: parsed as it was the first time
@@ -594,6 +597,7 @@ def _commit(
             records_claimed=res.claimed,
             records_carved=res.carved,
             records_shortfall=res.shortfall,
+            encoding=src.encoding,
         )
         rows.append(row)
         summary.files_parsed += 1

@@ -35,6 +35,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from forensics.ingest import linux_auth
 from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
+from forensics.ingest.text import LineDecoder, raw_b64
 from forensics.timeutil import now_utc
 
 MONTHS = {
@@ -91,6 +92,8 @@ class _Pending:
     row: Row
     lines: int = 1
     extra: list[str] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # the record's lines as read
+    undecoded: bool = False  # a line did not decode in the file's encoding: raw kept in raw_b64
 
 
 def _zone(ctx: ParseContext) -> tuple[tzinfo, str]:
@@ -247,34 +250,39 @@ class SyslogParser:
         plan = plan_years(src, ctx, zone)
         state = _YearState(plan.start_year)
         pending: _Pending | None = None
+        decode = LineDecoder(src.encoding)
         for line_no, offset, unit in _units(src):
-            text = _decode(unit)
+            decoded = decode(unit)
+            text, b64 = decoded.text, decoded.raw_b64
             if _is_binary(text):
                 yield from _flush(pending)
                 pending = None
                 yield Reject(
-                    "binary data, not a syslog line", text[:MAX_RAW].replace("\x00", "\\x00"), offset, line_no
-                )
+                    "binary data, not a syslog line", text[:MAX_RAW].replace("\x00", "\\x00"), offset, line_no,
+                    raw_b64=raw_b64(unit[:MAX_RAW]),
+                )  # fmt: skip
                 continue
             if not text.strip():
                 yield from _flush(pending)
                 pending = None
-                yield Reject("empty line", text, offset, line_no)
+                yield Reject("empty line", text, offset, line_no, raw_b64=b64)
                 continue
             if not _HEADERISH.match(text):
                 if pending is not None and pending.lines < MAX_CONTINUATION:
                     pending.extra.append(text)
+                    pending.raw.append(unit)
+                    pending.undecoded |= b64 is not None
                     pending.lines += 1
                     continue
                 reason = "line without a syslog header" if pending is None else "continuation too long"
-                yield Reject(reason, text[:MAX_RAW], offset, line_no)
+                yield Reject(reason, text[:MAX_RAW], offset, line_no, raw_b64=b64)
                 continue
             yield from _flush(pending)
             pending = None
             try:
                 row = _record(text, ctx, zone, zone_name, state)
             except RecordError as exc:
-                yield Reject(str(exc), text[:MAX_RAW], offset, line_no)
+                yield Reject(str(exc), text[:MAX_RAW], offset, line_no, raw_b64=b64)
                 continue
             row["rec_offset"] = offset
             row["rec_line"] = line_no
@@ -283,7 +291,7 @@ class SyslogParser:
                 row["year_from"] = plan.source
             if row.get("host") is None:
                 row["host"] = ctx.host or src.host_hint
-            pending = _Pending(row)
+            pending = _Pending(row, raw=[unit], undecoded=b64 is not None)
         yield from _flush(pending)
 
 
@@ -296,6 +304,8 @@ def _flush(pending: _Pending | None) -> Iterator[Row]:
         row["message"] = "\n".join([row.get("message") or "", *pending.extra])
         row["line_count"] = str(pending.lines)
         _classify(row)  # the joined message may now match an auth pattern it did not before
+    if pending.undecoded:
+        row["raw_b64"] = raw_b64(b"\n".join(pending.raw))
     yield row
 
 

@@ -39,6 +39,7 @@ REJECT_SCHEMA = pa.schema(
         ("record_id", pa.int64()),
         ("raw", pa.string()),
         ("reason", pa.string()),
+        ("raw_b64", pa.string()),
     ]
 )
 MAX_RAW = 1 << 20  # a reject keeps at most 1 MiB of its raw record
@@ -68,6 +69,7 @@ class InputResult:
     claimed: int | None = None  # records the file's headers claim (EVTX), else None
     carved: int | None = None
     shortfall: int | None = None
+    undecoded: int = 0  # records whose bytes did not decode in the input's encoding (kept as raw_b64)
 
     def tally(self, t: Tally) -> None:
         """Take the file's own count of its records; a file not whole gets its status."""
@@ -257,6 +259,7 @@ class _Rejects:
                 "record_id": rej.record_id,
                 "raw": raw,
                 "reason": rej.reason,
+                "raw_b64": rej.raw_b64,
             }
         )
         if len(self.buf) >= 10_000:
@@ -397,10 +400,12 @@ def _parse_ready(
             if isinstance(item, Reject):
                 rejects.add(src.sha256, index, item)
                 res.rejects += 1
+                res.undecoded += item.raw_b64 is not None
             else:
                 _finish_row(item, src, ctx, index, res)
                 buf.add(item)
                 res.rows += 1
+                res.undecoded += "raw_b64" in item
             index += 1
     except FileFailed as exc:
         res.status, res.error = "failed", str(exc)
@@ -408,6 +413,12 @@ def _parse_ready(
     except Exception as exc:  # a parser bug must not stop the run: record it with its trace
         res.status, res.error = "failed", _crash(parser_name, exc, index)
         return res
-    if res.rejects and res.status == "ok":
+    if res.undecoded and res.status == "ok":
+        res.status = "undecoded"
+        res.error = (
+            f"{res.undecoded} record(s) not valid {src.encoding or 'utf-8'}: their text has U+FFFD, "
+            "their bytes are kept in raw_b64"
+        )
+    if res.rejects and res.status in ("ok", "undecoded"):
         res.status = "rejects"
     return res

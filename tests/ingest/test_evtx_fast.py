@@ -116,7 +116,8 @@ def test_flattener_declines_only_what_it_cannot_match(data: dict[str, Any], decl
     groups, fallback = _evtxflat.flatten([_record(data)], CORE_NAMES)
     assert (fallback == [0]) is declined
     if not declined:
-        ((channel, _, cols),) = groups
+        ((channel, _, cols, spilled),) = groups
+        assert spilled == []  # no limit asked: no data field is spilled into extra_fields
         assert channel == "Security"
         assert {c[0] for c in cols} >= {"provider", "event_id", "ts", "host"} | set(data)
 

@@ -92,14 +92,16 @@ def test_the_field_case_200_members_of_16_mib_zeros_is_bounded_at_default_limits
     """The shape seen in the field, at the default limits (reads 1 GiB, ~15 s)."""
     bomb = tmp_path / "bomb.zip"
     block = bytes(16 * MiB)
-    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for i in range(200):
             zf.writestr(f"m{i:03d}.bin", block)
+    assert bomb.stat().st_size < 4 * MiB  # ~3.3 MB, as in the field
     probe = _StagingProbe(monkeypatch)
     summary = ingest_paths(tmp_path / "case", [bomb], workers=1)
     refused = [p for p in summary.problems if p["status"] == "refused"]
-    assert len(refused) >= 130 and probe.peak <= 16 * MiB + 1
-    assert Limits().budget_for(bomb.stat().st_size) == 1024**3  # the floor: this zip is small
+    budget = Limits().budget_for(bomb.stat().st_size)
+    assert budget == 1024**3  # the floor: 100x this zip is less
+    assert len(refused) >= 200 - budget // (16 * MiB) and probe.peak <= 16 * MiB + 1
 
 
 def test_members_are_parsed_as_they_stream_never_the_whole_archive_staged(

@@ -21,8 +21,7 @@ from forensics.bundle.casefile import CaseDetails
 from forensics.bundle.export import export_bundle
 from forensics.bundle.verify import verify_bundle
 from forensics.custody import read_chain, without_custody
-from forensics.hunt.findings import Finding, RecordRef
-from forensics.hunt.writer import write_findings
+from forensics.hunt.findings import Finding, RecordRef, write_findings
 from forensics.ingest.runner import ingest_paths
 from forensics.raw import extract_records
 from forensics.store import Case

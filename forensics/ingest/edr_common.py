@@ -25,6 +25,7 @@ import orjson
 from forensics.ingest.base import InputFile, Reject, Row
 from forensics.ingest.jsonarray import NotAnArray, first_element, is_array
 from forensics.ingest.jsonarray import elements as array_elements
+from forensics.ingest.text import is_utf8, raw_b64
 from forensics.schema import CORE_NAMES, NATIVE_SUFFIX
 from forensics.timeutil import from_epoch, parse_iso_utc
 
@@ -67,10 +68,13 @@ def decode(data: bytes) -> str:
 
 
 def reject_line(line: Line, reason: str) -> Reject:
-    """A reject for one line, with the raw text (bounded) and its position."""
+    """A reject for one line, with the raw text (bounded) and its position; bytes that are not
+    UTF-8 are kept exactly in ``raw_b64``."""
+    data = line.data[:RAW_LIMIT]
     return Reject(
-        reason=reason, raw=decode(line.data[:RAW_LIMIT]), rec_offset=line.offset, rec_line=line.number
-    )
+        reason=reason, raw=decode(data), rec_offset=line.offset, rec_line=line.number,
+        raw_b64=None if is_utf8(data) else raw_b64(data),
+    )  # fmt: skip
 
 
 def json_objects(src: InputFile) -> Iterator[tuple[Line, dict[str, Any] | list[Any] | Reject]]:

@@ -10,6 +10,7 @@ import orjson
 
 from forensics.ingest.base import Reject
 from forensics.ingest.jsonarray import NotAnArray, elements, first_element, is_array
+from forensics.ingest.text import is_utf8, raw_b64
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
@@ -39,7 +40,12 @@ def json_object_lines(path: Path, what: str) -> Iterator[tuple[int, int, dict[st
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError as exc:
-            yield n, offset, Reject(f"not {what}: {exc}", line.decode("utf-8", "replace"), offset, n)
+            b64 = None if is_utf8(line) else raw_b64(line)
+            yield (
+                n,
+                offset,
+                Reject(f"not {what}: {exc}", line.decode("utf-8", "replace"), offset, n, raw_b64=b64),
+            )
             continue
         if not isinstance(obj, dict):
             yield (

@@ -44,13 +44,14 @@ def detect(head: bytes) -> str | None:
     high = [ln for ln in lines if _HIGH.search(ln) and b"\x00" not in ln]
     if not high:
         return UTF8
-    valid = sum(1 for ln in high if _is_utf8(ln))
+    valid = sum(1 for ln in high if is_utf8(ln))
     if valid * 2 >= len(high):
         return UTF8
     return _guess(b"\n".join(high))
 
 
-def _is_utf8(data: bytes) -> bool:
+def is_utf8(data: bytes) -> bool:
+    """True when ``data`` is valid UTF-8."""
     try:
         data.decode(UTF8)
     except UnicodeDecodeError:

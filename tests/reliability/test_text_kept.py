@@ -164,3 +164,13 @@ def test_the_array_reader_holds_one_element_not_the_file(monkeypatch: pytest.Mon
     big = json.dumps([{"a": "x" * 10_000}, {"b": 1}]).encode()
     els = list(jsonarray.elements(io.BytesIO(big), max_element=1000))
     assert els[0].data is None and els[0].size > 10_000 and json.loads(els[1].data or b"") == {"b": 1}
+
+
+def test_a_json_lines_record_that_is_not_utf8_is_a_reject_with_its_bytes(tmp_path: Path) -> None:
+    lines = [json.dumps(_ecs(i)).encode() for i in range(20)]
+    lines[7] = lines[7].replace(b"user7", b"us\xe9r7")  # Latin-1 inside UTF-8 JSON: orjson refuses it
+    (tmp_path / "ecs.ndjson").write_bytes(b"\n".join(lines) + b"\n")
+    summary = ingest_paths(tmp_path / "case", [tmp_path / "ecs.ndjson"])
+    assert summary.rows == 19 and summary.rejects == 1
+    [(b64, line)] = _one(tmp_path / "case", "SELECT raw_b64, rec_line FROM rejects")
+    assert line == 8 and base64.b64decode(b64) == lines[7]

@@ -27,12 +27,13 @@ sys.path.insert(0, str(REPO))
 from forensics.schema import MAX_NATIVE_COLUMNS  # noqa: E402
 from forensics.testing.evtx_writer import WinEvent, write_evtx  # noqa: E402
 
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, as vfork + exec keep it)
 CHILD = """
-import resource, sys
+import re, sys
 from pathlib import Path
 from forensics.ingest.runner import ingest_paths
 s = ingest_paths(Path(sys.argv[2]), [Path(sys.argv[1])], workers=1)
-print(s.rows, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(s.rows, re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
 """
 
 

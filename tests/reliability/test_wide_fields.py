@@ -93,12 +93,13 @@ def test_sigma_matches_a_field_that_was_spilled(tmp_path: Path, monkeypatch: pyt
     assert hits == {"Rare field": [290], "Rare keyword": [277]}
 
 
+# VmHWM: this process's own peak (ru_maxrss would include the parent's, as vfork + exec keep it)
 CHILD = """
-import resource, sys
+import re, sys
 from pathlib import Path
 from forensics.ingest.runner import ingest_paths
 ingest_paths(Path(sys.argv[2]), [Path(sys.argv[1])], workers=1)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1))
 """
 
 

@@ -8,6 +8,7 @@ Used by the batch to re-read a listed file and by ``raw.py`` to re-extract a rec
 from __future__ import annotations
 
 import contextlib
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,14 +29,15 @@ def materialise_member(img: OpenImage, member: str, dest: Path) -> Copied | None
         with tempfile.TemporaryDirectory(prefix="forensics-img-", dir=dest.parent) as tmp:
             current = Path(tmp) / "outer"
             copy_out(fh, size, current)
-            from forensics.raw import RawUnavailable, _open_member
+            from forensics.archives import READ_ERRORS, Refused, open_member
 
-            try:
-                for part in inner:
-                    current = _open_member(current, part, Path(tmp))
-            except (RawUnavailable, KeyError, OSError, EOFError) as exc:
+            inner_copy = Path(tmp) / "inner"
+            try:  # the archive module's walk, with its bounds, as ingest read it the first time
+                with open_member(current, inner) as src, inner_copy.open("wb") as out:
+                    shutil.copyfileobj(src, out, 1 << 20)
+            except (KeyError, Refused, *READ_ERRORS) as exc:
                 raise ImageError(f"cannot read {member!r} in {img.path}: {exc}") from exc
-            current.replace(dest)
+            inner_copy.replace(dest)
     return None
 
 

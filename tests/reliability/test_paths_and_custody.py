@@ -21,7 +21,8 @@ from forensics.bundle.casefile import CaseDetails
 from forensics.bundle.export import export_bundle
 from forensics.bundle.verify import verify_bundle
 from forensics.custody import read_chain, without_custody
-from forensics.hunt.findings import Finding, RecordRef, write_findings
+from forensics.hunt.findings import Finding, RecordRef
+from forensics.hunt.runs import record_findings
 from forensics.ingest.runner import ingest_paths
 from forensics.raw import extract_records
 from forensics.store import Case
@@ -42,8 +43,8 @@ def _evidence(root: Path) -> Path:
 def _with_findings(case_dir: Path) -> str:
     with Case.open(case_dir) as case:
         sha = case.con.execute("SELECT sha256 FROM inputs WHERE parser IS NOT NULL").fetchone()[0]  # type: ignore[index]
-        write_findings(case, [Finding("sql", "bf", "Brute force", "high", "web01", None, None,
-                                      [RecordRef(sha, i) for i in range(12)])])  # fmt: skip
+        record_findings(case, [Finding("sql", "bf", "Brute force", "high", "web01", None, None,
+                                       [RecordRef(sha, i) for i in range(12)])])  # fmt: skip
     return str(sha)
 
 
@@ -113,15 +114,15 @@ def test_kill_between_commit_and_custody_is_noticed_then_repaired(
     assert len(inputs) == 1 and without_custody(inputs, read_chain(case_dir))  # the gap, as seen in the field
     _with_findings(case_dir)
     res = export_bundle(case_dir, tmp_path / "gap.zip", CaseDetails(operator="t"))
-    assert any("no 'hashed' custody entry" in n for n in res.notes), res.notes
+    assert any("hashed in no custody entry" in n for n in res.notes), res.notes
     checks = {c.name: c for c in verify_bundle(tmp_path / "gap.zip")}
-    assert checks["custody"].status == "failed" and "no 'hashed' custody entry" in checks["custody"].detail
+    assert checks["custody"].status == "failed" and "hashed in no custody entry" in checks["custody"].detail
     ingest_paths(case_dir, [ev])  # the next run: nothing to parse, the missing entry is written
     chain = read_chain(case_dir)
     assert without_custody(inputs, chain) == {}
     assert "earlier run that stopped" in (chain[-1]["notes"] or "")
     res = export_bundle(case_dir, tmp_path / "ok.zip", CaseDetails(operator="t"))
-    assert not any("custody" in n for n in res.notes), res.notes
+    assert not any("custody entry" in n for n in res.notes), res.notes
     checks = {c.name: c for c in verify_bundle(tmp_path / "ok.zip")}
     assert checks["custody"].status == "passed", checks["custody"].detail
 

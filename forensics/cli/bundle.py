@@ -129,7 +129,9 @@ def export(
                          "withheld_findings": res.withheld_findings, "notes": res.notes, "run": res.run})  # fmt: skip
         return
     out.print(f"bundle {shown(res.bundle_id)}: {shown(res.path)}")
-    out.print(f"  findings of hunt run {shown(res.run)}" if res.run else "  no hunt run: the case was never hunted")
+    out.print(
+        f"  findings of hunt run {shown(res.run)}" if res.run else "  no hunt run: the case was never hunted"
+    )
     out.print(f"  sha256 {res.sha256}")
     out.print(
         f"  {res.files} files, {res.findings} findings, {res.records} records; signer {shown(res.fingerprint or 'none')}"
@@ -192,7 +194,10 @@ def _print_checks(checks: list[Any], as_json: bool) -> None:
             colour = {"passed": "green", "failed": "red", "skipped": "yellow", "unverified": "magenta"}[
                 c.status
             ]
-            out.print(f"[{colour}]{c.status.upper():10}[/{colour}] {shown(c.name):<11} {shown(c.detail)}", highlight=False)
+            out.print(
+                f"[{colour}]{c.status.upper():10}[/{colour}] {shown(c.name):<11} {shown(c.detail)}",
+                highlight=False,
+            )
 
 
 def keygen(

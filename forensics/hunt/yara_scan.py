@@ -260,7 +260,9 @@ def _scan_members(rules: YaraRules, archive: Path, max_size: int, timeout: int, 
             result.outcomes.append(Outcome("yara-scan", where, None, "failed", f"unreadable member: {exc}"))
             continue
         if len(data) > max_size:
-            result.outcomes.append(Outcome("yara-scan", where, None, "skipped", f"more than {max_size} bytes"))
+            result.outcomes.append(
+                Outcome("yara-scan", where, None, "skipped", f"more than {max_size} bytes")
+            )
             continue
         name = PurePosixPath(member.chain[-1])
         ext = {"filename": name.name, "filepath": where, "extension": name.suffix.lower(),

@@ -68,10 +68,18 @@ class Refused(Exception):
     """A member (or the rest of an archive) is not read; the message is the reason."""
 
 
+# what a stream of member bytes is: a zip or tar member's file object, or a gzip stream
+Stream = IO[bytes] | gzip.GzipFile
+
+
 # What reading a member's stream may raise besides ``Refused``: the archive is damaged there.
 READ_ERRORS: tuple[type[BaseException], ...] = (
     zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError, RuntimeError, NotImplementedError,
 )  # fmt: skip
+
+
+# what reading one named member may raise: not there / not a file, refused by a bound, unreadable
+MEMBER_ERRORS: tuple[type[BaseException], ...] = (KeyError, Refused, *READ_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -124,7 +132,7 @@ class MemberStream(io.RawIOBase):
     and replayed, so looking at a member's kind costs no second read.
     """
 
-    def __init__(self, src: IO[bytes], budget: _Budget, packed: int | None = None) -> None:
+    def __init__(self, src: Stream, budget: _Budget, packed: int | None = None) -> None:
         super().__init__()
         self._src = src
         self._budget = budget
@@ -243,7 +251,7 @@ class _Entry:
     packed: int | None  # compressed size, where the format says (zip)
     mtime: datetime | None
     refused: str | None
-    opener: contextlib.AbstractContextManager[IO[bytes]] | None
+    opener: contextlib.AbstractContextManager[Stream] | None
 
 
 def _members(level: _Level, entries: Iterator[_Entry]) -> Iterator[tuple[Member, MemberStream | None]]:
@@ -272,7 +280,7 @@ def _members(level: _Level, entries: Iterator[_Entry]) -> Iterator[tuple[Member,
 
 
 def _one(
-    level: _Level, member: Member, opener: contextlib.AbstractContextManager[IO[bytes]], packed: int | None
+    level: _Level, member: Member, opener: contextlib.AbstractContextManager[Stream], packed: int | None
 ) -> Iterator[tuple[Member, MemberStream | None]]:
     try:
         with opener as raw:
@@ -318,7 +326,7 @@ def _zip_entries(level: _Level) -> Iterator[_Entry]:
             yield _Entry(info.filename, info.file_size, info.compress_size, mtime, why, _zip_opener(zf, info))
 
 
-def _zip_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> contextlib.AbstractContextManager[IO[bytes]]:
+def _zip_opener(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> contextlib.AbstractContextManager[Stream]:
     @contextlib.contextmanager
     def opened() -> Iterator[IO[bytes]]:
         with zf.open(info) as src:
@@ -408,7 +416,9 @@ def _velociraptor_host(zf: zipfile.ZipFile) -> str | None:
 
 
 @contextlib.contextmanager
-def open_member(path: Path, chain: Sequence[str], *, limits: Limits = DEFAULT_LIMITS) -> Iterator[IO[bytes]]:
+def open_member(
+    path: Path, chain: Sequence[str], *, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[MemberStream]:
     """The bytes of member ``chain`` of the archive at ``path``, as a stream (read once, in order).
 
     Nested archives on the way are spooled to a temporary folder; the walk's bounds apply.
@@ -431,22 +441,22 @@ def open_member(path: Path, chain: Sequence[str], *, limits: Limits = DEFAULT_LI
 
 
 @contextlib.contextmanager
-def _open_named(container: Path, name: str) -> Iterator[IO[bytes]]:
+def _open_named(container: Path, name: str) -> Iterator[Stream]:
     head = _head(container)
     if head.startswith(ZIP_MAGIC):
-        with zipfile.ZipFile(container) as zf, zf.open(name) as src:
-            yield src
+        with zipfile.ZipFile(container) as zf, zf.open(name) as zsrc:
+            yield zsrc
     elif head.startswith(GZIP_MAGIC) and not _gz_holds_tar(container):
-        with gzip.open(container, "rb") as src:
-            yield src
+        with gzip.open(container, "rb") as gsrc:
+            yield gsrc
     else:
         with tarfile.open(container, "r|*") as tf:
             for info in tf:
                 if info.name == name:
-                    src = tf.extractfile(info) if info.isfile() else None
-                    if src is None:
+                    tsrc = tf.extractfile(info) if info.isfile() else None
+                    if tsrc is None:
                         raise KeyError(f"{name!r} is not a regular file in the archive")
-                    with src:
-                        yield src
+                    with tsrc:
+                        yield tsrc
                     return
         raise KeyError(f"no member {name!r} in the archive")

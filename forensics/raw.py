@@ -33,7 +33,7 @@ from typing import IO, Any, Literal
 
 import orjson
 
-from forensics.archives import READ_ERRORS, Refused, open_member, split_member
+from forensics.archives import MEMBER_ERRORS, open_member, split_member
 from forensics.errors import ForensicsError
 from forensics.ingest.jsonarray import NotAnArray, element_at, is_array
 from forensics.store import input_columns
@@ -108,7 +108,7 @@ def materialise(path: Path, member: str | None) -> Iterator[Path]:
         try:
             with open_member(path, split_member(member)) as src, copy.open("wb") as out:
                 shutil.copyfileobj(src, out, _CHUNK)
-        except (KeyError, Refused, *READ_ERRORS) as exc:
+        except MEMBER_ERRORS as exc:
             raise RawUnavailable(f"cannot read member {member!r} of {path}: {exc}") from exc
         yield copy
 

@@ -29,13 +29,13 @@ def materialise_member(img: OpenImage, member: str, dest: Path) -> Copied | None
         with tempfile.TemporaryDirectory(prefix="forensics-img-", dir=dest.parent) as tmp:
             current = Path(tmp) / "outer"
             copy_out(fh, size, current)
-            from forensics.archives import READ_ERRORS, Refused, open_member
+            from forensics.archives import MEMBER_ERRORS, open_member
 
             inner_copy = Path(tmp) / "inner"
             try:  # the archive module's walk, with its bounds, as ingest read it the first time
                 with open_member(current, inner) as src, inner_copy.open("wb") as out:
                     shutil.copyfileobj(src, out, 1 << 20)
-            except (KeyError, Refused, *READ_ERRORS) as exc:
+            except MEMBER_ERRORS as exc:
                 raise ImageError(f"cannot read {member!r} in {img.path}: {exc}") from exc
             inner_copy.replace(dest)
     return None

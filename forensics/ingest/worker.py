@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from forensics.archives import READ_ERRORS, Refused, open_member, split_member
+from forensics.archives import MEMBER_ERRORS, open_member, split_member
 from forensics.ingest import evtx_fast
 from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row, Tally
 from forensics.ingest.context import effective
@@ -369,7 +369,7 @@ def _materialised(src: InputFile) -> Iterator[InputFile]:
                 f"the archive changed since it was hashed: the member now hashes to {sha.hexdigest()}"
             )
         yield src
-    except (KeyError, Refused, *READ_ERRORS) as exc:
+    except MEMBER_ERRORS as exc:
         raise FileFailed(f"the member could not be read again from {src.archive}: {exc}") from exc
     finally:
         src.local.unlink(missing_ok=True)

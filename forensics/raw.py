@@ -35,7 +35,8 @@ import orjson
 
 from forensics.archives import MEMBER_ERRORS, open_member, split_member
 from forensics.errors import ForensicsError
-from forensics.ingest.jsonarray import NotAnArray, element_at, is_array
+from forensics.ingest import utf16
+from forensics.ingest.jsonarray import NotAnArray, element_at, is_array, is_document
 from forensics.store import input_columns
 
 _CHUNK = 1024 * 1024
@@ -68,6 +69,11 @@ class RawRecord:
     record_id: int | None = None
     rec_offset: int | None = None
     rec_line: int | None = None
+    encoding: str | None = None  # of ``data`` when it is not UTF-8 (a UTF-16 input's record)
+
+    def text(self) -> str:
+        """``data`` as text, for people: decoded in its encoding, what does not decode as U+FFFD."""
+        return self.data.decode(self.encoding or "utf-8", "replace")
 
 
 def sha256_file(path: Path) -> str:
@@ -214,40 +220,62 @@ def _line_at_offset(fh: IO[bytes], offset: int) -> bytes:
 
 
 def read_lines(local: Path, sha: str, wanted: Iterable[Locator]) -> dict[int, RawRecord | str]:
-    """Line-format records by ``rec_index``: the line at its byte offset, else its line number."""
+    """Line-format records by ``rec_index``: the line at its byte offset, else its line number.
+
+    A UTF-16 input (known by its BOM or shape, as ingest knew it) is cut in UTF-16: the record's
+    bytes as they are in the file.
+    """
     want = list(wanted)
     out: dict[int, RawRecord | str] = {}
     by_line: dict[int, Locator] = {}
     with local.open("rb") as fh:
-        array = is_array(fh.read(64))  # one JSON array: a record is an element, not a line
+        head = fh.read(4096)
+        codec = utf16.codec_of(head)
+        # one JSON array, or pretty-printed documents: a record is an element, not a line
+        text = utf16.head_as_utf8(head, codec) if codec else head
+        array = is_array(text) or is_document(text)
         for loc in want:
             if loc.rec_offset is not None:
                 try:
-                    line = element_at(fh, loc.rec_offset) if array else _line_at_offset(fh, loc.rec_offset)
+                    line = _record_at(fh, loc.rec_offset, array, codec)
                 except NotAnArray as exc:
                     out[loc.rec_index] = f"no JSON array element at byte {loc.rec_offset}: {exc}"
                     continue
-                out[loc.rec_index] = _line_record(sha, loc, line)
+                out[loc.rec_index] = _line_record(sha, loc, line, codec)
             elif loc.rec_line is not None:
                 by_line[loc.rec_line] = loc
             else:
                 out[loc.rec_index] = "the event row has neither rec_offset nor rec_line"
-        if by_line:
-            fh.seek(0)
-            for n, line in enumerate(fh, 1):
-                if n in by_line:
-                    out[by_line[n].rec_index] = _line_record(sha, by_line[n], _strip_eol(line))
-                if n >= max(by_line):
-                    break
+        for n, line in _numbered_lines(fh, codec, max(by_line, default=0)):
+            if n in by_line:
+                out[by_line[n].rec_index] = _line_record(sha, by_line[n], line, codec)
     for loc in by_line.values():
         out.setdefault(loc.rec_index, f"the file has fewer than {loc.rec_line} lines")
     return out
 
 
-def _line_record(sha: str, loc: Locator, line: bytes) -> RawRecord:
+def _record_at(fh: IO[bytes], offset: int, array: bool, codec: str | None) -> bytes:
+    if codec is not None:
+        return utf16.element_at(fh, offset, codec) if array else utf16.line_at(fh, offset, codec)
+    return element_at(fh, offset) if array else _line_at_offset(fh, offset)
+
+
+def _numbered_lines(fh: IO[bytes], codec: str | None, last: int) -> Iterator[tuple[int, bytes]]:
+    """(line number, line without its ending) up to line ``last``."""
+    if last < 1:
+        return
+    fh.seek(0)
+    lines = utf16.lines(fh, codec) if codec is not None else (_strip_eol(line) for line in fh)
+    for n, line in enumerate(lines, 1):
+        yield n, line
+        if n >= last:
+            return
+
+
+def _line_record(sha: str, loc: Locator, line: bytes, encoding: str | None = None) -> RawRecord:
     return RawRecord(
         sha, loc.rec_index, "line", line, hashlib.sha256(line).hexdigest(), None, loc.record_id,
-        loc.rec_offset, loc.rec_line,
+        loc.rec_offset, loc.rec_line, encoding,
     )  # fmt: skip
 
 

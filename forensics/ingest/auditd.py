@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
+from forensics.ingest.text import Decoded, LineDecoder, raw_b64
 
 WINDOW = 1000  # lines after an event's last record before it is taken as complete
 MAX_RAW = 65_536
@@ -68,6 +69,8 @@ class _Record:
     type: str
     fields: dict[str, str | None]
     raw: str
+    data: bytes = b""  # the line's bytes
+    undecoded: bool = False  # they are not text in the file's encoding (``raw`` has U+FFFD)
 
 
 @dataclass
@@ -150,26 +153,35 @@ class AuditdParser:
         """One row per event (records joined), one reject per line that is not a record."""
         open_events: OrderedDict[tuple[str | None, str, int], _Event] = OrderedDict()
         line_no = 0
+        decoder = LineDecoder(src.encoding)
         with open(src.local, "rb") as fh:
             offset = 0
             for line_no, raw in enumerate(fh, 1):
-                text = raw.rstrip(b"\n").rstrip(b"\r").decode("utf-8", errors="replace")
+                data = raw.rstrip(b"\n").rstrip(b"\r")
+                line = decoder(data)
                 start = offset
                 offset += len(raw)
-                reject = self._add(text, line_no, start, open_events)
+                reject = self._add(line, data, line_no, start, open_events)
                 if reject is not None:
                     yield reject
                 yield from self._ready(open_events, line_no, src, ctx)
         yield from self._ready(open_events, None, src, ctx)
 
     def _add(
-        self, text: str, line_no: int, offset: int, events: OrderedDict[tuple[str | None, str, int], _Event]
+        self,
+        line: Decoded,
+        data: bytes,
+        line_no: int,
+        offset: int,
+        events: OrderedDict[tuple[str | None, str, int], _Event],
     ) -> Reject | None:
         """File one line under its event; a reject when it is not an audit record."""
+        text = line.text
         if "\x00" in text:
             return Reject(
-                "binary data, not an audit record", text[:MAX_RAW].replace("\x00", "\\x00"), offset, line_no
-            )
+                "binary data, not an audit record", text[:MAX_RAW].replace("\x00", "\\x00"), offset, line_no,
+                raw_b64=raw_b64(data[:MAX_RAW]),
+            )  # fmt: skip
         m = _LINE.match(text)
         if m is None:
             reason = (
@@ -177,7 +189,7 @@ class AuditdParser:
                 if not text.strip()
                 else "not an audit record (no type=... msg=audit(time:serial))"
             )
-            return Reject(reason, text[:MAX_RAW], offset, line_no)
+            return Reject(reason, text[:MAX_RAW], offset, line_no, raw_b64=line.raw_b64)
         key = (m["node"], m["time"], int(m["serial"]))
         event = events.get(key)
         if event is None:
@@ -186,9 +198,10 @@ class AuditdParser:
         event.last_line = line_no
         if m["type"] == "EOE":
             event.done = True
-            event.records.append(_Record("EOE", {}, text))
+            event.records.append(_Record("EOE", {}, text, data, line.raw_b64 is not None))
             return None
-        event.records.append(_Record(m["type"], parse_fields(m["body"], m["type"]), text))
+        fields = parse_fields(m["body"], m["type"])
+        event.records.append(_Record(m["type"], fields, text, data, line.raw_b64 is not None))
         return None
 
     def _ready(
@@ -280,6 +293,8 @@ def event_row(event: _Event) -> Row:
         "types": " ".join(types),
         "record_count": str(len(event.records)),
     }
+    if any(r.undecoded for r in event.records):  # the event's lines as they are, joined as in message
+        row["raw_b64"] = raw_b64(b"\n".join(r.data for r in event.records))
     if event.node is not None:
         row["node"] = event.node
     _syscall_name(fields)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
@@ -21,7 +22,6 @@ from forensics.ingest.edr_common import (
     blank,
     csv_dicts,
     csv_header,
-    decode,
     dword_details,
     first,
     first_json_line,
@@ -40,6 +40,7 @@ from forensics.ingest.edr_common import (
     to_pid,
     to_port,
 )
+from forensics.ingest.text import LineDecoder
 
 PROVIDER = "CrowdStrike Falcon"
 SOURCE = "fdr"
@@ -284,14 +285,9 @@ class FdrParser:
                 yield obj
                 continue
             if not isinstance(obj, dict):
-                yield Reject(
-                    "JSON array where an FDR object was expected",
-                    line.data.decode("utf-8", "replace")[:65536],
-                    line.offset,
-                    line.number,
-                )
+                yield reject_line(line, "JSON array where an FDR object was expected")
                 continue
-            yield record_to_row(obj, {"rec_line": line.number, "rec_offset": line.offset}, ctx, procs)
+            yield record_to_row(obj, line.position(), ctx, procs)
 
     def _parse_csv(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         procs = ProcessTable()
@@ -300,7 +296,7 @@ class FdrParser:
                 yield item
                 continue
             rec, obj = item
-            yield record_to_row(obj, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx, procs)
+            yield record_to_row(obj, rec.position(), ctx, procs)
 
 
 # ---------------------------------------------------------------- Falcon SIEM connector CEF ----
@@ -408,14 +404,19 @@ class FalconCefParser:
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         """One row per CEF line; other non-blank lines become rejects."""
+        decoder = LineDecoder(src.encoding)
         for line in iter_lines(src):
             if not line.data.strip():
                 continue
-            text_line = decode(line.data)
-            row = cef_to_row(text_line, {"rec_line": line.number, "rec_offset": line.offset}, ctx)
+            decoded = decoder(line.data)
+            if decoded.raw_b64 is not None:
+                line = replace(line, raw_b64=decoded.raw_b64)
+            row = cef_to_row(decoded.text, line.position(), ctx)
             if row is None:
                 yield reject_line(
-                    line, "not a CEF record" if line.terminated else "truncated last line: not a CEF record"
+                    line,
+                    "not a CEF record" if line.terminated else "truncated last line: not a CEF record",
+                    decoder,
                 )
             else:
                 yield row

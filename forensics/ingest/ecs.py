@@ -240,4 +240,4 @@ class EcsParser:
                     "document is not a JSON object", (text(doc) or "")[:RAW_LIMIT], line.offset, line.number
                 )
                 continue
-            yield document_to_row(doc, {"rec_line": line.number, "rec_offset": line.offset}, ctx)
+            yield document_to_row(doc, line.position(), ctx)

@@ -15,7 +15,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,7 +25,7 @@ import orjson
 from forensics.ingest.base import InputFile, Reject, Row
 from forensics.ingest.jsonarray import NotAnArray, first_element, is_array
 from forensics.ingest.jsonarray import elements as array_elements
-from forensics.ingest.text import is_utf8, raw_b64
+from forensics.ingest.text import LineDecoder, is_utf8, json_record, raw_b64
 from forensics.schema import CORE_NAMES, NATIVE_SUFFIX
 from forensics.timeutil import from_epoch, parse_iso_utc
 
@@ -45,6 +45,14 @@ class Line:
     data: bytes  # without the line terminator
     terminated: bool  # False for a last line with no newline (possibly truncated)
     size: int  # bytes on disk, terminator included
+    raw_b64: str | None = None  # its bytes, when they are not text in the file's encoding
+
+    def position(self) -> Row:
+        """The provenance columns of a row read from this line (and its bytes when not text)."""
+        pos: Row = {"rec_line": self.number, "rec_offset": self.offset}
+        if self.raw_b64 is not None:
+            pos["raw_b64"] = self.raw_b64
+        return pos
 
 
 def iter_lines(src: InputFile) -> Iterator[Line]:
@@ -67,10 +75,13 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def reject_line(line: Line, reason: str) -> Reject:
-    """A reject for one line, with the raw text (bounded) and its position; bytes that are not
-    UTF-8 are kept exactly in ``raw_b64``."""
+def reject_line(line: Line, reason: str, decoder: LineDecoder | None = None) -> Reject:
+    """A reject for one line, with the raw text (bounded, in the file's encoding) and its
+    position; bytes that are not text in that encoding are kept exactly in ``raw_b64``."""
     data = line.data[:RAW_LIMIT]
+    if decoder is not None:
+        decoded = decoder(data)
+        return Reject(reason, decoded.text, line.offset, line.number, raw_b64=decoded.raw_b64)
     return Reject(
         reason=reason, raw=decode(data), rec_offset=line.offset, rec_line=line.number,
         raw_b64=None if is_utf8(data) else raw_b64(data),
@@ -83,26 +94,34 @@ def json_objects(src: InputFile) -> Iterator[tuple[Line, dict[str, Any] | list[A
     Blank lines are separators, not records, so they are neither rows nor rejects. A file that
     is one JSON array (a SIEM export) gives its elements one by one instead, each with its own
     offset and line (``forensics.ingest.jsonarray``): memory holds one element, not the file.
+    Records are read in the file's encoding; a record whose bytes are not text in it is parsed
+    from its text with U+FFFD, and its ``Line`` keeps the bytes (``raw_b64``).
     """
+    decoder = LineDecoder(src.encoding)
     if is_array(src.head):
-        yield from _array_objects(src)
+        yield from _array_objects(src, decoder)
         return
     for line in iter_lines(src):
         if not line.data.strip():
             continue
-        try:
-            obj = orjson.loads(line.data.lstrip(b"\xef\xbb\xbf"))
-        except orjson.JSONDecodeError as exc:
-            why = "truncated last line" if not line.terminated else "not valid JSON"
-            yield line, reject_line(line, f"{why}: {exc}")
-            continue
-        if not isinstance(obj, dict | list):
-            yield line, reject_line(line, f"JSON value is a {type(obj).__name__}, not an object")
-            continue
-        yield line, obj
+        yield json_line(line, decoder, "not valid JSON" if line.terminated else "truncated last line")
 
 
-def _array_objects(src: InputFile) -> Iterator[tuple[Line, dict[str, Any] | list[Any] | Reject]]:
+def json_line(line: Line, decoder: LineDecoder, why: str) -> tuple[Line, dict[str, Any] | list[Any] | Reject]:
+    try:
+        obj, b64 = json_record(line.data, decoder)
+    except orjson.JSONDecodeError as exc:
+        return line, reject_line(line, f"{why}: {exc}", decoder)
+    if b64 is not None:
+        line = replace(line, raw_b64=b64)
+    if not isinstance(obj, dict | list):
+        return line, reject_line(line, f"JSON value is a {type(obj).__name__}, not an object", decoder)
+    return line, obj
+
+
+def _array_objects(
+    src: InputFile, decoder: LineDecoder
+) -> Iterator[tuple[Line, dict[str, Any] | list[Any] | Reject]]:
     """The elements of a file that is one JSON array, as (position, object or Reject)."""
     with src.local.open("rb") as fh:
         try:
@@ -112,15 +131,7 @@ def _array_objects(src: InputFile) -> Iterator[tuple[Line, dict[str, Any] | list
                     yield line, Reject(f"array element of {el.size} bytes over the record limit: not read",
                                        None, el.offset, el.line)  # fmt: skip
                     continue
-                try:
-                    obj = orjson.loads(el.data)
-                except orjson.JSONDecodeError as exc:
-                    yield line, reject_line(line, f"array element is not valid JSON: {exc}")
-                    continue
-                if not isinstance(obj, dict | list):
-                    yield line, reject_line(line, f"array element is a {type(obj).__name__}, not an object")
-                    continue
-                yield line, obj
+                yield json_line(line, decoder, "array element is not valid JSON")
         except NotAnArray as exc:
             end = Line(0, 0, b"", False, 0)
             yield end, Reject(f"JSON array unreadable from here: {exc}", None, None, None)
@@ -134,6 +145,14 @@ class CsvRecord:
     offset: int  # byte offset of that line
     fields: list[str]
     raw: str
+    raw_b64: str | None = None  # its bytes, when a line of it is not text in the file's encoding
+
+    def position(self) -> Row:
+        """The provenance columns of a row read from this record (and its bytes when not text)."""
+        pos: Row = {"rec_line": self.number, "rec_offset": self.offset}
+        if self.raw_b64 is not None:
+            pos["raw_b64"] = self.raw_b64
+        return pos
 
 
 class _Tracked:
@@ -141,9 +160,20 @@ class _Tracked:
 
     def __init__(self, src: InputFile) -> None:
         self._lines = iter_lines(src)
+        self._decoder = LineDecoder(src.encoding)
         self.next_number = 1
         self.next_offset = 0
         self.consumed: list[str] = []
+        self.consumed_bytes: list[bytes] = []
+        self.undecoded = False  # a consumed line is not text in the file's encoding
+
+    def start_record(self) -> None:
+        """Forget the lines of the record before."""
+        self.consumed, self.consumed_bytes, self.undecoded = [], [], False
+
+    def kept_bytes(self) -> str | None:
+        """The bytes of the record's lines (joined by LF) when one of them did not decode."""
+        return raw_b64(b"\n".join(self.consumed_bytes)[:RAW_LIMIT]) if self.undecoded else None
 
     def __iter__(self) -> _Tracked:
         return self
@@ -152,9 +182,11 @@ class _Tracked:
         line = next(self._lines)
         self.next_number = line.number + 1
         self.next_offset = line.offset + line.size
-        text = decode(line.data) if line.number == 1 else line.data.decode("utf-8", errors="replace")
-        self.consumed.append(text)
-        return text + "\n"
+        decoded = self._decoder(line.data)
+        self.consumed.append(decoded.text)
+        self.consumed_bytes.append(line.data)
+        self.undecoded |= decoded.raw_b64 is not None
+        return decoded.text + "\n"
 
 
 def csv_records(src: InputFile, delimiter: str = ",") -> Iterator[CsvRecord | Reject]:
@@ -167,25 +199,25 @@ def csv_records(src: InputFile, delimiter: str = ",") -> Iterator[CsvRecord | Re
     reader = csv.reader(tracked, delimiter=delimiter, strict=True)
     while True:
         number, offset = tracked.next_number, tracked.next_offset
-        tracked.consumed = []
+        tracked.start_record()
         try:
             fields = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
             raw = "\n".join(tracked.consumed)[:RAW_LIMIT]
-            yield Reject(reason=f"bad CSV record: {exc}", raw=raw, rec_offset=offset, rec_line=number)
+            yield Reject(f"bad CSV record: {exc}", raw, offset, number, raw_b64=tracked.kept_bytes())
             # the reader cannot resume after a strict-mode error: the rest is one reject
+            after, line_after = tracked.next_offset, tracked.next_number
+            tracked.start_record()
             rest = list(tracked)
             if rest:
                 yield Reject(
-                    reason=f"CSV unreadable after line {number}: {len(rest)} more line(s) not parsed",
-                    raw="\n".join(rest)[:RAW_LIMIT],
-                    rec_offset=tracked.next_offset,
-                    rec_line=number + 1,
-                )
+                    f"CSV unreadable after line {line_after - 1}: {len(rest)} more line(s) not parsed",
+                    "\n".join(rest)[:RAW_LIMIT], after, line_after, raw_b64=tracked.kept_bytes(),
+                )  # fmt: skip
             return
-        yield CsvRecord(number, offset, fields, "\n".join(tracked.consumed))
+        yield CsvRecord(number, offset, fields, "\n".join(tracked.consumed), tracked.kept_bytes())
 
 
 def csv_dicts(
@@ -209,6 +241,7 @@ def csv_dicts(
                 rec.raw[:RAW_LIMIT],
                 rec.offset,
                 rec.number,
+                raw_b64=rec.raw_b64,
             )
             continue
         yield rec, {k: (v if v != "" else None) for k, v in zip(header, rec.fields, strict=True)}

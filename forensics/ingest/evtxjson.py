@@ -17,6 +17,7 @@ import orjson
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
 from forensics.ingest.evtx import event_to_row
 from forensics.ingest.lines import first_json_object, flatten, iter_lines, json_object_lines
+from forensics.ingest.text import LineDecoder, json_record
 from forensics.ingest.windows_common import category_for, fill_core
 from forensics.timeutil import parse_iso_utc
 
@@ -38,44 +39,51 @@ class EvtxJsonParser:
         return isinstance(event, dict) and "System" in event
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
+        decoder = LineDecoder(src.encoding)
         first = src.head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
         if _RECORD_HEADER.match(first):
-            yield from self._blocks(src)
+            yield from self._blocks(src, decoder)
             return
         for n, offset, line in iter_lines(src.local):
             if not line.strip():
                 continue
-            yield self._one(line, n, offset)
+            yield self._one(line, n, offset, decoder)
 
-    def _one(self, text: bytes, line: int, offset: int) -> Row | Reject:
+    def _one(self, data: bytes, line: int, offset: int, decoder: LineDecoder) -> Row | Reject:
+        b64 = None
         try:
-            obj = orjson.loads(text)
+            obj, b64 = json_record(data, decoder)
             event = obj["Event"]
             if not isinstance(event, dict):
                 raise TypeError("Event is not an object")
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
-            return Reject(f"not an evtx JSON record: {exc}", text.decode("utf-8", "replace"), offset, line)
+            decoded = decoder(data)
+            return Reject(
+                f"not an evtx JSON record: {exc}", decoded.text, offset, line, raw_b64=decoded.raw_b64
+            )
         row: Row = {"source": self.name, "rec_line": line, "rec_offset": offset}
+        if b64 is not None:
+            row["raw_b64"] = b64
         return event_to_row(event, row)
 
-    def _blocks(self, src: InputFile) -> Iterator[Row | Reject]:
+    def _blocks(self, src: InputFile, decoder: LineDecoder) -> Iterator[Row | Reject]:
         """``Record N`` header lines, each followed by one pretty-printed JSON document."""
         buf: list[bytes] = []
         start: tuple[int, int] | None = None
         for n, offset, line in iter_lines(src.local):
             if _RECORD_HEADER.match(line):
                 if start is not None:
-                    yield self._one(b"\n".join(buf), *start)
+                    yield self._one(b"\n".join(buf), *start, decoder)
                 buf, start = [], (n, offset)
             elif start is None:
                 if line.strip():
-                    yield Reject(
-                        "text before the first Record header", line.decode("utf-8", "replace"), offset, n
-                    )
+                    decoded = decoder(line)
+                    yield Reject("text before the first Record header", decoded.text, offset, n,
+                                 raw_b64=decoded.raw_b64)  # fmt: skip
             else:
                 buf.append(line)
         if start is not None:
-            yield self._one(b"\n".join(buf), *start)
+            yield self._one(b"\n".join(buf), *start, decoder)
 
 
 HAYABUSA_KEYS = ("Timestamp", "RuleTitle", "Channel", "EventID")
@@ -92,10 +100,10 @@ class HayabusaParser:
         return obj is not None and all(k in obj for k in HAYABUSA_KEYS) and "Computer" in obj
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
-        for n, offset, obj in json_object_lines(src.local, "a Hayabusa JSON line"):
-            yield obj if isinstance(obj, Reject) else self._row(obj, n, offset, ctx)
+        for line, obj in json_object_lines(src, "a Hayabusa JSON line"):
+            yield obj if isinstance(obj, Reject) else self._row(obj, line.position(), ctx)
 
-    def _row(self, obj: dict[str, Any], line: int, offset: int, ctx: ParseContext) -> Row:
+    def _row(self, obj: dict[str, Any], pos: Row, ctx: ParseContext) -> Row:
         data: dict[str, Any] = {}
         for section in ("AllFieldInfo", "ExtraFieldInfo", "Details"):
             value = obj.get(section)
@@ -114,8 +122,7 @@ class HayabusaParser:
             "provider": obj.get("Provider"),
             "event_id": _int(obj.get("EventID")),
             "record_id": _int(obj.get("RecordID")),
-            "rec_line": line,
-            "rec_offset": offset,
+            **pos,
         }
         row["category"] = category_for(row["channel"], row["event_id"], data)
         fill_core(row, data)

@@ -11,7 +11,7 @@ element's bytes to orjson: memory holds one element, never the file. An element 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -20,7 +20,7 @@ MAX_ELEMENT = 64 << 20
 _WS = b" \t\r\n"
 _INNER = re.compile(rb'[\[\]{}"]')  # what changes nesting, outside strings
 _STRING = re.compile(rb'["\\]')  # what ends or escapes inside a string
-_SCALAR_END = re.compile(rb"[,\]\s]")
+_SCALAR_END = re.compile(rb"[,\]}\s]")
 
 
 @dataclass(frozen=True)
@@ -75,18 +75,22 @@ class _Reader:
 def elements(fh: IO[bytes], max_element: int = MAX_ELEMENT) -> Iterator[Element]:
     """Every element of the top-level array in ``fh``; ``NotAnArray`` when it holds something else."""
     r = _Reader(fh)
-    pos = 0  # absolute offset of the next byte to look at
     r.more(0)
-    pos = _skip_ws(r, pos, bom=True)
+    pos = _skip_ws(r, 0, bom=True)
     if _byte(r, pos) != b"[":
         raise NotAnArray("the file does not start with '['")
+    yield from _items(r, pos, max_element)
+
+
+def _items(r: _Reader, pos: int, max_element: int) -> Generator[Element, None, int]:
+    """The elements of the array opening at ``pos``; returns the offset just past its ``]``."""
     pos += 1
     first = True
     while True:
         pos = _skip_ws(r, pos)
         b = _byte(r, pos)
         if b == b"]":
-            return
+            return pos + 1
         if not first:
             if b != b",":
                 raise NotAnArray(f"expected ',' or ']' at byte {pos}, found {b!r}")
@@ -100,6 +104,80 @@ def elements(fh: IO[bytes], max_element: int = MAX_ELEMENT) -> Iterator[Element]
         data = r.buf[start - r.base : end - r.base] if kept else None
         yield Element(start, line, data, end - start)
         pos = end
+
+
+def is_document(head: bytes) -> bool:
+    """True when ``head`` opens a pretty-printed JSON object (its first line is ``{`` alone): a
+    document, read by ``records`` (JSON lines hold a whole object on each line)."""
+    first, _, rest = head.lstrip(b"\xef\xbb\xbf").lstrip(_WS).partition(b"\n")
+    return first.strip() == b"{" and bool(rest)
+
+
+def records(fh: IO[bytes], wrappers: tuple[str, ...], max_element: int = MAX_ELEMENT) -> Iterator[Element]:
+    """The records of a file of JSON documents (one, or several one after another).
+
+    A top-level object holding an array under one of ``wrappers`` (``{"records": [...]}``, an
+    API's ``{"Results": [...]}``) gives that array's elements one by one, the rest of the object
+    skipped over unkept: memory holds one record, never the document. An object without such an
+    array is one record; a top-level array gives its elements.
+    """
+    r = _Reader(fh)
+    r.more(0)
+    pos = _skip_ws(r, 0, bom=True)
+    while (b := _byte(r, pos)) != b"":
+        if b == b"[":
+            pos = yield from _items(r, pos, max_element)
+        elif b == b"{":
+            start, line = pos, r.line_at(pos)
+            found, pos = yield from _wrapped(r, pos, wrappers, max_element)
+            if not found:  # one record: read it again, whole (bounded)
+                lines_after = r.line_at(pos)
+                try:
+                    data: bytes | None = element_at(r.fh, start, max_element)
+                except NotAnArray:
+                    data = None  # larger than max_element
+                yield Element(start, line, data, pos - start)
+                r = _Reader(r.fh)
+                r.fh.seek(pos)
+                r.base, r.lines = pos, lines_after
+                r.more(pos)
+        else:
+            raise NotAnArray(f"expected a JSON object or array at byte {pos}, found {b!r}")
+        pos = _skip_ws(r, pos)
+
+
+def _wrapped(
+    r: _Reader, pos: int, wrappers: tuple[str, ...], max_element: int
+) -> Generator[Element, None, tuple[bool, int]]:
+    """The elements of the wrapper arrays of the object opening at ``pos``; returns (whether it had
+    one, the offset just past its ``}``)."""
+    import orjson
+
+    found = False
+    pos = _skip_ws(r, pos + 1)
+    if _byte(r, pos) == b"}":
+        return False, pos + 1
+    while True:
+        if _byte(r, pos) != b'"':
+            raise NotAnArray(f"expected a member name at byte {pos}, found {_byte(r, pos)!r}")
+        end, kept = _element_end(r, pos, 1024)
+        name = orjson.loads(r.buf[pos - r.base : end - r.base]) if kept else None
+        pos = _skip_ws(r, end)
+        if _byte(r, pos) != b":":
+            raise NotAnArray(f"expected ':' at byte {pos}, found {_byte(r, pos)!r}")
+        pos = _skip_ws(r, pos + 1)
+        if name in wrappers and _byte(r, pos) == b"[":
+            found = True
+            pos = yield from _items(r, pos, max_element)
+        else:
+            pos, _ = _element_end(r, pos, 0)  # skipped over, nothing kept
+        pos = _skip_ws(r, pos)
+        b = _byte(r, pos)
+        if b == b"}":
+            return found, pos + 1
+        if b != b",":
+            raise NotAnArray(f"expected ',' or '}}' at byte {pos}, found {b!r}")
+        pos = _skip_ws(r, pos + 1)
 
 
 def _byte(r: _Reader, pos: int) -> bytes:

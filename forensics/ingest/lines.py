@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from forensics.ingest.base import Reject
-from forensics.ingest.jsonarray import NotAnArray, elements, first_element, is_array
-from forensics.ingest.text import is_utf8, raw_b64
+from forensics.ingest.base import InputFile, Reject
+from forensics.ingest.edr_common import Line, json_objects, reject_line
+from forensics.ingest.jsonarray import first_element, is_array
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
@@ -23,67 +24,20 @@ def iter_lines(path: Path) -> Iterator[tuple[int, int, bytes]]:
             offset += len(raw)
 
 
-def json_object_lines(path: Path, what: str) -> Iterator[tuple[int, int, dict[str, Any] | Reject]]:
-    """(line number, offset, object or Reject) for each non-blank line of a JSON-lines file.
+def json_object_lines(src: InputFile, what: str) -> Iterator[tuple[Line, dict[str, Any] | Reject]]:
+    """(line, object or Reject) for each non-blank line of a JSON-lines file, in its encoding.
 
     Blank lines separate records and are not records themselves. A file that is one JSON array
-    gives its elements instead, one at a time, each with its own line and offset.
+    gives its elements instead, one at a time, each with its own line and offset. A record whose
+    bytes are not text in the file's encoding keeps them (``Line.raw_b64``, in ``position()``).
     """
-    with open(path, "rb") as fh:
-        array = is_array(fh.read(64))
-    if array:
-        yield from _array_lines(path, what)
-        return
-    for n, offset, line in iter_lines(path):
-        if not line.strip():
-            continue
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            b64 = None if is_utf8(line) else raw_b64(line)
-            yield (
-                n,
-                offset,
-                Reject(f"not {what}: {exc}", line.decode("utf-8", "replace"), offset, n, raw_b64=b64),
-            )
-            continue
-        if not isinstance(obj, dict):
-            yield (
-                n,
-                offset,
-                Reject(
-                    f"not {what}: a JSON {type(obj).__name__}", line.decode("utf-8", "replace"), offset, n
-                ),
-            )
-            continue
-        yield n, offset, obj
-
-
-def _array_lines(path: Path, what: str) -> Iterator[tuple[int, int, dict[str, Any] | Reject]]:
-    with open(path, "rb") as fh:
-        try:
-            for el in elements(fh):
-                if el.data is None:
-                    yield el.line, el.offset, Reject(f"{what} of {el.size} bytes: over the record limit", None,
-                                                     el.offset, el.line)  # fmt: skip
-                    continue
-                try:
-                    obj = orjson.loads(el.data)
-                except orjson.JSONDecodeError as exc:
-                    raw = el.data.decode("utf-8", "replace")
-                    yield el.line, el.offset, Reject(f"not {what}: {exc}", raw, el.offset, el.line)
-                    continue
-                if not isinstance(obj, dict):
-                    raw = el.data.decode("utf-8", "replace")
-                    yield (
-                        el.line,
-                        el.offset,
-                        Reject(f"not {what}: a JSON {type(obj).__name__}", raw, el.offset, el.line),
-                    )
-                    continue
-                yield el.line, el.offset, obj
-        except NotAnArray as exc:
-            yield 0, 0, Reject(f"JSON array unreadable from here: {exc}")
+    for line, obj in json_objects(src):
+        if isinstance(obj, Reject):
+            yield line, replace(obj, reason=f"not {what}: {obj.reason}")
+        elif not isinstance(obj, dict):
+            yield line, reject_line(line, f"not {what}: a JSON {type(obj).__name__}")
+        else:
+            yield line, obj
 
 
 def first_json_object(head: bytes) -> dict[str, object] | None:

@@ -34,6 +34,7 @@ from forensics.ingest.edr_common import (
     json_objects,
     parse_time,
     put_natives,
+    reject_line,
     summary,
     to_hash,
     to_int,
@@ -48,7 +49,7 @@ SOURCE = "mapped"
 # core columns a mapping may fill (time, source and provenance are the parser's and runner's)
 _NOT_MAPPABLE = {"ts", "ts_raw", "ts_zone", "ts_assumed", "ts_year_inferred", "source", "host", "channel",
                  "provider", "category", "input_sha256", "input_path", "input_member", "rec_index",
-                 "rec_offset", "rec_line"}  # fmt: skip
+                 "rec_offset", "rec_line", "raw_b64", "extra_fields"}  # fmt: skip
 MAPPABLE = tuple(n for n in CORE_NAMES if n not in _NOT_MAPPABLE)
 _INT_COLUMNS = {"event_id", "record_id", "process_pid", "parent_pid", "src_port", "dst_port"}
 _HASH_LENGTHS = {"hash_md5": 32, "hash_sha1": 40, "hash_sha256": 64}
@@ -308,13 +309,11 @@ class MappedParser:
                 yield obj
                 continue
             if not isinstance(obj, dict):
-                yield Reject(
-                    "JSON value is not an object", decode(line.data[:RAW_LIMIT]), line.offset, line.number
-                )
+                yield reject_line(line, "JSON value is not an object")
                 continue
             rec: dict[str, str | None] = {}
             flatten(obj, rec)
-            out = record_to_row(rec, {"rec_line": line.number, "rec_offset": line.offset}, m, ctx)
+            out = record_to_row(rec, line.position(), m, ctx)
             yield _with_raw(out, decode(line.data[:RAW_LIMIT]))
 
     def _parse_csv(self, src: InputFile, m: Mapping, ctx: ParseContext) -> Iterator[Row | Reject]:
@@ -323,7 +322,7 @@ class MappedParser:
                 yield item
                 continue
             rec, values = item
-            out = record_to_row(values, {"rec_line": rec.number, "rec_offset": rec.offset}, m, ctx)
+            out = record_to_row(values, rec.position(), m, ctx)
             yield _with_raw(out, rec.raw[:RAW_LIMIT])
 
 

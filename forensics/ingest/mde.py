@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row
+from forensics.ingest.base import InputFile, ParseContext, Reject, Row
 from forensics.ingest.edr_common import (
     RAW_LIMIT,
     Line,
@@ -37,6 +37,7 @@ from forensics.ingest.edr_common import (
     first_json_line,
     head_keys,
     join_path,
+    json_line,
     json_objects,
     os_family,
     put_natives,
@@ -51,7 +52,8 @@ from forensics.ingest.edr_common import (
     to_port,
     user_alias,
 )
-from forensics.ingest.jsonarray import is_array
+from forensics.ingest.jsonarray import NotAnArray, is_array, is_document, records
+from forensics.ingest.text import LineDecoder
 
 PROVIDER = "Microsoft Defender for Endpoint"
 SOURCE = "mde"
@@ -351,16 +353,9 @@ _WRAPPERS = ("records", "Results", "results")
 
 
 def _whole_document(head: bytes) -> bool:
-    """True for a pretty-printed JSON document (its first line is not a complete value)."""
-    text_head = decode(head).lstrip()
-    if not text_head.startswith(("{", "[")):
-        return False
-    first_line = text_head.split("\n", 1)[0]
-    try:
-        orjson.loads(first_line)
-    except orjson.JSONDecodeError:
-        return "\n" in text_head and len(first_line.strip()) <= 2
-    return False
+    """True for a pretty-printed JSON document (its first line is ``{`` or ``[`` alone); ``raw``
+    tells such a file by the same test (``jsonarray.is_document``)."""
+    return is_document(head) or (is_array(head) and decode(head).lstrip().split("\n", 1)[0].strip() == "[")
 
 
 def _looks_mde_keys(keys: set[str]) -> bool:
@@ -419,20 +414,32 @@ class MdeParser:
             yield from self._records(line, obj, ctx)
 
     def _parse_document(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
-        """A pretty-printed file holding one JSON document (records wrapper, API response, array)."""
-        data = src.local.read_bytes()
-        try:
-            obj = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            raise FileFailed(f"not a JSON document: {exc}") from exc
-        if not isinstance(obj, dict | list):
-            raise FileFailed("JSON document is neither an object nor an array")
-        yield from self._records(Line(1, 0, b"", True, len(data)), obj, ctx)
+        """A pretty-printed file of JSON documents (records wrapper, API response, one record).
+
+        Read record by record (``jsonarray.records``): a wrapper's array is streamed, each record
+        with its own offset and line, so memory holds one record of a document of any size.
+        """
+        decoder = LineDecoder(src.encoding)
+        with src.local.open("rb") as fh:
+            try:
+                for el in records(fh, _WRAPPERS):
+                    line = Line(el.line, el.offset, el.data or b"", True, el.size)
+                    if el.data is None:
+                        yield Reject(f"record of {el.size} bytes over the record limit: not read", None,
+                                     el.offset, el.line)  # fmt: skip
+                        continue
+                    line, obj = json_line(line, decoder, "record is not valid JSON")
+                    if isinstance(obj, Reject):
+                        yield obj
+                    else:
+                        yield from self._records(line, obj, ctx)
+            except NotAnArray as exc:
+                yield Reject(f"JSON document unreadable from here: {exc}")
 
     def _records(
         self, line: Line, obj: dict[str, Any] | list[Any], ctx: ParseContext
     ) -> Iterator[Row | Reject]:
-        pos: Row = {"rec_line": line.number, "rec_offset": line.offset}
+        pos: Row = line.position()
         items: list[Any]
         wrapped = [obj[k] for k in _WRAPPERS if isinstance(obj, dict) and isinstance(obj.get(k), list)]
         if wrapped:
@@ -458,4 +465,4 @@ class MdeParser:
                 yield item
                 continue
             rec, obj = item
-            yield record_to_row(obj, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx)
+            yield record_to_row(obj, rec.position(), ctx)

@@ -33,6 +33,8 @@ from forensics.ingest.context import InputContext, decide
 from forensics.ingest.mapped import MappedParser
 from forensics.ingest.registry import BY_NAME, sniff
 from forensics.ingest.text import detect as detect_encoding
+from forensics.ingest.text import sniffable
+from forensics.ingest.utf16 import is_utf16
 from forensics.ingest.walk import Candidate, remove_scratch, walk
 from forensics.ingest.worker import Task, TaskResult, run_task, warm_up
 from forensics.store import Case
@@ -499,9 +501,10 @@ def _triage(
         remove_scratch(cand)
         return _input_row(cand, "duplicate", "same SHA-256 as an input already in the case: not parsed again")
     name = cand.member or cand.path
+    encoding = detect_encoding(cand.head)
     parser: Parser | None = known.forced
     if parser is None:
-        parser = mapped if mapped is not None and mapped.sniff(cand.head, name) else sniff(cand.head, name)
+        parser = _sniff(cand.head, name, encoding, mapped)
     if parser is None:
         remove_scratch(cand)
         why = "format not recognised by content (--format NAME forces a parser)"
@@ -511,11 +514,23 @@ def _triage(
         path=cand.path, member=cand.member, local=cand.local, size=cand.size, sha256=cand.sha256,
         md5=cand.md5 or "", head=cand.head, mtime=cand.mtime, tz_hint=zone_hint(cand),
         host_hint=cand.host_hint or tree_host(cand),
-        encoding=None if parser.name in BINARY_FORMATS else detect_encoding(cand.head),
+        encoding=None if parser.name in BINARY_FORMATS else encoding,
     )  # fmt: skip
     if replay and cand.sha256 in replay:
         src = replay[cand.sha256].hints(src)  # a replay: parsed as it was the first time
     pending.append((src, parser.name, cand))
+    return None
+
+
+def _sniff(head: bytes, name: str, encoding: str | None, mapped: MappedParser | None) -> Parser | None:
+    """The parser for a file: its head as it is (binary formats, UTF-8), else transcoded to UTF-8
+    (sniffers read UTF-8: a cp1252 JSON array is no JSON to them until then); UTF-16 only so."""
+    heads = [] if is_utf16(encoding) else [head]
+    heads += [h for h in (sniffable(head, encoding),) if h is not head]
+    for h in heads:
+        parser = mapped if mapped is not None and mapped.sniff(h, name) else sniff(h, name)
+        if parser is not None:
+            return parser
     return None
 
 

@@ -23,7 +23,6 @@ from typing import Any
 
 from forensics.ingest.base import InputFile, ParseContext, Reject, Row
 from forensics.ingest.edr_common import (
-    RAW_LIMIT,
     add_sysmon_aliases,
     blank,
     column_zone,
@@ -34,6 +33,7 @@ from forensics.ingest.edr_common import (
     json_objects,
     os_family,
     put_natives,
+    reject_line,
     set_time,
     summary,
     sysmon_registry_path,
@@ -375,16 +375,11 @@ class SentinelOneParser:
                 yield obj
                 continue
             if not isinstance(obj, dict):
-                yield Reject(
-                    "JSON array where an S1 object was expected",
-                    line.data.decode("utf-8", "replace")[:RAW_LIMIT],
-                    line.offset,
-                    line.number,
-                )
+                yield reject_line(line, "JSON array where an S1 object was expected")
                 continue
             fields: dict[str, str | None] = {}
             flatten(obj, fields)
-            yield record_to_row(fields, {"rec_line": line.number, "rec_offset": line.offset}, ctx, csv=False)
+            yield record_to_row(fields, line.position(), ctx, csv=False)
 
     def _parse_csv(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         for item in csv_dicts(src):
@@ -392,4 +387,4 @@ class SentinelOneParser:
                 yield item
                 continue
             rec, fields = item
-            yield record_to_row(fields, {"rec_line": rec.number, "rec_offset": rec.offset}, ctx, csv=True)
+            yield record_to_row(fields, rec.position(), ctx, csv=True)

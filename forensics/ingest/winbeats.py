@@ -57,13 +57,11 @@ class WinBeatsParser:
 
     def parse(self, src: InputFile, ctx: ParseContext) -> Iterator[Row | Reject]:
         zone = _zone(ctx.tz)
-        for n, offset, obj in json_object_lines(src.local, "a JSON object"):
-            yield obj if isinstance(obj, Reject) else self._row(flatten(obj), n, offset, zone, ctx.tz)
+        for line, obj in json_object_lines(src, "a JSON object"):
+            yield obj if isinstance(obj, Reject) else self._row(flatten(obj), line.position(), zone, ctx.tz)
 
-    def _row(
-        self, flat: dict[str, str | None], line: int, offset: int, zone: ZoneInfo | None, tz: str | None
-    ) -> Row:
-        row: Row = {"source": self.name, "rec_line": line, "rec_offset": offset}
+    def _row(self, flat: dict[str, str | None], pos: Row, zone: ZoneInfo | None, tz: str | None) -> Row:
+        row: Row = {"source": self.name, **pos}
         for col, keys in _KEYS.items():
             row[col] = next((flat[k] for k in keys if flat.get(k) not in (None, "")), None)
         row["event_id"] = _int(row["event_id"])

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from forensics.archives import MEMBER_ERRORS, open_member, split_member
-from forensics.ingest import evtx_fast
+from forensics.ingest import evtx_fast, utf16
 from forensics.ingest.base import FileFailed, InputFile, ParseContext, Reject, Row, Tally
 from forensics.ingest.context import effective
 from forensics.ingest.registry import BY_NAME
@@ -299,7 +299,7 @@ def run_task(task: Task) -> TaskResult:
             if len(fast) >= BATCH_ROWS:
                 _flush_evtx(fast, sink)
         else:
-            results.append(_parse_one(src, parser, task.ctx, buf, rejects))
+            results.append(_parse_one(src, parser, task.ctx, buf, rejects, task.staging))
     if fast is not None:
         _flush_evtx(fast, sink)
     buf.flush()
@@ -376,37 +376,54 @@ def _materialised(src: InputFile) -> Iterator[InputFile]:
 
 
 def _parse_one(
-    src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects
+    src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects, staging: Path
 ) -> InputResult:
     try:
         with _materialised(src) as ready:
-            return _parse_ready(ready, parser_name, ctx, buf, rejects)
+            return _parse_ready(ready, parser_name, ctx, buf, rejects, staging)
     except FileFailed as exc:
         return InputResult(src.sha256, status="failed", error=str(exc))
 
 
+def _take(
+    item: Row | Reject,
+    index: int,
+    src: InputFile,
+    ctx: ParseContext,
+    buf: _Buffer,
+    rejects: _Rejects,
+    res: InputResult,
+) -> None:
+    """Keep one parsed item (row or reject) as record ``index`` of ``src``."""
+    if isinstance(item, Reject):
+        rejects.add(src.sha256, index, item)
+        res.rejects += 1
+        res.undecoded += item.raw_b64 is not None
+    else:
+        _finish_row(item, src, ctx, index, res)
+        buf.add(item)
+        res.rows += 1
+        res.undecoded += "raw_b64" in item
+
+
 def _parse_ready(
-    src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects
+    src: InputFile, parser_name: str, ctx: ParseContext, buf: _Buffer, rejects: _Rejects, staging: Path
 ) -> InputResult:
     res = InputResult(src.sha256)
     ctx = effective(src, ctx)  # the collection's zone (--tz still wins), or a replay's recorded context
     parser = BY_NAME[parser_name]
     index = 0
     try:
-        for item in parser.parse(src, ctx):
-            if isinstance(item, Tally):
-                res.tally(item)
-                continue
-            if isinstance(item, Reject):
-                rejects.add(src.sha256, index, item)
-                res.rejects += 1
-                res.undecoded += item.raw_b64 is not None
-            else:
-                _finish_row(item, src, ctx, index, res)
-                buf.add(item)
-                res.rows += 1
-                res.undecoded += "raw_b64" in item
-            index += 1
+        # a UTF-16 input is parsed as its UTF-8 copy; its rows' positions are moved back onto it
+        with utf16.as_utf8(src, staging) as (view, positions):
+            for item in parser.parse(view, ctx):
+                if isinstance(item, Tally):
+                    res.tally(item)
+                    continue
+                if positions is not None:
+                    item = positions.fix(item)
+                _take(item, index, src, ctx, buf, rejects, res)
+                index += 1
     except FileFailed as exc:
         res.status, res.error = "failed", str(exc)
         return res

@@ -180,9 +180,7 @@ def _raw(case: Case, records: dict[str, list[dict[str, Any]]]) -> dict[tuple[str
     refs = sorted({(r["input_sha256"], int(r["rec_index"])) for rs in records.values() for r in rs})
     got = extract_records(case, refs)
     return {
-        ref: f"(raw record unavailable: {val})"
-        if isinstance(val, str)
-        else val.data.decode("utf-8", "replace")
+        ref: f"(raw record unavailable: {val})" if isinstance(val, str) else val.text()
         for ref, val in got.items()
     }
 

@@ -25,7 +25,7 @@ from forensics.ingest import jsonarray
 from forensics.ingest.base import InputFile, ParseContext, Reject
 from forensics.ingest.runner import ingest_paths
 from forensics.ingest.syslog import SyslogParser
-from forensics.ingest.text import detect
+from forensics.ingest.text import detect, is_utf8
 from forensics.raw import extract_records
 from forensics.store import Case
 
@@ -166,11 +166,76 @@ def test_the_array_reader_holds_one_element_not_the_file(monkeypatch: pytest.Mon
     assert els[0].data is None and els[0].size > 10_000 and json.loads(els[1].data or b"") == {"b": 1}
 
 
-def test_a_json_lines_record_that_is_not_utf8_is_a_reject_with_its_bytes(tmp_path: Path) -> None:
-    lines = [json.dumps(_ecs(i)).encode() for i in range(20)]
-    lines[7] = lines[7].replace(b"user7", b"us\xe9r7")  # Latin-1 inside UTF-8 JSON: orjson refuses it
-    (tmp_path / "ecs.ndjson").write_bytes(b"\n".join(lines) + b"\n")
-    summary = ingest_paths(tmp_path / "case", [tmp_path / "ecs.ndjson"])
-    assert summary.rows == 19 and summary.rejects == 1
-    [(b64, line)] = _one(tmp_path / "case", "SELECT raw_b64, rec_line FROM rejects")
-    assert line == 8 and base64.b64decode(b64) == lines[7]
+def _csv_lines(n: int) -> list[bytes]:
+    head = b"Timestamp [UTC],DeviceName,ActionType,FileName,AccountName,ReportId"
+    return [head] + [
+        f'"3/5/2024, 9:00:{i % 60:02d}.123 AM",ward-pc-{i % 7:02d},ProcessCreated,cmd.exe,{NAMES[i % 10]},{i}'.encode()
+        for i in range(n)
+    ]
+
+
+def _audit_lines(n: int) -> list[bytes]:
+    return [
+        f'type=USER_LOGIN msg=audit(1700000{i:03d}.100:{i}): pid={i} uid=0 auid=1000 ses=1 msg=\'op=login '
+        f'acct="{NAMES[i % 10]}" exe="/usr/sbin/sshd" hostname=? addr=10.0.0.{i % 250} terminal=ssh res=failed\''.encode()
+        for i in range(n)
+    ]
+
+
+def _ecs_lines(n: int) -> list[bytes]:
+    return [json.dumps(dict(_ecs(i), user={"name": NAMES[i % 10]}), ensure_ascii=False).encode() for i in range(n)]
+
+
+def _ecs_array(n: int) -> list[bytes]:
+    lines = _ecs_lines(n)
+    return [b"[" + lines[0] + b","] + [ln + b"," for ln in lines[1:-1]] + [lines[-1] + b"]"]
+
+
+# (file name, lines, the line (0-based) made Latin-1, rows expected, that row's rec_line)
+FORMATS = {
+    "ecs-jsonl": ("ecs.ndjson", _ecs_lines, 7, 20, 8),
+    "ecs-array": ("ecs.json", _ecs_array, 7, 20, 8),
+    "mde-csv": ("DeviceProcessEvents.csv", _csv_lines, 8, 20, 9),
+    "auditd": ("audit.log", _audit_lines, 7, 20, 8),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_a_row_whose_bytes_are_not_utf8_keeps_them(tmp_path: Path, kind: str) -> None:
+    """A Latin-1 name in a UTF-8 export (JSON lines, JSON array, EDR CSV, auditd): the record is a
+    row (not a reject), its text has U+FFFD, its exact bytes are in raw_b64, the input is
+    ``undecoded`` and ``raw`` gives the same bytes back."""
+    name, make, bad, rows, line_no = FORMATS[kind]
+    lines = make(20)
+    for nm in NAMES:  # the name on that line written in Latin-1
+        lines[bad] = lines[bad].replace(nm.encode(), nm.encode("latin-1"))
+    assert not is_utf8(lines[bad])
+    (tmp_path / name).write_bytes(b"\n".join(lines) + b"\n")
+    summary = ingest_paths(tmp_path / "case", [tmp_path / name])
+    assert (summary.rows, summary.rejects) == (rows, 0)
+    [(status, encoding)] = _one(tmp_path / "case", "SELECT status, encoding FROM inputs")
+    assert (status, encoding) == ("undecoded", "utf-8")
+    [(b64, rec_line, sha, idx)] = _one(
+        tmp_path / "case", "SELECT raw_b64, rec_line, input_sha256, rec_index FROM events WHERE raw_b64 IS NOT NULL"
+    )
+    kept = base64.b64decode(b64)
+    assert rec_line == line_no and lines[bad].strip(b",[]") in kept
+    with Case.open(tmp_path / "case", read_only=True) as case:
+        raw = extract_records(case, [(sha, idx)])[(sha, idx)]
+    assert not isinstance(raw, str) and raw.data.strip(b",[]") == kept.strip(b",[]")
+
+
+@pytest.mark.parametrize("kind", sorted(FORMATS))
+def test_an_export_written_in_a_code_page_is_read_in_it(tmp_path: Path, kind: str) -> None:
+    """The same exports written in Windows-1252 throughout: every name read right, nothing kept aside."""
+    name, make, _, rows, _ = FORMATS[kind]
+    data = b"\n".join(make(20)).decode("utf-8").encode("cp1252") + b"\n"
+    (tmp_path / name).write_bytes(data)
+    summary = ingest_paths(tmp_path / "case", [tmp_path / name])
+    assert (summary.rows, summary.rejects, summary.problems) == (rows, 0, [])
+    [(encoding,)] = _one(tmp_path / "case", "SELECT encoding FROM inputs")
+    assert encoding == "cp1252"
+    [(n,)] = _one(tmp_path / "case", "SELECT count(*) FROM events WHERE raw_b64 IS NOT NULL")
+    assert n == 0
+    messages = _one(tmp_path / "case", "SELECT * FROM events")
+    assert "Müller" in repr(messages) and "�" not in repr(messages)

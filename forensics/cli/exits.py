@@ -19,7 +19,12 @@ EXIT_CODES: tuple[ExitCode, ...] = (  # each meaning fits the 80-column help
     ExitCode(0, "ok", "done (verify: every check passed, signer pinned)"),
     ExitCode(1, "error", "not a case, unreadable file, query or chain failed"),
     ExitCode(2, "usage", "bad argument or option, refused sql, bad --out"),
-    ExitCode(3, "input problems", "ingest/batch: an input rejected, failed or empty"),
+    ExitCode(
+        3,
+        "input problems",
+        "ingest/batch, and hunt over paths it ingests: an input needs attention "
+        "(rejected, failed, empty, unknown, skipped, undecoded, …)",
+    ),
     ExitCode(4, "fail-on", "hunt --fail-on LEVEL: a finding at or above LEVEL"),
     ExitCode(5, "verify failed", "verify: a check failed"),
     ExitCode(6, "unverified", "verify: every check passed, signer not pinned"),

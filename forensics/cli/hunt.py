@@ -12,7 +12,7 @@ from rich.table import Table
 from forensics import rulesets
 from forensics.cli.common import err, out, print_json_line, shown
 from forensics.cli.guard import say
-from forensics.cli.ingest import check_zone, problems_tail, run_ingest
+from forensics.cli.ingest import EXIT_PROBLEMS, check_zone, problems_tail, run_ingest
 from forensics.cli.progress import bars
 from forensics.errors import ForensicsError
 from forensics.hunt.engine import (
@@ -138,7 +138,8 @@ def _resolve_case(targets: list[Path], case: Path | None) -> tuple[Path, list[Pa
     return case, raw
 
 
-def _ingest(case_dir: Path, raw: list[Path], ctx: ParseContext) -> None:
+def _ingest(case_dir: Path, raw: list[Path], ctx: ParseContext) -> int:
+    """Ingest what the hunt was given; the number of input problems (printed as they happen)."""
     err.print(f"ingesting {len(raw)} input(s) into {shown(case_dir)} ...")
     summary = run_ingest(case_dir, raw, ctx)  # prints each input problem as it happens
     problems_tail(summary)
@@ -146,6 +147,7 @@ def _ingest(case_dir: Path, raw: list[Path], ctx: ParseContext) -> None:
         f"ingested: {summary.files_parsed} file(s) parsed, {summary.files_skipped} already in the case, "
         f"{summary.rows} rows, {summary.rejects} rejects"
     )
+    return len(summary.problems)
 
 
 def hunt(
@@ -169,10 +171,14 @@ def hunt(
         list[Path] | None, typer.Option("--yara", help="YARA rule folder or file (repeatable).")
     ] = None,
     no_default_iocs: Annotated[
-        bool, typer.Option("--no-default-iocs", help="Do not use the IOC lists and YARA rules shipped in forensics/iocs.")
+        bool,
+        typer.Option(
+            "--no-default-iocs", help="Do not use the IOC lists and YARA rules shipped in forensics/iocs."
+        ),
     ] = False,
     no_default_queries: Annotated[
-        bool, typer.Option("--no-default-queries", help="Do not run the SQL hunts shipped in forensics/queries.")
+        bool,
+        typer.Option("--no-default-queries", help="Do not run the SQL hunts shipped in forensics/queries."),
     ] = False,
     no_default_sigma: Annotated[
         bool,
@@ -297,10 +303,11 @@ def hunt(
     options.rule_set = None if sigma or no_default_sigma else installed_rule_set()
     from forensics.case_outputs import write_case_outputs  # report, story, timeline: only here
 
+    ingest_problems = 0
     if raw:
         if tz is not None:
             check_zone(tz)
-        _ingest(case_dir, raw, ParseContext(tz=tz, host=host, reference_year=year))
+        ingest_problems = _ingest(case_dir, raw, ParseContext(tz=tz, host=host, reference_year=year))
     try:
         with Case.open(case_dir) as c:
             remember_evidence_iocs(c, options.evidence)
@@ -331,6 +338,9 @@ def hunt(
     if summary.exit_code == EXIT_FAIL_ON:
         err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
         raise typer.Exit(EXIT_FAIL_ON)
+    if ingest_problems:  # as ingest: the hunt ran, over inputs that need the analyst's eye
+        err.print(f"{ingest_problems} input problem(s) in the ingest step (above): exit {EXIT_PROBLEMS}")
+        raise typer.Exit(EXIT_PROBLEMS)
 
 
 def installed_rule_set() -> RuleSet | None:

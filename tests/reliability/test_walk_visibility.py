@@ -146,3 +146,20 @@ def test_many_problems_are_summarised(tmp_path: Path) -> None:
     lines = proc.stderr.decode().splitlines()
     assert sum(line.startswith("unknown: ") for line in lines) == 20
     assert any("… and 25 more input problem(s): 25 unknown" in line for line in lines)
+
+
+def test_hunt_over_inputs_with_problems_exits_for_attention_and_keeps_its_run(tmp_path: Path) -> None:
+    """`hunt FOLDER` ingests first: problems there give the same exit code as `ingest` (3), after
+    the hunt has run and kept its run; a clean folder hunts with exit 0."""
+    ev = _evidence(tmp_path)
+    quiet = ("--no-default-sigma", "--no-default-queries", "--no-default-iocs", "--no-outputs")
+    proc = _run("hunt", str(ev), "--case", str(tmp_path / "case"), *quiet, cwd=tmp_path, timeout=300)
+    stderr = proc.stderr.decode()
+    assert proc.returncode == EXIT_ATTENTION, stderr
+    assert "random.evtx" in stderr and "input problem(s) in the ingest step" in stderr
+    assert sorted(p.name for p in (tmp_path / "case" / "findings" / "runs").iterdir()) == ["0001"]
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    (clean / "auth.log").write_bytes(_syslog(30, seed=3))
+    proc = _run("hunt", str(clean), "--case", str(tmp_path / "case2"), *quiet, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr.decode()

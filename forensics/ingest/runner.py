@@ -121,9 +121,10 @@ def ingest_paths(
     # nothing and cost ~5% of the run, so it waits until the end
     with _gc_paused():
         summary = _ingest(
-            case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, fmt, limits, recorded or {}
-        )
-    if images:  # disk images named on the command line go through the batch driver, one unit each
+            case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, fmt, limits, recorded or {},
+            images,
+        )  # fmt: skip
+    if images:  # disk images, named or met in folders, go through the batch driver, one unit each
         from forensics.batch.driver import run_batch
         from forensics.batch.units import ImageSpec
 
@@ -180,7 +181,9 @@ def _ingest(
     fmt: str | None,
     limits: Limits,
     replay: Mapping[str, InputContext],
+    found_images: list[Path],
 ) -> IngestSummary:
+    """Walk and parse ``paths``; disk images met in folders are added to ``found_images``."""
     given = ctx  # the user's context; each input's row records what it was parsed with
     case = Case.open(case_dir, create=True)
     summary = IngestSummary(str(case_dir))
@@ -208,6 +211,9 @@ def _ingest(
         recorded: list[dict[str, Any]] = []
         mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
         for cand in walk(paths, scratch, limits):
+            if cand.image:  # a disk image in a folder: read after the walk, as when named
+                found_images.append(Path(cand.path))
+                continue
             summary.files_seen += 1
             row = _triage(cand, known, summary, pending, mapped, replay)
             if row is not None:

@@ -51,6 +51,7 @@ class Candidate:
     root: Path | None = None  # the path the user named that this file was found under
     host_hint: str | None = None  # host the collection (archive) names, see collection_host()
     abs_path: str | None = None  # ``path`` resolved to an absolute path, when the walk met it
+    image: bool = False  # a disk image met in a folder: not hashed here, read as ``ingest IMAGE`` reads it
 
 
 def hash_file(path: Path) -> tuple[str, str, bytes]:
@@ -82,10 +83,16 @@ def _mtime(path: Path) -> datetime | None:
 
 
 def walk(paths: list[Path], scratch: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Candidate]:
-    """Every file under ``paths`` (folders walked in sorted order, archives opened)."""
+    """Every file under ``paths`` (folders walked in sorted order, archives opened).
+
+    A disk image met in a folder (E01/Ex01, VMDK, VHD/VHDX, qcow2, raw: ``images.detect``) is
+    yielded unhashed with ``image`` set, for the images path; its other files (EWF's later
+    segments, the acquisition log beside it) are its own, not walked.
+    """
     counter = iter(range(1 << 62))
+    covered: set[Path] = set()
     for p in paths:
-        for cand in _walk_one(p, str(p), scratch, counter, limits, explicit=True):
+        for cand in _walk_one(p, str(p), scratch, counter, limits, explicit=True, covered=covered):
             yield replace(cand, root=p, abs_path=_absolute(cand.path))
 
 
@@ -106,8 +113,9 @@ def special_kind(mode: int) -> str | None:
 
 
 def _walk_one(
-    p: Path, given: str, scratch: Path, counter: Iterator[int], limits: Limits, explicit: bool
-) -> Iterator[Candidate]:
+    p: Path, given: str, scratch: Path, counter: Iterator[int], limits: Limits, explicit: bool,
+    covered: set[Path],
+) -> Iterator[Candidate]:  # fmt: skip
     try:
         st = p.lstat()
     except FileNotFoundError:
@@ -132,11 +140,16 @@ def _walk_one(
             yield _refusal(given, None, f"unreadable folder: {exc.strerror or exc}", explicit=explicit)
             return
         for child in children:
-            yield from _walk_one(child, str(child), scratch, counter, limits, explicit=False)
+            if child in covered:  # a later segment or the acquisition log of an image met before
+                continue
+            yield from _walk_one(child, str(child), scratch, counter, limits, explicit=False, covered=covered)
         return
     special = special_kind(st.st_mode)
     if special is not None:
         yield _refusal(given, None, f"skipped: {special}, not a regular file: not read", explicit=explicit)
+        return
+    if not explicit and _disk_image(p, covered):  # named ones go to the images path before the walk
+        yield Candidate(given, None, p, st.st_size, None, None, b"", _mtime(p), False, image=True)
         return
     try:
         sha, md5, head = hash_file(p)
@@ -149,6 +162,25 @@ def _walk_one(
         yield from _archive(cand, scratch, counter, limits)
     else:
         yield cand
+
+
+def _disk_image(p: Path, covered: set[Path]) -> bool:
+    """True when ``p`` is a disk image; its segments and acquisition logs are then ``covered``."""
+    from forensics.images.detect import image_kind
+    from forensics.images.reader import image_segments
+
+    if image_kind(p) is None:
+        return False
+    covered.update(image_segments(p))
+    # the acquisition's log beside it (``x.E01.txt``; ``x.txt`` for an E01 or raw image): read by
+    # the image's verification for the acquisition hashes, not a log of the system
+    names = {f"{p.name}.txt", f"{p.name}.log"}
+    if p.suffix.lower() in (".e01", ".ex01", ".001", ".dd", ".raw"):
+        names |= {f"{p.stem}.txt", f"{p.stem}.log"}
+    covered.update(
+        p.parent / n for n in names if (p.parent / n).is_file() and (p.parent / n).stat().st_size <= 1 << 20
+    )
+    return True
 
 
 def _refusal(path: str, member: str | None, reason: str, explicit: bool = False) -> Candidate:

@@ -70,7 +70,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         [sys.executable, "-m", "forensics", "hunt", str(SAMPLE), "--case", str(case_dir)],
         cwd=work, capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    # 3: the collection holds files that are no log (etc/hostname, the ransom note, the binary):
+    # recorded `unknown`, needing the analyst's eye, as `ingest` says; the hunt ran all the same
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    assert "input problem(s) in the ingest step" in proc.stderr and "failed:" not in proc.stderr
     verify = _export_and_verify(work, case_dir, env)  # before this process opens the case
     case = Case.open(case_dir)
     try:

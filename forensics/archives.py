@@ -415,6 +415,16 @@ def _velociraptor_host(zf: zipfile.ZipFile) -> str | None:
 # ---- one member -----------------------------------------------------------------------------
 
 
+def zip_names(path: Path) -> set[str] | None:
+    """The member names a zip lists (its central directory, nothing extracted), or None when it
+    cannot be read as a zip: how a collection is told apart (Velociraptor's ``uploads/``)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return set(zf.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return None
+
+
 @contextlib.contextmanager
 def open_member(
     path: Path, chain: Sequence[str], *, limits: Limits = DEFAULT_LIMITS

@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import time
-import zipfile
 from pathlib import Path
 from typing import Any, Literal
 
+from forensics.archives import zip_names
 from forensics.batch.units import ImageSpec
 from forensics.ingest.base import ParseContext
 from forensics.ingest.runner import IngestSummary, ingest_paths
@@ -46,10 +46,8 @@ def collection_kind(path: Path) -> CollectionKind | None:
     if name.startswith("uac-") and name.endswith((".tar", ".tar.gz", ".tgz")):
         return "uac"
     if head.startswith(b"PK\x03\x04"):
-        try:
-            with zipfile.ZipFile(path) as zf:
-                names = set(zf.namelist())
-        except (zipfile.BadZipFile, OSError):
+        names = zip_names(path)
+        if names is None:
             return "archive"  # the walker reports what is wrong with it
         if names & set(_VELOCIRAPTOR_NAMES) or any(n.startswith("uploads/") for n in names):
             return "velociraptor"

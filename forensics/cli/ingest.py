@@ -62,7 +62,7 @@ def ingest(
 ) -> None:
     """Ingest files, folders and archives into a case."""
     if fmt is not None and fmt not in BY_NAME:
-        err.print(f"error: --format {shown(repr(fmt))} is not a parser; one of: {', '.join(sorted(BY_NAME))}")
+        say(f"--format {fmt!r} is not a parser; one of: {', '.join(sorted(BY_NAME))}")
         raise typer.Exit(2)
     options: dict[str, Any] = {}
     if mapping is not None:

@@ -264,8 +264,15 @@ def hunt(
             help="Also write the timeline (CSV, Timesketch JSONL), the csv-timeline of detections and the HTML report into the case and print the story.",
         ),
     ] = True,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder to write those outputs into (default: CASE/outputs)."),
+    ] = None,
 ) -> None:
     """Hunt a case (or inputs ingested first) and keep the findings as a new run of it."""
+    if out_dir is not None and (out_dir.is_file() or any(p.is_file() for p in out_dir.parents)):
+        say(f"--out {out_dir}: not a folder (a file is in the way)")
+        raise typer.Exit(2)
     try:
         sigma_tuning = build_tuning(status, min_level, exclude_rules or [], tuning or [], enable_noisy,
                                     ruleset_lists, not no_default_tuning)  # fmt: skip
@@ -322,7 +329,7 @@ def hunt(
                 )
             _report(summary, json, top)
             if outputs:
-                written = write_case_outputs(c, summary.run_id)
+                written = write_case_outputs(c, summary.run_id, out_dir)
     except HuntUsageError as exc:  # every Sigma rule given failed: nothing of the hunt was kept
         say(str(exc))
         raise typer.Exit(2) from exc

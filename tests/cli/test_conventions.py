@@ -204,3 +204,15 @@ def test_outputs_of_a_case_go_under_outputs(case_dir: Path) -> None:
     }
     assert new == {Path("outputs/report.html"), Path("outputs/timeline-context.csv"),
                    Path("outputs/timeline-context.jsonl")}  # fmt: skip
+
+
+def test_hunt_writes_its_outputs_under_outputs_or_where_o_says(case_dir: Path, tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["hunt", str(case_dir), "-q", "--json"])
+    assert res.exit_code == 0, res.output
+    kept = sorted(p.name for p in (case_dir / "outputs").iterdir())
+    assert "report.html" in kept and "timeline.csv" in kept
+    res = CliRunner().invoke(
+        app, ["hunt", "-c", str(case_dir), str(case_dir), "-o", str(tmp_path / "res"), "-q"]
+    )
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "res").iterdir()) == kept

@@ -13,23 +13,24 @@
   from a reference host (the one with most events in each connected group) and returned per host.
   ``forensics.timeline`` applies them as ``ts_corrected = ts - clock_offset_s``.
 
-Hosts are reported under one display name per machine (``HostNames``: sources that spell a host
-differently, ``EHOSP-DB01.dims.local`` / ``ehosp-db01.dims.local`` / ``ehosp-db01``, are one host).
+Hosts are reported under one display name per machine (``forensics.hostnames.HostNames``: sources
+that spell a host differently, ``EHOSP-DB01.dims.local`` / ``ehosp-db01.dims.local`` /
+``ehosp-db01``, are one host). What a log clear, a logon or an explicit-credential logon is comes
+from the fact queries (``forensics.facts``), the same rows the hunts and the story read.
 
-The module also holds the small case-query helpers the timeline and the story share (column
-lookup tolerant of absent native columns, host-name normalisation, the IP → host map).
+The module also holds the IP → host map the story shares.
 """
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from forensics.hostnames import HostNames, case_hosts, norm_ip, norm_user, short_host, usable_ip
+from forensics.facts import EVENTS, col, event_columns, fact_table, settle  # noqa: F401
+from forensics.hostnames import HostNames, short_host
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc
 
@@ -37,82 +38,39 @@ PAIR_WINDOW = timedelta(minutes=10)  # how far apart a 4648 and its 4624 may be,
 CLUSTER_WIDTH_S = 3.0  # paired logons agree on the offset to within logging + network delay
 MIN_APPLIED_SKEW_S = 2.0  # below this, pairing noise (network + logging delay) dominates
 MAX_GAPS_LISTED = 500  # record-id gaps listed per case; the total is always counted
-_LOG_TAMPER_RE = re.compile(
-    r"(wevtutil(\.exe)?\s+(cl|clear-log)\b|clear-eventlog|remove-eventlog|"
-    r"(>|truncate\s+-s\s*0|shred|rm\s+(-\w+\s+)*)\s*/var/log/|history\s+-c|journalctl\s+--vacuum|"
-    r"unset\s+histfile|auditctl\s+-D)",
-    re.IGNORECASE,
-)
+MAX_TAMPERING_LISTED = 500  # log-tampering commands listed per case
 _LINE_SOURCES_SQL = "rec_line IS NOT NULL"
 
 
 # ---- helpers shared with timeline / story ----------------------------------------------------
-EVENTS = "_fx_events"  # another name for ``events`` (see ``settle``)
+# The session view and column helpers live with the fact queries (``forensics.facts``); the
+# timeline, report and tests import them from here too.
 
 
-def settle(case: Case) -> None:
-    """Prepare the session: UTC, a finished result, and the ``_fx_events`` name.
-
-    ``events`` lists every core column (``forensics.store`` owns that, on read-only connections
-    too); ``_fx_events`` is only another name for it, kept while queries here still use it.
-    DuckDB also refuses a new relation while an ``execute()`` result is unread (a caller's
-    ``fetchone``); running statements through ``execute`` and reading them all clears that.
-    """
-    con = case.con
-    con.execute("SET TimeZone = 'UTC'").fetchall()
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT * FROM events").fetchall()
+def display_by_short(names: HostNames) -> dict[str, str]:
+    """short host key → the host's display name (see ``forensics.hostnames.HostNames``)."""
+    out: dict[str, str] = {}
+    for h, disp in names.spellings().items():
+        out.setdefault(short_host(h), disp)
+    return out
 
 
-def event_columns(case: Case) -> dict[str, str]:
-    """Lower-case name → column name of every column ``_fx_events`` has (core ones always)."""
-    settle(case)
-    rows = case.con.execute(f"SELECT column_name FROM (DESCRIBE {EVENTS})").fetchall()
-    return {r[0].lower(): r[0] for r in rows}
-
-
-def col(cols: dict[str, str], name: str, alias: str | None = None) -> str:
-    """SQL for a column that may be absent (native columns exist only when a source had them)."""
-    real = cols.get(name.lower())
-    expr = f'"{real}"' if real else "CAST(NULL AS VARCHAR)"
-    return f"{expr} AS {alias}" if alias else expr
-
-
-def host_ip_map(case: Case) -> dict[str, str]:
-    """IP → host name, learnt from the logs themselves.
+def host_ip_map(case: Case, names: HostNames | None = None) -> dict[str, str]:
+    """IP → host name, learnt from the logs themselves (the ``host_addresses`` fact).
 
     Three kinds of evidence: a logon record on any host that names the client's workstation and
-    IP together (4624/4625/4776 ``WorkstationName`` + ``IpAddress``), a host's own outbound
-    connections (Sysmon 3 with ``Initiated`` true: ``src_ip`` is that host's address), and sshd's
-    verbose ``Connection from A port p on B port q`` lines (B is the logging host's address; how
-    Linux hosts get a name). The most frequent host per IP wins; ties go to the name that sorts first.
+    IP together, a host's own outbound connections, and sshd's verbose connection lines (how
+    Linux hosts get a name). Names are display names; the most frequent host per IP wins, ties
+    go to the name that sorts first.
     """
-    cols = event_columns(case)
-    hosts = case_hosts(case)
+    hosts = display_by_short(names if names is not None else HostNames.from_case(case))
+    table = fact_table(case, "host_addresses")
     votes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    if "workstationname" in cols and "ipaddress" in cols:
-        q = (
-            f"SELECT {col(cols, 'WorkstationName')}, {col(cols, 'IpAddress')}, count(*) FROM _fx_events "
-            "WHERE event_id IN (4624, 4625, 4776) AND channel = 'Security' GROUP BY ALL"
-        )
-        for ws, ip, n in case.con.execute(q).fetchall():
-            if ws and ws.strip() not in ("", "-") and usable_ip(ip):
-                votes[norm_ip(ip)][hosts.get(short_host(ws), ws.strip())] += n
-    init = col(cols, "Initiated")
-    q = (
-        f"SELECT host, src_ip, count(*) FROM _fx_events WHERE category = 'network_connection' "
-        f"AND lower(CAST({init} AS VARCHAR)) = 'true' AND host IS NOT NULL AND src_ip IS NOT NULL GROUP BY ALL"
-    )
-    for h, ip, n in case.con.execute(q).fetchall():
-        if usable_ip(ip):
-            votes[norm_ip(ip)][hosts.get(short_host(h), h)] += n
-    q = (
-        r"SELECT host, regexp_extract(message, 'Connection from \S+ port \d+ on (\S+) port \d+', 1) AS ip, "
-        "count(*) FROM _fx_events WHERE host IS NOT NULL AND message LIKE '%Connection from % port % on % port %' "
-        "GROUP BY ALL"
-    )
-    for h, ip, n in case.con.execute(q).fetchall():
-        if ip and usable_ip(ip):
-            votes[norm_ip(ip)][hosts.get(short_host(h), h)] += n
+    for ip, name, n in case.con.execute(
+        f"SELECT ip, host_name, sum(votes) FROM {table} GROUP BY ip, host_name ORDER BY ip, host_name"
+    ).fetchall():
+        shown = hosts.get(short_host(name), name)
+        votes[ip][shown] += int(n)
     return {ip: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for ip, c in sorted(votes.items())}
 
 
@@ -142,6 +100,8 @@ class Integrity:
     offsets: dict[str, float] = field(default_factory=dict)
     reference_hosts: list[str] = field(default_factory=list)
     names: HostNames | None = None  # spelling → display name; hosts above use display names
+    host_events: dict[str, int] = field(default_factory=dict)  # events per host spelling
+    ip_hosts: dict[str, str] = field(default_factory=dict)  # IP → display name, learnt from the logs
 
     def offset_for(self, host: str | None) -> float:
         """The recorded clock offset of a host, under any spelling (0 when unknown or within the noise)."""
@@ -179,20 +139,32 @@ class Integrity:
 
 
 def assess(case: Case) -> Integrity:
-    """Assess coverage, clearing, record gaps, clock skew and zones for every host in the case."""
+    """Assess coverage, clearing, record gaps, clock skew and zones for every host in the case.
+
+    A handful of set-based queries, each one scan of the events or a fact table: coverage (which
+    also gives the hosts and their spellings), clearings with the gap each leaves, tampering,
+    silences, record-id gaps, and the clock-skew pairs.
+    """
     settle(case)
     result = Integrity()
     result.coverage = coverage(case)
-    result.clearings = clearings(case)
+    counts: dict[str, int] = defaultdict(int)
+    for c in result.coverage:
+        if c["host"] is not None:
+            counts[c["host"]] += c["events"]
+    result.host_events = dict(sorted(counts.items()))
+    names = HostNames(result.host_events)
+    result.clearings = clearings(case, names)
     result.tampering = tampering(case)
     result.silences = silences(case)
-    gaps, total, missing = record_gaps(case)
+    gaps, total, missing, summary = record_gaps_and_summary(case)
     result.record_gaps, result.record_gaps_total, result.record_gaps_missing = gaps, total, missing
-    result.record_gap_summary = record_gap_summary(case)
+    result.record_gap_summary = summary
     result.file_shortfalls = file_shortfalls(case)
-    pairs, offsets, refs = clock_skew(case)
+    result.ip_hosts = host_ip_map(case, names)
+    pairs, offsets, refs = clock_skew(case, result.ip_hosts, result.host_events)
     result.clock_pairs, result.offsets, result.reference_hosts = pairs, offsets, refs
-    _use_display_names(result, HostNames.from_case(case))
+    _use_display_names(result, names)
     return result
 
 
@@ -237,10 +209,10 @@ def _use_display_names(result: Integrity, names: HostNames) -> None:
 def coverage(case: Case) -> list[dict[str, Any]]:
     """Per (host, source, channel): first and last event, count, zones used and whether assumed."""
     settle(case)
-    q = """
+    q = f"""
         SELECT host, source, channel, min(ts), max(ts), count(*),
                string_agg(DISTINCT ts_zone, ', ' ORDER BY ts_zone), bool_or(coalesce(ts_assumed, false))
-        FROM _fx_events GROUP BY host, source, channel
+        FROM {EVENTS} GROUP BY host, source, channel
         ORDER BY host NULLS LAST, source NULLS LAST, channel NULLS LAST
     """
     out = []
@@ -253,29 +225,47 @@ def coverage(case: Case) -> list[dict[str, Any]]:
     return out
 
 
-def clearings(case: Case) -> list[dict[str, Any]]:
-    """Security 1102 and System 104 events, with the gap each leaves in the cleared channel.
+def clearings(case: Case, names: HostNames | None = None) -> list[dict[str, Any]]:
+    """Security 1102 and System 104 events (the ``log_tampering`` fact), with the gap each leaves.
 
-    The gap runs from the last event of that channel on that host before the clear (if any
-    older copy of the log was collected) to the clear itself; with no older copy the gap is
-    open-ended: everything before the clear is gone.
+    The gap runs from the last event of the cleared channel on that host before the clear (if
+    any older copy of the log was collected) to the clear itself; with no older copy the gap is
+    open-ended: everything before the clear is gone. ``survivors`` counts the events of that
+    channel from before the clear that the case still holds under any spelling of the host (a
+    forwarded copy, an older export), ``survivor_files`` names the files they are in. One join
+    of the clears against the events answers every clear at once.
     """
-    cols = event_columns(case)
-    q = f"""
-        SELECT host, channel, event_id, ts, record_id, {col(cols, "SubjectUserName", "who")},
-               {col(cols, "Channel_native", "cleared")}
-        FROM _fx_events
-        WHERE (channel = 'Security' AND event_id = 1102) OR (channel = 'System' AND event_id = 104)
-        ORDER BY host, ts, channel, record_id
-    """
+    settle(case)
+    names = names if names is not None else HostNames.from_case(case)
+    table = fact_table(case, "log_tampering")
+    spell = [(raw, names.display(raw) or raw) for raw in names.spellings()]
+    con = case.con
+    con.register("_fx_spellings", _spelling_table(spell))
+    try:
+        rows = con.execute(f"""
+            WITH c AS (
+                SELECT input_sha256, rec_index, host, channel, event_id, ts, record_id, actor, cleared_channel,
+                       coalesce((SELECT display FROM _fx_spellings s WHERE s.raw = t.host), t.host) AS display
+                FROM {table} t WHERE kind = 'clear'
+            ), before AS (
+                SELECT c.input_sha256, c.rec_index,
+                       max(e.ts) FILTER (WHERE e.host = c.host) AS gap_from,
+                       count(*) AS survivors,
+                       string_agg(DISTINCT regexp_extract(e.input_path, '[^/\\\\]+$'), ', '
+                                  ORDER BY regexp_extract(e.input_path, '[^/\\\\]+$')) AS files
+                FROM c JOIN _fx_spellings s ON s.display = c.display
+                JOIN {EVENTS} e ON e.host = s.raw AND e.channel = c.cleared_channel AND e.ts < c.ts
+                GROUP BY c.input_sha256, c.rec_index
+            )
+            SELECT c.host, c.channel, c.event_id, c.ts, c.record_id, c.actor, c.cleared_channel,
+                   b.gap_from, coalesce(b.survivors, 0), b.files
+            FROM c LEFT JOIN before b USING (input_sha256, rec_index)
+            ORDER BY c.host, c.ts, c.channel, c.record_id
+        """).fetchall()  # fmt: skip
+    finally:
+        con.unregister("_fx_spellings")
     out = []
-    for host, channel, eid, ts, rid, who, cleared in case.con.execute(q).fetchall():
-        target = "Security" if eid == 1102 else (cleared or "System")
-        prev = case.con.execute(
-            "SELECT max(ts) FROM _fx_events WHERE host IS NOT DISTINCT FROM ? AND channel = ? AND ts < ?",
-            [host, target, ts],
-        ).fetchall()
-        before = prev[0][0] if prev else None
+    for host, channel, eid, ts, rid, who, target, before, survivors, files in rows:
         out.append({
             "host": host, "channel": channel, "event_id": eid, "record_id": rid,
             "cleared_channel": target, "by": who, "ts_utc": _iso(ts), "ts_ist": _ist(ts),
@@ -283,31 +273,35 @@ def clearings(case: Case) -> list[dict[str, Any]]:
             "gap_s": (ts - before).total_seconds() if before and ts else None,
             "note": "events before the clear are lost" if before is None
             else "no events between these times survive",
+            "survivors": int(survivors), "survivor_files": [f for f in (files or "").split(", ") if f],
         })  # fmt: skip
     return out
 
 
+def _spelling_table(pairs: list[tuple[str, str]]) -> Any:
+    """(raw spelling, display name) as an Arrow table to join on."""
+    import pyarrow as pa
+
+    return pa.table({
+        "raw": pa.array([p[0] for p in pairs], pa.string()),
+        "display": pa.array([p[1] for p in pairs], pa.string()),
+    })  # fmt: skip
+
+
 def tampering(case: Case) -> list[dict[str, Any]]:
-    """Commands that clear or truncate logs or shell history (Windows and Linux)."""
-    settle(case)
-    rows: list[dict[str, Any]] = []
-    # DuckDB narrows with cheap keywords; Python's regex then decides (case-insensitive, full pattern).
-    q = """
-        SELECT host, ts, source, channel, coalesce(process_cmdline, message) AS text, input_sha256, rec_index
-        FROM _fx_events
-        WHERE regexp_matches(lower(coalesce(process_cmdline, '') || ' ' || coalesce(message, '')),
-              'wevtutil|clear-eventlog|remove-eventlog|/var/log/|history|journalctl|auditctl')
-        ORDER BY host, ts, input_sha256, rec_index
-    """
-    for host, ts, source, channel, text, sha, idx in case.con.execute(q).fetchall():
-        if text and _LOG_TAMPER_RE.search(text):
-            rows.append({
-                "host": host, "ts_utc": _iso(ts), "ts_ist": _ist(ts), "source": source, "channel": channel,
-                "command": text[:500], "input_sha256": sha, "rec_index": idx,
-            })  # fmt: skip
-            if len(rows) >= 500:
-                break
-    return rows
+    """Commands that clear or truncate logs or shell history, Windows and Linux (the ``log_tampering`` fact)."""
+    table = fact_table(case, "log_tampering")
+    rows = case.con.execute(f"""
+        SELECT host, ts, source, channel, command, input_sha256, rec_index FROM {table}
+        WHERE kind = 'command' ORDER BY host, ts, input_sha256, rec_index LIMIT {MAX_TAMPERING_LISTED}
+    """).fetchall()  # fmt: skip
+    return [
+        {
+            "host": host, "ts_utc": _iso(ts), "ts_ist": _ist(ts), "source": source, "channel": channel,
+            "command": text[:500], "input_sha256": sha, "rec_index": idx,
+        }
+        for host, ts, source, channel, text, sha, idx in rows
+    ]
 
 
 def silences(case: Case, min_hours: float = 6.0, factor: float = 100.0) -> list[dict[str, Any]]:
@@ -320,7 +314,7 @@ def silences(case: Case, min_hours: float = 6.0, factor: float = 100.0) -> list[
     q = f"""
         WITH e AS (
             SELECT host, channel, ts, lag(ts) OVER (PARTITION BY host, channel ORDER BY ts) AS prev
-            FROM _fx_events WHERE {_LINE_SOURCES_SQL} AND ts IS NOT NULL
+            FROM {EVENTS} WHERE {_LINE_SOURCES_SQL} AND ts IS NOT NULL
         ), g AS (
             SELECT host, channel, prev, ts, epoch(ts) - epoch(prev) AS gap FROM e WHERE prev IS NOT NULL
         ), m AS (
@@ -342,53 +336,57 @@ def silences(case: Case, min_hours: float = 6.0, factor: float = 100.0) -> list[
 
 def record_gaps(case: Case) -> tuple[list[dict[str, Any]], int, int]:
     """Missing EventRecordIDs per (host, channel): (listed gaps, number of gaps, records missing)."""
+    gaps, total, missing, _ = record_gaps_and_summary(case)
+    return gaps, total, missing
+
+
+def record_gap_summary(case: Case) -> list[dict[str, Any]]:
+    """Per (host, channel): records present, id range, gaps and records missing (every channel listed)."""
+    return record_gaps_and_summary(case)[3]
+
+
+def record_gaps_and_summary(case: Case) -> tuple[list[dict[str, Any]], int, int, list[dict[str, Any]]]:
+    """Record-id gaps and the per-channel summary from one scan: (gaps listed, gaps, missing, summary).
+
+    Per (host, channel) the distinct record ids in order; each jump of more than one is a gap.
+    At most ``MAX_GAPS_LISTED`` gaps are listed (host, channel, id order); all are counted.
+    """
     settle(case)
-    base = """
+    q = f"""
         WITH r AS (
-            SELECT host, channel, record_id, min(ts) AS ts FROM _fx_events
+            SELECT host, channel, record_id, min(ts) AS ts FROM {EVENTS}
             WHERE record_id IS NOT NULL GROUP BY host, channel, record_id
         ), l AS (
             SELECT host, channel, record_id, ts,
                    lag(record_id) OVER w AS prev_id, lag(ts) OVER w AS prev_ts
             FROM r WINDOW w AS (PARTITION BY host, channel ORDER BY record_id)
         )
-        SELECT host, channel, prev_id, record_id, record_id - prev_id - 1 AS missing, prev_ts, ts
-        FROM l WHERE record_id - prev_id > 1
-    """
-    tot = case.con.execute(f"SELECT count(*), coalesce(sum(missing), 0) FROM ({base})").fetchall()
-    total, missing = (int(tot[0][0]), int(tot[0][1])) if tot else (0, 0)
-    rows = case.con.execute(
-        f"SELECT * FROM ({base}) ORDER BY host NULLS LAST, channel NULLS LAST, prev_id LIMIT {MAX_GAPS_LISTED}"
-    ).fetchall()
-    out = [
-        {
-            "host": h,
-            "channel": c,
-            "after_record_id": p,
-            "next_record_id": r,
-            "missing": int(m),
-            "after_utc": _iso(pt),
-            "next_utc": _iso(t),
-        }
-        for h, c, p, r, m, pt, t in rows
-    ]
-    return out, total, missing
-
-
-def record_gap_summary(case: Case) -> list[dict[str, Any]]:
-    """Per (host, channel): records present, id range, gaps and records missing (every channel listed)."""
-    settle(case)
-    q = f"""
-        WITH r AS (SELECT DISTINCT host, channel, record_id FROM {EVENTS} WHERE record_id IS NOT NULL)
         SELECT host, channel, count(*), min(record_id), max(record_id),
-               max(record_id) - min(record_id) + 1 - count(*) AS missing
-        FROM r GROUP BY host, channel ORDER BY host NULLS LAST, channel NULLS LAST
+               count(*) FILTER (WHERE record_id - prev_id > 1),
+               coalesce(sum(record_id - prev_id - 1) FILTER (WHERE record_id - prev_id > 1), 0),
+               (list([prev_id, record_id, record_id - prev_id - 1, epoch_us(prev_ts), epoch_us(ts)] ORDER BY prev_id)
+                   FILTER (WHERE record_id - prev_id > 1))[1:{MAX_GAPS_LISTED}]
+        FROM l GROUP BY host, channel ORDER BY host NULLS LAST, channel NULLS LAST
     """
-    out = []
-    for host, channel, n, lo, hi, missing in case.con.execute(q).fetchall():
-        out.append({"host": host, "channel": channel, "records": n, "first_record_id": lo, "last_record_id": hi,
-                    "missing": int(missing)})  # fmt: skip
-    return out
+    summary: list[dict[str, Any]] = []
+    gaps: list[dict[str, Any]] = []
+    total = missing = 0
+    for host, channel, n, lo, hi, n_gaps, n_missing, listed in case.con.execute(q).fetchall():
+        summary.append({"host": host, "channel": channel, "records": n, "first_record_id": lo,
+                        "last_record_id": hi, "missing": int(hi - lo + 1 - n)})  # fmt: skip
+        total += int(n_gaps)
+        missing += int(n_missing)
+        for prev_id, rid, m, prev_us, us in listed or []:
+            if len(gaps) < MAX_GAPS_LISTED:
+                gaps.append({
+                    "host": host, "channel": channel, "after_record_id": prev_id, "next_record_id": rid,
+                    "missing": int(m), "after_utc": _iso(_from_us(prev_us)), "next_utc": _iso(_from_us(us)),
+                })  # fmt: skip
+    return gaps, total, missing, summary
+
+
+def _from_us(us: int | None) -> datetime | None:
+    return None if us is None else datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
 
 
 def file_shortfalls(case: Case) -> list[dict[str, Any]]:
@@ -412,75 +410,63 @@ def file_shortfalls(case: Case) -> list[dict[str, Any]]:
 
 
 # ---- clock skew ------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Logon:
-    host: str
-    ts: datetime
-    user: str
-    peer: str  # 4648: target server key; 4624: client IP
-    ws: str  # 4624: client workstation key
+def _short_sql(expr: str) -> str:
+    """SQL of ``short_host``: lower case, ``\\`` and blanks trimmed, domain dropped (addresses kept whole)."""
+    low = f"lower(trim(trim({expr}), '\\'))"
+    return f"CASE WHEN regexp_full_match({low}, '[0-9.]+|[0-9a-f:]+') THEN {low} ELSE split_part({low}, '.', 1) END"
 
 
-def _pairing_events(case: Case) -> tuple[list[_Logon], list[_Logon]]:
-    cols = event_columns(case)
-    if "targetservername" not in cols:
-        return [], []
-    src_q = f"""
-        SELECT host, ts, {col(cols, "TargetUserName")}, {col(cols, "TargetServerName")}
-        FROM _fx_events WHERE event_id = 4648 AND channel = 'Security' AND ts IS NOT NULL AND host IS NOT NULL
-        ORDER BY host, ts
-    """
-    dst_q = f"""
-        SELECT host, ts, {col(cols, "TargetUserName")}, {col(cols, "IpAddress")}, {col(cols, "WorkstationName")}
-        FROM _fx_events WHERE event_id = 4624 AND channel = 'Security' AND ts IS NOT NULL AND host IS NOT NULL
-          AND CAST({col(cols, "LogonType")} AS VARCHAR) IN ('3', '10')
-        ORDER BY host, ts
-    """
-    srcs = [
-        _Logon(h, t, norm_user(u), short_host(s), "")
-        for h, t, u, s in case.con.execute(src_q).fetchall()
-        if s and short_host(s) not in ("", "localhost") and u
-    ]
-    dsts = [
-        _Logon(
-            h,
-            t,
-            norm_user(u),
-            norm_ip(ip) if usable_ip(ip) else "",
-            short_host(ws) if ws and ws != "-" else "",
-        )
-        for h, t, u, ip, ws in case.con.execute(dst_q).fetchall()
-        if u
-    ]
-    return srcs, dsts
+def _user_sql(expr: str) -> str:
+    """SQL of ``norm_user``: lower case, without domain (``CORP\\bob`` and ``bob@corp`` → ``bob``)."""
+    return f"split_part(regexp_replace(lower(trim({expr})), '^.*\\\\', ''), '@', 1)"
 
 
-def _pair_samples(case: Case) -> dict[tuple[str, str], list[float]]:
+def _pair_samples(case: Case, ip_hosts: dict[str, str]) -> dict[tuple[str, str], list[float]]:
     """(source host, target host) → every candidate difference target clock − source clock.
 
-    A logon that repeats (three PsExec hops a minute apart) makes several candidates per source
-    event; only the true offset is shared by all of them, so ``_densest`` picks it out.
+    The explicit-credential logon (4648 in ``remote_access``) on the source against the network
+    or RDP logon (4624 type 3 / 10 in ``logon_attempts``) on the target from the source (its
+    workstation name, or an address the logs tie to it) for the same account, at most
+    ``PAIR_WINDOW`` apart: one join. A logon that repeats (three PsExec hops a minute apart)
+    makes several candidates per source event; only the true offset is shared by all of them,
+    so ``_densest`` picks it out.
     """
-    srcs, dsts = _pairing_events(case)
-    if not srcs or not dsts:
-        return {}
-    ips_of: dict[str, set[str]] = defaultdict(set)
-    for ip, h in host_ip_map(case).items():
-        ips_of[short_host(h)].add(ip)
-    by_target: dict[tuple[str, str], list[_Logon]] = defaultdict(list)
-    for d in dsts:
-        by_target[(short_host(d.host), d.user)].append(d)
+    explicit = fact_table(case, "remote_access")
+    logons = fact_table(case, "logon_attempts")
+    con = case.con
+    import pyarrow as pa
+
+    con.register("_fx_ips", pa.table({
+        "ip": pa.array(list(ip_hosts), pa.string()),
+        "short": pa.array([short_host(h) for h in ip_hosts.values()], pa.string()),
+    }))  # fmt: skip
+    try:
+        rows = con.execute(f"""
+            WITH s AS (
+                SELECT host, ts, {_user_sql("account")} AS u, {_short_sql("peer_host")} AS peer,
+                       {_short_sql("host")} AS skey
+                FROM {explicit}
+                WHERE event_id = 4648 AND host IS NOT NULL AND ts IS NOT NULL AND coalesce(account, '') <> ''
+            ), d AS (
+                SELECT host, ts, {_user_sql("account")} AS u, src_ip AS peer,
+                       CASE WHEN coalesce(workstation, '-') <> '-' THEN {_short_sql("workstation")} ELSE '' END AS ws,
+                       {_short_sql("host")} AS dkey
+                FROM {logons}
+                WHERE outcome = 'success' AND logon_type IN ('3', '10') AND host IS NOT NULL AND ts IS NOT NULL
+                  AND coalesce(account, '') <> ''
+            )
+            SELECT s.host, d.host, (epoch_us(d.ts) - epoch_us(s.ts)) / 1e6 AS diff
+            FROM s JOIN d ON d.dkey = s.peer AND d.u = s.u
+            WHERE s.peer NOT IN ('', 'localhost') AND s.peer <> s.skey AND d.host <> s.host
+              AND (d.ws = s.skey OR EXISTS (SELECT 1 FROM _fx_ips i WHERE i.ip = d.peer AND i.short = s.skey))
+              AND abs(epoch_us(d.ts) - epoch_us(s.ts)) <= {int(PAIR_WINDOW.total_seconds() * 1_000_000)}
+            ORDER BY 1, 2, 3
+        """).fetchall()  # fmt: skip
+    finally:
+        con.unregister("_fx_ips")
     samples: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for s in srcs:
-        skey = short_host(s.host)
-        if s.peer == skey:
-            continue
-        for d in by_target.get((s.peer, s.user), []):
-            if d.host == s.host or not (d.ws == skey or (d.peer and d.peer in ips_of.get(skey, ()))):
-                continue
-            diff = (d.ts - s.ts).total_seconds()
-            if abs(diff) <= PAIR_WINDOW.total_seconds():
-                samples[(s.host, d.host)].append(diff)
+    for src, dst, diff in rows:
+        samples[(src, dst)].append(float(diff))
     return samples
 
 
@@ -500,7 +486,9 @@ def _densest(values: list[float], width: float = CLUSTER_WIDTH_S) -> list[float]
     return best
 
 
-def clock_skew(case: Case) -> tuple[list[dict[str, Any]], dict[str, float], list[str]]:
+def clock_skew(
+    case: Case, ip_hosts: dict[str, str] | None = None, host_events: dict[str, int] | None = None
+) -> tuple[list[dict[str, Any]], dict[str, float], list[str]]:
     """Estimate clock offsets per host from paired cross-host logons.
 
     Returns (pair table, host → offset seconds, reference hosts). The offset of a host is how
@@ -508,7 +496,8 @@ def clock_skew(case: Case) -> tuple[list[dict[str, Any]], dict[str, float], list
     offsets can be known from logs; the reference is the best-connected host. Offsets within
     ``MIN_APPLIED_SKEW_S`` of zero are dropped because pairing noise is of that size.
     """
-    samples = _pair_samples(case)
+    settle(case)
+    samples = _pair_samples(case, ip_hosts if ip_hosts is not None else host_ip_map(case))
     pairs: list[dict[str, Any]] = []
     graph: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for (src, dst), cands in sorted(samples.items()):
@@ -522,16 +511,15 @@ def clock_skew(case: Case) -> tuple[list[dict[str, Any]], dict[str, float], list
         graph[dst].append((src, -med))
     if not graph:
         return pairs, {}, []
-    counts = dict(
-        case.con.execute(
-            "SELECT host, count(*) FROM _fx_events WHERE host IS NOT NULL GROUP BY host"
-        ).fetchall()
-    )
+    if host_events is None:
+        host_events = dict(case.con.execute(
+            f"SELECT host, count(*) FROM {EVENTS} WHERE host IS NOT NULL GROUP BY host"
+        ).fetchall())  # fmt: skip
     raw: dict[str, float] = {}
     refs: list[str] = []
     # reference clock per group: the best-connected host (a domain controller, typically the time
     # source of its domain), then the one with most events
-    for start in sorted(graph, key=lambda h: (-len({n for n, _ in graph[h]}), -counts.get(h, 0), h)):
+    for start in sorted(graph, key=lambda h: (-len({n for n, _ in graph[h]}), -host_events.get(h, 0), h)):
         if start in raw:
             continue
         refs.append(start)

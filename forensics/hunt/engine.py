@@ -496,8 +496,12 @@ def _load(options: HuntOptions, progress: Progress) -> Prepared:
     the hunt here, reported with the loaders' reasons)."""
     used: list[dict[str, Any]] = []
     dirs = ([shipped.queries_dir()] if options.default_queries else []) + list(options.queries)
-    used.extend(_file_entry("sql", f, options) for f in _sql_files(dirs))
+    listed = list(_sql_files(dirs))
+    used.extend(_file_entry("sql", f, options) for f in listed)
     hunts, problems = load_hunts(dirs) if dirs else ([], [])
+    # facts the hunts read from the shipped queries/facts when the folders given hold none
+    extra = sorted({f.path for h in hunts for f in h.facts} - {str(f) for f in listed})
+    used.extend(_file_entry("sql", Path(f), options) for f in extra)
     ioc_paths = list(options.iocs) + [p for p in options.evidence if next(_ioc_files([p]), None)]
     if options.default_iocs:
         ioc_paths.insert(0, shipped.iocs_dir())

@@ -11,31 +11,43 @@ A hunt file looks like::
     -- sources: Windows Security 4625/4624, Linux auth (sshd)
     -- needs: [event_id, src_ip]          # columns that must exist, else the hunt is skipped
     -- fields: [LogonType, IpAddress]     # columns used if present (absent ones read as NULL)
+    -- uses: [logon_attempts]             # fact queries it reads, by id (see forensics.facts)
 
 A hunt that declares ``fields`` reads a table holding only its ``fields``, ``needs`` and the
 result columns below (one scan of the case serves every hunt); one without reads ``events``.
     SELECT input_sha256, rec_index, host, ts, ... FROM events WHERE ...
 
 The query returns rows of ``events`` with at least ``input_sha256``, ``rec_index``, ``host`` and
-``ts``. Optional result columns: ``group_key`` (rows sharing it make one finding; without it,
+``ts``. A hunt may read the fact queries it ``uses`` (``queries/facts/``, or facts among the
+files given) as tables named by their ids: the facts are computed once per run, before the
+hunts. Optional result columns: ``group_key`` (rows sharing it make one finding; without it,
 rows group by host), ``level`` (a per-row level; the finding takes the highest) and ``note``
 (a short text that goes into the finding summary).
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
-import yaml
 
+from forensics.facts import (
+    Fact,
+    default_facts,
+    fact_from,
+    fields_of,
+    is_fact,
+    materialise,
+    names,
+    read_query_file,
+    resolve,
+)
 from forensics.hostnames import host_spellings
 from forensics.hunt.findings import LEVELS, Finding, Level, RecordRef, level_rank, parse_level
 from forensics.hunt.writer import Outcome
@@ -65,6 +77,8 @@ class SqlHunt:
     sources: str = ""
     needs: tuple[str, ...] = ()
     fields: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
+    facts: tuple[Fact, ...] = ()  # the facts it uses and theirs, each before its users (set by load_hunts)
 
 
 @dataclass
@@ -75,67 +89,44 @@ class SqlResult:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-def _header(text: str) -> tuple[str, str]:
-    """Split leading ``--`` comment lines (the YAML header) from the SQL body."""
-    head: list[str] = []
-    lines = text.splitlines()
-    i = 0
-    while i < len(lines):
-        stripped = lines[i].strip()
-        if stripped.startswith("--"):
-            head.append(stripped[2:].removeprefix(" "))
-        elif stripped:
-            break
-        i += 1
-    return "\n".join(head), "\n".join(lines[i:])
-
-
-def _str_tuple(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return tuple(v.strip() for v in value.split(",") if v.strip())
-    return tuple(str(v) for v in value)
-
-
 def parse_hunt(path: Path) -> SqlHunt:
     """Read one hunt file. Raises ValueError with a reason when the file is not usable."""
-    raw = path.read_bytes()
-    text = raw.decode("utf-8")
-    head, body = _header(text)
-    try:
-        meta = yaml.safe_load(head) if head.strip() else None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"metadata header is not YAML: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise ValueError("no metadata header (leading `-- key: value` comment lines)")
+    meta, sql, sha = read_query_file(path)
+    if is_fact(meta):
+        raise ValueError("a fact query, not a hunt (see forensics.facts)")
+    return _hunt(path, meta, sql, sha)
+
+
+def _hunt(path: Path, meta: dict[str, Any], sql: str, sha: str) -> SqlHunt:
     missing = [k for k in ("id", "title", "level") if not meta.get(k)]
     if missing:
         raise ValueError(f"metadata header lacks {', '.join(missing)}")
     level = parse_level(meta["level"])
     if level is None:
         raise ValueError(f"level {meta['level']!r} is not one of {', '.join(LEVELS)}")
-    sql = body.strip().rstrip(";").strip()
-    if not sql:
-        raise ValueError("no SQL after the header")
     return SqlHunt(
         id=str(meta["id"]),
         title=str(meta["title"]),
         level=level,
         sql=sql,
         path=str(path),
-        sha256=hashlib.sha256(raw).hexdigest(),
+        sha256=sha,
         description=str(meta.get("description") or "").strip(),
-        attack=_str_tuple(meta.get("attack")),
-        tactics=_str_tuple(meta.get("tactics")),
+        attack=names(meta.get("attack")),
+        tactics=names(meta.get("tactics")),
         sources=str(meta.get("sources") or ""),
-        needs=_str_tuple(meta.get("needs")),
-        fields=_str_tuple(meta.get("fields")),
+        needs=names(meta.get("needs")),
+        fields=names(meta.get("fields")),
+        uses=names(meta.get("uses")),
     )
 
 
 def load_hunts(dirs: Sequence[Path]) -> tuple[list[SqlHunt], list[Outcome]]:
-    """Every ``*.sql`` under ``dirs`` (files are accepted too), sorted by path; failures reported."""
+    """Every ``*.sql`` hunt under ``dirs`` (files are accepted too), sorted by path; failures reported.
+
+    Fact queries among the files are not hunts: they serve the hunts that ``use`` them, before
+    the project's own facts of the same id (a replayed hunt reads the copies it recorded).
+    """
     hunts: list[SqlHunt] = []
     problems: list[Outcome] = []
     files: list[Path] = []
@@ -147,11 +138,22 @@ def load_hunts(dirs: Sequence[Path]) -> tuple[list[SqlHunt], list[Outcome]]:
         else:
             problems.append(Outcome("sql", str(d), None, "failed", "no such file or folder"))
     seen: dict[str, str] = {}
+    facts: dict[str, Fact] = {}
     for f in files:
         try:
-            hunt = parse_hunt(f)
+            meta, sql, sha = read_query_file(f)
+            if is_fact(meta):
+                fact = fact_from(f, meta, sql, sha)
+            else:
+                hunt = _hunt(f, meta, sql, sha)
         except (OSError, UnicodeDecodeError, ValueError) as exc:
             problems.append(Outcome("sql", str(f), None, "failed", str(exc)))
+            continue
+        if is_fact(meta):
+            if fact.id in facts and facts[fact.id].path != fact.path:
+                problems.append(Outcome("sql", str(f), fact.id, "skipped",
+                                        f"duplicate fact id, first in {facts[fact.id].path}"))  # fmt: skip
+            facts.setdefault(fact.id, fact)
             continue
         if hunt.id in seen:
             problems.append(
@@ -160,7 +162,14 @@ def load_hunts(dirs: Sequence[Path]) -> tuple[list[SqlHunt], list[Outcome]]:
             continue
         seen[hunt.id] = str(f)
         hunts.append(hunt)
-    return hunts, problems
+    known = {**default_facts(), **facts}
+    usable: list[SqlHunt] = []
+    for hunt in hunts:
+        try:
+            usable.append(replace(hunt, facts=tuple(resolve(hunt.uses, known))))
+        except ValueError as exc:
+            problems.append(Outcome("sql", hunt.path, hunt.id, "failed", str(exc)))
+    return usable, problems
 
 
 def event_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -201,9 +210,11 @@ def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
     con.execute("SET TimeZone = 'UTC'")  # date_trunc and fetched timestamps in UTC
     present = event_columns(con)
     wanted = {c for h in hunts if h.fields for c in (*h.fields, *h.needs)}
+    wanted |= fields_of(f for h in hunts for f in h.facts)
     _padded_table(con, present, wanted)
     result = SqlResult()
     try:
+        broken = _facts(case, hunts)
         for hunt in hunts:
             missing = [c for c in hunt.needs if c.lower() not in present]
             if missing:
@@ -212,6 +223,10 @@ def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
                         "sql", hunt.path, hunt.id, "skipped", f"the case has no column {', '.join(missing)}"
                     )
                 )
+                continue
+            failed = [f"fact {f.id}: {broken[f.id]}" for f in hunt.facts if f.id in broken]
+            if failed:
+                result.outcomes.append(Outcome("sql", hunt.path, hunt.id, "failed", "; ".join(failed)))
                 continue
             try:
                 found = run_hunt(con, hunt)
@@ -224,6 +239,25 @@ def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
     finally:
         con.execute(f"DROP TABLE IF EXISTS {PADDED_VIEW}")
     return result
+
+
+def _facts(case: Case, hunts: Sequence[SqlHunt]) -> dict[str, str]:
+    """Compute every fact the hunts use, once, over the padded table; fact id → why it failed."""
+    broken: dict[str, str] = {}
+    done: set[str] = set()
+    for hunt in hunts:
+        for fact in hunt.facts:
+            if fact.id in done:
+                continue
+            done.add(fact.id)
+            if any(dep in broken for dep in fact.uses):
+                broken[fact.id] = "a fact it uses failed"
+                continue
+            try:
+                materialise(case, [fact], PADDED_VIEW)
+            except duckdb.Error as exc:
+                broken[fact.id] = str(exc).splitlines()[0]
+    return broken
 
 
 def run_hunt(con: duckdb.DuckDBPyConnection, hunt: SqlHunt) -> list[Finding]:

@@ -1,27 +1,18 @@
 -- id: brute-force-no-success
 -- title: Brute force or password spray that never succeeded
 -- description: >-
---   At least 20 failed logons (Windows Security 4625, sshd "Failed password" / "Invalid user")
---   from one source address on one host within an hour, with no successful logon from that
---   address afterwards. The attack is real but held; medium, so a responder sees which hosts
+--   At least 20 failed logons (logon_attempts: Windows Security 4625, sshd "Failed password" /
+--   "Invalid user") from one source address on one host within an hour, with no successful logon
+--   from that address afterwards. The attack is real but held; medium, so a responder sees which hosts
 --   were tried (and which one the attacker pivoted from) without a high alert.
 -- level: medium
 -- attack: [T1110.001, T1110.003]
 -- tactics: [credential-access]
 -- sources: Windows Security 4625/4624; Linux auth (sshd)
--- needs: [ts, host, src_ip]
--- fields: [event_id, channel, provider, message]
+-- needs: [ts, host]
+-- uses: [logon_attempts]
 WITH attempts AS (
-    SELECT input_sha256, rec_index, host, ts, src_ip,
-        CASE
-            WHEN channel = 'Security' AND event_id = 4625 THEN 'fail'
-            WHEN channel = 'Security' AND event_id = 4624 THEN 'success'
-            WHEN regexp_matches(message, '(?i)(failed (password|publickey|keyboard-interactive)|invalid user)') THEN 'fail'
-            WHEN regexp_matches(message, '(?i)accepted (password|publickey|keyboard-interactive)') THEN 'success'
-        END AS outcome
-    FROM events
-    WHERE src_ip IS NOT NULL AND src_ip NOT IN ('-', '', '::1', '127.0.0.1')
-        AND ((channel = 'Security' AND event_id IN (4624, 4625)) OR provider = 'sshd')
+    SELECT input_sha256, rec_index, host, ts, src_ip, outcome FROM logon_attempts WHERE src_ip IS NOT NULL
 ),
 fails AS (
     SELECT host, src_ip, count(*) AS n, min(ts) AS first_fail, max(ts) AS last_fail

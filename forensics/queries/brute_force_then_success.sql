@@ -1,27 +1,17 @@
 -- id: brute-force-then-success
 -- title: Brute force followed by a successful logon from the same source
 -- description: >-
---   At least 10 failed logons (Windows Security 4625, sshd "Failed password") from one source
---   address on one host, then a successful logon (4624, sshd "Accepted") from that address no
---   later than a day after the last failure. Every failure and success of the pair is listed.
+--   At least 10 failed logons (logon_attempts: Windows Security 4625, sshd "Failed password" /
+--   "Invalid user") from one source address on one host, then a successful logon (4624, sshd
+--   "Accepted") from that address no later than a day after the last failure. Every failure and success of the pair is listed.
 -- level: high
 -- attack: [T1110, T1110.001, T1110.003]
 -- tactics: [credential-access, initial-access]
 -- sources: Windows Security 4625/4624; Linux auth (sshd)
--- needs: [ts, host, src_ip]
--- fields: [event_id, channel, provider, message, user_name]
+-- needs: [ts, host]
+-- uses: [logon_attempts]
 WITH attempts AS (
-    SELECT input_sha256, rec_index, host, ts, src_ip, user_name,
-        CASE
-            WHEN channel = 'Security' AND event_id = 4625 THEN 'fail'
-            WHEN channel = 'Security' AND event_id = 4624 THEN 'success'
-            WHEN regexp_matches(message, '(?i)failed (password|publickey|keyboard-interactive)') THEN 'fail'
-            WHEN regexp_matches(message, '(?i)accepted (password|publickey|keyboard-interactive)') THEN 'success'
-        END AS outcome
-    FROM events
-    WHERE src_ip IS NOT NULL
-        AND src_ip NOT IN ('-', '', '::1', '127.0.0.1')
-        AND ((channel = 'Security' AND event_id IN (4624, 4625)) OR provider = 'sshd')
+    SELECT input_sha256, rec_index, host, ts, src_ip, account, outcome FROM logon_attempts WHERE src_ip IS NOT NULL
 ),
 fails AS (
     SELECT host, src_ip, count(*) AS n, min(ts) AS first_fail, max(ts) AS last_fail
@@ -39,8 +29,7 @@ pairs AS (
 SELECT a.input_sha256, a.rec_index, a.host, a.ts,
     a.host || ' ' || a.src_ip AS group_key,
     CASE WHEN a.outcome = 'success'
-        THEN CAST(p.n AS VARCHAR) || ' failed logons from ' || a.src_ip || ', then success as ' || coalesce(a.user_name, '?')
+        THEN CAST(p.n AS VARCHAR) || ' failed logons from ' || a.src_ip || ', then success as ' || coalesce(a.account, '?')
     END AS note
 FROM attempts a
 JOIN pairs p ON a.host = p.host AND a.src_ip = p.src_ip
-WHERE a.outcome IS NOT NULL

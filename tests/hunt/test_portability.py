@@ -26,7 +26,7 @@ def _to_spark(sql: str) -> str:
 
 
 def test_every_sql_hunt_transpiles_to_spark() -> None:
-    hunts = sorted(QUERIES.glob("*.sql"))
+    hunts = sorted(QUERIES.rglob("*.sql"))  # hunts and the facts they use
     assert len(hunts) >= 11
     failures = {}
     for q in hunts:

@@ -1,0 +1,274 @@
+"""Benchmark: ``forensics hunt`` end to end against Zircolite 3.7 on the same EVTX files, one run.
+
+Usage::
+
+    python bench/vs_zircolite.py [--scales 1,10] [--rounds N] [--zircolite-venv DIR] [--keep DIR] [--json]
+
+What is timed, alternately in each round (wall clock, separate processes, CLI start-up included):
+
+- **zircolite**: ``zircolite.py -e DATA -r rules/rules_windows_generic.json`` (2,171 converted
+  SigmaHQ rules) from a writable copy of ``../shared/peers/zircolite``, in a throwaway venv
+  (``--zircolite-venv``; made with ``../shared/peers/install-zircolite`` when it does not exist);
+- **ours, end to end**: ``forensics hunt DATA --case NEW --sigma ../shared/data/sigma/rules``
+  (ingest, Sigma + SQL hunts + IOCs + YARA, timeline, report, story);
+- **ours, re-hunt**: ``forensics hunt CASE --sigma ...`` on the case the end-to-end run just made.
+
+DATA is the 277 EVTX files of EVTX-ATTACK-SAMPLES copied into a temporary folder (1×), and for
+10× ten copies of each with one byte of the file header's unused padding (offset 4095, zero in
+every sample) set to the copy number, so all 2,770 files hash differently. Both tools get the
+same folder. Our runs use a benchmark cache folder (``FORENSICS_CACHE_DIR``) warmed by one
+untimed hunt first, as on any machine that has hunted before; Zircolite's rules come converted.
+
+Then one instrumented in-process run per scale says where our time goes: ingest, each hunt kind,
+and each output function (calls and seconds). Medians of the rounds and the ratios are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+SAMPLES = SHARED / "data" / "EVTX-ATTACK-SAMPLES"
+SIGMA = SHARED / "data" / "sigma" / "rules"
+PEER = SHARED / "peers" / "zircolite"
+INSTALL = SHARED / "peers" / "install-zircolite"
+PAD_OFFSET = 4095  # last byte of the 4 KiB file header block; the header proper is 128 bytes
+
+# Functions whose calls and time the breakdown run records (module, attribute).
+TIMED: tuple[tuple[str, str], ...] = (
+    ("forensics.ingest.runner", "ingest_paths"),
+    ("forensics.hunt.engine", "_sigma"),
+    ("forensics.hunt.engine", "_sql"),
+    ("forensics.hunt.engine", "_iocs"),
+    ("forensics.hunt.engine", "_yara"),
+    ("forensics.hunt.engine", "run_hunt"),
+    ("forensics.integrity", "assess"),
+    ("forensics.integrity", "clearings"),
+    ("forensics.integrity", "clock_skew"),
+    ("forensics.story", "build_story"),
+    ("forensics.story", "_cleared"),
+    ("forensics.timeline", "build_timeline"),
+    ("forensics.timeline", "write_timeline"),
+    ("forensics.report", "render_report"),
+    ("forensics.cli.hunt", "write_outputs"),
+)
+
+
+# ---- data ------------------------------------------------------------------------------------
+def sample_files() -> list[Path]:
+    """The EVTX-ATTACK-SAMPLES files, sorted."""
+    return sorted(SAMPLES.rglob("*.evtx"))
+
+
+def make_data(dest: Path, scale: int) -> int:
+    """Copy the samples ``scale`` times into ``dest`` (copies past the first have a padding byte set)."""
+    n = 0
+    for k in range(scale):
+        for f in sample_files():
+            out = dest / f"copy{k:02d}" / f.relative_to(SAMPLES)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            data = bytearray(f.read_bytes())
+            if scale > 1:
+                if data[PAD_OFFSET] != 0:
+                    raise SystemExit(f"{f}: header padding byte {PAD_OFFSET} is not zero")
+                data[PAD_OFFSET] = k + 1
+            out.write_bytes(bytes(data))
+            n += 1
+    return n
+
+
+# ---- the peer --------------------------------------------------------------------------------
+def zircolite_python(venv: Path) -> Path:
+    """The throwaway venv's interpreter, installed with the peer's own script when missing."""
+    py = venv / "bin" / "python"
+    if not py.exists():
+        print(f"installing Zircolite's requirements into {venv} ...", file=sys.stderr)
+        subprocess.run([str(INSTALL), str(venv)], check=True, stdout=subprocess.DEVNULL)
+    return py
+
+
+def run_zircolite(py: Path, zdir: Path, data: Path, out: Path) -> float:
+    """Seconds for one Zircolite run over ``data``; its detections go to ``out``."""
+    cmd = [str(py), "zircolite.py", "-e", str(data), "-r", "rules/rules_windows_generic.json",
+           "-o", str(out), "-l", str(out.with_suffix(".log"))]  # fmt: skip
+    return _timed(cmd, zdir, os.environ.copy(), "zircolite")
+
+
+# ---- ours ------------------------------------------------------------------------------------
+def our_env(cache: Path) -> dict[str, str]:
+    """Environment for our runs: the benchmark's rule cache, no colour codes."""
+    return {**os.environ, "FORENSICS_CACHE_DIR": str(cache), "NO_COLOR": "1", "COLUMNS": "160"}
+
+
+def run_ours(target: Path, case: Path | None, cache: Path, cwd: Path) -> float:
+    """Seconds for ``forensics hunt TARGET [--case CASE] --sigma SIGMA`` in a fresh process."""
+    cmd = [sys.executable, "-m", "forensics", "hunt", str(target), "--sigma", str(SIGMA)]
+    if case is not None:
+        cmd[4:4] = ["--case", str(case)]
+    return _timed(cmd, cwd, our_env(cache), "forensics hunt")
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"{what} failed ({proc.returncode}): {proc.stderr[-2000:]}")
+    return took
+
+
+# ---- where the time goes ---------------------------------------------------------------------
+def breakdown(data: Path, case: Path, cache: Path) -> dict[str, Any]:
+    """One instrumented ``forensics hunt`` run in this process: seconds and calls per function."""
+    import importlib
+
+    os.environ.update(our_env(cache))
+    stats: dict[str, list[float]] = defaultdict(list)
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def timed(*a: Any, **kw: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                stats[name].append(time.perf_counter() - start)
+
+        return timed
+
+    from forensics.cli import app  # imports every module the command uses
+
+    for mod_name, attr in TIMED:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ImportError:
+            continue
+        orig = getattr(mod, attr, None)
+        if orig is None:
+            continue
+        timed = wrap(f"{mod_name.removeprefix('forensics.')}.{attr}", orig)
+        for m in list(sys.modules.values()):  # every module that bound the name by import
+            if getattr(m, "__name__", "").startswith("forensics") and getattr(m, attr, None) is orig:
+                setattr(m, attr, timed)
+    start = time.perf_counter()
+    try:
+        app(["hunt", str(data), "--case", str(case), "--sigma", str(SIGMA)], standalone_mode=False)
+    finally:
+        sys.stdout.flush()
+    total = time.perf_counter() - start
+    return {"total_s": round(total, 3),
+            "functions": {k: {"calls": len(v), "s": round(sum(v), 3)} for k, v in sorted(stats.items())}}  # fmt: skip
+
+
+def _breakdown_child(data: Path, case: Path, cache: Path) -> dict[str, Any]:
+    """Run ``breakdown`` in a child process (its patches and imports stay out of this one)."""
+    cmd = [sys.executable, __file__, "--_breakdown", str(data), str(case), str(cache)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=our_env(cache))
+    if proc.returncode != 0:
+        raise SystemExit(f"breakdown failed: {proc.stderr[-2000:]}")
+    line = [x for x in proc.stdout.splitlines() if x.startswith("{\"total_s\"")][-1]
+    result: dict[str, Any] = json.loads(line)
+    return result
+
+
+# ---- the run ---------------------------------------------------------------------------------
+def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cache: Path) -> dict[str, Any]:
+    """Rounds of Zircolite / ours end to end / ours re-hunt at one scale, then the breakdown."""
+    data = work / f"data{scale}x"
+    files = make_data(data, scale)
+    print(f"\n== {scale}x: {files} EVTX files in {data}", file=sys.stderr)
+    times: dict[str, list[float]] = defaultdict(list)
+    for r in range(rounds):
+        case = work / f"case{scale}x-{r}"
+        order = ("zircolite", "ours") if r % 2 == 0 else ("ours", "zircolite")
+        for who in order:
+            if who == "zircolite":
+                times["zircolite"].append(run_zircolite(zpy, zdir, data, work / f"z{scale}x-{r}.json"))
+            else:
+                times["ours_e2e"].append(run_ours(data, case, cache, work))
+                times["ours_rehunt"].append(run_ours(case, None, cache, work))
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), file=sys.stderr)
+        shutil.rmtree(case, ignore_errors=True)
+    med = {k: statistics.median(v) for k, v in times.items()}
+    bd = _breakdown_child(data, work / f"case{scale}x-breakdown", cache)
+    shutil.rmtree(work / f"case{scale}x-breakdown", ignore_errors=True)
+    shutil.rmtree(data, ignore_errors=True)
+    return {
+        "scale": scale, "files": files, "rounds": {k: [round(x, 3) for x in v] for k, v in times.items()},
+        "median_s": {k: round(v, 3) for k, v in med.items()},
+        "e2e_ratio": round(med["ours_e2e"] / med["zircolite"], 2),
+        "rehunt_ratio": round(med["ours_rehunt"] / med["zircolite"], 2),
+        "breakdown": bd,
+    }  # fmt: skip
+
+
+def print_result(res: dict[str, Any]) -> None:
+    """The figures of one scale as text."""
+    m = res["median_s"]
+    print(f"\n{res['scale']}x ({res['files']} EVTX files), median of {len(res['rounds']['zircolite'])} rounds")
+    print(f"  zircolite 3.7 (generic ruleset)  {m['zircolite']:8.2f} s")
+    print(f"  forensics hunt, end to end       {m['ours_e2e']:8.2f} s   ratio {res['e2e_ratio']:.2f}x")
+    print(f"  forensics hunt, re-hunt of case  {m['ours_rehunt']:8.2f} s   ratio {res['rehunt_ratio']:.2f}x")
+    bd = res["breakdown"]
+    print(f"  where our time goes (one instrumented end-to-end run, {bd['total_s']:.2f} s in process):")
+    for name, v in sorted(bd["functions"].items(), key=lambda kv: -kv[1]["s"]):
+        print(f"    {name:32} {v['s']:8.2f} s  ({v['calls']} call{'s' if v['calls'] != 1 else ''})")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, run every scale, print the figures."""
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scales", default="1,10", help="comma-separated copies of the samples (default 1,10)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds per scale (default 3)")
+    ap.add_argument("--zircolite-venv", type=Path, help="Zircolite's throwaway venv (made when missing)")
+    ap.add_argument("--keep", type=Path, help="work folder to use and keep (default: a temporary one)")
+    ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ap.add_argument("--_breakdown", nargs=3, type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._breakdown:
+        print(json.dumps(breakdown(*args._breakdown)))
+        return 0
+    if not SAMPLES.is_dir() or not PEER.is_dir():
+        print(f"needs {SAMPLES} and {PEER}", file=sys.stderr)
+        return 2
+    work = args.keep or Path(tempfile.mkdtemp(prefix="vs-zircolite-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        zpy = zircolite_python(args.zircolite_venv or work / "zvenv")
+        zdir = work / "zircolite"
+        if not zdir.exists():
+            shutil.copytree(PEER, zdir)
+        cache = work / "cache"
+        warm = work / "warm"
+        make_data(warm / "data", 1)
+        print("warming our rule cache (one untimed hunt) ...", file=sys.stderr)
+        cold = run_ours(warm / "data", warm / "case", cache, work)
+        print(f"  cold-cache end to end: {cold:.2f} s", file=sys.stderr)
+        shutil.rmtree(warm, ignore_errors=True)
+        results = [bench_scale(int(s), args.rounds, work, zpy, zdir, cache) for s in args.scales.split(",")]
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+    for res in results:
+        print_result(res)
+    if args.json:
+        print(json.dumps({"cold_cache_e2e_s": round(cold, 3), "results": results}, indent=1, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

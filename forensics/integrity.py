@@ -292,15 +292,15 @@ def tampering(case: Case) -> list[dict[str, Any]]:
     """Commands that clear or truncate logs or shell history, Windows and Linux (the ``log_tampering`` fact)."""
     table = fact_table(case, "log_tampering")
     rows = case.con.execute(f"""
-        SELECT host, ts, source, channel, command, input_sha256, rec_index FROM {table}
+        SELECT host, ts, source, channel, command, input_sha256, rec_index, clears_event_log FROM {table}
         WHERE kind = 'command' ORDER BY host, ts, input_sha256, rec_index LIMIT {MAX_TAMPERING_LISTED}
     """).fetchall()  # fmt: skip
     return [
         {
             "host": host, "ts_utc": _iso(ts), "ts_ist": _ist(ts), "source": source, "channel": channel,
-            "command": text[:500], "input_sha256": sha, "rec_index": idx,
+            "command": text[:500], "input_sha256": sha, "rec_index": idx, "clears_event_log": bool(clears),
         }
-        for host, ts, source, channel, text, sha, idx in rows
+        for host, ts, source, channel, text, sha, idx, clears in rows
     ]
 
 

@@ -1,23 +1,32 @@
-"""The story of the incident: phases, patient zero, lateral movement, IOCs, impact, what held.
+"""The story of the incident, assembled from the findings and the fact queries, and told.
 
-``build_story(case)`` reads findings and events and answers the investigating officer's questions:
+``build_story(case)`` answers the investigating officer's questions from what the hunt found
+(the findings) and what the logs say happened (the fact queries of ``queries/facts``, see
+``forensics.facts``), clock-corrected with the integrity assessment's offsets. It decides
+nothing a detection decides: thresholds and patterns live in the hunts and the facts, so the
+story and the findings of one report cannot disagree.
 
 * phases — the findings grouped by ATT&CK tactic, in kill-chain order, each with its time span;
-* patient zero and the entry point — the first successful logon from an outside (globally
-  routable) address and its target; without one, the first host with a finding (medium or
-  above) that is not a network device or log collector (a firewall's log names the attacker
-  first, but the firewall is not the victim);
-* the lateral-movement path — the hops out of patient zero, host by host, each taken only from
-  a host already reached (routine traffic of machine accounts ``NAME$`` is no lateral movement);
-* lateral movement — edges source host → target host with account, method and time, derived
-  from events: 4624 type 10 (RDP) / type 3 (network) with ``IpAddress``, 4648 ``TargetServerName``,
-  TerminalServices 1149, 5145 share access, 7045 ``PSEXESVC`` and sshd ``Accepted``;
+* patient zero and the entry point — the first successful logon (``logon_attempts``) from an
+  outside (globally routable) address and its target; without one, the first host with a finding
+  (medium or above) that is not a network device or log collector (``network_devices``: a
+  firewall's log names the attacker first, but the firewall is not the victim);
+* lateral movement — edges source host → target host with account, method and time: successful
+  RDP, network and SSH logons (``logon_attempts``; network logons only from hosts already in the
+  story) and the other signs of one host reaching another (``remote_access``: explicit
+  credentials, RDP authentication, admin shares, PsExec services); machine accounts ``NAME$``
+  are the domain at work, not lateral movement;
+* the lateral-movement path — the hops out of patient zero, each taken only from a host already
+  reached;
 * IOC sightings — first and last sighting of each indicator from ``ioc`` findings;
-* impact — hosts with encryption, shadow-copy deletion, recovery disabled or service stops;
-* what did not fall — brute forces (many failures from one source against one host) that never
-  got a success from that source, and the hosts they targeted that were never reached;
-* cleared logs — Security 1102 / System 104 and log-tampering commands per host, with what
-  survives elsewhere (a forwarded copy).
+* impact — hosts with findings of impact techniques (encryption, recovery inhibited, services
+  stopped, ...);
+* brute force — the brute-force findings (SQL hunts and correlation rules of technique T1110),
+  each source and target with its failed logons from the finding's records, and whether one of
+  its records is a success; what did not fall — those without, and the hosts they targeted that
+  were never reached;
+* cleared logs — the clears and log-tampering commands of the integrity assessment per host,
+  with what survives elsewhere (a forwarded copy).
 
 Hosts are named once whatever the source's spelling (``forensics.hostnames.HostNames``).
 Times are clock-corrected with the offsets ``forensics.integrity`` estimates; UTC with IST beside.
@@ -34,46 +43,24 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+
 from forensics.attack import TACTIC_NAMES, phase_rank, technique_name
-from forensics.hostnames import HostNames, case_hosts, norm_ip, short_host, usable_ip
+from forensics.facts import fact_table
+from forensics.hostnames import HostNames, norm_ip, short_host, usable_ip
 from forensics.hunt.findings import Finding, read_findings
-from forensics.integrity import Integrity, assess, col, event_columns, host_ip_map, settle
+from forensics.integrity import Integrity, assess, display_by_short, settle
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc, parse_iso_utc
 
-BRUTE_MIN_FAILURES = 10
-PSEXEC_LINK_WINDOW = timedelta(minutes=2)  # a 7045 PSEXESVC and the network logon that caused it
-_SSH_ACCEPT = re.compile(r"Accepted (\S+) for (\S+) from (\S+) port", re.IGNORECASE)
-_SSH_FAIL = re.compile(r"(?:Failed \S+ for (?:invalid user )?|Invalid user )(\S+) from (\S+)", re.IGNORECASE)
-IMPACT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("shadow copy deletion", re.compile(
-        r"vssadmin(\.exe)?\s+(delete\s+shadows|resize\s+shadowstorage)|shadowcopy\s+delete|"
-        r"win32_shadowcopy.*delete|wbadmin(\.exe)?\s+delete", re.IGNORECASE)),
-    ("recovery disabled", re.compile(
-        r"bcdedit.*(recoveryenabled\s+no|bootstatuspolicy\s+ignoreallfailures)", re.IGNORECASE)),
-    ("service stop", re.compile(
-        r"\b(net1?|sc)(\.exe)?\s+stop\b|stop-service\b|taskkill(\.exe)?\s.*\b(sql|veeam|backup|exchange)",
-        re.IGNORECASE)),
-    ("encryption", re.compile(
-        r"[._-](locked|encrypted|crypted|crypt|enc)$|(decrypt|ransom|restore[_-]?(my[_-]?)?files|recover[_-]?files)"
-        r"[^\\/]*\.(txt|html?|hta)$", re.IGNORECASE)),
-)  # fmt: skip
-# Firewalls, routers, proxies and log collectors: their logs name the attacker, they are not the victim.
-NETWORK_DEVICE_RE = re.compile(
-    r"(^|[-_.])(fw|firewall|rtr|router|switch|vpn|gw|gateway|proxy|waf|asa|fortigate|pfsense|siem|wec|collector|"
-    r"loghost|syslog)(\d*)([-_.]|$)",
-    re.IGNORECASE,
-)
-TRAFFIC_LOG_SQL = r"regexp_matches(message, '(?i)\b(srcip|src)=\S+.*\b(dstip|dst)=\S+')"
-BACKUP_HOST_RE = re.compile(r"(bkp|backup|bak|veeam|nas|vault)", re.IGNORECASE)
+# Labels of the impact techniques the story lists per host (ATT&CK technique → what it did).
 IMPACT_TECHNIQUES: dict[str, str] = {
     "T1486": "encryption", "T1490": "shadow copy deletion", "T1489": "service stop",
     "T1485": "data destruction", "T1491": "defacement", "T1529": "shutdown / reboot",
 }  # fmt: skip
-_4648_METHODS: tuple[tuple[str, str], ...] = (
-    ("psexec", "SMB/PsExec"), ("wmic", "WMI"), ("wmiprvse", "WMI"), ("mstsc", "RDP"),
-    ("winrs", "WinRM"), ("wsmprovhost", "WinRM"), ("powershell", "WinRM"), ("pwsh", "WinRM"),
-)  # fmt: skip
+BRUTE_FORCE_TECHNIQUE = "T1110"  # findings of brute-force hunts (and their sub-techniques)
+BRUTE_FORCE_KINDS = ("sql", "correlation")  # detections that count attempts, not single-event rules
+BACKUP_HOST_RE = re.compile(r"(bkp|backup|bak|veeam|nas|vault)", re.IGNORECASE)  # how backup servers are named
 
 
 def _u(dt: datetime | None) -> str | None:
@@ -93,8 +80,10 @@ def is_external(ip: str | None) -> bool:
     except ValueError:
         return False
     # documentation ranges (TEST-NET) are what examples and exercises use for "the internet"
-    doc = any(addr in ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
-    return doc or addr.is_global
+    return addr.is_global or any(addr in net for net in _DOC_NETS if net.version == addr.version)
+
+
+_DOC_NETS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
 
 
 @dataclass
@@ -267,41 +256,42 @@ def build_story(
     findings: Sequence[Finding] | None = None,
     run: str | None = None,
 ) -> Story:
-    """Build the story of the case (findings + events), clock-corrected.
+    """Build the story of the case (findings + fact queries), clock-corrected.
 
     ``findings`` are those of hunt run ``run`` (None: the latest), read here when not given;
     ``integrity`` is assessed here when not given.
     """
     settle(case)
     integ = integrity if integrity is not None else assess(case)
-    names = HostNames.from_case(case)
+    names = integ.names if integ.names is not None else HostNames.from_case(case)
     clock = _Clock(integ, names)
     if findings is None:
         findings = read_findings(case, run)
     # each host under its display name (the finding ids stay those of the stored findings)
-    findings = [replace(f, host=names.display(f.host)) for f in findings]
+    fs = [replace(f, host=names.display(f.host)) for f in findings]
     story = Story(clock_offsets_s={names.display(h) or h: o for h, o in sorted(integ.offsets.items())})
-    story.span = _span(case, findings, clock)
-    story.phases = _phases(findings, clock)
-    story.first_finding = _first_finding(findings, clock)
-    ipmap = {ip: names.display(h) or h for ip, h in host_ip_map(case).items()}
-    hosts = case_hosts(case)
-    story.brute_force = _brute_force(case, clock, ipmap, names)
+    story.span = _span(integ, fs, clock)
+    story.phases = _phases(fs, clock)
+    story.first_finding = _first_finding(fs, clock)
+    naming = _Naming(integ.ip_hosts, display_by_short(names), names)
+    story.brute_force, tried = _brute_force(case, fs, clock, naming)
     story.entry_point = _entry_point(case, clock, names, story.brute_force)
-    story.patient_zero = _patient_zero(story.entry_point, findings, clock, _network_devices(case, names))
-    story.lateral = _lateral(case, clock, ipmap, hosts, findings, names)
-    story.iocs = _iocs(findings, clock)
-    story.impact = _impact(case, findings, clock, names)
+    # a host only tried (a brute force with no success) is attacked, not compromised
+    untried = [f for f in fs if f.finding_id not in tried]
+    story.patient_zero = _patient_zero(story.entry_point, untried, clock, _network_devices(case, names))
+    story.lateral = _lateral(case, clock, naming, fs)
+    story.iocs = _iocs(fs, clock)
+    story.impact = _impact(fs, clock)
     story.path = _path(story)
-    story.held = _held(story, findings)
-    story.cleared = _cleared(case, integ, clock, names)
+    story.held = _held(story, fs)
+    story.cleared = _cleared(integ, clock)
     return story
 
 
-def _span(case: Case, findings: list[Finding], clock: _Clock) -> dict[str, Any]:
-    rows = case.con.execute(
-        "SELECT host, min(ts), max(ts) FROM _fx_events WHERE ts IS NOT NULL GROUP BY host ORDER BY host"
-    ).fetchall()
+def _span(integ: Integrity, findings: list[Finding], clock: _Clock) -> dict[str, Any]:
+    """First and last event (corrected) over every host, from the integrity coverage."""
+    rows = [(c["host"], parse_iso_utc(c["first_utc"]), parse_iso_utc(c["last_utc"]))
+            for c in integ.coverage if c["first_utc"] and c["last_utc"]]  # fmt: skip
     if not rows:
         return {}
     lo = min(t for t in (clock.fix(h, a) for h, a, _ in rows) if t)
@@ -316,7 +306,7 @@ def _span(case: Case, findings: list[Finding], clock: _Clock) -> dict[str, Any]:
 
 def _phases(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     """Findings per ATT&CK tactic in kill-chain order; those no tactic fits last, as ``unmapped``."""
-    groups: dict[str, list[Finding]] = defaultdict(list)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in findings:
         for t in f.tactic_names or [UNMAPPED]:
             groups[t].append(f)
@@ -324,7 +314,9 @@ def _phases(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     for tactic in sorted(groups, key=lambda t: (phase_rank(t), t)):
         fs = groups[tactic]
         firsts = [x for x in (clock.fix(f.host, f.first_ts) for f in fs) if x]
-        lasts = [x for x in (clock.fix(f.host, f.last_ts or f.first_ts) for f in fs) if x]
+        lasts = [
+            x for x in (clock.fix(f.host, f.last_ts or f.first_ts) for f in fs) if x
+        ]
         techs = sorted({t for f in fs for t in f.techniques})
         name = TACTIC_NAMES.get(tactic, "Indicator matches (no ATT&CK tactic)")
         out.append({
@@ -356,19 +348,27 @@ def _first_finding(findings: list[Finding], clock: _Clock) -> dict[str, Any] | N
 def _entry_point(
     case: Case, clock: _Clock, names: HostNames, brute: list[dict[str, Any]]
 ) -> dict[str, Any] | None:
-    """The first successful logon (Windows 4624 type 3/10, sshd Accepted) from an outside address."""
-    cands: list[tuple[datetime, str, dict[str, Any]]] = []
-    for e in _logons(case):
-        if is_external(e["ip"]):
-            ts = clock.fix(e["host"], e["ts"])
-            if ts is not None:
-                cands.append((ts, names.display(e["host"]) or "", e))
+    """The first successful RDP, network or SSH logon (``logon_attempts``) from an outside address."""
+    table = fact_table(case, "logon_attempts")
+    ips = [r[0] for r in case.con.execute(
+        f"SELECT DISTINCT src_ip FROM {table} WHERE outcome = 'success' AND method IN ('RDP', 'network', 'SSH') "
+        "AND src_ip IS NOT NULL ORDER BY 1"
+    ).fetchall()]  # fmt: skip
+    outside = [ip for ip in ips if is_external(ip)]
+    if not outside:
+        return None
+    rows = case.con.execute(
+        f"SELECT host, ts, account, src_ip, method, input_sha256, rec_index FROM {table} "
+        "WHERE outcome = 'success' AND method IN ('RDP', 'network', 'SSH') AND src_ip IN (SELECT unnest(?::VARCHAR[])) "
+        "AND ts IS NOT NULL ORDER BY ts, host, input_sha256, rec_index",
+        [outside],
+    ).fetchall()
+    cands = [(clock.fix(h, ts), names.display(h) or "", (sha, idx), acct, ip, method)
+             for h, ts, acct, ip, method, sha, idx in rows]  # fmt: skip
     if not cands:
         return None
-    ts, host, e = min(cands, key=lambda c: (c[0], c[1], c[2]["ref"]))
-    before = next(
-        (b for b in brute if b["succeeded"] and b["source_ip"] == e["ip"] and b["target"] == host), None
-    )
+    ts, host, ref, acct, ip, method = min(cands, key=lambda c: (c[0], c[1], c[2]))
+    before = next((b for b in brute if b["succeeded"] and b["source_ip"] == ip and b["target"] == host), None)
     preceded = (
         f"a {'password spray' if before['accounts'] > 3 else 'brute force'} of {before['failures']} failed logons "
         f"on {before['accounts']} accounts from {before['first_utc']}"
@@ -376,22 +376,15 @@ def _entry_point(
         else None
     )
     return {
-        "host": host, "ts_utc": _u(ts), "ts_ist": _i(ts), "account": e["user"], "source_ip": e["ip"],
-        "method": e["method"], "input_sha256": e["ref"][0], "rec_index": e["ref"][1], "preceded_by": preceded,
+        "host": host, "ts_utc": _u(ts), "ts_ist": _i(ts), "account": acct, "source_ip": ip,
+        "method": method, "input_sha256": ref[0], "rec_index": ref[1], "preceded_by": preceded,
     }  # fmt: skip
 
 
 def _network_devices(case: Case, names: HostNames) -> set[str]:
-    """Hosts that only carry traffic or collect logs: named so, or writing traffic records."""
-    rows = case.con.execute(
-        f"SELECT host, count(*), count(*) FILTER (WHERE {TRAFFIC_LOG_SQL}) FROM _fx_events "
-        "WHERE host IS NOT NULL GROUP BY host ORDER BY host"
-    ).fetchall()
-    out: set[str] = set()
-    for host, n, traffic in rows:
-        if NETWORK_DEVICE_RE.search(short_host(host)) or traffic * 2 > n:
-            out.add(names.display(host) or host)
-    return out
+    """Hosts that only carry traffic or collect logs (the ``network_devices`` fact), by display name."""
+    table = fact_table(case, "network_devices")
+    return {names.display(h) or h for (h,) in case.con.execute(f"SELECT host FROM {table} ORDER BY 1").fetchall()}
 
 
 def _patient_zero(
@@ -413,150 +406,90 @@ def _patient_zero(
     return {"host": f.host, "reason": f"first host with a finding: {f.title}", "ts_utc": _u(ts)}
 
 
-def _logons(case: Case) -> list[dict[str, Any]]:
-    """Successful remote logons: 4624 type 3 / 10 with a usable client IP, sshd Accepted lines."""
-    cols = event_columns(case)
-    out: list[dict[str, Any]] = []
-    q = f"""
-        SELECT host, ts, coalesce({col(cols, "TargetUserName")}, user_name),
-               coalesce({col(cols, "IpAddress")}, src_ip), CAST({col(cols, "LogonType")} AS VARCHAR),
-               input_sha256, rec_index
-        FROM _fx_events WHERE event_id = 4624 AND channel = 'Security' AND CAST({col(cols, "LogonType")} AS VARCHAR) IN ('3', '10')
-        ORDER BY ts, host, input_sha256, rec_index
+class _Naming:
+    """Names the peers of edges: an address by the host the logs tie it to, a host by its display name.
+
+    An outside address stays an address: the workstation name an attacker's client announces is
+    the attacker's to choose.
     """
-    for host, ts, user, ip, lt, sha, idx in case.con.execute(q).fetchall():
-        if usable_ip(ip):
-            out.append({"host": host, "ts": ts, "user": user, "ip": norm_ip(ip),
-                        "method": "RDP" if lt == "10" else "network", "ref": (sha, idx)})  # fmt: skip
-    for host, ts, msg, sha, idx in case.con.execute(
-        "SELECT host, ts, message, input_sha256, rec_index FROM _fx_events "
-        "WHERE message ILIKE '%Accepted % for % from %' ORDER BY ts, host, input_sha256, rec_index"
-    ).fetchall():
-        m = _SSH_ACCEPT.search(msg or "")
-        if m:
-            out.append({"host": host, "ts": ts, "user": m.group(2), "ip": norm_ip(m.group(3)), "method": "SSH",
-                        "ref": (sha, idx)})  # fmt: skip
-    return out
 
+    def __init__(self, ip_hosts: dict[str, str], hosts: dict[str, str], names: HostNames) -> None:
+        self.ip_hosts = ip_hosts
+        self.hosts = hosts
+        self.names = names
+        self._cache: dict[str, str] = {}
 
-def _lateral(
-    case: Case, clock: _Clock, ipmap: dict[str, str], hosts: dict[str, str], findings: list[Finding],
-    names: HostNames,
-) -> list[dict[str, Any]]:  # fmt: skip
-    """Aggregated lateral-movement edges, earliest first (machine accounts' routine traffic left out)."""
-    involved = {f.host for f in findings if f.host and f.rank >= 2}
-
-    def name(ip_or_host: str | None) -> str:
-        """Host name for an IP (learnt from the logs) or a host's display name.
-
-        An outside address stays an address: the workstation name an attacker's client
-        announces is the attacker's to choose.
-        """
+    def __call__(self, ip_or_host: str | None) -> str:
+        """Display name of an address or host name (``(unknown)`` for none)."""
         if not ip_or_host:
             return "(unknown)"
-        s = ip_or_host.strip()
+        hit = self._cache.get(ip_or_host)
+        if hit is None:
+            hit = self._cache[ip_or_host] = self._name(ip_or_host.strip())
+        return hit
+
+    def _name(self, s: str) -> str:
         if usable_ip(s) and is_external(s):
             return norm_ip(s)
-        if usable_ip(s) and norm_ip(s) in ipmap:
-            return ipmap[norm_ip(s)]
-        return hosts.get(short_host(s), s)
+        if usable_ip(s) and norm_ip(s) in self.ip_hosts:
+            return self.ip_hosts[norm_ip(s)]
+        return self.hosts.get(short_host(s), s)
 
-    raw: list[
-        tuple[str, str, str, str, datetime | None, str | None]
-    ] = []  # src, dst, account, method, ts, ip
-    for e in _logons(case):
-        src = name(e["ip"])
-        if e["method"] == "network" and not (src in involved or is_external(e["ip"])):
-            continue  # type-3 logons are everyday traffic; keep those from hosts already in the story
-        method = {"network": "SMB/network logon"}.get(e["method"], e["method"])
-        raw.append((src, e["host"], e["user"] or "", method, clock.fix(e["host"], e["ts"]), e["ip"]))
-    raw += _explicit_cred_edges(case, clock, name)
-    raw += _rdp_1149_edges(case, clock, name)
-    raw += _share_and_service_edges(case, clock, name)
+
+# Edge sources, in the order their first sighting names an edge's source address.
+_EDGE_SQL = """
+    SELECT 0 AS kind, host, src_ip AS peer_ip, CAST(NULL AS VARCHAR) AS peer_host, coalesce(account, '') AS account,
+           method, min(ts) AS first, max(ts) AS last, count(*) AS n
+    FROM {logons}
+    WHERE outcome = 'success' AND method IN ('RDP', 'network', 'SSH') AND src_ip IS NOT NULL
+    GROUP BY host, src_ip, coalesce(account, ''), method
+    UNION ALL
+    SELECT CASE event_id WHEN 4648 THEN 1 WHEN 1149 THEN 2 WHEN 5145 THEN 3 ELSE 4 END AS kind, host, peer_ip,
+           peer_host, coalesce(account, '') AS account, method, min(ts), max(ts), count(*)
+    FROM {access}
+    GROUP BY ALL
+    ORDER BY kind, first NULLS LAST, host NULLS LAST, peer_ip NULLS LAST, peer_host NULLS LAST, account, method
+"""
+_METHOD_NAMES = {"network": "SMB/network logon"}
+
+
+def _lateral(case: Case, clock: _Clock, name: _Naming, findings: list[Finding]) -> list[dict[str, Any]]:
+    """Aggregated lateral-movement edges, earliest first (machine accounts' routine traffic left out).
+
+    The facts are counted per (host, peer, account, method) in one query; the few groups are
+    then named and merged here.
+    """
+    involved = {f.host for f in findings if f.host and f.rank >= 2}
+    sql = _EDGE_SQL.format(logons=fact_table(case, "logon_attempts"), access=fact_table(case, "remote_access"))
     edges: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for src0, dst0, acct, method, ts, ip in raw:
-        src, dst = names.display(src0) or src0, names.display(dst0) or dst0
+    for kind, host, peer_ip, peer_host, acct, method, first, last, n in case.con.execute(sql).fetchall():
+        if kind == 1:  # explicit credentials: the recording host reached the named server
+            if short_host(peer_host) == short_host(host):
+                continue
+            src0, dst0 = host, name(peer_host)
+        else:
+            src0, dst0 = name(peer_ip), host
+            if kind == 0 and method == "network" and not (src0 in involved or is_external(peer_ip)):
+                continue  # type-3 logons are everyday traffic; keep those from hosts already in the story
+        src, dst = name.names.display(src0) or src0, name.names.display(dst0) or dst0
         if short_host(src) == short_host(dst) or acct.endswith("$"):
             continue  # a host's own account (NAME$) talking to a DC is the domain at work
+        method = _METHOD_NAMES.get(method, method)
         key = (src, dst, acct.lower(), method)
+        lo, hi = clock.fix(host, first), clock.fix(host, last)
         e = edges.setdefault(key, {"source": src, "target": dst, "account": acct, "method": method,
-                                   "source_ip": ip, "first": ts, "last": ts, "count": 0})  # fmt: skip
-        e["count"] += 1
-        if ts is not None:
-            e["first"] = ts if e["first"] is None else min(e["first"], ts)
-            e["last"] = ts if e["last"] is None else max(e["last"], ts)
+                                   "source_ip": peer_ip, "first": lo, "last": hi, "count": 0})  # fmt: skip
+        e["count"] += int(n)
+        if lo is not None:
+            e["first"] = lo if e["first"] is None else min(e["first"], lo)
+        if hi is not None:
+            e["last"] = hi if e["last"] is None else max(e["last"], hi)
     out = []
     for e in sorted(
         edges.values(), key=lambda e: (_u(e["first"]) or "~", e["source"], e["target"], e["method"])
     ):
         first, last = e.pop("first"), e.pop("last")
         out.append({**e, "first_utc": _u(first), "last_utc": _u(last), "first_ist": _i(first)})
-    return out
-
-
-def _explicit_cred_edges(case: Case, clock: _Clock, name: Any) -> list[tuple[Any, ...]]:
-    cols = event_columns(case)
-    if "targetservername" not in cols:
-        return []
-    q = f"""
-        SELECT host, ts, coalesce({col(cols, "TargetUserName")}, user_name), {col(cols, "TargetServerName")},
-               lower(coalesce(process_image, {col(cols, "ProcessName")}, ''))
-        FROM _fx_events WHERE event_id = 4648 AND channel = 'Security' ORDER BY ts, host, input_sha256, rec_index
-    """
-    out = []
-    for host, ts, user, server, proc in case.con.execute(q).fetchall():
-        if not server or short_host(server) in ("localhost", "", "-", short_host(host)):
-            continue
-        method = next((m for k, m in _4648_METHODS if k in proc), "explicit credentials")
-        out.append((host, name(server), user or "", method, clock.fix(host, ts), None))
-    return out
-
-
-def _rdp_1149_edges(case: Case, clock: _Clock, name: Any) -> list[tuple[Any, ...]]:
-    cols = event_columns(case)
-    if "param3" not in cols:
-        return []
-    q = f"""
-        SELECT host, ts, {col(cols, "Param1")}, {col(cols, "Param3")} FROM _fx_events
-        WHERE event_id = 1149 AND channel ILIKE '%RemoteConnectionManager%' ORDER BY ts, host, input_sha256, rec_index
-    """
-    return [
-        (name(ip), host, user or "", "RDP", clock.fix(host, ts), ip)
-        for host, ts, user, ip in case.con.execute(q).fetchall()
-        if usable_ip(ip)
-    ]
-
-
-def _share_and_service_edges(case: Case, clock: _Clock, name: Any) -> list[tuple[Any, ...]]:
-    """5145 admin-share / PSEXESVC access, and 7045 PSEXESVC tied to the logon just before it."""
-    cols = event_columns(case)
-    out: list[tuple[Any, ...]] = []
-    if "sharename" in cols:
-        q = f"""
-            SELECT host, ts, coalesce({col(cols, "SubjectUserName")}, user_name), coalesce({col(cols, "IpAddress")}, src_ip),
-                   {col(cols, "ShareName")}, {col(cols, "RelativeTargetName")}
-            FROM _fx_events WHERE event_id = 5145 AND channel = 'Security' ORDER BY ts, host, input_sha256, rec_index
-        """
-        for host, ts, user, ip, share, target in case.con.execute(q).fetchall():
-            share_l, target_l = (share or "").lower(), (target or "").lower()
-            if not usable_ip(ip):
-                continue
-            if "psexesvc" in target_l:
-                out.append((name(ip), host, user or "", "SMB/PsExec", clock.fix(host, ts), ip))
-            elif share_l.endswith(("admin$", "c$")):
-                out.append((name(ip), host, user or "", "SMB admin share", clock.fix(host, ts), ip))
-    if "servicename" in cols:
-        q = f"""
-            SELECT host, ts FROM _fx_events WHERE event_id = 7045 AND channel = 'System'
-              AND (lower({col(cols, "ServiceName")}) LIKE '%psexesvc%' OR lower({col(cols, "ImagePath")}) LIKE '%psexesvc%')
-            ORDER BY ts, host
-        """
-        logons = [e for e in _logons(case) if e["method"] == "network"]
-        for host, ts in case.con.execute(q).fetchall():
-            before = [e for e in logons if e["host"] == host and ts - PSEXEC_LINK_WINDOW <= e["ts"] <= ts]
-            src = max(before, key=lambda e: e["ts"]) if before else None
-            out.append((name(src["ip"]) if src else "(unknown)", host, (src or {}).get("user") or "",
-                        "SMB/PsExec", clock.fix(host, ts), src["ip"] if src else None))  # fmt: skip
     return out
 
 
@@ -589,8 +522,8 @@ def _iocs(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     return out
 
 
-def _impact(case: Case, findings: list[Finding], clock: _Clock, names: HostNames) -> list[dict[str, Any]]:
-    # a set per (host, what): a finding and the event it fired on count once
+def _impact(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
+    """Per host, the impact techniques its findings name (a set per kind: one event, one sighting)."""
     hits: dict[str, dict[str, set[datetime]]] = defaultdict(lambda: defaultdict(set))
     for f in findings:
         for t in f.techniques:
@@ -598,18 +531,6 @@ def _impact(case: Case, findings: list[Finding], clock: _Clock, names: HostNames
             ts = clock.fix(f.host, f.first_ts)
             if what and f.host and ts:
                 hits[f.host][what].add(ts)
-    q = """
-        SELECT host, ts, coalesce(process_cmdline, ''), coalesce(file_path, '') FROM _fx_events
-        WHERE host IS NOT NULL AND ts IS NOT NULL AND regexp_matches(lower(coalesce(process_cmdline, '') || ' ' ||
-              coalesce(file_path, '')), 'vssadmin|shadowcopy|wbadmin|bcdedit|stop|taskkill|crypt|lock|decrypt|ransom')
-        ORDER BY host, ts, input_sha256, rec_index
-    """
-    for host, ts, cmd, path in case.con.execute(q).fetchall():
-        for what, rx in IMPACT_PATTERNS:
-            text = path if what == "encryption" else cmd
-            if text and rx.search(text):
-                hits[names.display(host) or host][what].add(clock.fix(host, ts))  # type: ignore[arg-type]
-                break
     out = []
     for host in sorted(hits):
         kinds: list[dict[str, Any]] = [
@@ -626,44 +547,58 @@ def _impact(case: Case, findings: list[Finding], clock: _Clock, names: HostNames
     return sorted(out, key=lambda h: (h["first_utc"] or "~", h["host"]))
 
 
-def _brute_force(case: Case, clock: _Clock, ipmap: dict[str, str], names: HostNames) -> list[dict[str, Any]]:
-    """Sources with many failed logons against one host, and whether a success from them followed."""
-    cols = event_columns(case)
-    fails: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
-    q = f"""
-        SELECT host, ts, coalesce({col(cols, "TargetUserName")}, user_name), coalesce({col(cols, "IpAddress")}, src_ip)
-        FROM _fx_events WHERE event_id = 4625 AND channel = 'Security' AND ts IS NOT NULL ORDER BY ts, host, input_sha256, rec_index
+def _brute_force(
+    case: Case, findings: list[Finding], clock: _Clock, name: _Naming
+) -> tuple[list[dict[str, Any]], set[str]]:
+    """The brute forces the hunts found: per target and source, its failed logons and whether one succeeded.
+
+    The findings are those of technique T1110 from detections that count attempts (SQL hunts,
+    correlation rules); their records are read as ``logon_attempts`` rows, so the failures,
+    accounts and the success are exactly what the finding fired on. Also returns the ids of
+    those findings none of whose records is a successful logon (the host was only tried).
     """
-    for host, ts, user, ip in case.con.execute(q).fetchall():
-        if usable_ip(ip):
-            fails[(names.display(host) or "", norm_ip(ip))].append((ts, (user or "").lower()))
-    for host, ts, msg in case.con.execute(
-        "SELECT host, ts, message FROM _fx_events WHERE ts IS NOT NULL AND (message ILIKE '%Failed % for % from %' "
-        "OR message ILIKE '%Invalid user % from %') ORDER BY ts, host, input_sha256, rec_index"
-    ).fetchall():
-        m = _SSH_FAIL.search(msg or "")
-        if m and usable_ip(m.group(2)):
-            fails[(names.display(host) or "", norm_ip(m.group(2)))].append((ts, m.group(1).lower()))
-    successes: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
-    for e in _logons(case):
-        successes[(names.display(e["host"]) or "", e["ip"])].append((e["ts"], e["user"] or ""))
+    brute = [f for f in findings if f.kind in BRUTE_FORCE_KINDS
+             and any(t.split(".")[0] == BRUTE_FORCE_TECHNIQUE for t in f.techniques)]  # fmt: skip
+    refs = sorted({(r.input_sha256, r.rec_index) for f in brute for r in f.records})
+    if not refs:
+        return [], set()
+    table = fact_table(case, "logon_attempts")
+    con = case.con
+    con.register("_st_refs", pa.table({
+        "input_sha256": pa.array([r[0] for r in refs], pa.string()),
+        "rec_index": pa.array([r[1] for r in refs], pa.int64()),
+    }))  # fmt: skip
+    try:
+        rows = con.execute(
+            "SELECT a.input_sha256, a.rec_index, a.outcome, a.host, a.src_ip, a.ts, lower(coalesce(a.account, '')), "
+            f"a.account FROM _st_refs r "
+            f"JOIN {table} a USING (input_sha256, rec_index) WHERE a.src_ip IS NOT NULL AND a.ts IS NOT NULL "
+            "ORDER BY a.ts, a.host, a.input_sha256, a.rec_index"
+        ).fetchall()
+    finally:
+        con.unregister("_st_refs")
+    fails: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
+    wins: dict[tuple[str, str], list[tuple[datetime, str]]] = defaultdict(list)
+    successes = {(sha, idx) for sha, idx, outcome, *_ in rows if outcome == "success"}
+    tried = {f.finding_id for f in brute if not any((r.input_sha256, r.rec_index) in successes for r in f.records)}
+    for _sha, _idx, outcome, host, ip, ts, user, account in rows:
+        key = (name.names.display(host) or "", ip)
+        (fails if outcome == "fail" else wins)[key].append((ts, user if outcome == "fail" else account or ""))
     out = []
     for (host, ip), fs in sorted(fails.items()):
-        if len(fs) < BRUTE_MIN_FAILURES:
-            continue
         first, last = min(t for t, _ in fs), max(t for t, _ in fs)
-        after = sorted(s for s in successes.get((host, ip), []) if s[0] >= first)
+        after = sorted(s for s in wins.get((host, ip), []) if s[0] >= first)
         ok = after[0] if after else None
         users = sorted({u for _, u in fs})
         out.append({
-            "target": host, "source": ip if is_external(ip) else ipmap.get(ip, ip), "source_ip": ip,
+            "target": host, "source": ip if is_external(ip) else name.ip_hosts.get(ip, ip), "source_ip": ip,
             "external": is_external(ip), "failures": len(fs), "accounts": len(users),
             "account_names": users[:5],
             "first_utc": _u(clock.fix(host, first)), "last_utc": _u(clock.fix(host, last)),
             "succeeded": ok is not None, "success_utc": _u(clock.fix(host, ok[0])) if ok else None,
             "success_account": ok[1] if ok else None,
         })  # fmt: skip
-    return sorted(out, key=lambda b: (b["first_utc"] or "~", b["target"], b["source_ip"]))
+    return sorted(out, key=lambda b: (b["first_utc"] or "~", b["target"], b["source_ip"])), tried
 
 
 def _path(s: Story) -> list[dict[str, Any]]:
@@ -735,11 +670,8 @@ def _held(s: Story, findings: list[Finding]) -> list[dict[str, Any]]:
     return [out[h] for h in sorted(out)]
 
 
-def _cleared(case: Case, integ: Integrity, clock: _Clock, names: HostNames) -> list[dict[str, Any]]:
-    """Per host: logs cleared (1102 / 104), log-tampering commands, and what survives elsewhere."""
-    spellings: dict[str, list[str]] = defaultdict(list)
-    for raw, disp in names.spellings().items():
-        spellings[disp].append(raw)
+def _cleared(integ: Integrity, clock: _Clock) -> list[dict[str, Any]]:
+    """Per host: logs cleared, log-tampering commands, and what survives elsewhere (from the integrity assessment)."""
     hosts: dict[str, dict[str, Any]] = {}
 
     def entry(host: str) -> dict[str, Any]:
@@ -748,25 +680,18 @@ def _cleared(case: Case, integ: Integrity, clock: _Clock, names: HostNames) -> l
                                        "survivor_files": []})  # fmt: skip
 
     for c in integ.clearings:
-        host = names.display(c["host"]) or c["host"] or "(unknown)"
+        host = c["host"] or "(unknown)"
         ts = clock.fix(host, parse_iso_utc(c["ts_utc"])) if c.get("ts_utc") else None
-        entry(host)["clears"].append({"channel": c["cleared_channel"], "ts_utc": _u(ts), "ts_ist": _i(ts),
-                                      "by": c.get("by"), "event_id": c["event_id"]})  # fmt: skip
-        raws = spellings.get(host, [c["host"]])
-        n, files = case.con.execute(
-            "SELECT count(*), string_agg(DISTINCT regexp_extract(input_path, '[^/\\\\]+$'), ', ' "
-            "ORDER BY regexp_extract(input_path, '[^/\\\\]+$')) "
-            "FROM _fx_events WHERE host IN (SELECT unnest(?::VARCHAR[])) AND channel = ? AND ts < ?",
-            [raws, c["cleared_channel"], parse_iso_utc(c["ts_utc"])],
-        ).fetchall()[0]
         e = entry(host)
-        e["survivors"] += int(n or 0)
-        e["survivor_files"] = sorted(set(e["survivor_files"]) | set((files or "").split(", ")) - {""})
+        e["clears"].append({"channel": c["cleared_channel"], "ts_utc": _u(ts), "ts_ist": _i(ts),
+                            "by": c.get("by"), "event_id": c["event_id"]})  # fmt: skip
+        e["survivors"] += int(c.get("survivors") or 0)
+        e["survivor_files"] = sorted(set(e["survivor_files"]) | set(c.get("survivor_files") or []))
     seen: set[tuple[str, str]] = set()
     for t in integ.tampering:
-        host = names.display(t["host"]) or t["host"] or "(unknown)"
+        host = t["host"] or "(unknown)"
         cmd = " ".join((t["command"] or "").split())
-        if re.search(r"wevtutil|clear-eventlog", cmd, re.IGNORECASE) and hosts.get(host, {}).get("clears"):
+        if t.get("clears_event_log") and hosts.get(host, {}).get("clears"):
             continue  # the clear itself is listed already
         if (host, cmd) in seen or any(cmd in other for h, other in seen if h == host):
             continue

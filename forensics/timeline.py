@@ -29,7 +29,7 @@ import pyarrow as pa
 from forensics.attack import technique_name
 from forensics.hostnames import short_host
 from forensics.hunt.findings import LEVELS, Finding, level_rank, parse_level, read_findings
-from forensics.integrity import Integrity, assess, event_columns, settle
+from forensics.integrity import EVENTS, Integrity, assess, event_columns, settle
 from forensics.store import Case
 
 MODES: tuple[str, ...] = ("findings", "context", "full")
@@ -145,14 +145,53 @@ def build_timeline(
     }))  # fmt: skip
     cols = event_columns(case)
     try:
-        sql = _timeline_sql(mode, cols, window)
-        settle(case)
-        table = con.sql(sql).to_arrow_table()
+        table = _build(case, mode, cols, window)
     finally:
-        con.unregister("_tl_f")
-        con.unregister("_tl_r")
-        con.unregister("_tl_off")
+        for name in ("_tl_f", "_tl_r", "_tl_off"):
+            con.unregister(name)
+        for name in _STAGED:
+            con.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
     return _filter(table, host_keys, since, until)
+
+
+_STAGED = ("_tl_hit", "_tl_keys", "_tl_cand", "_tl_ctx", "_tl_ev")
+
+
+def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta) -> pa.Table:
+    """Stage the small tables, then select the rows: each step one scan of the events at most.
+
+    1. ``_tl_hit``: the events the findings fired on (key, host, time, account, process);
+    2. context mode: ``_tl_cand``, every event sharing an account, pid or image with a hit (one
+       scan with the hits' values as filters), and ``_tl_ctx``, those within the window of their
+       finding (joins of small tables);
+    3. ``_tl_ev``: the timeline columns of exactly the events shown;
+    then one query over these orders and renders the rows. Full mode reads every event once.
+    """
+    con = case.con
+    ev_cols = _event_select(cols) + f", {_event_message()} AS message, e.ts, e.host"
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tl_hit AS
+        SELECT e.input_sha256, e.rec_index, e.host, e.ts, lower(e.user_name) AS u, e.process_pid AS pid,
+               lower(e.process_image) AS img
+        FROM {EVENTS} e SEMI JOIN _tl_r r ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
+    """).fetchall()  # fmt: skip
+    if mode == "context":
+        _stage_context(con, window)
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE _tl_ctx AS SELECT input_sha256, rec_index, finding_id FROM _tl_r "
+                    "WHERE false").fetchall()  # fmt: skip
+    shown = "SELECT input_sha256, rec_index FROM _tl_r" + (
+        " UNION SELECT input_sha256, rec_index FROM _tl_ctx" if mode == "context" else ""
+    )
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tl_ev AS
+        SELECT {ev_cols} FROM {EVENTS} e
+        SEMI JOIN ({shown}) w ON e.input_sha256 = w.input_sha256 AND e.rec_index = w.rec_index
+    """).fetchall()  # fmt: skip
+    chosen = {"full": f"(SELECT {ev_cols} FROM {EVENTS} e)", "context": "_tl_ev"}.get(
+        mode, "(SELECT * FROM _tl_ev WHERE false)"
+    )
+    return con.sql(_rows_sql(chosen)).to_arrow_table()
 
 
 def _records_table(findings: Sequence[Finding]) -> pa.Table:
@@ -165,8 +204,8 @@ def _records_table(findings: Sequence[Finding]) -> pa.Table:
     })  # fmt: skip
 
 
-def _context_sql(window: timedelta) -> str:
-    """(input_sha256, rec_index, finding_id) of events near a finding sharing its user or process.
+def _stage_context(con: Any, window: timedelta) -> None:
+    """``_tl_ctx``: (input_sha256, rec_index, finding_id) of events near a finding sharing its user or process.
 
     Same account: on any host (that is how lateral movement looks), in clock-corrected time.
     Same process (pid, parent pid, image): on the same host. Accounts every service uses
@@ -174,48 +213,48 @@ def _context_sql(window: timedelta) -> str:
     """
     w = int(window.total_seconds() * 1_000_000)
     generic = ", ".join("'" + u.replace("'", "''") + "'" for u in GENERIC_USERS)
-    return f"""
-        keys AS (
-            SELECT h.finding_id, e.host, f.first_ts, f.last_ts, lower(e.user_name) AS u,
-                   e.process_pid AS pid, lower(e.process_image) AS img,
-                   to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS koff
-            FROM hits h JOIN _fx_events e USING (input_sha256, rec_index) JOIN _tl_f f USING (finding_id)
-            LEFT JOIN _tl_off o ON o.host = e.host
-        ),
-        ctx AS (
-            -- the same account on any host: compared in corrected time, since host clocks differ
-            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN _fx_events e
-              ON lower(e.user_name) = k.u
-            LEFT JOIN _tl_off o ON o.host = e.host
-            WHERE k.u NOT IN ({generic}) AND NOT k.u LIKE '%$'
-              AND e.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT))
-                  BETWEEN k.first_ts - k.koff - to_microseconds({w}) AND k.last_ts - k.koff + to_microseconds({w})
-            UNION
-            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN _fx_events e
-              ON e.host = k.host AND (e.process_pid = k.pid OR e.parent_pid = k.pid)
-             AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
-            WHERE k.pid IS NOT NULL AND k.pid > 4
-            UNION
-            SELECT e.input_sha256, e.rec_index, k.finding_id FROM keys k JOIN _fx_events e
-              ON e.host = k.host AND lower(e.process_image) = k.img
-             AND e.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
-            WHERE k.img IS NOT NULL
-        ),"""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tl_keys AS
+        SELECT r.finding_id, h.host, f.first_ts, f.last_ts,
+               CASE WHEN h.u NOT IN ({generic}) AND NOT h.u LIKE '%$' THEN h.u END AS u,
+               CASE WHEN h.pid > 4 THEN h.pid END AS pid, h.img,
+               to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS koff
+        FROM _tl_r r JOIN _tl_hit h USING (input_sha256, rec_index) JOIN _tl_f f USING (finding_id)
+        LEFT JOIN _tl_off o ON o.host = h.host
+    """).fetchall()  # fmt: skip
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tl_cand AS
+        SELECT e.input_sha256, e.rec_index, e.host, e.ts, lower(e.user_name) AS u, e.process_pid AS pid,
+               e.parent_pid AS ppid, lower(e.process_image) AS img
+        FROM {EVENTS} e
+        WHERE lower(e.user_name) IN (SELECT u FROM _tl_keys WHERE u IS NOT NULL)
+           OR e.process_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)
+           OR e.parent_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)
+           OR lower(e.process_image) IN (SELECT img FROM _tl_keys WHERE img IS NOT NULL)
+    """).fetchall()  # fmt: skip
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _tl_ctx AS
+        -- the same account on any host: compared in corrected time, since host clocks differ
+        SELECT c.input_sha256, c.rec_index, k.finding_id FROM _tl_keys k JOIN _tl_cand c ON c.u = k.u
+        LEFT JOIN _tl_off o ON o.host = c.host
+        WHERE c.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT))
+              BETWEEN k.first_ts - k.koff - to_microseconds({w}) AND k.last_ts - k.koff + to_microseconds({w})
+        UNION
+        SELECT c.input_sha256, c.rec_index, k.finding_id FROM _tl_keys k JOIN _tl_cand c
+          ON c.host = k.host AND (c.pid = k.pid OR c.ppid = k.pid)
+         AND c.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
+        UNION
+        SELECT c.input_sha256, c.rec_index, k.finding_id FROM _tl_keys k JOIN _tl_cand c
+          ON c.host = k.host AND c.img = k.img
+         AND c.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
+    """).fetchall()  # fmt: skip
 
 
-def _timeline_sql(mode: str, cols: dict[str, str], window: timedelta) -> str:
-    ev = _event_select(cols)
-    msg = _event_message()
-    if mode == "full":
-        chosen = "SELECT input_sha256, rec_index FROM _fx_events"
-    elif mode == "context":
-        chosen = "SELECT input_sha256, rec_index FROM hits UNION SELECT input_sha256, rec_index FROM ctx"
-    else:
-        chosen = "SELECT input_sha256, rec_index FROM _fx_events WHERE false"
-    ctx = _context_sql(window) if mode == "context" else "ctx AS (SELECT * FROM hits WHERE false),"
+def _rows_sql(chosen: str) -> str:
+    """The timeline rows: one per finding (with its first record's fields) and one per event in ``chosen``."""
     return f"""
     WITH hits AS (SELECT input_sha256, rec_index, finding_id FROM _tl_r),
-    {ctx}
+    ctx AS (SELECT input_sha256, rec_index, finding_id FROM _tl_ctx),
     hit_agg AS (
         SELECT h.input_sha256, h.rec_index,
                string_agg(DISTINCT h.finding_id, ', ' ORDER BY h.finding_id) AS finding_ids,
@@ -235,10 +274,10 @@ def _timeline_sql(mode: str, cols: dict[str, str], window: timedelta) -> str:
     ),
     first_rec AS (
         SELECT finding_id, input_sha256, rec_index FROM (
-            SELECT h.finding_id, e.input_sha256, e.rec_index,
+            SELECT h.finding_id, k.input_sha256, k.rec_index,
                    row_number() OVER (PARTITION BY h.finding_id
-                                      ORDER BY e.ts NULLS LAST, e.input_sha256, e.rec_index) AS n
-            FROM hits h JOIN _fx_events e USING (input_sha256, rec_index)
+                                      ORDER BY k.ts NULLS LAST, k.input_sha256, k.rec_index) AS n
+            FROM hits h JOIN _tl_hit k USING (input_sha256, rec_index)
         ) WHERE n = 1
     ),
     frows AS (
@@ -247,9 +286,9 @@ def _timeline_sql(mode: str, cols: dict[str, str], window: timedelta) -> str:
                f.tactics, f.tactic, f.last_ts,
                '[' || coalesce(f.level, '?') || '] ' || coalesce(f.title, f.rule_id, '')
                    || coalesce(' - ' || nullif(f.summary, ''), '') AS message,
-               {ev}
+               e.* EXCLUDE (message, ts, host)
         FROM _tl_f f LEFT JOIN first_rec fr USING (finding_id)
-        LEFT JOIN _fx_events e ON e.input_sha256 = fr.input_sha256 AND e.rec_index = fr.rec_index
+        LEFT JOIN _tl_ev e ON e.input_sha256 = fr.input_sha256 AND e.rec_index = fr.rec_index
     ),
     erows AS (
         SELECT e.ts, e.host, 'event' AS row_type,
@@ -258,8 +297,8 @@ def _timeline_sql(mode: str, cols: dict[str, str], window: timedelta) -> str:
                coalesce(ha.finding_ids, ca.finding_ids) AS finding_ids,
                CASE WHEN ha.lrank >= 0 THEN {_level_case("ha.lrank")} END AS level,
                ha.title, ha.rule_id, ha.kind, ha.attack, ha.techniques, ha.tactics, ha.tactic,
-               CAST(NULL AS TIMESTAMPTZ) AS last_ts, {msg} AS message, {ev}
-        FROM ({chosen}) c JOIN _fx_events e USING (input_sha256, rec_index)
+               CAST(NULL AS TIMESTAMPTZ) AS last_ts, e.message, e.* EXCLUDE (message, ts, host)
+        FROM {chosen} e
         LEFT JOIN hit_agg ha USING (input_sha256, rec_index)
         LEFT JOIN ctx_agg ca USING (input_sha256, rec_index)
     ),

@@ -90,6 +90,17 @@ def write_findings(case: Case, findings: list[Finding]) -> str:
     return record_findings(case, findings, argv=["casekit"])
 
 
+def hunt_sql(case: Case) -> list[Finding]:
+    """Run the project's SQL hunts over the case and write their findings, as ``forensics hunt`` does."""
+    from forensics.hunt.sql import load_hunts, run_hunts
+
+    hunts, problems = load_hunts([Path(__file__).resolve().parent.parent / "queries"])
+    assert problems == [], problems
+    found = run_hunts(case, hunts).findings
+    write_findings(case, found)
+    return found
+
+
 def finding(
     rule: str, level: str, events: list[dict[str, Any]], attack: list[str], kind: str = "sigma", **kw: Any
 ) -> Finding:
@@ -187,8 +198,11 @@ def attack_case(root: Path) -> tuple[Case, dict[str, Any]]:
     ev = attack_events()
     case = build_case(root, ev["all"])
     write_findings(case, [
-        finding("brute-rdp", "medium", [*ev["fails"], ev["entry"]], ["attack.t1110.001"],
+        # what the brute-force hunts find: a SQL hunt's finding over every failure (and the success)
+        finding("brute-rdp", "medium", [*ev["fails"], ev["entry"]], ["attack.t1110.001"], kind="sql",
                 title="RDP brute force then success", tactics=["attack.credential_access"]),
+        finding("spray-dc", "medium", ev["dc_fails"], ["attack.t1110.001"], kind="sql",
+                title="Password spray, none succeeded", tactics=["attack.credential_access"]),
         finding("enc-ps", "high", [ev["xss"]], ["attack.t1059.001"], title="Encoded PowerShell " + XSS,
                 tactics=["attack.execution"], summary="cmd " + FORMULA),
         finding("psexec-svc", "high", [ev["svc"]], ["attack.t1569.002", "attack.t1021.002"], title="PsExec service"),

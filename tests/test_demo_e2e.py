@@ -33,7 +33,7 @@ from forensics.story import Story, build_story
 from forensics.timeline import build_timeline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/casekit.py
-from casekit import at, build_case, rec, write_findings
+from casekit import at, build_case, hunt_sql, rec, write_findings
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_data"
@@ -450,6 +450,7 @@ def test_held_backup_server_and_its_attacker_named(tmp_path: Path) -> None:
         for i in range(25)
     ]
     case = build_case(tmp_path / "c", evs)
+    hunt_sql(case)  # the story tells the brute force the hunts found
     story = build_story(case)
     case.close()
     (b,) = story.brute_force

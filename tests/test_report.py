@@ -52,7 +52,7 @@ def test_report_has_every_section(html: str) -> None:
     for anchor in ("summary", "timeline", "lateral", "phases", "attack", "iocs", "findings", "integrity", "logons",
                    "eid-metrics", "inputs", "navigator"):  # fmt: skip
         assert f'<section id="{anchor}">' in html
-    assert '<svg id="timeline-chart"' in html and html.count('class="finding-dot"') == 6
+    assert '<svg id="timeline-chart"' in html and html.count('class="finding-dot"') == 7
     assert (
         '<svg id="lateral-graph"' in html and html.count('<g class="edge">') == 4
     )  # one arrow per host pair

@@ -17,7 +17,7 @@ from forensics.story import build_story, is_external
 sys.path.insert(
     0, str(Path(__file__).resolve().parent)
 )  # --import-mode=importlib puts no test folder on sys.path
-from casekit import at, attack_case, build_case
+from casekit import at, attack_case, build_case, hunt_sql
 
 
 @pytest.fixture
@@ -97,6 +97,7 @@ def test_linux_ssh_brute_force_and_empty_case(tmp_path: Path) -> None:
     evs.append({"host": "web9", "source": "syslog", "channel": "auth", "ts": at(30), "rec_line": 13,
                 "message": "Accepted password for root from 45.33.32.156 port 40100 ssh2"})  # fmt: skip
     case = build_case(tmp_path / "c", evs)
+    hunt_sql(case)  # the story tells the brute force the hunts found
     s = build_story(case)
     (b,) = s.brute_force
     assert b["succeeded"] and b["success_account"] == "root" and b["failures"] == 12 and b["accounts"] == 12

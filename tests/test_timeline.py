@@ -41,7 +41,7 @@ def _rows(table) -> list[dict]:
 def test_findings_mode_has_one_row_per_finding_with_attack(scenario) -> None:
     case, _ = scenario
     rows = _rows(build_timeline(case, "findings"))
-    assert [r["row_type"] for r in rows] == ["finding"] * 6
+    assert [r["row_type"] for r in rows] == ["finding"] * 7
     by_rule = {r["rule_id"]: r for r in rows}
     assert by_rule["enc-ps"]["attack"] == "T1059.001"
     assert by_rule["enc-ps"]["tactic"] == "execution"
@@ -62,7 +62,7 @@ def test_context_mode_adds_hits_and_events_of_same_user_or_process(scenario) -> 
     assert rel[_key(ev["xss"])] == "hit"
     assert rel[_key(ev["formula"])] == "context"  # child of the PowerShell process (parent pid 4242)
     assert rel[_key(ev["before"])] == "context"  # same user, same host, within five minutes
-    assert _key(ev["dc_fails"][0]) not in rel  # another host, another user
+    assert _key(ev["ssh"]) not in rel  # another host, another user
     hit = next(
         r for r in rows if (r["input_sha256"], r["rec_index"]) == _key(ev["xss"]) and r["row_type"] == "event"
     )

@@ -7,7 +7,8 @@
 --   without one, the message) that clear Windows event logs (wevtutil cl, Clear-EventLog,
 --   Remove-EventLog, EventLogSession ClearLog) or Linux logs and history (history -c, HISTFILE to
 --   /dev/null, rm / truncate / shred / redirection onto /var/log or .bash_history, journalctl
---   --vacuum, auditctl -D). The log-clearing hunt, the integrity assessment (clearings and the
+--   --vacuum, auditctl -D); clears_event_log marks the commands that clear a Windows event log
+--   (the clear event itself follows when the log is collected). The log-clearing hunt, the integrity assessment (clearings and the
 --   gaps they leave, tampering commands) and the story's cleared logs read these rows.
 -- fields: [source, channel, event_id, record_id, provider, process_cmdline, message, user_name, SubjectUserName, Channel_native]
 WITH candidates AS (
@@ -28,5 +29,7 @@ SELECT input_sha256, rec_index, host, ts, source, channel, event_id, record_id,
         WHEN cleared THEN coalesce(Channel_native, 'System')
     END AS cleared_channel,
     coalesce(SubjectUserName, user_name) AS actor,
-    CASE WHEN cleared THEN NULL ELSE text END AS command
+    CASE WHEN cleared THEN NULL ELSE text END AS command,
+    NOT cleared AND regexp_matches(text, '(?i)(wevtutil(\.exe)?"?\s+(cl|clear-log)\b|clear-eventlog|eventlogsession\]::globalsession\.clearlog)')
+        AS clears_event_log
 FROM candidates

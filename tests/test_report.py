@@ -69,7 +69,7 @@ def test_log_content_is_escaped(html: str) -> None:
     assert all(t != "xss-ran" for t, _ in parser.tags)
     assert "document.title" not in "".join(parser.scripts)
     assert XSS not in html
-    assert "&lt;script&gt;document.title=&#x27;pwned&#x27;" in html
+    assert "&lt;script&gt;document.title=&#39;pwned&#39;" in html  # Jinja2's autoescaping (MarkupSafe)
 
 
 def test_no_outside_references(html: str) -> None:
@@ -146,4 +146,4 @@ def test_drawings_escape_host_and_account_names() -> None:
         {"host": bad, "first_utc": "2024-03-05T08:00:00.000000Z", "last_utc": "2024-03-05T10:00:00.000000Z"}
     ]
     for svg in (lateral_graph([edge], bad, {bad}), timeline_chart([finding], cov, [edge], {bad: 5.0})):
-        assert "<img" not in svg and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in svg
+        assert "<img" not in svg and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in svg

@@ -6,8 +6,9 @@ matrix heat map, lateral-movement graph, findings with their records, and the in
 Rules the document keeps:
 * no network: CSS, the small script and both SVG drawings are inline; a Content-Security-Policy
   forbids every fetch (``default-src 'none'``) and allows only our own script, by its hash;
-* log content is attacker-controlled: every string passes through ``html.escape`` (the one
-  ``esc`` helper below), so ``<script>`` in a command line shows as text;
+* log content is attacker-controlled: the document is rendered by Jinja2 templates with
+  autoescaping on (``report/templates``), so ``<script>`` in a command line shows as text
+  whatever section prints it;
 * deterministic bytes: no wall-clock time in the output, everything sorted, fixed number formats.
 """
 

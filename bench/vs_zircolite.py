@@ -64,7 +64,8 @@ TIMED: tuple[tuple[str, str], ...] = (
     ("forensics.timeline", "build_timeline"),
     ("forensics.timeline", "write_timeline"),
     ("forensics.report", "render_report"),
-    ("forensics.cli.hunt", "write_outputs"),
+    ("forensics.case_outputs", "analyse"),
+    ("forensics.case_outputs", "write_case_outputs"),
 )
 
 

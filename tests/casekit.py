@@ -93,8 +93,9 @@ def write_findings(case: Case, findings: list[Finding]) -> str:
 def hunt_sql(case: Case) -> list[Finding]:
     """Run the project's SQL hunts over the case and write their findings, as ``forensics hunt`` does."""
     from forensics.hunt.sql import load_hunts, run_hunts
+    from forensics.shipped import QUERIES
 
-    hunts, problems = load_hunts([Path(__file__).resolve().parent.parent / "queries"])
+    hunts, problems = load_hunts([QUERIES])
     assert problems == [], problems
     found = run_hunts(case, hunts).findings
     write_findings(case, found)

@@ -144,5 +144,7 @@ def test_a_wheel_install_hunts_the_demo_case_as_the_editable_install_does(tmp_pa
     assert wheel.stdout.splitlines() == editable.stdout.splitlines()  # the --json findings, line for line
     files = _files_read(tmp_path / "wheel-case")
     assert files == _files_read(tmp_path / "editable-case")
-    assert sum(kind == "sql" and path.startswith("forensics/queries/") for kind, path, _ in files) == 20
+    sql = [path for kind, path, _ in files if kind == "sql" and path.startswith("forensics/queries/")]
+    facts = [p for p in sql if p.startswith("forensics/queries/facts/")]
+    assert len(sql) - len(facts) == 20 and len(facts) == 5  # the hunts, and the fact queries they read
     assert (tmp_path / "wheel-case" / "outputs" / "report.html").stat().st_size > 10_000

@@ -306,7 +306,7 @@ def _span(integ: Integrity, findings: list[Finding], clock: _Clock) -> dict[str,
 
 def _phases(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
     """Findings per ATT&CK tactic in kill-chain order; those no tactic fits last, as ``unmapped``."""
-    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
         for t in f.tactic_names or [UNMAPPED]:
             groups[t].append(f)

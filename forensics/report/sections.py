@@ -312,7 +312,7 @@ def _finding_view(d: ReportData, f: dict[str, Any]) -> dict[str, Any]:
     return {
         "level": f.get("level"), "title": f.get("title"), "host": f.get("host"), "first_utc": f.get("first_utc"),
         "meta": [(k, v) for k, v in meta if v not in (None, "")],
-        "records": [_record_view(r, d.raw.get((r.get("input_sha256"), r.get("rec_index")))) for r in recs],
+        "records": [_record_view(r, d.raw.get((r["input_sha256"], int(r["rec_index"])))) for r in recs],
         "more": total - len(recs) if total > len(recs) else 0,
     }  # fmt: skip
 

@@ -202,3 +202,22 @@ def test_search_on_the_demo_case_finds_the_ransomware_standin_everywhere(
             "SELECT count(*) FROM events WHERE contains(lower(TargetFilename), 'svchosts.exe')"
         ).fetchone()
         assert n is not None and len(sql) == n[0] > 0
+
+
+def test_evidence_in_tables_is_text_never_markup_or_terminal_control(tmp_path: Path) -> None:
+    """A host name or value an attacker wrote ([/x], ESC sequences) prints as what it is, in the
+    search table and the event-id metrics table, and never breaks or repaints the terminal."""
+    hostile_host = "[/x]EVIL[bold]\x1b[2J"
+    events = [
+        {"ts": at(0), "host": hostile_host, "channel": "Security", "event_id": 4688,
+         "CommandLine": "mimikatz [/red] \x1b]0;pwned\x07 done"},
+    ]  # fmt: skip
+    c = build_case(tmp_path / "case", events)
+    c.close()
+    runner = CliRunner()
+    for argv in (["search", str(tmp_path / "case"), "mimikatz"], ["eid-metrics", str(tmp_path / "case")]):
+        res = runner.invoke(app, argv)
+        assert res.exit_code == 0, res.output
+        assert "\x1b" not in res.output and "\x07" not in res.output
+        assert "[/x]EVIL[bold]" in res.output.replace("\n", "")
+        assert "\\x1b" in res.output

@@ -17,7 +17,7 @@ from rich.table import Table
 from forensics.batch.driver import BatchProgress, BatchSummary, run_batch
 from forensics.batch.manifest import specs_from
 from forensics.batch.units import ScanOptions
-from forensics.cli.common import err, out, print_json_line, progress_shown
+from forensics.cli.common import cells, err, out, print_json_line, progress_shown
 from forensics.cli.guard import say
 from forensics.cli.ingest import EXIT_PROBLEMS, check_zone
 from forensics.errors import ForensicsError
@@ -217,10 +217,10 @@ def render(s: BatchSummary) -> None:
         status = i.status if not i.error else f"{i.status}: {i.error[:80]}"
         marks = ", ".join(x for x in (f"{i.deleted_files} deleted" if i.deleted_files else "",
                                       f"{i.damaged_files} damaged" if i.damaged_files else "") if x)  # fmt: skip
-        t.add_row(
+        t.add_row(*cells(
             Path(i.path).name, i.host or "", f"{i.bytes:,}", str(i.files) + (f" ({marks})" if marks else ""),
             f"{i.rows:,}", f"{i.rejects:,}", status, f"{i.seconds:.1f}",
-        )  # fmt: skip
+        ))  # fmt: skip
     tot = s.to_dict()["totals"]
     t.add_row("total", "", f"{tot['bytes']:,}", str(tot["files"]), f"{tot['rows']:,}", f"{tot['rejects']:,}",
               f"{tot['done']} done, {tot['failed']} failed", f"{s.seconds:.1f}")  # fmt: skip

@@ -69,6 +69,12 @@ def shown(value: object, *, newlines: bool = False) -> str:
     return escape(text)
 
 
+def cells(*values: object) -> list[str]:
+    """Table cells from evidence values: each through :func:`shown`, so a host, account or field
+    value can neither be read as rich markup nor move the analyst's terminal."""
+    return [shown(v) for v in values]
+
+
 def _default(v: Any) -> Any:
     if isinstance(v, datetime | date):
         return v.isoformat()

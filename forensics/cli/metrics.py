@@ -11,7 +11,7 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import cells, err, out, print_json_line
 from forensics.cli.guard import say
 from forensics.eidmetrics import EidMetric, HostMetric, eid_metrics, host_metrics
 from forensics.errors import CaseError
@@ -153,10 +153,10 @@ def _logon_tables(rows: list[LogonRow], top: int) -> None:
                 + (f"; {', '.join(r.reasons)}" if r.reasons else "")
                 + (f"; {r.detail}" if r.detail else "")
             )
-            t.add_row(
+            t.add_row(*cells(
                 r.host or "", acct, r.address or "", r.workstation or "", r.logon_type or "", str(r.count),
                 (_ts(r.first_ts) or "")[:19], (_ts(r.last_ts) or "")[:19], note,
-            )  # fmt: skip
+            ))  # fmt: skip
         out.print(t)
         if 0 < top < len(part):
             out.print(f"… and {len(part) - top} more {title} (--top 0, --json or -o FILE.csv for all)")
@@ -221,8 +221,8 @@ def eid_metrics_cmd(
 def _host_table(hosts: list[HostMetric]) -> None:
     t = Table("host", "events", "channels", "event ids", "first (UTC)", "last (UTC)", title="events per host")
     for h in hosts:
-        t.add_row(h.host or "(none)", str(h.count), str(h.channels), str(h.event_ids), (_ts(h.first_ts) or "")[:19],
-                  (_ts(h.last_ts) or "")[:19])  # fmt: skip
+        t.add_row(*cells(h.host or "(none)", str(h.count), str(h.channels), str(h.event_ids), (_ts(h.first_ts) or "")[:19],
+                  (_ts(h.last_ts) or "")[:19]))  # fmt: skip
     out.print(t)
 
 
@@ -254,8 +254,8 @@ def _eid_tables(metrics: list[EidMetric], top: int) -> None:
         shown = group[: top if top > 0 else None]
         for m in shown:
             eid = str(m.event_id) if m.event_id is not None else f"({m.program})" if m.program else ""
-            t.add_row(m.host or "(none)", m.channel or "", eid, m.title or "",
-                      str(m.count), f"{100 * m.share:.1f}%", (_ts(m.first_ts) or "")[:19], (_ts(m.last_ts) or "")[:19])  # fmt: skip
+            t.add_row(*cells(m.host or "(none)", m.channel or "", eid, m.title or "",
+                      str(m.count), f"{100 * m.share:.1f}%", (_ts(m.first_ts) or "")[:19], (_ts(m.last_ts) or "")[:19]))  # fmt: skip
         if len(shown) < len(group):
             rest = group[len(shown) :]
             t.add_row("", "", "…", f"{len(rest)} more ids", str(sum(m.count for m in rest)), "", "", "")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from forensics import rulesets
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import cells, err, out, print_json_line
 from forensics.cli.guard import say
 from forensics.rulesets import DEFAULT_PACKAGE, PACKAGES, Installed, RuleSet, RuleSupplyError
 
@@ -143,10 +143,10 @@ def _table(sets: list[RuleSet], key: str | None) -> None:
         "", "set", "version", "package", "rules", "converted", "sha256", "digest", "installed (UTC)", "origin"
     )
     for s in sets:
-        t.add_row(
+        t.add_row(*cells(
             "*" if s.set_id == key else "", s.set_id, s.version, s.package or "(folder)", str(s.rules),
             str(s.converted), s.sha256[:16] + "…", s.digest, s.installed_utc[:19], s.origin,
-        )  # fmt: skip
+        ))  # fmt: skip
     out.print(t)
 
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 import typer
 from rich.table import Table
 
-from forensics.cli.common import err, out, print_json_line
+from forensics.cli.common import cells, err, out, print_json_line
 from forensics.cli.guard import say
 from forensics.errors import CaseError
 from forensics.outputs import csvfile
@@ -155,11 +155,11 @@ def _render(result: SearchResult, top: int) -> None:
     for h in result.hits(top if top > 0 else None):
         first = h.matches[0] if h.matches else None
         more = f" (+{len(h.matches) - 1})" if len(h.matches) > 1 else ""
-        table.add_row(
+        table.add_row(*cells(
             h.host or "", iso_utc(h.ts)[:19] if h.ts else "", iso_ist(h.ts)[:19] if h.ts else "", h.channel or "",
             "" if h.event_id is None else str(h.event_id), (first.field if first else "") + more,
             _snippet(first.value) if first else "",
-        )  # fmt: skip
+        ))  # fmt: skip
     out.print(table)
     if 0 < top < len(result):
         out.print(

@@ -139,11 +139,13 @@ SUMMARY = ("case:", "using IOC", "sigma:", "ingested:", "findings:", "hunt run",
 
 def _hunt(lines: list[str]) -> list[str]:
     """The first hunt: what it read, the top of the findings table, the totals, the story's main lines."""
-    return pick(
+    picked = pick(
         lines,
         SUMMARY + STORY,
         {"Lateral-movement path": 4, "Cleared logs": 1, "outputs": 9},
     )
+    # the inputs that are not logs, counted on the hunt's last line (their own lines are left out)
+    return picked + [line for line in lines if "input problem(s) in the ingest step" in line]
 
 
 def _rehunt(lines: list[str]) -> list[str]:
@@ -156,7 +158,8 @@ def _rules_update(lines: list[str]) -> list[str]:
 
 
 BLOCKS: tuple[Block, ...] = (
-    Block("hunt", (Step("forensics hunt sample_data/", _hunt),)),
+    # exit 3: the demo collection holds files that are not logs (ransom notes, the encryptor, IOC lists)
+    Block("hunt", (Step("forensics hunt sample_data/", _hunt, ok_codes=(0, 3)),)),
     Block(
         "sql",
         (

@@ -197,3 +197,20 @@ def test_render_template_indexes_and_missing() -> None:
         return v.split("\n")[index - 1] if v and index else v
 
     assert render_template("X: %Data[2]% ¦ U: %User% ¦ N: %Nope%", value) == "X: b ¦ U: - ¦ N: -"
+
+
+def test_report_shows_each_records_details(tmp_path: Path) -> None:
+    from markupsafe import escape
+
+    from forensics.report import render_report
+    from forensics.store import Case
+
+    case_dir, _ = _hunt(tmp_path)
+    with Case.open(case_dir, read_only=True) as case:
+        page = render_report(case)
+    # the rule's template for the process start, the key fields of a 4624 (no template)
+    proc = (
+        "Cmdline: =cmd|' /C calc'!A0 ¦ Proc: C:\\Windows\\System32\\cmd.exe ¦ User: DIMS\\alice ¦ Parent: -"
+    )
+    assert str(escape(proc)) in page  # escaped as the report's templates escape
+    assert "LogonType: 3 (Network) ¦ TargetUserName: bob" in page

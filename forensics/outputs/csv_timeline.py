@@ -131,6 +131,34 @@ def details_config(rulesets: Mapping[str, Mapping[str, Any]]) -> DetailsConfig:
     return DetailsConfig(aliases, defaults, maps)
 
 
+@dataclass(frozen=True)
+class DetailsRenderer:
+    """The csv-timeline's Details of one (finding, record), for other outputs (the HTML report)."""
+
+    templates: Mapping[str, str]  # rule id -> its details template (the run's rule report)
+    config: DetailsConfig
+
+    def render(self, kind: str, rule_id: str | None, record: Mapping[str, Any]) -> str:
+        """Details of ``record`` (an event row, every field by name) as matched by the finding's rule."""
+        rid = rule_id if kind in ("sigma", "correlation") and rule_id in self.templates else None
+        channel, eid = record.get("channel"), record.get("event_id")
+        plan = _plan(rid, self.templates, record.get("provider"), channel, eid, self.config)
+        fields = {k: v for k, v in record.items() if v is not None}
+        return _details(plan, (fields, {k.lower(): v for k, v in fields.items()}), self.config, channel, eid)
+
+
+def details_renderer(case: Case, run: str | None = None) -> DetailsRenderer:
+    """The Details renderer of hunt run ``run`` (None: the latest): its rules' templates and rule sets."""
+    from forensics.hunt.runs import read_run_record
+
+    run_id = case.resolve_run(run)
+    if run_id is None:
+        return DetailsRenderer({}, DetailsConfig())
+    record = read_run_record(case, run_id)
+    templates = _rule_templates(case, case.run_dir(run_id) / RUN_FILES["rule_report"])
+    return DetailsRenderer(templates, details_config(record.get("sigma_rulesets") or {}))
+
+
 def _parquet(path: Path) -> str:
     return "read_parquet('" + str(path.resolve()).replace("'", "''") + "')"
 

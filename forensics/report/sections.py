@@ -32,7 +32,7 @@ MAX_FINDINGS = 500  # findings listed with their records (highest level first); 
 MAX_RECORDS = 10  # records shown per finding; the rest are counted (all are in the timeline export)
 MAX_ROWS = 500  # rows per integrity table
 LEVEL_ORDER = ("critical", "high", "medium", "low", "informational")
-_SKIP_FIELDS = {"input_sha256", "rec_index", "finding_id"}
+_SKIP_FIELDS = {"input_sha256", "rec_index", "finding_id", "_details"}
 NAV = (("summary", "Summary"), ("timeline", "Timeline"), ("lateral", "Lateral movement"), ("phases", "Phases"),
        ("attack", "ATT&CK"), ("iocs", "IOCs & impact"), ("findings", "Findings"), ("integrity", "Integrity"),
        ("logons", "Logons"), ("eid-metrics", "Event ids"), ("inputs", "Inputs"),
@@ -114,6 +114,7 @@ class ReportData:
             data.record_counts = {f.finding_id: len(f.records) for f in findings}
             wanted = set(listed)
             data.records = _records(case, [f for f in findings if f.finding_id in wanted])
+            _add_details(case, run, findings, data.records)
         if raw_records and data.records:
             data.raw = _raw(case, data.records)
         return data
@@ -132,6 +133,20 @@ def _shown(f: Finding, integ: Integrity) -> dict[str, Any]:
         "attack": f.techniques, "tactics": f.tactic_names, "summary": f.summary, "rule_path": f.rule_path,
         "rule_sha256": f.rule_sha256, "tlp": f.tlp, "details": f.details,
     }  # fmt: skip
+
+
+def _add_details(case: Case, run: str | None, findings: Sequence[Finding],
+                 records: dict[str, list[dict[str, Any]]]) -> None:  # fmt: skip
+    """Each shown record's Details line, as the csv-timeline writes it (the rule's template, the rule
+    set's default for the event, else the event's key fields)."""
+    from forensics.outputs.csv_timeline import details_renderer
+
+    renderer = details_renderer(case, run)
+    rules = {f.finding_id: (f.kind, f.rule_id) for f in findings}
+    for fid, recs in records.items():
+        kind, rule_id = rules[fid]
+        for rec in recs:
+            rec["_details"] = renderer.render(kind, rule_id, rec)
 
 
 def _records(case: Case, findings: Sequence[Finding]) -> dict[str, list[dict[str, Any]]]:
@@ -327,4 +342,5 @@ def _record_view(rec: dict[str, Any], raw: str | None) -> dict[str, Any]:
         "input_sha256": rec.get("input_sha256") or "",
         "rec_index": rec.get("rec_index") if rec.get("rec_index") is not None else "",
         "fields": [(k, _text(v)) for k, v in rec.items() if k not in _SKIP_FIELDS], "raw": raw,
+        "details": rec.get("_details") or "",
     }  # fmt: skip

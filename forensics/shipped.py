@@ -32,6 +32,7 @@ def package_dir() -> Path:
 
 QUERIES = package_dir() / "queries"
 IOCS = package_dir() / "iocs"
+_BASE = package_dir().parent  # once: a hunt asks shipped_name of every rule file it reads
 
 
 def queries_dir() -> Path:
@@ -58,9 +59,8 @@ def shipped_name(path: str | Path) -> str | None:
     p = Path(path)
     if not p.is_absolute():
         return None
-    base = package_dir().parent
     try:
-        rel = p.relative_to(base)
+        rel = p.relative_to(_BASE)
     except ValueError:
         return None
     parts = PurePosixPath(rel.as_posix()).parts

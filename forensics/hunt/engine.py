@@ -473,15 +473,15 @@ def _yara_candidates(paths: Sequence[Path]) -> Iterator[Path]:
     return rule_files([p for p in paths if p.exists()])
 
 
-def _under(path: str | Path, root: Path) -> bool:
-    """True when ``path`` is ``root`` or inside it."""
-    p, r = Path(path).resolve(), root.resolve()
-    return p == r or p.is_relative_to(r)
-
-
 def _require_usable(option: str, given: Iterable[Path], usable: Sequence[str | Path], what: str) -> None:
     """HuntUsageError naming every given path under which nothing of ``usable`` lies."""
-    empty = [p for p in given if not any(_under(u, p) for u in usable)]
+    # lexically first (the loaders name what they read by the path given), resolving only for the
+    # paths still unmatched: a rule set is thousands of files
+    named = [Path(u) for u in usable]
+    empty = [p for p in given if not any(u == p or u.is_relative_to(p) for u in named)]
+    if empty:
+        real = [u.resolve() for u in named]
+        empty = [p for p in empty if not any(u.is_relative_to(p.resolve()) for u in real)]
     if empty:
         raise HuntUsageError(
             "; ".join(f"{option} {p}: holds nothing usable ({what}; see the reasons above)" for p in empty)
@@ -610,18 +610,17 @@ def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:
     """The rule files the Sigma loader reads, each with the folder given and its path inside it.
 
     The path inside the folder is what Sigma findings name (and their id when a rule has none),
-    so a replay lays the copies out the same way.
+    so a replay lays the copies out the same way. The files are walked as the loader walks them
+    (a file two folders hold is read once).
     """
-    from forensics.hunt.sigma.loader import iter_rule_files
+    from forensics.hunt.sigma.loader import iter_rule_files_by_root
 
     out: list[dict[str, Any]] = []
-    seen: set[Path] = set()
-    for root in options.sigma_roots():
-        for f, rel in iter_rule_files([root]):
-            key = f.resolve()
-            if key not in seen:  # the loader reads a file once even when two folders hold it
-                seen.add(key)
-                out.append(_file_entry("sigma", f, options, root=options.alias(root), rel=rel))
+    roots: dict[Path, str] = {}
+    for root, f, rel in iter_rule_files_by_root(options.sigma_roots()):
+        if root not in roots:
+            roots[root] = options.alias(root)
+        out.append(_file_entry("sigma", f, options, root=roots[root], rel=rel))
     return out
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import hashlib
 import json
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -382,9 +384,10 @@ def check_rules(
     Always parses every rule afresh (no cache): a check is the place to see pySigma's own verdict.
     ``progress`` hears each stage (reading, preparing, converting rules) as it goes.
     """
-    st = _prepare_all(load_rules(rule_paths, progress=progress), rule_paths, progress=progress)
-    _convert_all(st, case, placeholders, progress=progress)
-    return _report(st)
+    with gc_paused():
+        st = _prepare_all(load_rules(rule_paths, progress=progress), rule_paths, progress=progress)
+        _convert_all(st, case, placeholders, progress=progress)
+        return _report(st)
 
 
 def _report(st: _State) -> list[RuleStatus]:
@@ -500,6 +503,28 @@ def run_sigma(
     kept it (a replay); otherwise each folder's set is read from its own configuration.
     ``progress`` hears each stage (reading, preparing, converting, running rules) as it goes.
     """
+    with gc_paused():
+        return _run_sigma(case, rule_paths, placeholders, stats, use_cache, data, tuning, rulesets, progress)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic GC off while a hunt runs: parsing and preparing the rules builds about a
+    million long-lived objects, and every full collection walks them all again (measured on 7,400
+    rules, warm cache: load 4.5 s with the GC, 1.4 s without). Reference counting still frees all
+    acyclic garbage at once; the cycles left wait for the next collection after the hunt."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _run_sigma(case: Case, rule_paths: Sequence[Path], placeholders: dict[str, list[str]] | None,
+               stats: dict[str, Any] | None, use_cache: bool, data: SigmaData | None, tuning: Tuning | None,
+               rulesets: Mapping[Path, RuleSet] | None, progress: Step) -> SigmaResult:  # fmt: skip
     data = data or DuckData(case.con, case.root)
     tuning = tuning if tuning is not None else Tuning()
     clock = time.perf_counter()

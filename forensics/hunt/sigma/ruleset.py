@@ -204,9 +204,13 @@ def _level_tuning(text: str) -> dict[str, str]:
     return out
 
 
+# libyaml's safe loader when PyYAML has it: the rule set's value maps are read on every hunt
+_FAST_SAFE: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _value_map(text: str) -> tuple[tuple[str, int], dict[str, dict[str, str]]] | None:
     try:
-        doc = yaml.safe_load(text)
+        doc = yaml.load(text, Loader=_FAST_SAFE)  # a safe loader
     except yaml.YAMLError:
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("EventID"), int):

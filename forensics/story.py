@@ -48,7 +48,7 @@ import pyarrow as pa
 from forensics.attack import TACTIC_NAMES, phase_rank, technique_name
 from forensics.facts import fact_table
 from forensics.hostnames import HostNames, norm_ip, short_host, usable_ip
-from forensics.hunt.findings import Finding, read_findings
+from forensics.hunt.findings import Finding, level_rank, read_findings
 from forensics.integrity import Integrity, assess, display_by_short, settle
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc, parse_iso_utc
@@ -60,6 +60,7 @@ IMPACT_TECHNIQUES: dict[str, str] = {
 }  # fmt: skip
 BRUTE_FORCE_TECHNIQUE = "T1110"  # findings of brute-force hunts (and their sub-techniques)
 BRUTE_FORCE_KINDS = ("sql", "correlation")  # detections that count attempts, not single-event rules
+MEDIUM, HIGH = level_rank("medium"), level_rank("high")  # the findings' own levels, not thresholds of ours
 BACKUP_HOST_RE = re.compile(r"(bkp|backup|bak|veeam|nas|vault)", re.IGNORECASE)  # how backup servers are named
 
 
@@ -334,7 +335,7 @@ def _phases(findings: list[Finding], clock: _Clock) -> list[dict[str, Any]]:
 def _first_finding(findings: list[Finding], clock: _Clock) -> dict[str, Any] | None:
     """The earliest finding of level medium or above (any level when there is none)."""
     timed = [f for f in findings if f.first_ts]
-    serious = [f for f in timed if f.rank >= 2] or timed
+    serious = [f for f in timed if f.rank >= MEDIUM] or timed
     if not serious:
         return None
     f = min(serious, key=lambda f: (clock.fix(f.host, f.first_ts), f.finding_id))
@@ -370,7 +371,7 @@ def _entry_point(
     ts, host, ref, acct, ip, method = min(cands, key=lambda c: (c[0], c[1], c[2]))
     before = next((b for b in brute if b["succeeded"] and b["source_ip"] == ip and b["target"] == host), None)
     preceded = (
-        f"a {'password spray' if before['accounts'] > 3 else 'brute force'} of {before['failures']} failed logons "
+        f"a {'password spray' if before['accounts'] > 1 else 'brute force'} of {before['failures']} failed logons "
         f"on {before['accounts']} accounts from {before['first_utc']}"
         if before
         else None
@@ -397,7 +398,7 @@ def _patient_zero(
                           f"{entry['source_ip']}"}  # fmt: skip
     cands = [
         f for f in findings
-        if f.first_ts and f.host and f.host not in network and f.rank >= 2
+        if f.first_ts and f.host and f.host not in network and f.rank >= MEDIUM
     ]  # fmt: skip
     if not cands:
         return None
@@ -459,7 +460,7 @@ def _lateral(case: Case, clock: _Clock, name: _Naming, findings: list[Finding]) 
     The facts are counted per (host, peer, account, method) in one query; the few groups are
     then named and merged here.
     """
-    involved = {f.host for f in findings if f.host and f.rank >= 2}
+    involved = {f.host for f in findings if f.host and f.rank >= MEDIUM}
     sql = _EDGE_SQL.format(logons=fact_table(case, "logon_attempts"), access=fact_table(case, "remote_access"))
     edges: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for kind, host, peer_ip, peer_host, acct, method, first, last, n in case.con.execute(sql).fetchall():
@@ -653,7 +654,7 @@ def _held(s: Story, findings: list[Finding]) -> list[dict[str, Any]]:
     fell = {b["target"] for b in s.brute_force if b["succeeded"]}
     serious = {
         f.host for f in findings
-        if f.host and f.rank >= 3 and set(f.tactic_names) - {"credential-access"}
+        if f.host and f.rank >= HIGH and set(f.tactic_names) - {"credential-access"}
     }  # fmt: skip
     out: dict[str, dict[str, Any]] = {}
     for b in s.did_not_fall:

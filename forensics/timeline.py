@@ -234,17 +234,24 @@ def _stage_context(con: Any, window: timedelta) -> None:
     """).fetchall()  # fmt: skip
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tl_ctx AS
+        -- each key once per finding (a brute force's hundreds of records share one account), and
+        -- equality joins only (an OR in a join condition makes DuckDB compare every pair)
+        WITH ku AS (SELECT DISTINCT finding_id, u, first_ts, last_ts, koff FROM _tl_keys WHERE u IS NOT NULL),
+        kp AS (SELECT DISTINCT finding_id, host, pid, first_ts, last_ts FROM _tl_keys WHERE pid IS NOT NULL),
+        ki AS (SELECT DISTINCT finding_id, host, img, first_ts, last_ts FROM _tl_keys WHERE img IS NOT NULL)
         -- the same account on any host: compared in corrected time, since host clocks differ
-        SELECT c.input_sha256, c.rec_index, k.finding_id FROM _tl_keys k JOIN _tl_cand c ON c.u = k.u
+        SELECT c.input_sha256, c.rec_index, k.finding_id FROM ku k JOIN _tl_cand c ON c.u = k.u
         LEFT JOIN _tl_off o ON o.host = c.host
         WHERE c.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT))
               BETWEEN k.first_ts - k.koff - to_microseconds({w}) AND k.last_ts - k.koff + to_microseconds({w})
         UNION
-        SELECT c.input_sha256, c.rec_index, k.finding_id FROM _tl_keys k JOIN _tl_cand c
-          ON c.host = k.host AND (c.pid = k.pid OR c.ppid = k.pid)
+        SELECT c.input_sha256, c.rec_index, k.finding_id FROM kp k JOIN _tl_cand c ON c.host = k.host AND c.pid = k.pid
          AND c.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
         UNION
-        SELECT c.input_sha256, c.rec_index, k.finding_id FROM _tl_keys k JOIN _tl_cand c
+        SELECT c.input_sha256, c.rec_index, k.finding_id FROM kp k JOIN _tl_cand c ON c.host = k.host AND c.ppid = k.pid
+         AND c.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
+        UNION
+        SELECT c.input_sha256, c.rec_index, k.finding_id FROM ki k JOIN _tl_cand c
           ON c.host = k.host AND c.img = k.img
          AND c.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
     """).fetchall()  # fmt: skip

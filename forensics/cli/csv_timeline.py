@@ -56,11 +56,7 @@ def csv_timeline(
     except ForensicsError as exc:
         say(str(exc))
         raise typer.Exit(2) from exc
-    try:
-        c = Case.open(case, read_only=True)
-    except CaseError as exc:
-        say(str(exc))
-        raise typer.Exit(1) from exc
+    c = Case.open(case, read_only=True)  # not a case: the guard's one error line, exit 1
     try:
         run_id = c.resolve_run(run)
         dest, rows = write_case_csv_timeline(c, run_id, out_path, level)

@@ -15,6 +15,7 @@ Commands still choose their own exits (3, 4, 5, 6) with ``typer.Exit``; those pa
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,22 @@ from typer.core import TyperGroup
 from forensics.cli import common, conventions
 from forensics.cli.common import alerts, shown
 from forensics.errors import ForensicsError
+from forensics.timeutil import parse_iso_utc
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 70  # EX_SOFTWARE: a bug, not the user's doing
+
+
+def time_option(text: str | None, option: str) -> datetime | None:
+    """The UTC time an ISO-8601 option names (``--since``/``--until``), or a usage error (exit 2)."""
+    if text is None:
+        return None
+    parsed = parse_iso_utc(text)
+    if parsed is None:
+        say(f"{option} must be an ISO-8601 time, e.g. 2024-03-05T09:00:00Z")
+        raise typer.Exit(EXIT_USAGE)
+    return parsed
 
 
 def say(message: str) -> None:

@@ -12,13 +12,12 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import cells, err, out, print_json_line
-from forensics.cli.guard import say
+from forensics.cli.guard import say, time_option
 from forensics.eidmetrics import EidMetric, HostMetric, eid_metrics, host_metrics
-from forensics.errors import CaseError
 from forensics.logons import RESULT_ORDER, LogonRow, LogonSummary, logon_summary
 from forensics.outputs import csvfile
 from forensics.store import Case
-from forensics.timeutil import iso_ist, iso_utc, parse_iso_utc
+from forensics.timeutil import iso_ist, iso_utc
 
 LOGON_HELP = """Successful and failed logons by host, account and source address, with first and last
 time: Windows 4624, 4625 (with the failure reason) and 4648 (explicit credentials), RDP's own
@@ -54,24 +53,6 @@ def register(app: typer.Typer) -> None:
     """Add the ``logon-summary`` and ``eid-metrics`` commands."""
     app.command("logon-summary", help=LOGON_HELP)(logon_summary_cmd)
     app.command("eid-metrics", help=EID_HELP)(eid_metrics_cmd)
-
-
-def _open(case: Path) -> Case:
-    try:
-        return Case.open(case, read_only=True)
-    except CaseError as exc:
-        say(str(exc))
-        raise typer.Exit(1) from exc
-
-
-def _time(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    parsed = parse_iso_utc(text)
-    if parsed is None:
-        say(f"{option} must be an ISO-8601 time, e.g. 2024-03-05T09:00:00Z")
-        raise typer.Exit(2)
-    return parsed
 
 
 def _ts(value: datetime | None, ist: bool = False) -> str | None:
@@ -120,8 +101,8 @@ def logon_summary_cmd(
     if any(r not in RESULT_ORDER for r in wanted):
         say(f"--result must be one of {', '.join(RESULT_ORDER)}")
         raise typer.Exit(2)
-    t_since, t_until = _time(since, "--since"), _time(until, "--until")
-    with _open(case) as c:
+    t_since, t_until = time_option(since, "--since"), time_option(until, "--until")
+    with Case.open(case, read_only=True) as c:
         s = logon_summary(c, hosts=tuple(host or ()), since=t_since, until=t_until)
     rows = [r for r in (*s.rows, *(s.system_rows if show_all else ())) if r.result in wanted]
     if out_path is not None:
@@ -203,7 +184,7 @@ def eid_metrics_cmd(
     ] = 15,
 ) -> None:
     """Count events per host, channel and event id."""
-    with _open(case) as c:
+    with Case.open(case, read_only=True) as c:
         metrics = eid_metrics(c, tuple(host or ()))
         hosts = host_metrics(c, tuple(host or ()))
     if out_path is not None:

@@ -55,14 +55,6 @@ def _run(c: Case, run: str | None) -> str | None:
         raise typer.Exit(1) from exc
 
 
-def _open(case: Path) -> Case:
-    try:
-        return Case.open(case, read_only=True)
-    except CaseError as exc:
-        say(str(exc))
-        raise typer.Exit(1) from exc
-
-
 def report(
     case: Annotated[Path, typer.Argument(help="Case directory.")],
     out_path: Annotated[
@@ -86,7 +78,7 @@ def report(
     output_path(dest, "--out")
     if layer_path is not None:
         output_path(layer_path, "--layer")
-    c = _open(case)
+    c = Case.open(case, read_only=True)
     try:
         a = analyse(c, _run(c, run))  # findings, integrity and story once, for the report and the layer
         html = render_report(
@@ -117,7 +109,7 @@ def story(
     run: Annotated[str | None, typer.Option("--run", help=RUN_HELP)] = None,
 ) -> None:
     """Print the story of the case."""
-    c = _open(case)
+    c = Case.open(case, read_only=True)
     try:
         s = build_story(c, run=_run(c, run))
     finally:
@@ -133,7 +125,7 @@ def integrity(
     json: Annotated[bool, typer.Option("--json", help="The assessment as one JSON object.")] = False,
 ) -> None:
     """Print the integrity assessment of the case."""
-    c = _open(case)
+    c = Case.open(case, read_only=True)
     try:
         integ = assess(c)
     finally:

@@ -14,7 +14,7 @@ from forensics.cli.common import out, print_json_line, shown
 from forensics.cli.guard import say
 from forensics.cli.hunt import parse_placeholders
 from forensics.cli.progress import bars
-from forensics.errors import CaseError, ForensicsError
+from forensics.errors import ForensicsError
 from forensics.hunt.sigma import RuleStatus, check_rules
 from forensics.store import Case
 
@@ -64,11 +64,7 @@ def check(
         raise typer.Exit(2) from exc
     opened: Case | None = None
     if case is not None:
-        try:
-            opened = Case.open(case, read_only=True)
-        except CaseError as exc:
-            say(str(exc))
-            raise typer.Exit(1) from exc
+        opened = Case.open(case, read_only=True)  # not a case: the guard's one error line, exit 1
     try:
         with bars() as steps:
             report = check_rules(paths, opened, values or None, progress=steps)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -11,12 +10,12 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import cells, err, out, print_json_line
-from forensics.cli.guard import say
+from forensics.cli.guard import say, time_option
 from forensics.errors import CaseError
 from forensics.outputs import csvfile
 from forensics.search import Hit, SearchError, SearchQuery, SearchResult, search
 from forensics.store import Case
-from forensics.timeutil import iso_ist, iso_utc, parse_iso_utc
+from forensics.timeutil import iso_ist, iso_utc
 
 HELP = """Search every text column of a case's events for keywords or regular expressions, as
 Chainsaw and Hayabusa `search` do.
@@ -79,7 +78,7 @@ def search_cmd(
     """Search a case's events."""
     query = SearchQuery(
         keywords=tuple(patterns or ()), regexes=tuple(regex or ()), fields=tuple(fields or ()),
-        hosts=tuple(host or ()), since=_time(since, "--since"), until=_time(until, "--until"),
+        hosts=tuple(host or ()), since=time_option(since, "--since"), until=time_option(until, "--until"),
         match_all=match_all, case_sensitive=case_sensitive,
     )  # fmt: skip
     if not query.patterns():
@@ -100,16 +99,6 @@ def search_cmd(
     elif out_path is None:
         _render(result, top)
     err.print(f"{len(result)} matching event(s); {len(result.columns)} column(s) searched", highlight=False)
-
-
-def _time(text: str | None, option: str) -> datetime | None:
-    if text is None:
-        return None
-    parsed = parse_iso_utc(text)
-    if parsed is None:
-        say(f"{option} must be an ISO-8601 time, e.g. 2024-03-05T09:00:00Z")
-        raise typer.Exit(2)
-    return parsed
 
 
 def hit_json(h: Hit) -> dict[str, object]:

@@ -75,11 +75,7 @@ def timeline(
         raise typer.Exit(2)
     dest = out_path or case / OUTPUTS_DIR / f"timeline-{mode}.{FORMATS[fmt]}"
     output_path(dest, "--out")
-    try:
-        c = Case.open(case, read_only=True)
-    except CaseError as exc:
-        say(str(exc))
-        raise typer.Exit(1) from exc
+    c = Case.open(case, read_only=True)  # not a case: the guard's one error line, exit 1
     try:
         run_id = c.resolve_run(run)
         table = build_timeline(c, mode, hosts=host or None, since=t_since, until=t_until, min_level=level,

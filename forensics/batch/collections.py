@@ -94,7 +94,7 @@ def _one(
     got: IngestSummary | None = None
     if error is None:
         got = ingest_paths(case_dir, [path], ctx, workers=workers, on_problem=on_problem)
-        _merge(summary, got)
+        summary.absorb(got)
         top = [p for p in got.problems if p.get("path") == spec.path and not p.get("member")]
         if top:  # the collection itself could not be read (a member's problem is the member's)
             error = f"{top[0].get('status')}: {top[0].get('error')}"
@@ -118,20 +118,6 @@ def _digest(path: Path) -> tuple[int | None, str | None, str | None]:
         return path.stat().st_size, h.hexdigest(), None
     except OSError as exc:
         return None, None, f"cannot read the collection: {exc.strerror or exc}"
-
-
-def _merge(into: IngestSummary, other: IngestSummary) -> None:
-    into.files_seen += other.files_seen
-    into.files_parsed += other.files_parsed
-    into.files_skipped += other.files_skipped
-    into.rows += other.rows
-    into.rejects += other.rejects
-    into.bytes_parsed += other.bytes_parsed
-    for k, v in other.by_status.items():
-        into.by_status[k] = into.by_status.get(k, 0) + v
-    for k, v in other.by_parser.items():
-        into.by_parser[k] = into.by_parser.get(k, 0) + v
-    into.problems.extend(other.problems)
 
 
 def _finish(

@@ -68,6 +68,21 @@ class IngestSummary:
     problems: list[dict[str, Any]] = field(default_factory=list)  # non-ok inputs: path, member, status, error
     orphans_removed: int = 0
 
+    def absorb(self, other: IngestSummary, *, files_seen: int | None = None) -> None:
+        """Add another run's counts and problems to these (``files_seen``: count the inputs so,
+        e.g. an image as one file rather than the files read inside it)."""
+        self.files_seen += other.files_seen if files_seen is None else files_seen
+        self.files_parsed += other.files_parsed
+        self.files_skipped += other.files_skipped
+        self.rows += other.rows
+        self.rejects += other.rejects
+        self.bytes_parsed += other.bytes_parsed
+        for k, v in other.by_status.items():
+            self.by_status[k] = self.by_status.get(k, 0) + v
+        for k, v in other.by_parser.items():
+            self.by_parser[k] = self.by_parser.get(k, 0) + v
+        self.problems.extend(other.problems)
+
     @property
     def clean(self) -> bool:
         """True when nothing was rejected, failed, refused or empty."""
@@ -132,7 +147,8 @@ def ingest_paths(
             case_dir, [ImageSpec(str(p)) for p in images], ctx, workers=workers, on_problem=on_problem,
             recorded=recorded,
         )  # fmt: skip
-        _merge(summary, done.ingest, len(images))
+        if done.ingest is not None:
+            summary.absorb(done.ingest, files_seen=len(images))
     return summary
 
 
@@ -143,21 +159,6 @@ def _split_images(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     images = [p for p in paths if p.is_file() and image_kind(p) is not None]
     return [p for p in paths if p not in images], images
 
-
-def _merge(summary: IngestSummary, other: IngestSummary | None, images: int) -> None:
-    if other is None:
-        return
-    summary.files_seen += images
-    summary.files_parsed += other.files_parsed
-    summary.files_skipped += other.files_skipped
-    summary.rows += other.rows
-    summary.rejects += other.rejects
-    summary.bytes_parsed += other.bytes_parsed
-    for k, v in other.by_status.items():
-        summary.by_status[k] = summary.by_status.get(k, 0) + v
-    for k, v in other.by_parser.items():
-        summary.by_parser[k] = summary.by_parser.get(k, 0) + v
-    summary.problems.extend(other.problems)
 
 
 @contextlib.contextmanager

@@ -199,9 +199,13 @@ def ioc_columns(present: dict[str, str]) -> list[str]:
     )  # fmt: skip
 
 
-def match_iocs(case: Case, table: pa.Table) -> list[Finding]:
-    """Findings for every indicator of ``table`` (``iocs.IOC_SCHEMA``) seen in the case's events."""
-    con = case.con
+def match_iocs(case: Case, table: pa.Table, con: Any = None) -> list[Finding]:
+    """Findings for every indicator of ``table`` (``iocs.IOC_SCHEMA``) seen in the case's events.
+
+    ``con`` runs the statements instead of the case's DuckDB connection (the Spark engine's
+    ``forensics.spark.connection.SparkConnection``).
+    """
+    con = case.con if con is None else con
     if table.num_rows == 0:
         return []
     present = {r[0].lower(): r[0] for r in con.execute("DESCRIBE events").fetchall()}

@@ -37,10 +37,12 @@ import duckdb
 import orjson
 import pyarrow as pa
 
+from forensics.errors import EngineError
 from forensics.facts import (
     Fact,
     default_facts,
     fact_from,
+    fact_sql,
     fields_of,
     is_fact,
     materialise,
@@ -172,13 +174,13 @@ def load_hunts(dirs: Sequence[Path]) -> tuple[list[SqlHunt], list[Outcome]]:
     return usable, problems
 
 
-def event_columns(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+def event_columns(con: Any) -> dict[str, str]:
     """Lower-cased column name → actual spelling, for the ``events`` view."""
     rows = con.execute("DESCRIBE events").fetchall()
     return {r[0].lower(): r[0] for r in rows}
 
 
-def _padded_table(con: duckdb.DuckDBPyConnection, present: dict[str, str], wanted: set[str]) -> None:
+def _padded_table(con: Any, present: dict[str, str], wanted: set[str]) -> None:
     """Temp table of the wanted columns of ``events``, absent ones added as typed NULL.
 
     One scan of the events view serves every hunt that declares its columns (``needs`` +
@@ -204,9 +206,13 @@ def _sql_type(column: str) -> str:
     return "BIGINT"
 
 
-def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
-    """Run ``hunts`` over the case's events; a hunt that cannot run is reported, not raised."""
-    con = case.con
+def run_hunts(case: Case, hunts: Sequence[SqlHunt], con: Any = None) -> SqlResult:
+    """Run ``hunts`` over the case's events; a hunt that cannot run is reported, not raised.
+
+    ``con`` runs the statements instead of the case's DuckDB connection (the Spark engine's
+    ``forensics.spark.connection.SparkConnection``: same statements, same rows).
+    """
+    con = case.con if con is None else con
     con.execute("SET TimeZone = 'UTC'")  # date_trunc and fetched timestamps in UTC
     present = event_columns(con)
     wanted = {c for h in hunts if h.fields for c in (*h.fields, *h.needs)}
@@ -214,7 +220,7 @@ def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
     _padded_table(con, present, wanted)
     result = SqlResult()
     try:
-        broken = _facts(case, hunts)
+        broken = _facts(case, hunts, con)
         for hunt in hunts:
             missing = [c for c in hunt.needs if c.lower() not in present]
             if missing:
@@ -230,7 +236,7 @@ def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
                 continue
             try:
                 found = run_hunt(con, hunt)
-            except (duckdb.Error, ValueError) as exc:
+            except (duckdb.Error, EngineError, ValueError) as exc:
                 reason = str(exc).splitlines()[0]
                 result.outcomes.append(Outcome("sql", hunt.path, hunt.id, "failed", reason))
                 continue
@@ -241,8 +247,11 @@ def run_hunts(case: Case, hunts: Sequence[SqlHunt]) -> SqlResult:
     return result
 
 
-def _facts(case: Case, hunts: Sequence[SqlHunt]) -> dict[str, str]:
-    """Compute every fact the hunts use, once, over the padded table; fact id → why it failed."""
+def _facts(case: Case, hunts: Sequence[SqlHunt], con: Any = None) -> dict[str, str]:
+    """Compute every fact the hunts use, once, over the padded table; fact id → why it failed.
+
+    ``con`` (another engine's connection) computes them there, as temporary tables of its session.
+    """
     broken: dict[str, str] = {}
     done: set[str] = set()
     for hunt in hunts:
@@ -254,13 +263,16 @@ def _facts(case: Case, hunts: Sequence[SqlHunt]) -> dict[str, str]:
                 broken[fact.id] = "a fact it uses failed"
                 continue
             try:
-                materialise(case, [fact], PADDED_VIEW)
-            except duckdb.Error as exc:
+                if con is None or con is case.con:
+                    materialise(case, [fact], PADDED_VIEW)
+                else:
+                    con.execute(f"CREATE OR REPLACE TEMP TABLE {fact.id} AS {fact_sql(fact, PADDED_VIEW)}")
+            except (duckdb.Error, EngineError) as exc:
                 broken[fact.id] = str(exc).splitlines()[0]
     return broken
 
 
-def run_hunt(con: duckdb.DuckDBPyConnection, hunt: SqlHunt) -> list[Finding]:
+def run_hunt(con: Any, hunt: SqlHunt) -> list[Finding]:
     """Execute one hunt and group its rows into findings."""
     # hunts that declare their columns read the one-scan table; the others the events view
     sql = (

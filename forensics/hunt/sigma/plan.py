@@ -338,17 +338,21 @@ def hits_sql(terms: Sequence[tuple[int, str]]) -> str:
 
 
 def bisect_failures(
-    items: list[tuple[int, str]], attempt: Callable[[list[tuple[int, str]]], Any]
+    items: list[tuple[int, str]],
+    attempt: Callable[[list[tuple[int, str]]], Any],
+    errors: tuple[type[BaseException], ...] = (duckdb.Error,),
+    engine: str = "DuckDB",
 ) -> tuple[list[Any], dict[int, str]]:
-    """Run ``attempt`` on ``items``; on error split until each failing item is isolated."""
+    """Run ``attempt`` on ``items``; on one of ``errors`` split until each failing item is isolated."""
     try:
         return [attempt(items)], {}
-    except duckdb.Error as exc:
+    except errors as exc:
         if len(items) == 1:
-            return [], {items[0][0]: f"DuckDB rejected the query: {str(exc).splitlines()[0]}"}
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            return [], {items[0][0]: f"{engine} rejected the query: {first}"}
     mid = len(items) // 2
-    r1, f1 = bisect_failures(items[:mid], attempt)
-    r2, f2 = bisect_failures(items[mid:], attempt)
+    r1, f1 = bisect_failures(items[:mid], attempt, errors, engine)
+    r2, f2 = bisect_failures(items[mid:], attempt, errors, engine)
     return r1 + r2, {**f1, **f2}
 
 

@@ -1,0 +1,175 @@
+"""Spark sessions for the engine: Spark Connect (a thin client, no Java here) or a classic session.
+
+``--spark-remote sc://HOST:PORT`` talks to a Spark Connect server (Spark 3.4+; 4.x tested): the
+analyst's machine needs only the ``pyspark-client`` package. ``--spark-master URL`` starts a
+classic session (``local[N]``, ``spark://…``, ``yarn``, ``k8s://…``), which needs Java and the full
+``pyspark`` package where this runs (the driver). With neither, a classic ``local[*]`` session.
+
+Whatever the session, the settings that decide answers are fixed here, not left to the cluster's
+defaults: the session time zone is UTC (timestamps read and written as UTC instants, as DuckDB
+does with ``SET TimeZone = 'UTC'``) and identifiers resolve case-insensitively (as in DuckDB; the
+dataset reader gives each column one spelling, so nothing is ambiguous).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from forensics.errors import EngineError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+# Settings every session runs with (runtime SQL settings: also settable on a Spark Connect session).
+ANSWER_CONF: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.caseSensitive": "false",
+    # Parquet TIMESTAMP(NANOS) columns are read as their integer and turned into microseconds by
+    # the dataset reader (Spark refuses them otherwise)
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
+}
+# Settings of a classic session this tool starts itself (the cluster's own apply to a remote one).
+LOCAL_CONF: dict[str, str] = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.python.worker.reuse": "true",
+    "spark.driver.extraJavaOptions": "-Dlog4j2.level=error",
+}
+DEFAULT_MASTER = "local[*]"
+INSTALL_HINT = (
+    "install the Spark extra: pip install 'forensics[spark]' (a classic session; needs Java 17+), "
+    "or 'forensics[spark-connect]' for --spark-remote only"
+)
+
+
+@dataclass(frozen=True)
+class SparkOptions:
+    """Where the Spark engine runs.
+
+    ``remote``: a Spark Connect URL (``sc://host:15002``). ``master``: a classic master URL.
+    ``conf``: extra settings (``spark.executor.memory`` …) as (key, value) pairs.
+    ``driver_memory``: for a classic session started here (the JVM's heap is fixed at start).
+    """
+
+    remote: str | None = None
+    master: str | None = None
+    conf: tuple[tuple[str, str], ...] = ()
+    driver_memory: str | None = None
+    app_name: str = "forensics"
+    shuffle_partitions: int | None = None  # default: 2 per local core, the cluster's otherwise
+
+    def __post_init__(self) -> None:
+        if self.remote and self.master:
+            raise EngineError("give either --spark-remote (Spark Connect) or --spark-master, not both")
+        if self.remote and not self.remote.startswith("sc://"):
+            raise EngineError(f"--spark-remote must be a Spark Connect URL sc://HOST:PORT, not {self.remote!r}")
+
+    @property
+    def mode(self) -> str:
+        """``connect`` or ``classic``."""
+        return "connect" if self.remote else "classic"
+
+    def describe(self) -> dict[str, Any]:
+        """What a run record says of the session (no secrets: tokens in the URL are cut off)."""
+        remote = self.remote.split(";", 1)[0] if self.remote else None
+        return {
+            "mode": self.mode,
+            "remote": remote,
+            "master": None if self.remote else (self.master or DEFAULT_MASTER),
+            "conf": {k: v for k, v in self.conf if "secret" not in k.lower() and "token" not in k.lower()},
+        }
+
+
+def parse_conf(items: Sequence[str]) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` strings (``--spark-conf``) as pairs; a malformed one is an error."""
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise EngineError(f"--spark-conf wants KEY=VALUE, not {item!r}")
+        out.append((key.strip(), value))
+    return tuple(out)
+
+
+def open_session(options: SparkOptions) -> SparkSession:
+    """A Spark session as ``options`` say, with the answer-deciding settings applied."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise EngineError(f"Spark is not installed here: {INSTALL_HINT}") from exc
+    builder: Any = SparkSession.builder.appName(options.app_name)
+    if options.remote:
+        builder = builder.remote(options.remote)
+    else:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this interpreter's package
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        master = options.master or DEFAULT_MASTER
+        builder = builder.master(master)
+        conf = dict(LOCAL_CONF)
+        if options.driver_memory:
+            conf["spark.driver.memory"] = options.driver_memory
+        if master.startswith("local"):
+            conf["spark.sql.shuffle.partitions"] = str(options.shuffle_partitions or 2 * _local_cores(master))
+        elif options.shuffle_partitions:
+            conf["spark.sql.shuffle.partitions"] = str(options.shuffle_partitions)
+        for key, value in conf.items():
+            builder = builder.config(key, value)
+    for key, value in options.conf:
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # Java missing, server unreachable: one line for the responder
+        raise EngineError(f"cannot start the Spark session ({options.mode}): {_one_line(exc)}") from exc
+    apply_answer_conf(spark)
+    return spark
+
+
+def apply_answer_conf(spark: SparkSession) -> None:
+    """Set the settings that decide answers on a session (ours or one handed in)."""
+    for key, value in ANSWER_CONF.items():
+        spark.conf.set(key, value)
+
+
+@contextmanager
+def session(options: SparkOptions) -> Iterator[SparkSession]:
+    """A session for one command: stopped afterwards (a Connect session is released on the server)."""
+    spark = open_session(options)
+    try:
+        yield spark
+    finally:
+        spark.stop()
+
+
+def _local_cores(master: str) -> int:
+    inside = master[master.find("[") + 1 : master.find("]")] if "[" in master else "1"
+    if inside.split(",")[0] == "*":
+        return os.cpu_count() or 1
+    try:
+        return max(1, int(inside.split(",")[0]))
+    except ValueError:
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:400] if text else type(exc).__name__
+
+
+def spark_version(spark: SparkSession) -> str:
+    """The Spark version of the session (the server's for Spark Connect)."""
+    return str(spark.version)
+
+
+@dataclass
+class EngineStats:
+    """Where a Spark run spent its time (seconds), for the bench and the run record."""
+
+    start: float = 0.0
+    queries: int = 0
+    timings: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,196 @@
+"""The Sigma plan on Spark: the same groups, scans and per-value evaluation as on DuckDB.
+
+``SparkSigmaData`` answers the four questions of ``forensics.hunt.sigma.data.SigmaData`` from a
+Spark session over the case's parts. The rules are converted exactly as for DuckDB (same schema
+per group, so the same SQL); each rule's expression is then transpiled on its own
+(``forensics.spark.dialect``), so a rule that cannot be carried over is reported failed with the
+reason and the rest of its group still runs. A group's scan reads only its part files and
+columns; a group of ``DISTINCT_ROWS`` rows or more evaluates its rules once per distinct value of
+the columns each rule reads and joins the hits back, as DuckDB does.
+
+Jobs go to Spark from a few driver threads at once: small groups are one task each, so running
+several side by side keeps the executors' cores busy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from forensics.errors import EngineError
+from forensics.hunt.sigma.data import GroupJob, MatchRow
+from forensics.hunt.sigma.plan import (
+    CHUNK,
+    DISTINCT_ROWS,
+    Group,
+    Schema,
+    bisect_failures,
+    group_from,
+    split_by_columns,
+    stats_sql,
+)
+from forensics.spark.connection import SparkConnection
+from forensics.spark.dialect import expression_to_spark, quote, to_spark
+from forensics.spark.regex import Untranslatable
+
+PROVENANCE_SELECT = "input_sha256, rec_index, host, ts"
+THREADS = 4  # jobs submitted side by side (Spark schedules their tasks over its cores)
+
+
+class SparkSigmaData:
+    """The Sigma plan's data questions answered by Spark over the case's parts."""
+
+    name = "spark"
+
+    def __init__(self, conn: SparkConnection) -> None:
+        self.conn = conn
+        self.spark = conn.spark
+        self.dataset = conn.dataset
+        self._views = itertools.count()
+        self._lock = threading.Lock()
+        self.untranslatable: dict[int, str] = {}  # rule index -> why it did not run on Spark
+
+    # ---- SigmaData ----------------------------------------------------------------------------
+    def stats(self) -> pa.Table:
+        """See ``SigmaData.stats``: the statistics query, run by Spark over ``events``."""
+        have = {name.lower() for name, _ in self.dataset.event_columns()}
+        return self.conn.frame(stats_sql(have)).toArrow()
+
+    def parts(self) -> list[tuple[str, Any, Any]]:
+        """See ``SigmaData.parts`` (the catalogue is the case's, whatever engine scans)."""
+        rows = self.conn.case.con.execute("SELECT path, source, channel FROM parts ORDER BY path").fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def schema(self, files: Sequence[str]) -> Schema:
+        """See ``SigmaData.schema``: the union of the parts' footers, typed as DuckDB types it."""
+        cols = self.dataset.columns([self.dataset.rel(f) for f in files])
+        return Schema.from_pairs((c.name, c.duck) for c in cols)
+
+    def execute(self, jobs: Sequence[GroupJob]) -> list[tuple[list[MatchRow], dict[int, str]]]:
+        """See ``SigmaData.execute``."""
+        self.conn.ensure_events()
+        if not jobs:
+            return []
+        with ThreadPoolExecutor(max_workers=min(THREADS, len(jobs))) as pool:
+            return list(pool.map(self._run_job, jobs))
+
+    def select(self, group: Group, used: set[str], extra: Sequence[str], where: str) -> list[tuple[Any, ...]]:
+        """See ``SigmaData.select``."""
+        view = self._view(group)
+        cols = "".join(f", {e}" for e in extra)
+        sql = f"SELECT {PROVENANCE_SELECT}{cols} FROM {group_from(group, used, view)} AS g WHERE {where}"
+        try:
+            return self.conn.execute(sql).fetchall()
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    # ---- one group job ----------------------------------------------------------------------
+    def _view(self, group: Group) -> str:
+        """A temporary view over the group's parts (the union schema of just those parts)."""
+        with self._lock:
+            name = f"sigma_group_{next(self._views)}"
+        rels = [self.dataset.rel(f) for f in group.files]
+        self.dataset.frame(rels).createOrReplaceTempView(name)
+        return name
+
+    def _run_job(self, job: GroupJob) -> tuple[list[MatchRow], dict[int, str]]:
+        failed: dict[int, str] = {}
+        terms: list[tuple[int, str]] = []
+        for i, sql in job.terms:
+            try:
+                terms.append((i, expression_to_spark(sql)))
+            except Untranslatable as exc:
+                failed[i] = f"not run on Spark: {exc}"
+        if not terms:
+            return [], failed
+        view = self._view(job.group)
+        try:
+            src = _spark_source(job.group, job.columns, view)
+            rows: list[MatchRow] = []
+            per_value, per_row = (
+                split_by_columns(job.group, _duck_terms(job, terms))
+                if job.group.rows >= DISTINCT_ROWS
+                else ({}, terms)
+            )
+            spark_of = dict(terms)
+            for cols, set_terms in sorted(per_value.items()):
+                for start in range(0, len(set_terms), CHUNK):
+                    chunk = [(i, spark_of[i]) for i, _ in set_terms[start : start + CHUNK]]
+                    got, f = bisect_failures(chunk, lambda t, c=cols: self._values(src, c, t), _ERRORS, "Spark")
+                    failed.update(f)
+                    rows.extend(r for part in got for r in part)
+            for start in range(0, len(per_row), CHUNK):
+                got, f = bisect_failures(per_row[start : start + CHUNK], lambda t: self._rows(src, t), _ERRORS, "Spark")
+                failed.update(f)
+                rows.extend(r for part in got for r in part)
+            return rows, failed
+        finally:
+            self.spark.catalog.dropTempView(view)
+
+    def _rows(self, src: str, terms: list[tuple[int, str]]) -> list[MatchRow]:
+        """Rows of the group any of ``terms`` matches, with the matching rules' indexes."""
+        sql = (
+            f"SELECT * FROM (SELECT {PROVENANCE_SELECT}, {_hits(terms)} AS hits FROM {src} AS g) AS m "
+            "WHERE hits <> ''"
+        )
+        return _collect(self._sql(sql))
+
+    def _values(self, src: str, cols: tuple[str, ...], terms: list[tuple[int, str]]) -> list[MatchRow]:
+        """Rules evaluated once per distinct value tuple of ``cols``, hits joined back to the rows."""
+        sel = ", ".join(quote(c) for c in cols)
+        on = " AND ".join(f"g.{quote(c)} <=> h.{quote(c)}" for c in cols)
+        sql = (
+            f"WITH g AS (SELECT {PROVENANCE_SELECT}, {sel} FROM {src} AS s), "
+            f"h AS (SELECT * FROM (SELECT {sel}, {_hits(terms)} AS hits FROM (SELECT DISTINCT {sel} FROM g) AS d) "
+            "AS x WHERE hits <> '') "
+            f"SELECT g.input_sha256, g.rec_index, g.host, g.ts, h.hits FROM g JOIN h ON {on}"
+        )
+        return _collect(self._sql(sql))
+
+    def _sql(self, sql: str) -> pa.Table:
+        self.conn.queries += 1
+        return self.spark.sql(sql).toArrow()
+
+
+def _errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a query Spark refuses raises (analysis, parse, execution), classic or Connect."""
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:  # pragma: no cover - pyspark is there whenever this module runs
+        return (EngineError,)
+    return (PySparkException, EngineError)
+
+
+_ERRORS = _errors()
+
+
+def _duck_terms(job: GroupJob, terms: list[tuple[int, str]]) -> list[tuple[int, str]]:
+    """The DuckDB SQL of the translatable terms (``split_by_columns`` reads DuckDB's quoting)."""
+    keep = {i for i, _ in terms}
+    return [(i, sql) for i, sql in job.terms if i in keep]
+
+
+def _spark_source(group: Group, columns: set[str], view: str) -> str:
+    """The group's FROM source (``plan.group_from`` over the view) in Spark SQL."""
+    duck = f"SELECT * FROM {group_from(group, columns, view)} AS g"
+    spark = to_spark(duck)
+    assert spark.startswith("SELECT * FROM ")
+    body = spark[len("SELECT * FROM ") :]
+    return body[: -len(" AS g")] if body.endswith(" AS g") else f"({spark})"
+
+
+def _hits(terms: Sequence[tuple[int, str]]) -> str:
+    cases = ", ".join(f"CASE WHEN {sql} THEN '{i}' END" for i, sql in terms)
+    return f"concat_ws(',', {cases})"
+
+
+def _collect(table: pa.Table) -> list[MatchRow]:
+    table = table.filter(pc.not_equal(table.column(4), ""))
+    cols = [table.column(i).to_pylist() for i in range(5)]
+    return list(zip(*cols, strict=True))

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from forensics import rulesets
 from forensics.cli.common import err, out, print_json_line, shown
+from forensics.cli.engine import ConfOpt, DriverMemOpt, EngineOpt, MasterOpt, RemoteOpt, spark_options
 from forensics.cli.guard import say
 from forensics.cli.ingest import EXIT_PROBLEMS, check_zone, problems_tail, run_ingest
 from forensics.cli.progress import bars
@@ -51,6 +52,11 @@ finding_records_all and runs (every run). The custody log gets an "analysed" ent
 hashes; `forensics verify --reproduce` re-runs it from an evidence bundle. Rule, IOC and YARA
 files that fail to load are counted and reported; a path given to --sigma, --queries, --iocs or
 --yara that does not exist or holds nothing usable is an error (exit 2) before anything is written.
+
+--engine spark runs the scans (Sigma groups, SQL hunts, IOC joins) on Apache Spark over the same
+parts, locally (--spark-master local[4]) or on a cluster (--spark-remote sc://HOST:15002 for Spark
+Connect); the findings are the same and are written to the case the same way (docs/spark.md).
+A rule that cannot be carried over to Spark SQL is reported failed with the reason.
 
 Exit codes: 0 ok; 1 error; 2 usage; 4 a finding is at or above --fail-on LEVEL
 (informational, low, medium, high, critical).
@@ -268,6 +274,11 @@ def hunt(
         Path | None,
         typer.Option("--out", "-o", help="Folder to write those outputs into (default: CASE/outputs)."),
     ] = None,
+    engine: EngineOpt = "duckdb",
+    spark_master: MasterOpt = None,
+    spark_remote: RemoteOpt = None,
+    spark_conf: ConfOpt = None,
+    spark_driver_memory: DriverMemOpt = None,
 ) -> None:
     """Hunt a case (or inputs ingested first) and keep the findings as a new run of it."""
     if out_dir is not None and (out_dir.is_file() or any(p.is_file() for p in out_dir.parents)):
@@ -292,6 +303,7 @@ def hunt(
         fail_on=fail_on.lower() if fail_on is not None else None,
         sigma_tuning=sigma_tuning,
         placeholders=values,
+        spark=spark_options(engine, spark_master, spark_remote, spark_conf, spark_driver_memory),
     )
     case_dir, raw = _resolve_case(targets, case)
     try:

@@ -26,6 +26,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -57,6 +58,7 @@ from forensics.hunt.yara_scan import (
 )
 from forensics.progress import Step, no_progress
 from forensics.rulesets import RuleSet
+from forensics.spark.session import SparkOptions
 from forensics.store import DB_NAME, RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
 
@@ -102,6 +104,8 @@ class HuntOptions:
     # a given path that holds nothing usable is an error (a replay re-runs what was, failures included)
     strict: bool = True
     rule_set: RuleSet | None = None  # an installed Sigma rule set hunted with (besides ``sigma``)
+    # run the scans on Spark instead of the case's DuckDB (``forensics.spark``); None: DuckDB
+    spark: SparkOptions | None = None
 
     def alias(self, path: str | Path) -> str:
         """The path to record for a file read at ``path`` (a shipped file by its name in the package)."""
@@ -126,6 +130,7 @@ class HuntOptions:
             "rule_set": self.rule_set.to_record() if self.rule_set is not None else None,
             "sigma_tuning": self.sigma_tuning.to_record(),
             "placeholders": dict(sorted(self.placeholders.items())),
+            **({"engine": self.spark.describe()} if self.spark is not None else {}),
         }
 
     def problems(self) -> list[str]:
@@ -149,7 +154,6 @@ class HuntOptions:
                 elif next(iter(candidates([p])), None) is None:
                     out.append(f"{option} {p}: holds no {_WHAT[option]}")
         return out
-
 
     def sigma_roots(self) -> list[Path]:
         """The Sigma folders and files to load: the installed set's rules first, then ``sigma``."""
@@ -186,6 +190,7 @@ class HuntSummary:
     min_level: str = "informational"  # findings below it are kept in the case, not shown in summaries
     sigma_rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)  # folder -> its set (record)
     custody_entry: dict[str, Any] | None = None  # the "analysed" entry this hunt appended
+    engine: dict[str, Any] | None = None  # the Spark session the scans ran on (None: the case's DuckDB)
 
     @property
     def run_file(self) -> Path | None:
@@ -257,10 +262,10 @@ def run_hunt(
     loaded = prepared if prepared is not None else prepare_hunt(options, progress)
     summary = HuntSummary(case=case.root, findings=[], outcomes=list(loaded.outcomes), used=list(loaded.used))
     case.con.execute("SET TimeZone = 'UTC'").fetchall()  # date_trunc and fetched timestamps in UTC
-    with staged_run(case) as staging:
-        _sigma(case, options, summary, progress, staging, steps)
-        _sql(case, loaded.sql, summary, progress)
-        _iocs(case, loaded.iocs, summary, progress, staging)
+    with staged_run(case) as staging, _engine(case, options, summary, progress) as spark:
+        _sigma(case, options, summary, progress, staging, steps, spark)
+        _sql(case, loaded.sql, summary, progress, spark)
+        _iocs(case, loaded.iocs, summary, progress, staging, spark)
         _yara(case, options, loaded.yara, summary, progress)
         t = time.perf_counter()
         summary.findings = _unique(merge_host_spellings(case, summary.findings))
@@ -275,6 +280,22 @@ def run_hunt(
     summary.timings["write"] = time.perf_counter() - t
     summary.custody_entry = record_hunt(case, summary, command)
     return summary
+
+
+@contextmanager
+def _engine(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress) -> Iterator[Any]:
+    """The Spark engine for this hunt (``forensics.spark.engine.SparkEngine``), or None for DuckDB."""
+    if options.spark is None:
+        yield None
+        return
+    from forensics.spark.engine import spark_engine  # pyspark: only when Spark is asked for
+
+    progress(f"spark: starting a {options.spark.mode} session")
+    with spark_engine(case, options.spark) as engine:
+        summary.timings["spark_start"] = engine.started
+        summary.engine = engine.record()
+        progress(f"spark: {engine.version}, parts read from {engine.conn.dataset.base}")
+        yield engine
 
 
 def exit_code(summary: HuntSummary, fail_on: str | None) -> int:
@@ -320,6 +341,7 @@ def _run_record(
         "min_level": summary.min_level,
         "files": summary.used,
         "findings": {"total": len(summary.findings), "by_kind": summary.by_kind()},
+        **({"engine": summary.engine} if summary.engine is not None else {}),
     }
 
 
@@ -537,9 +559,8 @@ def _load(options: HuntOptions, progress: Progress) -> Prepared:
     return Prepared(hunts, iocs, rules, used, problems)
 
 
-def _sigma(
-    case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress, folder: Path, steps: Step
-) -> None:
+def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Progress, folder: Path,
+           steps: Step, spark: Any = None) -> None:  # fmt: skip
     roots = options.sigma_roots()
     if not roots:
         summary.sigma_note = "Sigma not run (no --sigma DIR given and no rule set installed)"
@@ -559,7 +580,8 @@ def _sigma(
     }
     try:
         result = run_sigma(case, roots, placeholders=options.placeholders or None, stats=summary.sigma_stats,
-                           tuning=options.sigma_tuning, rulesets=sets, progress=steps)  # fmt: skip
+                           tuning=options.sigma_tuning, rulesets=sets, progress=steps,
+                           data=spark.sigma if spark is not None else None)  # fmt: skip
     except Exception as exc:  # a defect in one kind must not cost the responder the other kinds
         summary.sigma_note = f"Sigma failed: {type(exc).__name__}: {exc}"
         summary.outcomes.append(
@@ -585,7 +607,9 @@ def _sigma(
         named = ", ".join(f"{k} ({v['kind']})" for k, v in summary.sigma_rulesets.items())
         summary.sigma_note += f"; rule sets: {named}"
     if options.rule_set is not None:
-        summary.sigma_note = f"{options.rule_set.label()}, {options.rule_set.rules} rules; {summary.sigma_note}"
+        summary.sigma_note = (
+            f"{options.rule_set.label()}, {options.rule_set.rules} rules; {summary.sigma_note}"
+        )
 
 
 # skip reasons as the summary groups them (the rule report keeps each rule's full reason)
@@ -624,25 +648,28 @@ def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:
     return out
 
 
-def _sql(case: Case, hunts: list[SqlHunt], summary: HuntSummary, progress: Progress) -> None:
+def _sql(
+    case: Case, hunts: list[SqlHunt], summary: HuntSummary, progress: Progress, spark: Any = None
+) -> None:
     if not hunts:
         return
     t = time.perf_counter()
     progress(f"sql: {len(hunts)} hunts")
-    result = run_hunts(case, hunts)
+    result = run_hunts(case, hunts, spark.conn if spark is not None else None)
     summary.findings.extend(result.findings)
     summary.outcomes.extend(result.outcomes)
     summary.timings["sql"] = time.perf_counter() - t
 
 
-def _iocs(case: Case, loaded: IocSet, summary: HuntSummary, progress: Progress, folder: Path) -> None:
+def _iocs(case: Case, loaded: IocSet, summary: HuntSummary, progress: Progress, folder: Path,
+          spark: Any = None) -> None:  # fmt: skip
     t = time.perf_counter()
     table = ioc_table(loaded.iocs, loaded.frames)
     summary.ioc_count = table.num_rows
     summary.outcomes.extend(loaded.outcomes)
     write_iocs(folder, table)
     progress(f"ioc: {table.num_rows} indicators from {len(loaded.outcomes)} document(s)")
-    summary.findings.extend(match_iocs(case, table))
+    summary.findings.extend(match_iocs(case, table, spark.conn if spark is not None else None))
     summary.timings["ioc"] = time.perf_counter() - t
 
 

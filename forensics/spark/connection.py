@@ -120,7 +120,11 @@ class SparkConnection:
     def register(self, name: str, table: pa.Table) -> None:
         """An Arrow table as a temporary view of the session."""
         self.ensure_events()
-        df = self.spark.createDataFrame(table) if table.num_rows else self.spark.createDataFrame([], _struct(table.schema))
+        df = (
+            self.spark.createDataFrame(table)
+            if table.num_rows
+            else self.spark.createDataFrame([], _struct(table.schema))
+        )
         df.createOrReplaceTempView(name)
 
     def unregister(self, name: str) -> None:
@@ -156,7 +160,11 @@ class SparkConnection:
         if name.lower() == EVENTS:
             cols = self.dataset.event_columns()
         else:
-            query = tree.this.sql(dialect="duckdb") if not isinstance(target, exp.Table) else f"SELECT * FROM {name}"
+            query = (
+                tree.this.sql(dialect="duckdb")
+                if not isinstance(target, exp.Table)
+                else f"SELECT * FROM {name}"
+            )
             df = self.frame(query)
             cols = [(f.name, _duck_type(f.dataType.simpleString())) for f in df.schema.fields]
         names = [c[0] for c in cols]
@@ -168,7 +176,9 @@ class SparkConnection:
         kind = str(tree.args.get("kind") or "").upper()
         query = tree.expression
         if kind not in ("TABLE", "VIEW") or query is None:
-            raise EngineError(f"only CREATE TEMP TABLE/VIEW … AS SELECT runs on Spark, not {tree.sql()[:80]!r}")
+            raise EngineError(
+                f"only CREATE TEMP TABLE/VIEW … AS SELECT runs on Spark, not {tree.sql()[:80]!r}"
+            )
         name = tree.this.this.name if isinstance(tree.this, exp.Schema) else tree.this.name
         df = self.frame(query.sql(dialect="duckdb"))
         self._drop(name)

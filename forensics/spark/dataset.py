@@ -170,7 +170,9 @@ class PartSchemas:
         """Schemas of ``rels`` (paths relative to the case), in the same order."""
         missing = [r for r in rels if r not in self._known]
         if missing:
-            for rel, schema in zip(missing, _read_footers([part_uri(self.base, r) for r in missing]), strict=True):
+            for rel, schema in zip(
+                missing, _read_footers([part_uri(self.base, r) for r in missing]), strict=True
+            ):
                 self._known[rel] = [(f.name, type_code(f.type)) for f in schema]
             self._dirty = True
         return [self._known[r] for r in rels]
@@ -181,7 +183,9 @@ class PartSchemas:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"base": self.base, "parts": self._known}, sort_keys=True), encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"base": self.base, "parts": self._known}, sort_keys=True), encoding="utf-8"
+        )
         tmp.replace(self.path)
         self._dirty = False
 

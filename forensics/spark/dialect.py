@@ -105,7 +105,9 @@ def _hoist_generators(select: exp.Select) -> None:
         body = top.copy()
         inner = next(iter(body.find_all(exp.Explode)))
         inner.replace(exp.column(var))
-        hoisted = exp.Explode(this=exp.Transform(this=array, expression=exp.Lambda(this=body, expressions=[var])))
+        hoisted = exp.Explode(
+            this=exp.Transform(this=array, expression=exp.Lambda(this=body, expressions=[var]))
+        )
         if isinstance(item, exp.Alias):
             item.set("this", hoisted)
         else:
@@ -218,14 +220,15 @@ def _try_double(node: exp.TryCast) -> exp.Expression:
     text = exp.cast(node.this.copy(), "STRING")
     guard = exp.RegexpLike(this=text, expression=exp.Literal.string(re2_to_java(DUCK_DOUBLE)))
     guard.meta["java"] = True
-    inner = exp.RegexpReplace(this=text.copy(), expression=exp.Literal.string("_"), replacement=exp.Literal.string(""))
+    inner = exp.RegexpReplace(
+        this=text.copy(), expression=exp.Literal.string("_"), replacement=exp.Literal.string("")
+    )
     clean = exp.RegexpReplace(
         this=inner, expression=exp.Literal.string(r"^(\s*)\+-"), replacement=exp.Literal.string("$1-")
     )
     inner.meta["java"] = clean.meta["java"] = True
     cast = exp.TryCast(this=clean, to=exp.DataType.build("DOUBLE"), safe=True)
     return exp.Case(ifs=[exp.If(this=guard, true=cast)])
-
 
 
 def quote(name: str) -> str:

@@ -68,7 +68,9 @@ class SparkOptions:
         if self.remote and self.master:
             raise EngineError("give either --spark-remote (Spark Connect) or --spark-master, not both")
         if self.remote and not self.remote.startswith("sc://"):
-            raise EngineError(f"--spark-remote must be a Spark Connect URL sc://HOST:PORT, not {self.remote!r}")
+            raise EngineError(
+                f"--spark-remote must be a Spark Connect URL sc://HOST:PORT, not {self.remote!r}"
+            )
 
     @property
     def mode(self) -> str:

@@ -122,11 +122,15 @@ class SparkSigmaData:
             for cols, set_terms in sorted(per_value.items()):
                 for start in range(0, len(set_terms), CHUNK):
                     chunk = [(i, spark_of[i]) for i, _ in set_terms[start : start + CHUNK]]
-                    got, f = bisect_failures(chunk, lambda t, c=cols: self._values(src, c, t), _ERRORS, "Spark")
+                    got, f = bisect_failures(
+                        chunk, lambda t, c=cols: self._values(src, c, t), _ERRORS, "Spark"
+                    )
                     failed.update(f)
                     rows.extend(r for part in got for r in part)
             for start in range(0, len(per_row), CHUNK):
-                got, f = bisect_failures(per_row[start : start + CHUNK], lambda t: self._rows(src, t), _ERRORS, "Spark")
+                got, f = bisect_failures(
+                    per_row[start : start + CHUNK], lambda t: self._rows(src, t), _ERRORS, "Spark"
+                )
                 failed.update(f)
                 rows.extend(r for part in got for r in part)
             return rows, failed

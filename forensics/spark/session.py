@@ -128,6 +128,8 @@ def open_session(options: SparkOptions) -> SparkSession:
         spark = builder.getOrCreate()
     except Exception as exc:  # Java missing, server unreachable: one line for the responder
         raise EngineError(f"cannot start the Spark session ({options.mode}): {_one_line(exc)}") from exc
+    if not options.remote:  # the JVM's own log on a local session: errors only (the tool reports the rest)
+        spark.sparkContext.setLogLevel("ERROR")
     apply_answer_conf(spark)
     return spark
 
@@ -140,12 +142,26 @@ def apply_answer_conf(spark: SparkSession) -> None:
 
 @contextmanager
 def session(options: SparkOptions) -> Iterator[SparkSession]:
-    """A session for one command: stopped afterwards (a Connect session is released on the server)."""
+    """A session for one command: stopped afterwards (a Connect session is released on the server).
+
+    A classic session already running in this process (a notebook's, a test suite's) is used and
+    left running: it belongs to whoever started it.
+    """
+    existing = None if options.remote else _active_classic()
     spark = open_session(options)
     try:
         yield spark
     finally:
-        spark.stop()
+        if existing is None:
+            spark.stop()
+
+
+def _active_classic() -> SparkSession | None:
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        return None
+    return SparkSession.getActiveSession()
 
 
 def _local_cores(master: str) -> int:

@@ -64,7 +64,9 @@ def spark_options(
             raise typer.Exit(2)
         return None
     try:
-        return SparkOptions(remote=remote, master=master, conf=parse_conf(conf or []), driver_memory=driver_memory)
+        return SparkOptions(
+            remote=remote, master=master, conf=parse_conf(conf or []), driver_memory=driver_memory
+        )
     except EngineError as exc:
         say(str(exc))
         raise typer.Exit(2) from exc

@@ -111,12 +111,15 @@ def open_session(options: SparkOptions) -> SparkSession:
     else:
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # executors run this interpreter's package
         os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        # under spark-submit the master and resources come from it (PYSPARK_GATEWAY_PORT is its JVM)
+        submitted = options.master is None and "PYSPARK_GATEWAY_PORT" in os.environ
         master = options.master or DEFAULT_MASTER
-        builder = builder.master(master)
+        if not submitted:
+            builder = builder.master(master)
         conf = dict(LOCAL_CONF)
         if options.driver_memory:
             conf["spark.driver.memory"] = options.driver_memory
-        if master.startswith("local"):
+        if master.startswith("local") and not submitted:
             conf["spark.sql.shuffle.partitions"] = str(options.shuffle_partitions or 2 * _local_cores(master))
         elif options.shuffle_partitions:
             conf["spark.sql.shuffle.partitions"] = str(options.shuffle_partitions)

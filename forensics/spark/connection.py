@@ -195,7 +195,8 @@ class SparkConnection:
         self.spark.catalog.dropTempView(name)
 
 
-def _parse(sql: str) -> exp.Expression:
+def _parse(sql: str) -> Any:
+    """The sqlglot tree of one DuckDB statement."""
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
     except SqlglotError as exc:

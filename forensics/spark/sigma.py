@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -122,9 +122,7 @@ class SparkSigmaData:
             for cols, set_terms in sorted(per_value.items()):
                 for start in range(0, len(set_terms), CHUNK):
                     chunk = [(i, spark_of[i]) for i, _ in set_terms[start : start + CHUNK]]
-                    got, f = bisect_failures(
-                        chunk, lambda t, c=cols: self._values(src, c, t), _ERRORS, "Spark"
-                    )
+                    got, f = bisect_failures(chunk, self._values_of(src, cols), _ERRORS, "Spark")
                     failed.update(f)
                     rows.extend(r for part in got for r in part)
             for start in range(0, len(per_row), CHUNK):
@@ -144,6 +142,12 @@ class SparkSigmaData:
             "WHERE hits <> ''"
         )
         return _collect(self._sql(sql))
+
+    def _values_of(
+        self, src: str, cols: tuple[str, ...]
+    ) -> Callable[[list[tuple[int, str]]], list[MatchRow]]:
+        """``_values`` over ``src`` and ``cols`` for a list of terms (what ``bisect_failures`` calls)."""
+        return lambda terms: self._values(src, cols, terms)
 
     def _values(self, src: str, cols: tuple[str, ...], terms: list[tuple[int, str]]) -> list[MatchRow]:
         """Rules evaluated once per distinct value tuple of ``cols``, hits joined back to the rows."""

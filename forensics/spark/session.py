@@ -133,8 +133,25 @@ def open_session(options: SparkOptions) -> SparkSession:
         raise EngineError(f"cannot start the Spark session ({options.mode}): {_one_line(exc)}") from exc
     if not options.remote:  # the JVM's own log on a local session: errors only (the tool reports the rest)
         spark.sparkContext.setLogLevel("ERROR")
+        _quiet_codegen(spark)
     apply_answer_conf(spark)
     return spark
+
+
+def _quiet_codegen(spark: SparkSession) -> None:
+    """Silence the code generator's log: a group of hundreds of rules exceeds Java's 64 KB method
+    limit, and Spark logs the whole generated class before it falls back to interpreted evaluation
+    (same rows, no error to report)."""
+    jvm = getattr(spark.sparkContext, "_jvm", None)
+    if jvm is None:
+        return
+    log4j = jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.catalyst.expressions.codegen", log4j.Level.OFF
+    )
+    log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.sql.execution.WholeStageCodegenExec", log4j.Level.OFF
+    )
 
 
 def apply_answer_conf(spark: SparkSession) -> None:

@@ -53,6 +53,7 @@ _TYPES: dict[str, tuple[str, str]] = {
     "ts": ("TIMESTAMP", "TIMESTAMP_NTZ"),
     "ts_ns_tz": ("TIMESTAMPTZ_NS", "TIMESTAMP"),
     "ts_ns": ("TIMESTAMP_NS", "TIMESTAMP_NTZ"),
+    "map_ss": ("MAP(VARCHAR, VARCHAR)", "MAP<STRING, STRING>"),  # extra_fields: native fields past the cap
 }
 _INTS = ("int8", "int16", "int32", "int64")
 _NS = ("ts_ns", "ts_ns_tz")
@@ -95,11 +96,19 @@ def type_code(t: pa.DataType) -> str:
         return "double"
     if pa.types.is_date32(t):
         return "date"
+    if pa.types.is_map(t):
+        assert isinstance(t, pa.MapType)
+        if _is_text(t.key_type) and _is_text(t.item_type):
+            return "map_ss"
     if pa.types.is_timestamp(t):
         assert isinstance(t, pa.TimestampType)
         base = "ts_ns" if t.unit == "ns" else "ts"
         return base + ("_tz" if t.tz else "")
     return f"other:{t}"
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
 
 
 def unify(a: str, b: str) -> str:

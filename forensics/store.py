@@ -81,7 +81,9 @@ CREATE TABLE IF NOT EXISTS parts (
 """
 
 # statuses of inputs rows that mean "this sha256 is done, do not parse again"
-DONE_STATUSES = ("ok", "rejects", "failed", "empty", "unknown", "unrecognised", "truncated", "damaged")
+DONE_STATUSES = (
+    "ok", "rejects", "failed", "empty", "unknown", "unrecognised", "truncated", "damaged", "not_log",
+)  # fmt: skip
 
 
 _INPUT_SCHEMA = pa.schema(

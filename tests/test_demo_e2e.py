@@ -70,10 +70,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         [sys.executable, "-m", "forensics", "hunt", str(SAMPLE), "--case", str(case_dir)],
         cwd=work, capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
-    # 3: the collection holds files that are no log (etc/hostname, the ransom note, the binary):
-    # recorded `unknown`, needing the analyst's eye, as `ingest` says; the hunt ran all the same
-    assert proc.returncode == 3, proc.stderr[-3000:]
-    assert "input problem(s) in the ingest step" in proc.stderr and "failed:" not in proc.stderr
+    # 0: the collection's files that are no log (etc/hostname, the ransom notes, the encryptor, the
+    # encrypted databases) are recorded `not_log` and counted, the iocs/ folder the hunt reads is
+    # recorded as indicators: nothing there needs the analyst's eye
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "input problem" not in proc.stderr and "failed:" not in proc.stderr
+    assert "13 file(s) are not logs" in proc.stderr and "4 file(s) are the hunt's IOC lists" in proc.stderr
     verify = _export_and_verify(work, case_dir, env)  # before this process opens the case
     case = Case.open(case_dir)
     try:
@@ -85,6 +87,28 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         )  # fmt: skip
     finally:
         case.close()
+
+
+def test_every_demo_file_is_an_input_and_the_non_logs_say_what_they_are(demo: Demo) -> None:
+    """Nothing hidden: each file of sample_data/ has its row in `inputs`, with a status and a reason."""
+    rows = demo.case.con.execute("SELECT path, status, error FROM inputs").fetchall()
+    by_rel = {Path(p).resolve().relative_to(SAMPLE).as_posix(): (s, e) for p, s, e in rows}
+    on_disk = {p.relative_to(SAMPLE).as_posix() for p in SAMPLE.rglob("*") if p.is_file()}
+    assert set(by_rel) == on_disk
+    statuses = {rel: s for rel, (s, _) in by_rel.items()}
+    assert {rel for rel, s in statuses.items() if s == "indicators"} == {
+        rel for rel in on_disk if rel.startswith("iocs/")
+    }
+    not_logs = {rel: e for rel, (s, e) in by_rel.items() if s == "not_log"}
+    assert (
+        "encrypted or compressed" in not_logs["collection/EHOSP-DB01/D/MSSQL/DATA/Pharmacy.mdf.dims_locked"]
+    )
+    assert "host name file" in not_logs["collection/LNX-ES01/etc/hostname"]
+    assert "no time-stamped lines" in not_logs["collection/EHOSP-DB01/D/MSSQL/DATA/README_TO_DECRYPT.txt"]
+    assert set(statuses.values()) == {"ok", "not_log", "indicators"}
+    # YARA scanned the evidence, not the rule file among it
+    yara_paths = [json.loads(f.details or "{}").get("path", "") for f in demo.findings if f.kind == "yara"]
+    assert yara_paths and not any("/iocs/" in p for p in yara_paths)
 
 
 def _export_and_verify(work: Path, case_dir: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

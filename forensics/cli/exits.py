@@ -23,7 +23,7 @@ EXIT_CODES: tuple[ExitCode, ...] = (  # each meaning fits the 80-column help
         3,
         "input problems",
         "ingest/batch, and hunt over paths it ingests: an input needs attention "
-        "(rejected, failed, empty, unknown, skipped, undecoded, …)",
+        "(rejected, failed, empty, a log not recognised, skipped, undecoded, …)",
     ),
     ExitCode(4, "fail-on", "hunt --fail-on LEVEL: a finding at or above LEVEL"),
     ExitCode(5, "verify failed", "verify: a check failed"),

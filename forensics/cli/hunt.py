@@ -13,7 +13,7 @@ from forensics import rulesets
 from forensics.cli.common import err, out, print_json_line, shown
 from forensics.cli.engine import ConfOpt, DriverMemOpt, EngineOpt, MasterOpt, RemoteOpt, spark_options
 from forensics.cli.guard import say
-from forensics.cli.ingest import EXIT_PROBLEMS, check_zone, problems_tail, run_ingest
+from forensics.cli.ingest import EXIT_PROBLEMS, check_zone, not_log_lines, problems_tail, run_ingest
 from forensics.cli.progress import bars
 from forensics.errors import ForensicsError
 from forensics.hunt.engine import (
@@ -144,15 +144,21 @@ def _resolve_case(targets: list[Path], case: Path | None) -> tuple[Path, list[Pa
     return case, raw
 
 
-def _ingest(case_dir: Path, raw: list[Path], ctx: ParseContext) -> int:
-    """Ingest what the hunt was given; the number of input problems (printed as they happen)."""
+def _ingest(case_dir: Path, raw: list[Path], ctx: ParseContext, indicators: list[Path]) -> int:
+    """Ingest what the hunt was given; the number of input problems (printed as they happen).
+
+    ``indicators``: the IOC/YARA files and folders this hunt reads; met inside an input folder,
+    they are recorded as such, not ingested as evidence.
+    """
     err.print(f"ingesting {len(raw)} input(s) into {shown(case_dir)} ...")
-    summary = run_ingest(case_dir, raw, ctx)  # prints each input problem as it happens
+    summary = run_ingest(case_dir, raw, ctx, indicators=indicators)  # prints each problem as it happens
     problems_tail(summary)
     err.print(
         f"ingested: {summary.files_parsed} file(s) parsed, {summary.files_skipped} already in the case, "
         f"{summary.rows} rows, {summary.rejects} rejects"
     )
+    for line in not_log_lines(summary):
+        err.print(line, highlight=False)
     return len(summary.problems)
 
 
@@ -326,7 +332,10 @@ def hunt(
     if raw:
         if tz is not None:
             check_zone(tz)
-        ingest_problems = _ingest(case_dir, raw, ParseContext(tz=tz, host=host, reference_year=year))
+        indicators = [*options.iocs, *options.yara, *options.evidence]
+        ingest_problems = _ingest(
+            case_dir, raw, ParseContext(tz=tz, host=host, reference_year=year), indicators
+        )
     try:
         with Case.open(case_dir) as c:
             remember_evidence_iocs(c, options.evidence)

@@ -14,6 +14,7 @@ from forensics.cli.common import err, out, print_json_line, progress_shown, show
 from forensics.cli.guard import say
 from forensics.ingest.base import ParseContext
 from forensics.ingest.mapped import MappingError, load_mapping
+from forensics.ingest.notlog import INDICATORS, NOT_LOG
 from forensics.ingest.registry import BY_NAME
 from forensics.ingest.runner import IngestSummary, ingest_paths
 
@@ -28,9 +29,11 @@ def register(app: typer.Typer) -> None:
         help=(
             "Ingest logs (EVTX, Windows XML/JSON exports, Linux logs, EDR exports, whole collected "
             "images and archives) into a case. Files are recognised by content and never modified.\n\n"
-            "Every input is accounted for: a file no parser recognises (status unknown), a special file "
-            "(FIFO, device: skipped, never read), an unreadable folder or a refused archive member is "
-            "printed and listed in --json's problems.\n\n"
+            "Every input is accounted for: a file named or shaped like a log that no parser recognises "
+            "(status unknown), a special file (FIFO, device: skipped, never read), an unreadable folder or "
+            "a refused archive member is printed and listed in --json's problems. Files plainly not logs "
+            "(binaries, documents, ransom notes, text without log structure: status not_log) are hashed, "
+            "recorded and counted in one line and --json's not_logs, without an attention exit.\n\n"
             "Exit codes: 0 all clean; 3 something was rejected, failed, refused, skipped, unknown, "
             "unreadable or empty (the summary says what); 1 error.\n\n"
             "Example: forensics ingest /evidence/ts01 /evidence/dc01.zip --case cases/dims --tz Asia/Kolkata"
@@ -94,8 +97,9 @@ def check_zone(tz: str) -> None:
 
 
 def run_ingest(
-    case: Path, paths: list[Path], ctx: ParseContext, workers: int | None = None, fmt: str | None = None
-) -> IngestSummary:
+    case: Path, paths: list[Path], ctx: ParseContext, workers: int | None = None, fmt: str | None = None,
+    indicators: list[Path] | None = None,
+) -> IngestSummary:  # fmt: skip
     """Ingest with a progress bar and problem lines on stderr (shared with ``hunt``)."""
 
     printed = 0
@@ -115,7 +119,10 @@ def run_ingest(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return ingest_paths(case, paths, ctx, workers=workers, progress=progress, on_problem=problem, fmt=fmt)
+        return ingest_paths(
+            case, paths, ctx, workers=workers, progress=progress, on_problem=problem, fmt=fmt,
+            indicators=indicators or [],
+        )  # fmt: skip
 
 
 def problem_line(p: dict[str, Any]) -> str:
@@ -137,6 +144,21 @@ def problems_tail(s: IngestSummary) -> None:
     err.print(f"[yellow]… and {len(rest)} more input problem(s)[/]: {by}", highlight=False)
 
 
+def not_log_lines(s: IngestSummary) -> list[str]:
+    """One line for the inputs that are plainly not logs, one for indicator files set aside."""
+    lines = []
+    n = sum(1 for x in s.not_logs if x["status"] == NOT_LOG)
+    if n:
+        query = f"forensics sql {shown(s.case)} \"SELECT path, member, error FROM inputs WHERE status = '{NOT_LOG}'\""
+        lines.append(f"{n} file(s) are not logs, recorded and not parsed (see `{query}`)")
+    k = sum(1 for x in s.not_logs if x["status"] == INDICATORS)
+    if k:
+        lines.append(
+            f"{k} file(s) are the hunt's IOC lists / YARA rules: recorded (status {INDICATORS}), not ingested as evidence"
+        )
+    return lines
+
+
 def render_summary(s: IngestSummary) -> None:
     """The end-of-run table."""
     problems_tail(s)
@@ -153,6 +175,8 @@ def render_summary(s: IngestSummary) -> None:
     for parser, n in sorted(s.by_parser.items()):
         t.add_row(f"parser {shown(parser)}", str(n))
     out.print(t)
+    for line in not_log_lines(s):
+        out.print(line, highlight=False)
     if s.problems:
         out.print(
             f"{len(s.problems)} input(s) need attention: see `forensics sql {shown(s.case)} "

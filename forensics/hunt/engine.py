@@ -702,10 +702,10 @@ def inputs_in_place(case: Case) -> tuple[list[Path], dict[str, str], list[Outcom
     """The case's input files still where ingest read them, for YARA to scan as a hunt of the
     folders would: (paths, {path: SHA-256 ingest recorded for the file itself}, outcomes naming
     inputs no longer there). An archive is scanned with its members; its own bytes were not hashed."""
-    rows = case.con.execute(
+    rows = case.con.execute(  # not the IOC lists and YARA rules a hunt read from among the evidence
         "SELECT path, bool_or(member IS NOT NULL), "
         "min(sha256) FILTER (WHERE member IS NULL AND sha256 IS NOT NULL) "
-        "FROM inputs WHERE path IS NOT NULL GROUP BY path ORDER BY path"
+        "FROM inputs WHERE path IS NOT NULL GROUP BY path HAVING NOT bool_or(status = 'indicators') ORDER BY path"
     ).fetchall()
     paths: list[Path] = []
     expected: dict[str, str] = {}

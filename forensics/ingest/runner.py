@@ -31,6 +31,7 @@ from forensics.ingest import evtx_fast
 from forensics.ingest.base import InputFile, ParseContext, Parser
 from forensics.ingest.context import InputContext, decide
 from forensics.ingest.mapped import MappedParser
+from forensics.ingest.notlog import INDICATORS, NOT_LOG, judge
 from forensics.ingest.registry import BY_NAME, sniff
 from forensics.ingest.text import detect as detect_encoding
 from forensics.ingest.text import sniffable
@@ -44,6 +45,10 @@ GROUP_BYTES = 32 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 512
 YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
 BINARY_FORMATS = frozenset({"evtx"})  # no text encoding to record
+INDICATOR_REASON = (
+    "an IOC list or YARA rule file the hunt reads as indicators (--iocs/--yara, or the evidence's iocs/ "
+    "folder): hashed and recorded, not ingested as evidence nor scanned by YARA"
+)
 Item = tuple[InputFile, str, Candidate]  # an input to parse: the file, its parser's name, its candidate
 # every status but ok and duplicate needs the analyst's eye: printed, listed, attention exit code
 PROBLEM_STATUSES = (
@@ -66,6 +71,8 @@ class IngestSummary:
     by_status: dict[str, int] = field(default_factory=dict)
     by_parser: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)  # non-ok inputs: path, member, status, error
+    # inputs judged plainly not logs (and indicator files the hunt reads): path, member, status, error
+    not_logs: list[dict[str, Any]] = field(default_factory=list)
     orphans_removed: int = 0
 
     def absorb(self, other: IngestSummary, *, files_seen: int | None = None) -> None:
@@ -82,6 +89,7 @@ class IngestSummary:
         for k, v in other.by_parser.items():
             self.by_parser[k] = self.by_parser.get(k, 0) + v
         self.problems.extend(other.problems)
+        self.not_logs.extend(other.not_logs)
 
     @property
     def clean(self) -> bool:
@@ -101,6 +109,7 @@ class IngestSummary:
             "by_status": dict(sorted(self.by_status.items())),
             "by_parser": dict(sorted(self.by_parser.items())),
             "problems": self.problems,
+            "not_logs": self.not_logs,
             "clean": self.clean,
         }
 
@@ -119,6 +128,7 @@ def ingest_paths(
     fmt: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
     recorded: Mapping[str, InputContext] | None = None,
+    indicators: Iterable[Path] = (),
 ) -> IngestSummary:
     """Ingest files, folders and archives into the case at ``case_dir`` (created if needed).
 
@@ -137,7 +147,7 @@ def ingest_paths(
     with _gc_paused():
         summary = _ingest(
             case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, fmt, limits, recorded or {},
-            images,
+            images, list(indicators),
         )  # fmt: skip
     if images:  # disk images, named or met in folders, go through the batch driver, one unit each
         from forensics.batch.driver import run_batch
@@ -158,7 +168,6 @@ def _split_images(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
     images = [p for p in paths if p.is_file() and image_kind(p) is not None]
     return [p for p in paths if p not in images], images
-
 
 
 @contextlib.contextmanager
@@ -183,6 +192,7 @@ def _ingest(
     limits: Limits,
     replay: Mapping[str, InputContext],
     found_images: list[Path],
+    indicators: list[Path],
 ) -> IngestSummary:
     """Walk and parse ``paths``; disk images met in folders are added to ``found_images``."""
     given = ctx  # the user's context; each input's row records what it was parsed with
@@ -211,7 +221,7 @@ def _ingest(
         yearless: list[Item] = []
         recorded: list[dict[str, Any]] = []
         mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
-        for cand in walk(paths, scratch, limits):
+        for cand in walk(paths, scratch, limits, aside=indicators):
             if cand.image:  # a disk image in a folder: read after the walk, as when named
                 found_images.append(Path(cand.path))
                 continue
@@ -502,19 +512,26 @@ def _triage(
         remove_scratch(cand)
         return None
     known.keys.add(key)
+    if cand.indicator:
+        remove_scratch(cand)
+        return _input_row(cand, INDICATORS, INDICATOR_REASON)
+    name = cand.member or cand.path
     if cand.size == 0:
-        return _input_row(cand, "empty", "zero-byte file: nothing to parse")
+        verdict = judge(name, b"", 0)
+        return _input_row(cand, "empty" if verdict.log_like else NOT_LOG, verdict.reason)
     if cand.sha256 in known.shas:
         remove_scratch(cand)
         return _input_row(cand, "duplicate", "same SHA-256 as an input already in the case: not parsed again")
-    name = cand.member or cand.path
     encoding = detect_encoding(cand.head)
     parser: Parser | None = known.forced
     if parser is None:
         parser = _sniff(cand.head, name, encoding, mapped)
     if parser is None:
         remove_scratch(cand)
-        why = "format not recognised by content (--format NAME forces a parser)"
+        verdict = judge(name, cand.head, cand.size)
+        if not verdict.log_like:
+            return _input_row(cand, NOT_LOG, verdict.reason)
+        why = f"format not recognised by content: {verdict.reason} (--format NAME forces a parser)"
         return _input_row(cand, "unrecognised" if cand.explicit else "unknown", why)
     known.shas.add(cand.sha256)
     src = InputFile(
@@ -560,6 +577,8 @@ def _note_problem(
         summary.problems.append(problem)
         if on_problem:
             on_problem(problem)
+    elif row["status"] in (NOT_LOG, INDICATORS):
+        summary.not_logs.append({k: row.get(k) for k in ("path", "member", "status", "error")})
 
 
 def _record_plain(case: Case, rows: list[dict[str, Any]], summary: IngestSummary, on_problem: Any) -> None:

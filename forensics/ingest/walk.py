@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,7 @@ class Candidate:
     host_hint: str | None = None  # host the collection (archive) names, see collection_host()
     abs_path: str | None = None  # ``path`` resolved to an absolute path, when the walk met it
     image: bool = False  # a disk image met in a folder: not hashed here, read as ``ingest IMAGE`` reads it
+    indicator: bool = False  # under a folder of IOC lists / YARA rules the hunt reads: not evidence
 
 
 def hash_file(path: Path) -> tuple[str, str, bytes]:
@@ -82,18 +83,37 @@ def _mtime(path: Path) -> datetime | None:
         return None
 
 
-def walk(paths: list[Path], scratch: Path, limits: Limits = DEFAULT_LIMITS) -> Iterator[Candidate]:
+def walk(
+    paths: list[Path], scratch: Path, limits: Limits = DEFAULT_LIMITS, aside: Sequence[Path] = ()
+) -> Iterator[Candidate]:
     """Every file under ``paths`` (folders walked in sorted order, archives opened).
 
     A disk image met in a folder (E01/Ex01, VMDK, VHD/VHDX, qcow2, raw: ``images.detect``) is
     yielded unhashed with ``image`` set, for the images path; its other files (EWF's later
-    segments, the acquisition log beside it) are its own, not walked.
+    segments, the acquisition log beside it) are its own, not walked. Files at or under an
+    ``aside`` path met inside a folder (a hunt's IOC folder) are hashed and yielded with
+    ``indicator`` set, archives among them unopened; an ``aside`` path named itself is evidence.
     """
     counter = iter(range(1 << 62))
     covered: set[Path] = set()
+    keys = _file_keys(aside)
     for p in paths:
-        for cand in _walk_one(p, str(p), scratch, counter, limits, explicit=True, covered=covered):
+        for cand in _walk_one(
+            p, str(p), scratch, counter, limits, explicit=True, covered=covered, aside=keys
+        ):
             yield replace(cand, root=p, abs_path=_absolute(cand.path))
+
+
+def _file_keys(paths: Sequence[Path]) -> frozenset[tuple[int, int]]:
+    """(device, inode) of each path: the same file however its path is spelt, at no cost per file."""
+    keys = set()
+    for p in paths:
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        keys.add((st.st_dev, st.st_ino))
+    return frozenset(keys)
 
 
 _KINDS = (
@@ -114,7 +134,7 @@ def special_kind(mode: int) -> str | None:
 
 def _walk_one(
     p: Path, given: str, scratch: Path, counter: Iterator[int], limits: Limits, explicit: bool,
-    covered: set[Path],
+    covered: set[Path], aside: frozenset[tuple[int, int]] = frozenset(), indicator: bool = False,
 ) -> Iterator[Candidate]:  # fmt: skip
     try:
         st = p.lstat()
@@ -133,6 +153,7 @@ def _walk_one(
         except OSError as exc:
             yield _refusal(given, None, f"unreadable: {exc.strerror or exc}", explicit=explicit)
             return
+    indicator = indicator or (not explicit and (st.st_dev, st.st_ino) in aside)
     if stat.S_ISDIR(st.st_mode):
         try:
             children = sorted(p.iterdir(), key=lambda c: c.name)
@@ -142,13 +163,18 @@ def _walk_one(
         for child in children:
             if child in covered:  # a later segment or the acquisition log of an image met before
                 continue
-            yield from _walk_one(child, str(child), scratch, counter, limits, explicit=False, covered=covered)
+            yield from _walk_one(
+                child, str(child), scratch, counter, limits, explicit=False, covered=covered, aside=aside,
+                indicator=indicator,
+            )  # fmt: skip
         return
     special = special_kind(st.st_mode)
     if special is not None:
         yield _refusal(given, None, f"skipped: {special}, not a regular file: not read", explicit=explicit)
         return
-    if not explicit and _disk_image(p, covered):  # named ones go to the images path before the walk
+    if (
+        not explicit and not indicator and _disk_image(p, covered)
+    ):  # named ones go to the images path before the walk
         yield Candidate(given, None, p, st.st_size, None, None, b"", _mtime(p), False, image=True)
         return
     try:
@@ -157,8 +183,8 @@ def _walk_one(
     except OSError as exc:
         yield _refusal(given, None, f"unreadable: {exc.strerror or exc}", explicit=explicit)
         return
-    cand = Candidate(given, None, p, size, sha, md5, head, _mtime(p), explicit)
-    if is_archive(head):
+    cand = Candidate(given, None, p, size, sha, md5, head, _mtime(p), explicit, indicator=indicator)
+    if is_archive(head) and not indicator:
         yield from _archive(cand, scratch, counter, limits)
     else:
         yield cand

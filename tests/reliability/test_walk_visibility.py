@@ -56,6 +56,10 @@ def _evidence(root: Path) -> Path:
     lines.insert(1, b"Mar  6 09:59:59 web01 kernel: \x00\x00\x00\x00\x00\x00 preallocated\n")
     (ev / "nul.log").write_bytes(b"".join(lines))
     (ev / "assets.csv").write_bytes(b"asset_tag,room,owner\nA-1,OT-3,pharmacy\nA-2,ICU,records\n")
+    # a table with a time column no parser knows: shaped like a log, so a problem
+    (ev / "vpn-sessions.csv").write_bytes(
+        b"user;ip;login time;bytes\nrao;10.1.1.5;2022-11-23 10:00:01;512\nali;10.1.1.9;2022-11-23 10:04:11;77\n"
+    )
     (ev / "auth.log").write_bytes(_syslog(30, seed=2))
     return ev
 
@@ -66,9 +70,13 @@ def test_unrecognised_files_in_a_folder_are_printed_listed_and_need_attention(tm
     assert proc.returncode == EXIT_ATTENTION, proc.stderr.decode()
     summary = json.loads(proc.stdout)
     listed = {Path(p["path"]).name: p["status"] for p in summary["problems"]}
-    assert listed["random.evtx"] == "unknown" and listed["assets.csv"] == "unknown"
+    assert listed["random.evtx"] == "unknown" and listed["vpn-sessions.csv"] == "unknown"
+    # an asset list is plainly not a log: recorded and counted, not a problem
+    assert "assets.csv" not in listed
+    assert [(Path(p["path"]).name, p["status"]) for p in summary["not_logs"]] == [("assets.csv", "not_log")]
     stderr = proc.stderr.decode()
-    assert "random.evtx" in stderr and "assets.csv" in stderr and "--format" in stderr
+    assert "random.evtx" in stderr and "vpn-sessions.csv" in stderr and "--format" in stderr
+    assert "assets.csv" not in stderr
     status = _statuses(tmp_path / "case")
     # a syslog with NUL bytes near the top is read: the NUL line is a counted reject, not the file lost
     assert status["nul.log"][0] == "rejects"
@@ -139,13 +147,22 @@ def test_many_problems_are_summarised(tmp_path: Path) -> None:
     ev = tmp_path / "ev"
     ev.mkdir()
     rng = random.Random(5)
-    for i in range(45):
-        (ev / f"blob{i:02d}.bin").write_bytes(bytes(rng.getrandbits(8) for _ in range(300)))
+    for i in range(45):  # named like logs, read by no parser
+        (ev / f"blob{i:02d}.log").write_bytes(bytes(rng.getrandbits(8) for _ in range(300)))
     proc = _run("ingest", str(ev), "--case", str(tmp_path / "case"), cwd=tmp_path)
     assert proc.returncode == EXIT_ATTENTION
     lines = proc.stderr.decode().splitlines()
     assert sum(line.startswith("unknown: ") for line in lines) == 20
     assert any("… and 25 more input problem(s): 25 unknown" in line for line in lines)
+    # the same bytes not named like logs are plainly not logs: one summary line, no attention exit
+    other = tmp_path / "other"
+    other.mkdir()
+    for i in range(45):
+        (other / f"blob{i:02d}.bin").write_bytes(bytes(rng.getrandbits(8) for _ in range(300)))
+    proc = _run("ingest", str(other), "--case", str(tmp_path / "case2"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert "unknown: " not in proc.stderr.decode()
+    assert "45 file(s) are not logs" in proc.stdout.decode()
 
 
 def test_hunt_over_inputs_with_problems_exits_for_attention_and_keeps_its_run(tmp_path: Path) -> None:

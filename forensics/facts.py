@@ -24,9 +24,9 @@ returns that table for the case's current events, computing it (and what it uses
 The hunt computes the facts its hunts use the same way, so a hunt and the outputs after it on
 the same connection share them.
 
-The module also keeps the session view ``_fx_events`` (``events`` with every core column and
-every column a fact reads, absent ones as typed NULLs) that the integrity assessment, the story
-and the timeline query.
+Facts, the integrity assessment, the story and the timeline read the store's one ``events``
+view (every core column always there); a fact's native columns that no part has are added as
+NULLs for the facts alone (``fact_events``).
 """
 
 from __future__ import annotations
@@ -40,13 +40,13 @@ from typing import Any
 
 import yaml
 
-from forensics.schema import CORE, CORE_TYPES, duck_type
+from forensics.schema import CORE_TYPES
 from forensics.shipped import QUERIES
-from forensics.store import EVENTS_DIR, Case
+from forensics.store import Case
 
 FACTS_DIR = QUERIES / "facts"  # shipped with the hunts (``forensics/queries/facts``)
-EVENTS = "_fx_events"  # session view over ``events`` with every core and fact column present
-_STATE = "_fx_state"  # temp table: what the session view and each fact table were built from
+EVENTS = "events"  # the store's view: every core column, core first
+_STATE = "_fx_state"  # temp table: what each session table (facts, hits) was made from
 _EVENTS_REF = re.compile(r"(?i)\b(from|join)(\s+)events\b")
 _IDENT = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -182,23 +182,22 @@ def fact_sql(fact: Fact, events: str) -> str:
     return _EVENTS_REF.sub(lambda m: f"{m.group(1)}{m.group(2)}{events}", fact.sql)
 
 
-# ---- the session: the padded view and the fact tables of one case connection -----------------
+# ---- the session: the fact tables of one case connection ---------------------------------------
 def _fingerprint(case: Case) -> str:
-    """What the committed events are: parts, rows and the newest part (cheap: the catalogue only)."""
-    n, rows, last = case.con.execute(
-        "SELECT count(*), coalesce(sum(rows), 0), coalesce(max(path), '') FROM parts"
-    ).fetchall()[0]
-    return f"{n}/{rows}/{last}"
+    """What the committed events are (the store's catalogue)."""
+    return case.events_state()
 
 
-def _state(case: Case, key: str) -> str | None:
+def state(case: Case, key: str) -> str | None:
+    """The session's record of what temp table ``key`` was made from (None: not made)."""
     con = case.con
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STATE} (key VARCHAR PRIMARY KEY, value VARCHAR)").fetchall()
     rows = con.execute(f"SELECT value FROM {_STATE} WHERE key = ?", [key]).fetchall()
     return rows[0][0] if rows else None
 
 
-def _set_state(case: Case, key: str, value: str) -> None:
+def set_state(case: Case, key: str, value: str) -> None:
+    """Record what temp table ``key`` was made from, for this session."""
     con = case.con
     con.execute(f"CREATE TEMP TABLE IF NOT EXISTS {_STATE} (key VARCHAR PRIMARY KEY, value VARCHAR)").fetchall()
     con.execute(f"INSERT OR REPLACE INTO {_STATE} VALUES (?, ?)", [key, value]).fetchall()
@@ -216,43 +215,29 @@ _DEFAULT: dict[str, Fact] | None = None
 
 
 def settle(case: Case) -> None:
-    """Prepare the session once per state of the case: UTC, finished results, ``_fx_events``.
+    """Prepare the session: UTC, finished results, the store's ``events`` view current.
 
-    ``_fx_events`` is every column of the case's part files plus each core column and each
-    column a fact reads that no part has, as typed NULLs (a Linux-only case has no
-    ``TargetUserName``; a parser leaves out core columns it never fills). It reads the part
-    files directly, without the store's ``events`` view and its reordering of 300-odd columns:
-    DuckDB binds that view anew for every query (~0.1 s), which was most of the cost of the
-    outputs on a small case. Rebuilt only when the committed events changed (a catalogue
-    check), so callers may call it freely. DuckDB also refuses a new relation while an
+    Callers may call it freely: the view is made again only when the committed parts changed
+    since (one catalogue query otherwise). DuckDB also refuses a new relation while an
     ``execute()`` result is unread; running statements through ``execute`` and reading them all
     clears that.
     """
-    con = case.con
-    con.execute("SET TimeZone = 'UTC'").fetchall()
-    fp = _fingerprint(case)
-    if _state(case, "events") == fp:
-        return
-    natives = sorted({f for f in fields_of(default_facts().values()) if f not in CORE_TYPES}, key=str.lower)
-    if fp.startswith("0/"):
-        typed = [f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in CORE]
-        typed += [f'CAST(NULL AS VARCHAR) AS "{n}"' for n in natives]
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT {', '.join(typed)} WHERE false").fetchall()
-    else:
-        scan = f"read_parquet('{EVENTS_DIR}/*/*/*.parquet', union_by_name = true)"  # as the store's view
-        have = {r[0].lower() for r in con.execute(f"SELECT column_name FROM (DESCRIBE SELECT * FROM {scan})").fetchall()}
-        missing = [f"CAST(NULL AS {duck_type(c.type)}) AS {c.name}" for c in CORE if c.name.lower() not in have]
-        missing += [f'CAST(NULL AS VARCHAR) AS "{n}"' for n in natives if n.lower() not in have]
-        extra = (", " + ", ".join(missing)) if missing else ""
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {EVENTS} AS SELECT *{extra} FROM {scan}").fetchall()
-    _set_state(case, "events", fp)
+    case.con.execute("SET TimeZone = 'UTC'").fetchall()
+    case.events_view()
 
 
 def event_columns(case: Case) -> dict[str, str]:
-    """Lower-case name → column name of every column ``_fx_events`` has (core and fact columns always)."""
-    settle(case)
-    rows = case.con.execute(f"SELECT column_name FROM (DESCRIBE {EVENTS})").fetchall()
-    return {r[0].lower(): r[0] for r in rows}
+    """Lower-case name → column name of every column of ``events`` (the core columns always)."""
+    return {n.lower(): n for n in case.events_view().columns}
+
+
+def fact_events(case: Case) -> str:
+    """The relation facts read as ``events``: the view, plus each native column a fact reads that no
+    part has, as NULL (a Linux-only case has no ``TargetUserName``)."""
+    have = event_columns(case)
+    natives = sorted({f for f in fields_of(default_facts().values()) if f not in CORE_TYPES}, key=str.lower)
+    missing = [f'CAST(NULL AS VARCHAR) AS "{n}"' for n in natives if n.lower() not in have]
+    return f"(SELECT *, {', '.join(missing)} FROM {EVENTS})" if missing else EVENTS
 
 
 def col(cols: dict[str, str], name: str, alias: str | None = None) -> str:
@@ -271,14 +256,14 @@ def has_view(case: Case, name: str) -> bool:
 def materialise(case: Case, facts: Sequence[Fact], events: str) -> None:
     """Compute ``facts`` (ordered: each after what it uses) into temp tables named by their ids.
 
-    ``events`` is the relation their ``events`` means (``_fx_events``, or the hunt's padded
+    ``events`` is the relation their ``events`` means (``fact_events``, or the hunt's padded
     table). The state table remembers which events each was computed from, so ``fact_table``
     does not compute it again.
     """
     fp = _fingerprint(case)
     for fact in facts:
         case.con.execute(f"CREATE OR REPLACE TEMP TABLE {fact.id} AS {fact_sql(fact, events)}").fetchall()
-        _set_state(case, f"fact:{fact.id}", f"{fp}/{fact.sha256}")
+        set_state(case, f"fact:{fact.id}", f"{fp}/{fact.sha256}")
 
 
 def fact_table(case: Case, fid: str, facts: dict[str, Fact] | None = None) -> str:
@@ -286,8 +271,8 @@ def fact_table(case: Case, fid: str, facts: dict[str, Fact] | None = None) -> st
     settle(case)
     known = facts if facts is not None else default_facts()
     fp = _fingerprint(case)
-    todo = [f for f in resolve([fid], known) if _state(case, f"fact:{f.id}") != f"{fp}/{f.sha256}"]
+    todo = [f for f in resolve([fid], known) if state(case, f"fact:{f.id}") != f"{fp}/{f.sha256}"]
     if todo:
-        materialise(case, todo, EVENTS)
+        materialise(case, todo, fact_events(case))
     return fid
 

@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from forensics.attack import technique_name
+from forensics.hits import hit_events
 from forensics.hostnames import short_host
 from forensics.hunt.findings import LEVELS, Finding, level_rank, parse_level, read_findings
 from forensics.integrity import EVENTS, Integrity, assess, event_columns, settle
@@ -144,8 +145,9 @@ def build_timeline(
         "off": pa.array(list(offsets.values()), pa.float64()),
     }))  # fmt: skip
     cols = event_columns(case)
+    hits = hit_events(case, findings)  # every finding's records, read once for all the outputs
     try:
-        table = _build(case, mode, cols, window)
+        table = _build(case, mode, cols, window, hits)
     finally:
         for name in ("_tl_f", "_tl_r", "_tl_off"):
             con.unregister(name)
@@ -157,14 +159,15 @@ def build_timeline(
 _STAGED = ("_tl_hit", "_tl_keys", "_tl_cand", "_tl_ctx", "_tl_ev")
 
 
-def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta) -> pa.Table:
+def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta, hits: str) -> pa.Table:
     """Stage the small tables, then select the rows: each step one scan of the events at most.
 
-    1. ``_tl_hit``: the events the findings fired on (key, host, time, account, process);
-    2. context mode: ``_tl_cand``, every event sharing an account, pid or image with a hit (one
-       scan with the hits' values as filters), and ``_tl_ctx``, those within the window of their
-       finding (joins of small tables);
-    3. ``_tl_ev``: the timeline columns of exactly the events shown;
+    1. ``_tl_hit``: the events the findings fired on (key, host, time, account, process), from
+       the run's hit records (``forensics.hits``);
+    2. context mode: ``_tl_cand``, the timeline columns of every event sharing an account, pid or
+       image with a hit (one scan with the hits' values as filters), and ``_tl_ctx``, those
+       within the window of their finding (joins of small tables);
+    3. ``_tl_ev``: the timeline columns of exactly the events shown (hits, then context);
     then one query over these orders and renders the rows. Full mode reads every event once.
     """
     con = case.con
@@ -173,21 +176,21 @@ def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta) -> pa
         CREATE OR REPLACE TEMP TABLE _tl_hit AS
         SELECT e.input_sha256, e.rec_index, e.host, e.ts, lower(e.user_name) AS u, e.process_pid AS pid,
                lower(e.process_image) AS img
-        FROM {EVENTS} e SEMI JOIN _tl_r r ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
+        FROM {hits} e SEMI JOIN _tl_r r ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
     """).fetchall()  # fmt: skip
+    shown = f"SELECT {ev_cols} FROM {hits} e SEMI JOIN _tl_r r ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index"
     if mode == "context":
-        _stage_context(con, window)
+        _stage_context(con, window, ev_cols)
+        names = ", ".join([out for out, _ in EVENT_FIELDS] + ["message", "ts", "host"])
+        shown += f"""
+        UNION ALL
+        SELECT {names} FROM _tl_cand c
+        SEMI JOIN _tl_ctx x ON c.input_sha256 = x.input_sha256 AND c.rec_index = x.rec_index
+        ANTI JOIN _tl_r r ON c.input_sha256 = r.input_sha256 AND c.rec_index = r.rec_index"""
     else:
         con.execute("CREATE OR REPLACE TEMP TABLE _tl_ctx AS SELECT input_sha256, rec_index, finding_id FROM _tl_r "
                     "WHERE false").fetchall()  # fmt: skip
-    shown = "SELECT input_sha256, rec_index FROM _tl_r" + (
-        " UNION SELECT input_sha256, rec_index FROM _tl_ctx" if mode == "context" else ""
-    )
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _tl_ev AS
-        SELECT {ev_cols} FROM {EVENTS} e
-        SEMI JOIN ({shown}) w ON e.input_sha256 = w.input_sha256 AND e.rec_index = w.rec_index
-    """).fetchall()  # fmt: skip
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _tl_ev AS {shown}").fetchall()
     chosen = {"full": f"(SELECT {ev_cols} FROM {EVENTS} e)", "context": "_tl_ev"}.get(
         mode, "(SELECT * FROM _tl_ev WHERE false)"
     )
@@ -204,8 +207,9 @@ def _records_table(findings: Sequence[Finding]) -> pa.Table:
     })  # fmt: skip
 
 
-def _stage_context(con: Any, window: timedelta) -> None:
-    """``_tl_ctx``: (input_sha256, rec_index, finding_id) of events near a finding sharing its user or process.
+def _stage_context(con: Any, window: timedelta, ev_cols: str) -> None:
+    """``_tl_ctx``: (input_sha256, rec_index, finding_id) of events near a finding sharing its user or process;
+    ``_tl_cand``: the candidates' timeline columns (``ev_cols``) and keys.
 
     Same account: on any host (that is how lateral movement looks), in clock-corrected time.
     Same process (pid, parent pid, image): on the same host. Accounts every service uses
@@ -224,8 +228,8 @@ def _stage_context(con: Any, window: timedelta) -> None:
     """).fetchall()  # fmt: skip
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tl_cand AS
-        SELECT e.input_sha256, e.rec_index, e.host, e.ts, lower(e.user_name) AS u, e.process_pid AS pid,
-               e.parent_pid AS ppid, lower(e.process_image) AS img
+        SELECT {ev_cols}, lower(e.user_name) AS u, e.process_pid AS pid, e.parent_pid AS ppid,
+               lower(e.process_image) AS img
         FROM {EVENTS} e
         WHERE lower(e.user_name) IN (SELECT u FROM _tl_keys WHERE u IS NOT NULL)
            OR e.process_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)

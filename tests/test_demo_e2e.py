@@ -193,7 +193,7 @@ def _step_records(case: Case, step: dict[str, Any]) -> set[tuple[str, int]]:
         hosts = ev["host"] if isinstance(ev["host"], list) else [ev["host"]]
         cond, args = _evidence_sql(ev, cols)
         rows = case.con.execute(
-            f"SELECT host, input_sha256, rec_index FROM _fx_events WHERE {cond}", args
+            f"SELECT host, input_sha256, rec_index FROM events WHERE {cond}", args
         ).fetchall()
         keys = {short_host(h) for h in hosts}
         out |= {(sha, idx) for h, sha, idx in rows if short_host(h) in keys}
@@ -296,7 +296,7 @@ def _benign_records(case: Case) -> dict[str, set[tuple[str, int]]]:
         for name in ("IpAddress", "TaskName"):  # native columns; NULL when no source had them
             if name.lower() not in cols:
                 cond = cond.replace(name, "CAST(NULL AS VARCHAR)")
-        rows = case.con.execute(f"SELECT input_sha256, rec_index FROM _fx_events WHERE {cond}").fetchall()
+        rows = case.con.execute(f"SELECT input_sha256, rec_index FROM events WHERE {cond}").fetchall()
         out[what] = {(sha, idx) for sha, idx in rows}
     return out
 

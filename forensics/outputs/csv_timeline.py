@@ -53,10 +53,18 @@ class _Plan:
 
 
 def build_csv_timeline(
-    case: Case, run: str | None = None, min_level: str = "informational", config: DetailsConfig | None = None
+    case: Case,
+    run: str | None = None,
+    min_level: str = "informational",
+    config: DetailsConfig | None = None,
+    *,
+    records: str = "events",
 ) -> pa.Table:
     """One row per (finding of hunt run ``run`` (None: the latest) at or above ``min_level``, record),
-    sorted, Details rendered. A case never hunted gives an empty table."""
+    sorted, Details rendered. A case never hunted gives an empty table.
+
+    ``records`` is the relation the matched records are read from: ``events``, or the run's hit
+    records (``forensics.hits``) when the other outputs have read them already."""
     config = config or DetailsConfig()
     run_id = case.resolve_run(run)
     if run_id is None:
@@ -65,23 +73,23 @@ def build_csv_timeline(
     found, located = folder / RUN_FILES["findings"], folder / RUN_FILES["finding_records"]
     if not (found.is_file() and located.is_file()):
         return _SCHEMA.empty_table()
-    hits = _hits(case, found, located, LEVELS.index(min_level) if min_level in LEVELS else 0)
+    hits = _hits(case, found, located, LEVELS.index(min_level) if min_level in LEVELS else 0, records)
     n = len(hits["finding_id"])
     plans = _plans(_rule_templates(case, folder / RUN_FILES["rule_report"]), hits, config)
     keys = list(zip(hits["input_sha256"], hits["rec_index"], strict=True))
     narrow = {keys[i] for i in range(n) if plans[i].template or plans[i].fields}
     wide = {keys[i] for i in range(n) if not (plans[i].template or plans[i].fields)}
-    columns = _columns(case)
+    columns = {c.lower(): c for c in case.events_view().columns}
     want = sorted({c for p in set(plans) for c in _plan_columns(p, columns, config)})
-    records = _fetch(case, sorted(narrow), want) if narrow and want else {}
-    records.update(_fetch(case, sorted(wide), None) if wide else {})
+    fetched = _fetch(case, sorted(narrow), want, records) if narrow and want else {}
+    fetched.update(_fetch(case, sorted(wide), None, records) if wide else {})
     memo: dict[tuple[_Plan, tuple[str, int]], str] = {}
     details = []
     for i in range(n):
         k = (plans[i], keys[i])
         got = memo.get(k)
         if got is None:
-            rec = records.get(keys[i], ({}, {}))
+            rec = fetched.get(keys[i], ({}, {}))
             chan, eid = hits["channel"][i], hits["event_id"][i]
             got = memo[k] = _details(plans[i], rec, config, chan, eid)
         details.append(got)
@@ -163,14 +171,14 @@ def _parquet(path: Path) -> str:
     return "read_parquet('" + str(path.resolve()).replace("'", "''") + "')"
 
 
-def _hits(case: Case, found: Path, located: Path, floor: int) -> dict[str, list[Any]]:
+def _hits(case: Case, found: Path, located: Path, floor: int, records: str) -> dict[str, list[Any]]:
     """(finding, record) pairs of a run at or above the level rank, with the event's header, as columns."""
     sql = f"""
         SELECT r.finding_id, r.input_sha256, r.rec_index, f.kind, f.rule_id, f.title, f.level, f.rule_path,
                e.ts, e.host, e.channel, e.provider, e.event_id, e.record_id, e.input_path, e.input_member
         FROM {_parquet(located)} r
         JOIN {_parquet(found)} f ON f.finding_id = r.finding_id
-        JOIN events e ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
+        JOIN {records} e ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index
         WHERE f.level_rank >= {int(floor)}
         ORDER BY e.ts NULLS LAST, e.host, e.channel, e.record_id, r.input_sha256, r.rec_index, f.title,
                  f.rule_id, r.finding_id"""
@@ -227,16 +235,14 @@ def _plan_columns(plan: _Plan, columns: Mapping[str, str], config: DetailsConfig
     return out
 
 
-def _columns(case: Case) -> dict[str, str]:
-    return {r[0].lower(): r[0] for r in case.con.execute("DESCRIBE events").fetchall()}
-
-
 Record = tuple[
     dict[str, Any], dict[str, Any]
 ]  # (fields as the event names them, the same by lower-case name)
 
 
-def _fetch(case: Case, keys: list[tuple[str, int]], cols: list[str] | None) -> dict[tuple[str, int], Record]:
+def _fetch(
+    case: Case, keys: list[tuple[str, int]], cols: list[str] | None, records: str
+) -> dict[tuple[str, int], Record]:
     """The given events' columns (all for None), by key: one join, never a query per row."""
     table = pa.table({
         "sha": pa.array([k[0] for k in keys], pa.string()),
@@ -247,7 +253,7 @@ def _fetch(case: Case, keys: list[tuple[str, int]], cols: list[str] | None) -> d
     con.register("_csv_timeline_keys", table)
     try:
         got = con.sql(
-            f"SELECT k.sha, k.rec, {sel} FROM _csv_timeline_keys k JOIN events e "
+            f"SELECT k.sha, k.rec, {sel} FROM _csv_timeline_keys k JOIN {records} e "
             "ON e.input_sha256 = k.sha AND e.rec_index = k.rec "
             "WHERE e.input_sha256 IN (SELECT DISTINCT sha FROM _csv_timeline_keys)"
         ).to_arrow_table()
@@ -286,7 +292,12 @@ def _text(v: Any) -> Any:
 
 
 def write_case_csv_timeline(
-    case: Case, run: str | None = None, dest: Path | None = None, min_level: str | None = None
+    case: Case,
+    run: str | None = None,
+    dest: Path | None = None,
+    min_level: str | None = None,
+    *,
+    records: str = "events",
 ) -> tuple[Path, int]:
     """Write the csv-timeline of hunt run ``run`` (None: the latest; default file
     ``outputs/csv-timeline.csv``); (path, rows).
@@ -299,5 +310,6 @@ def write_case_csv_timeline(
     run_id = case.resolve_run(run)
     record = read_run_record(case, run_id) if run_id is not None else {}
     level = min_level or str(record.get("min_level") or "informational")
-    table = build_csv_timeline(case, run_id, level, details_config(record.get("sigma_rulesets") or {}))
+    config = details_config(record.get("sigma_rulesets") or {})
+    table = build_csv_timeline(case, run_id, level, config, records=records)
     return write_csv_timeline(table, dest or case.root / "outputs" / "csv-timeline.csv"), table.num_rows

@@ -19,8 +19,9 @@ from markupsafe import Markup
 from forensics import __version__
 from forensics.attack import TACTICS, TECHNIQUES, technique_name, technique_tactics
 from forensics.eidmetrics import EidMetric, HostMetric, eid_metrics, host_metrics
+from forensics.hits import hit_events
 from forensics.hunt.findings import Finding
-from forensics.integrity import EVENTS, Integrity
+from forensics.integrity import Integrity
 from forensics.logons import LogonSummary, logon_summary
 from forensics.report.svg import LEVEL_COLOURS, lateral_graph, timeline_chart
 from forensics.report.templating import ENV
@@ -113,7 +114,7 @@ class ReportData:
         if listed:
             data.record_counts = {f.finding_id: len(f.records) for f in findings}
             wanted = set(listed)
-            data.records = _records(case, [f for f in findings if f.finding_id in wanted])
+            data.records = _records(case, [f for f in findings if f.finding_id in wanted], findings)
             _add_details(case, run, findings, data.records)
         if raw_records and data.records:
             data.raw = _raw(case, data.records)
@@ -149,45 +150,65 @@ def _add_details(case: Case, run: str | None, findings: Sequence[Finding],
             rec["_details"] = renderer.render(kind, rule_id, rec)
 
 
-def _records(case: Case, findings: Sequence[Finding]) -> dict[str, list[dict[str, Any]]]:
-    """Up to MAX_RECORDS event rows per finding, earliest first, null fields dropped.
+def _records(case: Case, listed: Sequence[Finding], findings: Sequence[Finding]) -> dict[str, list[dict[str, Any]]]:
+    """Up to MAX_RECORDS event rows per listed finding, earliest first, null fields dropped, the
+    fields in the order the part files hold them.
 
-    Two passes: the earliest records per finding are chosen from their keys and times (a narrow
-    scan), then only those rows are read whole.
+    Read from the run's hit records (``forensics.hits``, shared with the timeline and the
+    csv-timeline: the events are not scanned again): the earliest records per finding are chosen
+    from their keys and times, then only those rows are read whole.
     """
-    refs = [(f.finding_id, r.input_sha256, r.rec_index) for f in findings for r in f.records]
+    hits = hit_events(case, findings)
+    refs = [(f.finding_id, r.input_sha256, r.rec_index) for f in listed for r in f.records]
     con = case.con
     con.register("_report_refs", pa.table({
         "finding_id": pa.array([r[0] for r in refs], pa.string()),
         "input_sha256": pa.array([r[1] for r in refs], pa.string()),
         "rec_index": pa.array([r[2] for r in refs], pa.int64()),
     }))  # fmt: skip
+    fields = ", ".join('e."' + c.replace('"', '""') + '"' for c in case.events_view().stored)
     try:
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE _report_shown AS
             SELECT r.finding_id, r.input_sha256, r.rec_index, e.ts FROM _report_refs r
-            JOIN (SELECT input_sha256, rec_index, ts FROM {EVENTS} e
-                  SEMI JOIN _report_refs x USING (input_sha256, rec_index)) e USING (input_sha256, rec_index)
+            JOIN {hits} e USING (input_sha256, rec_index)
             QUALIFY row_number() OVER (PARTITION BY r.finding_id ORDER BY e.ts NULLS LAST, r.input_sha256, r.rec_index)
                     <= {MAX_RECORDS}
         """).fetchall()  # fmt: skip
-        cur = con.execute(f"""
-            SELECT s.finding_id AS finding_id, e.* FROM _report_shown s
-            JOIN (SELECT * FROM {EVENTS} e SEMI JOIN _report_shown x USING (input_sha256, rec_index)) e
-              USING (input_sha256, rec_index)
+        table = con.sql(f"""
+            SELECT s.finding_id AS finding_id, {fields} FROM _report_shown s
+            JOIN {hits} e ON e.input_sha256 = s.input_sha256 AND e.rec_index = s.rec_index
             ORDER BY s.finding_id, e.ts NULLS LAST, e.input_sha256, e.rec_index
-        """)  # fmt: skip
-        names = [d[0] for d in cur.description]
-        rows = cur.fetchall()
+        """).to_arrow_table()  # fmt: skip
     finally:
         con.unregister("_report_refs")
         con.execute("DROP TABLE IF EXISTS _report_shown").fetchall()
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        rec = dict(zip(names, row, strict=True))
-        fid = rec.pop("finding_id")
-        out.setdefault(fid, []).append({k: v for k, v in rec.items() if v is not None and v != ""})
+    for fid, rec in zip(table.column(0).to_pylist(), _present_fields(table.remove_column(0)), strict=True):
+        out.setdefault(fid, []).append(rec)
     return out
+
+
+def _present_fields(table: pa.Table) -> list[dict[str, Any]]:
+    """Each row's fields that have a value (not null, not empty text), in column order.
+
+    Column by column: an event row has a few dozen of its 400-odd columns set, so only those
+    values become Python objects.
+    """
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if col.null_count == n:
+            continue
+        mask = col.is_valid()
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            mask = pc.and_(mask, pc.fill_null(pc.not_equal(col, ""), False))
+        where = pc.indices_nonzero(mask).to_pylist()
+        for i, value in zip(where, col.filter(mask).to_pylist(), strict=True):
+            rows[i][name] = value
+    return rows
 
 
 def _raw(case: Case, records: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, int], str]:

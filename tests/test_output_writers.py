@@ -26,11 +26,9 @@ _ALPHABET = st.sampled_from(list(
     "＝＋－＠﹦﹢﹣﹫\u2212éß中🦀"
 ))  # fmt: skip
 TEXT = st.none() | st.text(_ALPHABET, max_size=10)
-TIME = st.none() | st.datetimes(
-    min_value=datetime(1, 1, 1),
-    max_value=datetime(9999, 12, 31),
-    timezones=st.just(UTC),  # noqa: DTZ001 (hypothesis wants naive bounds)
-)
+_FIRST = datetime(1, 1, 1)  # noqa: DTZ001 (hypothesis takes naive bounds and adds the zone)
+_LAST = datetime(9999, 12, 31)  # noqa: DTZ001
+TIME = st.none() | st.datetimes(min_value=_FIRST, max_value=_LAST, timezones=st.just(UTC))
 FLOAT = (
     st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, -0.0, 1e16, 0.1, -3.5])
 )

@@ -23,7 +23,7 @@ _KEYS = "_hit_keys"
 
 
 def hit_events(case: Case, findings: Sequence[Finding]) -> str:
-    """The temp table holding every ``events`` column of each record ``findings`` fired on (once
+    """The relation (an Arrow table registered on the connection) holding every ``events`` column of each record ``findings`` fired on (once
     per record, whatever the number of findings), made on first use: one scan of the events."""
     settle(case)
     refs = sorted({(r.input_sha256, r.rec_index) for f in findings for r in f.records})
@@ -37,11 +37,15 @@ def hit_events(case: Case, findings: Sequence[Finding]) -> str:
         "rec_index": pa.array([r[1] for r in refs], pa.int64()),
     }))  # fmt: skip
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {HITS} AS SELECT e.* FROM {EVENTS} e "
+        # kept as Arrow and registered: a DuckDB temp table of 400-odd columns costs several
+        # times the scan to write, and every reader here projects a few columns or a few rows
+        table = con.sql(
+            f"SELECT e.* FROM {EVENTS} e "
             f"SEMI JOIN {_KEYS} k ON e.input_sha256 = k.input_sha256 AND e.rec_index = k.rec_index"
-        ).fetchall()
+        ).to_arrow_table()
     finally:
         con.unregister(_KEYS)
+    con.unregister(HITS)
+    con.register(HITS, table)
     set_state(case, "hits", key)
     return HITS

@@ -188,8 +188,8 @@ def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta, hits:
         SEMI JOIN _tl_ctx x ON c.input_sha256 = x.input_sha256 AND c.rec_index = x.rec_index
         ANTI JOIN _tl_r r ON c.input_sha256 = r.input_sha256 AND c.rec_index = r.rec_index"""
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE _tl_ctx AS SELECT input_sha256, rec_index, finding_id FROM _tl_r "
-                    "WHERE false").fetchall()  # fmt: skip
+        con.execute("CREATE OR REPLACE TEMP TABLE _tl_ctx AS SELECT input_sha256, rec_index, finding_id AS finding_ids "
+                    "FROM _tl_r WHERE false").fetchall()  # fmt: skip
     con.execute(f"CREATE OR REPLACE TEMP TABLE _tl_ev AS {shown}").fetchall()
     chosen = {"full": f"(SELECT {ev_cols} FROM {EVENTS} e)", "context": "_tl_ev"}.get(
         mode, "(SELECT * FROM _tl_ev WHERE false)"
@@ -208,8 +208,8 @@ def _records_table(findings: Sequence[Finding]) -> pa.Table:
 
 
 def _stage_context(con: Any, window: timedelta, ev_cols: str) -> None:
-    """``_tl_ctx``: (input_sha256, rec_index, finding_id) of events near a finding sharing its user or process;
-    ``_tl_cand``: the candidates' timeline columns (``ev_cols``) and keys.
+    """``_tl_ctx``: each event near a finding sharing its user or process, with the ids of those
+    findings (sorted, comma-separated); ``_tl_cand``: the candidates' timeline columns (``ev_cols``) and keys.
 
     Same account: on any host (that is how lateral movement looks), in clock-corrected time.
     Same process (pid, parent pid, image): on the same host. Accounts every service uses
@@ -229,35 +229,42 @@ def _stage_context(con: Any, window: timedelta, ev_cols: str) -> None:
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tl_cand AS
         SELECT {ev_cols}, lower(e.user_name) AS u, e.process_pid AS pid, e.parent_pid AS ppid,
-               lower(e.process_image) AS img
-        FROM {EVENTS} e
+               lower(e.process_image) AS img,
+               e.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS tsc
+        FROM {EVENTS} e LEFT JOIN _tl_off o ON o.host = e.host
         WHERE lower(e.user_name) IN (SELECT u FROM _tl_keys WHERE u IS NOT NULL)
            OR e.process_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)
            OR e.parent_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)
            OR lower(e.process_image) IN (SELECT img FROM _tl_keys WHERE img IS NOT NULL)
     """).fetchall()  # fmt: skip
+    win = f"to_microseconds({w})"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tl_ctx AS
-        -- each key once per finding (a brute force's hundreds of records share one account), and
-        -- equality joins only (an OR in a join condition makes DuckDB compare every pair)
-        WITH ku AS (SELECT DISTINCT finding_id, u, first_ts, last_ts, koff FROM _tl_keys WHERE u IS NOT NULL),
-        kp AS (SELECT DISTINCT finding_id, host, pid, first_ts, last_ts FROM _tl_keys WHERE pid IS NOT NULL),
-        ki AS (SELECT DISTINCT finding_id, host, img, first_ts, last_ts FROM _tl_keys WHERE img IS NOT NULL)
-        -- the same account on any host: compared in corrected time, since host clocks differ
-        SELECT c.input_sha256, c.rec_index, k.finding_id FROM ku k JOIN _tl_cand c ON c.u = k.u
-        LEFT JOIN _tl_off o ON o.host = c.host
-        WHERE c.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT))
-              BETWEEN k.first_ts - k.koff - to_microseconds({w}) AND k.last_ts - k.koff + to_microseconds({w})
-        UNION
-        SELECT c.input_sha256, c.rec_index, k.finding_id FROM kp k JOIN _tl_cand c ON c.host = k.host AND c.pid = k.pid
-         AND c.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
-        UNION
-        SELECT c.input_sha256, c.rec_index, k.finding_id FROM kp k JOIN _tl_cand c ON c.host = k.host AND c.ppid = k.pid
-         AND c.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
-        UNION
-        SELECT c.input_sha256, c.rec_index, k.finding_id FROM ki k JOIN _tl_cand c
-          ON c.host = k.host AND c.img = k.img
-         AND c.ts BETWEEN k.first_ts - to_microseconds({w}) AND k.last_ts + to_microseconds({w})
+        -- each key's window once, with the findings that share it (a brute force's hundreds of
+        -- records share one account; copies of a log share every window), and equality joins
+        -- only (an OR in a join condition makes DuckDB compare every pair)
+        WITH ku AS (SELECT u, first_ts - koff - {win} AS lo, last_ts - koff + {win} AS hi, list(DISTINCT finding_id) AS ids
+                    FROM _tl_keys WHERE u IS NOT NULL GROUP BY ALL),
+        kp AS (SELECT host, pid, first_ts - {win} AS lo, last_ts + {win} AS hi, list(DISTINCT finding_id) AS ids
+               FROM _tl_keys WHERE pid IS NOT NULL GROUP BY ALL),
+        ki AS (SELECT host, img, first_ts - {win} AS lo, last_ts + {win} AS hi, list(DISTINCT finding_id) AS ids
+               FROM _tl_keys WHERE img IS NOT NULL GROUP BY ALL),
+        near AS (
+            -- the same account on any host: compared in corrected time, since host clocks differ
+            SELECT c.input_sha256, c.rec_index, k.ids FROM ku k JOIN _tl_cand c ON c.u = k.u
+             AND c.tsc BETWEEN k.lo AND k.hi
+            UNION ALL
+            SELECT c.input_sha256, c.rec_index, k.ids FROM kp k JOIN _tl_cand c ON c.host = k.host AND c.pid = k.pid
+             AND c.ts BETWEEN k.lo AND k.hi
+            UNION ALL
+            SELECT c.input_sha256, c.rec_index, k.ids FROM kp k JOIN _tl_cand c ON c.host = k.host AND c.ppid = k.pid
+             AND c.ts BETWEEN k.lo AND k.hi
+            UNION ALL
+            SELECT c.input_sha256, c.rec_index, k.ids FROM ki k JOIN _tl_cand c ON c.host = k.host AND c.img = k.img
+             AND c.ts BETWEEN k.lo AND k.hi
+        )
+        SELECT input_sha256, rec_index, array_to_string(list_sort(list_distinct(flatten(list(ids)))), ', ') AS finding_ids
+        FROM near GROUP BY input_sha256, rec_index
     """).fetchall()  # fmt: skip
 
 
@@ -265,7 +272,6 @@ def _rows_sql(chosen: str) -> str:
     """The timeline rows: one per finding (with its first record's fields) and one per event in ``chosen``."""
     return f"""
     WITH hits AS (SELECT input_sha256, rec_index, finding_id FROM _tl_r),
-    ctx AS (SELECT input_sha256, rec_index, finding_id FROM _tl_ctx),
     hit_agg AS (
         SELECT h.input_sha256, h.rec_index,
                string_agg(DISTINCT h.finding_id, ', ' ORDER BY h.finding_id) AS finding_ids,
@@ -279,10 +285,7 @@ def _rows_sql(chosen: str) -> str:
                min(f.tactic) AS tactic
         FROM hits h JOIN _tl_f f USING (finding_id) GROUP BY h.input_sha256, h.rec_index
     ),
-    ctx_agg AS (
-        SELECT input_sha256, rec_index, string_agg(DISTINCT finding_id, ', ' ORDER BY finding_id) AS finding_ids
-        FROM ctx GROUP BY input_sha256, rec_index
-    ),
+    ctx_agg AS (SELECT input_sha256, rec_index, finding_ids FROM _tl_ctx),
     first_rec AS (
         SELECT finding_id, input_sha256, rec_index FROM (
             SELECT h.finding_id, k.input_sha256, k.rec_index,

@@ -91,6 +91,21 @@ def iso_utc_text(col: Column) -> pa.Array:
     return _time_text(_array(col), "%Y-%m-%dT%H:%M:%SZ", iso_utc)
 
 
+def iso_ist_text(col: Column) -> pa.Array:
+    """``timeutil.iso_ist`` of every time (``2022-11-22T21:02:00.000000+05:30``), null for null."""
+    from forensics.timeutil import iso_ist
+
+    arr = _array(col)
+    shifted = pc.add(arr, pa.scalar(19_800_000_000, pa.duration("us")))  # IST is UTC+05:30, no DST
+    text = _time_text(shifted, "%Y-%m-%dT%H:%M:%S+05:30", lambda _d: "")
+    year = pc.year(shifted)
+    odd = pc.fill_null(pc.or_(pc.less(year, 1000), pc.greater(year, 9999)), False)
+    if not pc.any(odd).as_py():
+        return text
+    fixed = [iso_ist(v) if v is not None else None for v in arr.filter(odd).to_pylist()]
+    return pc.replace_with_mask(text, odd, pa.array(fixed, pa.string()))
+
+
 def iso_offset_text(col: Column) -> pa.Array:
     """``dt.astimezone(UTC).isoformat(timespec="microseconds")`` of every time, null for null."""
     from datetime import UTC
@@ -98,6 +113,27 @@ def iso_offset_text(col: Column) -> pa.Array:
     return _time_text(
         _array(col), "%Y-%m-%dT%H:%M:%S+00:00", lambda d: d.astimezone(UTC).isoformat(timespec="microseconds")
     )
+
+
+def present_values(table: pa.Table, *, drop_empty: bool = False) -> list[dict[str, Any]]:
+    """Each row's columns that have a value (not null; with ``drop_empty`` not empty text either),
+    as Python values by column name, in column order.
+
+    Column by column: an event row has a few dozen of its 400-odd columns set, so only those
+    values become Python objects (``to_pylist`` of the whole table would make every null one).
+    """
+    n = table.num_rows
+    rows: list[dict[str, Any]] = [{} for _ in range(n)]
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if col.null_count == n:
+            continue
+        mask = col.is_valid()
+        if drop_empty and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+            mask = pc.and_(mask, pc.fill_null(pc.not_equal(col, ""), False))
+        where = pc.indices_nonzero(mask).to_pylist()
+        for i, value in zip(where, col.filter(mask).to_pylist(), strict=True):
+            rows[i][name] = value
+    return rows
 
 
 # ---- CSV -------------------------------------------------------------------------------------

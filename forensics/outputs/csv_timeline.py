@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from forensics.hunt.findings import LEVELS
 from forensics.outputs import csvfile
+from forensics.outputs.columns import iso_ist_text, iso_utc_text, present_values
 from forensics.outputs.details import (
     DetailsConfig,
     key_fields,
@@ -33,7 +34,6 @@ from forensics.outputs.details import (
     template_fields,
 )
 from forensics.store import RUN_FILES, Case
-from forensics.timeutil import iso_ist, iso_utc
 
 COLUMNS = ("Timestamp", "RuleTitle", "Level", "Computer", "Channel", "EventID", "RecordID", "Details",
            "Timestamp (IST)", "Kind", "RuleID", "RuleFile", "EvtxFile", "InputSHA256", "RecIndex")  # fmt: skip
@@ -73,7 +73,7 @@ def build_csv_timeline(
     found, located = folder / RUN_FILES["findings"], folder / RUN_FILES["finding_records"]
     if not (found.is_file() and located.is_file()):
         return _SCHEMA.empty_table()
-    hits = _hits(case, found, located, LEVELS.index(min_level) if min_level in LEVELS else 0, records)
+    hits, ts = _hits(case, found, located, LEVELS.index(min_level) if min_level in LEVELS else 0, records)
     n = len(hits["finding_id"])
     plans = _plans(_rule_templates(case, folder / RUN_FILES["rule_report"]), hits, config)
     keys = list(zip(hits["input_sha256"], hits["rec_index"], strict=True))
@@ -93,15 +93,14 @@ def build_csv_timeline(
             chan, eid = hits["channel"][i], hits["event_id"][i]
             got = memo[k] = _details(plans[i], rec, config, chan, eid)
         details.append(got)
-    ts = hits["ts"]
     member = hits["input_member"]
     return pa.table(
         {
-            "Timestamp": [iso_utc(t) if t is not None else None for t in ts],
+            "Timestamp": iso_utc_text(ts),
             "RuleTitle": hits["title"], "Level": hits["level"], "Computer": hits["host"],
             "Channel": hits["channel"], "EventID": hits["event_id"], "RecordID": hits["record_id"],
             "Details": details,
-            "Timestamp (IST)": [iso_ist(t) if t is not None else None for t in ts],
+            "Timestamp (IST)": iso_ist_text(ts),
             "Kind": hits["kind"], "RuleID": hits["rule_id"], "RuleFile": hits["rule_path"],
             "EvtxFile": [f"{p}!/{m}" if m else p for p, m in zip(hits["input_path"], member, strict=True)],
             "InputSHA256": hits["input_sha256"], "RecIndex": hits["rec_index"],
@@ -171,8 +170,11 @@ def _parquet(path: Path) -> str:
     return "read_parquet('" + str(path.resolve()).replace("'", "''") + "')"
 
 
-def _hits(case: Case, found: Path, located: Path, floor: int, records: str) -> dict[str, list[Any]]:
-    """(finding, record) pairs of a run at or above the level rank, with the event's header, as columns."""
+def _hits(
+    case: Case, found: Path, located: Path, floor: int, records: str
+) -> tuple[dict[str, list[Any]], pa.ChunkedArray]:
+    """(finding, record) pairs of a run at or above the level rank, with the event's header, as
+    columns (Python values), and their times (Arrow)."""
     sql = f"""
         SELECT r.finding_id, r.input_sha256, r.rec_index, f.kind, f.rule_id, f.title, f.level, f.rule_path,
                e.ts, e.host, e.channel, e.provider, e.event_id, e.record_id, e.input_path, e.input_member
@@ -183,7 +185,7 @@ def _hits(case: Case, found: Path, located: Path, floor: int, records: str) -> d
         ORDER BY e.ts NULLS LAST, e.host, e.channel, e.record_id, r.input_sha256, r.rec_index, f.title,
                  f.rule_id, r.finding_id"""
     table = case.con.sql(sql).to_arrow_table()
-    return {name: table.column(i).to_pylist() for i, name in enumerate(_HIT)}
+    return {name: table.column(i).to_pylist() for i, name in enumerate(_HIT) if name != "ts"}, table.column("ts")
 
 
 def _rule_templates(case: Case, report: Path) -> dict[str, str]:
@@ -259,11 +261,10 @@ def _fetch(
         ).to_arrow_table()
     finally:
         con.unregister("_csv_timeline_keys")
-    names = got.column_names[2:]
+    keys_ = zip(got.column(0).to_pylist(), got.column(1).to_pylist(), strict=True)
     out: dict[tuple[str, int], Record] = {}
-    for row in got.to_pylist():
-        fields = {n: row[n] for n in names if row[n] is not None}
-        out[(row["sha"], row["rec"])] = (fields, {k.lower(): v for k, v in fields.items()})
+    for key, fields in zip(keys_, present_values(got.select(list(range(2, got.num_columns)))), strict=True):
+        out[key] = (fields, {k.lower(): v for k, v in fields.items()})
     return out
 
 

@@ -23,6 +23,7 @@ from forensics.hits import hit_events
 from forensics.hunt.findings import Finding
 from forensics.integrity import Integrity
 from forensics.logons import LogonSummary, logon_summary
+from forensics.outputs.columns import present_values
 from forensics.report.svg import LEVEL_COLOURS, lateral_graph, timeline_chart
 from forensics.report.templating import ENV
 from forensics.store import Case
@@ -184,31 +185,9 @@ def _records(case: Case, listed: Sequence[Finding], findings: Sequence[Finding])
         con.unregister("_report_refs")
         con.execute("DROP TABLE IF EXISTS _report_shown").fetchall()
     out: dict[str, list[dict[str, Any]]] = {}
-    for fid, rec in zip(table.column(0).to_pylist(), _present_fields(table.remove_column(0)), strict=True):
+    for fid, rec in zip(table.column(0).to_pylist(), present_values(table.remove_column(0), drop_empty=True), strict=True):
         out.setdefault(fid, []).append(rec)
     return out
-
-
-def _present_fields(table: pa.Table) -> list[dict[str, Any]]:
-    """Each row's fields that have a value (not null, not empty text), in column order.
-
-    Column by column: an event row has a few dozen of its 400-odd columns set, so only those
-    values become Python objects.
-    """
-    import pyarrow.compute as pc
-
-    n = table.num_rows
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
-    for name, col in zip(table.column_names, table.columns, strict=True):
-        if col.null_count == n:
-            continue
-        mask = col.is_valid()
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
-            mask = pc.and_(mask, pc.fill_null(pc.not_equal(col, ""), False))
-        where = pc.indices_nonzero(mask).to_pylist()
-        for i, value in zip(where, col.filter(mask).to_pylist(), strict=True):
-            rows[i][name] = value
-    return rows
 
 
 def _raw(case: Case, records: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, int], str]:

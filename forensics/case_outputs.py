@@ -19,7 +19,7 @@ from pathlib import Path
 
 import orjson
 
-from forensics.hits import hit_events
+from forensics.hits import hit_records
 from forensics.hunt.findings import Finding, read_findings
 from forensics.integrity import Integrity, assess
 from forensics.navigator import layer
@@ -90,6 +90,6 @@ def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None =
     )
     files.append(nav)
     # the records the findings fired on, as the timeline and the report read them (one scan)
-    hits = hit_events(case, analysis.findings)
-    files.append(write_case_csv_timeline(case, analysis.run, dest / "csv-timeline.csv", records=hits)[0])
+    hits = hit_records(case, analysis.findings)
+    files.append(write_case_csv_timeline(case, analysis.run, dest / "csv-timeline.csv", hits=hits)[0])
     return CaseOutputs(analysis, tuple(files))

@@ -2,15 +2,18 @@
 
 The timeline, the csv-timeline and the report each show the records the findings point to; each
 used to read them from ``events`` on its own (a scan of every part file, all 400-odd columns
-decoded for the report and the csv-timeline). ``hit_events`` reads them once per connection into
-a temporary table with every column of ``events`` (in its order), and hands its name out again
-while the committed events and the findings are the same.
+decoded for the report and the csv-timeline). ``hit_records`` reads them once per connection,
+every column of ``events`` in its order, into an Arrow table that is also registered on the
+connection as ``_hit_events`` (SQL joins read it there; whole rows are taken from it in Arrow, by
+key, without DuckDB converting 400 columns again). It is handed out again while the committed
+events and the findings are the same.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import pyarrow as pa
 
@@ -22,23 +25,42 @@ HITS = "_hit_events"
 _KEYS = "_hit_keys"
 
 
-def hit_events(case: Case, findings: Sequence[Finding]) -> str:
-    """The relation (an Arrow table registered on the connection) holding every ``events`` column of each record ``findings`` fired on (once
-    per record, whatever the number of findings), made on first use: one scan of the events."""
+@dataclass(frozen=True)
+class HitRecords:
+    """The records findings fired on: every events column, one row per record."""
+
+    name: str  # the relation registered on the case connection
+    table: pa.Table
+    rows: dict[tuple[str, int], int]  # (input_sha256, rec_index) -> row in ``table``
+
+    def take(self, keys: Iterable[tuple[str, int]], columns: Sequence[str] | None = None) -> pa.Table:
+        """The rows of ``keys`` (each must be a hit record), in that order; ``columns`` (default all)."""
+        table = self.table if columns is None else self.table.select(list(columns))
+        return table.take(pa.array([self.rows[k] for k in keys], pa.int64()))
+
+
+# one per connection: what it was made from (the session's state table says whether it still holds)
+_MADE: dict[int, tuple[str, HitRecords]] = {}
+
+
+def hit_records(case: Case, findings: Sequence[Finding]) -> HitRecords:
+    """Every ``events`` column of each record ``findings`` fired on (once per record, whatever the
+    number of findings), read on first use: one scan of the events."""
     settle(case)
     refs = sorted({(r.input_sha256, r.rec_index) for f in findings for r in f.records})
     digest = hashlib.sha256("\n".join(f"{sha}:{idx}" for sha, idx in refs).encode()).hexdigest()
     key = f"{case.events_state()}/{digest}"
-    if state(case, "hits") == key:
-        return HITS
+    made = _MADE.get(id(case.con))
+    if made is not None and made[0] == key and state(case, "hits") == key:
+        return made[1]
     con = case.con
     con.register(_KEYS, pa.table({
         "input_sha256": pa.array([r[0] for r in refs], pa.string()),
         "rec_index": pa.array([r[1] for r in refs], pa.int64()),
     }))  # fmt: skip
     try:
-        # kept as Arrow and registered: a DuckDB temp table of 400-odd columns costs several
-        # times the scan to write, and every reader here projects a few columns or a few rows
+        # kept as Arrow: a DuckDB temp table of 400-odd columns costs several times the scan to
+        # write, and every reader projects a few columns or takes a few rows
         table = con.sql(
             f"SELECT e.* FROM {EVENTS} e "
             f"SEMI JOIN {_KEYS} k ON e.input_sha256 = k.input_sha256 AND e.rec_index = k.rec_index"
@@ -47,5 +69,18 @@ def hit_events(case: Case, findings: Sequence[Finding]) -> str:
         con.unregister(_KEYS)
     con.unregister(HITS)
     con.register(HITS, table)
+    rows = {
+        k: i
+        for i, k in enumerate(
+            zip(table.column("input_sha256").to_pylist(), table.column("rec_index").to_pylist(), strict=True)
+        )
+    }
+    hits = HitRecords(HITS, table, rows)
+    _MADE[id(case.con)] = (key, hits)
     set_state(case, "hits", key)
-    return HITS
+    return hits
+
+
+def hit_events(case: Case, findings: Sequence[Finding]) -> str:
+    """The name of the relation ``hit_records`` registered (for SQL joins)."""
+    return hit_records(case, findings).name

@@ -127,6 +127,8 @@ def present_values(table: pa.Table, *, drop_empty: bool = False) -> list[dict[st
     for name, col in zip(table.column_names, table.columns, strict=True):
         if col.null_count == n:
             continue
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
         mask = col.is_valid()
         if drop_empty and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
             mask = pc.and_(mask, pc.fill_null(pc.not_equal(col, ""), False))

@@ -21,6 +21,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from forensics.hits import HitRecords
 from forensics.hunt.findings import LEVELS
 from forensics.outputs import csvfile
 from forensics.outputs.columns import iso_ist_text, iso_utc_text, present_values
@@ -58,13 +59,13 @@ def build_csv_timeline(
     min_level: str = "informational",
     config: DetailsConfig | None = None,
     *,
-    records: str = "events",
+    hits: HitRecords | None = None,
 ) -> pa.Table:
     """One row per (finding of hunt run ``run`` (None: the latest) at or above ``min_level``, record),
     sorted, Details rendered. A case never hunted gives an empty table.
 
-    ``records`` is the relation the matched records are read from: ``events``, or the run's hit
-    records (``forensics.hits``) when the other outputs have read them already."""
+    ``hits``: the run's hit records (``forensics.hits``) when the other outputs read them already;
+    the matched records are then taken from there instead of the events."""
     config = config or DetailsConfig()
     run_id = case.resolve_run(run)
     if run_id is None:
@@ -73,16 +74,17 @@ def build_csv_timeline(
     found, located = folder / RUN_FILES["findings"], folder / RUN_FILES["finding_records"]
     if not (found.is_file() and located.is_file()):
         return _SCHEMA.empty_table()
-    hits, ts = _hits(case, found, located, LEVELS.index(min_level) if min_level in LEVELS else 0, records)
-    n = len(hits["finding_id"])
-    plans = _plans(_rule_templates(case, folder / RUN_FILES["rule_report"]), hits, config)
-    keys = list(zip(hits["input_sha256"], hits["rec_index"], strict=True))
+    records = hits.name if hits is not None else "events"
+    rows, ts = _hits(case, found, located, LEVELS.index(min_level) if min_level in LEVELS else 0, records)
+    n = len(rows["finding_id"])
+    plans = _plans(_rule_templates(case, folder / RUN_FILES["rule_report"]), rows, config)
+    keys = list(zip(rows["input_sha256"], rows["rec_index"], strict=True))
     narrow = {keys[i] for i in range(n) if plans[i].template or plans[i].fields}
     wide = {keys[i] for i in range(n) if not (plans[i].template or plans[i].fields)}
     columns = {c.lower(): c for c in case.events_view().columns}
     want = sorted({c for p in set(plans) for c in _plan_columns(p, columns, config)})
-    fetched = _fetch(case, sorted(narrow), want, records) if narrow and want else {}
-    fetched.update(_fetch(case, sorted(wide), None, records) if wide else {})
+    fetched = _fetch(case, sorted(narrow), want, hits) if narrow and want else {}
+    fetched.update(_fetch(case, sorted(wide), None, hits) if wide else {})
     memo: dict[tuple[_Plan, tuple[str, int]], str] = {}
     details = []
     for i in range(n):
@@ -90,20 +92,20 @@ def build_csv_timeline(
         got = memo.get(k)
         if got is None:
             rec = fetched.get(keys[i], ({}, {}))
-            chan, eid = hits["channel"][i], hits["event_id"][i]
+            chan, eid = rows["channel"][i], rows["event_id"][i]
             got = memo[k] = _details(plans[i], rec, config, chan, eid)
         details.append(got)
-    member = hits["input_member"]
+    member = rows["input_member"]
     return pa.table(
         {
             "Timestamp": iso_utc_text(ts),
-            "RuleTitle": hits["title"], "Level": hits["level"], "Computer": hits["host"],
-            "Channel": hits["channel"], "EventID": hits["event_id"], "RecordID": hits["record_id"],
+            "RuleTitle": rows["title"], "Level": rows["level"], "Computer": rows["host"],
+            "Channel": rows["channel"], "EventID": rows["event_id"], "RecordID": rows["record_id"],
             "Details": details,
             "Timestamp (IST)": iso_ist_text(ts),
-            "Kind": hits["kind"], "RuleID": hits["rule_id"], "RuleFile": hits["rule_path"],
-            "EvtxFile": [f"{p}!/{m}" if m else p for p, m in zip(hits["input_path"], member, strict=True)],
-            "InputSHA256": hits["input_sha256"], "RecIndex": hits["rec_index"],
+            "Kind": rows["kind"], "RuleID": rows["rule_id"], "RuleFile": rows["rule_path"],
+            "EvtxFile": [f"{p}!/{m}" if m else p for p, m in zip(rows["input_path"], member, strict=True)],
+            "InputSHA256": rows["input_sha256"], "RecIndex": rows["rec_index"],
         },
         schema=_SCHEMA,
     )  # fmt: skip
@@ -243,27 +245,33 @@ Record = tuple[
 
 
 def _fetch(
-    case: Case, keys: list[tuple[str, int]], cols: list[str] | None, records: str
+    case: Case, keys: list[tuple[str, int]], cols: list[str] | None, hits: HitRecords | None
 ) -> dict[tuple[str, int], Record]:
-    """The given events' columns (all for None), by key: one join, never a query per row."""
-    table = pa.table({
-        "sha": pa.array([k[0] for k in keys], pa.string()),
-        "rec": pa.array([k[1] for k in keys], pa.int64()),
-    })  # fmt: skip
-    sel = "e.*" if cols is None else ", ".join('e."' + c.replace('"', '""') + '"' for c in cols)
-    con = case.con  # not a cursor: the events view's relative paths need this connection's search path
-    con.register("_csv_timeline_keys", table)
-    try:
-        got = con.sql(
-            f"SELECT k.sha, k.rec, {sel} FROM _csv_timeline_keys k JOIN {records} e "
-            "ON e.input_sha256 = k.sha AND e.rec_index = k.rec "
-            "WHERE e.input_sha256 IN (SELECT DISTINCT sha FROM _csv_timeline_keys)"
-        ).to_arrow_table()
-    finally:
-        con.unregister("_csv_timeline_keys")
-    keys_ = zip(got.column(0).to_pylist(), got.column(1).to_pylist(), strict=True)
+    """The given events' columns (all for None), by key: taken from the hit records when given,
+    else one join with the events, never a query per row."""
+    if hits is not None:
+        got = hits.take(keys, cols)
+        found = keys
+    else:
+        table = pa.table({
+            "sha": pa.array([k[0] for k in keys], pa.string()),
+            "rec": pa.array([k[1] for k in keys], pa.int64()),
+        })  # fmt: skip
+        sel = "e.*" if cols is None else ", ".join('e."' + c.replace('"', '""') + '"' for c in cols)
+        con = case.con  # not a cursor: the events view's relative paths need this connection's search path
+        con.register("_csv_timeline_keys", table)
+        try:
+            both = con.sql(
+                f"SELECT k.sha, k.rec, {sel} FROM _csv_timeline_keys k JOIN events e "
+                "ON e.input_sha256 = k.sha AND e.rec_index = k.rec "
+                "WHERE e.input_sha256 IN (SELECT DISTINCT sha FROM _csv_timeline_keys)"
+            ).to_arrow_table()
+        finally:
+            con.unregister("_csv_timeline_keys")
+        found = list(zip(both.column(0).to_pylist(), both.column(1).to_pylist(), strict=True))
+        got = both.select(list(range(2, both.num_columns)))
     out: dict[tuple[str, int], Record] = {}
-    for key, fields in zip(keys_, present_values(got.select(list(range(2, got.num_columns)))), strict=True):
+    for key, fields in zip(found, present_values(got), strict=True):
         out[key] = (fields, {k.lower(): v for k, v in fields.items()})
     return out
 
@@ -298,7 +306,7 @@ def write_case_csv_timeline(
     dest: Path | None = None,
     min_level: str | None = None,
     *,
-    records: str = "events",
+    hits: HitRecords | None = None,
 ) -> tuple[Path, int]:
     """Write the csv-timeline of hunt run ``run`` (None: the latest; default file
     ``outputs/csv-timeline.csv``); (path, rows).
@@ -312,5 +320,5 @@ def write_case_csv_timeline(
     record = read_run_record(case, run_id) if run_id is not None else {}
     level = min_level or str(record.get("min_level") or "informational")
     config = details_config(record.get("sigma_rulesets") or {})
-    table = build_csv_timeline(case, run_id, level, config, records=records)
+    table = build_csv_timeline(case, run_id, level, config, hits=hits)
     return write_csv_timeline(table, dest or case.root / "outputs" / "csv-timeline.csv"), table.num_rows

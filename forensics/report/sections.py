@@ -19,7 +19,7 @@ from markupsafe import Markup
 from forensics import __version__
 from forensics.attack import TACTICS, TECHNIQUES, technique_name, technique_tactics
 from forensics.eidmetrics import EidMetric, HostMetric, eid_metrics, host_metrics
-from forensics.hits import hit_events
+from forensics.hits import hit_records
 from forensics.hunt.findings import Finding
 from forensics.integrity import Integrity
 from forensics.logons import LogonSummary, logon_summary
@@ -159,7 +159,7 @@ def _records(case: Case, listed: Sequence[Finding], findings: Sequence[Finding])
     csv-timeline: the events are not scanned again): the earliest records per finding are chosen
     from their keys and times, then only those rows are read whole.
     """
-    hits = hit_events(case, findings)
+    hits = hit_records(case, findings)
     refs = [(f.finding_id, r.input_sha256, r.rec_index) for f in listed for r in f.records]
     con = case.con
     con.register("_report_refs", pa.table({
@@ -167,25 +167,20 @@ def _records(case: Case, listed: Sequence[Finding], findings: Sequence[Finding])
         "input_sha256": pa.array([r[1] for r in refs], pa.string()),
         "rec_index": pa.array([r[2] for r in refs], pa.int64()),
     }))  # fmt: skip
-    fields = ", ".join('e."' + c.replace('"', '""') + '"' for c in case.events_view().stored)
     try:
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE _report_shown AS
-            SELECT r.finding_id, r.input_sha256, r.rec_index, e.ts FROM _report_refs r
-            JOIN {hits} e USING (input_sha256, rec_index)
+        shown = con.sql(f"""
+            SELECT r.finding_id, r.input_sha256, r.rec_index FROM _report_refs r
+            JOIN {hits.name} e USING (input_sha256, rec_index)
             QUALIFY row_number() OVER (PARTITION BY r.finding_id ORDER BY e.ts NULLS LAST, r.input_sha256, r.rec_index)
                     <= {MAX_RECORDS}
-        """).fetchall()  # fmt: skip
-        table = con.sql(f"""
-            SELECT s.finding_id AS finding_id, {fields} FROM _report_shown s
-            JOIN {hits} e ON e.input_sha256 = s.input_sha256 AND e.rec_index = s.rec_index
-            ORDER BY s.finding_id, e.ts NULLS LAST, e.input_sha256, e.rec_index
+            ORDER BY r.finding_id, e.ts NULLS LAST, r.input_sha256, r.rec_index
         """).to_arrow_table()  # fmt: skip
     finally:
         con.unregister("_report_refs")
-        con.execute("DROP TABLE IF EXISTS _report_shown").fetchall()
+    keys = zip(shown.column(1).to_pylist(), shown.column(2).to_pylist(), strict=True)
+    table = hits.take(keys, case.events_view().stored)
     out: dict[str, list[dict[str, Any]]] = {}
-    for fid, rec in zip(table.column(0).to_pylist(), present_values(table.remove_column(0), drop_empty=True), strict=True):
+    for fid, rec in zip(shown.column(0).to_pylist(), present_values(table, drop_empty=True), strict=True):
         out.setdefault(fid, []).append(rec)
     return out
 

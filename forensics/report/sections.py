@@ -145,10 +145,15 @@ def _add_details(case: Case, run: str | None, findings: Sequence[Finding],
 
     renderer = details_renderer(case, run)
     rules = {f.finding_id: (f.kind, f.rule_id) for f in findings}
+    done: dict[tuple[Any, ...], str] = {}  # a record several rules matched is rendered once per rule
     for fid, recs in records.items():
         kind, rule_id = rules[fid]
         for rec in recs:
-            rec["_details"] = renderer.render(kind, rule_id, rec)
+            key = (kind, rule_id, rec["input_sha256"], rec["rec_index"])
+            got = done.get(key)
+            if got is None:
+                got = done[key] = renderer.render(kind, rule_id, rec)
+            rec["_details"] = got
 
 
 def _records(case: Case, listed: Sequence[Finding], findings: Sequence[Finding]) -> dict[str, list[dict[str, Any]]]:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from forensics.census import census
 from forensics.store import Case
 
 # Titles of event ids responders read every day (Microsoft's and Sysinternals' documentation),
@@ -89,14 +90,13 @@ class HostMetric:
 
 
 def eid_metrics(case: Case, hosts: Sequence[str] = ()) -> list[EidMetric]:
-    """Per host, channel and event id: count, share of the channel, time span (one grouped query)."""
-    case.con.execute("SET TimeZone = 'UTC'")
+    """Per host, channel and event id: count, share of the channel, time span (from the census of
+    the events, ``forensics.census``: counted once for these, the host metrics and the coverage)."""
     rows = case.con.execute(
         f"""
-        SELECT host, channel, event_id, CASE WHEN event_id IS NULL THEN provider END AS program,
-               count(*) AS n, min(ts), max(ts),
-               count(*) / sum(count(*)) OVER (PARTITION BY host, channel) AS share
-        FROM events {_where(hosts)}
+        SELECT host, channel, event_id, program, CAST(sum(cnt) AS BIGINT) AS n, min(first_ts), max(last_ts),
+               sum(cnt) / sum(sum(cnt)) OVER (PARTITION BY host, channel) AS share
+        FROM {census(case)} {_where(hosts)}
         GROUP BY host, channel, event_id, program
         ORDER BY host NULLS LAST, channel NULLS LAST, n DESC, event_id NULLS LAST, program NULLS LAST
         """
@@ -112,12 +112,12 @@ def eid_metrics(case: Case, hosts: Sequence[str] = ()) -> list[EidMetric]:
 
 
 def host_metrics(case: Case, hosts: Sequence[str] = ()) -> list[HostMetric]:
-    """Per host: events, channels and distinct event ids, first and last time."""
-    case.con.execute("SET TimeZone = 'UTC'")
+    """Per host: events, channels and distinct event ids, first and last time (from the census)."""
     rows = case.con.execute(
         f"""
-        SELECT host, count(*) AS n, count(DISTINCT channel), count(DISTINCT (channel, event_id)), min(ts), max(ts)
-        FROM events {_where(hosts)}
+        SELECT host, CAST(sum(cnt) AS BIGINT) AS n, count(DISTINCT channel), count(DISTINCT (channel, event_id)),
+               min(first_ts), max(last_ts)
+        FROM {census(case)} {_where(hosts)}
         GROUP BY host ORDER BY n DESC, host NULLS LAST
         """
     ).fetchall()

@@ -208,11 +208,12 @@ def _use_display_names(result: Integrity, names: HostNames) -> None:
 
 def coverage(case: Case) -> list[dict[str, Any]]:
     """Per (host, source, channel): first and last event, count, zones used and whether assumed."""
-    settle(case)
+    from forensics.census import census
+
     q = f"""
-        SELECT host, source, channel, min(ts), max(ts), count(*),
-               string_agg(DISTINCT ts_zone, ', ' ORDER BY ts_zone), bool_or(coalesce(ts_assumed, false))
-        FROM {EVENTS} GROUP BY host, source, channel
+        SELECT host, source, channel, min(first_ts), max(last_ts), CAST(sum(cnt) AS BIGINT),
+               string_agg(DISTINCT ts_zone, ', ' ORDER BY ts_zone), bool_or(assumed)
+        FROM {census(case)} GROUP BY host, source, channel
         ORDER BY host NULLS LAST, source NULLS LAST, channel NULLS LAST
     """
     out = []

@@ -30,10 +30,30 @@ def test_per_value_evaluation_gives_the_same_findings_as_per_row(
     rules = shared_data / "sigma" / "rules" / "windows"
     per_row = _findings(tmp_path / "case", rules)
     monkeypatch.setattr(plan, "DISTINCT_ROWS", 0)  # every group takes the per-value path
-    monkeypatch.setattr(data, "DISTINCT_ROWS", 0)
+    monkeypatch.setattr(data, "TUPLE_ROWS", 0)  # each group one job, as a big group is
     per_value = _findings(tmp_path / "case", rules)
     assert len(per_row) > 50
     assert per_value == per_row
+
+
+def test_per_tuple_evaluation_gives_the_same_findings_as_per_row(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mid-sized groups read their rows once and evaluate per distinct tuple of derived columns."""
+    inputs = [shared_data / "DeepBlueCLI" / "evtx", shared_data / "EVTX-ATTACK-SAMPLES" / "Lateral Movement"]
+    ingest_paths(tmp_path / "case", inputs)
+    rules = shared_data / "sigma" / "rules" / "windows"
+    monkeypatch.setattr(plan, "TUPLE_ROWS", 10**12)  # nothing per tuple
+    per_row = _findings(tmp_path / "case", rules)
+    monkeypatch.setattr(plan, "TUPLE_ROWS", 0)  # every group below DISTINCT_ROWS per tuple ...
+    monkeypatch.setattr(data, "TUPLE_ROWS", 0)
+    monkeypatch.setattr(plan, "TUPLE_GAIN", 0)  # ... however little its rows repeat
+    per_tuple = _findings(tmp_path / "case", rules)
+    monkeypatch.setattr(plan, "TUPLE_GAIN", 10**9)  # materialised once, then per row
+    per_row_once = _findings(tmp_path / "case", rules)
+    assert len(per_row) > 50
+    assert per_tuple == per_row
+    assert per_row_once == per_row
 
 
 def test_rules_are_split_by_the_columns_they_read() -> None:

@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from forensics.hunt.sigma.plan import (
     CHUNK,
-    DISTINCT_ROWS,
+    TUPLE_ROWS,
     Group,
     Schema,
     _stats,
@@ -74,8 +74,9 @@ class SigmaData(Protocol):
 
 def plan_jobs(by_pred: dict[str, list[int]], groups: dict[str, Group],
               sql: dict[int, tuple[str, set[str]]]) -> list[GroupJob]:  # fmt: skip
-    """The scans of a hunt: a big group as one job (it materialises once, then works per value),
-    a small one in chunks that can run side by side; biggest first, which balances a pool."""
+    """The scans of a hunt: a big group as one job (it materialises once, then works per value or
+    per distinct tuple), a small one in chunks that can run side by side; biggest first, which
+    balances a pool."""
     jobs: list[GroupJob] = []
     for pred in sorted(by_pred):
         group = groups.get(pred)
@@ -85,7 +86,7 @@ def plan_jobs(by_pred: dict[str, list[int]], groups: dict[str, Group],
         cols: set[str] = set()  # the whole group's: its derived columns are shared by every chunk
         for i in idxs:
             cols |= sql[i][1]
-        if group.rows >= DISTINCT_ROWS:
+        if group.rows >= TUPLE_ROWS:
             jobs.append(GroupJob(group, [(i, sql[i][0]) for i in idxs], cols))
             continue
         for start in range(0, len(idxs), CHUNK):

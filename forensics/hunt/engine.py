@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -61,6 +61,9 @@ from forensics.rulesets import RuleSet
 from forensics.spark.session import SparkOptions
 from forensics.store import DB_NAME, RUN_FILE, Case
 from forensics.timeutil import iso_ist, iso_utc, now_utc
+
+if TYPE_CHECKING:  # the loader imports pySigma: only when Sigma is asked for
+    from forensics.hunt.sigma.loader import RuleFile
 
 DEFAULT_QUERIES = shipped.QUERIES  # the SQL hunts shipped in the package
 DEFAULT_IOCS = shipped.IOCS  # the IOC lists and YARA rules shipped in the package
@@ -189,6 +192,7 @@ class HuntSummary:
     outputs: dict[str, str] = field(default_factory=dict)  # {path in the case: SHA-256} of the run's files
     min_level: str = "informational"  # findings below it are kept in the case, not shown in summaries
     sigma_rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)  # folder -> its set (record)
+    sigma_cache: dict[str, str] = field(default_factory=dict)  # what Sigma's plan cache gave (hit, miss, corrupt)
     custody_entry: dict[str, Any] | None = None  # the "analysed" entry this hunt appended
     engine: dict[str, Any] | None = None  # the Spark session the scans ran on (None: the case's DuckDB)
 
@@ -338,6 +342,7 @@ def _run_record(
         "exit_code": summary.exit_code,
         "options": options.to_record(summary.scanned),
         "sigma_rulesets": summary.sigma_rulesets,
+        "sigma_plan_cache": summary.sigma_cache,
         "min_level": summary.min_level,
         "files": summary.used,
         "findings": {"total": len(summary.findings), "by_kind": summary.by_kind()},
@@ -466,11 +471,12 @@ def _unique(findings: list[Finding]) -> list[Finding]:
 
 
 def _sigma_candidates(paths: Sequence[Path]) -> Iterator[Path]:
-    """The rule files the Sigma loader reads under ``paths``."""
-    from forensics.hunt.sigma.loader import iter_rule_files  # pySigma loads only when Sigma is asked for
+    """A rule file the Sigma loader reads under ``paths``, if there is one (the walk stops there)."""
+    from forensics.hunt.sigma.loader import has_rule_files  # pySigma loads only when Sigma is asked for
 
-    for f, _rel in iter_rule_files(list(paths)):
-        yield f
+    for p in paths:
+        if has_rule_files(p):
+            yield p
 
 
 def _sql_files(dirs: Sequence[Path]) -> Iterator[Path]:
@@ -569,10 +575,12 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
         run_sigma,
         write_rule_report,
     )
+    from forensics.hunt.sigma.loader import rule_files
 
     progress(f"sigma: {len(roots)} rule folder(s)")
-    summary.used.extend(_sigma_files(options))
     t = time.perf_counter()
+    files = rule_files(roots)  # walked and hashed once: the loader, the plan cache and run.json share it
+    summary.used.extend(_sigma_entries(options, files))
     sets = {
         Path(p): SigmaRuleSet.from_record(Path(p), options.sigma_rulesets[options.alias(p)])
         for p in roots
@@ -580,7 +588,7 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
     }
     try:
         result = run_sigma(case, roots, placeholders=options.placeholders or None, stats=summary.sigma_stats,
-                           tuning=options.sigma_tuning, rulesets=sets, progress=steps,
+                           tuning=options.sigma_tuning, rulesets=sets, progress=steps, files=files,
                            data=spark.sigma if spark is not None else None)  # fmt: skip
     except Exception as exc:  # a defect in one kind must not cost the responder the other kinds
         summary.sigma_note = f"Sigma failed: {type(exc).__name__}: {exc}"
@@ -594,6 +602,7 @@ def _sigma(case: Case, options: HuntOptions, summary: HuntSummary, progress: Pro
     summary.findings.extend(result.findings)
     summary.min_level = result.min_level
     summary.sigma_rulesets = {options.alias(k): v for k, v in result.rulesets.items()}
+    summary.sigma_cache = dict(result.cache)
     summary.sigma_counts = dict(sorted(Counter(str(r.status) for r in result.report).items()))
     write_rule_report(folder, result.report)
     summary.timings["sigma"] = time.perf_counter() - t
@@ -630,21 +639,24 @@ def _skip_kind(reason: str) -> str:
     return "unsupported"
 
 
-def _sigma_files(options: HuntOptions) -> list[dict[str, Any]]:
-    """The rule files the Sigma loader reads, each with the folder given and its path inside it.
+def _sigma_entries(options: HuntOptions, files: Sequence[RuleFile]) -> list[dict[str, Any]]:
+    """run.json's entries for the rule files the Sigma loader reads, each with the folder given and
+    its path inside it.
 
     The path inside the folder is what Sigma findings name (and their id when a rule has none),
     so a replay lays the copies out the same way. The files are walked as the loader walks them
-    (a file two folders hold is read once).
+    (a file two folders hold is read once) and hashed once (``loader.rule_files``).
     """
-    from forensics.hunt.sigma.loader import iter_rule_files_by_root
-
     out: list[dict[str, Any]] = []
     roots: dict[Path, str] = {}
-    for root, f, rel in iter_rule_files_by_root(options.sigma_roots()):
-        if root not in roots:
-            roots[root] = options.alias(root)
-        out.append(_file_entry("sigma", f, options, root=roots[root], rel=rel))
+    for rf in files:
+        if rf.root not in roots:
+            roots[rf.root] = options.alias(rf.root)
+        entry: dict[str, Any] = {"kind": "sigma", "path": options.alias(rf.path), "root": roots[rf.root],
+                                 "rel": rf.rel, "sha256": rf.sha256, "size": rf.size}  # fmt: skip
+        if rf.error is not None:  # as _file_entry records an unreadable file
+            entry["error"] = f"cannot read: {rf.error}"
+        out.append(entry)
     return out
 
 

@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from sigma.rule import SigmaRule
 
 from forensics.errors import EngineError
 from forensics.hunt.findings import Finding, Kind, Level, RecordRef, parse_level
+from forensics.hunt.sigma import plancache
 from forensics.hunt.sigma.backend import ConvertContext, Unsupported, to_sql
 from forensics.hunt.sigma.cache import (
     CACHE_FILE,
@@ -37,7 +38,7 @@ from forensics.hunt.sigma.cache import (
 )
 from forensics.hunt.sigma.correlation import CorrEvent, evaluate, unsupported_reason
 from forensics.hunt.sigma.data import DuckData, SigmaData, plan_jobs
-from forensics.hunt.sigma.loader import LoadedRule, load_rules
+from forensics.hunt.sigma.loader import LoadedRule, RuleFile, load_rules, rule_files
 from forensics.hunt.sigma.plan import (
     Group,
     PreparedRule,
@@ -88,6 +89,7 @@ class SigmaResult:
     hayabusa: bool = False  # Hayabusa's rule set (or rules written for it) took part
     rulesets: dict[str, dict[str, Any]] = field(default_factory=dict)  # folder given -> its set (record)
     min_level: str = "informational"  # findings below it are kept in the case, not shown in summaries
+    cache: dict[str, str] = field(default_factory=dict)  # plan cache: rules / converted -> hit, miss, corrupt: ...
 
 
 @dataclass
@@ -147,8 +149,7 @@ def _prepare_all(
     progress: Step = no_progress,
 ) -> _State:
     st = _State(loaded)
-    given = rulesets or {}
-    st.rulesets = {Path(r): given.get(Path(r)) or load_ruleset(Path(r)) for r in roots}
+    st.rulesets = _rulesets(roots, rulesets)
     for i, lr in enumerate(loaded):
         progress("preparing rules", i + 1, len(loaded))
         if lr.error is not None:
@@ -175,20 +176,86 @@ def _prepare_all(
     return st
 
 
-def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str]] | None,
-                 check_sql: bool = True, sql_cache: Path | None = None,
-                 data: SigmaData | None = None, progress: Step = no_progress) -> None:  # fmt: skip
-    """Convert every prepared rule for the schema of its group; validate the SQL in DuckDB.
+def _rulesets(roots: Sequence[Path], given: Mapping[Path, RuleSet] | None) -> dict[Path, RuleSet]:
+    """Each folder's rule set: as given (a replay's record), else read from its configuration."""
+    known = given or {}
+    return {Path(r): known.get(Path(r)) or load_ruleset(Path(r)) for r in roots}
 
-    A hunt skips the separate validation: running the group's query validates it (a rejected
-    query is bisected to the failing rule there).
-    """
+
+def _by_pred(st: _State) -> dict[str, list[PreparedRule]]:
     by_pred: dict[str, list[PreparedRule]] = {}
     for p in st.preps.values():
         by_pred.setdefault(p.logsource.predicate or "", []).append(p)
-    if case is not None:
+    return by_pred
+
+
+def _case_groups(st: _State, case: Case, data: SigmaData, preds: Iterable[str]) -> None:
+    """The case's part files and columns for each log-source group (columns kept per case,
+    keyed by the files' names, sizes and times: a part file is never rewritten)."""
+    st.groups = groups_from_stats(data.stats(), data.parts(), case.root, preds)
+    known = _SchemaCache(case.root / ".cache" / "sigma-schemas.json", data.name)
+    for pred in sorted(st.groups):
+        group = st.groups[pred]
+        if group.files:
+            group.schema = known.schema(group.files, data)
+    known.save()
+
+
+class _SchemaCache:
+    """Columns of a set of part files, remembered in the case (``.cache/sigma-schemas.json``)."""
+
+    def __init__(self, path: Path, engine: str) -> None:
+        self.path, self.engine, self.dirty = path, engine, False
+        self.entries: dict[str, list[list[str]]] = {}
+        try:
+            got = orjson.loads(path.read_bytes())
+            if isinstance(got, dict) and got.get("stamp") == plancache.PLAN_STAMP:
+                self.entries = got.get("groups") or {}
+        except (OSError, orjson.JSONDecodeError):
+            pass
+
+    def schema(self, files: Sequence[str], data: SigmaData) -> Schema:
+        """The files' schema, from the case's memory or asked of the engine."""
+        try:
+            ident = [(f, st.st_size, st.st_mtime_ns) for f in files for st in [os.stat(f)]]
+        except OSError:
+            return data.schema(files)
+        key = plancache.digest(self.engine, ident)
+        pairs = self.entries.get(key)
+        if pairs is None:
+            schema = data.schema(files)
+            self.entries[key] = [[spelling, typ] for spelling, typ in schema.columns.values()]
+            self.dirty = True
+            return schema
+        return Schema.from_pairs((n, t) for n, t in pairs)
+
+    def save(self) -> None:
+        """Write the memory back atomically; a memory that cannot be written is not kept."""
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_bytes(orjson.dumps({"stamp": plancache.PLAN_STAMP, "groups": self.entries}))
+            tmp.replace(self.path)
+        except OSError:
+            return
+
+
+def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str]] | None,
+                 check_sql: bool = True, sql_cache: Path | None = None,
+                 data: SigmaData | None = None, progress: Step = no_progress,
+                 grouped: bool = False) -> None:  # fmt: skip
+    """Convert every prepared rule for the schema of its group; validate the SQL in DuckDB.
+
+    A hunt skips the separate validation: running the group's query validates it (a rejected
+    query is bisected to the failing rule there). ``grouped``: ``st.groups`` already holds the
+    case's groups with their schemas (``_case_groups``).
+    """
+    by_pred = _by_pred(st)
+    if case is not None and not grouped:
         data = data or DuckData(case.con, case.root)
-        st.groups = groups_from_stats(data.stats(), data.parts(), case.root, by_pred)
+        _case_groups(st, case, data, by_pred)
     scratch = duckdb.connect()
     done, total = 0, len(st.preps)
     for pred in sorted(by_pred):
@@ -197,8 +264,7 @@ def _convert_all(st: _State, case: Case | None, placeholders: dict[str, list[str
         done += len(preps)
         group = st.groups.get(pred)
         if group is not None and group.files:
-            assert data is not None
-            group.schema = data.schema(group.files)
+            assert group.schema is not None
             schema = group.schema
         else:
             schema = needed_fields_schema(preps)
@@ -331,9 +397,10 @@ def _check_correlations(st: _State, with_case: bool) -> None:
         st.status[i] = _status(lr, "skipped" if reason else "converted", reason, in_case)
 
 
-def _fill_cache(st: _State, cache: RuleCache) -> None:
-    """Store every freshly parsed file whose documents all have a JSON form."""
+def _fill_cache(st: _State, cache: RuleCache) -> int:
+    """Store every freshly parsed file whose documents all have a JSON form; how many were stored."""
     by_file: dict[str, list[int]] = {}
+    stored = 0
     for i, lr in enumerate(st.loaded):
         by_file.setdefault(lr.sha256, []).append(i)
     for sha, idxs in by_file.items():
@@ -344,6 +411,8 @@ def _fill_cache(st: _State, cache: RuleCache) -> None:
         except NotCacheable:
             continue
         cache.put(sha, docs)
+        stored += 1
+    return stored
 
 
 def _cache_doc(st: _State, i: int) -> dict[str, Any]:
@@ -487,6 +556,7 @@ def run_sigma(
     tuning: Tuning | None = None,
     rulesets: Mapping[Path, RuleSet] | None = None,
     progress: Step = no_progress,
+    files: Sequence[RuleFile] | None = None,
 ) -> SigmaResult:
     """Hunt the case with the rules: one finding per (rule, host), plus correlation findings.
 
@@ -502,9 +572,14 @@ def run_sigma(
     apply, and a rule both sets hold runs once. ``rulesets`` gives a folder's set as a run record
     kept it (a replay); otherwise each folder's set is read from its own configuration.
     ``progress`` hears each stage (reading, preparing, converting, running rules) as it goes.
+    ``files`` is ``loader.rule_files(rule_paths)`` when the caller hashed the files already.
+    With ``use_cache`` the planned rule set is also kept in the user's cache folder
+    (``plancache``): a re-hunt with the same rules, tuning and code only hashes the files, reads
+    the plan and runs the SQL; ``SigmaResult.cache`` says what the plan cache gave.
     """
     with gc_paused():
-        return _run_sigma(case, rule_paths, placeholders, stats, use_cache, data, tuning, rulesets, progress)
+        return _run_sigma(case, rule_paths, placeholders, stats, use_cache, data, tuning, rulesets, progress,
+                          files)  # fmt: skip
 
 
 @contextmanager
@@ -524,21 +599,27 @@ def gc_paused() -> Iterator[None]:
 
 def _run_sigma(case: Case, rule_paths: Sequence[Path], placeholders: dict[str, list[str]] | None,
                stats: dict[str, Any] | None, use_cache: bool, data: SigmaData | None, tuning: Tuning | None,
-               rulesets: Mapping[Path, RuleSet] | None, progress: Step) -> SigmaResult:  # fmt: skip
+               rulesets: Mapping[Path, RuleSet] | None, progress: Step,
+               files: Sequence[RuleFile] | None) -> SigmaResult:  # fmt: skip
     data = data or DuckData(case.con, case.root)
     tuning = tuning if tuning is not None else Tuning()
     clock = time.perf_counter()
-    cache = _open_cache(case, use_cache)
-    loaded = load_rules(rule_paths, cache, progress)
-    st = _prepare_all(loaded, rule_paths, rulesets, progress)
-    if cache is not None:
-        _fill_cache(st, cache)
-        cache.save()
-    _select(st, tuning)
+    files = list(files) if files is not None else rule_files(rule_paths)
+    sets = _rulesets(rule_paths, rulesets)
+    notes: dict[str, str] = {}
+    cached = use_cache and plancache.cache_dir() is not None
+    rkey = _rules_key(rule_paths, files, tuning, sets, placeholders) if cached else None
+    st = _rules_plan(case, rule_paths, files, tuning, sets, rkey, notes, use_cache, progress)
     t_load = time.perf_counter()
-    sql_cache = case.root / ".cache" / "sigma-sql" if use_cache else None
-    _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache, data=data, progress=progress)
-    _exclusions(st)
+    _case_groups(st, case, data, _by_pred(st))
+    ckey = _converted_key(rkey, st) if rkey is not None else None
+    if not _converted_from_cache(st, ckey, notes):
+        sql_cache = case.root / ".cache" / "sigma-sql" if use_cache else None
+        _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache, data=data, progress=progress,
+                     grouped=True)  # fmt: skip
+        _exclusions(st)
+        if ckey is not None:
+            _converted_to_cache(st, ckey, notes)
     t_conv = time.perf_counter()
     cpu_conv = time.process_time()
     roots = [Path(p) for p in rule_paths]
@@ -565,10 +646,95 @@ def _run_sigma(case: Case, rule_paths: Sequence[Path], placeholders: dict[str, l
         stats.update(load=t_load - clock, convert=t_conv - t_load, execute=time.perf_counter() - t_conv)
         stats["execute_cpu"] = time.process_time() - cpu_conv  # all threads' CPU: robust on a busy machine
         stats["columns"] = {c for sql_cols in st.sql.values() for c in sql_cols[1]}
+        stats["plan_cache"] = dict(notes)
     hayabusa = any(lr.info.ruletype for lr in st.loaded) or any(r.is_hayabusa for r in st.rulesets.values())
-    sets = {str(k): r.to_record() for k, r in sorted(st.rulesets.items(), key=lambda kv: str(kv[0]))}
-    return SigmaResult(findings, _report(st), hayabusa=hayabusa, rulesets=sets,
-                       min_level=tuning.effective_min_level(hayabusa))  # fmt: skip
+    records = {str(k): r.to_record() for k, r in sorted(st.rulesets.items(), key=lambda kv: str(kv[0]))}
+    return SigmaResult(findings, _report(st), hayabusa=hayabusa, rulesets=records,
+                       min_level=tuning.effective_min_level(hayabusa), cache=notes)  # fmt: skip
+
+
+# ---- the plan cache (see plancache) ------------------------------------------------------------
+def _rules_key(roots: Sequence[Path], files: Sequence[RuleFile], tuning: Tuning,
+               sets: Mapping[Path, RuleSet], placeholders: dict[str, list[str]] | None) -> str | None:  # fmt: skip
+    """What the rules plan depends on (None: a file could not be read, nothing is cached)."""
+    if any(f.sha256 is None for f in files):
+        return None
+    index = {str(r): k for k, r in enumerate(roots)}
+    return plancache.digest(
+        "rules",
+        [str(r) for r in roots],
+        [(index.get(str(f.root)), f.rel, f.sha256) for f in files],
+        tuning.to_record(),
+        [(str(k), sets[k].to_record()) for k in sorted(sets, key=str)],
+        sorted((placeholders or {}).items()),
+    )
+
+
+def _rules_plan(case: Case, roots: Sequence[Path], files: Sequence[RuleFile], tuning: Tuning,
+                sets: dict[Path, RuleSet], key: str | None, notes: dict[str, str], use_cache: bool,
+                progress: Step) -> _State:  # fmt: skip
+    """Rules loaded, prepared and selected: from the plan cache, or computed (and then kept)."""
+    if key is not None:
+        got = plancache.load(key)
+        notes["rules"] = got.note
+        if got.state == "hit":
+            loaded, status, preps, corrs, decisions = got.value
+            return _State(loaded, status=status, preps=preps, corrs=corrs, rulesets=sets, decisions=decisions)
+    cache = _open_cache(case, use_cache)
+    st = _prepare_all(load_rules(roots, cache, progress, files), roots, sets, progress)
+    stored = 0
+    if cache is not None:
+        stored = _fill_cache(st, cache)
+        cache.save()
+    _select(st, tuning)
+    if key is not None:
+        # kept as a warm hunt computes it (files rebuilt from the rule cache), not as parsed now
+        kept = st
+        if stored and cache is not None:
+            kept = _prepare_all(load_rules(roots, cache, files=files), roots, sets)
+            _select(kept, tuning)
+        why = plancache.store(key, (kept.loaded, kept.status, kept.preps, kept.corrs, kept.decisions))
+        if why is not None:
+            notes["rules"] += f"; {why}"
+    return st
+
+
+def _converted_key(rkey: str, st: _State) -> str:
+    """What the conversion read of the case: per group, whether it has rows, and its columns."""
+    layout = []
+    for pred in sorted(_by_pred(st)):
+        group = st.groups.get(pred)
+        schema = group.schema if group is not None and group.files else None
+        layout.append((pred, None if schema is None else [list(v) for v in schema.columns.values()]))
+    return plancache.digest("converted", rkey, layout)
+
+
+def _converted_from_cache(st: _State, key: str | None, notes: dict[str, str]) -> bool:
+    """Every rule's SQL, status and exclusions from the plan cache; False on a miss."""
+    if key is None:
+        return False
+    got = plancache.load(key)
+    notes["converted"] = got.note
+    if got.state != "hit":
+        return False
+    v = got.value
+    st.sql, st.status, st.excl_sql = v["sql"], v["status"], v["excl"]
+    st.corrs = {i: c for i, c in st.corrs.items() if i in v["corrs"]}
+    for pred, (derived, sources) in v["derived"].items():
+        schema = st.groups[pred].schema
+        assert schema is not None
+        schema.derived.update(derived)
+        schema.sources.update(sources)
+    return True
+
+
+def _converted_to_cache(st: _State, key: str, notes: dict[str, str]) -> None:
+    derived = {pred: (g.schema.derived, sorted(g.schema.sources))
+               for pred, g in st.groups.items() if g.files and g.schema is not None}  # fmt: skip
+    value = {"sql": st.sql, "status": st.status, "excl": st.excl_sql, "corrs": sorted(st.corrs), "derived": derived}
+    why = plancache.store(key, value)
+    if why is not None:
+        notes["converted"] += f"; {why}"
 
 
 def _generates(st: _State, base: int) -> bool:

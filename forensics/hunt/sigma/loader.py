@@ -62,6 +62,43 @@ class LoadedRule:
     root: Path | None = None  # the folder or file given that the rule was found under
 
 
+@dataclass(frozen=True)
+class RuleFile:
+    """One rule file of a hunt, hashed once: the loader, the plan cache and the run record share it."""
+
+    root: Path  # the folder or file given
+    path: Path
+    rel: str  # path relative to ``root`` (posix)
+    sha256: str | None  # None when the file cannot be read (``error`` says why)
+    size: int | None = None
+    error: str | None = None
+
+
+def rule_files(paths: Sequence[Path]) -> list[RuleFile]:
+    """Every rule file under ``paths`` (as ``iter_rule_files_by_root`` walks them), read and hashed once."""
+    out = []
+    for root, f, rel in iter_rule_files_by_root(paths):
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            out.append(RuleFile(root, f, rel, None, None, str(exc)))
+            continue
+        out.append(RuleFile(root, f, rel, hashlib.sha256(data).hexdigest(), len(data)))
+    return out
+
+
+def has_rule_files(path: Path) -> bool:
+    """True when ``path`` is a rule file or a folder holding one (stops at the first found)."""
+    if path.is_file():
+        return path.suffix.lower() in RULE_SUFFIXES
+    for f in path.rglob("*"):
+        if f.suffix.lower() in RULE_SUFFIXES and f.is_file():
+            inside = f.relative_to(path).parents
+            if not any(is_ruleset_config(path / p) for p in inside if p != Path(".")):
+                return True
+    return False
+
+
 def iter_rule_files(paths: Sequence[Path]) -> Iterator[tuple[Path, str]]:
     """(file, path relative to the given folder) for every rule file, sorted, deduplicated."""
     for _, f, rel in iter_rule_files_by_root(paths):
@@ -200,30 +237,36 @@ def _load_collection(path: Path, rel: str, sha: str, docs: list[Any]) -> list[Lo
 
 
 def load_rules(
-    paths: Sequence[Path], cache: RuleCache | None = None, progress: Step = no_progress
+    paths: Sequence[Path],
+    cache: RuleCache | None = None,
+    progress: Step = no_progress,
+    files: Sequence[RuleFile] | None = None,
 ) -> list[LoadedRule]:
     """Every rule document under ``paths`` (files or folders), in path order.
 
     With a ``cache``, a file whose SHA-256 is cached is rebuilt from it instead of parsed.
+    ``files`` is ``rule_files(paths)`` when the caller hashed them already (read once per hunt).
     ``progress`` hears ("reading rules", files done, files) as the files are read.
     """
     out: list[LoadedRule] = []
-    files = list(iter_rule_files_by_root(paths))
-    for done, (root, f, rel) in enumerate(files, 1):
-        hit = _from_cache(f, rel, cache) if cache is not None else None
-        for lr in hit if hit is not None else load_file(f, rel):
-            lr.root = root
+    walked = files if files is not None else [RuleFile(r, f, rel, None) for r, f, rel in iter_rule_files_by_root(paths)]
+    todo = list(walked)
+    for done, rf in enumerate(todo, 1):
+        hit = _from_cache(rf.path, rf.rel, cache, rf.sha256) if cache is not None else None
+        for lr in hit if hit is not None else load_file(rf.path, rf.rel):
+            lr.root = rf.root
             out.append(lr)
-        progress("reading rules", done, len(files))
+        progress("reading rules", done, len(todo))
     return out
 
 
-def _from_cache(f: Path, rel: str, cache: RuleCache) -> list[LoadedRule] | None:
+def _from_cache(f: Path, rel: str, cache: RuleCache, sha: str | None = None) -> list[LoadedRule] | None:
     """The file's documents rebuilt from the cache, or None when it is not cached."""
-    try:
-        sha = hashlib.sha256(f.read_bytes()).hexdigest()
-    except OSError:
-        return None
+    if sha is None:
+        try:
+            sha = hashlib.sha256(f.read_bytes()).hexdigest()
+        except OSError:
+            return None
     docs = cache.get(sha)
     if docs is None:
         return None

@@ -8,21 +8,21 @@ import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from forensics.batch.driver import BatchProgress, BatchSummary, run_batch
-from forensics.batch.manifest import specs_from
-from forensics.batch.units import ScanOptions
 from forensics.cli.common import cells, err, out, print_json_line, progress_shown
 from forensics.cli.guard import say
 from forensics.cli.ingest import EXIT_PROBLEMS, check_zone
 from forensics.errors import ForensicsError
-from forensics.images.reader import DEFAULT_LOCATIONS
 from forensics.ingest.base import ParseContext
+
+if TYPE_CHECKING:
+    from forensics.batch.driver import BatchProgress, BatchSummary
+    from forensics.batch.units import ScanOptions
 
 HELP = """Ingest many disk images and collections into one case: a folder of them, or a CSV/YAML manifest.
 
@@ -164,6 +164,11 @@ def batch(
     if tz is not None:
         check_zone(tz)
     hunt_options = hunt_options or {}
+    # the batch machinery (dissect, every parser) loads only for this command: CLI start-up
+    from forensics.batch.manifest import specs_from
+    from forensics.batch.units import ScanOptions
+    from forensics.images.reader import DEFAULT_LOCATIONS
+
     if hunt:
         _check_hunt_paths(hunt_options)  # a mistyped --sigma fails now, not after the night's batch
     try:
@@ -203,6 +208,8 @@ def _run(
         def progress(p: BatchProgress) -> None:
             eta = "?" if p.eta is None else f"{p.eta:,.0f} s"
             bar.update(task, completed=p.images_done, rate=f"{p.rate / 1e6:,.1f} MB/s", eta=eta)
+
+        from forensics.batch.driver import run_batch
 
         return run_batch(case, specs, ctx, scan=scan, workers=workers, progress=progress, on_problem=problem)
 

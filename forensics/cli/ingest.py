@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
@@ -13,10 +13,10 @@ from rich.table import Table
 from forensics.cli.common import err, out, print_json_line, progress_shown, shown
 from forensics.cli.guard import say
 from forensics.ingest.base import ParseContext
-from forensics.ingest.mapped import MappingError, load_mapping
 from forensics.ingest.notlog import INDICATORS, NOT_LOG
-from forensics.ingest.registry import BY_NAME
-from forensics.ingest.runner import IngestSummary, ingest_paths
+
+if TYPE_CHECKING:
+    from forensics.ingest.runner import IngestSummary
 
 EXIT_PROBLEMS = 3
 PROBLEM_LINES = 20  # problems printed one per line as they happen; the rest are counted at the end
@@ -64,6 +64,9 @@ def ingest(
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
 ) -> None:
     """Ingest files, folders and archives into a case."""
+    from forensics.ingest.mapped import MappingError, load_mapping  # the parsers: only to ingest
+    from forensics.ingest.registry import BY_NAME
+
     if fmt is not None and fmt not in BY_NAME:
         say(f"--format {fmt!r} is not a parser; one of: {', '.join(sorted(BY_NAME))}")
         raise typer.Exit(2)
@@ -118,6 +121,8 @@ def run_ingest(
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
+
+        from forensics.ingest.runner import ingest_paths  # every parser: only when ingesting
 
         return ingest_paths(
             case, paths, ctx, workers=workers, progress=progress, on_problem=problem, fmt=fmt,

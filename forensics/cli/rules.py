@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -15,8 +15,10 @@ from forensics.cli.guard import say
 from forensics.cli.hunt import parse_placeholders
 from forensics.cli.progress import bars
 from forensics.errors import ForensicsError
-from forensics.hunt.sigma import RuleStatus, check_rules
 from forensics.store import Case
+
+if TYPE_CHECKING:
+    from forensics.hunt.sigma import RuleStatus
 
 
 def register(app: typer.Typer) -> None:
@@ -67,6 +69,8 @@ def check(
         opened = Case.open(case, read_only=True)  # not a case: the guard's one error line, exit 1
     try:
         with bars() as steps:
+            from forensics.hunt.sigma import check_rules  # pySigma: only for this command
+
             report = check_rules(paths, opened, values or None, progress=steps)
     finally:
         if opened is not None:

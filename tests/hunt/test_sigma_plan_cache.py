@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from forensics.hunt.engine import HuntOptions, run_hunt
-from forensics.hunt.sigma import plancache, run_sigma
+from forensics.hunt.sigma import engine, plancache, run_sigma
 from forensics.hunt.sigma.tuning import Tuning
 from forensics.ingest.runner import ingest_paths
 from forensics.store import Case
@@ -119,6 +119,22 @@ def test_another_case_layout_reuses_the_rules_plan_only(
     ingest_paths(case, [shared_data / "EVTX-ATTACK-SAMPLES" / "Lateral Movement"])
     _hunt(setup[0], rules)
     assert _hunt(case, rules)[0] == {"rules": "hit", "converted": "miss"}
+    _same_as_uncached(case, rules)
+
+
+def test_a_plan_without_its_conditions_loads_the_rules_again(
+    setup: tuple[Path, Path], shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, rules = setup
+    _plans(monkeypatch, tmp_path)
+    case = tmp_path / "other"
+    ingest_paths(case, [shared_data / "EVTX-ATTACK-SAMPLES" / "Lateral Movement"])
+    _hunt(setup[0], rules)
+    monkeypatch.setattr(engine, "_conds_key", lambda key: "0" * 64)  # the conditions' entry is gone
+    notes, _ = _hunt(case, rules)
+    assert notes == {"rules": "hit; conditions miss, rules loaded again", "converted": "miss"}
+    monkeypatch.undo()
+    _plans(monkeypatch, tmp_path)
     _same_as_uncached(case, rules)
 
 

@@ -15,13 +15,26 @@ partition pruning, one scan per log source), ``correlation`` (sliding windows), 
 
 from __future__ import annotations
 
-from forensics.hunt.sigma.engine import (
-    RuleStatus,
-    SigmaResult,
-    check_rules,
-    converted_sql,
-    run_sigma,
-    write_rule_report,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from forensics.hunt.sigma.engine import (
+        RuleStatus,
+        SigmaResult,
+        check_rules,
+        converted_sql,
+        run_sigma,
+        write_rule_report,
+    )
 
 __all__ = ["RuleStatus", "SigmaResult", "check_rules", "converted_sql", "run_sigma", "write_rule_report"]
+
+
+def __getattr__(name: str) -> Any:
+    """The engine (and pySigma under it: a third of the CLI's start-up) loads on first use, so
+    importing ``forensics.hunt.sigma.tuning`` or ``.ruleset`` does not pull it in."""
+    if name in __all__:
+        from forensics.hunt.sigma import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -609,11 +609,14 @@ def _run_sigma(case: Case, rule_paths: Sequence[Path], placeholders: dict[str, l
     notes: dict[str, str] = {}
     cached = use_cache and plancache.cache_dir() is not None
     rkey = _rules_key(rule_paths, files, tuning, sets, placeholders) if cached else None
-    st = _rules_plan(case, rule_paths, files, tuning, sets, rkey, notes, use_cache, progress)
+    st, planned = _rules_plan(case, rule_paths, files, tuning, sets, rkey, notes, use_cache, progress)
     t_load = time.perf_counter()
     _case_groups(st, case, data, _by_pred(st))
     ckey = _converted_key(rkey, st) if rkey is not None else None
     if not _converted_from_cache(st, ckey, notes):
+        if planned and rkey is not None and not _attach_conditions(st, rkey, notes):
+            st, _ = _rules_plan(case, rule_paths, files, tuning, sets, rkey, notes, use_cache, progress, True)
+            _case_groups(st, case, data, _by_pred(st))
         sql_cache = case.root / ".cache" / "sigma-sql" if use_cache else None
         _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache, data=data, progress=progress,
                      grouped=True)  # fmt: skip
@@ -672,14 +675,16 @@ def _rules_key(roots: Sequence[Path], files: Sequence[RuleFile], tuning: Tuning,
 
 def _rules_plan(case: Case, roots: Sequence[Path], files: Sequence[RuleFile], tuning: Tuning,
                 sets: dict[Path, RuleSet], key: str | None, notes: dict[str, str], use_cache: bool,
-                progress: Step) -> _State:  # fmt: skip
-    """Rules loaded, prepared and selected: from the plan cache, or computed (and then kept)."""
-    if key is not None:
+                progress: Step, again: bool = False) -> tuple[_State, bool]:  # fmt: skip
+    """Rules loaded, prepared and selected, and whether they came from the plan cache (then without
+    their condition trees: ``_attach_conditions`` reads them when the SQL must be converted).
+    ``again``: the cached plan was unusable, compute it (and keep it) anyway."""
+    if key is not None and not again:
         got = plancache.load(key)
         notes["rules"] = got.note
         if got.state == "hit":
             loaded, status, preps, corrs, decisions = got.value
-            return _State(loaded, status=status, preps=preps, corrs=corrs, rulesets=sets, decisions=decisions)
+            return _State(loaded, status=status, preps=preps, corrs=corrs, rulesets=sets, decisions=decisions), True
     cache = _open_cache(case, use_cache)
     st = _prepare_all(load_rules(roots, cache, progress, files), roots, sets, progress)
     stored = 0
@@ -693,10 +698,39 @@ def _rules_plan(case: Case, roots: Sequence[Path], files: Sequence[RuleFile], tu
         if stored and cache is not None:
             kept = _prepare_all(load_rules(roots, cache, files=files), roots, sets)
             _select(kept, tuning)
-        why = plancache.store(key, (kept.loaded, kept.status, kept.preps, kept.corrs, kept.decisions))
-        if why is not None:
-            notes["rules"] += f"; {why}"
-    return st
+        plan, conds = _split_plan(kept)
+        for k, value in ((key, plan), (_conds_key(key), conds)):
+            why = plancache.store(k, value)
+            if why is not None:
+                notes["rules"] += f"; {why}"
+    return st, False
+
+
+def _conds_key(rules_key: str) -> str:
+    return plancache.digest("conditions", rules_key)
+
+
+def _split_plan(st: _State) -> tuple[tuple[Any, ...], dict[int, tuple[Any, Any]]]:
+    """The plan without the rules' condition trees (a re-hunt whose SQL is cached never reads
+    them: a third of the entry), and the trees apart, by rule index."""
+    loaded = [dataclasses.replace(lr, cached=None) for lr in st.loaded]
+    preps: dict[int, PreparedRule] = {}
+    conds: dict[int, tuple[Any, Any]] = {}
+    for i, p in st.preps.items():
+        conds[i] = (p.conds_ir, p.conds if p.conds_ir is None else None)
+        preps[i] = dataclasses.replace(p, loaded=loaded[i], conds=None, conds_ir=None)
+    return (loaded, st.status, preps, st.corrs, st.decisions), conds
+
+
+def _attach_conditions(st: _State, rules_key: str, notes: dict[str, str]) -> bool:
+    """Give a plan read from the cache its condition trees back; False when they cannot be read."""
+    got = plancache.load(_conds_key(rules_key))
+    if got.state != "hit" or set(got.value) != set(st.preps):
+        notes["rules"] += f"; conditions {got.note if got.state != 'hit' else 'do not match'}, rules loaded again"
+        return False
+    for i, (ir, conds) in got.value.items():
+        st.preps[i].conds_ir, st.preps[i].conds = ir, conds
+    return True
 
 
 def _converted_key(rkey: str, st: _State) -> str:

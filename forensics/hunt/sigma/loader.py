@@ -7,6 +7,7 @@ unreadable files are kept as ``LoadedRule`` entries with ``error`` set.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -117,14 +118,7 @@ def iter_rule_files_by_root(paths: Sequence[Path]) -> Iterator[tuple[Path, Path,
         if single:
             files = [(root, root.name)]
         else:
-            configs = [c for c in root.rglob("config") if is_ruleset_config(c)]
-            files = [
-                (f, f.relative_to(root).as_posix())
-                for f in sorted(root.rglob("*"))
-                if f.suffix.lower() in RULE_SUFFIXES
-                and f.is_file()
-                and not any(c in f.parents for c in configs)
-            ]
+            files = [(root.joinpath(*parts), "/".join(parts)) for parts in _walk(root)]
         base = root.resolve()
         for f, rel in files:
             # the same file reached twice (overlapping folders) is loaded once; resolving the
@@ -133,6 +127,38 @@ def iter_rule_files_by_root(paths: Sequence[Path]) -> Iterator[tuple[Path, Path,
             if key not in seen:
                 seen.add(key)
                 yield root, f, rel
+
+
+def _walk(root: Path) -> list[tuple[str, ...]]:
+    """Parts (relative to ``root``) of every rule file under it, in ``sorted(root.rglob("*"))``
+    order, with a Hayabusa set's ``config/`` folders left out. ``os.scandir`` rather than
+    ``rglob``: no ``Path`` per entry and per parent, and the directory's own file types instead
+    of a ``stat`` per file (7,400 Hayabusa files). As ``rglob``, it does not descend into linked
+    folders, keeps linked files, and passes over folders it cannot read."""
+    found: list[tuple[str, ...]] = []
+    todo: list[tuple[str, tuple[str, ...]]] = [(str(root), ())]
+    while todo:
+        folder, prefix = todo.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = list(it)
+        except OSError:
+            continue
+        for e in entries:
+            name = e.name
+            try:
+                if e.is_dir() and not e.is_symlink():
+                    if not (name == "config" and is_ruleset_config(Path(e.path))):
+                        todo.append((e.path, (*prefix, name)))
+                    continue
+                dot = name.rfind(".")
+                suffix = name[dot:].lower() if 0 < dot < len(name) - 1 else ""  # as Path.suffix
+                if suffix in RULE_SUFFIXES and e.is_file():
+                    found.append((*prefix, name))
+            except OSError:
+                continue
+    found.sort()
+    return found
 
 
 def is_ruleset_config(folder: Path) -> bool:

@@ -65,7 +65,9 @@ class PreparedRule:
     def conditions(self) -> list[Any]:
         """The condition trees (decoded from the cache on first use)."""
         if self.conds is None:
-            self.conds = [cond_from_ir(c) for c in self.conds_ir or []]
+            if self.conds_ir is None:  # a plan read back without its conditions (plancache): never guess
+                raise LookupError(f"conditions of rule {self.index} were not loaded")
+            self.conds = [cond_from_ir(c) for c in self.conds_ir]
         return self.conds
 
 

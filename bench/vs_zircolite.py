@@ -3,6 +3,7 @@
 Usage::
 
     python bench/vs_zircolite.py [--scales 1,10] [--rounds N] [--zircolite-venv DIR] [--keep DIR] [--json]
+                                 [--before SRC]
 
 What is timed, alternately in each round (wall clock, separate processes, CLI start-up included):
 
@@ -19,6 +20,11 @@ every sample) set to the copy number, so all 2,770 files hash differently. Both 
 same folder. Our runs use a benchmark cache folder (``FORENSICS_CACHE_DIR``) warmed by one
 untimed hunt first, as on any machine that has hunted before; Zircolite's rules come converted.
 
+``--before SRC`` (a folder holding another version's ``forensics/`` package, e.g. ``git archive``
+of main) times that version too, in the same rounds, on the same data, with its own warmed cache:
+before and after side by side in one run. Each of our runs also reports the hunt's own Sigma time
+(its ``time: sigma`` line).
+
 Then one instrumented in-process run per scale says where our time goes: ingest, each hunt kind,
 and each output function (calls and seconds). Medians of the rounds and the ratios are printed.
 """
@@ -29,6 +35,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -106,30 +113,39 @@ def run_zircolite(py: Path, zdir: Path, data: Path, out: Path) -> float:
     """Seconds for one Zircolite run over ``data``; its detections go to ``out``."""
     cmd = [str(py), "zircolite.py", "-e", str(data), "-r", "rules/rules_windows_generic.json",
            "-o", str(out), "-l", str(out.with_suffix(".log"))]  # fmt: skip
-    return _timed(cmd, zdir, os.environ.copy(), "zircolite")
+    return _timed(cmd, zdir, os.environ.copy(), "zircolite")[0]
 
 
 # ---- ours ------------------------------------------------------------------------------------
-def our_env(cache: Path) -> dict[str, str]:
-    """Environment for our runs: the benchmark's rule cache, no colour codes."""
-    return {**os.environ, "FORENSICS_CACHE_DIR": str(cache), "NO_COLOR": "1", "COLUMNS": "160"}
+def our_env(cache: Path, src: Path | None = None) -> dict[str, str]:
+    """Environment for our runs: the benchmark's rule cache, no colour codes; ``src``: the code to run."""
+    env = {**os.environ, "FORENSICS_CACHE_DIR": str(cache), "NO_COLOR": "1", "COLUMNS": "160"}
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [os.environ.get("PYTHONPATH")])])
+    return env
 
 
-def run_ours(target: Path, case: Path | None, cache: Path, cwd: Path) -> float:
-    """Seconds for ``forensics hunt TARGET [--case CASE] --sigma SIGMA`` in a fresh process."""
+def run_ours(target: Path, case: Path | None, cache: Path, cwd: Path, src: Path | None = None,
+             sigma: list[float] | None = None) -> float:  # fmt: skip
+    """Seconds for ``forensics hunt TARGET [--case CASE] --sigma SIGMA`` in a fresh process
+    (``src``: another version's sources); the hunt's own Sigma seconds are appended to ``sigma``."""
     cmd = [sys.executable, "-m", "forensics", "hunt", str(target), "--sigma", str(SIGMA)]
     if case is not None:
         cmd[4:4] = ["--case", str(case)]
-    return _timed(cmd, cwd, our_env(cache), "forensics hunt")
+    took, stderr = _timed(cmd, cwd, our_env(cache, src), "forensics hunt", ok=(0, 3))
+    m = re.search(r"time: sigma ([0-9.]+)s", stderr)
+    if sigma is not None and m:
+        sigma.append(float(m.group(1)))
+    return took
 
 
-def _timed(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> float:
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str], what: str, ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     took = time.perf_counter() - start
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         raise SystemExit(f"{what} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return took
+    return took, proc.stderr
 
 
 # ---- where the time goes ---------------------------------------------------------------------
@@ -187,24 +203,29 @@ def _breakdown_child(data: Path, case: Path, cache: Path) -> dict[str, Any]:
 
 
 # ---- the run ---------------------------------------------------------------------------------
-def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cache: Path) -> dict[str, Any]:
-    """Rounds of Zircolite / ours end to end / ours re-hunt at one scale, then the breakdown."""
+def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cache: Path,
+                before: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Rounds of Zircolite / ours end to end / ours re-hunt (and the same with ``before``'s code) at
+    one scale, then the breakdown."""
     data = work / f"data{scale}x"
     files = make_data(data, scale)
     print(f"\n== {scale}x: {files} EVTX files in {data}", file=sys.stderr)
     times: dict[str, list[float]] = defaultdict(list)
     for r in range(rounds):
         case = work / f"case{scale}x-{r}"
-        order = ("zircolite", "ours") if r % 2 == 0 else ("ours", "zircolite")
-        for who in order:
+        order = ["zircolite", "ours"] + (["before"] if before is not None else [])
+        for who in order if r % 2 == 0 else order[::-1]:
             if who == "zircolite":
                 times["zircolite"].append(run_zircolite(zpy, zdir, data, work / f"z{scale}x-{r}.json"))
-            else:
-                times["ours_e2e"].append(run_ours(data, case, cache, work))
-                times["ours_rehunt"].append(run_ours(case, None, cache, work))
-        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items()), file=sys.stderr)
-        shutil.rmtree(case, ignore_errors=True)
-    med = {k: statistics.median(v) for k, v in times.items()}
+                continue
+            src, tag = (before, "before_") if who == "before" else (None, "")
+            where = case.with_name(case.name + "-before") if who == "before" else case
+            home = cache.with_name(cache.name + "-before") if who == "before" else cache
+            times[f"{tag}ours_e2e"].append(run_ours(data, where, home, work, src, times[f"{tag}sigma_e2e"]))
+            times[f"{tag}ours_rehunt"].append(run_ours(where, None, home, work, src, times[f"{tag}sigma_rehunt"]))
+            shutil.rmtree(where, ignore_errors=True)
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items() if v), file=sys.stderr)
+    med = {k: statistics.median(v) for k, v in times.items() if v}
     bd = _breakdown_child(data, work / f"case{scale}x-breakdown", cache)
     shutil.rmtree(work / f"case{scale}x-breakdown", ignore_errors=True)
     shutil.rmtree(data, ignore_errors=True)
@@ -213,6 +234,9 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
         "median_s": {k: round(v, 3) for k, v in med.items()},
         "e2e_ratio": round(med["ours_e2e"] / med["zircolite"], 2),
         "rehunt_ratio": round(med["ours_rehunt"] / med["zircolite"], 2),
+        **({"before_e2e_ratio": round(med["before_ours_e2e"] / med["zircolite"], 2),
+            "before_rehunt_ratio": round(med["before_ours_rehunt"] / med["zircolite"], 2)}
+           if "before_ours_e2e" in med else {}),
         "breakdown": bd,
     }  # fmt: skip
 
@@ -224,6 +248,15 @@ def print_result(res: dict[str, Any]) -> None:
     print(f"  zircolite 3.7 (generic ruleset)  {m['zircolite']:8.2f} s")
     print(f"  forensics hunt, end to end       {m['ours_e2e']:8.2f} s   ratio {res['e2e_ratio']:.2f}x")
     print(f"  forensics hunt, re-hunt of case  {m['ours_rehunt']:8.2f} s   ratio {res['rehunt_ratio']:.2f}x")
+    for k in ("sigma_e2e", "sigma_rehunt"):
+        if k in m:
+            print(f"    of which Sigma ({k.split('_')[1]})        {m[k]:8.2f} s")
+    if "before_ours_e2e" in m:
+        print(f"  before: end to end               {m['before_ours_e2e']:8.2f} s   ratio {res['before_e2e_ratio']:.2f}x")
+        print(f"  before: re-hunt of case          {m['before_ours_rehunt']:8.2f} s   ratio {res['before_rehunt_ratio']:.2f}x")
+        for k in ("before_sigma_e2e", "before_sigma_rehunt"):
+            if k in m:
+                print(f"    of which Sigma ({k.split('_')[2]})        {m[k]:8.2f} s")
     bd = res["breakdown"]
     print(f"  where our time goes (one instrumented end-to-end run, {bd['total_s']:.2f} s in process):")
     for name, v in sorted(bd["functions"].items(), key=lambda kv: -kv[1]["s"]):
@@ -238,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--zircolite-venv", type=Path, help="Zircolite's throwaway venv (made when missing)")
     ap.add_argument("--keep", type=Path, help="work folder to use and keep (default: a temporary one)")
     ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    ap.add_argument("--before", type=Path, help="another version's sources (a folder holding forensics/), timed alongside")
     ap.add_argument("--_breakdown", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._breakdown:
@@ -259,8 +293,13 @@ def main(argv: list[str] | None = None) -> int:
         print("warming our rule cache (one untimed hunt) ...", file=sys.stderr)
         cold = run_ours(warm / "data", warm / "case", cache, work)
         print(f"  cold-cache end to end: {cold:.2f} s", file=sys.stderr)
+        if args.before is not None:
+            cold_before = run_ours(warm / "data", warm / "case-before", cache.with_name("cache-before"), work,
+                                   args.before)  # fmt: skip
+            print(f"  cold-cache end to end, before: {cold_before:.2f} s", file=sys.stderr)
         shutil.rmtree(warm, ignore_errors=True)
-        results = [bench_scale(int(s), args.rounds, work, zpy, zdir, cache) for s in args.scales.split(",")]
+        results = [bench_scale(int(s), args.rounds, work, zpy, zdir, cache, args.before)
+                   for s in args.scales.split(",")]  # fmt: skip
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -469,17 +469,17 @@ def _report(st: _State) -> list[RuleStatus]:
             continue
         r = st.status[i]
         level = d.levels.get(i, r.level)
-        out.append(dataclasses.replace(
-            r,
-            rule_set="hayabusa" if lr.info.ruletype else "sigma",
-            rule_status=lr.info.status,
-            level=level,
-            rule_level=(lr.info.level or r.level) if level != r.level or lr.info.level else None,
-            tuning=tuple(d.tuned.get(i, ())),
-            duplicate_of=d.duplicate_of.get(i),
-            duplicates=tuple(d.duplicates.get(i, ())),
-            details=lr.info.details,
-        ))  # fmt: skip
+        out.append(RuleStatus(**{  # not dataclasses.replace: it inspects the fields for each of 7,400 rules
+            **vars(r),
+            "rule_set": "hayabusa" if lr.info.ruletype else "sigma",
+            "rule_status": lr.info.status,
+            "level": level,
+            "rule_level": (lr.info.level or r.level) if level != r.level or lr.info.level else None,
+            "tuning": tuple(d.tuned.get(i, ())),
+            "duplicate_of": d.duplicate_of.get(i),
+            "duplicates": tuple(d.duplicates.get(i, ())),
+            "details": lr.info.details,
+        }))  # fmt: skip
     return out
 
 

@@ -111,7 +111,7 @@ def iter_rule_files_by_root(paths: Sequence[Path]) -> Iterator[tuple[Path, Path,
 
     A Hayabusa rule set's ``config/`` folder is not searched: its YAML files are mappings.
     """
-    seen: set[Path] = set()
+    seen: set[str] = set()
     for root in paths:
         root = Path(root)
         single = root.is_file()
@@ -119,11 +119,11 @@ def iter_rule_files_by_root(paths: Sequence[Path]) -> Iterator[tuple[Path, Path,
             files = [(root, root.name)]
         else:
             files = [(root.joinpath(*parts), "/".join(parts)) for parts in _walk(root)]
-        base = root.resolve()
+        base = str(root.resolve())
         for f, rel in files:
             # the same file reached twice (overlapping folders) is loaded once; resolving the
             # root once is enough for files found under it (links inside are not followed here)
-            key = base if single else base / rel
+            key = base if single else f"{base}/{rel}"
             if key not in seen:
                 seen.add(key)
                 yield root, f, rel

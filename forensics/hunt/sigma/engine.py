@@ -663,14 +663,17 @@ def _rules_key(roots: Sequence[Path], files: Sequence[RuleFile], tuning: Tuning,
     if any(f.sha256 is None for f in files):
         return None
     index = {str(r): k for k, r in enumerate(roots)}
-    return plancache.digest(
-        "rules",
-        [str(r) for r in roots],
-        [(index.get(str(f.root)), f.rel, f.sha256) for f in files],
-        tuning.to_record(),
-        [(str(k), sets[k].to_record()) for k in sorted(sets, key=str)],
-        sorted((placeholders or {}).items()),
-    )
+    try:
+        return plancache.digest(
+            "rules",
+            [str(r) for r in roots],
+            [(index.get(str(f.root)), f.rel, f.sha256) for f in files],
+            tuning.to_record(),
+            [(str(k), sets[k].to_record()) for k in sorted(sets, key=str)],
+            sorted((placeholders or {}).items()),
+        )
+    except (TypeError, orjson.JSONEncodeError):  # a tuning value JSON cannot say: plan without the cache
+        return None
 
 
 def _rules_plan(case: Case, roots: Sequence[Path], files: Sequence[RuleFile], tuning: Tuning,

@@ -25,7 +25,7 @@ from forensics.integrity import Integrity
 from forensics.logons import LogonSummary, logon_summary
 from forensics.outputs.columns import present_values
 from forensics.report.svg import LEVEL_COLOURS, lateral_graph, timeline_chart
-from forensics.report.templating import ENV
+from forensics.report.templating import ENV, render
 from forensics.store import Case
 from forensics.story import Story
 from forensics.timeutil import iso_ist, iso_utc
@@ -221,6 +221,7 @@ def build_document(data: ReportData, *, css: str, script: str, script_csp: str) 
 def view(d: ReportData) -> dict[str, Any]:
     """The rows and texts of every section, as plain values for the templates."""
     s, i = d.story, d.integ
+    shown: dict[tuple[Any, ...], Markup] = {}  # each record's block, rendered once per Details text
     return {
         "lateral_hosts": sorted({e["target"] for e in s.lateral} | {e["source"] for e in s.lateral}),
         "cleared": [{"host": h["host"], "text": _cleared_text(h)} for h in s.cleared],
@@ -239,7 +240,7 @@ def view(d: ReportData) -> dict[str, Any]:
                   x["findings"]] for x in s.iocs],
         "impact": [[h["host"], k["what"], k["first_utc"], k["first_ist"], k["last_utc"], k["count"]]
                    for h in s.impact for k in h["kinds"]],
-        "findings": [_finding_view(d, f) for f in d.findings[:MAX_FINDINGS]],
+        "findings": [_finding_view(d, f, shown) for f in d.findings[:MAX_FINDINGS]],
         "findings_unlisted": max(len(d.findings) - MAX_FINDINGS, 0),
         "coverage": [[c["host"], c["source"], c["channel"], c["first_utc"], c["last_utc"], c["first_ist"], c["events"],
                       c["zones"], "assumed" if c["zone_assumed"] else "stated"] for c in i.coverage],
@@ -314,7 +315,7 @@ def _matrix(findings: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, An
     return cols
 
 
-def _finding_view(d: ReportData, f: dict[str, Any]) -> dict[str, Any]:
+def _finding_view(d: ReportData, f: dict[str, Any], shown: dict[tuple[Any, ...], Markup]) -> dict[str, Any]:
     fid = f["finding_id"]
     recs = d.records.get(fid, [])
     total = d.record_counts.get(fid, len(recs))
@@ -327,9 +328,19 @@ def _finding_view(d: ReportData, f: dict[str, Any]) -> dict[str, Any]:
     return {
         "level": f.get("level"), "title": f.get("title"), "host": f.get("host"), "first_utc": f.get("first_utc"),
         "meta": [(k, v) for k, v in meta if v not in (None, "")],
-        "records": [_record_view(r, d.raw.get((r["input_sha256"], int(r["rec_index"])))) for r in recs],
+        "records": [_record_block(r, d.raw.get((r["input_sha256"], int(r["rec_index"]))), shown) for r in recs],
         "more": total - len(recs) if total > len(recs) else 0,
     }  # fmt: skip
+
+
+def _record_block(rec: dict[str, Any], raw: str | None, shown: dict[tuple[Any, ...], Markup]) -> dict[str, Any]:
+    """The record's block (``templates/record.html.j2``): a record two rules matched is shown
+    under both findings, and rendered once for both when its Details line is the same."""
+    key = (rec["input_sha256"], rec["rec_index"], rec.get("_details"), raw)
+    html = shown.get(key)
+    if html is None:
+        html = shown[key] = render("record.html.j2", r=_record_view(rec, raw))
+    return {"html": html}
 
 
 def _record_view(rec: dict[str, Any], raw: str | None) -> dict[str, Any]:

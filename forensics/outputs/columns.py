@@ -72,11 +72,24 @@ def utc_time_usable(t: pa.DataType) -> bool:
     return pa.types.is_timestamp(t) and t.unit == "us" and t.tz in _UTC_TYPES
 
 
-def _time_text(arr: pa.Array, fmt: str, exact: Callable[[datetime], str]) -> pa.Array:
-    """Times as text by ``fmt`` (Arrow's %S carries the microseconds), nulls kept null; the years
-    Python's ``strftime``/``isoformat`` may spell differently (before 1000, after 9999) by ``exact``."""
-    text = pc.strftime(arr, format=fmt)
-    year = pc.year(arr)
+def _naive(arr: pa.Array) -> pa.Array:
+    """The same instants as a zone-less microsecond timestamp (Arrow formats those fast: a zone
+    makes every value go through the time-zone database)."""
+    return arr.cast(pa.int64()).cast(pa.timestamp("us"))
+
+
+def _time_text(arr: pa.Array, shift_us: int, suffix: str, exact: Callable[[datetime], str]) -> pa.Array:
+    """Times (UTC, microseconds) shifted by ``shift_us`` as ``YYYY-MM-DDTHH:MM:SS.ffffff`` +
+    ``suffix``, nulls kept null; the years Python's ``strftime``/``isoformat`` may spell
+    differently (before 1000, after 9999) by ``exact`` of the original time."""
+    naive = _naive(arr)
+    if shift_us:
+        naive = pc.add(naive, pa.scalar(shift_us, pa.duration("us")))
+    # Arrow writes a zone-less microsecond timestamp as "2022-11-22 15:32:00.000000"
+    text = pc.binary_join_element_wise(
+        pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1), suffix, ""
+    )
+    year = pc.year(naive)
     odd = pc.fill_null(pc.or_(pc.less(year, 1000), pc.greater(year, 9999)), False)
     if not pc.any(odd).as_py():
         return text
@@ -88,22 +101,14 @@ def iso_utc_text(col: Column) -> pa.Array:
     """``timeutil.iso_utc`` of every time (``2022-11-22T15:32:00.000000Z``), null for null."""
     from forensics.timeutil import iso_utc
 
-    return _time_text(_array(col), "%Y-%m-%dT%H:%M:%SZ", iso_utc)
+    return _time_text(_array(col), 0, "Z", iso_utc)
 
 
 def iso_ist_text(col: Column) -> pa.Array:
     """``timeutil.iso_ist`` of every time (``2022-11-22T21:02:00.000000+05:30``), null for null."""
     from forensics.timeutil import iso_ist
 
-    arr = _array(col)
-    shifted = pc.add(arr, pa.scalar(19_800_000_000, pa.duration("us")))  # IST is UTC+05:30, no DST
-    text = _time_text(shifted, "%Y-%m-%dT%H:%M:%S+05:30", lambda _d: "")
-    year = pc.year(shifted)
-    odd = pc.fill_null(pc.or_(pc.less(year, 1000), pc.greater(year, 9999)), False)
-    if not pc.any(odd).as_py():
-        return text
-    fixed = [iso_ist(v) if v is not None else None for v in arr.filter(odd).to_pylist()]
-    return pc.replace_with_mask(text, odd, pa.array(fixed, pa.string()))
+    return _time_text(_array(col), 19_800_000_000, "+05:30", iso_ist)  # IST is UTC+05:30, no DST
 
 
 def iso_offset_text(col: Column) -> pa.Array:
@@ -111,7 +116,7 @@ def iso_offset_text(col: Column) -> pa.Array:
     from datetime import UTC
 
     return _time_text(
-        _array(col), "%Y-%m-%dT%H:%M:%S+00:00", lambda d: d.astimezone(UTC).isoformat(timespec="microseconds")
+        _array(col), 0, "+00:00", lambda d: d.astimezone(UTC).isoformat(timespec="microseconds")
     )
 
 

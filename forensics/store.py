@@ -33,6 +33,7 @@ from forensics.errors import CaseError
 from forensics.schema import CORE, duck_type
 
 DB_NAME = "case.duckdb"
+_PART_FILE = "_forensics_part_file"  # the part file a row was read from (DuckDB prunes files by it)
 EVENTS_DIR = "events"
 STAGING_DIR = ".staging"
 
@@ -128,6 +129,8 @@ class EventsShape:
     sql: str  # the view's query
     columns: tuple[str, ...]  # the view's columns, in order: core first
     stored: tuple[str, ...]  # the part files' own columns, in the order the parts hold them
+    present_core: tuple[str, ...] = ()  # core columns some part has (the view reads them, pads the rest)
+    first: tuple[str, ...] = ()  # the view's leading select items (core columns, typed NULLs for absent ones)
 
 
 class Case:
@@ -256,6 +259,29 @@ class Case:
             shape = self.events_shape()
         return shape
 
+    def event_files(self, keys: str) -> list[str]:
+        """The part files holding the records of relation ``keys`` (columns ``input_sha256``,
+        ``rec_index``): a scan of those two columns only."""
+        if self.events_view().state.startswith("0/"):
+            return []
+        rows = self.con.execute(
+            f"SELECT DISTINCT {_PART_FILE} FROM read_parquet('{EVENTS_DIR}/*/*/*.parquet', union_by_name = true, "
+            f"filename = '{_PART_FILE}') e SEMI JOIN {keys} k "
+            "ON e.input_sha256 = k.input_sha256 AND e.rec_index = k.rec_index ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def events_in(self, files: Sequence[str]) -> str:
+        """SQL for the ``events`` view's rows of the given part files only (as ``event_files`` names
+        them): the same columns, order and types, reading no other file."""
+        shape = self.events_view()
+        if shape.state.startswith("0/") or not files:
+            return "SELECT * FROM events WHERE false"
+        scan = f"read_parquet('{EVENTS_DIR}/*/*/*.parquet', union_by_name = true, filename = '{_PART_FILE}')"
+        dropped = ", ".join([*shape.present_core, _PART_FILE])
+        wanted = ", ".join(_sql_lit(f) for f in files)
+        return f"SELECT {', '.join(shape.first)}, * EXCLUDE ({dropped}) FROM {scan} WHERE {_PART_FILE} IN ({wanted})"
+
     def events_state(self) -> str:
         """What the committed events are: parts, rows and the newest part (cheap: the catalogue only)."""
         n, rows, last = self.con.execute(
@@ -286,7 +312,8 @@ class Case:
             rest = f", * EXCLUDE ({', '.join(present)})" if present else ", *"
             names = tuple(h if h is not None else c.name for c, h in zip(CORE, core, strict=True))
             names += tuple(n for n in stored if n not in set(present))
-            shape = EventsShape(state, f"SELECT {', '.join(first)}{rest} FROM {scan}", names, stored)
+            shape = EventsShape(state, f"SELECT {', '.join(first)}{rest} FROM {scan}", names, stored,
+                                tuple(present), tuple(first))  # fmt: skip
         self._events = shape
         return shape
 
@@ -434,6 +461,10 @@ def _insert_arrow(con: duckdb.DuckDBPyConnection, insert: str, table: pa.Table) 
         con.execute(f"{insert} SELECT * FROM _new_rows")
     finally:
         con.unregister("_new_rows")
+
+
+def _sql_lit(s: str) -> str:
+    return "'" + _sql_str(s) + "'"
 
 
 def _sql_str(s: str) -> str:

@@ -9,6 +9,12 @@ Scanning only reads bytes: regular files under the folders given to ``hunt`` (sy
 special files are skipped, files above the size limit are reported, each scan has a timeout),
 and the distinct values of long text columns of events (script blocks, command lines), each
 value scanned once and its hits mapped back to every row holding it.
+
+A file hit is a fact about bytes: its finding id comes from the rule and the file's SHA-256, size
+and matched strings, never from the path the file was reached by (``sample_data/``, ``./sample_data``
+and an absolute path give the same ids, so do a copy of the evidence elsewhere and a replay). The
+same bytes at several places are one finding whose ``details.paths`` lists each place. The
+``filepath`` external variable is the file's resolved absolute path, whatever the spelling.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -54,10 +60,24 @@ class YaraRules:
 
 
 @dataclass
+class _FileHit:
+    """One rule over one file content, wherever that content was met."""
+
+    title: str
+    level: Level
+    rule_path: str | None
+    size: int
+    strings: list[str]
+    paths: set[str] = field(default_factory=set)
+
+
+@dataclass
 class YaraResult:
     """Findings and outcomes of a YARA pass."""
 
     findings: list[Finding] = field(default_factory=list)
+    # file hits by (namespace, rule, file SHA-256), turned into findings once every file is scanned
+    file_hits: dict[tuple[str, str, str], _FileHit] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
 
 
@@ -136,7 +156,7 @@ def file_externals(path: Path, head: bytes, st: os.stat_result) -> dict[str, str
     """External variable values for scanning ``path``."""
     return {
         "filename": path.name,
-        "filepath": str(path),
+        "filepath": _resolved(path),  # the same whatever spelling of the path reached the file
         "extension": path.suffix.lower(),
         "filetype": file_type(head),
         "owner": _owner(st),
@@ -144,6 +164,13 @@ def file_externals(path: Path, head: bytes, st: os.stat_result) -> dict[str, str
 
 
 # ---- scanning -----------------------------------------------------------------------------
+def _resolved(path: Path) -> str:
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError):
+        return os.path.abspath(path)
+
+
 def _level(meta: dict[str, Any]) -> Level:
     for key in ("level", "severity"):
         if v := parse_level(meta.get(key)):
@@ -181,7 +208,33 @@ def scan_files(rules: YaraRules, paths: Sequence[Path], *, max_size: int = DEFAU
     with tempfile.TemporaryDirectory(prefix="forensics-yara-") as scratch:
         for f in _walk(paths):
             _scan_path(rules, f, max_size, timeout, result, Path(scratch), (expected or {}).get(str(f)))
+    result.findings.extend(_file_findings(result.file_hits))
     return result
+
+
+def _file_findings(hits: dict[tuple[str, str, str], _FileHit]) -> list[Finding]:
+    """One finding per rule and file content; its id from the content alone (module docstring)."""
+    out = []
+    for (_, rule, sha), hit in sorted(hits.items(), key=lambda kv: (kv[0][:2], min(kv[1].paths))):
+        what = {"sha256": sha, "size": hit.size, "strings": hit.strings, "target": "file"}
+        paths = sorted(hit.paths)
+        base = Finding(
+            kind="yara", rule_id=rule, title=hit.title, level=hit.level, host=None, first_ts=None, last_ts=None,
+            records=[], summary=_file_summary(rule, paths), rule_path=hit.rule_path,
+            details=orjson.dumps(what, option=orjson.OPT_SORT_KEYS).decode(),
+        )  # fmt: skip
+        # the places the content was met are shown, not identity: ``replace`` keeps the content's id
+        details = orjson.dumps({**what, "paths": paths}, option=orjson.OPT_SORT_KEYS).decode()
+        out.append(replace(base, details=details))
+    return out
+
+
+def _file_summary(rule: str, paths: list[str]) -> str:
+    if len(paths) == 1:
+        return f"{rule} matched file {paths[0]}"
+    return f"{rule} matched {len(paths)} copies of one file: {', '.join(paths[:3])}" + (
+        f" (+{len(paths) - 3} more)" if len(paths) > 3 else ""
+    )
 
 
 def _walk(paths: Sequence[Path]) -> Iterator[Path]:
@@ -265,8 +318,8 @@ def _scan_members(rules: YaraRules, archive: Path, max_size: int, timeout: int, 
             )
             continue
         name = PurePosixPath(member.chain[-1])
-        ext = {"filename": name.name, "filepath": where, "extension": name.suffix.lower(),
-               "filetype": file_type(data[:16]), "owner": ""}  # fmt: skip
+        ext = {"filename": name.name, "filepath": f"{_resolved(archive)}!/{member.name}",
+               "extension": name.suffix.lower(), "filetype": file_type(data[:16]), "owner": ""}  # fmt: skip
         _scan_bytes(rules, where, data, ext, timeout, result)
 
 
@@ -285,22 +338,14 @@ def _scan_bytes(rules: YaraRules, where: str, data: bytes, externals: dict[str, 
         return
     sha = hashlib.sha256(data).hexdigest()
     for m in sorted(matches, key=lambda m: (m.namespace, m.rule)):
-        details = {"path": where, "sha256": sha, "size": len(data), "strings": _strings(m), "target": "file"}
-        result.findings.append(
-            Finding(
-                kind="yara",
-                rule_id=f"{m.rule}",
-                title=str(m.meta.get("description") or m.rule),
-                level=_level(m.meta),
-                host=None,
-                first_ts=None,
-                last_ts=None,
-                records=[],
-                summary=f"{m.rule} matched file {where}",
-                rule_path=rules.files.get(m.namespace),
-                details=orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode(),
-            )
-        )
+        hit = result.file_hits.setdefault(
+            (m.namespace, m.rule, sha),
+            _FileHit(
+                str(m.meta.get("description") or m.rule), _level(m.meta), rules.files.get(m.namespace), len(data),
+                _strings(m),
+            ),
+        )  # fmt: skip
+        hit.paths.add(where)
 
 
 def scan_event_text(case: Case, rules: YaraRules, *, timeout: int = DEFAULT_TIMEOUT,

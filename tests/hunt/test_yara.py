@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 import sys
 import zipfile
 from pathlib import Path
@@ -106,3 +109,59 @@ def test_file_type() -> None:
     assert file_type(b"MZ\x90\x00") == "EXE"
     assert file_type(b"\x7fELF\x02") == "ELF"
     assert file_type(b"hello") == ""
+
+
+def test_the_same_bytes_in_two_places_are_one_finding_listing_both(tmp_path: Path) -> None:
+    rule_dir = tmp_path / "rules"
+    rule_dir.mkdir()
+    (rule_dir / "good.yar").write_text(RULE)
+    evidence = tmp_path / "evidence"
+    for host in ("WS01", "WS02"):
+        (evidence / host).mkdir(parents=True)
+        (evidence / host / "payload.bin").write_bytes(b"FORENSICS-TEST-MARKER-7f3a" * 3)
+    (evidence / "WS02" / "other.bin").write_bytes(b"x FORENSICS-TEST-MARKER-7f3a")
+    result = scan_files(compile_rules([rule_dir]), [evidence])
+    assert len(result.findings) == 2
+    both = next(f for f in result.findings if "copies" in f.summary)
+    details = json.loads(both.details or "{}")
+    assert [Path(p).parent.name for p in details["paths"]] == ["WS01", "WS02"]
+    assert "path" not in details and details["size"] == 78
+
+
+def _hunt_ids(cwd: Path, target: str, case: str, rules: Path) -> dict[str, str]:
+    """finding id -> summary of a CLI hunt of ``target`` as typed, run in ``cwd``."""
+    quiet = ("--no-default-sigma", "--no-default-queries", "--no-default-iocs", "--no-outputs", "--json")
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", "hunt", target, "--case", case, "--yara", str(rules), *quiet],
+        cwd=cwd, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    return {f["finding_id"]: f["kind"] for f in map(json.loads, proc.stdout.splitlines())}
+
+
+def test_finding_ids_do_not_depend_on_how_the_evidence_path_was_typed(tmp_path: Path) -> None:
+    """`ev/`, `./ev`, the absolute path, a path through `..` and a copy of the evidence elsewhere:
+    the same findings, with the same ids (YARA file hits on plain files and archive members, and
+    YARA hits in event text)."""
+    rules = tmp_path / "rules.yar"
+    rules.write_text(RULE + '\nrule Test_Text_Marker { strings: $a = "TEXT-MARKER-91c" condition: $a }\n')
+    ev = tmp_path / "work" / "ev"
+    (ev / "C" / "Temp").mkdir(parents=True)
+    (ev / "C" / "Temp" / "dropped.bin").write_bytes(b"\x00FORENSICS-TEST-MARKER-7f3a\x00")
+    with zipfile.ZipFile(ev / "kape.zip", "w") as z:
+        z.writestr("C/Users/Public/payload.bin", b"FORENSICS-TEST-MARKER-7f3a payload")
+    (ev / "auth.log").write_text(
+        "".join(
+            f"Mar  6 10:00:{i:02d} web01 sshd[42]: session TEXT-MARKER-91c opened {'x' * 70}\n"
+            for i in range(3)
+        )
+    )
+    work = ev.parent
+    first = _hunt_ids(work, "ev/", "c1", rules)
+    assert sorted(first.values()) == ["yara", "yara", "yara"]
+    assert _hunt_ids(work, "./ev", "c2", rules) == first
+    assert _hunt_ids(tmp_path, str(ev.resolve()), "c3", rules) == first
+    assert _hunt_ids(work / "ev" / "C", "../../ev/", str(tmp_path / "c4"), rules) == first
+    copy = tmp_path / "elsewhere" / "evidence-copy"
+    shutil.copytree(ev, copy)
+    assert _hunt_ids(tmp_path, str(copy), "c5", rules) == first

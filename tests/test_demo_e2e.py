@@ -107,7 +107,9 @@ def test_every_demo_file_is_an_input_and_the_non_logs_say_what_they_are(demo: De
     assert "no time-stamped lines" in not_logs["collection/EHOSP-DB01/D/MSSQL/DATA/README_TO_DECRYPT.txt"]
     assert set(statuses.values()) == {"ok", "not_log", "indicators"}
     # YARA scanned the evidence, not the rule file among it
-    yara_paths = [json.loads(f.details or "{}").get("path", "") for f in demo.findings if f.kind == "yara"]
+    yara_paths = [
+        p for f in demo.findings if f.kind == "yara" for p in json.loads(f.details or "{}").get("paths", [])
+    ]
     assert yara_paths and not any("/iocs/" in p for p in yara_paths)
 
 

@@ -60,6 +60,9 @@ class InputFile:
     mtime: datetime | None = None  # modification time (file or archive member), aware UTC
     host_hint: str | None = None  # host named by the collection (folder / archive) it came from
     tz_hint: str | None = None  # zone the collection says its host ran in (its etc/timezone)
+    # where ``tz_hint`` was read: the zone file relative to the folder named (plain files) or its
+    # member name (archives), recorded with the input's context
+    tz_source: str | None = None
     encoding: str | None = None  # text inputs: decided from the head (forensics.ingest.text.detect)
     decided: InputContext | None = None  # a replay's recorded context: used as it is, nothing re-decided
     # an archive member whose staged copy (``local``) was let go: the outermost archive's

@@ -40,6 +40,9 @@ class InputContext:
     host: str | None  # host for records that name none
     host_from: HostFrom
     mtime: datetime | None  # the input's modification time (yearless formats fall back on it)
+    # tz_from "etc/timezone": which zone file (relative to the folder named, or the member name in
+    # the archive); left out of the JSON when None, so contexts recorded before it read the same
+    tz_file: str | None = None
 
     def to_json(self) -> str:
         """Canonical JSON (sorted keys, times as ISO-8601 UTC)."""
@@ -49,6 +52,8 @@ class InputContext:
         """JSON-ready form."""
         d = dataclasses.asdict(self)
         d["mtime"] = iso_utc(self.mtime) if self.mtime is not None else None
+        if d["tz_file"] is None:
+            del d["tz_file"]
         return d
 
     @classmethod
@@ -67,6 +72,7 @@ class InputContext:
             tz=_opt_str(d.get("tz")), tz_from=_label(d.get("tz_from"), TzFrom),
             year=year, year_from=_label(d.get("year_from"), YearFrom),
             host=_opt_str(d.get("host")), host_from=_label(d.get("host_from"), HostFrom), mtime=when,
+            tz_file=_opt_str(d.get("tz_file")),
         )  # fmt: skip
         return out
 
@@ -126,7 +132,8 @@ def decide(
         "--host" if eff.host else "none" if not src.host_hint else "collection" if host_from_archive
         else "etc/hostname"
     )  # fmt: skip
-    return InputContext(eff.tz, tz_from, eff.reference_year, year_from, host, host_from, src.mtime)
+    tz_file = src.tz_source if tz_from == "etc/timezone" else None
+    return InputContext(eff.tz, tz_from, eff.reference_year, year_from, host, host_from, src.mtime, tz_file)
 
 
 __all__ = ["InputContext", "decide", "effective"]

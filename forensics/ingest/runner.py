@@ -221,12 +221,14 @@ def _ingest(
         yearless: list[Item] = []
         recorded: list[dict[str, Any]] = []
         mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
+        zones = ArchiveZones()
         for cand in walk(paths, scratch, limits, aside=indicators):
             if cand.image:  # a disk image in a folder: read after the walk, as when named
                 found_images.append(Path(cand.path))
                 continue
             summary.files_seen += 1
-            row = _triage(cand, known, summary, pending, mapped, replay)
+            zones.note(cand)  # before triage, which lets the staged copy go
+            row = _triage(cand, known, summary, pending, mapped, replay, zones)
             if row is not None:
                 recorded.append(row)
                 continue
@@ -242,6 +244,8 @@ def _ingest(
         evtx.finish()
         dated.finish()
         _record_plain(case, recorded, summary, on_problem)
+        # an archive's zone file may come after its logs: the yearless ones take it now
+        yearless = [_archive_zone(item, zones) for item in yearless]
         # formats without a year go last, so the year can come from the rest of the collection
         if yearless and ctx.reference_year is None:
             case.refresh_views()
@@ -373,20 +377,68 @@ def collection_year(case: Case) -> int | None:
     return rows[0][0] if rows and rows[0][0] else None
 
 
-def zone_hint(cand: Candidate) -> str | None:
-    """The zone named by ``etc/timezone`` in the collected tree a plain file sits in."""
-    return _tree_file(cand, "etc/timezone", _valid_zone)
+ZONE_FILE = "etc/timezone"
+
+
+class ArchiveZones:
+    """Zones stated by ``etc/timezone`` members of the archives walked (UAC's ``[root]/etc/timezone``).
+
+    A member takes the zone of the nearest tree holding it: the zone file whose folder (the
+    member name before ``etc/timezone``) is the longest prefix of the member's name, in the
+    same outermost archive. Yearless logs are parsed after the walk, so they get it whatever
+    the archive's order; a dated member met before the zone file in the archive does not.
+    """
+
+    def __init__(self) -> None:
+        self.zones: dict[
+            str, dict[str, tuple[str, str]]
+        ] = {}  # archive path -> tree prefix -> (zone, member)
+
+    def note(self, cand: Candidate) -> None:
+        """Remember the zone if ``cand`` is an archive's ``etc/timezone`` naming a valid zone."""
+        member = cand.member
+        if (
+            member is None
+            or cand.local is None
+            or not (member == ZONE_FILE or member.endswith("/" + ZONE_FILE))
+        ):
+            return
+        try:  # not ``_first_line``: its cache is keyed by path, and staged copies' names repeat across runs
+            with open(cand.local, encoding="utf-8", errors="replace") as fh:
+                zone = _valid_zone(fh.readline(256).strip())
+        except OSError:
+            return
+        if zone is not None:
+            self.zones.setdefault(cand.path, {})[member[: -len(ZONE_FILE)]] = (zone, member)
+
+    def of(self, path: str, member: str | None) -> tuple[str, str] | None:
+        """(zone, zone file member) for a member of the archive at ``path``, or None."""
+        trees = self.zones.get(path)
+        if member is None or not trees:
+            return None
+        prefixes = [p for p in trees if member.startswith(p)]
+        return trees[max(prefixes, key=len)] if prefixes else None
+
+
+def zone_hint(cand: Candidate, archives: ArchiveZones | None = None) -> tuple[str, str] | None:
+    """(zone, where it was read) from ``etc/timezone`` in the collected tree a file sits in: a folder
+    tree for plain files (where: relative to the path named), an archive's tree for its members."""
+    if cand.member is not None:
+        return archives.of(cand.path, cand.member) if archives is not None else None
+    return _tree_file(cand, ZONE_FILE, _valid_zone)
 
 
 def tree_host(cand: Candidate) -> str | None:
     """The host named by ``etc/hostname`` in the collected tree a plain file sits in."""
-    return _tree_file(
+    found = _tree_file(
         cand, "etc/hostname", lambda v: v if re.fullmatch(r"[A-Za-z0-9_.-]{1,253}", v) else None
     )
+    return found[0] if found else None
 
 
-def _tree_file(cand: Candidate, rel: str, check: Callable[[str], str | None]) -> str | None:
-    """First line of ``rel`` in the nearest folder holding it, between the file and the named root.
+def _tree_file(cand: Candidate, rel: str, check: Callable[[str], str | None]) -> tuple[str, str] | None:
+    """(first line of ``rel`` in the nearest folder holding it, between the file and the named root;
+    that file relative to the root).
 
     Only folders at or below the path the user named are searched, so the analyst's own
     machine never lends its zone or name to the evidence.
@@ -397,8 +449,9 @@ def _tree_file(cand: Candidate, rel: str, check: Callable[[str], str | None]) ->
     here = cand.local.resolve().parent
     while here == root or root in here.parents:
         value = _first_line(here / rel)
-        if value and check(value):
-            return check(value)
+        checked = check(value) if value else None
+        if checked:
+            return checked, (here / rel).relative_to(root).as_posix()
         if here == root:
             return None
         here = here.parent
@@ -496,6 +549,7 @@ def _triage(
     pending: list[Item],
     mapped: MappedParser | None,
     replay: Mapping[str, InputContext] | None = None,
+    zones: ArchiveZones | None = None,
 ) -> dict[str, Any] | None:
     """Decide what to do with a candidate; return a manifest row when it will not be parsed."""
     if cand.refused is not None:
@@ -534,10 +588,11 @@ def _triage(
         why = f"format not recognised by content: {verdict.reason} (--format NAME forces a parser)"
         return _input_row(cand, "unrecognised" if cand.explicit else "unknown", why)
     known.shas.add(cand.sha256)
+    zone = zone_hint(cand, zones)
     src = InputFile(
         path=cand.path, member=cand.member, local=cand.local, size=cand.size, sha256=cand.sha256,
-        md5=cand.md5 or "", head=cand.head, mtime=cand.mtime, tz_hint=zone_hint(cand),
-        host_hint=cand.host_hint or tree_host(cand),
+        md5=cand.md5 or "", head=cand.head, mtime=cand.mtime, tz_hint=zone[0] if zone else None,
+        tz_source=zone[1] if zone else None, host_hint=cand.host_hint or tree_host(cand),
         encoding=None if parser.name in BINARY_FORMATS else encoding,
     )  # fmt: skip
     if replay and cand.sha256 in replay:
@@ -556,6 +611,15 @@ def _sniff(head: bytes, name: str, encoding: str | None, mapped: MappedParser | 
         if parser is not None:
             return parser
     return None
+
+
+def _archive_zone(item: Item, zones: ArchiveZones) -> Item:
+    """A member parsed after the walk, with the zone of its archive tree when none was set."""
+    src, parser, cand = item
+    if src.decided is not None or src.tz_hint is not None:
+        return item
+    zone = zones.of(src.path, src.member)
+    return (replace(src, tz_hint=zone[0], tz_source=zone[1]), parser, cand) if zone else item
 
 
 def _deferred(item: Item) -> Item:

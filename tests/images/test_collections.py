@@ -186,13 +186,13 @@ def test_manifest_hints_on_a_collection_are_refused(collections: dict[str, Path]
     assert not (tmp_path / "case").exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the walker takes a zone from etc/timezone only in plain folders, not inside an archive "
-    "(forensics.ingest: zone_hint); UAC's [root]/etc/timezone is not used yet",
-)
-def test_uac_zone_from_its_etc_timezone(tmp_path: Path) -> None:
+@pytest.mark.parametrize("zone_file_last", [False, True])
+def test_uac_zone_from_its_etc_timezone(tmp_path: Path, zone_file_last: bool) -> None:
+    """UAC's ``[root]/etc/timezone`` gives the zone of the tree's zone-less logs, wherever it lies in
+    the tarball's order; the decision is recorded (zone, ``etc/timezone``, which member)."""
     files = {"[root]/etc/timezone": b"Asia/Kolkata\n", **_uac_files()}
+    if zone_file_last:
+        files["[root]/etc/timezone"] = files.pop("[root]/etc/timezone")
     tarball = tmp_path / UAC
     with tarfile.open(tarball, "w:gz") as tf:
         for name, data in files.items():
@@ -202,6 +202,36 @@ def test_uac_zone_from_its_etc_timezone(tmp_path: Path) -> None:
     _cli("ingest", str(tarball), "--case", str(tmp_path / "case"))
     with Case.open(tmp_path / "case", read_only=True) as c:
         zones = c.con.execute(
-            "SELECT DISTINCT ts_zone FROM events WHERE input_member = '[root]/var/log/auth.log'"
+            "SELECT DISTINCT ts_zone, strftime(ts AT TIME ZONE 'UTC', '%H:%M') FROM events "
+            "WHERE input_member = '[root]/var/log/auth.log' ORDER BY 2"
         ).fetchall()
-    assert zones == [("Asia/Kolkata",)]
+        context = c.con.execute(
+            "SELECT context FROM inputs WHERE member = '[root]/var/log/auth.log'"
+        ).fetchall()
+    # 09:40 IST is 04:10 UTC
+    assert zones == [("Asia/Kolkata", f"04:1{i}") for i in range(4)]
+    recorded = json.loads(context[0][0])
+    assert (recorded["tz"], recorded["tz_from"], recorded["tz_file"]) == (
+        "Asia/Kolkata",
+        "etc/timezone",
+        "[root]/etc/timezone",
+    )
+    # --tz still wins, and says so
+    _cli("ingest", str(tarball), "--case", str(tmp_path / "c2"), "--tz", "UTC")
+    with Case.open(tmp_path / "c2", read_only=True) as c:
+        (ctx,) = c.con.execute(
+            "SELECT context FROM inputs WHERE member = '[root]/var/log/auth.log'"
+        ).fetchone()
+    assert (json.loads(ctx)["tz_from"], "tz_file" in json.loads(ctx)) == ("--tz", False)
+
+
+def test_a_folder_zone_file_is_recorded_relative_to_the_folder_named(tmp_path: Path) -> None:
+    root = tmp_path / "collection"
+    (root / "lnx" / "etc").mkdir(parents=True)
+    (root / "lnx" / "var" / "log").mkdir(parents=True)
+    (root / "lnx" / "etc" / "timezone").write_bytes(b"Asia/Kolkata\n")
+    (root / "lnx" / "var" / "log" / "auth.log").write_bytes(_uac_files()["[root]/var/log/auth.log"])
+    _cli("ingest", str(root), "--case", str(tmp_path / "case"))
+    with Case.open(tmp_path / "case", read_only=True) as c:
+        (ctx,) = c.con.execute("SELECT context FROM inputs WHERE path LIKE '%auth.log'").fetchone()
+    assert (json.loads(ctx)["tz_from"], json.loads(ctx)["tz_file"]) == ("etc/timezone", "lnx/etc/timezone")

@@ -55,6 +55,7 @@ def test_each_input_records_zone_year_and_host_and_where_they_came_from(tmp_path
     assert ctx["auth.log"] == {
         "tz": "Asia/Kolkata", "tz_from": "etc/timezone", "year": 2022, "year_from": "collection year",
         "host": "lnx-es01", "host_from": "etc/hostname", "mtime": mtime.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "tz_file": "LNX-ES01/etc/timezone",  # which zone file, relative to the folder named
     }  # fmt: skip
     # EVTX states its own zone and year: it got none, and says so
     assert ctx["Security.evtx"]["tz_from"] == "default UTC" and ctx["Security.evtx"]["year_from"] == "none"

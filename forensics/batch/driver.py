@@ -51,7 +51,16 @@ from forensics.custody import record_tool_step
 from forensics.images.detect import image_kind
 from forensics.ingest.base import InputFile, ParseContext
 from forensics.ingest.context import HostFrom, InputContext, TzFrom, YearFrom
-from forensics.ingest.runner import GROUP_BYTES, GROUP_FILES, YEARLESS, IngestSummary, _commit, _input_row
+from forensics.ingest.notlog import NOT_A_LOG, NOT_LOG
+from forensics.ingest.runner import (
+    GROUP_BYTES,
+    GROUP_FILES,
+    YEARLESS,
+    IngestSummary,
+    _commit,
+    _input_row,
+    _note_problem,
+)
 from forensics.ingest.walk import Candidate
 from forensics.store import Case
 
@@ -465,13 +474,8 @@ class _Batch:
                 self.hashed[f"{im.spec.path}!/{item.member}"] = item.sha256
         if rows:
             self.case.record_inputs(rows)
-            for row in rows:
-                self.summary.by_status[row["status"]] = self.summary.by_status.get(row["status"], 0) + 1
-                if row["status"] in ("failed", "unreadable"):
-                    problem = {k: row.get(k) for k in ("path", "member", "status", "error", "rejects")}
-                    self.summary.problems.append(problem)
-                    if self.on_problem:
-                        self.on_problem(problem)
+            for row in rows:  # counted as ingest counts a loose file: problems, not-logs
+                _note_problem(self.summary, row, self.on_problem)
 
     def _maybe_finish(self, im: _Image) -> None:
         if im.finished or not (im.listed and im.hashed and im.triaged):
@@ -504,6 +508,8 @@ class _Batch:
 
 def _unparsed_status(item: FileItem) -> str:
     note = item.note or ""
+    if note.startswith(NOT_A_LOG):
+        return NOT_LOG
     if note.startswith("zero-byte"):
         return "empty"
     if note.startswith("unreadable"):

@@ -18,7 +18,7 @@ import yaml
 from forensics.batch.units import ImageSpec
 from forensics.errors import ForensicsError
 from forensics.images.detect import image_kind
-from forensics.images.reader import image_segments
+from forensics.images.reader import folder_extents, image_segments
 
 _ALIASES = {
     "path": ("path", "image", "image_path", "file"),
@@ -59,8 +59,9 @@ def folder_specs(folder: Path) -> list[ImageSpec]:
     from forensics.batch.collections import collection_kind
 
     found: list[ImageSpec] = []
-    covered: set[Path] = set()
-    for p in sorted(folder.rglob("*")):
+    every = sorted(folder.rglob("*"))
+    covered: set[Path] = folder_extents(every)  # VMDK extents: parts of their descriptor's image
+    for p in every:
         if not p.is_file() or p in covered:
             continue
         if image_kind(p) is not None:

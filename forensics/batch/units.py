@@ -233,8 +233,8 @@ def _list_files(img: OpenImage, scan: ScanOptions, scratch: Path) -> list[FileIt
             entry.member, entry.volume, entry.fs_type, entry.path, entry.inode, entry.size, entry.mtime,
             entry.deleted, None, None, None,
         )  # fmt: skip
-        if entry.size == 0:
-            out.append(replace(base, note="zero-byte file: nothing to parse"))
+        if entry.size == 0:  # judged as ingest judges a loose file: empty when named like a log
+            out.append(replace(base, note=_unparsed_note(entry.path, b"", 0)))
             continue
         try:
             with img.open(entry) as fh:
@@ -245,7 +245,7 @@ def _list_files(img: OpenImage, scan: ScanOptions, scratch: Path) -> list[FileIt
                 if parser is None and damaged:
                     parser = by_name(name)  # the header is unreadable in the image: go by the name
                 if parser is None and not is_archive(head):
-                    out.append(replace(base, note="format not recognised by content"))
+                    out.append(replace(base, note=_unparsed_note(entry.path, head, entry.size)))
                     continue
                 tmp = scratch / f".{os.getpid()}-{entry.volume}-{entry.inode}.part"
                 copied = copy_out(fh, entry.size, tmp)
@@ -260,6 +260,17 @@ def _list_files(img: OpenImage, scan: ScanOptions, scratch: Path) -> list[FileIt
         else:
             out.extend(_archive_members(item, final, scratch))
     return out
+
+
+def _unparsed_note(name: str, head: bytes, size: int) -> str:
+    """Why a file in an image is not parsed, judged as ingest judges a loose file
+    (``forensics.ingest.notlog``): not a log, or named / shaped like one and not recognised."""
+    from forensics.ingest.notlog import judge
+
+    verdict = judge(name, head, size)
+    if not verdict.log_like or size == 0:
+        return verdict.reason
+    return f"format not recognised by content: {verdict.reason}"
 
 
 def by_name(name: str) -> Parser | None:
@@ -303,7 +314,7 @@ def _archive_members(item: FileItem, local: Path, scratch: Path) -> list[FileIte
             continue
         parser = sniff(cand.head, (cand.member or "").rsplit("/", 1)[-1])
         if parser is None or cand.sha256 is None or cand.local is None:
-            out.append(replace(sub, note="format not recognised by content"))
+            out.append(replace(sub, note=_unparsed_note(cand.member or item.fs_path, cand.head, cand.size)))
             if cand.local is not None:
                 cand.local.unlink(missing_ok=True)
             continue

@@ -401,7 +401,8 @@ def _merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def image_segments(path: Path) -> list[Path]:
-    """The files an image consists of: every EWF segment (``.E01``, ``.E02``, ...) or the file itself."""
+    """The files an image consists of: every EWF segment (``.E01``, ``.E02``, ...), a VMDK text
+    descriptor and the extent files it names (``x-flat.vmdk``, ``x-s001.vmdk``, ...), or the file itself."""
     if re.fullmatch(r"\.[ELS][0-9A-Z]{2}|\.[ELS]x[0-9A-Z]{2}", path.suffix, re.I):
         from dissect.evidence.ewf import find_files
 
@@ -409,4 +410,36 @@ def image_segments(path: Path) -> list[Path]:
             found = find_files(path)
             if found:
                 return [Path(p) for p in found]
-    return [path]
+    extents = vmdk_extents(path)
+    return [path, *(e for e in extents if e.is_file())] if extents else [path]
+
+
+VMDK_DESCRIPTOR = b"# Disk DescriptorFile"
+DESCRIPTOR_MAX = 1 << 20  # a text descriptor is a few hundred bytes; a sparse extent is far larger
+# an extent line: access, size in sectors, type, "file name" (relative to the descriptor)
+_EXTENT = re.compile(rb'^[ \t]*(?:RW|RDONLY|NOACCESS)[ \t]+\d+[ \t]+[A-Z]+[ \t]+"([^"\r\n]+)"', re.M)
+
+
+def vmdk_extents(descriptor: Path) -> list[Path]:
+    """The extent files a VMDK text descriptor names, beside it, in its order ([] for other files).
+
+    Names with a folder in them are left out: extents lie beside their descriptor, and a
+    descriptor (evidence) never points the walk elsewhere.
+    """
+    try:
+        if descriptor.suffix.lower() != ".vmdk" or descriptor.stat().st_size > DESCRIPTOR_MAX:
+            return []
+        with descriptor.open("rb") as fh:
+            head = fh.read(DESCRIPTOR_MAX)
+    except OSError:
+        return []
+    if not head.lstrip().startswith(VMDK_DESCRIPTOR):
+        return []
+    names = [m.decode("utf-8", "replace") for m in _EXTENT.findall(head)]
+    return [descriptor.parent / n for n in names if "/" not in n and "\\" not in n and n not in (".", "..")]
+
+
+def folder_extents(files: Sequence[Path]) -> set[Path]:
+    """The VMDK extent files the descriptors among ``files`` name: parts of those images, never
+    images or inputs of their own (a sparse extent would otherwise read as a VMDK by itself)."""
+    return {e for f in files if f.suffix.lower() == ".vmdk" for e in vmdk_extents(f)}

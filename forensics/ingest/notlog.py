@@ -33,6 +33,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 NOT_LOG = "not_log"  # the inputs status of a file judged plainly not a log
+NOT_A_LOG = "not a log:"  # how every not-a-log reason starts
 INDICATORS = "indicators"  # the inputs status of an IOC/YARA file a hunt reads, met among the evidence
 
 _LOG_PARTS = frozenset({"evtx", "evt", "etl", "log", "journal", "jsonl", "ndjson"})
@@ -120,7 +121,7 @@ def judge(name: str, head: bytes, size: int) -> Judgement:
     if size == 0:
         if named:
             return Judgement(True, f"zero-byte file named like a log ({named})")
-        return Judgement(False, "zero-byte file, not named like a log")
+        return Judgement(False, f"{NOT_A_LOG} a zero-byte file, not named like a log")
     if named:
         return Judgement(True, f"named like a log ({named}) but no parser recognised its content")
     for offset, magic, what in _LOG_MAGIC:

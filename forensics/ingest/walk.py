@@ -160,8 +160,10 @@ def _walk_one(
         except OSError as exc:
             yield _refusal(given, None, f"unreadable folder: {exc.strerror or exc}", explicit=explicit)
             return
+        if not indicator:
+            covered.update(_vmdk_extents(children))  # parts of a VMDK met in this folder, in any order
         for child in children:
-            if child in covered:  # a later segment or the acquisition log of an image met before
+            if child in covered:  # a later segment, an extent or the acquisition log of an image
                 continue
             yield from _walk_one(
                 child, str(child), scratch, counter, limits, explicit=False, covered=covered, aside=aside,
@@ -188,6 +190,12 @@ def _walk_one(
         yield from _archive(cand, scratch, counter, limits)
     else:
         yield cand
+
+
+def _vmdk_extents(children: list[Path]) -> set[Path]:
+    from forensics.images.reader import folder_extents
+
+    return folder_extents(children)
 
 
 def _disk_image(p: Path, covered: set[Path]) -> bool:

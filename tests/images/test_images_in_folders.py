@@ -112,3 +112,80 @@ def test_cli_ingest_of_a_folder_with_an_image_is_clean(evidence: Path, tmp_path:
     assert proc.returncode == 0, proc.stderr.decode()
     summary = json.loads(proc.stdout)
     assert summary["problems"] == [] and summary["rows"] == 300 + 200 + 50
+
+
+def _linux_disk(work: Path, host: str, seed: int, extra: tuple[tuple[str, Path], ...] = ()) -> Path:
+    auth = work / f"{host}-auth.log"
+    auth.write_bytes(_syslog(host, 120, seed))
+    vol = di.linux_volume([("auth.log", auth), *extra], hostname=host, zone="Asia/Kolkata", work=work)
+    return di.build_disk([vol], work / f"{host}.raw")
+
+
+def test_vmdk_extents_are_parts_of_their_descriptors_image(tmp_path: Path) -> None:
+    """A monolithicFlat VMDK (descriptor + x-flat.vmdk) and a split sparse one (descriptor + x-s001.vmdk,
+    the extent named before its descriptor): each is one image, its extents read through it and listed
+    as its segments, never an image or an input of their own (ingest FOLDER and batch FOLDER)."""
+    missing = di.tools_missing(["ext4", "qemu"])
+    if missing:
+        pytest.fail(f"image tools missing: {missing} (.ci/run installs them)")
+    work = tmp_path / "work"
+    work.mkdir()
+    ev = tmp_path / "evidence"
+    ev.mkdir()
+    for host, seed, subformat in (
+        ("flat-lnx01", 4, "monolithicFlat"),
+        ("split-lnx02", 5, "twoGbMaxExtentSparse"),
+    ):
+        raw = _linux_disk(work, host, seed)
+        subprocess.run(
+            ["qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-o", f"subformat={subformat}", str(raw),
+             str(ev / f"{host}.vmdk")],
+            check=True,
+        )  # fmt: skip
+    names = sorted(p.name for p in ev.iterdir())
+    assert names == ["flat-lnx01-flat.vmdk", "flat-lnx01.vmdk", "split-lnx02-s001.vmdk", "split-lnx02.vmdk"]
+    summary = ingest_paths(tmp_path / "case", [ev])
+    assert summary.problems == [] and summary.not_logs == [] and summary.rows == 240
+    with Case.open(tmp_path / "case", read_only=True) as c:
+        images = c.con.execute("SELECT path, kind, status, segments FROM images ORDER BY path").fetchall()
+        inputs = c.con.execute("SELECT DISTINCT path FROM inputs ORDER BY path").fetchall()
+        hosts = c.con.execute("SELECT DISTINCT host FROM events ORDER BY host").fetchall()
+    assert [(Path(p).name, k, s) for p, k, s, _ in images] == [
+        ("flat-lnx01.vmdk", "vmdk", "done"),
+        ("split-lnx02.vmdk", "vmdk", "done"),
+    ]
+    assert "flat-lnx01-flat.vmdk" in images[0][3] and "split-lnx02-s001.vmdk" in images[1][3]
+    assert [Path(p).name for (p,) in inputs] == ["flat-lnx01.vmdk", "split-lnx02.vmdk"]
+    assert hosts == [("flat-lnx01",), ("split-lnx02",)]
+    from forensics.batch.manifest import folder_specs
+
+    assert sorted(Path(s.path).name for s in folder_specs(ev)) == ["flat-lnx01.vmdk", "split-lnx02.vmdk"]
+
+
+def test_files_in_an_image_are_judged_and_counted_as_ingest_counts_them(tmp_path: Path) -> None:
+    """In an image's log folders, a file named like a log that no parser reads is an input problem
+    (exit 3) and a file plainly not a log is counted, exactly as the same files loose."""
+    missing = di.tools_missing(["ext4"])
+    if missing:
+        pytest.fail(f"image tools missing: {missing} (.ci/run installs them)")
+    work = tmp_path / "work"
+    (work / "loose").mkdir(parents=True)
+    wtmp, note = work / "loose" / "wtmp", work / "loose" / "README_TO_DECRYPT.txt"
+    wtmp.write_bytes(random.Random(7).randbytes(1152))
+    note.write_bytes(b"ALL YOUR FILES ARE ENCRYPTED\nwrite to recover@example.org\n")
+    raw = _linux_disk(work, "ward-lnx03", 6, (("wtmp", wtmp), ("README_TO_DECRYPT.txt", note)))
+    disk = tmp_path / "disk.raw"
+    shutil.copy(raw, disk)
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", "ingest", str(disk), "--case", str(tmp_path / "case"), "--json"],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert [(p["member"], p["status"]) for p in summary["problems"]] == [("p1:/var/log/wtmp", "unknown")]
+    assert [(p["member"], p["status"]) for p in summary["not_logs"]] == [
+        ("p1:/var/log/README_TO_DECRYPT.txt", "not_log")
+    ]
+    assert "wtmp" in proc.stderr
+    loose = ingest_paths(tmp_path / "loose-case", [work / "loose"])
+    assert [p["status"] for p in loose.problems] == ["unknown"] and len(loose.not_logs) == 1

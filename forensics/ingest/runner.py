@@ -222,12 +222,18 @@ def _ingest(
         recorded: list[dict[str, Any]] = []
         mapped = MappedParser.for_context(ctx)  # with --mapping, files that fit it go to the mapping first
         zones = ArchiveZones()
+        extracted: set[Path] = set()  # folders in the case holding disk images copied out of archives
         for cand in walk(paths, scratch, limits, aside=indicators):
             if cand.image:  # a disk image in a folder: read after the walk, as when named
                 found_images.append(Path(cand.path))
                 continue
             summary.files_seen += 1
             zones.note(cand)  # before triage, which lets the staged copy go
+            if _image_part(cand):  # a disk image (or its segment) inside an archive: read as an image
+                row = _extract_image(case, cand, known, summary, extracted)
+                if row is not None:
+                    recorded.append(row)
+                continue
             row = _triage(cand, known, summary, pending, mapped, replay, zones)
             if row is not None:
                 recorded.append(row)
@@ -244,6 +250,7 @@ def _ingest(
         evtx.finish()
         dated.finish()
         _record_plain(case, recorded, summary, on_problem)
+        found_images.extend(_extracted_images(extracted))
         # an archive's zone file may come after its logs: the yearless ones take it now
         yearless = [_archive_zone(item, zones) for item in yearless]
         # formats without a year go last, so the year can come from the rest of the collection
@@ -611,6 +618,68 @@ def _sniff(head: bytes, name: str, encoding: str | None, mapped: MappedParser | 
         if parser is not None:
             return parser
     return None
+
+
+EXTRACTED_DIR = "extracted"  # disk images found inside archives, copied out: read (and re-read) there
+# EWF segments: .E01-.E99 (any case), then .EAA-.EZZ (upper case: a case-blind pattern takes ".log")
+_EWF = r"\.(?:[ELSels]x?\d\d|[ELS]x?[A-Z]{2})"
+_IMAGE_NAME = re.compile(r"(?:" + _EWF + r"|\.(?i:vmdk|vhdx?|qcow2|dd|raw|img|00[01]))$")
+
+
+def _image_part(cand: Candidate) -> bool:
+    """An archive member that is a disk image, one of its segments / extents, or its acquisition log
+    (``disk.E01.txt``): what the images path reads together, from one folder."""
+    if cand.member is None or cand.local is None or cand.refused is not None:
+        return False
+    name = cand.member.rsplit("/", 1)[-1]
+    if name.lower().endswith(".vmdk"):  # a flat extent is raw data: known by its name (EWF segments by magic)
+        return True
+    stem, _, ext = name.rpartition(".")
+    if ext.lower() in ("txt", "log") and _IMAGE_NAME.search(stem) and cand.size <= 1 << 20:
+        return True
+    from forensics.images.detect import image_kind
+
+    return image_kind(cand.local) is not None
+
+
+def _extract_image(
+    case: Case, cand: Candidate, known: _Known, summary: IngestSummary, extracted: set[Path]
+) -> dict[str, Any] | None:
+    """Keep an image member's copy in the case (``extracted/<archive>/<member path>``), beside its
+    segments, for the images path to read as ``ingest IMAGE`` reads a file; its input row says so."""
+    assert cand.local is not None and cand.member is not None and cand.sha256 is not None
+    archive = hashlib.sha256((cand.abs_path or cand.path).encode()).hexdigest()[:16]
+    rel = Path(EXTRACTED_DIR, archive, *cand.member.replace("!/", "/").split("/"))
+    dest = case.root / rel
+    extracted.add(dest.parent)
+    key = (cand.sha256, cand.path, cand.member)
+    if key in known.keys and dest.is_file():  # an earlier run copied it: the batch resumes the image
+        summary.files_skipped += 1
+        remove_scratch(cand)
+        return None
+    known.keys.add(key)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(cand.local, dest)
+    why = f"a disk image or its part inside an archive: copied to {rel.as_posix()} in the case and read there as an image"
+    return _input_row(cand, "extracted", why)
+
+
+def _extracted_images(folders: set[Path]) -> list[Path]:
+    """The images among files copied out of archives (a later EWF segment, a VMDK extent or an
+    acquisition log is part of its image, not one of its own)."""
+    from forensics.images.detect import image_kind
+    from forensics.images.reader import folder_extents, image_segments
+
+    out: list[Path] = []
+    for folder in sorted(folders):
+        files = sorted(p for p in folder.iterdir() if p.is_file())
+        covered = folder_extents(files)
+        for f in files:
+            if f in covered or image_kind(f) is None:
+                continue
+            covered.update(image_segments(f))
+            out.append(f)
+    return out
 
 
 def _archive_zone(item: Item, zones: ArchiveZones) -> Item:

@@ -12,6 +12,7 @@ import random
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -189,3 +190,41 @@ def test_files_in_an_image_are_judged_and_counted_as_ingest_counts_them(tmp_path
     assert "wtmp" in proc.stderr
     loose = ingest_paths(tmp_path / "loose-case", [work / "loose"])
     assert [p["status"] for p in loose.problems] == ["unknown"] and len(loose.not_logs) == 1
+
+
+def test_an_e01_in_segments_inside_a_zip_is_read_as_an_image(evidence: Path, tmp_path: Path) -> None:
+    """A KAPE-style zip holding disk.E01, disk.E02, … and its acquisition log: the image is copied out
+    into the case and read as `ingest IMAGE` reads it (same rows, verified against its acquisition
+    hash); its members are recorded `extracted`, none left unknown or not a log; a re-run adds nothing."""
+    ward = evidence / "ward-pc"
+    zipped = tmp_path / "kape-ward.zip"
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_STORED) as z:
+        for p in sorted(ward.iterdir()):
+            z.write(p, f"ward-pc/{p.name}")
+        z.write(evidence / "loose" / "auth.log", "loose/auth.log")
+    segments = [p.name for p in sorted(ward.iterdir())]
+    got = ingest_paths(tmp_path / "zipped", [zipped])
+    want = ingest_paths(tmp_path / "direct", [ward / "disk.E01", evidence / "loose" / "auth.log"])
+    assert got.problems == []
+    # the filler inside the image is not a log, counted the same way either way
+    assert (
+        [p["member"] for p in got.not_logs]
+        == [p["member"] for p in want.not_logs]
+        == ["p1:/var/log/filler.bin"]
+    )
+    assert got.rows == want.rows == 300 + 200 + 50
+    assert signature(tmp_path / "zipped") == signature(tmp_path / "direct")
+    with Case.open(tmp_path / "zipped", read_only=True) as c:
+        images = c.con.execute("SELECT path, kind, status, verification, segments FROM images").fetchall()
+        members = c.con.execute(
+            "SELECT member, status, error FROM inputs WHERE path = ? ORDER BY member", [str(zipped)]
+        ).fetchall()
+    ((path, kind, status, verification, segs),) = images
+    assert (Path(path).name, kind, status) == ("disk.E01", "ewf", "done")
+    assert Path(path).is_relative_to(tmp_path / "zipped" / "extracted") and "disk.E02" in segs
+    assert verification is not None and "verified" in verification.lower()
+    by_member = {m: (s, e) for m, s, e in members}
+    assert {m for m, (s, _) in by_member.items() if s == "extracted"} == {f"ward-pc/{n}" for n in segments}
+    assert by_member["loose/auth.log"][0] == "ok"
+    again = ingest_paths(tmp_path / "zipped", [zipped])
+    assert again.rows == 0 and again.problems == []

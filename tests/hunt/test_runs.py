@@ -145,7 +145,7 @@ def test_yara_scans_the_case_inputs_still_in_place(tmp_path: Path) -> None:
         hit = run_hunt(case, HuntOptions(yara=[rules], default_iocs=False))
     files = [f for f in hit.findings if f.kind == "yara" and f.rule_id == "dropper_mark"]
     assert len(files) == 1 and files[0].level == "critical"
-    assert json.loads(files[0].details or "{}")["path"].endswith("dropper.bin")
+    assert json.loads(files[0].details or "{}")["paths"][0].endswith("dropper.bin")
     (evidence / "dropper.bin").write_bytes(b"changed DROPPER-MARK-42")  # no longer what ingest read
     with Case.open(case_dir) as case:
         again = run_hunt(case, HuntOptions(yara=[rules], default_iocs=False))

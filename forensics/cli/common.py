@@ -8,7 +8,7 @@ import re
 import sys
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from rich.console import Console
@@ -17,17 +17,19 @@ from rich.markup import escape
 # Piped or redirected output is read in files and logs, not an 80-column terminal: give tables room.
 # No emoji codes: a file named ":skull:.evtx" is printed as it is named.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, emoji=False)  # results
-err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, emoji=False)  # progress, notes
+err = Console(
+    stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, emoji=False
+)  # progress, notes
 # errors and warnings: printed under --quiet too (forensics.cli.guard.say / warn)
 alerts = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160, emoji=False)
 CONSOLES = (out, err, alerts)
+HELP_COLOURS: Literal["auto"] = "auto"  # Typer's own default for its help console
 
 
 def reset() -> None:
     """Back to the defaults before a command line is parsed: not quiet; colour unless NO_COLOR is set."""
     err.quiet = False
-    for c in CONSOLES:
-        c.no_color = os.environ.get("NO_COLOR", "") != ""
+    set_colour(os.environ.get("NO_COLOR", "") == "")
 
 
 def set_quiet(quiet: bool) -> None:
@@ -36,9 +38,13 @@ def set_quiet(quiet: bool) -> None:
 
 
 def set_colour(colour: bool) -> None:
-    """``--no-color``: no colours on any console."""
+    """``--no-color``: no colours on any console, the help's included (Typer draws help on a console of
+    its own, made when help is shown, from ``typer.rich_utils.COLOR_SYSTEM``: None draws no ANSI codes)."""
+    import typer.rich_utils
+
     for c in CONSOLES:
         c.no_color = not colour
+    typer.rich_utils.COLOR_SYSTEM = HELP_COLOURS if colour else None
 
 
 def progress_shown() -> bool:

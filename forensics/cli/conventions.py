@@ -3,7 +3,9 @@ built (``GuardedGroup``), so a new command gets them without doing anything; tes
 test_conventions.py walks the app and checks them.
 
 - ``-q/--quiet`` and ``--no-color`` on ``forensics`` and on every command and group (``NO_COLOR``
-  works too): quiet drops progress and notes on stderr; results on stdout, warnings and errors stay.
+  works too): quiet drops progress and notes on stderr; results on stdout, warnings, errors and
+  input problems stay. ``--no-color`` holds for ``--help`` too, wherever it stands on the line
+  (``GuardedGroup.make_context`` reads it before Click prints help).
 - ``--version`` on ``forensics``.
 - Help names values PATH, TEXT, INTEGER, NUMBER and arguments by their role (CASE, QUERY, ...),
   never by Python type (``<path>``, ``<str>``, ``{case}``).

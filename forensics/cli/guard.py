@@ -91,6 +91,11 @@ class GuardedGroup(TyperGroup):
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         if parent is None:
             common.reset()  # -q / --no-color hold for one command line
+            # --no-color before Click reads the line: --help (eager, printed as it is met) obeys it
+            # wherever it stands, on the group or a command
+            words = args[: args.index("--")] if "--" in args else args
+            if "--no-color" in words:
+                common.set_colour(False)
         return _guarded(
             lambda: super(GuardedGroup, self).make_context(info_name, args, parent=parent, **extra)
         )

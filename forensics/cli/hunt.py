@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from forensics import rulesets
-from forensics.cli.common import err, out, print_json_line, shown
+from forensics.cli.common import alerts, err, out, print_json_line, shown
 from forensics.cli.engine import ConfOpt, DriverMemOpt, EngineOpt, MasterOpt, RemoteOpt, spark_options
 from forensics.cli.guard import say
 from forensics.cli.ingest import EXIT_PROBLEMS, check_zone, not_log_lines, problems_tail, run_ingest
@@ -367,7 +367,7 @@ def hunt(
         err.print(f"findings at or above {fail_on}: exit {EXIT_FAIL_ON}")
         raise typer.Exit(EXIT_FAIL_ON)
     if ingest_problems:  # as ingest: the hunt ran, over inputs that need the analyst's eye
-        err.print(f"{ingest_problems} input problem(s) in the ingest step (above): exit {EXIT_PROBLEMS}")
+        alerts.print(f"{ingest_problems} input problem(s) in the ingest step (above): exit {EXIT_PROBLEMS}")
         raise typer.Exit(EXIT_PROBLEMS)
 
 

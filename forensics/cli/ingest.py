@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from forensics.cli.common import err, out, print_json_line, progress_shown, shown
+from forensics.cli.common import alerts, err, out, print_json_line, progress_shown, shown
 from forensics.cli.guard import say
 from forensics.ingest.base import ParseContext
 from forensics.ingest.notlog import INDICATORS, NOT_LOG
@@ -110,8 +110,8 @@ def run_ingest(
     def problem(p: dict[str, Any]) -> None:
         nonlocal printed
         printed += 1
-        if printed <= PROBLEM_LINES:
-            err.print(problem_line(p), highlight=False)
+        if printed <= PROBLEM_LINES:  # on the console -q leaves alone: quiet hides progress, not problems
+            alerts.print(problem_line(p), highlight=False)
 
     with Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
@@ -146,7 +146,7 @@ def problems_tail(s: IngestSummary) -> None:
     for p in rest:
         counts[p["status"]] = counts.get(p["status"], 0) + 1
     by = ", ".join(f"{n} {shown(k)}" for k, n in sorted(counts.items()))
-    err.print(f"[yellow]… and {len(rest)} more input problem(s)[/]: {by}", highlight=False)
+    alerts.print(f"[yellow]… and {len(rest)} more input problem(s)[/]: {by}", highlight=False)
 
 
 def not_log_lines(s: IngestSummary) -> list[str]:

@@ -216,3 +216,39 @@ def test_hunt_writes_its_outputs_under_outputs_or_where_o_says(case_dir: Path, t
     )
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "res").iterdir()) == kept
+
+
+def test_no_color_holds_for_help_too() -> None:
+    """`--no-color` anywhere on the line (before or after --help, on the group or a command) and
+    NO_COLOR=1 give help without ANSI codes; without them a forced-colour terminal gets colours."""
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"FORCE_COLOR": "1", "COLUMNS": "100"}
+    base = [sys.executable, "-m", "forensics"]
+
+    def ansi(argv: list[str], extra: dict[str, str] | None = None) -> bool:
+        res = subprocess.run(
+            [*base, *argv], capture_output=True, text=True, env=env | (extra or {}), timeout=120
+        )
+        assert res.returncode == 0 and "Usage" in res.stdout, res.stderr
+        return "\x1b[" in res.stdout
+
+    assert ansi(["--help"]) and ansi(["ingest", "--help"])
+    for argv in (["--no-color", "--help"], ["--help", "--no-color"], ["ingest", "--help", "--no-color"],
+                 ["--no-color", "hunt", "--help"]):  # fmt: skip
+        assert not ansi(argv), argv
+    assert not ansi(["ingest", "--help"], {"NO_COLOR": "1"})
+
+
+def test_quiet_hides_progress_not_input_problems(tmp_path: Path) -> None:
+    """-q: the ingest's problem lines (and the hunt's exit-3 line) still print; notes do not."""
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    (ev / "auth.log").write_text(
+        "Mar  5 09:00:00 web01 sshd[1]: Accepted password for bob from 10.0.0.5 port 2 ssh2\n"
+    )
+    (ev / "Security.evtx").write_bytes(b"not an event log at all" * 40)
+    res = CliRunner().invoke(app, ["-q", "ingest", str(ev), "--case", str(tmp_path / "c1")])
+    assert res.exit_code == 3 and "unknown: " in res.stderr and "Security.evtx" in res.stderr, res.stderr
+    quiet = ("--no-default-sigma", "--no-default-queries", "--no-default-iocs", "--no-outputs")
+    res = CliRunner().invoke(app, ["hunt", str(ev), "--case", str(tmp_path / "c2"), "-q", *quiet])
+    assert res.exit_code == 3 and "Security.evtx" in res.stderr
+    assert "input problem(s) in the ingest step" in res.stderr and "ingesting" not in res.stderr

@@ -677,7 +677,7 @@ def _extracted_images(folders: set[Path]) -> list[Path]:
         for f in files:
             if f in covered or image_kind(f) is None:
                 continue
-            covered.update(image_segments(f))
+            covered.update(f.parent / s.name for s in image_segments(f))  # as ``files`` name them
             out.append(f)
     return out
 

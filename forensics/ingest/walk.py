@@ -205,7 +205,9 @@ def _disk_image(p: Path, covered: set[Path]) -> bool:
 
     if image_kind(p) is None:
         return False
-    covered.update(image_segments(p))
+    # named as the folder's children are (find_files answers with absolute paths: a folder given
+    # as a relative path would walk each later segment as an image of its own)
+    covered.update(p.parent / s.name for s in image_segments(p))
     # the acquisition's log beside it (``x.E01.txt``; ``x.txt`` for an E01 or raw image): read by
     # the image's verification for the acquisition hashes, not a log of the system
     names = {f"{p.name}.txt", f"{p.name}.log"}

@@ -228,3 +228,18 @@ def test_an_e01_in_segments_inside_a_zip_is_read_as_an_image(evidence: Path, tmp
     assert by_member["loose/auth.log"][0] == "ok"
     again = ingest_paths(tmp_path / "zipped", [zipped])
     assert again.rows == 0 and again.problems == []
+
+
+def test_a_folder_named_by_a_relative_path_reads_each_image_once(evidence: Path, tmp_path: Path) -> None:
+    """`forensics ingest evidence --case case` from the folder above: the E01's later segments are
+    parts of it, not images of their own (dissect names segments by absolute paths)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", "ingest", "evidence", "--case", "case", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)
+    assert "duplicate" not in summary["by_status"] and summary["rows"] == 2 * (300 + 200) + 50
+    with Case.open(tmp_path / "case", read_only=True) as c:
+        images = c.con.execute("SELECT path FROM images ORDER BY path").fetchall()
+    assert sorted(Path(p).name for (p,) in images) == ["disk.E01", "lab.qcow2"]

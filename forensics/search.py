@@ -18,6 +18,7 @@ import difflib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -188,18 +189,23 @@ def build_sql(query: SearchQuery, columns: Sequence[str]) -> str:
     )
 
 
-def search(case: Case, query: SearchQuery) -> SearchResult:
-    """Every event matching the query, in time order, with the fields that matched."""
+def search(case: Case, query: SearchQuery, con: Any = None) -> SearchResult:
+    """Every event matching the query, in time order, with the fields that matched.
+
+    ``con``: where the events are scanned, when not the case's DuckDB: a connection of the same
+    shape over the same parts (``forensics.spark.connection.SparkConnection``). The patterns are
+    checked as RE2 on the case's DuckDB either way.
+    """
     if not query.patterns():
         raise SearchError("nothing to search for: give a keyword or --regex")
     if any(not p for _, p in query.patterns()):
         raise SearchError("an empty pattern matches everything; give a keyword or --regex with text")
-    con = case.con
+    con = case.con if con is None else con
     con.execute("SET TimeZone = 'UTC'")
     columns = searched_columns(con, query.fields)
     if not columns:
         raise SearchError("the case has no text columns to search (no events yet?)")
-    _check_regexes(con, query.regexes)
+    _check_regexes(case.con, query.regexes)
     sql = build_sql(query, columns)
     table = con.sql(sql).to_arrow_table()
     return SearchResult(table=table, columns=tuple(columns), sql=sql)

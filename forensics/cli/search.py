@@ -10,10 +10,12 @@ import typer
 from rich.table import Table
 
 from forensics.cli.common import cells, err, out, print_json_line
+from forensics.cli.engine import ConfOpt, DriverMemOpt, EngineOpt, MasterOpt, RemoteOpt, spark_options
 from forensics.cli.guard import say, time_option
-from forensics.errors import CaseError
+from forensics.errors import CaseError, EngineError
 from forensics.outputs import csvfile
 from forensics.search import Hit, SearchError, SearchQuery, SearchResult, search
+from forensics.spark.session import SparkOptions
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc
 
@@ -28,6 +30,9 @@ named columns (any column, compared as text). Times are the records' own UTC tim
 
 Rows come in time order with host, time (UTC and IST), channel, event id and the fields that
 matched; --json gives one object per row, -o/--out FILE.csv every row as Excel-safe CSV.
+
+--engine spark runs the same search on Apache Spark over the case's parts (docs/spark.md); a regex
+that cannot mean the same in Java's dialect is refused with the reason.
 
 Exit codes: 0 done (also when nothing matched); 1 error (no such case, bad regex or field); 2 usage.
 
@@ -74,6 +79,11 @@ def search_cmd(
         Path | None, typer.Option("--out", "-o", help="Write every matching event to this CSV file.")
     ] = None,
     top: Annotated[int, typer.Option(help="Rows shown in the terminal table (0: all).")] = 50,
+    engine: EngineOpt = "duckdb",
+    spark_master: MasterOpt = None,
+    spark_remote: RemoteOpt = None,
+    spark_conf: ConfOpt = None,
+    spark_driver_memory: DriverMemOpt = None,
 ) -> None:
     """Search a case's events."""
     query = SearchQuery(
@@ -84,10 +94,11 @@ def search_cmd(
     if not query.patterns():
         say("give a keyword or -e/--regex to search for")
         raise typer.Exit(2)
+    spark = spark_options(engine, spark_master, spark_remote, spark_conf, spark_driver_memory)
     try:
         with Case.open(case, read_only=True) as c:
-            result = search(c, query)
-    except (CaseError, SearchError) as exc:
+            result = search(c, query) if spark is None else _on_spark(c, query, spark)
+    except (CaseError, SearchError, EngineError) as exc:
         say(str(exc))
         raise typer.Exit(1) from exc
     if out_path is not None:
@@ -99,6 +110,18 @@ def search_cmd(
     elif out_path is None:
         _render(result, top)
     err.print(f"{len(result)} matching event(s); {len(result.columns)} column(s) searched", highlight=False)
+
+
+def _on_spark(case: Case, query: SearchQuery, options: SparkOptions) -> SearchResult:
+    """The search run on a Spark session over the case's parts (same statement, transpiled)."""
+    from forensics.spark.engine import spark_engine
+    from forensics.spark.regex import Untranslatable
+
+    with spark_engine(case, options) as eng:
+        try:
+            return search(case, query, eng.conn)
+        except Untranslatable as exc:
+            raise SearchError(f"not run on Spark: {exc}") from exc
 
 
 def hit_json(h: Hit) -> dict[str, object]:

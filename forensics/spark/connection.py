@@ -64,6 +64,13 @@ class SparkCursor:
         out, self._pos = rows[self._pos :], len(rows)
         return out
 
+    def fetchmany(self, size: int = 1) -> list[tuple[Any, ...]]:
+        """The next ``size`` rows (fewer at the end)."""
+        rows = self._all()
+        out = rows[self._pos : self._pos + max(size, 0)]
+        self._pos += len(out)
+        return out
+
     def fetchone(self) -> tuple[Any, ...] | None:
         """The next row, or None."""
         rows = self._all()
@@ -111,7 +118,11 @@ class SparkConnection:
             for table in tree.args.get("tables") or [tree.this]:
                 self._drop(table.name)
             return SparkCursor(None)
-        return SparkCursor(self.frame(sql).toArrow())
+        df = self.frame(sql)
+        try:
+            return SparkCursor(df.toArrow())
+        except spark_errors() as exc:  # failed while running (a cast, a regex on a value): one line
+            raise EngineError(f"Spark failed running the query: {_one_line(exc)}") from exc
 
     def sql(self, sql: str) -> SparkCursor:
         """``execute`` for a query (DuckDB's relational spelling)."""
@@ -206,9 +217,22 @@ def _parse(sql: str) -> Any:
     return tree
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """The first line of an error's text (Spark's carry the whole plan after it)."""
     text = str(exc).strip()
     return text.splitlines()[0][:400] if text else type(exc).__name__
+
+
+_one_line = one_line
+
+
+def spark_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions a query Spark refuses or fails raises (analysis, parse, execution), classic or Connect."""
+    try:
+        from pyspark.errors import PySparkException
+    except ImportError:  # pragma: no cover - pyspark is there whenever a Spark connection exists
+        return ()
+    return (PySparkException,)
 
 
 # Spark simpleString -> DuckDB type name (DESCRIBE of a temporary result)

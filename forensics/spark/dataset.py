@@ -237,9 +237,20 @@ class Dataset:
         self.schemas.save()
         return cols
 
-    def frame(self, rels: Sequence[str], columns: Sequence[Column] | None = None) -> DataFrame:
-        """The parts' rows with the union's columns (read case-insensitively by name)."""
+    def frame(
+        self, rels: Sequence[str], columns: Sequence[Column] | None = None, only: Iterable[str] | None = None
+    ) -> DataFrame:
+        """The parts' rows with the union's columns (read case-insensitively by name).
+
+        ``only``: just these columns of the union (names, any case). A group's scan reads a few
+        dozen of the hundreds of columns its parts hold; Spark would prune the rest at the scan
+        anyway, but analysing and optimising a plan of hundreds of columns (and one read per type
+        signature of them) costs seconds per query, and each chunk of rules is a query.
+        """
         cols = list(columns) if columns is not None else self.columns(rels)
+        if only is not None:
+            keep = {n.lower() for n in only}
+            cols = [c for c in cols if c.name.lower() in keep]
         schemas = self.schemas.get(rels)
         # parts whose present columns all have the union's type read together; others apart, then cast
         by_types: dict[tuple[tuple[str, str], ...], list[str]] = {}

@@ -134,8 +134,20 @@ def open_session(options: SparkOptions) -> SparkSession:
     if not options.remote:  # the JVM's own log on a local session: errors only (the tool reports the rest)
         spark.sparkContext.setLogLevel("ERROR")
         _quiet_codegen(spark)
+    _quiet_python_errors()
     apply_answer_conf(spark)
     return spark
+
+
+def _quiet_python_errors() -> None:
+    """pyspark logs every refused query with its whole Java stack on stderr before raising it; the
+    engine reports each refusal itself (a rule ``failed`` with the reason), so those loggers are off."""
+    try:
+        from pyspark.logger import PySparkLogger
+    except ImportError:  # an older client without that logger logs nothing of the kind
+        return
+    for name in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
+        PySparkLogger.getLogger(name).disabled = True  # its own class: it is called with extra keywords
 
 
 def _quiet_codegen(spark: SparkSession) -> None:

@@ -57,6 +57,16 @@ def spark(spark_home: Path) -> Iterator[Any]:
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def demo_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo incident (sample_data/) ingested once for the Spark tests."""
+    from forensics.ingest.runner import ingest_paths
+
+    case_dir = tmp_path_factory.mktemp("spark-demo") / "case"
+    ingest_paths(case_dir, [Path(__file__).resolve().parents[2] / "sample_data"])
+    return case_dir
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -70,14 +70,6 @@ def _rule_report(case: Case) -> dict[str, tuple[str, str | None]]:
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-@pytest.fixture(scope="module")
-def demo_case(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo incident (sample_data/) ingested once."""
-    case_dir = tmp_path_factory.mktemp("spark-demo") / "case"
-    ingest_paths(case_dir, [REPO / "sample_data"])
-    return case_dir
-
-
 def _hunt(
     case_dir: Path, options: HuntOptions
 ) -> tuple[dict[str, str], Any, dict[str, tuple[str, str | None]]]:

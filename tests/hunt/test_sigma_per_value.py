@@ -14,8 +14,10 @@ from forensics.store import Case
 
 
 def _findings(case_dir: Path, rules: Path) -> list[tuple[object, ...]]:
+    # the plan cache (the session's machine cache) spares parsing the rules again for each path
+    # compared: how the SQL is evaluated is decided when it runs
     with Case.open(case_dir) as case:
-        result = run_sigma(case, [rules], use_cache=False)
+        result = run_sigma(case, [rules])
     assert not [s for s in result.report if s.status == "failed"]
     return sorted(
         (f.kind, f.rule_id, f.host, tuple(sorted(f.records)), f.first_ts, f.last_ts) for f in result.findings

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any, Literal
 
@@ -68,13 +69,15 @@ def ingest_collections(
     workers: int | None,
     on_problem: Any,
     progress: Any = None,
+    executor: Executor | None = None,
 ) -> None:
-    """Ingest every collection of ``specs`` not done yet; record each one's line in ``images``."""
+    """Ingest every collection of ``specs`` not done yet; record each one's line in ``images``
+    (``executor``: where the parse tasks run, see ``ingest_paths``)."""
     with Case.open(case_dir) as case:
         known = {r[0]: r[1] for r in case.con.execute("SELECT path, status FROM images").fetchall()}
     for n, spec in enumerate(specs, 1):
         if known.get(spec.path) != "done":
-            _one(case_dir, spec, ctx, summary, workers, on_problem)
+            _one(case_dir, spec, ctx, summary, workers, on_problem, executor)
         if progress is not None:
             progress(n)
 
@@ -86,6 +89,7 @@ def _one(
     summary: IngestSummary,
     workers: int | None,
     on_problem: Any,
+    executor: Executor | None = None,
 ) -> None:
     start = time.perf_counter()
     path = Path(spec.path)
@@ -93,7 +97,7 @@ def _one(
     size, sha, error = _digest(path)
     got: IngestSummary | None = None
     if error is None:
-        got = ingest_paths(case_dir, [path], ctx, workers=workers, on_problem=on_problem)
+        got = ingest_paths(case_dir, [path], ctx, workers=workers, on_problem=on_problem, executor=executor)
         summary.absorb(got)
         top = [p for p in got.problems if p.get("path") == spec.path and not p.get("member")]
         if top:  # the collection itself could not be read (a member's problem is the member's)

@@ -23,7 +23,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -169,16 +169,22 @@ class _Image:
 
 
 class _Runner:
-    """Submit units to processes (or run them inline for one worker) and hand back results."""
+    """Submit units to processes (or run them inline for one worker) and hand back results.
 
-    def __init__(self, workers: int) -> None:
+    With an executor handed in (Spark's: ``forensics.spark.batch``) units go there instead, up
+    to ``in_flight`` at once; a unit that fails there comes back as its exception.
+    """
+
+    def __init__(self, workers: int, executor: Executor | None = None, in_flight: int | None = None) -> None:
         self.n = workers
-        self.pool: ProcessPoolExecutor | None = None
+        self.external = executor
+        self.pool: Executor | None = executor
+        self.in_flight = in_flight or 2 * workers
         self.queue: deque[Unit] = deque()
         self.running: dict[Future[Outcome], Unit] = {}
         self.retried: set[str] = set()
 
-    def _pool(self) -> ProcessPoolExecutor:
+    def _pool(self) -> Executor:
         if self.pool is None:
             ctx = multiprocessing.get_context("forkserver")  # not fork: DuckDB threads live in the driver
             ctx.set_forkserver_preload(["forensics.batch.units", "forensics.images.warm"])
@@ -190,12 +196,12 @@ class _Runner:
 
     def next_results(self) -> list[tuple[Unit, Outcome | BaseException]]:
         """Results of finished units; empty when nothing is left to run."""
-        if self.n <= 1:
+        if self.n <= 1 and self.external is None:
             if not self.queue:
                 return []
             unit = self.queue.popleft()
             return [(unit, run_unit(unit))]
-        while self.queue and len(self.running) < 2 * self.n:
+        while self.queue and len(self.running) < self.in_flight:
             unit = self.queue.popleft()
             try:
                 self.running[self._pool().submit(run_unit, unit)] = unit
@@ -221,30 +227,32 @@ class _Runner:
         return out
 
     def _restart(self) -> None:
-        if self.pool is not None:
+        if self.pool is not None and self.external is None:
             self.pool.shutdown(wait=False, cancel_futures=True)
-        self.pool = None
+            self.pool = None
         for fut, unit in list(self.running.items()):
             self.queue.append(unit)
             del self.running[fut]
 
     def close(self) -> None:
-        if self.pool is not None:
+        if self.pool is not None and self.external is None:
             self.pool.shutdown(wait=True, cancel_futures=True)
-            self.pool = None
+        self.pool = None
 
 
 class _Batch:
     def __init__(
         self, case: Case, specs: list[ImageSpec], ctx: ParseContext, scan: ScanOptions, workers: int,
         progress: Callable[[BatchProgress], None] | None, on_problem: ProblemHook | None,
-        recorded: Mapping[str, InputContext],
+        recorded: Mapping[str, InputContext], executor: Executor | None = None,
     ) -> None:  # fmt: skip
         self.case, self.ctx, self.scan = case, ctx, scan
         self.recorded = recorded  # a replay: file SHA-256 -> the context it was first parsed with
         self.progress, self.on_problem = progress, on_problem
         self.summary = IngestSummary(str(case.root))
-        self.runner = _Runner(workers)
+        # units out at once: two per worker keep a pool busy; an executor's results come back a
+        # job at a time, so it gets four per slot to keep its slots busy while the driver commits
+        self.runner = _Runner(workers, executor, 4 * workers if executor is not None else None)
         self.scratch = case.staging_dir / "images"
         self.staging = case.staging_dir / "parts"
         self.start = time.perf_counter()
@@ -295,7 +303,12 @@ class _Batch:
         if isinstance(got, BaseException):
             why = f"{type(unit).__name__} crashed: {got!r}"
             if isinstance(unit, ParseUnit):
-                self._record([(f, "failed", why) for f in unit.files], im)
+                # the unit failed, not a parser (those failures are the inputs' own status): its
+                # worker or executor died. Its files stay unrecorded and the image failed, so a
+                # re-run lists the image again and parses exactly those files
+                im.failed = im.failed or (
+                    f"{why}; its {len(unit.files)} file(s) are not in the case: run the batch again to parse them"
+                )
                 im.outstanding -= 1
             else:
                 im.failed = why
@@ -459,7 +472,8 @@ class _Batch:
         self._record([(f, "unreadable", why) for f, why in got.failed], im)
         state.add_seconds(self.case, im.spec.path, got.seconds)
         im.outstanding -= 1
-        if im.outstanding == 0 and im.yearless:
+        if im.outstanding == 0 and im.yearless and im.failed is None:
+            # (a failed image's yearless logs wait for the re-run: their year needs every dated log)
             self._submit_yearless(im)
 
     def _record(self, items: list[tuple[FileItem, str, str | None]], im: _Image) -> None:
@@ -478,9 +492,9 @@ class _Batch:
                 _note_problem(self.summary, row, self.on_problem)
 
     def _maybe_finish(self, im: _Image) -> None:
-        if im.finished or not (im.listed and im.hashed and im.triaged):
+        if im.finished or not (im.listed and im.hashed and im.triaged) or im.outstanding:
             return
-        if im.failed is None and (im.outstanding or im.yearless):
+        if im.failed is None and im.yearless:
             return
         self._finish(im, im.failed)
 
@@ -559,12 +573,15 @@ def run_batch(
     progress: Callable[[BatchProgress], None] | None = None,
     on_problem: ProblemHook | None = None,
     recorded: Mapping[str, InputContext] | None = None,
+    executor: Executor | None = None,
 ) -> BatchSummary:
     """Ingest every image of ``specs`` into the case at ``case_dir``; resumes an earlier run of it.
 
     ``recorded`` (file SHA-256 → context) makes a replay, as for ``ingest_paths``: a file with a
     recorded context is parsed with it (zone, year, host, modification time) instead of what the
-    image and the batch decide now.
+    image and the batch decide now. ``executor`` runs the units (and the collections' parse
+    tasks) instead of local processes — Spark's for ``--engine spark`` — with ``workers`` its
+    width; the plan, the commits and the custody entries stay here, the same either way.
     """
     from forensics.batch.collections import ingest_collections
 
@@ -587,6 +604,7 @@ def run_batch(
             progress,
             on_problem,
             recorded or {},
+            executor,
         )
         try:
             batch.run()
@@ -619,6 +637,7 @@ def run_batch(
             workers=workers,
             on_problem=on_problem,
             progress=counted,
+            executor=executor,
         )
     with Case.open(case_dir, read_only=True) as case:
         summary = BatchSummary(str(case_dir), image_summaries(case, [s.path for s in specs]), batch.summary)

@@ -129,6 +129,7 @@ def ingest_paths(
     limits: Limits = DEFAULT_LIMITS,
     recorded: Mapping[str, InputContext] | None = None,
     indicators: Iterable[Path] = (),
+    executor: Executor | None = None,
 ) -> IngestSummary:
     """Ingest files, folders and archives into the case at ``case_dir`` (created if needed).
 
@@ -138,6 +139,9 @@ def ingest_paths(
     zone, year, host and modification time recorded when they were first ingested. Disk images
     named in ``paths`` go through the batch driver (``forensics.batch``): a file in them with a
     recorded context is parsed with it too, others with what the image states.
+    ``executor`` parses every commit group (``worker.run_task``) instead of this machine's
+    threads and processes: ``forensics batch --engine spark`` hands in Spark's
+    (``forensics.spark.batch``); walking, hashing and committing stay here.
     """
     if fmt is not None and fmt not in BY_NAME:
         raise ValueError(f"unknown format {fmt!r}; one of: {', '.join(sorted(BY_NAME))}")
@@ -147,7 +151,7 @@ def ingest_paths(
     with _gc_paused():
         summary = _ingest(
             case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, fmt, limits, recorded or {},
-            images, list(indicators),
+            images, list(indicators), executor,
         )  # fmt: skip
     if images:  # disk images, named or met in folders, go through the batch driver, one unit each
         from forensics.batch.driver import run_batch
@@ -193,16 +197,20 @@ def _ingest(
     replay: Mapping[str, InputContext],
     found_images: list[Path],
     indicators: list[Path],
+    executor: Executor | None = None,
 ) -> IngestSummary:
     """Walk and parse ``paths``; disk images met in folders are added to ``found_images``."""
     given = ctx  # the user's context; each input's row records what it was parsed with
     case = Case.open(case_dir, create=True)
     summary = IngestSummary(str(case_dir))
-    pool = _Pool(workers)  # processes, started when there is more than one group to parse
+    pool = _Pool(workers, executor)  # processes, started when there is more than one group to parse
     # EVTX goes to threads as the walk finds it: the flattener, Arrow, Parquet and the walk's
-    # hashing release the GIL, and threads cost no start-up (only the evtx iteration holds it)
+    # hashing release the GIL, and threads cost no start-up (only the evtx iteration holds it);
+    # with an executor handed in, EVTX goes there like everything else
     threads = (
-        ThreadPoolExecutor(max_workers=pool.n, thread_name_prefix="evtx") if evtx_fast.available() else None
+        ThreadPoolExecutor(max_workers=pool.n, thread_name_prefix="evtx")
+        if evtx_fast.available() and executor is None
+        else None
     )
     if threads is None and _looks_big(paths):
         pool.start()  # early: the workers' start-up overlaps the walk over the inputs
@@ -335,13 +343,15 @@ class _Committer:
 
 
 class _Pool:
-    """Worker processes, started on first need and kept for both parsing phases."""
+    """Worker processes, started on first need and kept for both parsing phases (or an executor
+    handed in, used from the start and left to its owner)."""
 
-    def __init__(self, workers: int | None) -> None:
+    def __init__(self, workers: int | None, external: Executor | None = None) -> None:
         self.n = workers if workers is not None else (os.cpu_count() or 1)
-        self.pool: ProcessPoolExecutor | None = None
+        self.pool: Executor | None = external
+        self.external = external is not None
 
-    def start(self) -> ProcessPoolExecutor | None:
+    def start(self) -> Executor | None:
         """The running pool (None when one worker was asked for)."""
         if self.pool is None and self.n > 1:
             ctx = multiprocessing.get_context("forkserver")  # not fork: DuckDB and Arrow threads run here
@@ -352,9 +362,9 @@ class _Pool:
         return self.pool
 
     def close(self) -> None:
-        if self.pool is not None:
+        if self.pool is not None and not self.external:
             self.pool.shutdown()
-            self.pool = None
+        self.pool = None
 
 
 def _looks_big(paths: list[Path], threshold: int = 2 * GROUP_BYTES) -> bool:

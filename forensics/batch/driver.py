@@ -261,6 +261,7 @@ class _Batch:
         self.by_path = {im.spec.path: im for im in self.images}
         self.done_keys: set[tuple[str | None, str, str | None]] = set(case.done_keys())
         self.claimed = case.done_shas()
+        self.refusals = case.refusals()  # (path, member, reason) of files recorded without bytes
         self.pointer = 0  # next image, in batch order, whose files are still to be assigned
         self.hashed: dict[str, str] = {}  # what this run hashed, for the custody log
         for im in self.images:
@@ -358,6 +359,9 @@ class _Batch:
                 self.summary.files_skipped += 1
                 continue
             if item.parser is None or item.sha256 is None:
+                if item.sha256 is None and (im.spec.path, item.member, item.note) in self.refusals:
+                    self.summary.files_skipped += 1  # an image listed again (it failed before): once is enough
+                    continue
                 records.append((item, _unparsed_status(item), item.note))
                 continue
             if item.sha256 in self.claimed:

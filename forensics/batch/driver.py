@@ -117,6 +117,7 @@ class BatchSummary:
     images: list[ImageSummary] = field(default_factory=list)
     ingest: IngestSummary | None = None
     seconds: float = 0.0
+    waited: float = 0.0  # of which the driver waited for the images' units (workers or executors)
 
     @property
     def clean(self) -> bool:
@@ -183,6 +184,7 @@ class _Runner:
         self.queue: deque[Unit] = deque()
         self.running: dict[Future[Outcome], Unit] = {}
         self.retried: set[str] = set()
+        self.waited = 0.0  # seconds the driver spent waiting for units (the rest is its own work)
 
     def _pool(self) -> Executor:
         if self.pool is None:
@@ -210,7 +212,9 @@ class _Runner:
                 self.queue.appendleft(unit)
         if not self.running:
             return []
+        start = time.perf_counter()
         done, _ = wait(list(self.running), return_when=FIRST_COMPLETED)
+        self.waited += time.perf_counter() - start
         out: list[tuple[Unit, Outcome | BaseException]] = []
         broken = False
         for fut in sorted(done, key=lambda f: self.running[f].unit_id):
@@ -360,7 +364,8 @@ class _Batch:
                 continue
             if item.parser is None or item.sha256 is None:
                 if item.sha256 is None and (im.spec.path, item.member, item.note) in self.refusals:
-                    self.summary.files_skipped += 1  # an image listed again (it failed before): once is enough
+                    # an image listed again (it failed before): its unread files are recorded once
+                    self.summary.files_skipped += 1
                     continue
                 records.append((item, _unparsed_status(item), item.note))
                 continue
@@ -646,6 +651,7 @@ def run_batch(
     with Case.open(case_dir, read_only=True) as case:
         summary = BatchSummary(str(case_dir), image_summaries(case, [s.path for s in specs]), batch.summary)
     summary.seconds = time.perf_counter() - start
+    summary.waited = batch.runner.waited
     return summary
 
 

@@ -15,14 +15,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from forensics.cli.common import cells, err, out, print_json_line, progress_shown
+from forensics.cli.engine import ConfOpt, DriverMemOpt, EngineOpt, MasterOpt, RemoteOpt, spark_options
 from forensics.cli.guard import say
 from forensics.cli.ingest import EXIT_PROBLEMS, check_zone
-from forensics.errors import ForensicsError
+from forensics.errors import EngineError, ForensicsError
 from forensics.ingest.base import ParseContext
 
 if TYPE_CHECKING:
     from forensics.batch.driver import BatchProgress, BatchSummary
     from forensics.batch.units import ScanOptions
+    from forensics.spark.session import SparkOptions
 
 HELP = """Ingest many disk images and collections into one case: a folder of them, or a CSV/YAML manifest.
 
@@ -40,6 +42,13 @@ each one a line of the summary with the host it states; resumed the same way. Wi
 the case is then hunted as `forensics hunt CASE` would, with the hunt options given here
 (--sigma, --queries, --iocs, --yara and the rest), kept as a run of the case.
 
+--engine spark parses on Apache Spark (docs/spark.md): the same units (list, hash, parse) run on
+the executors of a classic session (--spark-master local[8], spark://HOST:7077, yarn, k8s://...) or
+of a Spark Connect server (--spark-remote sc://HOST:15002), which read the images and write the
+Parquet parts into the case's staging folder (the case and the evidence must lie on a path the
+executors share); this command plans the units and commits each result into the case as a local
+batch does: the same rows, resumed the same way. With --hunt the hunt runs on the same engine.
+
 Manifest columns: path, host, tz, collector, collected, hash (expected MD5/SHA-1/SHA-256).
 
 Exit codes: 0 all images done and clean; 3 an image failed or an input had a problem; 1 error; 2 usage.
@@ -48,9 +57,11 @@ Example: forensics batch /evidence/images --case cases/dims --hunt --sigma sigma
 """
 
 
-# the hunt's own options that batch does not pass: it has its own (--case, --tz, --year, --json)
-# or they concern inputs the hunt would ingest itself (targets, --host)
-_HUNT_NOT_PASSED = frozenset({"targets", "case", "tz", "year", "host", "json"})
+# the hunt's own options that batch does not pass: it has its own (--case, --tz, --year, --json,
+# and the engine's, which the hunt is given too) or they concern inputs the hunt would ingest
+# itself (targets, --host)
+_ENGINE_OPTIONS = ("engine", "spark_master", "spark_remote", "spark_conf", "spark_driver_memory")
+_HUNT_NOT_PASSED = frozenset({"targets", "case", "tz", "year", "host", "json", *_ENGINE_OPTIONS})
 HUNT_PANEL = "Hunt options (with --hunt; as forensics hunt)"
 
 
@@ -143,7 +154,11 @@ def batch(
     ] = None,
     year: Annotated[int | None, typer.Option(help="Collection year, for log formats without a year.")] = None,
     workers: Annotated[
-        int | None, typer.Option(help="Parallel worker processes (default: cores, bounded by memory).")
+        int | None,
+        typer.Option(
+            help="Parallel worker processes (default: cores, bounded by memory); with --engine spark, "
+            "units per Spark job (default: the session's task slots)."
+        ),
     ] = None,
     path: Annotated[
         list[str] | None,
@@ -158,11 +173,17 @@ def batch(
         bool, typer.Option("--hunt", help="Run the hunt and write its outputs when ingest completes.")
     ] = False,
     json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON on stdout.")] = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: MasterOpt = None,
+    spark_remote: RemoteOpt = None,
+    spark_conf: ConfOpt = None,
+    spark_driver_memory: DriverMemOpt = None,
     hunt_options: dict[str, Any] | None = None,
 ) -> None:
     """Ingest a folder or manifest of disk images into one case (``hunt_options``: for ``--hunt``)."""
     if tz is not None:
         check_zone(tz)
+    spark = spark_options(engine, spark_master, spark_remote, spark_conf, spark_driver_memory)
     hunt_options = hunt_options or {}
     # the batch machinery (dissect, every parser) loads only for this command: CLI start-up
     from forensics.batch.manifest import specs_from
@@ -180,24 +201,66 @@ def batch(
         say(f"no disk image or collection found in {target}")
         raise typer.Exit(2)
     scan = ScanOptions(tuple(dict.fromkeys([*DEFAULT_LOCATIONS, *(path or [])])), not no_deleted)
-    summary = _run(case, specs, ParseContext(tz=tz, reference_year=year), scan, workers)
+    ctx = ParseContext(tz=tz, reference_year=year)
+    engine_record: dict[str, Any] | None = None
+    if spark is None:
+        summary = _run(case, specs, ctx, scan, workers)
+    else:
+        summary, engine_record = _run_spark(case, specs, ctx, scan, workers, spark)
     if json:
-        print_json_line(summary.to_dict())
+        print_json_line({**summary.to_dict(), **({"engine": engine_record} if engine_record else {})})
     else:
         render(summary)
+        if engine_record:
+            _render_engine(engine_record)
     if hunt:
-        _hunt(case, json, hunt_options)
+        engine_options = {"engine": engine, "spark_master": spark_master, "spark_remote": spark_remote,
+                          "spark_conf": spark_conf, "spark_driver_memory": spark_driver_memory}  # fmt: skip
+        _hunt(case, json, {**hunt_options, **engine_options})
     if not summary.clean:
         raise typer.Exit(EXIT_PROBLEMS)
+
+
+def _problem(p: dict[str, Any]) -> None:
+    where = p["path"] + (f" [{p['member']}]" if p.get("member") else "")
+    err.print(f"[yellow]{p['status']}[/]: {where}: {p.get('error')}", markup=True, highlight=False)
+
+
+def _run_spark(
+    case: Path,
+    specs: list[Any],
+    ctx: ParseContext,
+    scan: ScanOptions,
+    workers: int | None,
+    options: SparkOptions,
+) -> tuple[BatchSummary, dict[str, Any]]:
+    """The batch with its units on Spark executors; the driver's plan and commits as in ``_run``."""
+    from forensics.spark.batch import spark_batch
+
+    err.print(f"starting the Spark session ({options.mode}) ...")
+    try:
+        got = spark_batch(case, specs, ctx, options=options, scan=scan, width=workers, on_problem=_problem)
+    except EngineError as exc:
+        say(str(exc))
+        raise typer.Exit(1) from exc
+    record = {"name": "spark", **got.options, "spark_version": got.spark_version,
+              "session_seconds": round(got.session_seconds, 3), **got.stats.to_dict()}  # fmt: skip
+    return got.summary, record
+
+
+def _render_engine(r: dict[str, Any]) -> None:
+    """One line on where the Spark batch's time went."""
+    err.print(
+        f"spark {r['spark_version']} ({r['mode']}): session {r['session_seconds']:.1f} s; {r['calls']} units in "
+        f"{r['jobs']} jobs ({r['job_seconds']:.1f} s of jobs, {r['call_seconds']:.1f} s in the units on "
+        f"{len(r['hosts'])} executor host(s)); {r['failed_calls']} failed",
+        highlight=False,
+    )
 
 
 def _run(
     case: Path, specs: list[Any], ctx: ParseContext, scan: ScanOptions, workers: int | None
 ) -> BatchSummary:
-    def problem(p: dict[str, Any]) -> None:
-        where = p["path"] + (f" [{p['member']}]" if p.get("member") else "")
-        err.print(f"[yellow]{p['status']}[/]: {where}: {p.get('error')}", markup=True, highlight=False)
-
     with Progress(
         TextColumn("images"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
         TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn(), console=err, transient=True,
@@ -211,7 +274,7 @@ def _run(
 
         from forensics.batch.driver import run_batch
 
-        return run_batch(case, specs, ctx, scan=scan, workers=workers, progress=progress, on_problem=problem)
+        return run_batch(case, specs, ctx, scan=scan, workers=workers, progress=progress, on_problem=_problem)
 
 
 def render(s: BatchSummary) -> None:

@@ -62,7 +62,9 @@ def fingerprint(case_dir: Path) -> tuple[int, int, str]:
 def warm(executor: object, width: int) -> float:
     """One call per slot importing what the units import; seconds."""
     start = time.perf_counter()
-    futures = [executor.submit(__import__, "forensics.batch.units") for _ in range(width)]  # type: ignore[attr-defined]
+    from forensics.spark.batch import warm_up
+
+    futures = [executor.submit(warm_up) for _ in range(width)]  # type: ignore[attr-defined]
     for f in futures:
         f.result()
     return time.perf_counter() - start
@@ -99,6 +101,7 @@ def main() -> None:
         t = time.perf_counter()
         local_summary = run_batch(tmp / "local", specs, workers=args.workers)
         local = time.perf_counter() - t
+        print(f"local batch done in {local:.1f} s", flush=True)
         n_local = fingerprint(tmp / "local")
 
         t = time.perf_counter()

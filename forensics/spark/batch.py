@@ -368,3 +368,10 @@ def spark_batch(
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
         return SparkBatch(summary, executor.stats, started, spark_version(spark), options.describe())
+
+
+def warm_up() -> None:
+    """Import what the units import (dissect, the parsers), on an executor's Python worker: the
+    bench runs it once per slot to time that apart from the units."""
+    import forensics.batch.units
+    import forensics.ingest.worker  # noqa: F401

@@ -10,6 +10,9 @@ local[1] session ~20-40 s (the first one pays the Python workers' imports).
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import zipfile
 from concurrent.futures import Executor, Future
 from datetime import UTC, datetime, timedelta
@@ -60,7 +63,7 @@ def evidence(tmp_path_factory: pytest.TempPathFactory) -> Path:
     audit.write_text(
         "".join(
             f"type=USER_LOGIN msg=audit(17096310{i:02d}.123:{400 + i}): pid=20{i} uid=0 auid=4294967295 "
-            f"ses=4294967295 msg='op=login acct=\"root\" exe=\"/usr/sbin/sshd\" hostname=? addr=198.51.100.7 "
+            f'ses=4294967295 msg=\'op=login acct="root" exe="/usr/sbin/sshd" hostname=? addr=198.51.100.7 '
             "terminal=sshd res=failed'\n"
             for i in range(30)
         )
@@ -100,9 +103,7 @@ def _state(case_dir: Path) -> dict[str, Any]:
         cols = [r[0] for r in con.execute("DESCRIBE events").fetchall()]
         listed = ", ".join(f'"{c}"' for c in sorted(cols))
         events = con.execute(f"SELECT {listed} FROM events ORDER BY input_sha256, rec_index").fetchall()
-        keep = [
-            r[0] for r in con.execute("DESCRIBE inputs").fetchall() if r[0] not in ("seq", "ingested_at")
-        ]
+        keep = [r[0] for r in con.execute("DESCRIBE inputs").fetchall() if r[0] not in ("seq", "ingested_at")]
         inputs = con.execute(
             f"SELECT {', '.join(keep)} FROM inputs ORDER BY path, member NULLS FIRST, sha256"
         ).fetchall()
@@ -130,7 +131,9 @@ def test_spark_batch_gives_the_rows_of_a_local_batch(
 
     executor = SparkExecutor(spark)
     try:
-        summary = run_batch(tmp_path / "case", specs_from(evidence), workers=executor.width, executor=executor)
+        summary = run_batch(
+            tmp_path / "case", specs_from(evidence), workers=executor.width, executor=executor
+        )
     finally:
         executor.shutdown()
     got = _state(tmp_path / "case")
@@ -178,12 +181,39 @@ def test_a_unit_lost_on_an_executor_is_recorded_and_the_rerun_parses_it(
         assert line.status == "failed" and "lost on purpose" in (line.error or "")
         assert "run the batch again" in (line.error or "")
         with Case.open(case, read_only=True) as c:
-            members = {r[0] for r in c.con.execute("SELECT member FROM inputs WHERE path = ?", [lost.spec.path]).fetchall()}
+            members = {
+                r[0]
+                for r in c.con.execute(
+                    "SELECT member FROM inputs WHERE path = ?", [lost.spec.path]
+                ).fetchall()
+            }
         assert not members & {f.member for f in lost.files}, "a lost unit's files are not recorded as parsed"
         again = run_batch(case, specs, workers=inner.width, executor=inner)
     finally:
         inner.shutdown()
     assert next(i for i in again.images if i.path == lost.spec.path).status == "done"
+    got = _state(case)
+    assert got["inputs"] == local_case["inputs"]
+    assert got["events"] == local_case["events"]
+    assert got["rejects"] == local_case["rejects"]
+    assert got["parts"] == local_case["parts"]
+
+
+def test_batch_through_spark_connect(
+    connect_url: str, evidence: Path, local_case: dict[str, Any], tmp_path: Path
+) -> None:
+    """The CLI with --spark-remote: units run on the Connect server's executors (this package is on
+    their Python path: the test's server runs this interpreter), the same case results."""
+    case = tmp_path / "case"
+    proc = subprocess.run(
+        [sys.executable, "-m", "forensics", "batch", str(evidence), "--case", str(case),
+         "--spark-remote", connect_url, "--json"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 3, proc.stderr[-3000:]  # the broken image and the unread files: attention
+    summary = json.loads(proc.stdout)
+    assert summary["engine"]["mode"] == "connect" and summary["engine"]["failed_calls"] == 0
+    assert summary["engine"]["calls"] >= 4
     got = _state(case)
     assert got["inputs"] == local_case["inputs"]
     assert got["events"] == local_case["events"]

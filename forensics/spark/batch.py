@@ -206,12 +206,10 @@ class SparkExecutor(Executor):
 
     def _run_job(self, payloads: list[bytes]) -> list[Any]:
         spark = self.spark
-        n = len(payloads)
-        table = pa.table({"idx": pa.array(range(n), pa.int64()), "payload": pa.array(payloads, pa.binary())})
-        df = spark.createDataFrame(table)
-        # one call per task: the range partitioner on distinct indices puts one row in each partition
-        if n > 1:
-            df = df.repartitionByRange(n, "idx")
+        # local rows are split into min(rows, default parallelism) partitions, in order (classic:
+        # parallelize; Connect: the local relation's scan), so a list no longer than the slots runs
+        # one call per task with no shuffle (a repartition would cost a sampling job per list)
+        df = spark.createDataFrame(list(enumerate(payloads)), "idx long, payload binary")
         spark.addTag(self.tag)
         try:
             rows = df.mapInArrow(_execute, RESULT_SCHEMA).collect()

@@ -4,8 +4,9 @@ executor is recorded, then parsed by the re-run.
 
 Inputs are generated: an ext4 disk image with dated and yearless Linux logs and a file no parser
 reads, a broken E01, and a zip collection with EVTX logs (one with a damaged record), a syslog
-and a text file. Cost (2 busy cores): the local reference ~10 s; each Spark batch on the shared
-local[1] session ~20-40 s (the first one pays the Python workers' imports).
+and a text file. Cost (2 busy cores): the local reference ~10 s; the Spark batches on the shared
+local[1] session ~40 s and ~15 s (the first pays the Python worker's imports); the Connect one
+(slow) ~60 s plus the server's start.
 """
 
 from __future__ import annotations
@@ -199,6 +200,7 @@ def test_a_unit_lost_on_an_executor_is_recorded_and_the_rerun_parses_it(
     assert got["parts"] == local_case["parts"]
 
 
+@pytest.mark.slow  # ~60 s here beyond the Connect server's start (shared with the hunt's Connect test)
 def test_batch_through_spark_connect(
     connect_url: str, evidence: Path, local_case: dict[str, Any], tmp_path: Path
 ) -> None:

@@ -59,6 +59,12 @@ def fingerprint(case_dir: Path) -> tuple[int, int, str]:
     return len(rows), len(rejects), h.hexdigest()
 
 
+def unit_seconds(case_dir: Path) -> float:
+    """Seconds the images' units spent inside themselves, summed (the ``images`` table's count)."""
+    with Case.open(case_dir, read_only=True) as case:
+        return float(case.con.execute("SELECT coalesce(sum(seconds), 0) FROM images").fetchone()[0])  # type: ignore[index]
+
+
 def warm(executor: object, width: int) -> float:
     """One call per slot importing what the units import; seconds."""
     start = time.perf_counter()
@@ -135,6 +141,10 @@ def main() -> None:
         print(f"  {st.calls - slots} units in {st.jobs - 1} jobs over {slots} slots: "
               f"{st.call_seconds:.1f} s inside the units (summed; /{slots} slots = {st.call_seconds / slots:.1f} s wall), "
               f"{st.payload_bytes / 1e6:.2f} MB of calls sent, {st.result_bytes / 1e6:.2f} MB of results back")  # fmt: skip
+        unit_local, unit_spark = unit_seconds(tmp / "local"), unit_seconds(tmp / "spark")
+        print(f"  the units' own time (list + hash + parse, summed over units, measured inside them): "
+              f"local processes {unit_local:.1f} s, Spark's Python workers {unit_spark:.1f} s "
+              f"({unit_spark / unit_local:.2f}x)")  # fmt: skip
         print(f"  driver: waited {spark_summary.waited:.1f} s for units, {on_spark - spark_summary.waited:.1f} s its own "
               f"(planning, commits, custody); local driver waited {local_summary.waited:.1f} s, "
               f"{local - local_summary.waited:.1f} s its own")  # fmt: skip

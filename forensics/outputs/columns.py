@@ -35,6 +35,17 @@ def _array(col: Column) -> pa.Array:
     return col
 
 
+def _decoded(col: Column) -> tuple[pa.Array, pa.DataType]:
+    """One array of the column with dictionaries decoded and large strings as strings, and its type."""
+    arr = _array(col)
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        arr, t = arr.dictionary_decode(), t.value_type
+    if pa.types.is_large_string(t):
+        arr, t = arr.cast(pa.string()), pa.string()
+    return arr, t
+
+
 def _strings(values: Iterable[str]) -> pa.Array:
     return pa.array(list(values), pa.string())
 
@@ -178,12 +189,7 @@ def _csv_fallback(value: Any) -> str:
 
 def csv_cells(col: Column) -> pa.Array:
     """The CSV field text of every cell, as ``csv.writer`` writes ``csvfile.cell`` of it."""
-    arr = _array(col)
-    t = arr.type
-    if pa.types.is_dictionary(t):
-        arr, t = arr.dictionary_decode(), t.value_type
-    if pa.types.is_large_string(t):
-        arr, t = arr.cast(pa.string()), pa.string()
+    arr, t = _decoded(col)
     if pa.types.is_string(t):
         return csv_quoted(neutralised(pc.fill_null(arr, "")))
     if pa.types.is_integer(t) or pa.types.is_boolean(t):
@@ -224,12 +230,7 @@ def _by_distinct_into(dest: pa.Array, source: pa.Array, mask: pa.Array, fn: Call
 
 def json_values(col: Column) -> pa.Array:
     """The JSON text of every value, as ``orjson.dumps(cells.json_value(v))`` writes it."""
-    arr = _array(col)
-    t = arr.type
-    if pa.types.is_dictionary(t):
-        arr, t = arr.dictionary_decode(), t.value_type
-    if pa.types.is_large_string(t):
-        arr, t = arr.cast(pa.string()), pa.string()
+    arr, t = _decoded(col)
     if pa.types.is_string(t):
         return json_strings(arr)
     if pa.types.is_integer(t) or pa.types.is_boolean(t):

@@ -41,12 +41,8 @@ _POSIX = {
     "print": r"\p{Print}", "punct": r"\p{Punct}", "space": r"\p{Space}", "upper": r"\p{Upper}",
     "word": r"\w", "xdigit": r"\p{XDigit}",
 }  # fmt: skip
-_POSIX_NEG = {
-    "alnum": r"\P{Alnum}", "alpha": r"\P{Alpha}", "ascii": r"\P{ASCII}", "blank": r"\P{Blank}",
-    "cntrl": r"\P{Cntrl}", "digit": r"\P{Digit}", "graph": r"\P{Graph}", "lower": r"\P{Lower}",
-    "print": r"\P{Print}", "punct": r"\P{Punct}", "space": r"\P{Space}", "upper": r"\P{Upper}",
-    "word": r"\W", "xdigit": r"\P{XDigit}",
-}  # fmt: skip
+# the negated classes: \P{…} for \p{…}, \W for \w
+_POSIX_NEG = {name: cls.replace(r"\p", r"\P").replace(r"\w", r"\W") for name, cls in _POSIX.items()}
 _WORD_BOUNDARY = r"(?:(?<=[0-9A-Za-z_])(?![0-9A-Za-z_])|(?<![0-9A-Za-z_])(?=[0-9A-Za-z_]))"
 _NOT_WORD_BOUNDARY = r"(?:(?<=[0-9A-Za-z_])(?=[0-9A-Za-z_])|(?<![0-9A-Za-z_])(?![0-9A-Za-z_]))"
 # escapes both engines read alike (outside and inside classes)

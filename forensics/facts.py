@@ -177,9 +177,14 @@ def fields_of(facts: Iterable[Fact]) -> set[str]:
     return {c for f in facts for c in f.fields}
 
 
+def events_as(sql: str, relation: str) -> str:
+    """``sql`` reading the table it names ``events`` from ``relation`` instead."""
+    return _EVENTS_REF.sub(lambda m: f"{m.group(1)}{m.group(2)}{relation}", sql)
+
+
 def fact_sql(fact: Fact, events: str) -> str:
     """The fact's query reading ``events`` from the relation named ``events``."""
-    return _EVENTS_REF.sub(lambda m: f"{m.group(1)}{m.group(2)}{events}", fact.sql)
+    return events_as(fact.sql, events)
 
 
 # ---- the session: the fact tables of one case connection ---------------------------------------

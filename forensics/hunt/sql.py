@@ -27,7 +27,6 @@ rows group by host), ``level`` (a per-row level; the finding takes the highest) 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -41,6 +40,7 @@ from forensics.errors import EngineError
 from forensics.facts import (
     Fact,
     default_facts,
+    events_as,
     fact_from,
     fact_sql,
     fields_of,
@@ -60,7 +60,6 @@ REQUIRED_RESULT = ("input_sha256", "rec_index", "host", "ts")
 PADDED_VIEW = "hunt_events"
 # Queries name the table ``events``; hunts that declare ``fields`` read the temp table instead
 # (a temp view cannot shadow ``events`` itself: DuckDB sees that as a recursive view).
-_EVENTS_REF = re.compile(r"(?i)\b(from|join)(\s+)events\b")
 
 
 @dataclass(frozen=True)
@@ -276,7 +275,7 @@ def run_hunt(con: Any, hunt: SqlHunt) -> list[Finding]:
     """Execute one hunt and group its rows into findings."""
     # hunts that declare their columns read the one-scan table; the others the events view
     sql = (
-        _EVENTS_REF.sub(lambda m: f"{m.group(1)}{m.group(2)}{PADDED_VIEW}", hunt.sql)
+        events_as(hunt.sql, PADDED_VIEW)
         if hunt.fields
         else hunt.sql
     )

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import hashlib
 import multiprocessing
 import os
 import re
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from forensics import __version__
 from forensics.archives import DEFAULT_LIMITS, Limits
 from forensics.custody import item_label, read_chain, record_tool_step, without_custody
+from forensics.gcpause import gc_paused
 from forensics.ingest import evtx_fast
 from forensics.ingest.base import InputFile, ParseContext, Parser
 from forensics.ingest.context import InputContext, decide
@@ -148,7 +148,7 @@ def ingest_paths(
     plain, images = _split_images([Path(p) for p in paths])
     # the EVTX threads hold many short-lived record dicts: cyclic GC passes over them find
     # nothing and cost ~5% of the run, so it waits until the end
-    with _gc_paused():
+    with gc_paused():
         summary = _ingest(
             case_dir, plain, ctx or ParseContext(), workers, progress, on_problem, fmt, limits, recorded or {},
             images, list(indicators), executor,
@@ -172,17 +172,6 @@ def _split_images(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
     images = [p for p in paths if p.is_file() and image_kind(p) is not None]
     return [p for p in paths if p not in images], images
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def _ingest(

@@ -17,7 +17,7 @@ from rich.table import Table
 from forensics.cli.common import cells, err, out, print_json_line, progress_shown
 from forensics.cli.engine import ConfOpt, DriverMemOpt, EngineOpt, MasterOpt, RemoteOpt, spark_options
 from forensics.cli.guard import say
-from forensics.cli.ingest import EXIT_PROBLEMS, check_zone
+from forensics.cli.ingest import EXIT_PROBLEMS, check_zone, problem_printer, problems_tail
 from forensics.errors import EngineError, ForensicsError
 from forensics.ingest.base import ParseContext
 
@@ -221,11 +221,6 @@ def batch(
         raise typer.Exit(EXIT_PROBLEMS)
 
 
-def _problem(p: dict[str, Any]) -> None:
-    where = p["path"] + (f" [{p['member']}]" if p.get("member") else "")
-    err.print(f"[yellow]{p['status']}[/]: {where}: {p.get('error')}", markup=True, highlight=False)
-
-
 def _run_spark(
     case: Path,
     specs: list[Any],
@@ -239,7 +234,9 @@ def _run_spark(
 
     err.print(f"starting the Spark session ({options.mode}) ...")
     try:
-        got = spark_batch(case, specs, ctx, options=options, scan=scan, width=workers, on_problem=_problem)
+        got = spark_batch(
+            case, specs, ctx, options=options, scan=scan, width=workers, on_problem=problem_printer()
+        )
     except EngineError as exc:
         say(str(exc))
         raise typer.Exit(1) from exc
@@ -274,11 +271,15 @@ def _run(
 
         from forensics.batch.driver import run_batch
 
-        return run_batch(case, specs, ctx, scan=scan, workers=workers, progress=progress, on_problem=_problem)
+        return run_batch(
+            case, specs, ctx, scan=scan, workers=workers, progress=progress, on_problem=problem_printer()
+        )
 
 
 def render(s: BatchSummary) -> None:
-    """The per-image table."""
+    """The per-image table, after a count of the input problems not printed as they happened."""
+    if s.ingest is not None:
+        problems_tail(s.ingest)
     t = Table(title=f"batch into {s.case}", show_header=True)
     for name, justify in (("image", "left"), ("host", "left"), ("bytes", "right"), ("files", "right"),
                           ("rows", "right"), ("rejects", "right"), ("status", "left"), ("s", "right")):  # fmt: skip

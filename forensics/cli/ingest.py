@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -104,15 +105,7 @@ def run_ingest(
     indicators: list[Path] | None = None,
 ) -> IngestSummary:  # fmt: skip
     """Ingest with a progress bar and problem lines on stderr (shared with ``hunt``)."""
-
-    printed = 0
-
-    def problem(p: dict[str, Any]) -> None:
-        nonlocal printed
-        printed += 1
-        if printed <= PROBLEM_LINES:  # on the console -q leaves alone: quiet hides progress, not problems
-            alerts.print(problem_line(p), highlight=False)
-
+    problem = problem_printer()
     with Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
         console=err, transient=True, disable=not progress_shown(),
@@ -128,6 +121,19 @@ def run_ingest(
             case, paths, ctx, workers=workers, progress=progress, on_problem=problem, fmt=fmt,
             indicators=indicators or [],
         )  # fmt: skip
+
+
+def problem_printer() -> Callable[[dict[str, Any]], None]:
+    """An ``on_problem`` callback printing the first ``PROBLEM_LINES`` problems as they happen (ingest, batch)."""
+    printed = 0
+
+    def problem(p: dict[str, Any]) -> None:
+        nonlocal printed
+        printed += 1
+        if printed <= PROBLEM_LINES:  # on the console -q leaves alone: quiet hides progress, not problems
+            alerts.print(problem_line(p), highlight=False)
+
+    return problem
 
 
 def problem_line(p: dict[str, Any]) -> str:

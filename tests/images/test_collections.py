@@ -235,3 +235,22 @@ def test_a_folder_zone_file_is_recorded_relative_to_the_folder_named(tmp_path: P
     with Case.open(tmp_path / "case", read_only=True) as c:
         (ctx,) = c.con.execute("SELECT context FROM inputs WHERE path LIKE '%auth.log'").fetchone()
     assert (json.loads(ctx)["tz_from"], json.loads(ctx)["tz_file"]) == ("etc/timezone", "lnx/etc/timezone")
+
+
+def test_batch_quiet_still_names_each_damaged_input(tmp_path: Path) -> None:
+    """`-q` hides progress, not problems: a damaged log inside a collection is printed under -q, its
+    name shown as written (brackets in a member name are not console markup)."""
+    velo = _velociraptor_files(tmp_path)
+    damaged = "uploads/auto/C%3A/Windows/System32/winevt/Logs/[bold]Sys[/]mon.evtx"
+    velo[damaged] = velo["uploads/auto/C%3A/Windows/System32/winevt/Logs/Security.evtx"][:5000]
+    evidence = tmp_path / "evidence"
+    evidence.mkdir()
+    with zipfile.ZipFile(evidence / VELO, "w") as zf:
+        for name, data in velo.items():
+            zf.writestr(zipfile.ZipInfo(name, (2024, 3, 5, 10, 15, 0)), data)
+    res = CliRunner().invoke(
+        app, ["batch", str(evidence), "--case", str(tmp_path / "case"), "--workers", "1", "-q"]
+    )
+    assert res.exit_code == 3, res.output
+    line = next(x for x in res.stderr.splitlines() if "mon.evtx" in x)
+    assert "[bold]Sys[/]mon.evtx" in line and "truncated" in line

@@ -26,6 +26,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -50,6 +51,7 @@ from forensics.hunt.yara_scan import (
     DEFAULT_MAX_SIZE,
     DEFAULT_TIMEOUT,
     RULE_SUFFIXES,
+    YaraResult,
     YaraRules,
     compile_rules,
     rule_files,
@@ -59,7 +61,7 @@ from forensics.hunt.yara_scan import (
 from forensics.progress import Step, no_progress
 from forensics.rulesets import RuleSet
 from forensics.spark.session import SparkOptions
-from forensics.store import DB_NAME, RUN_FILE, Case
+from forensics.store import DB_NAME, RUN_FILE, Case, input_columns
 from forensics.timeutil import iso_ist, iso_utc, now_utc
 
 if TYPE_CHECKING:  # the loader imports pySigma: only when Sigma is asked for
@@ -266,11 +268,15 @@ def run_hunt(
     loaded = prepared if prepared is not None else prepare_hunt(options, progress)
     summary = HuntSummary(case=case.root, findings=[], outcomes=list(loaded.outcomes), used=list(loaded.used))
     case.con.execute("SET TimeZone = 'UTC'").fetchall()  # date_trunc and fetched timestamps in UTC
-    with staged_run(case) as staging, _engine(case, options, summary, progress) as spark:
+    with (
+        staged_run(case) as staging,
+        _engine(case, options, summary, progress) as spark,
+        _files_scan(case, options, loaded.yara) as files,
+    ):
         _sigma(case, options, summary, progress, staging, steps, spark)
         _sql(case, loaded.sql, summary, progress, spark)
         _iocs(case, loaded.iocs, summary, progress, staging, spark)
-        _yara(case, options, loaded.yara, summary, progress)
+        _yara(case, options, loaded.yara, summary, progress, files)
         t = time.perf_counter()
         summary.findings = _unique(merge_host_spellings(case, summary.findings))
         write_findings(case, summary.findings, staging)
@@ -685,58 +691,113 @@ def _iocs(case: Case, loaded: IocSet, summary: HuntSummary, progress: Progress, 
     summary.timings["ioc"] = time.perf_counter() - t
 
 
-def _yara(
-    case: Case, options: HuntOptions, rules: YaraRules | None, summary: HuntSummary, progress: Progress
-) -> None:
+@dataclass(frozen=True)
+class ScanTargets:
+    """The files YARA scans: paths to open, the SHA-256 each must still have (what ingest recorded),
+    the name findings give each (the path ingest recorded, when it is opened by its absolute path)
+    and outcomes naming the inputs no longer there."""
+
+    paths: list[Path]
+    expected: dict[str, str] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    gone: list[Outcome] = field(default_factory=list)
+
+
+@dataclass
+class _FileScan:
+    """YARA's scan of files, running in a thread from the start of the hunt (``_files_scan``)."""
+
+    targets: ScanTargets
+    result: Future[YaraResult]
+    took: list[float]  # the thread's own seconds, once done
+
+
+@contextmanager
+def _files_scan(case: Case, options: HuntOptions, rules: YaraRules | None) -> Iterator[_FileScan | None]:
+    """Start scanning the files' bytes with YARA in a thread while the other kinds run.
+
+    Reading, hashing and yara's matching release the GIL, so the scan runs on the second core
+    while DuckDB plans and runs the Sigma rules and SQL hunts (it touches no connection); ``_yara``
+    takes its result. The block waits for the thread on the way out, whatever happened.
+    """
     if rules is None:
+        yield None
+        return
+    given = options.scan_paths
+    targets = inputs_in_place(case) if given is None else ScanTargets(list(given))
+    took: list[float] = []
+
+    def scan() -> YaraResult:
+        t = time.perf_counter()
+        try:
+            return scan_files(rules, targets.paths, max_size=options.yara_max_size, timeout=options.yara_timeout,
+                              expected=targets.expected, names=targets.names)  # fmt: skip
+        finally:
+            took.append(time.perf_counter() - t)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="yara-files") as pool:
+        yield _FileScan(targets, pool.submit(scan), took)
+
+
+def _yara(case: Case, options: HuntOptions, rules: YaraRules | None, summary: HuntSummary, progress: Progress,
+          files: _FileScan | None) -> None:  # fmt: skip
+    if rules is None or files is None:
         return
     t = time.perf_counter()
     summary.yara_files = rules.compiled
     summary.outcomes.extend(rules.outcomes)
     progress(f"yara: {rules.compiled} rule file(s) compiled")
     text = scan_event_text(case, rules, timeout=options.yara_timeout)
-    if options.scan_paths is None:
-        paths, expected, missing = inputs_in_place(case)
-        summary.outcomes.extend(missing)
-    else:
-        paths, expected = list(options.scan_paths), {}
-    summary.scanned = paths
-    files = scan_files(
-        rules, paths, max_size=options.yara_max_size, timeout=options.yara_timeout, expected=expected
-    )
-    for part in (text, files):
+    summary.outcomes.extend(files.targets.gone)
+    summary.scanned = files.targets.paths
+    found = files.result.result()
+    for part in (text, found):
         summary.findings.extend(part.findings)
         summary.outcomes.extend(part.outcomes)
     summary.timings["yara"] = time.perf_counter() - t
+    summary.timings["yara_files"] = files.took[0] if files.took else 0.0  # in its thread, beside the rest
 
 
-def inputs_in_place(case: Case) -> tuple[list[Path], dict[str, str], list[Outcome]]:
+def inputs_in_place(case: Case) -> ScanTargets:
     """The case's input files still where ingest read them, for YARA to scan as a hunt of the
-    folders would: (paths, {path: SHA-256 ingest recorded for the file itself}, outcomes naming
-    inputs no longer there). An archive is scanned with its members; its own bytes were not hashed."""
+    folders would. An archive is scanned with its members; its own bytes were not hashed.
+
+    Each is opened by the absolute path ingest recorded (``inputs.abs_path``), so a re-hunt from
+    another working directory finds inputs given as relative paths, and falls back to the path as
+    recorded (cases from before ``abs_path``); findings name it by the recorded path either way.
+    An input found under neither is reported, never silently left out.
+    """
+    absolute = "abs_path" if "abs_path" in input_columns(case.con) else "NULL"  # cases from before it
     rows = case.con.execute(  # not the IOC lists and YARA rules a hunt read from among the evidence
-        "SELECT path, bool_or(member IS NOT NULL), "
+        f"SELECT path, {absolute} AS abs, "
         "min(sha256) FILTER (WHERE member IS NULL AND sha256 IS NOT NULL) "
-        "FROM inputs WHERE path IS NOT NULL GROUP BY path HAVING NOT bool_or(status = 'indicators') ORDER BY path"
+        "FROM inputs WHERE path IS NOT NULL GROUP BY path, abs "
+        "HAVING NOT bool_or(status = 'indicators') ORDER BY path, abs NULLS FIRST"
     ).fetchall()
-    paths: list[Path] = []
-    expected: dict[str, str] = {}
-    gone: list[Outcome] = []
-    for path, _has_members, sha in rows:
-        p = Path(path)
-        try:
-            regular = stat.S_ISREG(p.lstat().st_mode)
-        except OSError:
-            regular = False
-        if not regular:
-            gone.append(
-                Outcome("yara-scan", path, None, "skipped", "not scanned: no longer where ingest read it")
+    targets = ScanTargets([])
+    for path, abs_path, sha in rows:
+        opened = next((p for p in dict.fromkeys(filter(None, (abs_path, path))) if _regular(Path(p))), None)
+        if opened is None:
+            where = f" (nor at {abs_path})" if abs_path and abs_path != path else ""
+            targets.gone.append(
+                Outcome(
+                    "yara-scan", path, None, "skipped", f"not scanned: no longer where ingest read it{where}"
+                )
             )
             continue
-        paths.append(p)
+        targets.paths.append(Path(opened))
+        targets.names[str(Path(opened))] = str(Path(path))  # as a hunt of the folders names it
         if sha:
-            expected[str(p)] = sha
-    return paths, expected, gone
+            targets.expected[str(Path(opened))] = sha
+    return targets
+
+
+def _regular(p: Path) -> bool:
+    """Is ``p`` a regular file (not a link, folder or special file)?"""
+    try:
+        return stat.S_ISREG(p.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def _aliased(outcomes: Sequence[Outcome], options: HuntOptions) -> list[Outcome]:

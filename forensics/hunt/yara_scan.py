@@ -23,7 +23,7 @@ import hashlib
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -193,21 +193,26 @@ def _strings(match: Any, limit: int = 10) -> list[str]:
 
 
 def scan_files(rules: YaraRules, paths: Sequence[Path], *, max_size: int = DEFAULT_MAX_SIZE,
-               timeout: int = DEFAULT_TIMEOUT, expected: dict[str, str] | None = None) -> YaraResult:  # fmt: skip
+               timeout: int = DEFAULT_TIMEOUT, expected: Mapping[str, str] | None = None,
+               names: Mapping[str, str] | None = None) -> YaraResult:  # fmt: skip
     """Scan regular files under ``paths`` and the members of archives among them.
 
     Never follows links or opens special files (a FIFO would block); archive members are read
     from the shared archive walk (``forensics.archives``: its bounds on expansion and depth apply),
     one at a time, never written out; nested archives are spooled to a temporary folder.
     ``expected`` maps a path to the SHA-256 its bytes must have (what ingest recorded): a file
-    that changed since is reported, not scanned.
+    that changed since is reported, not scanned. ``names`` maps a path opened to the name
+    findings and outcomes give it (the path ingest recorded, when the file is opened by its
+    absolute path); a path not in it is named as given.
     """
     result = YaraResult()
     if rules.rules is None:
         return result
     with tempfile.TemporaryDirectory(prefix="forensics-yara-") as scratch:
         for f in _walk(paths):
-            _scan_path(rules, f, max_size, timeout, result, Path(scratch), (expected or {}).get(str(f)))
+            key = str(f)
+            shown = (names or {}).get(key, key)
+            _scan_path(rules, f, max_size, timeout, result, Path(scratch), (expected or {}).get(key), shown)
     result.findings.extend(_file_findings(result.file_hits))
     return result
 
@@ -258,44 +263,49 @@ def _scan_path(
     result: YaraResult,
     scratch: Path,
     expected: str | None = None,
+    shown: str | None = None,
 ) -> None:
+    where = str(f) if shown is None else shown
     try:
         st = f.lstat()
     except OSError as exc:
-        result.outcomes.append(Outcome("yara-scan", str(f), None, "failed", f"cannot stat: {exc}"))
+        result.outcomes.append(Outcome("yara-scan", where, None, "failed", f"cannot stat: {exc}"))
         return
     if not stat.S_ISREG(st.st_mode):
         return  # FIFOs, devices, sockets and links: opening them could block or read elsewhere
     if st.st_size > max_size:
         result.outcomes.append(
-            Outcome("yara-scan", str(f), None, "skipped", f"{st.st_size} bytes > limit {max_size}")
+            Outcome("yara-scan", where, None, "skipped", f"{st.st_size} bytes > limit {max_size}")
         )
         return
     try:
         data = f.read_bytes()
     except OSError as exc:
-        result.outcomes.append(Outcome("yara-scan", str(f), None, "failed", f"cannot read: {exc}"))
+        result.outcomes.append(Outcome("yara-scan", where, None, "failed", f"cannot read: {exc}"))
         return
-    if expected is not None and hashlib.sha256(data).hexdigest() != expected:
+    # hashed once, when there is something to check: the finding's content id reuses it
+    sha = hashlib.sha256(data).hexdigest() if expected is not None else None
+    if expected is not None and sha != expected:
         result.outcomes.append(
             Outcome(
                 "yara-scan",
-                str(f),
+                where,
                 None,
                 "skipped",
                 f"not scanned: changed since ingest (SHA-256 was {expected})",
             )
         )
         return
-    _scan_bytes(rules, str(f), data, file_externals(f, data[:16], st), timeout, result)
+    _scan_bytes(rules, where, data, file_externals(f, data[:16], st), timeout, result, sha)
     if is_archive(data[:8]):
-        _scan_members(rules, f, max_size, timeout, result, scratch)
+        _scan_members(rules, f, max_size, timeout, result, scratch, where)
 
 
 def _scan_members(rules: YaraRules, archive: Path, max_size: int, timeout: int, result: YaraResult,
-                  scratch: Path) -> None:  # fmt: skip
+                  scratch: Path, shown: str | None = None) -> None:  # fmt: skip
+    named = str(archive) if shown is None else shown
     for member, stream in walk_archive(archive, scratch=scratch):
-        where = f"{archive}!/{member.name}" if member.name else str(archive)
+        where = f"{named}!/{member.name}" if member.name else named
         if stream is None:
             result.outcomes.append(Outcome("yara-scan", where, None, "skipped", member.refused or "refused"))
             continue
@@ -324,7 +334,8 @@ def _scan_members(rules: YaraRules, archive: Path, max_size: int, timeout: int, 
 
 
 def _scan_bytes(rules: YaraRules, where: str, data: bytes, externals: dict[str, str], timeout: int,
-                result: YaraResult) -> None:  # fmt: skip
+                result: YaraResult, sha: str | None = None) -> None:  # fmt: skip
+    """Scan one file's or member's bytes (``sha``: their SHA-256 when the caller has it)."""
     assert rules.rules is not None
     try:
         matches = rules.rules.match(data=data, externals=externals, timeout=timeout)
@@ -336,7 +347,10 @@ def _scan_bytes(rules: YaraRules, where: str, data: bytes, externals: dict[str, 
     except yara.Error as exc:
         result.outcomes.append(Outcome("yara-scan", where, None, "failed", str(exc)))
         return
-    sha = hashlib.sha256(data).hexdigest()
+    if not matches:
+        return
+    if sha is None:  # only a hit needs the content's id
+        sha = hashlib.sha256(data).hexdigest()
     for m in sorted(matches, key=lambda m: (m.namespace, m.rule)):
         hit = result.file_hits.setdefault(
             (m.namespace, m.rule, sha),

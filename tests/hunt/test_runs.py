@@ -158,6 +158,45 @@ def test_yara_scans_the_case_inputs_still_in_place(tmp_path: Path) -> None:
     assert _ids(case_dir, hit.run_id) == sorted(f.finding_id for f in hit.findings)  # kept
 
 
+def test_yara_finds_inputs_given_as_relative_paths_from_another_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ingest reads `evidence/` from one folder; the re-hunt runs from another: YARA opens each input
+    by the absolute path ingest recorded and names it by the recorded path, as the first hunt did."""
+    from forensics.ingest.runner import ingest_paths
+
+    work = tmp_path / "work"
+    (work / "evidence").mkdir(parents=True)
+    (work / "evidence" / "auth.log").write_text(
+        "Mar  5 09:00:00 web01 sshd[1]: Accepted password for bob from 10.0.0.5 port 2 ssh2\n"
+    )
+    (work / "evidence" / "dropper.bin").write_bytes(b"MZ\x90\x00 not a log DROPPER-MARK-42 \x00\x01")
+    rules = tmp_path / "mark.yar"
+    rules.write_text('rule dropper_mark { strings: $a = "DROPPER-MARK-42" condition: $a }')
+    case_dir = tmp_path / "case"
+    monkeypatch.chdir(work)
+    ingest_paths(case_dir, [Path("evidence")], workers=1)
+    with Case.open(case_dir) as case:
+        here = run_hunt(case, HuntOptions(yara=[rules], default_iocs=False))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    with Case.open(case_dir) as case:
+        there = run_hunt(case, HuntOptions(yara=[rules], default_iocs=False))
+    for hunt in (here, there):
+        hits = [f for f in hunt.findings if f.rule_id == "dropper_mark"]
+        assert len(hits) == 1, [o.reason for o in hunt.problems()]
+        assert json.loads(hits[0].details or "{}")["paths"] == [str(Path("evidence") / "dropper.bin")]
+        assert not [o for o in hunt.problems() if o.kind == "yara-scan"]
+    assert [f.finding_id for f in here.findings] == [f.finding_id for f in there.findings]
+    shutil.rmtree(work / "evidence")
+    with Case.open(case_dir) as case:
+        gone = run_hunt(case, HuntOptions(yara=[rules], default_iocs=False))
+    missing = [o for o in gone.problems() if o.kind == "yara-scan"]
+    assert {o.path for o in missing} == {str(Path("evidence") / "auth.log"), str(Path("evidence") / "dropper.bin")}
+    assert all(str(work / "evidence") in o.reason for o in missing)  # says where it looked
+
+
 def test_a_case_hunted_before_runs_were_kept_is_adopted_as_run_0000(tmp_path: Path) -> None:
     case_dir = _case(tmp_path)
     run = case_dir / "findings" / "runs" / "0001"

@@ -271,10 +271,21 @@ def materialise(case: Case, facts: Sequence[Fact], events: str) -> None:
         set_state(case, f"fact:{fact.id}", f"{fp}/{fact.sha256}")
 
 
-def fact_table(case: Case, fid: str, facts: dict[str, Fact] | None = None) -> str:
-    """The temp table holding fact ``fid`` for the case's current events, computed when missing."""
+def fact_table(case: Case, fid: str, facts: dict[str, Fact] | None = None, con: Any = None) -> str:
+    """The temp table holding fact ``fid`` for the case's current events, computed when missing.
+
+    ``con``: another engine's connection (Spark's, ``forensics.spark.connection``): the fact and
+    those it uses are computed there over its ``events``, once per connection (``facts_made``).
+    """
     settle(case)
     known = facts if facts is not None else default_facts()
+    if con is not None and con is not case.con:
+        made: set[str] = con.facts_made
+        for fact in resolve([fid], known):
+            if fact.id not in made:
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {fact.id} AS {fact_sql(fact, fact_events(case))}")
+                made.add(fact.id)
+        return fid
     fp = _fingerprint(case)
     todo = [f for f in resolve([fid], known) if state(case, f"fact:{f.id}") != f"{fp}/{f.sha256}"]
     if todo:

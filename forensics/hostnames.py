@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from forensics.store import Case
 
@@ -108,10 +109,7 @@ class HostNames:
     @classmethod
     def from_case(cls, case: Case) -> HostNames:
         """Host spellings of the case's events, weighted by their event counts."""
-        rows = case.con.execute(
-            "SELECT host, count(*) FROM events WHERE host IS NOT NULL GROUP BY host ORDER BY host"
-        ).fetchall()
-        return cls({h: int(n) for h, n in rows})
+        return cls(host_counts(case.con))
 
     def display(self, name: str | None) -> str | None:
         """The host's display name; names the events never use come back as given."""
@@ -130,3 +128,12 @@ class HostNames:
     def spellings(self) -> dict[str, str]:
         """Every spelling in the case → its display name."""
         return dict(sorted(self._display.items()))
+
+
+def host_counts(con: Any) -> dict[str, int]:
+    """Events per host spelling of ``con``'s ``events`` (hosts named only), sorted by spelling;
+    ``con`` is the case's connection or another engine's (Spark's)."""
+    rows = con.execute(
+        "SELECT host, count(*) FROM events WHERE host IS NOT NULL GROUP BY host ORDER BY host"
+    ).fetchall()
+    return {h: int(n) for h, n in rows}

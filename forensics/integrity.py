@@ -30,7 +30,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from forensics.facts import EVENTS, col, event_columns, fact_table, settle  # noqa: F401
-from forensics.hostnames import HostNames, short_host
+from forensics.hostnames import HostNames, host_counts, short_host
 from forensics.store import Case
 from forensics.timeutil import iso_ist, iso_utc
 
@@ -55,18 +55,19 @@ def display_by_short(names: HostNames) -> dict[str, str]:
     return out
 
 
-def host_ip_map(case: Case, names: HostNames | None = None) -> dict[str, str]:
+def host_ip_map(case: Case, names: HostNames | None = None, con: Any = None) -> dict[str, str]:
     """IP → host name, learnt from the logs themselves (the ``host_addresses`` fact).
 
     Three kinds of evidence: a logon record on any host that names the client's workstation and
     IP together, a host's own outbound connections, and sshd's verbose connection lines (how
     Linux hosts get a name). Names are display names; the most frequent host per IP wins, ties
-    go to the name that sorts first.
+    go to the name that sorts first. ``con``: another engine's connection to compute it on (Spark's).
     """
     hosts = display_by_short(names if names is not None else HostNames.from_case(case))
-    table = fact_table(case, "host_addresses")
+    table = fact_table(case, "host_addresses", con=con)
     votes: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for ip, name, n in case.con.execute(
+    on = con if con is not None else case.con
+    for ip, name, n in on.execute(
         f"SELECT ip, host_name, sum(votes) FROM {table} GROUP BY ip, host_name ORDER BY ip, host_name"
     ).fetchall():
         shown = hosts.get(short_host(name), name)
@@ -163,6 +164,23 @@ def assess(case: Case) -> Integrity:
     result.file_shortfalls = file_shortfalls(case)
     result.ip_hosts = host_ip_map(case, names)
     pairs, offsets, refs = clock_skew(case, result.ip_hosts, result.host_events)
+    result.clock_pairs, result.offsets, result.reference_hosts = pairs, offsets, refs
+    _use_display_names(result, names)
+    return result
+
+
+def clock_offsets(case: Case, con: Any = None) -> Integrity:
+    """Only the host names, their addresses and clock offsets: what the timeline applies to rows.
+
+    The same values as ``assess`` gives for them, without its other scans (coverage, clearings,
+    gaps). ``con``: another engine's connection to compute them on (Spark's).
+    """
+    settle(case)
+    result = Integrity()
+    result.host_events = host_counts(con if con is not None else case.con)
+    names = HostNames(result.host_events)
+    result.ip_hosts = host_ip_map(case, names, con)
+    pairs, offsets, refs = clock_skew(case, result.ip_hosts, result.host_events, con)
     result.clock_pairs, result.offsets, result.reference_hosts = pairs, offsets, refs
     _use_display_names(result, names)
     return result
@@ -422,7 +440,7 @@ def _user_sql(expr: str) -> str:
     return f"split_part(regexp_replace(lower(trim({expr})), '^.*\\\\', ''), '@', 1)"
 
 
-def _pair_samples(case: Case, ip_hosts: dict[str, str]) -> dict[tuple[str, str], list[float]]:
+def _pair_samples(case: Case, ip_hosts: dict[str, str], con: Any = None) -> dict[tuple[str, str], list[float]]:
     """(source host, target host) → every candidate difference target clock − source clock.
 
     The explicit-credential logon (4648 in ``remote_access``) on the source against the network
@@ -432,9 +450,9 @@ def _pair_samples(case: Case, ip_hosts: dict[str, str]) -> dict[tuple[str, str],
     makes several candidates per source event; only the true offset is shared by all of them,
     so ``_densest`` picks it out.
     """
-    explicit = fact_table(case, "remote_access")
-    logons = fact_table(case, "logon_attempts")
-    con = case.con
+    explicit = fact_table(case, "remote_access", con=con)
+    logons = fact_table(case, "logon_attempts", con=con)
+    con = con if con is not None else case.con
     import pyarrow as pa
 
     con.register("_fx_ips", pa.table({
@@ -488,7 +506,7 @@ def _densest(values: list[float], width: float = CLUSTER_WIDTH_S) -> list[float]
 
 
 def clock_skew(
-    case: Case, ip_hosts: dict[str, str] | None = None, host_events: dict[str, int] | None = None
+    case: Case, ip_hosts: dict[str, str] | None = None, host_events: dict[str, int] | None = None, con: Any = None
 ) -> tuple[list[dict[str, Any]], dict[str, float], list[str]]:
     """Estimate clock offsets per host from paired cross-host logons.
 
@@ -496,9 +514,10 @@ def clock_skew(
     far its clock runs ahead of its group's reference host (negative: behind). Only relative
     offsets can be known from logs; the reference is the best-connected host. Offsets within
     ``MIN_APPLIED_SKEW_S`` of zero are dropped because pairing noise is of that size.
+    ``con``: another engine's connection to compute it on (Spark's).
     """
     settle(case)
-    samples = _pair_samples(case, ip_hosts if ip_hosts is not None else host_ip_map(case))
+    samples = _pair_samples(case, ip_hosts if ip_hosts is not None else host_ip_map(case, con=con), con)
     pairs: list[dict[str, Any]] = []
     graph: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for (src, dst), cands in sorted(samples.items()):
@@ -513,9 +532,7 @@ def clock_skew(
     if not graph:
         return pairs, {}, []
     if host_events is None:
-        host_events = dict(case.con.execute(
-            f"SELECT host, count(*) FROM {EVENTS} WHERE host IS NOT NULL GROUP BY host"
-        ).fetchall())  # fmt: skip
+        host_events = host_counts(con if con is not None else case.con)
     raw: dict[str, float] = {}
     refs: list[str] = []
     # reference clock per group: the best-connected host (a domain controller, typically the time

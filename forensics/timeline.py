@@ -30,7 +30,7 @@ from forensics.attack import technique_name
 from forensics.hits import hit_events
 from forensics.hostnames import short_host
 from forensics.hunt.findings import LEVELS, Finding, level_rank, parse_level, read_findings
-from forensics.integrity import EVENTS, Integrity, assess, event_columns, settle
+from forensics.integrity import EVENTS, Integrity, clock_offsets, event_columns, settle
 from forensics.store import Case
 
 MODES: tuple[str, ...] = ("findings", "context", "full")
@@ -118,11 +118,15 @@ def build_timeline(
     integrity: Integrity | None = None,
     findings: Sequence[Finding] | None = None,
     run: str | None = None,
+    on: Any = None,
 ) -> pa.Table:
     """Build the timeline of a case as an Arrow table (see the module docstring for modes).
 
     ``findings`` are those of hunt run ``run`` (None: the latest), read here when not given;
-    ``integrity`` is assessed here when not given.
+    ``integrity`` (its clock offsets) is assessed here when not given. ``on``: another engine's
+    connection (Spark's, ``forensics.spark.connection``) that reads the events instead of the
+    case's DuckDB: the clock offsets, the findings' records, the context candidates and (full mode)
+    every event are read there; the small joins and the rendering stay here, the same SQL.
     """
     if mode not in MODES:
         raise ValueError(f"unknown timeline mode {mode!r}; use one of {', '.join(MODES)}")
@@ -131,7 +135,7 @@ def build_timeline(
         raise ValueError(f"unknown level {min_level!r}; use one of {', '.join(LEVELS)}")
     con = case.con
     settle(case)  # UTC session: text renderings of times below must not depend on the machine
-    integ = integrity if integrity is not None else assess(case)
+    integ = integrity if integrity is not None else clock_offsets(case, on)
     host_keys = {short_host(h) for h in hosts} if hosts else None
     min_rank = level_rank(min_lv) if min_lv is not None else 0
     if findings is None:
@@ -145,12 +149,13 @@ def build_timeline(
         "off": pa.array(list(offsets.values()), pa.float64()),
     }))  # fmt: skip
     cols = event_columns(case)
-    hits = hit_events(case, findings)  # every finding's records, read once for all the outputs
+    reader = _EventReader(case, cols, on)
     try:
-        table = _build(case, mode, cols, window, hits)
+        table = _build(case, mode, cols, window, reader, findings, _prefilter(integ, host_keys, since, until))
     finally:
-        for name in ("_tl_f", "_tl_r", "_tl_off"):
+        for name in ("_tl_f", "_tl_r", "_tl_off", *reader.fetched):
             con.unregister(name)
+        reader.close()
         for name in _STAGED:
             con.execute(f"DROP TABLE IF EXISTS {name}").fetchall()
     return _filter(table, host_keys, since, until)
@@ -159,7 +164,84 @@ def build_timeline(
 _STAGED = ("_tl_hit", "_tl_keys", "_tl_cand", "_tl_ctx", "_tl_ev")
 
 
-def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta, hits: str) -> pa.Table:
+class _EventReader:
+    """Where the timeline reads events: the case's DuckDB, or another engine's connection (``on``)
+    whose rows come back as Arrow and are registered on the case's connection under a name.
+
+    Only the scans of the events go to the other engine, each one a filter over ``events`` (the
+    DuckDB statement, transpiled); what they select is the raw columns the timeline renders, so
+    the rendering SQL below runs here, the same for both engines.
+    """
+
+    def __init__(self, case: Case, cols: dict[str, str], on: Any) -> None:
+        self.case, self.on = case, (on if on is not None and on is not case.con else None)
+        wanted = [name for _, name in EVENT_FIELDS if name not in _NATIVE]
+        wanted += [cols[n.lower()] for n in sorted(_NATIVE) if n.lower() in cols]
+        wanted += ["message", "ts", "host", "parent_pid"]
+        self.columns = list(dict.fromkeys(wanted))
+        self.fetched: list[str] = []  # relations registered on the case's connection
+        self.sent: set[str] = set()  # small tables registered on the other engine
+
+    def close(self) -> None:
+        """Drop the small tables handed to the other engine."""
+        if self.on is not None:
+            for name in sorted(self.sent):
+                self.on.unregister(name)
+
+    def hits(self, findings: Sequence[Finding]) -> str:
+        """The relation of the records the findings fired on (``_tl_r`` names those shown)."""
+        if self.on is None:
+            return hit_events(self.case, findings)  # every finding's records, read once for all the outputs
+        where = "EXISTS (SELECT 1 FROM _tl_r r WHERE r.input_sha256 = e.input_sha256 AND r.rec_index = e.rec_index)"
+        return self.where("_tl_hits_on", where, {"_tl_r": "SELECT input_sha256, rec_index FROM _tl_r"})
+
+    def where(self, name: str, condition: str, smalls: dict[str, str] | None = None) -> str:
+        """The events matching ``condition`` (SQL over ``events e`` and small tables: ``smalls`` maps
+        each name to the query of the case's connection that makes it), as a relation of the case's
+        connection."""
+        if self.on is None:
+            return f"(SELECT * FROM {EVENTS} e WHERE {condition})"
+        con = self.case.con
+        for small, query in (smalls or {}).items():
+            self.on.register(small, con.sql(query).to_arrow_table())
+            self.sent.add(small)
+        select = ", ".join(f'e."{c}"' for c in self.columns)
+        table = self.on.execute(f"SELECT {select} FROM {EVENTS} e WHERE {condition}").to_arrow_table()
+        con.register(name, table)
+        self.fetched.append(name)
+        return name
+
+
+def _prefilter(integ: Integrity, hosts: set[str] | None, since: datetime | None, until: datetime | None) -> str:
+    """SQL over ``events e`` keeping a superset of the rows the host and corrected-time filters keep
+    (``_filter`` applies them exactly afterwards): full mode reads only those. A host key becomes
+    the spellings of it the events have; corrected time is widened by the largest clock offsets."""
+    parts = []
+    if hosts is not None:
+        names = sorted(h for h in integ.host_events if short_host(h) in hosts)
+        parts.append(f"e.host IN ({', '.join(_sql_text(n) for n in names)})" if names else "false")
+    offs = [0.0, *integ.spelling_offsets().values()]
+    slack = timedelta(seconds=1)  # offsets are rounded to the microsecond; a second is ample
+    if since is not None:
+        parts.append(f"e.ts >= TIMESTAMPTZ '{(since + timedelta(seconds=min(offs)) - slack).isoformat()}'")
+    if until is not None:
+        parts.append(f"e.ts <= TIMESTAMPTZ '{(until + timedelta(seconds=max(offs)) + slack).isoformat()}'")
+    return " AND ".join(parts) or "true"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _build(
+    case: Case,
+    mode: str,
+    cols: dict[str, str],
+    window: timedelta,
+    reader: _EventReader,
+    findings: Sequence[Finding],
+    prefilter: str,
+) -> pa.Table:
     """Stage the small tables, then select the rows: each step one scan of the events at most.
 
     1. ``_tl_hit``: the events the findings fired on (key, host, time, account, process), from
@@ -171,6 +253,7 @@ def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta, hits:
     then one query over these orders and renders the rows. Full mode reads every event once.
     """
     con = case.con
+    hits = reader.hits(findings)
     ev_cols = _event_select(cols) + f", {_event_message()} AS message, e.ts, e.host"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tl_hit AS
@@ -180,7 +263,7 @@ def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta, hits:
     """).fetchall()  # fmt: skip
     shown = f"SELECT {ev_cols} FROM {hits} e SEMI JOIN _tl_r r ON e.input_sha256 = r.input_sha256 AND e.rec_index = r.rec_index"
     if mode == "context":
-        _stage_context(con, window, ev_cols)
+        _stage_context(con, window, ev_cols, reader)
         names = ", ".join([out for out, _ in EVENT_FIELDS] + ["message", "ts", "host"])
         shown += f"""
         UNION ALL
@@ -191,7 +274,8 @@ def _build(case: Case, mode: str, cols: dict[str, str], window: timedelta, hits:
         con.execute("CREATE OR REPLACE TEMP TABLE _tl_ctx AS SELECT input_sha256, rec_index, finding_id AS finding_ids "
                     "FROM _tl_r WHERE false").fetchall()  # fmt: skip
     con.execute(f"CREATE OR REPLACE TEMP TABLE _tl_ev AS {shown}").fetchall()
-    chosen = {"full": f"(SELECT {ev_cols} FROM {EVENTS} e)", "context": "_tl_ev"}.get(
+    everything = reader.where("_tl_all_on", prefilter) if mode == "full" else EVENTS
+    chosen = {"full": f"(SELECT {ev_cols} FROM {everything} e)", "context": "_tl_ev"}.get(
         mode, "(SELECT * FROM _tl_ev WHERE false)"
     )
     return con.sql(_rows_sql(chosen)).to_arrow_table()
@@ -207,7 +291,7 @@ def _records_table(findings: Sequence[Finding]) -> pa.Table:
     })  # fmt: skip
 
 
-def _stage_context(con: Any, window: timedelta, ev_cols: str) -> None:
+def _stage_context(con: Any, window: timedelta, ev_cols: str, reader: _EventReader) -> None:
     """``_tl_ctx``: each event near a finding sharing its user or process, with the ids of those
     findings (sorted, comma-separated); ``_tl_cand``: the candidates' timeline columns (``ev_cols``) and keys.
 
@@ -226,16 +310,18 @@ def _stage_context(con: Any, window: timedelta, ev_cols: str) -> None:
         FROM _tl_r r JOIN _tl_hit h USING (input_sha256, rec_index) JOIN _tl_f f USING (finding_id)
         LEFT JOIN _tl_off o ON o.host = h.host
     """).fetchall()  # fmt: skip
+    near = reader.where("_tl_near_on", """
+        lower(e.user_name) IN (SELECT u FROM _tl_keys WHERE u IS NOT NULL)
+        OR e.process_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)
+        OR e.parent_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)
+        OR lower(e.process_image) IN (SELECT img FROM _tl_keys WHERE img IS NOT NULL)
+    """, {"_tl_keys": "SELECT u, pid, img FROM _tl_keys"})  # fmt: skip
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tl_cand AS
         SELECT {ev_cols}, lower(e.user_name) AS u, e.process_pid AS pid, e.parent_pid AS ppid,
                lower(e.process_image) AS img,
                e.ts - to_microseconds(CAST(round(coalesce(o.off, 0) * 1000000) AS BIGINT)) AS tsc
-        FROM {EVENTS} e LEFT JOIN _tl_off o ON o.host = e.host
-        WHERE lower(e.user_name) IN (SELECT u FROM _tl_keys WHERE u IS NOT NULL)
-           OR e.process_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)
-           OR e.parent_pid IN (SELECT pid FROM _tl_keys WHERE pid IS NOT NULL)
-           OR lower(e.process_image) IN (SELECT img FROM _tl_keys WHERE img IS NOT NULL)
+        FROM {near} e LEFT JOIN _tl_off o ON o.host = e.host
     """).fetchall()  # fmt: skip
     win = f"to_microseconds({w})"
     con.execute(f"""

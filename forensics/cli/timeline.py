@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from forensics.case_outputs import OUTPUTS_DIR
 from forensics.cli.common import err, out, print_json_line, shown
+from forensics.cli.engine import ConfOpt, DriverMemOpt, EngineOpt, MasterOpt, RemoteOpt, spark_options
 from forensics.cli.guard import output_path, say
-from forensics.errors import CaseError
+from forensics.errors import CaseError, EngineError
 from forensics.hunt.findings import LEVELS
 from forensics.store import Case
 from forensics.timeline import MODES, build_timeline, timeline_summary, write_timeline
@@ -28,6 +30,8 @@ def register(app: typer.Typer) -> None:
             "Write the attack timeline of a case: findings with ATT&CK tactics and techniques, the events around "
             "them (same host, user or process within --window), or every event (--mode full). Times in UTC with "
             "IST beside them, clock-corrected per host (ts_corrected, clock_offset_s).\n\n"
+            "--engine spark reads the events (clock offsets, the findings' records, the context, every event "
+            "in --mode full) on Apache Spark over the case's parts; the rows are the same (docs/spark.md).\n\n"
             "Example: forensics timeline cases/dims --format timesketch --out dims.jsonl --level high"
         ),
     )(timeline)
@@ -57,8 +61,14 @@ def timeline(
         typer.Option("--run", help="Hunt run whose findings to use (forensics runs; default: latest)."),
     ] = None,
     json: Annotated[bool, typer.Option("--json", help="What was written, as one JSON object.")] = False,
+    engine: EngineOpt = "duckdb",
+    spark_master: MasterOpt = None,
+    spark_remote: RemoteOpt = None,
+    spark_conf: ConfOpt = None,
+    spark_driver_memory: DriverMemOpt = None,
 ) -> None:
     """Build and write the timeline."""
+    spark = spark_options(engine, spark_master, spark_remote, spark_conf, spark_driver_memory)
     if mode not in MODES:
         say(f"--mode must be one of {', '.join(MODES)}")
         raise typer.Exit(2)
@@ -78,9 +88,10 @@ def timeline(
     c = Case.open(case, read_only=True)  # not a case: the guard's one error line, exit 1
     try:
         run_id = c.resolve_run(run)
-        table = build_timeline(c, mode, hosts=host or None, since=t_since, until=t_until, min_level=level,
-                               window=timedelta(seconds=window), run=run_id)  # fmt: skip
-    except CaseError as exc:
+        with _engine(c, spark) as on:
+            table = build_timeline(c, mode, hosts=host or None, since=t_since, until=t_until, min_level=level,
+                                   window=timedelta(seconds=window), run=run_id, on=on)  # fmt: skip
+    except (CaseError, EngineError) as exc:  # EngineError: Spark could not start or refused a scan
         say(str(exc))
         raise typer.Exit(1) from exc
     finally:
@@ -97,3 +108,20 @@ def timeline(
     used = f"findings of hunt run {shown(run_id)}" if run_id else "no hunt run yet: events only"
     err.print(f"timeline ({mode}, {used}): {table.num_rows} rows ({counts})")
     out.print(shown(dest))
+
+
+def _engine(case: Case, spark: Any) -> AbstractContextManager[Any]:
+    """The Spark connection the timeline reads events on (None: the case's DuckDB)."""
+    if spark is None:
+        return nullcontext(None)
+    from contextlib import contextmanager
+
+    from forensics.spark.engine import spark_engine  # pyspark: only when Spark is asked for
+
+    @contextmanager
+    def opened() -> Any:
+        err.print(f"starting the Spark session ({spark.mode}) ...")
+        with spark_engine(case, spark) as eng:
+            yield eng.conn
+
+    return opened()

@@ -97,6 +97,7 @@ class SparkConnection:
         self._events_ready = False
         self._lock = threading.Lock()
         self.queries = 0  # statements sent to Spark (for the run record and the bench)
+        self.facts_made: set[str] = set()  # facts (``forensics.facts``) computed on this session
 
     # ---- DuckDB's surface ---------------------------------------------------------------------
     def cursor(self) -> SparkConnection:

@@ -80,7 +80,11 @@ def _rewrite(node: exp.Expression) -> exp.Expression:
         return _like(node.this, _literal(node.expression, "LIKE escape"))
     if isinstance(node, exp.Like | exp.ILike) and not isinstance(node.parent, exp.Escape):
         return _like(node, None)
-    if isinstance(node, exp.SimilarTo | exp.RegexpFullMatch):
+    if isinstance(node, exp.Anonymous) and str(node.this).lower() == "epoch_us":  # microseconds since 1970
+        return exp.Anonymous(this="unix_micros", expressions=node.expressions)
+    if isinstance(node, exp.RegexpFullMatch):
+        return _regex(_whole(node))
+    if isinstance(node, exp.SimilarTo):
         raise Untranslatable(f"{node.key.upper()} has no Spark spelling with RE2's meaning")
     if isinstance(node, exp.TryCast) and node.to.is_type(exp.DataType.Type.DOUBLE):
         return _try_double(node)
@@ -112,6 +116,18 @@ def _hoist_generators(select: exp.Select) -> None:
             item.set("this", hoisted)
         else:
             item.replace(hoisted)
+
+
+def _whole(node: exp.RegexpFullMatch) -> exp.RegexpLike:
+    """``regexp_full_match(s, p)`` as ``regexp_matches(s, '^(?:p)\\z')``: the whole string, as RE2's full
+    match means (``\\z``, not ``$``, which Java also lets match before a final newline)."""
+    pattern = _literal(node.args.get("expression"), "regular expression")
+    options = node.args.get("options")
+    return exp.RegexpLike(
+        this=node.this,
+        expression=exp.Literal.string(f"^(?:{pattern})\\z"),
+        **({"flag": options} if options else {}),
+    )
 
 
 def _literal(node: exp.Expression | None, what: str) -> str:

@@ -97,3 +97,21 @@ def test_regex_on_both_engines(spark: Any) -> None:
 
 def _lit(s: str) -> str:
     return "'" + s.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@pytest.mark.xdist_group("spark")
+def test_full_match_and_epoch_us_on_both_engines(spark: Any) -> None:
+    """``regexp_full_match`` means the whole string on Spark too (not up to a final newline, as
+    Java's ``$`` would), and ``epoch_us`` the microseconds since 1970."""
+    texts = ["10.0.0.1", "10.0.0.1\n", "fe80::1", "host.corp", "", "ABC", "abc"]
+    con = duckdb.connect()
+    for pattern, options in (("[0-9.]+|[0-9a-f:]+", None), ("abc", "'i'")):
+        sql = f"regexp_full_match(t, '{pattern}'" + (f", {options})" if options else ")")
+        duck = [t for t in texts if con.execute(f"SELECT {sql} FROM (SELECT ? AS t)", [t]).fetchone()[0]]  # type: ignore[index]
+        rows = spark.createDataFrame([(t,) for t in texts], "t STRING").selectExpr("t", expression_to_spark(sql))
+        assert [r[0] for r in rows.collect() if r[1]] == duck, sql
+    us = con.execute("SELECT epoch_us(TIMESTAMPTZ '2024-03-05 09:41:07.123456+00')").fetchone()[0]  # type: ignore[index]
+    got = spark.sql(
+        "SELECT " + expression_to_spark("epoch_us(CAST('2024-03-05 09:41:07.123456+00:00' AS TIMESTAMP))")
+    ).collect()[0][0]
+    assert got == us == 1709631667123456

@@ -51,11 +51,18 @@ def test_per_tuple_evaluation_gives_the_same_findings_as_per_row(
     monkeypatch.setattr(data, "TUPLE_ROWS", 0)
     monkeypatch.setattr(plan, "TUPLE_GAIN", 0)  # ... however little its rows repeat
     per_tuple = _findings(tmp_path / "case", rules)
-    monkeypatch.setattr(plan, "TUPLE_GAIN", 10**9)  # materialised once, then per row
+    monkeypatch.setattr(plan, "TUPLE_GAIN", 10**9)  # per row, on the rows as read (one chunk or few)
+    per_row_read = _findings(tmp_path / "case", rules)
+    monkeypatch.setattr(plan, "CHUNK", 7)  # many chunks: the rows kept once with the columns they read
+    monkeypatch.setattr(data, "CHUNK", 7)
     per_row_once = _findings(tmp_path / "case", rules)
+    monkeypatch.setattr(plan, "TUPLE_ROWS", 10**12)  # small chunks each reading what its rules read
+    per_row_chunks = _findings(tmp_path / "case", rules)
     assert len(per_row) > 50
     assert per_tuple == per_row
+    assert per_row_read == per_row
     assert per_row_once == per_row
+    assert per_row_chunks == per_row
 
 
 def test_rules_are_split_by_the_columns_they_read() -> None:
@@ -65,3 +72,22 @@ def test_rules_are_split_by_the_columns_they_read() -> None:
     per_value, per_row = plan.split_by_columns(group, terms)
     assert per_value == {("__l0",): [terms[0]]}
     assert per_row == terms[1:]  # keyword (concatenated text), constant, and non-derived rules stay per row
+
+
+def test_identifiers_in_string_literals_are_not_columns() -> None:
+    sql = """(regexp_matches("__l3", '(?s)"a"|b''"c') AND ("__c4" = 'x"__l9"'))"""
+    assert plan.idents_of(sql) == {"__l3", "__c4"}
+    assert plan.derived_of([(1, sql), (2, "(\"__l5\" LIKE '%q%')")]) == {"__l3", "__c4", "__l5"}
+    assert plan.derived_of([(1, sql), (2, '("Other" = 1)')]) is None  # then a query gets every column
+
+
+def test_a_query_computes_only_the_derived_columns_its_rules_read() -> None:
+    schema = plan.Schema.from_pairs([("CommandLine", "VARCHAR"), ("Image", "VARCHAR"), ("Other", "VARCHAR")])
+    schema.derived.update({'"CommandLine"': 0, 'concat_ws(\' \', "CommandLine", "Image", "Other")': 1, '"Image"': 2})
+    schema.sources.update({"CommandLine", "Image", "Other"})
+    group = plan.Group("TRUE", ["/x.parquet"], 10, schema)
+    src = plan.group_from(group, set(), derived={"__l2"})
+    assert '"__l2"' in src and '"__c2"' not in src and "concat_ws" not in src and '"CommandLine"' not in src
+    assert '"Image"' in src and '"Other"' not in src
+    full = plan.group_from(group, set())
+    assert all(f'"__{x}{k}"' in full for x in "cl" for k in range(3))

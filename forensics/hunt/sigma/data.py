@@ -20,13 +20,16 @@ from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from forensics.hunt.sigma import prune
 from forensics.hunt.sigma.plan import (
     CHUNK,
     TUPLE_ROWS,
     Group,
     Schema,
     _stats,
+    _wide_columns,
     group_from,
     group_schema,
     run_group,
@@ -44,6 +47,7 @@ class GroupJob:
     group: Group
     terms: list[tuple[int, str]]
     columns: set[str] = field(default_factory=set)
+    needs: dict[int, prune.Need] = field(default_factory=dict)  # rule index -> what it needs of the text
 
 
 class SigmaData(Protocol):
@@ -72,11 +76,11 @@ class SigmaData(Protocol):
         ...
 
 
-def plan_jobs(by_pred: dict[str, list[int]], groups: dict[str, Group],
-              sql: dict[int, tuple[str, set[str]]]) -> list[GroupJob]:  # fmt: skip
+def plan_jobs(by_pred: dict[str, list[int]], groups: dict[str, Group], sql: dict[int, tuple[str, set[str]]],
+              needs: dict[int, prune.Need] | None = None) -> list[GroupJob]:  # fmt: skip
     """The scans of a hunt: a big group as one job (it materialises once, then works per value or
     per distinct tuple), a small one in chunks that can run side by side; biggest first, which
-    balances a pool."""
+    balances a pool. ``needs``: each rule's ``prune.requirement`` (computed here when not given)."""
     jobs: list[GroupJob] = []
     for pred in sorted(by_pred):
         group = groups.get(pred)
@@ -86,13 +90,59 @@ def plan_jobs(by_pred: dict[str, list[int]], groups: dict[str, Group],
         cols: set[str] = set()  # the whole group's: its derived columns are shared by every chunk
         for i in idxs:
             cols |= sql[i][1]
-        if group.rows >= TUPLE_ROWS:
-            jobs.append(GroupJob(group, [(i, sql[i][0]) for i in idxs], cols))
-            continue
-        for start in range(0, len(idxs), CHUNK):
-            jobs.append(GroupJob(group, [(i, sql[i][0]) for i in idxs[start : start + CHUNK]], cols))
+        got = {i: needs[i] if needs is not None and i in needs else prune.requirement(sql[i][0]) for i in idxs}
+        jobs.extend(_chunked(group, [(i, sql[i][0]) for i in idxs], cols, got))
     jobs.sort(key=lambda j: -len(j.terms))
     return jobs
+
+
+def _chunked(group: Group, terms: list[tuple[int, str]], cols: set[str],
+             needs: dict[int, prune.Need]) -> list[GroupJob]:  # fmt: skip
+    if group.rows >= TUPLE_ROWS:
+        return [GroupJob(group, terms, cols, needs)]
+    return [GroupJob(group, terms[start : start + CHUNK], cols, needs) for start in range(0, len(terms), CHUNK)]
+
+
+# Asking a group for its text costs about as much as binding this many rules: below it, bind them.
+PRUNE_MIN_RULES = 20
+
+
+def _group_texts(con: duckdb.DuckDBPyConnection, group: Group, cols: set[str], read: list[str]) -> dict[str, str | None]:
+    """Distinct values of the group's lower-cased derived columns ``read`` (``"__l<k>"``), joined by newlines."""
+    cur = con.cursor()
+    try:
+        cur.execute("PRAGMA disable_optimizer")
+        src = group_from(group, cols, derived={c.strip('"') for c in read})
+        table = cur.sql(f"SELECT DISTINCT {', '.join(read)} FROM {src} AS g").to_arrow_table()
+    finally:
+        cur.close()
+    texts: dict[str, str | None] = {}
+    for k, c in enumerate(read):
+        values = pc.unique(table.column(k)).drop_null()
+        texts[c] = "\n".join(values.to_pylist()) if len(values) else None
+    return texts
+
+
+def _without_unmatchable(con: duckdb.DuckDBPyConnection, group_jobs: list[GroupJob]) -> list[GroupJob]:
+    """One group's jobs without the rules no row of it can match (``prune``), chunked again.
+
+    A rule whose need fails on the distinct values of the columns it names matches nothing, and is
+    left out before DuckDB binds it. Keyword rules' joined text is not read (too wide): needs on
+    it count as met.
+    """
+    group = group_jobs[0].group
+    terms = sorted(t for j in group_jobs for t in j.terms)
+    cols: set[str] = set().union(*(j.columns for j in group_jobs))
+    needs = {i: n for j in group_jobs for i, n in j.needs.items()}
+    if len(terms) < PRUNE_MIN_RULES:
+        return group_jobs
+    wide = {f'"{w}"' for w in _wide_columns(group)}
+    read = sorted(prune.needed_columns(needs.get(i) for i, _ in terms) - wide)
+    if not read:
+        return group_jobs
+    texts = _group_texts(con, group, cols, read)
+    kept = [(i, sql) for i, sql in terms if prune.can_match(needs.get(i), texts)]
+    return _chunked(group, kept, cols, needs) if kept else []
 
 
 class DuckData:
@@ -121,9 +171,14 @@ class DuckData:
         """Groups on a small thread pool, each on its own cursor: DuckDB releases the GIL while it
         plans and scans, and planning a big group is single-threaded, so two groups at once use the
         machine's cores."""
+        by_group: dict[str, list[GroupJob]] = {}
+        for j in jobs:
+            by_group.setdefault(j.group.predicate, []).append(j)
         workers = max(1, min(len(jobs), os.cpu_count() or 1, 4))
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            return list(pool.map(lambda j: run_group(self.con, j.group, j.terms, j.columns), jobs))
+            pruned = pool.map(lambda js: _without_unmatchable(self.con, js), [by_group[p] for p in sorted(by_group)])
+            kept = sorted((j for js in pruned for j in js), key=lambda j: -len(j.terms))
+            return list(pool.map(lambda j: run_group(self.con, j.group, j.terms, j.columns), kept))
 
     def select(self, group: Group, used: set[str], extra: Sequence[str], where: str) -> list[tuple[Any, ...]]:
         """See ``SigmaData.select``."""

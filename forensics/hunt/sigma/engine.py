@@ -23,7 +23,7 @@ from sigma.rule import SigmaRule
 from forensics.errors import EngineError
 from forensics.gcpause import gc_paused
 from forensics.hunt.findings import Finding, Kind, Level, RecordRef, parse_level
-from forensics.hunt.sigma import plancache
+from forensics.hunt.sigma import plancache, prune
 from forensics.hunt.sigma.backend import ConvertContext, Unsupported, to_sql
 from forensics.hunt.sigma.cache import (
     CACHE_FILE,
@@ -104,6 +104,7 @@ class _State:
     rulesets: dict[Path, RuleSet] = field(default_factory=dict)  # folder given -> its set
     decisions: Decisions = field(default_factory=Decisions)  # tuning, rule-set lists, duplicates
     excl_sql: dict[tuple[int, int], str] = field(default_factory=dict)  # (rule, base) -> tuning exclusion
+    needs: dict[int, prune.Need] = field(default_factory=dict)  # converted rules: what they need of the text
 
     def ruleset(self, lr: LoadedRule) -> RuleSet | None:
         """The rule set a rule was found in."""
@@ -605,6 +606,7 @@ def _run_sigma(case: Case, rule_paths: Sequence[Path], placeholders: dict[str, l
         _convert_all(st, case, placeholders, check_sql=False, sql_cache=sql_cache, data=data, progress=progress,
                      grouped=True)  # fmt: skip
         _exclusions(st)
+        st.needs = {i: prune.requirement(sql) for i, (sql, _) in st.sql.items()}
         if ckey is not None:
             _converted_to_cache(st, ckey, notes)
     t_conv = time.perf_counter()
@@ -739,7 +741,7 @@ def _converted_from_cache(st: _State, key: str | None, notes: dict[str, str]) ->
     if got.state != "hit":
         return False
     v = got.value
-    st.sql, st.status, st.excl_sql = v["sql"], v["status"], v["excl"]
+    st.sql, st.status, st.excl_sql, st.needs = v["sql"], v["status"], v["excl"], v["needs"]
     st.corrs = {i: c for i, c in st.corrs.items() if i in v["corrs"]}
     for pred, (derived, sources) in v["derived"].items():
         schema = st.groups[pred].schema
@@ -752,7 +754,8 @@ def _converted_from_cache(st: _State, key: str | None, notes: dict[str, str]) ->
 def _converted_to_cache(st: _State, key: str, notes: dict[str, str]) -> None:
     derived = {pred: (g.schema.derived, sorted(g.schema.sources))
                for pred, g in st.groups.items() if g.files and g.schema is not None}  # fmt: skip
-    value = {"sql": st.sql, "status": st.status, "excl": st.excl_sql, "corrs": sorted(st.corrs), "derived": derived}
+    value = {"sql": st.sql, "status": st.status, "excl": st.excl_sql, "corrs": sorted(st.corrs), "derived": derived,
+             "needs": st.needs}  # fmt: skip
     why = plancache.store(key, value)
     if why is not None:
         notes["converted"] += f"; {why}"
@@ -776,7 +779,7 @@ def _execute(
         if i in st.sql:
             by_pred.setdefault(p.logsource.predicate or "", []).append(i)
     out: dict[int, list[tuple[str, int, str | None, Any]]] = {}
-    jobs = plan_jobs(by_pred, st.groups, st.sql)
+    jobs = plan_jobs(by_pred, st.groups, st.sql, st.needs)
     progress("running rules", 0, len(jobs))  # the engine runs the groups side by side and returns all
     results = data.execute(jobs)
     progress("running rules", len(jobs), len(jobs))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from forensics.hits import hit_records
+from forensics.hits import hit_records, share_hits
 from forensics.hunt.findings import Finding, read_findings
 from forensics.integrity import Integrity, assess
 from forensics.navigator import layer
@@ -71,19 +71,25 @@ def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None =
     analysis = analyse(case, run)
     dest = outdir if outdir is not None else case.root / OUTPUTS_DIR
     dest.mkdir(parents=True, exist_ok=True)
-    table = build_timeline(case, mode="context", integrity=analysis.integrity, findings=analysis.findings)
-    # The two timeline files are written from the Arrow table alone (no connection), column by
-    # column in Arrow's compute kernels, which release the GIL: in threads while this one renders
-    # the report. Each file is whole once its writer returns; a writer's error is raised here.
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="timeline-writer") as pool:
-        writers = [
-            pool.submit(write_timeline, table, "csv", dest / "timeline.csv"),
-            pool.submit(write_timeline, table, "timesketch", dest / "timeline.timesketch.jsonl"),
-        ]
+    # the records the findings fired on, as the timeline, the report and the csv-timeline read them (one scan)
+    hits = hit_records(case, analysis.findings)
+    # Both cores: the timeline is built on a second connection in a thread (DuckDB releases the
+    # GIL while it runs the timeline's queries) while this thread renders the report (Python,
+    # Jinja2); its two files are written from the Arrow table alone, column by column in Arrow's
+    # kernels, in threads too. Each output is what it is sequentially; an error is raised here.
+    with case.sibling() as side, ThreadPoolExecutor(max_workers=2, thread_name_prefix="outputs") as pool:
+        share_hits(case, side)
+        timeline = pool.submit(build_timeline, side, mode="context", integrity=analysis.integrity,
+                               findings=analysis.findings)  # fmt: skip
         report = dest / "report.html"
         html = render_report(
             case, findings=analysis.findings, integrity=analysis.integrity, story=analysis.story, run=analysis.run
         )
+        table = timeline.result()
+        writers = [
+            pool.submit(write_timeline, table, "csv", dest / "timeline.csv"),
+            pool.submit(write_timeline, table, "timesketch", dest / "timeline.timesketch.jsonl"),
+        ]
         report.write_text(html, encoding="utf-8", newline="\n")
         files = [w.result() for w in writers]
     files.append(report)
@@ -95,7 +101,5 @@ def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None =
         + b"\n"
     )
     files.append(nav)
-    # the records the findings fired on, as the timeline and the report read them (one scan)
-    hits = hit_records(case, analysis.findings)
     files.append(write_case_csv_timeline(case, analysis.run, dest / "csv-timeline.csv", hits=hits)[0])
     return CaseOutputs(analysis, tuple(files))

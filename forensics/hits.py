@@ -84,6 +84,18 @@ def hit_records(case: Case, findings: Sequence[Finding]) -> HitRecords:
     return hits
 
 
+def share_hits(case: Case, other: Case) -> None:
+    """Hand the hit records last read on ``case``'s connection to ``other``'s (a ``Case.sibling``),
+    as if read there: the same Arrow table registered under the same name, nothing read again."""
+    made = _MADE.get(id(case.con))
+    if made is None:
+        return
+    key, hits = made
+    other.con.register(HITS, hits.table)
+    _MADE[id(other.con)] = made
+    set_state(other, "hits", key)
+
+
 def hit_events(case: Case, findings: Sequence[Finding]) -> str:
     """The name of the relation ``hit_records`` registered (for SQL joins)."""
     return hit_records(case, findings).name

@@ -177,6 +177,20 @@ class Case:
         """Close the DuckDB connection."""
         self.con.close()
 
+    def sibling(self) -> Case:
+        """A second connection onto this case's database, for another thread to query while this
+        one works: the same settings and ``events`` view (a read-only case's temporary views made
+        again on it, from the shape already read), its own temporary tables and registered
+        relations. Close it before this case."""
+        con = self.con.cursor()
+        con.execute(f"SET file_search_path = '{_sql_str(str(self.root.resolve()))}'")
+        con.execute("SET parquet_metadata_cache = true")
+        twin = Case(self.root, con, self.read_only)
+        twin._events = self._events
+        if self.read_only:  # temporary views belong to the connection that made them
+            twin.refresh_views()
+        return twin
+
     def __enter__(self) -> Case:
         return self
 

@@ -18,6 +18,7 @@ ENV = Environment(
     autoescape=True,
     undefined=StrictUndefined,
     keep_trailing_newline=False,
+    auto_reload=False,  # package data: never changes under a running process (no stat per render)
 )
 
 

@@ -451,8 +451,9 @@ def _tree_file(cand: Candidate, rel: str, check: Callable[[str], str | None]) ->
     """
     if cand.member is not None or cand.local is None or cand.root is None or not cand.root.is_dir():
         return None
-    root = cand.root.resolve()
-    here = cand.local.resolve().parent
+    root = _real(cand.root)
+    # the file's real folder: its folder's, resolved once for all its files, unless it is a link
+    here = cand.local.resolve().parent if cand.local.is_symlink() else _real(cand.local.parent)
     while here == root or root in here.parents:
         value = _first_line(here / rel)
         checked = check(value) if value else None
@@ -462,6 +463,12 @@ def _tree_file(cand: Candidate, rel: str, check: Callable[[str], str | None]) ->
             return None
         here = here.parent
     return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _real(folder: Path) -> Path:
+    """``folder`` resolved (links followed), once per folder: every file in it asks twice (zone, host)."""
+    return folder.resolve()
 
 
 @functools.lru_cache(maxsize=512)

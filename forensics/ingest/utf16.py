@@ -50,12 +50,14 @@ def codec_of(head: bytes) -> str | None:
     for codec, zeros, text in ((LE, odd, even), (BE, even, odd)):
         # 95 % of one half NUL and the other half printable ASCII or line space: text, not a binary
         # format (EVTX, journal files and images start with magic bytes and hold far fewer NULs)
-        if (
-            zeros.count(0) >= 0.95 * half
-            and sum(1 for b in text if 32 <= b < 127 or b in (9, 10, 13)) >= 0.95 * half
-        ):
+        # (the printable count in C: an EVTX header is 4 KiB of mostly NULs, which passes the
+        # first test for both byte orders, and a byte-by-byte count cost ~0.3 ms a file)
+        if zeros.count(0) >= 0.95 * half and half - len(text.translate(None, _TEXT_BYTES)) >= 0.95 * half:
             return codec
     return None
+
+
+_TEXT_BYTES = bytes(range(32, 127)) + b"\t\n\r"  # printable ASCII and line space
 
 
 def is_utf16(encoding: str | None) -> bool:

@@ -166,3 +166,29 @@ def test_line_splitting_ignores_a_0x0a_byte_inside_a_code_unit() -> None:
         text = "a\u0a0db\u0d0ac\nd\u010ae\n"
         got = [line for _, line in utf16.iter_lines(io.BytesIO(text.encode(codec)), codec)]
         assert [g.decode(codec) for g in got] == ["a\u0a0db\u0d0ac\n", "d\u010ae\n"]
+
+
+def _codec_by_the_byte(head: bytes) -> str | None:
+    """``codec_of`` as its docstring states it, counted byte by byte (what it computes in C)."""
+    if head.startswith(codecs.BOM_UTF16_LE):
+        return utf16.LE
+    if head.startswith(codecs.BOM_UTF16_BE):
+        return utf16.BE
+    sample = head[:4096]
+    if len(sample) < 64:
+        return None
+    half = len(sample) // 2
+    even, odd = sample[0 : half * 2 : 2], sample[1 : half * 2 : 2]
+    for codec, zeros, text in ((utf16.LE, odd, even), (utf16.BE, even, odd)):
+        printable = sum(1 for b in text if 32 <= b < 127 or b in (9, 10, 13))
+        if zeros.count(0) >= 0.95 * half and printable >= 0.95 * half:
+            return codec
+    return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=5000) | st.lists(st.sampled_from(b"\x00\x00\x00a\n\t\r\x01 \x7f"), max_size=5000).map(bytes))
+def test_utf16_sniffing_is_the_byte_by_byte_count(head: bytes) -> None:
+    assert utf16.codec_of(head) == _codec_by_the_byte(head)
+    padded = b"ElfFile\x00" + bytes(4088) + head  # an EVTX-like header: NULs pass the first test both ways
+    assert utf16.codec_of(padded) == _codec_by_the_byte(padded)

@@ -28,6 +28,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
+from forensics.spark.literals import Split, TextTest, split_like, split_regex
 from forensics.spark.regex import Untranslatable, re2_to_java
 
 # DuckDB's VARCHAR -> DOUBLE grammar (measured: whitespace around, one sign or "+-", digits with
@@ -141,6 +142,10 @@ def _regex(node: exp.Expression) -> exp.Expression:
         return node
     pattern = _literal(node.args.get("expression"), "regular expression")
     flags = _flags(node)
+    if isinstance(node, exp.RegexpLike) and not flags:
+        split = split_regex(pattern)
+        if split is not None:
+            return _literal_tests(node, split)
     if isinstance(node, exp.RegexpReplace) and "g" not in flags and not _matches_once(pattern):
         raise Untranslatable(
             "regexp_replace without the 'g' option replaces the first match in DuckDB and every match in "
@@ -199,8 +204,39 @@ def _first_atom_required(pattern: str) -> bool:
     return not rest.startswith(("*", "?", "{0"))
 
 
+def _literal_tests(node: exp.Expression, split: Split) -> exp.Expression:
+    """An RE2 alternation of literals as string tests (``forensics.spark.literals``), OR-ed with a
+    regex of the alternatives that are not literal."""
+    parts = [_text_test(node.this, t) for t in split.tests]
+    if split.rest is not None:
+        rest = exp.RegexpLike(this=node.this.copy(), expression=exp.Literal.string(re2_to_java(split.rest)))
+        rest.meta["java"] = True
+        parts.append(rest)
+    return exp.paren(exp.or_(*parts, copy=False), copy=False)
+
+
+def _text_test(text: exp.Expression, test: TextTest) -> exp.Expression:
+    """One literal test of ``text`` in Spark's string functions (NULL text -> NULL, as a match)."""
+    lit = exp.Literal.string
+    if test.kind == "equals":
+        return exp.EQ(this=text.copy(), expression=lit(test.text))
+    if test.kind == "affix":
+        long_enough = exp.GTE(
+            this=exp.Length(this=text.copy()), expression=exp.Literal.number(len(test.text) + len(test.tail))
+        )
+        starts = exp.Anonymous(this="startswith", expressions=[text.copy(), lit(test.text)])
+        ends = exp.Anonymous(this="endswith", expressions=[text.copy(), lit(test.tail)])
+        return exp.paren(exp.and_(long_enough, starts, ends, copy=False), copy=False)
+    name = {"prefix": "startswith", "suffix": "endswith", "contains": "contains"}[test.kind]
+    return exp.Anonymous(this=name, expressions=[text.copy(), lit(test.text)])
+
+
 def _like(node: exp.Like | exp.ILike, escape: str | None) -> exp.Expression:
     pat = node.expression
+    if isinstance(node, exp.Like) and isinstance(pat, exp.Literal) and pat.is_string:
+        test = split_like(str(pat.this), escape)
+        if test is not None:
+            return exp.paren(_text_test(node.this, test), copy=False)
     if isinstance(pat, exp.Literal) and pat.is_string:
         node.set("expression", exp.Literal.string(_spark_like(str(pat.this), escape)))
     elif escape is None:

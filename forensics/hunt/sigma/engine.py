@@ -615,6 +615,7 @@ def _run_sigma(case: Case, rule_paths: Sequence[Path], placeholders: dict[str, l
     refs = _rule_index(st)
     corr_bases = {refs[r.reference] for c in st.corrs.values() for r in c.rules or [] if r.reference in refs}
     matches = _execute(data, st, progress)
+    notes.update(getattr(data, "cache_notes", {}))  # an engine's own caches (Spark: each rule's Spark SQL)
     findings: list[Finding] = []
     for i, rows in sorted(matches.items()):
         prep = st.preps[i]

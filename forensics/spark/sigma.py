@@ -5,8 +5,11 @@ Spark session over the case's parts. The rules are converted exactly as for Duck
 per group, so the same SQL); each rule's expression is then transpiled on its own
 (``forensics.spark.dialect``), so a rule that cannot be carried over is reported failed with the
 reason and the rest of its group still runs. A group's scan reads only its part files and
-columns; a group of ``DISTINCT_ROWS`` rows or more evaluates its rules once per distinct value of
-the columns each rule reads and joins the hits back, as DuckDB does.
+columns; a group of ``TUPLE_ROWS`` rows or more evaluates each rule once per distinct value of
+the columns it reads and joins the hits back (``SparkSigmaData._per_value``), as DuckDB does for
+its big groups; what cannot be evaluated so runs on every row, a few dozen rules per query.
+Regular expressions and LIKE patterns that only look for literal text run as plain string tests
+(``forensics.spark.literals``): Java's regex engine is most of the cost otherwise.
 
 Jobs go to Spark from a few driver threads at once: small groups are one task each, so running
 several side by side keeps the executors' cores busy.
@@ -18,6 +21,7 @@ import itertools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import pyarrow as pa
@@ -27,9 +31,10 @@ from forensics.errors import EngineError
 from forensics.hunt.sigma.data import GroupJob, MatchRow
 from forensics.hunt.sigma.plan import (
     CHUNK,
-    DISTINCT_ROWS,
     PREDICATE_COLUMNS,
     PROVENANCE,
+    TUPLE_GAIN,
+    TUPLE_ROWS,
     Group,
     Schema,
     bisect_failures,
@@ -42,11 +47,14 @@ from forensics.spark.dialect import quote, to_spark
 from forensics.spark.sqlcache import Translated, translate
 
 PROVENANCE_SELECT = "input_sha256, rec_index, host, ts"
-# A column set's rules are evaluated per distinct value only when there are this many of them: the
-# DISTINCT is itself a pass over every row (hash, shuffle, checkpoint, a job of its own), so for a
-# few rules evaluating them on every row of the materialised group, beside the other small sets,
-# costs less. Measured on 0.27 M events (process_creation rules): checkpoints were 138 s of 297 s.
-VALUE_SET_MIN = 10
+# Rules per query when they run on every row of a big group. Spark compiles a query's expressions
+# into one Java method; past 64 KB of bytecode (a few hundred rules) it gives up and interprets
+# them, and past 8 KB the JVM no longer compiles the method to machine code. Measured on 93 k
+# process creations, 206 rules: one query 68 s of JVM CPU, in queries of 30 rules 25 s.
+ROW_CHUNK = 40
+# grouping_id() is a 64-bit mask of the grouped columns: a group's column sets are batched so that
+# each batch reads at most this many columns
+VALUE_COLUMNS_MAX = 60
 THREADS = 4  # jobs submitted side by side (Spark schedules their tasks over its cores)
 
 
@@ -132,48 +140,117 @@ class SparkSigmaData:
         kept: list[str] = [view]  # temporary views (and checkpoints) dropped when the job ends
         try:
             src = _spark_source(job.group, job.columns, view)
-            rows: list[MatchRow] = []
-            per_value, per_row = (
-                split_by_columns(job.group, _duck_terms(job, terms))
-                if job.group.rows >= DISTINCT_ROWS
-                else ({}, terms)
-            )
+            if job.group.rows < TUPLE_ROWS:
+                return self._chunks(terms, lambda t: self._rows(src, t), failed, CHUNK), failed
             spark_of = dict(terms)
-            if per_value:
-                mat = self._checkpoint(
-                    kept, f"SELECT {PROVENANCE_SELECT}, "
-                    + ", ".join(quote(c) for c in sorted({c for cols in per_value for c in cols}))
-                    + f" FROM {src} AS g",
-                )  # fmt: skip
-                few: list[tuple[int, str]] = []
-                for cols, set_terms in sorted(per_value.items()):
-                    spark_terms = [(i, spark_of[i]) for i, _ in set_terms]
-                    if len(spark_terms) < VALUE_SET_MIN:
-                        few.extend(spark_terms)
-                        continue
-                    values = self._checkpoint(
-                        kept, f"SELECT DISTINCT {', '.join(quote(c) for c in cols)} FROM {mat}"
-                    )
-                    rows.extend(self._chunks(spark_terms, self._values_of(mat, values, cols), failed))
-                rows.extend(self._chunks(sorted(few), lambda t: self._rows(mat, t), failed))
             # split_by_columns reads (and hands back) the DuckDB SQL: run the Spark SQL of the same rules
+            per_value, per_row = split_by_columns(job.group, _duck_terms(job, terms))
+            sets = {cols: [(i, spark_of[i]) for i, _ in t] for cols, t in per_value.items()}
+            rows = self._per_value(job.group, src, sets, kept, failed) if sets else []
             row_terms = [(i, spark_of[i]) for i, _ in per_row]
-            rows.extend(self._chunks(row_terms, lambda t: self._rows(src, t), failed))
+            rows.extend(self._chunks(row_terms, lambda t: self._rows(src, t), failed, ROW_CHUNK))
             return rows, failed
         finally:
             for name in kept:
                 self._drop(name)
+
+    def _per_value(
+        self,
+        group: Group,
+        src: str,
+        sets: dict[tuple[str, ...], list[tuple[int, str]]],
+        kept: list[str],
+        failed: dict[int, str],
+    ) -> list[MatchRow]:
+        """Rules that read only derived columns, evaluated once per distinct value tuple of the
+        columns each reads (its column set) and joined back to the group's rows.
+
+        The group's rows are materialised once with every such column; the distinct tuples of
+        every column set come from one ``GROUP BY GROUPING SETS`` (one pass and one shuffle, not a
+        job per set); each rule is guarded by its set's ``grouping_id`` so it sees only its own
+        set's tuples; the tuples with hits (few) come back to the driver and are joined back to
+        the rows in one query. A set whose tuples hardly repeat (fewer than ``TUPLE_GAIN`` rows
+        per tuple) is evaluated per row instead, as DuckDB does."""
+        cols = sorted({c for s in sets for c in s})
+        mat = self._checkpoint(
+            kept, f"SELECT {PROVENANCE_SELECT}, {', '.join(quote(c) for c in cols)} FROM {src} AS g"
+        )
+        rows: list[MatchRow] = []
+        per_row: list[tuple[int, str]] = []
+        for batch in _batches(sorted(sets)):
+            bcols = sorted({c for s in batch for c in s})
+            sel = ", ".join(quote(c) for c in bcols)
+            grouping = ", ".join("(" + ", ".join(quote(c) for c in s) + ")" for s in batch)
+            values = self._checkpoint(
+                kept,
+                f"SELECT {sel}, grouping_id({sel}) AS __set FROM {mat} GROUP BY {sel} GROUPING SETS ({grouping})",
+            )
+            counts = self._counts(values)
+            guarded: list[tuple[int, str]] = []
+            for s in batch:
+                gid = _grouping_id(s, bcols)
+                if counts.get(gid, 0) * TUPLE_GAIN > group.rows:
+                    per_row.extend(sets[s])
+                else:
+                    guarded.extend((i, f"(__set = {gid} AND ({sql}))") for i, sql in sets[s])
+            hits: list[pa.Table] = []
+            for start in range(0, len(guarded), CHUNK):
+                got, f = bisect_failures(
+                    guarded[start : start + CHUNK],
+                    partial(self._value_hits, values, sel),
+                    _ERRORS,
+                    "Spark",
+                )
+                failed.update(f)
+                hits.extend(got)
+            table = pa.concat_tables(hits) if hits else None
+            if table is not None and table.num_rows:
+                rows.extend(self._join_back(mat, table, bcols, kept))
+        rows.extend(self._chunks(sorted(per_row), lambda t: self._rows(mat, t), failed, ROW_CHUNK))
+        return rows
+
+    def _counts(self, values: str) -> dict[int, int]:
+        """Distinct tuples per column set (``grouping_id``) of a values checkpoint."""
+        table = self._sql(f"SELECT __set, count(*) AS n FROM {values} GROUP BY __set")
+        return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
+
+    def _value_hits(self, values: str, sel: str, terms: list[tuple[int, str]]) -> pa.Table:
+        """The distinct tuples some of ``terms`` (guarded by their set) match, with the rules' indexes."""
+        return self._sql(
+            f"SELECT * FROM (SELECT __set, {sel}, {_hits(terms)} AS hits FROM {values} AS d) AS x WHERE hits <> ''"
+        )
+
+    def _join_back(self, mat: str, hits: pa.Table, cols: list[str], kept: list[str]) -> list[MatchRow]:
+        """The group's rows whose column-set tuple has hits: one branch per set, each joining the
+        rows to its own tuples on its own columns (NULL-safe, as DuckDB's IS NOT DISTINCT FROM)."""
+        with self._lock:
+            name = f"sigma_hits_{next(self._views)}"
+        self.spark.createDataFrame(hits).createOrReplaceTempView(name)
+        kept.append(name)
+        branches = []
+        for gid in sorted(set(hits.column("__set").to_pylist())):
+            on = " AND ".join(
+                f"g.{quote(c)} <=> h.{quote(c)}"
+                for k, c in enumerate(cols)
+                if not gid >> (len(cols) - 1 - k) & 1
+            )
+            branches.append(
+                f"SELECT g.input_sha256, g.rec_index, g.host, g.ts, h.hits FROM {mat} AS g "
+                f"JOIN (SELECT * FROM {name} WHERE __set = {gid}) AS h ON {on}"
+            )
+        return _collect(self._sql(" UNION ALL ".join(branches)))
 
     @staticmethod
     def _chunks(
         terms: list[tuple[int, str]],
         run: Callable[[list[tuple[int, str]]], list[MatchRow]],
         failed: dict[int, str],
+        size: int,
     ) -> list[MatchRow]:
-        """``run`` over ``terms`` CHUNK at a time; a chunk Spark refuses is bisected to the rules at fault."""
+        """``run`` over ``terms`` ``size`` at a time; a chunk Spark refuses is bisected to the rules at fault."""
         rows: list[MatchRow] = []
-        for start in range(0, len(terms), CHUNK):
-            got, f = bisect_failures(terms[start : start + CHUNK], run, _ERRORS, "Spark")
+        for start in range(0, len(terms), size):
+            got, f = bisect_failures(terms[start : start + size], run, _ERRORS, "Spark")
             failed.update(f)
             rows.extend(r for part in got for r in part)
         return rows
@@ -206,29 +283,30 @@ class SparkSigmaData:
         )
         return _collect(self._sql(sql))
 
-    def _values_of(
-        self, mat: str, values: str, cols: tuple[str, ...]
-    ) -> Callable[[list[tuple[int, str]]], list[MatchRow]]:
-        """``_values`` over ``mat``/``values`` and ``cols`` for a list of terms (what ``bisect_failures`` calls)."""
-        return lambda terms: self._values(mat, values, cols, terms)
-
-    def _values(
-        self, mat: str, values: str, cols: tuple[str, ...], terms: list[tuple[int, str]]
-    ) -> list[MatchRow]:
-        """Rules evaluated once per distinct value tuple of ``cols`` (the checkpointed ``values``),
-        hits joined back to the group's rows (the checkpointed ``mat``)."""
-        sel = ", ".join(quote(c) for c in cols)
-        on = " AND ".join(f"g.{quote(c)} <=> h.{quote(c)}" for c in cols)
-        sql = (
-            f"WITH h AS (SELECT * FROM (SELECT {sel}, {_hits(terms)} AS hits FROM {values} AS d) AS x "
-            "WHERE hits <> '') "
-            f"SELECT g.input_sha256, g.rec_index, g.host, g.ts, h.hits FROM {mat} AS g JOIN h ON {on}"
-        )
-        return _collect(self._sql(sql))
-
     def _sql(self, sql: str) -> pa.Table:
         self.conn.queries += 1
         return self.spark.sql(sql).toArrow()
+
+
+def _batches(sets: list[tuple[str, ...]]) -> list[list[tuple[str, ...]]]:
+    """Column sets in batches reading at most ``VALUE_COLUMNS_MAX`` columns together."""
+    out: list[list[tuple[str, ...]]] = []
+    cols: set[str] = set()
+    for s in sets:
+        if out and len(cols | set(s)) <= VALUE_COLUMNS_MAX:
+            out[-1].append(s)
+            cols |= set(s)
+        else:
+            out.append([s])
+            cols = set(s)
+    return out
+
+
+def _grouping_id(columns: tuple[str, ...], all_columns: list[str]) -> int:
+    """Spark's ``grouping_id(all_columns)`` for the grouping set ``columns``: bit ``n-1-k`` set when
+    column ``k`` is not grouped (the first column is the highest bit)."""
+    n = len(all_columns)
+    return sum(1 << (n - 1 - k) for k, c in enumerate(all_columns) if c not in columns)
 
 
 def _translated(sql: str) -> Translated:

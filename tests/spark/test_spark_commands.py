@@ -107,26 +107,43 @@ def test_search_cli_json_is_the_same_on_both_engines(spark: Any, demo_case: Path
     assert ungreedy.exit_code == 1 and "not run on Spark" in ungreedy.output
 
 
+@pytest.mark.parametrize(("gain", "max_columns"), [(2, 60), (0, 2)])
 def test_per_value_path_on_spark_finds_what_duckdb_finds(
-    spark: Any, demo_case: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch
+    spark: Any,
+    demo_case: Path,
+    shared_data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    gain: int,
+    max_columns: int,
 ) -> None:
-    """Groups of DISTINCT_ROWS rows or more evaluate rules once per distinct value (checkpointed,
-    so Spark cannot push the rules back under the DISTINCT); the demo's groups are smaller, so the
-    threshold is lowered for both engines."""
+    """Big groups evaluate rules once per distinct value tuple of the columns each reads (all column
+    sets in one GROUPING SETS pass, the tuples with hits joined back); the demo's groups are
+    smaller, so the thresholds are lowered for both engines. ``gain`` 2: sets whose tuples hardly
+    repeat run per row (as on DuckDB), 0: every set per value; ``max_columns`` 2: the sets in
+    several batches (grouping_id's 64-bit mask)."""
     import forensics.hunt.sigma.plan as plan
     import forensics.spark.sigma as spark_sigma
     from forensics.hunt.sigma import run_sigma
     from forensics.spark.connection import SparkConnection
 
     windows = shared_data / "sigma" / "rules" / "windows"
-    # Security rules (per value, sets big and small), process-creation rules with regexes (per row
-    # beside them: a set of fewer than VALUE_SET_MIN rules runs per row over the materialised group)
+    # Security rules (sets big and small), process-creation rules with regexes and literal lists
     rules = [
         windows / "builtin" / "security",
         *sorted((windows / "process_creation").glob("proc_creation_win_s*.yml")),
     ]
     monkeypatch.setattr(plan, "DISTINCT_ROWS", 1)
-    monkeypatch.setattr(spark_sigma, "DISTINCT_ROWS", 1)
+    monkeypatch.setattr(spark_sigma, "TUPLE_ROWS", 1)
+    monkeypatch.setattr(spark_sigma, "TUPLE_GAIN", gain)
+    monkeypatch.setattr(spark_sigma, "VALUE_COLUMNS_MAX", max_columns)
+    joined: list[int] = []
+    join_back = spark_sigma.SparkSigmaData._join_back
+
+    def counted(self: Any, *args: Any) -> Any:
+        joined.append(1)
+        return join_back(self, *args)
+
+    monkeypatch.setattr(spark_sigma.SparkSigmaData, "_join_back", counted)
     with Case.open(demo_case, read_only=True) as case:
         duck = run_sigma(case, rules, use_cache=False)
         conn = SparkConnection(spark, case)
@@ -137,5 +154,6 @@ def test_per_value_path_on_spark_finds_what_duckdb_finds(
 
     assert len(duck.findings) > 5
     assert key(on_spark) == key(duck)
+    assert joined  # hits found per value and joined back
     # every rule ran on Spark as on DuckDB (none refused for a dialect slip on this path)
     assert [(r.path, r.status) for r in on_spark.report] == [(r.path, r.status) for r in duck.report]

@@ -170,14 +170,24 @@ class SparkSigmaData:
         job per set); each rule is guarded by its set's ``grouping_id`` so it sees only its own
         set's tuples; the tuples with hits (few) come back to the driver and are joined back to
         the rows in one query. A set whose tuples hardly repeat (fewer than ``TUPLE_GAIN`` rows
-        per tuple) is evaluated per row instead, as DuckDB does."""
+        per tuple) is evaluated per row instead, as DuckDB does: known from one column's
+        approximate count before the grouping sets are built, or from the exact count after."""
         cols = sorted({c for s in sets for c in s})
         mat = self._checkpoint(
             kept, f"SELECT {PROVENANCE_SELECT}, {', '.join(quote(c) for c in cols)} FROM {src} AS g"
         )
         rows: list[MatchRow] = []
         per_row: list[tuple[int, str]] = []
-        for batch in _batches(sorted(sets)):
+        # a set with a column that alone hardly repeats cannot repeat either: per row, without
+        # expanding the grouping sets by it (approximate counts: they only choose the cheaper way)
+        distinct = self._approx_distinct(mat, cols)
+        candidates: list[tuple[str, ...]] = []
+        for s in sorted(sets):
+            if max(distinct[c] for c in s) * TUPLE_GAIN > group.rows:
+                per_row.extend(sets[s])
+            else:
+                candidates.append(s)
+        for batch in _batches(candidates):
             bcols = sorted({c for s in batch for c in s})
             sel = ", ".join(quote(c) for c in bcols)
             grouping = ", ".join("(" + ", ".join(quote(c) for c in s) + ")" for s in batch)
@@ -187,17 +197,20 @@ class SparkSigmaData:
             )
             counts = self._counts(values)
             guarded: list[tuple[int, str]] = []
+            gid_of: dict[int, int] = {}
             for s in batch:
                 gid = _grouping_id(s, bcols)
                 if counts.get(gid, 0) * TUPLE_GAIN > group.rows:
                     per_row.extend(sets[s])
-                else:
-                    guarded.extend((i, f"(__set = {gid} AND ({sql}))") for i, sql in sets[s])
+                    continue
+                for i, sql in sets[s]:
+                    guarded.append((i, f"(__set = {gid} AND ({sql}))"))
+                    gid_of[i] = gid
             hits: list[pa.Table] = []
             for start in range(0, len(guarded), CHUNK):
                 got, f = bisect_failures(
                     guarded[start : start + CHUNK],
-                    partial(self._value_hits, values, sel),
+                    partial(self._value_hits, values, sel, gid_of),
                     _ERRORS,
                     "Spark",
                 )
@@ -209,15 +222,27 @@ class SparkSigmaData:
         rows.extend(self._chunks(sorted(per_row), lambda t: self._rows(mat, t), failed, ROW_CHUNK))
         return rows
 
+    def _approx_distinct(self, mat: str, cols: list[str]) -> dict[str, int]:
+        """Approximate distinct values of each column of a checkpoint (one pass, HyperLogLog)."""
+        table = self._sql(
+            "SELECT " + ", ".join(f"approx_count_distinct({quote(c)})" for c in cols) + f" FROM {mat}"
+        )
+        return {c: int(table.column(k)[0].as_py() or 0) for k, c in enumerate(cols)}
+
     def _counts(self, values: str) -> dict[int, int]:
         """Distinct tuples per column set (``grouping_id``) of a values checkpoint."""
         table = self._sql(f"SELECT __set, count(*) AS n FROM {values} GROUP BY __set")
         return dict(zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True))
 
-    def _value_hits(self, values: str, sel: str, terms: list[tuple[int, str]]) -> pa.Table:
-        """The distinct tuples some of ``terms`` (guarded by their set) match, with the rules' indexes."""
+    def _value_hits(
+        self, values: str, sel: str, gid_of: dict[int, int], terms: list[tuple[int, str]]
+    ) -> pa.Table:
+        """The distinct tuples some of ``terms`` (guarded by their set) match, with the rules' indexes;
+        only the tuples of the terms' own sets are read."""
+        gids = ", ".join(str(g) for g in sorted({gid_of[i] for i, _ in terms}))
         return self._sql(
-            f"SELECT * FROM (SELECT __set, {sel}, {_hits(terms)} AS hits FROM {values} AS d) AS x WHERE hits <> ''"
+            f"SELECT * FROM (SELECT __set, {sel}, {_hits(terms)} AS hits FROM {values} AS d "
+            f"WHERE __set IN ({gids})) AS x WHERE hits <> ''"
         )
 
     def _join_back(self, mat: str, hits: pa.Table, cols: list[str], kept: list[str]) -> list[MatchRow]:

@@ -9,8 +9,10 @@ For each case, in one run: DuckDB's Sigma hunt (``run_sigma``) and the same hunt
 wall time of each engine with load / convert / execute, Spark's session start, per-query floor (a
 trivial query, warm) and one scan of the columns the rules read, records per second per core for
 each engine (DuckDB uses every core of the machine, Spark the cores of its master), the ratio, and
-the JVM's peak resident memory (VmHWM of the Spark driver/executor JVM). Several cases make the
-scaling table. Generated cases for it: ``scripts/make_sample_data.py --large --hosts N --days D
+the JVM's peak resident memory (VmHWM of the Spark driver/executor JVM), and the CPU seconds each
+engine used (DuckDB: this process, every thread; Spark: its JVM plus this process as the driver)
+with records per CPU-second: on a shared machine wall times swing with the other jobs' load, CPU
+seconds much less. Several cases make the scaling table. Generated cases for it: ``scripts/make_sample_data.py --large --hosts N --days D
 --out DIR`` then ``forensics ingest DIR --case CASE``.
 
 RULES defaults to ../shared/data/sigma/rules (the whole SigmaHQ corpus).
@@ -34,9 +36,9 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_RULES = REPO.parent / "shared" / "data" / "sigma" / "rules"
 
 
-def _jvm_peak_kib() -> int:
-    """Peak resident memory (VmHWM) of the JVMs this process started (local mode: driver = executor)."""
-    peak = 0
+def _jvms() -> list[str]:
+    """Process ids of the JVMs this process started (local mode: driver = executor)."""
+    out = []
     me = os.getpid()
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
@@ -48,9 +50,34 @@ def _jvm_peak_kib() -> int:
             continue
         ppid = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("PPid:")), 0)
         if ppid == me and b"java" in cmd:
-            hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
-            peak = max(peak, hwm)
+            out.append(pid)
+    return out
+
+
+def _jvm_peak_kib() -> int:
+    """Peak resident memory (VmHWM) of the JVMs this process started."""
+    peak = 0
+    for pid in _jvms():
+        status = Path(f"/proc/{pid}/status").read_text()
+        hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+        peak = max(peak, hwm)
     return peak
+
+
+def _jvm_cpu() -> float:
+    """CPU seconds (user + system) the JVMs this process started have used so far: on a shared
+    machine, a measure of Spark's work that other jobs' load does not inflate as it does wall time."""
+    total = 0.0
+    for pid in _jvms():
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process, every thread (DuckDB's worker threads included)."""
+    t = os.times()
+    return t.user + t.system
 
 
 def _timed(fn: Any) -> tuple[Any, float]:
@@ -64,11 +91,15 @@ def bench_case(case_dir: Path, rules: list[Path], spark: Any, cores: int) -> dic
     with Case.open(case_dir, read_only=True) as case:
         events = case.con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
         duck_stats: dict[str, Any] = {}
+        cpu = _own_cpu()
         duck, duck_wall = _timed(lambda: run_sigma(case, rules, stats=duck_stats))
+        duck_cpu = _own_cpu() - cpu
         conn = SparkConnection(spark, case)
         spark_stats: dict[str, Any] = {}
         data = SparkSigmaData(conn)
+        cpu, jcpu = _own_cpu(), _jvm_cpu()
         on_spark, spark_wall = _timed(lambda: run_sigma(case, rules, stats=spark_stats, data=data))
+        spark_cpu, spark_driver_cpu = _jvm_cpu() - jcpu, _own_cpu() - cpu
         conn.frame("SELECT 1").toArrow()
         _, floor = _timed(lambda: conn.frame("SELECT 1").toArrow())
         cols = sorted(spark_stats.get("columns", set()))
@@ -87,6 +118,9 @@ def bench_case(case_dir: Path, rules: list[Path], spark: Any, cores: int) -> dic
         "duck_rps_core": events / max(duck_wall, 1e-9) / duck_cores,
         "spark_rps_core": events / max(spark_wall, 1e-9) / cores,
         "jvm_peak_mib": _jvm_peak_kib() / 1024,
+        "duck_cpu": duck_cpu, "spark_cpu": spark_cpu, "spark_driver_cpu": spark_driver_cpu,
+        "duck_rps_cpu": events / max(duck_cpu, 1e-9), "spark_rps_cpu": events / max(spark_cpu + spark_driver_cpu, 1e-9),
+        "cache": data.cache_notes.get("spark_sql", ""),
     }  # fmt: skip
 
 
@@ -120,14 +154,21 @@ def main(argv: list[str] | None = None) -> int:
               f"duckdb {r['duck_rps_core']:,.0f}, spark {r['spark_rps_core']:,.0f} "
               f"(duckdb/spark {r['duck_rps_core'] / max(r['spark_rps_core'], 1e-9):.1f}x); "
               f"JVM peak {r['jvm_peak_mib']:.0f} MiB")  # fmt: skip
+        print(f"  CPU seconds: duckdb {r['duck_cpu']:.1f}; spark JVM {r['spark_cpu']:.1f} + driver (Python) "
+              f"{r['spark_driver_cpu']:.1f}; records per CPU-second: duckdb {r['duck_rps_cpu']:,.0f}, spark "
+              f"{r['spark_rps_cpu']:,.0f} (duckdb/spark {r['duck_rps_cpu'] / max(r['spark_rps_cpu'], 1e-9):.1f}x); "
+              f"Spark SQL cache: {r['cache']}")  # fmt: skip
     print("\nscaling (" + args.master + "):")
     print(
-        "| events | duckdb s | spark s | spark execute s | spark rec/s/core | duckdb rec/s/core | JVM peak MiB |"
+        "| events | duckdb s | spark s | spark execute s | spark rec/s/core | duckdb rec/s/core "
+        "| duckdb CPU s | spark CPU s | rec/CPU-s duckdb / spark | JVM peak MiB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['events']:,} | {r['duck_wall']:.1f} | {r['spark_wall']:.1f} | {r['spark_execute']:.1f} | "
-              f"{r['spark_rps_core']:,.0f} | {r['duck_rps_core']:,.0f} | {r['jvm_peak_mib']:.0f} |")  # fmt: skip
+              f"{r['spark_rps_core']:,.0f} | {r['duck_rps_core']:,.0f} | {r['duck_cpu']:.1f} | "
+              f"{r['spark_cpu'] + r['spark_driver_cpu']:.1f} | {r['duck_rps_cpu']:,.0f} / {r['spark_rps_cpu']:,.0f} | "
+              f"{r['jvm_peak_mib']:.0f} |")  # fmt: skip
     spark.stop()
     return 0
 

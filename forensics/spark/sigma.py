@@ -52,6 +52,10 @@ PROVENANCE_SELECT = "input_sha256, rec_index, host, ts"
 # them, and past 8 KB the JVM no longer compiles the method to machine code. Measured on 93 k
 # process creations, 206 rules: one query 68 s of JVM CPU, in queries of 30 rules 25 s.
 ROW_CHUNK = 40
+# A non-deterministic column in a query's select list keeps Spark from pushing the outer
+# ``WHERE hits <> ''`` below it: pushed, the filter repeats the whole list of rules, so every rule
+# is evaluated twice per row (once to filter, once to project), as EXPLAIN shows.
+_BARRIER = "spark_partition_id() AS __barrier"
 # grouping_id() is a 64-bit mask of the grouped columns: a group's column sets are batched so that
 # each batch reads at most this many columns
 VALUE_COLUMNS_MAX = 60
@@ -241,7 +245,7 @@ class SparkSigmaData:
         only the tuples of the terms' own sets are read."""
         gids = ", ".join(str(g) for g in sorted({gid_of[i] for i, _ in terms}))
         return self._sql(
-            f"SELECT * FROM (SELECT __set, {sel}, {_hits(terms)} AS hits FROM {values} AS d "
+            f"SELECT * FROM (SELECT __set, {sel}, {_hits(terms)} AS hits, {_BARRIER} FROM {values} AS d "
             f"WHERE __set IN ({gids})) AS x WHERE hits <> ''"
         )
 
@@ -303,7 +307,7 @@ class SparkSigmaData:
     def _rows(self, src: str, terms: list[tuple[int, str]]) -> list[MatchRow]:
         """Rows of the group any of ``terms`` matches, with the matching rules' indexes."""
         sql = (
-            f"SELECT * FROM (SELECT {PROVENANCE_SELECT}, {_hits(terms)} AS hits FROM {src} AS g) AS m "
+            f"SELECT * FROM (SELECT {PROVENANCE_SELECT}, {_hits(terms)} AS hits, {_BARRIER} FROM {src} AS g) AS m "
             "WHERE hits <> ''"
         )
         return _collect(self._sql(sql))

@@ -119,19 +119,23 @@ def test_requirements_read_from_the_backends_sql() -> None:
         "((regexp_matches(\"__l0\", '(?s)\\\\net\\.exe$|^who.*mi\\.exe$') AND (\"__l1\" LIKE '%50\\%\\_x%' "
         "ESCAPE '\\')) AND NOT coalesce((\"__l2\" = 'x'), FALSE))"
     )
-    assert need == prune.All((
-        prune.Any_((prune.Has('"__l0"', "\\net.exe"), prune.All((prune.Has('"__l0"', "who"),
-                                                                   prune.Has('"__l0"', "mi.exe"))))),
-        prune.Has('"__l1"', "50%_x"),
-    ))  # fmt: skip
-    assert prune.requirement("(\"__l1\" LIKE '%a_b%')") == prune.All((prune.Has('"__l1"', "a"), prune.Has('"__l1"', "b")))
+    assert need == prune.all_of(
+        prune.any_of(
+            prune.has('"__l0"', "\\net.exe"),
+            prune.all_of(prune.has('"__l0"', "who"), prune.has('"__l0"', "mi.exe")),
+        ),
+        prune.has('"__l1"', "50%_x"),
+    )
+    assert prune.requirement("(\"__l1\" LIKE '%a_b%')") == prune.all_of(
+        prune.has('"__l1"', "a"), prune.has('"__l1"', "b")
+    )
     assert prune.requirement("((\"__l1\" = 'a') OR (\"__c2\" = 3))") is None  # a branch says nothing
     assert prune.requirement("NOT coalesce((\"__l1\" = 'a'), FALSE)") is None
     # a regular expression of the rule's own is never read: the rule is never left out, so the engine
     # still reports a pattern it rejects
     assert prune.requirement("((\"__l1\" = 'a') AND regexp_matches(\"__c2\", '(?i)x['))") is False
     assert prune.requirement("((\"__l1\" = 'a') AND NOT coalesce(regexp_matches(\"__c2\", 'x'), FALSE))") is False
-    assert prune.requirement("(\"__l1\" = 'it''s')") == prune.Has('"__l1"', "it's")
+    assert prune.requirement("(\"__l1\" = 'it''s')") == prune.has('"__l1"', "it's")
 
 
 def test_can_match_on_the_groups_text() -> None:

@@ -192,7 +192,7 @@ def _by_pred(st: _State) -> dict[str, list[PreparedRule]]:
 def _case_groups(st: _State, case: Case, data: SigmaData, preds: Iterable[str]) -> None:
     """The case's part files and columns for each log-source group (columns kept per case,
     keyed by the files' names, sizes and times: a part file is never rewritten)."""
-    st.groups = groups_from_stats(data.stats(), data.parts(), case.root, preds)
+    st.groups = groups_from_stats(data.stats(), data.parts(), case.root, preds, case.con)
     known = _SchemaCache(case.root / ".cache" / "sigma-schemas.json", data.name)
     for pred in sorted(st.groups):
         group = st.groups[pred]

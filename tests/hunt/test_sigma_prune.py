@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import forensics.hunt.sigma.data as data
+import forensics.hunt.sigma.plan as plan
 from forensics.hunt.sigma import prune, run_sigma
 from forensics.hunt.sigma.loader import load_file
 from forensics.hunt.sigma.plan import PreparedRule, Schema, convert, prepare
@@ -165,6 +166,14 @@ def test_pruned_hunt_finds_what_the_full_hunt_finds(
     full = _findings(tmp_path / "case", rules)
     monkeypatch.setattr(data, "PRUNE_MIN_RULES", 0)  # every group asked, however few its rules
     everywhere = _findings(tmp_path / "case", rules)
+    monkeypatch.setattr(plan, "TUPLE_ROWS", 0)  # every group one job, asked of its tuple table ...
+    monkeypatch.setattr(data, "TUPLE_ROWS", 0)
+    monkeypatch.setattr(plan, "TUPLE_GAIN", 0)  # ... evaluated per tuple
+    in_run = _findings(tmp_path / "case", rules)
+    monkeypatch.setattr(plan, "TUPLE_GAIN", 10**9)  # ... evaluated per row after all
+    in_run_per_row = _findings(tmp_path / "case", rules)
     assert len([f for f in full if f[0] == "sigma"]) > 50
     assert pruned == full
     assert everywhere == full
+    assert in_run == full
+    assert in_run_per_row == full

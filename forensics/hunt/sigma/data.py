@@ -20,11 +20,11 @@ from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from forensics.hunt.sigma import prune
 from forensics.hunt.sigma.plan import (
     CHUNK,
+    DISTINCT_ROWS,
     TUPLE_ROWS,
     Group,
     Schema,
@@ -33,6 +33,7 @@ from forensics.hunt.sigma.plan import (
     group_from,
     group_schema,
     run_group,
+    texts_of,
 )
 
 # rows a group's rules matched: (input_sha256, rec_index, host, ts, hits) with hits the
@@ -48,6 +49,7 @@ class GroupJob:
     terms: list[tuple[int, str]]
     columns: set[str] = field(default_factory=set)
     needs: dict[int, prune.Need] = field(default_factory=dict)  # rule index -> what it needs of the text
+    prune_in_run: bool = False  # the run leaves out rules its group's distinct tuples cannot match
 
 
 class SigmaData(Protocol):
@@ -113,14 +115,9 @@ def _group_texts(con: duckdb.DuckDBPyConnection, group: Group, cols: set[str], r
     try:
         cur.execute("PRAGMA disable_optimizer")
         src = group_from(group, cols, derived={c.strip('"') for c in read})
-        table = cur.sql(f"SELECT DISTINCT {', '.join(read)} FROM {src} AS g").to_arrow_table()
+        return texts_of(cur, src, read)
     finally:
         cur.close()
-    texts: dict[str, str | None] = {}
-    for k, c in enumerate(read):
-        values = pc.unique(table.column(k)).drop_null()
-        texts[c] = "\n".join(values.to_pylist()) if len(values) else None
-    return texts
 
 
 def _without_unmatchable(con: duckdb.DuckDBPyConnection, group_jobs: list[GroupJob]) -> list[GroupJob]:
@@ -136,6 +133,8 @@ def _without_unmatchable(con: duckdb.DuckDBPyConnection, group_jobs: list[GroupJ
     needs = {i: n for j in group_jobs for i, n in j.needs.items()}
     if len(terms) < PRUNE_MIN_RULES:
         return group_jobs
+    if TUPLE_ROWS <= group.rows < DISTINCT_ROWS:
+        return [GroupJob(group, terms, cols, needs, prune_in_run=True)]  # asked of its tuple table
     wide = {f'"{w}"' for w in _wide_columns(group)}
     read = sorted(prune.needed_columns(needs.get(i) for i, _ in terms) - wide)
     if not read:
@@ -178,7 +177,8 @@ class DuckData:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             pruned = pool.map(lambda js: _without_unmatchable(self.con, js), [by_group[p] for p in sorted(by_group)])
             kept = sorted((j for js in pruned for j in js), key=lambda j: -len(j.terms))
-            return list(pool.map(lambda j: run_group(self.con, j.group, j.terms, j.columns), kept))
+            return list(pool.map(lambda j: run_group(self.con, j.group, j.terms, j.columns,
+                                                     j.needs if j.prune_in_run else None), kept))  # fmt: skip
 
     def select(self, group: Group, used: set[str], extra: Sequence[str], where: str) -> list[tuple[Any, ...]]:
         """See ``SigmaData.select``."""

@@ -23,10 +23,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionOR
 from sigma.rule import SigmaRule
 from sigma.types import SigmaExpansion, SigmaString
 
+from forensics.hunt.sigma import prune
 from forensics.hunt.sigma.backend import TRUE, ColumnRef, ConvertContext, Unsupported, to_sql
 from forensics.hunt.sigma.cache import RuleMeta, cond_from_ir
 from forensics.hunt.sigma.loader import LoadedRule
@@ -494,9 +496,13 @@ def derived_of(terms: Iterable[tuple[int, str]]) -> set[str] | None:
 
 
 def run_group(
-    con: duckdb.DuckDBPyConnection, group: Group, terms: list[tuple[int, str]], columns: set[str]
+    con: duckdb.DuckDBPyConnection, group: Group, terms: list[tuple[int, str]], columns: set[str],
+    needs: Mapping[int, prune.Need] | None = None,
 ) -> tuple[list[tuple[str, int, str | None, Any, str]], dict[int, str]]:
     """Rows (input_sha256, rec_index, host, ts, hits) a group's rules match, and failed rules.
+
+    ``needs`` (a mid-sized group's): leave out the rules its distinct tuples cannot match (``prune``),
+    asked of the tuple table the group builds anyway.
 
     Each query computes only the derived columns its rules read, from only the columns those read
     (a keyword rule's concatenation of every text column is not computed for the other rules).
@@ -521,7 +527,7 @@ def run_group(
         ).fetchall()
 
     if TUPLE_ROWS <= group.rows < DISTINCT_ROWS:
-        got_rows, failed = _run_per_tuple(cur, group, terms, columns, attempt)
+        got_rows, failed = _run_per_tuple(cur, group, terms, columns, attempt, needs)
         cur.close()
         return got_rows, failed
     per_value, per_row = split_by_columns(group, terms) if group.rows >= DISTINCT_ROWS else ({}, terms)
@@ -566,9 +572,11 @@ def _run_per_tuple(
     terms: list[tuple[int, str]],
     columns: set[str],
     per_row: Callable[..., list[Any]],
+    needs: Mapping[int, prune.Need] | None = None,
 ) -> tuple[list[tuple[str, int, str | None, Any, str]], dict[int, str]]:
     """Rules reading only plain derived columns evaluated per distinct tuple of them when that at
-    least halves the rows; the others per row (``per_row(terms, source=...)``).
+    least halves the rows; the others per row (``per_row(terms, source=...)``). With ``needs``, rules
+    the tuples' values cannot satisfy are left out first (columns the tuples lack count as met).
 
     The rows are kept in a temporary table only when more than one query reads them, and then
     only the columns those queries read: a keyword rule reads every text column of the events,
@@ -595,6 +603,13 @@ def _run_per_tuple(
             f"FROM {group_from(group, columns, derived=cols)} AS g GROUP BY ALL"
         )
         n_tuples = cur.execute(f"SELECT count(*) FROM {_TUPLES}").fetchall()[0][0]
+        if needs is not None:
+            read = sorted(prune.needed_columns(needs.get(i) for i, _ in terms) & {f'"{c}"' for c in cols})
+            texts = texts_of(cur, f"(SELECT * FROM {_TUPLES})", read) if read else {}
+            terms = [(i, sql) for i, sql in terms if prune.can_match(needs.get(i), texts)]
+            kept = {i for i, _ in terms}
+            tuple_terms = [t for t in tuple_terms if t[0] in kept]
+            row_terms = [t for t in row_terms if t[0] in kept]
         if n_tuples * TUPLE_GAIN > group.rows:  # the rows hardly repeat: per row is cheaper than unnesting
             row_terms = terms
             tuple_terms = []
@@ -616,6 +631,17 @@ def _run_per_tuple(
         for part in got:
             results.extend(part)
     return results, failed
+
+
+def texts_of(cur: duckdb.DuckDBPyConnection, src: str, read: list[str]) -> dict[str, str | None]:
+    """Distinct values of the lower-cased derived columns ``read`` (``"__l<k>"``) of ``src``, each
+    column's joined by newlines (None: no value), for ``prune.can_match``."""
+    table = cur.sql(f"SELECT DISTINCT {', '.join(read)} FROM {src} AS g").to_arrow_table()
+    texts: dict[str, str | None] = {}
+    for k, c in enumerate(read):
+        values = pc.unique(table.column(k)).drop_null()
+        texts[c] = "\n".join(values.to_pylist()) if len(values) else None
+    return texts
 
 
 def _attempt_tuples(cur: duckdb.DuckDBPyConnection, t: list[tuple[int, str]]) -> list[Any]:

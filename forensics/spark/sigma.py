@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forensics.errors import EngineError
-from forensics.hunt.sigma.data import GroupJob, MatchRow
+from forensics.hunt.sigma import prune
+from forensics.hunt.sigma.data import PRUNE_MIN_RULES, GroupJob, MatchRow, _chunked
 from forensics.hunt.sigma.plan import (
     CHUNK,
     PREDICATE_COLUMNS,
@@ -37,6 +38,7 @@ from forensics.hunt.sigma.plan import (
     TUPLE_ROWS,
     Group,
     Schema,
+    _wide_columns,
     bisect_failures,
     group_from,
     split_by_columns,
@@ -104,8 +106,49 @@ class SparkSigmaData:
         self._spark_sql, self.cache_notes["spark_sql"] = translate(
             (sql for job in jobs for _, sql in job.terms), self.use_cache
         )
+        by_group: dict[str, list[GroupJob]] = {}
+        for j in jobs:
+            by_group.setdefault(j.group.predicate, []).append(j)
         with ThreadPoolExecutor(max_workers=min(THREADS, len(jobs))) as pool:
-            return list(pool.map(self._run_job, jobs))
+            pruned = pool.map(self._without_unmatchable, [by_group[p] for p in sorted(by_group)])
+            kept = sorted((j for js in pruned for j in js), key=lambda j: -len(j.terms))
+            return list(pool.map(self._run_job, kept))
+
+    def _without_unmatchable(self, group_jobs: list[GroupJob]) -> list[GroupJob]:
+        """One group's jobs without the rules no row of it can match, as on DuckDB
+        (``forensics.hunt.sigma.prune``; the group's distinct values read here by Spark)."""
+        group = group_jobs[0].group
+        terms = sorted(t for j in group_jobs for t in j.terms)
+        cols: set[str] = set().union(*(j.columns for j in group_jobs))
+        needs = {i: n for j in group_jobs for i, n in j.needs.items()}
+        if len(terms) < PRUNE_MIN_RULES:
+            return group_jobs
+        wide = {f'"{w}"' for w in _wide_columns(group)}
+        read = sorted(prune.needed_columns(needs.get(i) for i, _ in terms) - wide)
+        if not read:
+            return group_jobs
+        texts = self._group_texts(group, cols, read)
+        kept = [(i, sql) for i, sql in terms if prune.can_match(needs.get(i), texts)]
+        return _chunked(group, kept, cols, needs) if kept else []
+
+    def _group_texts(self, group: Group, cols: set[str], read: list[str]) -> dict[str, str | None]:
+        """Distinct values of the group's lower-cased derived columns ``read`` (``"__l<k>"``), each
+        column's joined by newlines (``prune.can_match``'s texts): one pass, the distinct values of
+        every column at once (``GROUPING SETS`` of one column each: not the distinct tuples)."""
+        names = [r.strip('"') for r in read]
+        sel = ", ".join(quote(n) for n in names)
+        view = self._view(group, cols)
+        try:
+            src = _spark_source(group, cols, view)
+            sets = ", ".join(f"({quote(n)})" for n in names)
+            table = self._sql(f"SELECT {sel} FROM {src} AS g GROUP BY {sel} GROUPING SETS ({sets})")
+        finally:
+            self.spark.catalog.dropTempView(view)
+        texts: dict[str, str | None] = {}
+        for k, c in enumerate(read):
+            values = pc.unique(table.column(k)).drop_null()
+            texts[c] = "\n".join(values.to_pylist()) if len(values) else None
+        return texts
 
     def select(self, group: Group, used: set[str], extra: Sequence[str], where: str) -> list[tuple[Any, ...]]:
         """See ``SigmaData.select``."""

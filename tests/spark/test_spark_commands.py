@@ -135,6 +135,7 @@ def test_per_value_path_on_spark_finds_what_duckdb_finds(
     monkeypatch.setattr(plan, "DISTINCT_ROWS", 1)
     monkeypatch.setattr(spark_sigma, "TUPLE_ROWS", 200)  # Security (705 rows), process creations (586)
     monkeypatch.setattr(spark_sigma, "TUPLE_GAIN", gain)
+    monkeypatch.setattr(spark_sigma, "VALUE_MIN_RULES", 0)
     monkeypatch.setattr(spark_sigma, "VALUE_COLUMNS_MAX", max_columns)
     joined: list[int] = []
     join_back = spark_sigma.SparkSigmaData._join_back

@@ -114,13 +114,7 @@ def _alternative(alt: str, dotall: bool) -> TextTest | None:
     literals = [p for p in pieces if p is not None]
     if not literals or any(p == "" for p in literals):
         return None  # matches every text (or a construct we do not read): leave it to the regex
-    if len(literals) == 1:
-        text = literals[0]
-        kind: TestKind = "equals" if start and end else "prefix" if start else "suffix" if end else "contains"
-        return TextTest(kind, text)
-    if len(literals) == 2 and start and end:
-        return TextTest("affix", literals[0], literals[1])
-    return None
+    return _test(literals, start, end)
 
 
 def _trim(pieces: list[str | None]) -> list[str | None]:
@@ -206,6 +200,11 @@ def split_like(pattern: str, escape: str | None) -> TextTest | None:
     literals = [p for p in pieces if p]
     if not literals:
         return None  # '%' or '': left to LIKE
+    return _test(literals, start, end)
+
+
+def _test(literals: list[str], start: bool, end: bool) -> TextTest | None:
+    """The string test for literal pieces anchored at the start and/or end (None: not one test)."""
     if len(literals) == 1:
         text = literals[0]
         kind: TestKind = "equals" if start and end else "prefix" if start else "suffix" if end else "contains"

@@ -28,8 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from forensics.errors import EngineError
-from forensics.hunt.sigma import prune
-from forensics.hunt.sigma.data import PRUNE_MIN_RULES, GroupJob, MatchRow, _chunked
+from forensics.hunt.sigma.data import GroupJob, MatchRow, without_unmatchable
 from forensics.hunt.sigma.plan import (
     CHUNK,
     PREDICATE_COLUMNS,
@@ -38,7 +37,6 @@ from forensics.hunt.sigma.plan import (
     TUPLE_ROWS,
     Group,
     Schema,
-    _wide_columns,
     bisect_failures,
     group_from,
     split_by_columns,
@@ -122,19 +120,7 @@ class SparkSigmaData:
     def _without_unmatchable(self, group_jobs: list[GroupJob]) -> list[GroupJob]:
         """One group's jobs without the rules no row of it can match, as on DuckDB
         (``forensics.hunt.sigma.prune``; the group's distinct values read here by Spark)."""
-        group = group_jobs[0].group
-        terms = sorted(t for j in group_jobs for t in j.terms)
-        cols: set[str] = set().union(*(j.columns for j in group_jobs))
-        needs = {i: n for j in group_jobs for i, n in j.needs.items()}
-        if len(terms) < PRUNE_MIN_RULES:
-            return group_jobs
-        wide = {f'"{w}"' for w in _wide_columns(group)}
-        read = sorted(prune.needed_columns(needs.get(i) for i, _ in terms) - wide)
-        if not read:
-            return group_jobs
-        texts = self._group_texts(group, cols, read)
-        kept = [(i, sql) for i, sql in terms if prune.can_match(needs.get(i), texts)]
-        return _chunked(group, kept, cols, needs) if kept else []
+        return without_unmatchable(group_jobs, self._group_texts, tuple_table=False)
 
     def _group_texts(self, group: Group, cols: set[str], read: list[str]) -> dict[str, str | None]:
         """Distinct values of the group's lower-cased derived columns ``read`` (``"__l<k>"``), each

@@ -12,9 +12,10 @@ correlations). ``DuckData`` answers from the case's DuckDB connection;
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -121,11 +122,22 @@ def _group_texts(con: duckdb.DuckDBPyConnection, group: Group, cols: set[str], r
 
 
 def _without_unmatchable(con: duckdb.DuckDBPyConnection, group_jobs: list[GroupJob]) -> list[GroupJob]:
+    """``without_unmatchable`` on DuckDB: mid-sized groups ask the tuple table they build anyway."""
+    return without_unmatchable(group_jobs, partial(_group_texts, con), tuple_table=True)
+
+
+def without_unmatchable(
+    group_jobs: list[GroupJob],
+    group_texts: Callable[[Group, set[str], list[str]], dict[str, str | None]],
+    *,
+    tuple_table: bool,
+) -> list[GroupJob]:
     """One group's jobs without the rules no row of it can match (``prune``), chunked again.
 
     A rule whose need fails on the distinct values of the columns it names matches nothing, and is
-    left out before DuckDB binds it. Keyword rules' joined text is not read (too wide): needs on
-    it count as met.
+    left out before the engine binds it. ``group_texts`` reads those values (each engine its own
+    way). Keyword rules' joined text is not read (too wide): needs on it count as met.
+    ``tuple_table``: a mid-sized group is asked in its run, of the distinct-tuple table it builds.
     """
     group = group_jobs[0].group
     terms = sorted(t for j in group_jobs for t in j.terms)
@@ -133,13 +145,13 @@ def _without_unmatchable(con: duckdb.DuckDBPyConnection, group_jobs: list[GroupJ
     needs = {i: n for j in group_jobs for i, n in j.needs.items()}
     if len(terms) < PRUNE_MIN_RULES:
         return group_jobs
-    if TUPLE_ROWS <= group.rows < DISTINCT_ROWS:
+    if tuple_table and TUPLE_ROWS <= group.rows < DISTINCT_ROWS:
         return [GroupJob(group, terms, cols, needs, prune_in_run=True)]  # asked of its tuple table
     wide = {f'"{w}"' for w in _wide_columns(group)}
     read = sorted(prune.needed_columns(needs.get(i) for i, _ in terms) - wide)
     if not read:
         return group_jobs
-    texts = _group_texts(con, group, cols, read)
+    texts = group_texts(group, cols, read)
     kept = [(i, sql) for i, sql in terms if prune.can_match(needs.get(i), texts)]
     return _chunked(group, kept, cols, needs) if kept else []
 

@@ -30,6 +30,7 @@ from forensics.attack import technique_name
 from forensics.hits import hit_events
 from forensics.hostnames import short_host
 from forensics.hunt.findings import LEVELS, Finding, level_rank, parse_level, read_findings
+from forensics.hunt.sigma.sqlutil import quote_str
 from forensics.integrity import EVENTS, Integrity, clock_offsets, event_columns, settle
 from forensics.store import Case
 
@@ -219,7 +220,7 @@ def _prefilter(integ: Integrity, hosts: set[str] | None, since: datetime | None,
     parts = []
     if hosts is not None:
         names = sorted(h for h in integ.host_events if short_host(h) in hosts)
-        parts.append(f"e.host IN ({', '.join(_sql_text(n) for n in names)})" if names else "false")
+        parts.append(f"e.host IN ({', '.join(quote_str(n) for n in names)})" if names else "false")
     offs = [0.0, *integ.spelling_offsets().values()]
     slack = timedelta(seconds=1)  # offsets are rounded to the microsecond; a second is ample
     if since is not None:
@@ -227,10 +228,6 @@ def _prefilter(integ: Integrity, hosts: set[str] | None, since: datetime | None,
     if until is not None:
         parts.append(f"e.ts <= TIMESTAMPTZ '{(until + timedelta(seconds=max(offs)) + slack).isoformat()}'")
     return " AND ".join(parts) or "true"
-
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _build(
@@ -300,7 +297,7 @@ def _stage_context(con: Any, window: timedelta, ev_cols: str, reader: _EventRead
     (SYSTEM, machine accounts ``...$``) tie nothing together and are not followed.
     """
     w = int(window.total_seconds() * 1_000_000)
-    generic = ", ".join("'" + u.replace("'", "''") + "'" for u in GENERIC_USERS)
+    generic = ", ".join(quote_str(u) for u in GENERIC_USERS)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _tl_keys AS
         SELECT r.finding_id, h.host, f.first_ts, f.last_ts,

@@ -28,7 +28,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel, SqlglotError
 
-from forensics.spark.literals import Split, TextTest, split_like, split_regex
+from forensics.spark.literals import Split, TextTest, like_tokens, split_like, split_regex
 from forensics.spark.regex import Untranslatable, re2_to_java
 
 # DuckDB's VARCHAR -> DOUBLE grammar (measured: whitespace around, one sign or "+-", digits with
@@ -251,19 +251,12 @@ def _spark_like(pattern: str, escape: str | None) -> str:
     """A DuckDB LIKE pattern (with its escape character, or none) in Spark's, whose escape is ``\\``."""
     if escape is not None and len(escape) != 1:
         raise Untranslatable(f"LIKE escape {escape!r} is not one character")
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if escape is not None and c == escape:
-            if i + 1 >= len(pattern):
-                raise Untranslatable("LIKE pattern ends with its escape character")
-            lit = pattern[i + 1]
-            out.append("\\" + lit if lit in "%_\\" else lit)
-            i += 2
-            continue
-        out.append("\\\\" if c == "\\" else c)
-        i += 1
+    tokens = like_tokens(pattern, escape)
+    if tokens is None:
+        raise Untranslatable("LIKE pattern ends with its escape character")
+    out = [
+        ("\\" + c if c in "%_\\" else c) if escaped else ("\\\\" if c == "\\" else c) for c, escaped in tokens
+    ]
     return "".join(out)
 
 

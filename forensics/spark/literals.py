@@ -168,28 +168,40 @@ def _pieces(alt: str, dotall: bool) -> list[str | None] | None:
     return out if out else [""]
 
 
-def split_like(pattern: str, escape: str | None) -> TextTest | None:
-    """A DuckDB LIKE pattern (escape character ``escape`` or none) as one literal test, or None."""
-    pieces: list[str | None] = []
-    run: list[str] = []
+def like_tokens(pattern: str, escape: str | None) -> list[tuple[str, bool]] | None:
+    """A DuckDB LIKE pattern as (character, escaped) pairs; None when it ends with its escape."""
+    out: list[tuple[str, bool]] = []
     i = 0
     while i < len(pattern):
-        c = pattern[i]
-        if escape is not None and c == escape:
+        if escape is not None and pattern[i] == escape:
             if i + 1 >= len(pattern):
                 return None
-            run.append(pattern[i + 1])
+            out.append((pattern[i + 1], True))
             i += 2
-            continue
-        if c == "_":
+        else:
+            out.append((pattern[i], False))
+            i += 1
+    return out
+
+
+def split_like(pattern: str, escape: str | None) -> TextTest | None:
+    """A DuckDB LIKE pattern (escape character ``escape`` or none) as one literal test, or None."""
+    tokens = like_tokens(pattern, escape)
+    if tokens is None:
+        return None
+    pieces: list[str | None] = []
+    run: list[str] = []
+    for c, escaped in tokens:
+        if escaped:
+            run.append(c)
+        elif c == "_":
             return None
-        if c == "%":
+        elif c == "%":
             pieces.append("".join(run))
             run = []
             pieces.append(None)
         else:
             run.append(c)
-        i += 1
     pieces.append("".join(run))
     start = not (pieces and pieces[0] is None) and not (
         pieces[0] == "" and len(pieces) > 1 and pieces[1] is None

@@ -3,7 +3,7 @@
 Usage::
 
     python bench/vs_zircolite.py [--scales 1,10] [--rounds N] [--zircolite-venv DIR] [--keep DIR] [--json]
-                                 [--before SRC]
+                                 [--before SRC] [--ours-venv DIR]
 
 What is timed, alternately in each round (wall clock, separate processes, CLI start-up included):
 
@@ -20,10 +20,21 @@ every sample) set to the copy number, so all 2,770 files hash differently. Both 
 same folder. Our runs use a benchmark cache folder (``FORENSICS_CACHE_DIR``) warmed by one
 untimed hunt first, as on any machine that has hunted before; Zircolite's rules come converted.
 
+Which ``forensics`` is timed matters, and every figure says which: **ours** is the package this
+interpreter imports (in a development checkout an editable install, with whatever extras the venv
+has: the ``spark`` extra brings pandas, which pyarrow imports at its first conversion of Python
+values, ~0.25 s; with ``PYTHONDONTWRITEBYTECODE`` set, as here, our modules are compiled again at
+every start, ~0.25 s). ``--ours-venv DIR`` also times **installed**: ``forensics`` as the README
+installs it, ``pip install <this repository>`` (not editable, no extras) into a throwaway venv
+``DIR``, made when missing and re-installed when its ``forensics`` sources differ from this
+checkout's, the way Zircolite is timed from its own venv.
+
 ``--before SRC`` (a folder holding another version's ``forensics/`` package, e.g. ``git archive``
 of main) times that version too, in the same rounds, on the same data, with its own warmed cache:
-before and after side by side in one run. Each of our runs also reports the hunt's own Sigma time
-(its ``time: sigma`` line).
+before and after side by side in one run. SRC's C flattener is built in place when it has none
+(``setup.py build_ext --inplace``): without it ingest takes the row-by-row path and the figure
+would not be that version's. Each of our runs also reports the hunt's own Sigma time (its
+``time: sigma`` line).
 
 Then one instrumented in-process run per scale says where our time goes: ingest, each hunt kind,
 and each output function (calls and seconds). Medians of the rounds and the ratios are printed.
@@ -33,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import hashlib
 import json
 import os
 import re
@@ -44,6 +56,7 @@ import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -117,29 +130,115 @@ def run_zircolite(py: Path, zdir: Path, data: Path, out: Path) -> float:
 
 
 # ---- ours ------------------------------------------------------------------------------------
-def our_env(cache: Path, src: Path | None = None) -> dict[str, str]:
-    """Environment for our runs: the benchmark's rule cache, no colour codes; ``src``: the code to run."""
+@dataclass(frozen=True)
+class Ours:
+    """One ``forensics`` to time: an interpreter, and the sources put first on its path (if any)."""
+
+    tag: str  # "" (this interpreter's package), "installed_", "before_"
+    python: Path
+    src: Path | None = None  # PYTHONPATH (another version's sources)
+    isolated: bool = False  # PYTHONPATH dropped: the venv's own installed package only
+
+
+def our_env(cache: Path, src: Path | None = None, isolated: bool = False) -> dict[str, str]:
+    """Environment for our runs: the benchmark's rule cache, no colour codes; ``src``: the code to run;
+    ``isolated``: no PYTHONPATH at all (an installed package, as its user runs it)."""
     env = {**os.environ, "FORENSICS_CACHE_DIR": str(cache), "NO_COLOR": "1", "COLUMNS": "160"}
+    if isolated:
+        env.pop("PYTHONPATH", None)
     if src is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(src), *filter(None, [os.environ.get("PYTHONPATH")])])
     return env
 
 
 def run_ours(target: Path, case: Path | None, cache: Path, cwd: Path, src: Path | None = None,
-             sigma: list[float] | None = None) -> float:  # fmt: skip
+             sigma: list[float] | None = None, who: Ours | None = None) -> float:  # fmt: skip
     """Seconds for ``forensics hunt TARGET [--case CASE] --sigma SIGMA`` in a fresh process
-    (``src``: another version's sources); the hunt's own Sigma seconds are appended to ``sigma``."""
-    cmd = [sys.executable, "-m", "forensics", "hunt", str(target), "--sigma", str(SIGMA)]
+    (``src``: another version's sources; ``who``: which interpreter and sources, instead); the
+    hunt's own Sigma seconds are appended to ``sigma``."""
+    who = who or Ours("", Path(sys.executable), src)
+    cmd = [str(who.python), "-m", "forensics", "hunt", str(target), "--sigma", str(SIGMA)]
     if case is not None:
         cmd[4:4] = ["--case", str(case)]
-    took, stderr = _timed(cmd, cwd, our_env(cache, src), "forensics hunt", ok=(0, 3))
+    took, stderr = _timed(cmd, cwd, our_env(cache, who.src, who.isolated), "forensics hunt", ok=(0, 3))
     m = re.search(r"time: sigma ([0-9.]+)s", stderr)
     if sigma is not None and m:
         sigma.append(float(m.group(1)))
     return took
 
 
-def _timed(cmd: list[str], cwd: Path, env: dict[str, str], what: str, ok: tuple[int, ...] = (0,)) -> tuple[float, str]:
+PROBE = (
+    "import importlib.util, sys, forensics, forensics.ingest.evtx_fast as e; "
+    "print(forensics.__file__); print(e.available()); print(importlib.util.find_spec('pandas') is not None); "
+    "print(sys.dont_write_bytecode)"
+)
+
+
+def describe(who: Ours, cwd: Path) -> dict[str, Any]:
+    """Where ``who``'s ``forensics`` comes from and what its start-up pays for; refuses a version
+    without the EVTX fast path (its ingest would be the row-by-row fallback, not that version's)."""
+    proc = subprocess.run([str(who.python), "-c", PROBE], cwd=cwd, env=our_env(cwd, who.src, who.isolated),
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"cannot import forensics with {who.python}: {proc.stderr[-2000:]}")
+    where, fast, pandas, no_pyc = proc.stdout.split()
+    if fast != "True":
+        raise SystemExit(f"{where}: the EVTX C flattener is not built (ingest would take the row path)")
+    return {"package": str(Path(where).parent), "python": str(who.python), "pandas": pandas == "True",
+            "writes_pyc": no_pyc != "True"}  # fmt: skip
+
+
+def build_flattener(src: Path) -> None:
+    """Build SRC's EVTX C flattener in place when it has none (a ``git archive`` has only the C source)."""
+    if any((src / "forensics" / "ingest").glob("_evtxflat*.so")):
+        return
+    print(f"building the EVTX C flattener in {src} ...", file=sys.stderr)
+    proc = subprocess.run([sys.executable, "setup.py", "build_ext", "--inplace", "-q"], cwd=src,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if proc.returncode != 0:
+        raise SystemExit(f"building {src}'s C flattener failed: {proc.stderr[-2000:]}")
+
+
+def sources_digest(package: Path) -> str:
+    """SHA-256 over a ``forensics`` package's Python sources (relative paths and bytes)."""
+    h = hashlib.sha256()
+    for f in sorted(package.rglob("*.py")):
+        if "__pycache__" not in f.parts:
+            h.update(f.relative_to(package).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def installed_python(venv: Path, cwd: Path) -> Path:
+    """The interpreter of a venv holding ``forensics`` installed from this checkout as the README
+    does it (``pip install REPO``: not editable, no extras); made when missing, re-installed when
+    its sources are not this checkout's."""
+    py = venv / "bin" / "python"
+    if not py.exists():
+        print(f"making {venv}: python -m venv, pip install {REPO} ...", file=sys.stderr)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    elif _importable(py, cwd):
+        where = Path(describe(Ours("installed_", py, isolated=True), cwd)["package"])
+        if sources_digest(where) == sources_digest(REPO / "forensics"):
+            return py
+        print(f"re-installing forensics from {REPO} into {venv} ...", file=sys.stderr)
+        pip = [str(py), "-m", "pip", "install", "-q", "--force-reinstall", "--no-deps", str(REPO)]
+        subprocess.run(pip, check=True, cwd=cwd, stdout=subprocess.DEVNULL)
+    # its dependencies as the README's install resolves them (a no-op for what is already there)
+    subprocess.run(
+        [str(py), "-m", "pip", "install", "-q", str(REPO)], check=True, cwd=cwd, stdout=subprocess.DEVNULL
+    )
+    return py
+
+
+def _importable(py: Path, cwd: Path) -> bool:
+    env = our_env(cwd, isolated=True)
+    return subprocess.run([str(py), "-c", "import forensics"], cwd=cwd, env=env, capture_output=True,
+                          check=False).returncode == 0  # fmt: skip
+
+
+def _timed(
+    cmd: list[str], cwd: Path, env: dict[str, str], what: str, ok: tuple[int, ...] = (0,)
+) -> tuple[float, str]:
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     took = time.perf_counter() - start
@@ -197,34 +296,45 @@ def _breakdown_child(data: Path, case: Path, cache: Path) -> dict[str, Any]:
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=our_env(cache))
     if proc.returncode != 0:
         raise SystemExit(f"breakdown failed: {proc.stderr[-2000:]}")
-    line = [x for x in proc.stdout.splitlines() if x.startswith("{\"total_s\"")][-1]
+    line = [x for x in proc.stdout.splitlines() if x.startswith('{"total_s"')][-1]
     result: dict[str, Any] = json.loads(line)
     return result
 
 
 # ---- the run ---------------------------------------------------------------------------------
 def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cache: Path,
-                before: Path | None = None) -> dict[str, Any]:  # fmt: skip
-    """Rounds of Zircolite / ours end to end / ours re-hunt (and the same with ``before``'s code) at
-    one scale, then the breakdown."""
+                before: Path | None = None, variants: list[Ours] | None = None) -> dict[str, Any]:  # fmt: skip
+    """Rounds of Zircolite / ours end to end / ours re-hunt (and the same for each of ``variants``:
+    the installed package, ``before``'s code) at one scale, then the breakdown."""
+    if variants is None:
+        variants = [Ours("", Path(sys.executable))] + (
+            [Ours("before_", Path(sys.executable), before)] if before else []
+        )
     data = work / f"data{scale}x"
     files = make_data(data, scale)
     print(f"\n== {scale}x: {files} EVTX files in {data}", file=sys.stderr)
     times: dict[str, list[float]] = defaultdict(list)
     for r in range(rounds):
         case = work / f"case{scale}x-{r}"
-        order = ["zircolite", "ours"] + (["before"] if before is not None else [])
+        order: list[Ours | None] = [None, *variants]  # None: Zircolite
         for who in order if r % 2 == 0 else order[::-1]:
-            if who == "zircolite":
+            if who is None:
                 times["zircolite"].append(run_zircolite(zpy, zdir, data, work / f"z{scale}x-{r}.json"))
                 continue
-            src, tag = (before, "before_") if who == "before" else (None, "")
-            where = case.with_name(case.name + "-before") if who == "before" else case
-            home = cache.with_name(cache.name + "-before") if who == "before" else cache
-            times[f"{tag}ours_e2e"].append(run_ours(data, where, home, work, src, times[f"{tag}sigma_e2e"]))
-            times[f"{tag}ours_rehunt"].append(run_ours(where, None, home, work, src, times[f"{tag}sigma_rehunt"]))
+            tag = who.tag
+            where = case.with_name(f"{case.name}-{tag.rstrip('_')}") if tag else case
+            home = cache.with_name(f"{cache.name}-{tag.rstrip('_')}") if tag else cache
+            times[f"{tag}ours_e2e"].append(
+                run_ours(data, where, home, work, sigma=times[f"{tag}sigma_e2e"], who=who)
+            )
+            times[f"{tag}ours_rehunt"].append(
+                run_ours(where, None, home, work, sigma=times[f"{tag}sigma_rehunt"], who=who)
+            )
             shutil.rmtree(where, ignore_errors=True)
-        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items() if v), file=sys.stderr)
+        print(
+            f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items() if v),
+            file=sys.stderr,
+        )
     med = {k: statistics.median(v) for k, v in times.items() if v}
     bd = _breakdown_child(data, work / f"case{scale}x-breakdown", cache)
     shutil.rmtree(work / f"case{scale}x-breakdown", ignore_errors=True)
@@ -234,9 +344,8 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
         "median_s": {k: round(v, 3) for k, v in med.items()},
         "e2e_ratio": round(med["ours_e2e"] / med["zircolite"], 2),
         "rehunt_ratio": round(med["ours_rehunt"] / med["zircolite"], 2),
-        **({"before_e2e_ratio": round(med["before_ours_e2e"] / med["zircolite"], 2),
-            "before_rehunt_ratio": round(med["before_ours_rehunt"] / med["zircolite"], 2)}
-           if "before_ours_e2e" in med else {}),
+        **{f"{tag}{kind}_ratio": round(med[f"{tag}ours_{kind}"] / med["zircolite"], 2)
+           for tag in ("before_", "installed_") if f"{tag}ours_e2e" in med for kind in ("e2e", "rehunt")},
         "breakdown": bd,
     }  # fmt: skip
 
@@ -244,19 +353,27 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
 def print_result(res: dict[str, Any]) -> None:
     """The figures of one scale as text."""
     m = res["median_s"]
-    print(f"\n{res['scale']}x ({res['files']} EVTX files), median of {len(res['rounds']['zircolite'])} rounds")
+    print(
+        f"\n{res['scale']}x ({res['files']} EVTX files), median of {len(res['rounds']['zircolite'])} rounds"
+    )
     print(f"  zircolite 3.7 (generic ruleset)  {m['zircolite']:8.2f} s")
-    print(f"  forensics hunt, end to end       {m['ours_e2e']:8.2f} s   ratio {res['e2e_ratio']:.2f}x")
-    print(f"  forensics hunt, re-hunt of case  {m['ours_rehunt']:8.2f} s   ratio {res['rehunt_ratio']:.2f}x")
+    print(f"  {'ours: end to end':32} {m['ours_e2e']:8.2f} s   ratio {res['e2e_ratio']:.2f}x")
+    print(f"  ours: re-hunt of case            {m['ours_rehunt']:8.2f} s   ratio {res['rehunt_ratio']:.2f}x")
     for k in ("sigma_e2e", "sigma_rehunt"):
         if k in m:
-            print(f"    of which Sigma ({k.split('_')[1]})        {m[k]:8.2f} s")
-    if "before_ours_e2e" in m:
-        print(f"  before: end to end               {m['before_ours_e2e']:8.2f} s   ratio {res['before_e2e_ratio']:.2f}x")
-        print(f"  before: re-hunt of case          {m['before_ours_rehunt']:8.2f} s   ratio {res['before_rehunt_ratio']:.2f}x")
-        for k in ("before_sigma_e2e", "before_sigma_rehunt"):
+            print(f"    {'of which Sigma (' + k.split('_')[1] + ')':30} {m[k]:8.2f} s")
+    for tag, label in (("installed_", "installed"), ("before_", "before")):
+        if f"{tag}ours_e2e" not in m:
+            continue
+        print(
+            f"  {label + ': end to end':32} {m[f'{tag}ours_e2e']:8.2f} s   ratio {res[f'{tag}e2e_ratio']:.2f}x"
+        )
+        print(
+            f"  {label + ': re-hunt of case':32} {m[f'{tag}ours_rehunt']:8.2f} s   ratio {res[f'{tag}rehunt_ratio']:.2f}x"
+        )
+        for k in (f"{tag}sigma_e2e", f"{tag}sigma_rehunt"):
             if k in m:
-                print(f"    of which Sigma ({k.split('_')[2]})        {m[k]:8.2f} s")
+                print(f"    {'of which Sigma (' + k.rsplit('_', 1)[1] + ')':30} {m[k]:8.2f} s")
     bd = res["breakdown"]
     print(f"  where our time goes (one instrumented end-to-end run, {bd['total_s']:.2f} s in process):")
     for name, v in sorted(bd["functions"].items(), key=lambda kv: -kv[1]["s"]):
@@ -271,7 +388,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--zircolite-venv", type=Path, help="Zircolite's throwaway venv (made when missing)")
     ap.add_argument("--keep", type=Path, help="work folder to use and keep (default: a temporary one)")
     ap.add_argument("--json", action="store_true", help="print one JSON object at the end")
-    ap.add_argument("--before", type=Path, help="another version's sources (a folder holding forensics/), timed alongside")
+    ap.add_argument(
+        "--before", type=Path, help="another version's sources (a folder holding forensics/), timed alongside"
+    )
+    ap.add_argument("--ours-venv", type=Path,
+                    help="also time forensics as the README installs it (pip install REPO) in this throwaway venv")  # fmt: skip
     ap.add_argument("--_breakdown", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._breakdown:
@@ -288,25 +409,43 @@ def main(argv: list[str] | None = None) -> int:
         if not zdir.exists():
             shutil.copytree(PEER, zdir)
         cache = work / "cache"
+        variants = [Ours("", Path(sys.executable))]
+        if args.ours_venv is not None:
+            variants.append(
+                Ours("installed_", installed_python(args.ours_venv.absolute(), work), isolated=True)
+            )
+        if args.before is not None:
+            build_flattener(args.before)
+            variants.append(Ours("before_", Path(sys.executable), args.before.absolute()))
+        installs = {v.tag.rstrip("_") or "ours": describe(v, work) for v in variants}
+        for name, d in installs.items():
+            print(f"{name}: forensics from {d['package']} ({d['python']}; pandas importable: {d['pandas']}; "
+                  f"writes .pyc: {d['writes_pyc']})", file=sys.stderr)  # fmt: skip
         warm = work / "warm"
         make_data(warm / "data", 1)
-        print("warming our rule cache (one untimed hunt) ...", file=sys.stderr)
-        cold = run_ours(warm / "data", warm / "case", cache, work)
-        print(f"  cold-cache end to end: {cold:.2f} s", file=sys.stderr)
-        if args.before is not None:
-            cold_before = run_ours(warm / "data", warm / "case-before", cache.with_name("cache-before"), work,
-                                   args.before)  # fmt: skip
-            print(f"  cold-cache end to end, before: {cold_before:.2f} s", file=sys.stderr)
+        print("warming our rule cache (one untimed hunt each) ...", file=sys.stderr)
+        colds: dict[str, float] = {}
+        for v in variants:
+            tag = v.tag.rstrip("_")
+            home = cache.with_name(f"{cache.name}-{tag}") if tag else cache
+            colds[tag or "ours"] = run_ours(warm / "data", warm / f"case-{tag or 'ours'}", home, work, who=v)
+            print(f"  cold-cache end to end, {tag or 'ours'}: {colds[tag or 'ours']:.2f} s", file=sys.stderr)
+        cold = colds["ours"]
         shutil.rmtree(warm, ignore_errors=True)
-        results = [bench_scale(int(s), args.rounds, work, zpy, zdir, cache, args.before)
+        results = [bench_scale(int(s), args.rounds, work, zpy, zdir, cache, args.before, variants)
                    for s in args.scales.split(",")]  # fmt: skip
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
+    for name, d in installs.items():
+        print(
+            f"{name}: forensics from {d['package']} (pandas importable: {d['pandas']}; writes .pyc: {d['writes_pyc']})"
+        )
     for res in results:
         print_result(res)
     if args.json:
-        print(json.dumps({"cold_cache_e2e_s": round(cold, 3), "results": results}, indent=1, sort_keys=True))
+        print(json.dumps({"cold_cache_e2e_s": round(cold, 3), "cold_cache_e2e_by_install_s": colds,
+                          "installs": installs, "results": results}, indent=1, sort_keys=True))  # fmt: skip
     return 0
 
 

@@ -182,14 +182,7 @@ class EvtxBatch:
         arrays = [core[c.name] if c.name in core else pa.nulls(n, c.type) for c in CORE]
         names = [*CORE_NAMES, *sorted(cols)]
         table = pa.Table.from_arrays([*arrays, *(cols[k] for k in names[len(CORE) :])], names=names)
-        pairs = (
-            pa.table({"f": files, "h": core["host"]})
-            .filter(pc.invert(pc.equal(core["host"], "")))
-            .group_by(["f", "h"])
-            .aggregate([])
-        )
-        hosts = [(f, h) for f, h in zip(pairs["f"].to_pylist(), pairs["h"].to_pylist(), strict=True) if h]
-        return table, hosts
+        return table, _file_hosts(files, core["host"])
 
     def _hosts(self, host: pa.Array | None, files: pa.Array) -> pa.Array:
         """The record's own host; the file's default where it names none; --host over all with override."""
@@ -204,6 +197,22 @@ class EvtxBatch:
             forced = pc.take(pa.array(overrides, pa.string()), files)
             host = pc.coalesce(forced, host)
         return host
+
+
+def _file_hosts(files: pa.Array, host: pa.Array) -> list[tuple[int, str]]:
+    """The distinct (file number, host) pairs of the rows that name a host.
+
+    One integer key per pair (file number × distinct hosts + the host's code) made unique by a
+    kernel in this thread: a ``group_by`` goes through Acero's plan and thread pool, per table.
+    """
+    named = pc.fill_null(pc.not_equal(host, ""), False)
+    coded = host.filter(named).dictionary_encode()
+    width = len(coded.dictionary)
+    if not width:
+        return []
+    keys = pc.unique(pc.add(pc.multiply(files.filter(named), width), coded.indices.cast(pa.int64())))
+    names = coded.dictionary.to_pylist()
+    return [(k // width, names[k % width]) for k in keys.to_pylist()]
 
 
 def _array(kind: int, n: int, valid: bytes, b1: bytes, b2: bytes) -> pa.Array:

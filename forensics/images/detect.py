@@ -9,9 +9,10 @@ starts with a valid MBR or GPT.
 
 from __future__ import annotations
 
+import os
 import struct
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 ImageKind = Literal["ewf", "ex01", "vmdk", "vhd", "vhdx", "qcow2", "raw"]
 HEAD = 4096
@@ -21,18 +22,18 @@ _BIG = 1 << 20  # a raw image without an image-like name must at least be this b
 
 def image_kind(path: Path, head: bytes | None = None) -> ImageKind | None:
     """The kind of disk image at ``path``, or None when it is not one."""
-    try:
-        if head is None:
-            with path.open("rb") as fh:
+    try:  # one open for the head, the size and the footer
+        with path.open("rb") as fh:
+            if head is None:
                 head = fh.read(HEAD)
-        size = path.stat().st_size
+            size = os.fstat(fh.fileno()).st_size
+            kind = _container(head)
+            if kind is not None:
+                return kind
+            if size >= 512 and _vhd_footer(fh, size):
+                return "vhd"
     except OSError:
         return None
-    kind = _container(head)
-    if kind is not None:
-        return kind
-    if size >= 512 and _vhd_footer(path, size):
-        return "vhd"
     named = path.suffix.lower() in RAW_SUFFIXES
     if (
         size % 512 == 0
@@ -60,10 +61,9 @@ def _container(head: bytes) -> ImageKind | None:
     return None
 
 
-def _vhd_footer(path: Path, size: int) -> bool:
-    with path.open("rb") as fh:
-        fh.seek(size - 512)
-        return fh.read(8) == b"conectix"
+def _vhd_footer(fh: BinaryIO, size: int) -> bool:
+    fh.seek(size - 512)
+    return fh.read(8) == b"conectix"
 
 
 def _partition_table(head: bytes) -> bool:

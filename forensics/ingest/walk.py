@@ -57,6 +57,13 @@ class Candidate:
 
 def hash_file(path: Path) -> tuple[str, str, bytes]:
     """SHA-256, MD5 and the first bytes of a file, read once."""
+    sha, md5, head, _ = _hash_stat(path)
+    return sha, md5, head
+
+
+def _hash_stat(path: Path) -> tuple[str, str, bytes, os.stat_result]:
+    """``hash_file`` and the file's status (size, modification time), taken from the open file
+    once it is read: what a ``stat`` of the path then gives, without looking the path up again."""
     sha, md5 = hashlib.sha256(), hashlib.md5()
     head = b""
     with open(path, "rb") as fh:
@@ -65,7 +72,8 @@ def hash_file(path: Path) -> tuple[str, str, bytes]:
                 head = chunk[:HEAD_BYTES]
             sha.update(chunk)
             md5.update(chunk)
-    return sha.hexdigest(), md5.hexdigest(), head
+        st = os.fstat(fh.fileno())
+    return sha.hexdigest(), md5.hexdigest(), head, st
 
 
 def _absolute(path: str) -> str:
@@ -74,6 +82,19 @@ def _absolute(path: str) -> str:
         return str(Path(path).resolve())
     except (OSError, RuntimeError):
         return os.path.abspath(path)
+
+
+def _abs_path(cand: Candidate, folders: dict[str, str]) -> str:
+    """``_absolute(cand.path)``; for a file met in a folder (never a link: the walk refuses links
+    there), its folder's absolute path, resolved once for all its files, joined with its name."""
+    if cand.explicit or cand.member is not None or cand.refused is not None:
+        return _absolute(cand.path)
+    folder, name = os.path.split(cand.path)
+    if not folder or name in ("", ".", ".."):
+        return _absolute(cand.path)
+    if folder not in folders:
+        folders[folder] = _absolute(folder)
+    return os.path.join(folders[folder], name)
 
 
 def _mtime(path: Path) -> datetime | None:
@@ -96,12 +117,13 @@ def walk(
     """
     counter = iter(range(1 << 62))
     covered: set[Path] = set()
+    folders: dict[str, str] = {}  # a folder's absolute path, resolved once for all its files
     keys = _file_keys(aside)
     for p in paths:
         for cand in _walk_one(
             p, str(p), scratch, counter, limits, explicit=True, covered=covered, aside=keys
         ):
-            yield replace(cand, root=p, abs_path=_absolute(cand.path))
+            yield replace(cand, root=p, abs_path=_abs_path(cand, folders))
 
 
 def _file_keys(paths: Sequence[Path]) -> frozenset[tuple[int, int]]:
@@ -180,12 +202,12 @@ def _walk_one(
         yield Candidate(given, None, p, st.st_size, None, None, b"", _mtime(p), False, image=True)
         return
     try:
-        sha, md5, head = hash_file(p)
-        size = p.stat().st_size
+        sha, md5, head, st = _hash_stat(p)
     except OSError as exc:
         yield _refusal(given, None, f"unreadable: {exc.strerror or exc}", explicit=explicit)
         return
-    cand = Candidate(given, None, p, size, sha, md5, head, _mtime(p), explicit, indicator=indicator)
+    mtime = datetime.fromtimestamp(st.st_mtime, tz=UTC)
+    cand = Candidate(given, None, p, st.st_size, sha, md5, head, mtime, explicit, indicator=indicator)
     if is_archive(head) and not indicator:
         yield from _archive(cand, scratch, counter, limits)
     else:

@@ -33,6 +33,7 @@ def package_dir() -> Path:
 QUERIES = package_dir() / "queries"
 IOCS = package_dir() / "iocs"
 _BASE = package_dir().parent  # once: a hunt asks shipped_name of every rule file it reads
+_BASE_TEXT = str(_BASE)
 
 
 def queries_dir() -> Path:
@@ -56,6 +57,9 @@ def _present(folder: Path, what: str) -> Path:
 
 def shipped_name(path: str | Path) -> str | None:
     """``forensics/<folder>/<file>`` for a file shipped in the package, else None."""
+    text = str(path)
+    if not text.startswith(_BASE_TEXT) and "//" not in text and "/." not in text:
+        return None  # Path would spell it the same: not under the install (asked for every rule file)
     p = Path(path)
     if not p.is_absolute():
         return None

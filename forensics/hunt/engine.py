@@ -510,8 +510,11 @@ def _yara_candidates(paths: Sequence[Path]) -> Iterator[Path]:
 def _require_usable(option: str, given: Iterable[Path], usable: Sequence[str | Path], what: str) -> None:
     """HuntUsageError naming every given path under which nothing of ``usable`` lies."""
     # lexically first (the loaders name what they read by the path given), resolving only for the
-    # paths still unmatched: a rule set is thousands of files
-    named = [Path(u) for u in usable]
+    # paths still unmatched: a rule set is thousands of files. A name spelt as the given path, or
+    # as it followed by "/", lies under it (found without a Path per name); the rest as Paths.
+    texts = [str(u) for u in usable]
+    given = [p for p in given if not any(t == str(p) or t.startswith(f"{p}/") for t in texts)]
+    named = [Path(u) for u in usable] if given else []
     empty = [p for p in given if not any(u == p or u.is_relative_to(p) for u in named)]
     if empty:
         real = [u.resolve() for u in named]

@@ -793,7 +793,8 @@ def _execute(
     return out
 
 
-def _rel_path(path: Path, roots: list[Path]) -> str:
+def _rel_path(file: str, roots: list[Path]) -> str:
+    path = Path(file)
     for r in roots:
         try:
             return path.relative_to(r).as_posix() if r.is_dir() else path.name
@@ -961,9 +962,10 @@ def _cell(v: Any) -> Any:
 def write_rule_report(folder: Path, report: list[RuleStatus]) -> Path:
     """Write ``rule_report.parquet`` (sorted by path, line, rule id) into a hunt run's folder."""
     rows = sorted(report, key=lambda r: (r.path, r.line or 0, r.rule_id or "", r.title or ""))
-    table = pa.Table.from_pylist(
-        [{n: _cell(getattr(r, n)) for n in _REPORT_SCHEMA.names} for r in rows], _REPORT_SCHEMA
-    )
+    # column by column: one dict per rule (7,400 with both rule sets) costs several times more
+    columns = [[_cell(getattr(r, n)) for r in rows] for n in _REPORT_SCHEMA.names]
+    table = pa.Table.from_arrays([pa.array(c, type=f.type) for c, f in zip(columns, _REPORT_SCHEMA, strict=True)],
+                                 schema=_REPORT_SCHEMA)  # fmt: skip
     out = folder / "rule_report.parquet"
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".parquet.tmp")

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from forensics.hunt.sigma import prune
+from forensics.hunt.sigma.backend import FALSE
 from forensics.hunt.sigma.plan import (
     CHUNK,
     DISTINCT_ROWS,
@@ -89,7 +90,11 @@ def plan_jobs(by_pred: dict[str, list[int]], groups: dict[str, Group], sql: dict
         group = groups.get(pred)
         if group is None or not group.files:
             continue
-        idxs = sorted(by_pred[pred])
+        # a rule whose every field is missing from the group folded to FALSE at conversion: it
+        # matches no row and has nothing to bind, so it is not sent (on its own, a per-row scan)
+        idxs = sorted(i for i in by_pred[pred] if sql[i][0] != FALSE)
+        if not idxs:
+            continue
         cols: set[str] = set()  # the whole group's: its derived columns are shared by every chunk
         for i in idxs:
             cols |= sql[i][1]
@@ -152,7 +157,8 @@ def without_unmatchable(
     if not read:
         return group_jobs
     texts = group_texts(group, cols, read)
-    kept = [(i, sql) for i, sql in terms if prune.can_match(needs.get(i), texts)]
+    ok = prune.matchable(texts)
+    kept = [(i, sql) for i, sql in terms if ok(needs.get(i))]
     return _chunked(group, kept, cols, needs) if kept else []
 
 

@@ -606,7 +606,8 @@ def _run_per_tuple(
         if needs is not None:
             read = sorted(prune.needed_columns(needs.get(i) for i, _ in terms) & {f'"{c}"' for c in cols})
             texts = texts_of(cur, f"(SELECT * FROM {_TUPLES})", read) if read else {}
-            terms = [(i, sql) for i, sql in terms if prune.can_match(needs.get(i), texts)]
+            ok = prune.matchable(texts)
+            terms = [(i, sql) for i, sql in terms if ok(needs.get(i))]
             kept = {i for i, _ in terms}
             tuple_terms = [t for t in tuple_terms if t[0] in kept]
             row_terms = [t for t in row_terms if t[0] in kept]

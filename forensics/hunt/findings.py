@@ -20,6 +20,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -59,6 +60,11 @@ class RecordRef:
     rec_index: int
 
 
+# RecordRef's order as a key: sorting 50,000 records with the dataclass's ``__lt__`` (a tuple built
+# per comparison) cost a hunt half a second; the key compares the same fields in C
+record_key = attrgetter("input_sha256", "rec_index")
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One detection hit (a rule over one or more records).
@@ -91,7 +97,7 @@ class Finding:
             raise ValueError(f"unknown finding kind {self.kind!r}; one of {', '.join(KINDS)}")
         if self.level not in LEVELS:
             raise ValueError(f"unknown finding level {self.level!r}; one of {', '.join(LEVELS)}")
-        object.__setattr__(self, "records", tuple(sorted(set(self.records))))
+        object.__setattr__(self, "records", tuple(sorted(set(self.records), key=record_key)))
         object.__setattr__(self, "attack", tuple(sorted(set(self.attack))))
         object.__setattr__(self, "tactics", tuple(sorted(set(self.tactics))))
         if not self.finding_id:
@@ -123,8 +129,8 @@ def content_id(f: Finding) -> str:
     """Stable id: the same rule over the same records always gets the same id."""
     h = hashlib.sha256()
     h.update(f"{f.kind}\x00{f.rule_id}\x00{f.host or ''}\x00".encode())
-    for r in f.records:  # sorted by __post_init__
-        h.update(f"{r.input_sha256}:{r.rec_index};".encode())
+    # sorted by __post_init__; one update of the records' text (the same bytes as one per record)
+    h.update("".join([f"{r.input_sha256}:{r.rec_index};" for r in f.records]).encode())
     if f.details:
         h.update(f.details.encode())
     return h.hexdigest()[:24]

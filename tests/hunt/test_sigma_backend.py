@@ -7,14 +7,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/casekit.py, the shared case builder
 from casekit import at, build_case
 
-from forensics.hunt.sigma import check_rules, run_sigma
+from forensics.hunt.sigma import backend, check_rules, run_sigma
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
+_DUCK = duckdb.connect()  # for SQL checks against the engine's own regexp_matches
 
 
 def _rule(detection: str, logsource: str = "product: windows\n  category: process_creation") -> str:
@@ -345,3 +349,36 @@ def test_exact_sql_is_portable(tmp_path: Path) -> None:
         "NOT coalesce(regexp_matches(\"__c2\", '(?i)^nt authority'), FALSE))"
     )
     assert schema.derived_select()[:2] == ['"Image" AS "__c0"', 'lower(CAST("Image" AS VARCHAR)) AS "__l0"']
+
+
+def test_long_line_regex_is_decided_by_length(tmp_path: Path) -> None:
+    """``.{N,}`` (a line of N characters; the long-command-line rules) is decided by the value's length
+    where it has no newline: the same rows as the expression, counted by code point as RE2 counts."""
+    evs = _events({"CommandLine": "abcd"}, {"CommandLine": "abcde"}, {"CommandLine": "ab\ncdefg"},
+                  {"CommandLine": "abc\ndef"}, {"CommandLine": "e\u0301" * 3}, {"CommandLine": "\U0001f600" * 5},
+                  {"CommandLine": "ab\r\ncde"}, {"CommandLine": "abcd\r\nx"})  # fmt: skip
+    det = "  sel:\n    CommandLine|re: '.{5,}'\n  condition: sel\n"
+    assert _hunt(tmp_path / "a", evs, det) == {1, 2, 4, 5, 7}
+    det = "  sel:\n    CommandLine|re|s: '.{5,}'\n  condition: sel\n"
+    assert _hunt(tmp_path / "b", evs, det) == {1, 2, 3, 4, 5, 6, 7}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab\n\r\u0301\U0001f600é\u2028\x85", max_size=14), st.integers(0, 9), st.booleans())
+def test_long_line_sql_equals_the_regex(value: str, n: int, dotall: bool) -> None:
+    pattern = ("(?s)" if dotall else "") + f".{{{n},}}"
+    sql = backend._long_line("x", pattern)
+    assert sql is not None
+    got = _DUCK.execute(f"SELECT {sql}, regexp_matches(x, ?) FROM (SELECT ?::VARCHAR AS x)", [pattern, value]).fetchone()
+    assert got is not None and got[0] == got[1], (value, pattern)
+
+
+def test_long_line_leaves_other_patterns_alone() -> None:
+    for pattern in ("^.{5,}", ".{5,}$", ".{5,9}", "a.{5,}", "(?i)x", ".{5}"):
+        assert backend._long_line("x", pattern) is None
+
+
+def test_rule_on_missing_fields_is_converted_and_finds_nothing(tmp_path: Path) -> None:
+    evs = _events({"CommandLine": "x"})
+    det = "  sel:\n    NoSuchField: 'x'\n  condition: sel\n"  # folded to FALSE: reported, not run
+    assert _hunt(tmp_path, evs, det) == set()

@@ -177,3 +177,30 @@ def test_pruned_hunt_finds_what_the_full_hunt_finds(
     assert everywhere == full
     assert in_run == full
     assert in_run_per_row == full
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet="abc\\\n", max_size=30), max_size=8), st.lists(st.text(alphabet="abc\\", max_size=7), min_size=1, max_size=6))
+def test_matchable_through_grams_is_a_plain_search(values: list[str], literals: list[str]) -> None:
+    """Long texts are searched through their 4-grams first: the same answer as ``in`` (gram path forced)."""
+    joined = "\n".join(values) or None
+    texts = {'"__l1"': joined, '"__l2"': None}
+    old = prune._GRAMS_FROM
+    prune._GRAMS_FROM = 0
+    try:
+        ok = prune.matchable(texts)
+        for lit in literals:
+            for need in (prune.has('"__l1"', lit), prune.all_of(prune.has('"__l1"', lit), prune.has('"__l3"', lit)),
+                         prune.any_of(prune.has('"__l2"', lit), prune.has('"__l1"', lit))):  # fmt: skip
+                assert ok(need) == (joined is not None and lit in joined), (need, joined)
+                assert ok(need) == ok(need)  # asked again: the remembered answer
+    finally:
+        prune._GRAMS_FROM = old
+
+
+def test_rules_folded_to_false_are_not_sent() -> None:
+    """A rule whose fields the group lacks is FALSE: never run (still reported converted by the hunt)."""
+    group = plan.Group("p", ["x.parquet"], 10, Schema({}))
+    sql = {1: ("FALSE", set()), 2: ("(\"__l0\" = 'a')", {"Image"}), 3: ("FALSE", set())}
+    jobs = data.plan_jobs({"p": [1, 2, 3], "q": [3]}, {"p": group, "q": group}, sql)
+    assert [t for j in jobs for t in j.terms] == [(2, "(\"__l0\" = 'a')")]

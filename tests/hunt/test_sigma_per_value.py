@@ -36,6 +36,10 @@ def test_per_value_evaluation_gives_the_same_findings_as_per_row(
     per_value = _findings(tmp_path / "case", rules)
     assert len(per_row) > 50
     assert per_value == per_row
+    monkeypatch.setattr(plan, "FOLD_INTO_ROWS", 0)  # per value even where the group has a per-row scan
+    assert _findings(tmp_path / "case", rules) == per_row
+    monkeypatch.setattr(plan, "FOLD_INTO_ROWS", 10**9)  # every rule into the per-row scan there is one
+    assert _findings(tmp_path / "case", rules) == per_row
 
 
 def test_per_tuple_evaluation_gives_the_same_findings_as_per_row(

@@ -28,8 +28,9 @@ from typing import Any
 
 from forensics.hunt.sigma import run_sigma
 from forensics.spark.connection import SparkConnection
-from forensics.spark.session import SparkOptions, _local_cores, open_session
+from forensics.spark.session import SparkOptions, _local_cores, open_session, parse_conf
 from forensics.spark.sigma import SparkSigmaData
+from forensics.spark.tasks import SparkTaskSigmaData
 from forensics.store import Case
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,13 +66,39 @@ def _jvm_peak_kib() -> int:
 
 
 def _jvm_cpu() -> float:
-    """CPU seconds (user + system) the JVMs this process started have used so far: on a shared
-    machine, a measure of Spark's work that other jobs' load does not inflate as it does wall time."""
+    """CPU seconds (user + system) the JVMs this process started have used so far, with every
+    process they started (the Python workers that run ``--spark-sigma duckdb`` tasks, and those
+    already ended): on a shared machine, a measure of Spark's work that other jobs' load does not
+    inflate as it does wall time."""
     total = 0.0
-    for pid in _jvms():
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    for pid in _tree(_jvms()):
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # utime, stime, and cutime, cstime: children already waited for
+        total += sum(int(fields[k]) for k in (11, 12, 13, 14)) / os.sysconf("SC_CLK_TCK")
     return total
+
+
+def _tree(roots: list[str]) -> list[str]:
+    """``roots`` and every live process below them."""
+    children: dict[str, list[str]] = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        ppid = next((line.split()[1] for line in status.splitlines() if line.startswith("PPid:")), "0")
+        children.setdefault(ppid, []).append(pid)
+    out, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo.extend(children.get(pid, []))
+    return out
 
 
 def _own_cpu() -> float:
@@ -86,8 +113,8 @@ def _timed(fn: Any) -> tuple[Any, float]:
     return out, time.perf_counter() - t
 
 
-def bench_case(case_dir: Path, rules: list[Path], spark: Any, cores: int) -> dict[str, Any]:
-    """Both engines over one case; the figures as a dict."""
+def bench_case(case_dir: Path, rules: list[Path], spark: Any, cores: int, mode: str = "sql") -> dict[str, Any]:
+    """Both engines over one case (Spark's Sigma scans as ``mode`` says); the figures as a dict."""
     with Case.open(case_dir, read_only=True) as case:
         events = case.con.execute("SELECT count(*) FROM events").fetchone()[0]  # type: ignore[index]
         duck_stats: dict[str, Any] = {}
@@ -96,7 +123,7 @@ def bench_case(case_dir: Path, rules: list[Path], spark: Any, cores: int) -> dic
         duck_cpu = _own_cpu() - cpu
         conn = SparkConnection(spark, case)
         spark_stats: dict[str, Any] = {}
-        data = SparkSigmaData(conn)
+        data = SparkTaskSigmaData(conn) if mode == "duckdb" else SparkSigmaData(conn)
         cpu, jcpu = _own_cpu(), _jvm_cpu()
         on_spark, spark_wall = _timed(lambda: run_sigma(case, rules, stats=spark_stats, data=data))
         spark_cpu, spark_driver_cpu = _jvm_cpu() - jcpu, _own_cpu() - cpu
@@ -120,7 +147,8 @@ def bench_case(case_dir: Path, rules: list[Path], spark: Any, cores: int) -> dic
         "jvm_peak_mib": _jvm_peak_kib() / 1024,
         "duck_cpu": duck_cpu, "spark_cpu": spark_cpu, "spark_driver_cpu": spark_driver_cpu,
         "duck_rps_cpu": events / max(duck_cpu, 1e-9), "spark_rps_cpu": events / max(spark_cpu + spark_driver_cpu, 1e-9),
-        "cache": data.cache_notes.get("spark_sql", ""),
+        "cache": data.cache_notes.get("spark_sql", ""), "mode": mode,
+        "units": getattr(data, "units", 0),
     }  # fmt: skip
 
 
@@ -131,41 +159,48 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rules", nargs="*", type=Path, default=[DEFAULT_RULES])
     ap.add_argument("--master", default="local[2]")
     ap.add_argument("--driver-memory", default="2g")
+    ap.add_argument("--spark-sigma", default="sql", help="sql, duckdb, or sql,duckdb: each, side by side")
+    ap.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="a Spark setting (repeatable)")
     args = ap.parse_args(argv)
+    conf = parse_conf(args.conf)
     spark, start = _timed(
-        lambda: open_session(SparkOptions(master=args.master, driver_memory=args.driver_memory))
+        lambda: open_session(SparkOptions(master=args.master, driver_memory=args.driver_memory, conf=conf))
     )
     cores = _local_cores(args.master)
     print(
         f"spark {spark.version} {args.master}: session start {start:.1f}s; DuckDB on {os.cpu_count()} cores"
     )
     rows = []
+    modes = [m.strip() for m in args.spark_sigma.split(",") if m.strip()]
     for case_dir in args.cases:
-        r = bench_case(case_dir, list(args.rules), spark, cores)
-        rows.append(r)
-        print(
-            f"\n{r['case']}: {r['events']:,} events, {r['findings']} findings, same on both: {r['same_findings']}"
-        )
-        print(f"  duckdb  wall {r['duck_wall']:.1f}s (execute {r['duck_execute']:.1f}s)")
-        print(f"  spark   wall {r['spark_wall']:.1f}s = load {r['spark_load']:.1f}s + convert {r['spark_convert']:.1f}s "
-              f"+ execute {r['spark_execute']:.1f}s ({r['spark_queries']} queries); per-query floor "
-              f"{r['spark_floor']:.2f}s; one scan of the rules' columns {r['spark_scan']:.2f}s")  # fmt: skip
-        print(f"  ratio spark/duckdb wall {r['spark_wall'] / max(r['duck_wall'], 1e-9):.1f}x; records/s per core: "
-              f"duckdb {r['duck_rps_core']:,.0f}, spark {r['spark_rps_core']:,.0f} "
-              f"(duckdb/spark {r['duck_rps_core'] / max(r['spark_rps_core'], 1e-9):.1f}x); "
-              f"JVM peak {r['jvm_peak_mib']:.0f} MiB")  # fmt: skip
-        print(f"  CPU seconds: duckdb {r['duck_cpu']:.1f}; spark JVM {r['spark_cpu']:.1f} + driver (Python) "
-              f"{r['spark_driver_cpu']:.1f}; records per CPU-second: duckdb {r['duck_rps_cpu']:,.0f}, spark "
-              f"{r['spark_rps_cpu']:,.0f} (duckdb/spark {r['duck_rps_cpu'] / max(r['spark_rps_cpu'], 1e-9):.1f}x); "
-              f"Spark SQL cache: {r['cache']}")  # fmt: skip
+        for mode in modes:
+            r = bench_case(case_dir, list(args.rules), spark, cores, mode)
+            rows.append(r)
+            units = f", {r['units']} work units" if mode == "duckdb" else ""
+            print(
+                f"\n{r['case']} (--spark-sigma {mode}{units}): {r['events']:,} events, {r['findings']} findings, "
+                f"same on both: {r['same_findings']}"
+            )
+            print(f"  duckdb  wall {r['duck_wall']:.1f}s (execute {r['duck_execute']:.1f}s)")
+            print(f"  spark   wall {r['spark_wall']:.1f}s = load {r['spark_load']:.1f}s + convert {r['spark_convert']:.1f}s "
+                  f"+ execute {r['spark_execute']:.1f}s ({r['spark_queries']} queries); per-query floor "
+                  f"{r['spark_floor']:.2f}s; one scan of the rules' columns {r['spark_scan']:.2f}s")  # fmt: skip
+            print(f"  ratio spark/duckdb wall {r['spark_wall'] / max(r['duck_wall'], 1e-9):.1f}x; records/s per core: "
+                  f"duckdb {r['duck_rps_core']:,.0f}, spark {r['spark_rps_core']:,.0f} "
+                  f"(duckdb/spark {r['duck_rps_core'] / max(r['spark_rps_core'], 1e-9):.1f}x); "
+                  f"JVM peak {r['jvm_peak_mib']:.0f} MiB")  # fmt: skip
+            print(f"  CPU seconds: duckdb {r['duck_cpu']:.1f}; spark JVM {r['spark_cpu']:.1f} + driver (Python) "
+                  f"{r['spark_driver_cpu']:.1f}; records per CPU-second: duckdb {r['duck_rps_cpu']:,.0f}, spark "
+                  f"{r['spark_rps_cpu']:,.0f} (duckdb/spark {r['duck_rps_cpu'] / max(r['spark_rps_cpu'], 1e-9):.1f}x); "
+                  f"Spark SQL cache: {r['cache']}")  # fmt: skip
     print("\nscaling (" + args.master + "):")
     print(
-        "| events | duckdb s | spark s | spark execute s | spark rec/s/core | duckdb rec/s/core "
+        "| events | spark sigma | duckdb s | spark s | spark execute s | spark rec/s/core | duckdb rec/s/core "
         "| duckdb CPU s | spark CPU s | rec/CPU-s duckdb / spark | JVM peak MiB |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
-        print(f"| {r['events']:,} | {r['duck_wall']:.1f} | {r['spark_wall']:.1f} | {r['spark_execute']:.1f} | "
+        print(f"| {r['events']:,} | {r['mode']} | {r['duck_wall']:.1f} | {r['spark_wall']:.1f} | {r['spark_execute']:.1f} | "
               f"{r['spark_rps_core']:,.0f} | {r['duck_rps_core']:,.0f} | {r['duck_cpu']:.1f} | "
               f"{r['spark_cpu'] + r['spark_driver_cpu']:.1f} | {r['duck_rps_cpu']:,.0f} / {r['spark_rps_cpu']:,.0f} | "
               f"{r['jvm_peak_mib']:.0f} |")  # fmt: skip

@@ -40,6 +40,15 @@ ConfOpt = Annotated[
     list[str] | None,
     typer.Option("--spark-conf", help="With --engine spark: a Spark setting KEY=VALUE (repeatable)."),
 ]
+SigmaOpt = Annotated[
+    str,
+    typer.Option(
+        "--spark-sigma",
+        help="With --engine spark: how the Sigma scans run. sql (default): the plan transpiled to Spark SQL, "
+        "executors need only Spark. duckdb: each Spark task runs DuckDB over a share of the parts (several "
+        "times less CPU; executors need this package and must read the parts as files). docs/spark.md.",
+    ),
+]
 DriverMemOpt = Annotated[
     str | None,
     typer.Option("--spark-driver-memory", help="With --engine spark and a session started here: e.g. 4g."),
@@ -47,7 +56,8 @@ DriverMemOpt = Annotated[
 
 
 def spark_options(
-    engine: str, master: str | None, remote: str | None, conf: list[str] | None, driver_memory: str | None
+    engine: str, master: str | None, remote: str | None, conf: list[str] | None, driver_memory: str | None,
+    sigma: str = "sql",
 ) -> SparkOptions | None:
     """The Spark options the command line asks for (None: DuckDB); exit 2 on a usage error."""
     name = engine.strip().lower()
@@ -58,14 +68,16 @@ def spark_options(
         name = "spark"
     if name == "duckdb":
         given = [o for o, v in (("--spark-master", master), ("--spark-conf", conf),
-                                ("--spark-driver-memory", driver_memory)) if v]  # fmt: skip
+                                ("--spark-driver-memory", driver_memory), ("--spark-sigma", sigma != "sql"))
+                 if v]  # fmt: skip
         if given:
             say(f"{', '.join(given)} given without --engine spark")
             raise typer.Exit(2)
         return None
     try:
         return SparkOptions(
-            remote=remote, master=master, conf=parse_conf(conf or []), driver_memory=driver_memory
+            remote=remote, master=master, conf=parse_conf(conf or []), driver_memory=driver_memory,
+            sigma=sigma.strip().lower(),
         )
     except EngineError as exc:
         say(str(exc))

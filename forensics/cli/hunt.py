@@ -11,7 +11,15 @@ from rich.table import Table
 
 from forensics import rulesets
 from forensics.cli.common import alerts, err, out, print_json_line, shown
-from forensics.cli.engine import ConfOpt, DriverMemOpt, EngineOpt, MasterOpt, RemoteOpt, spark_options
+from forensics.cli.engine import (
+    ConfOpt,
+    DriverMemOpt,
+    EngineOpt,
+    MasterOpt,
+    RemoteOpt,
+    SigmaOpt,
+    spark_options,
+)
 from forensics.cli.guard import say
 from forensics.cli.ingest import EXIT_PROBLEMS, check_zone, not_log_lines, problems_tail, run_ingest
 from forensics.cli.progress import bars
@@ -285,6 +293,7 @@ def hunt(
     spark_remote: RemoteOpt = None,
     spark_conf: ConfOpt = None,
     spark_driver_memory: DriverMemOpt = None,
+    spark_sigma: SigmaOpt = "sql",
 ) -> None:
     """Hunt a case (or inputs ingested first) and keep the findings as a new run of it."""
     if out_dir is not None and (out_dir.is_file() or any(p.is_file() for p in out_dir.parents)):
@@ -309,7 +318,7 @@ def hunt(
         fail_on=fail_on.lower() if fail_on is not None else None,
         sigma_tuning=sigma_tuning,
         placeholders=values,
-        spark=spark_options(engine, spark_master, spark_remote, spark_conf, spark_driver_memory),
+        spark=spark_options(engine, spark_master, spark_remote, spark_conf, spark_driver_memory, spark_sigma),
     )
     case_dir, raw = _resolve_case(targets, case)
     try:

@@ -23,6 +23,7 @@ from forensics.spark.connection import SparkConnection
 from forensics.spark.dataset import dataset_uri
 from forensics.spark.session import SparkOptions, session, spark_version
 from forensics.spark.sigma import SparkSigmaData
+from forensics.spark.tasks import SparkTaskSigmaData
 from forensics.store import Case
 
 
@@ -56,7 +57,8 @@ def spark_engine(case: Case, options: SparkOptions) -> Iterator[SparkEngine]:
         started = time.perf_counter() - t
         conn = SparkConnection(spark, case)
         try:
-            yield SparkEngine(options, conn, SparkSigmaData(conn), spark_version(spark), started)
+            sigma = SparkTaskSigmaData(conn) if options.sigma == "duckdb" else SparkSigmaData(conn)
+            yield SparkEngine(options, conn, sigma, spark_version(spark), started)
         finally:
             conn.close()
 

@@ -42,6 +42,7 @@ LOCAL_CONF: dict[str, str] = {
     "spark.driver.extraJavaOptions": "-Dlog4j2.level=error",
 }
 DEFAULT_MASTER = "local[*]"
+SIGMA_MODES = ("sql", "duckdb")
 INSTALL_HINT = (
     "install the Spark extra: pip install 'forensics[spark]' (a classic session; needs Java 17+), "
     "or 'forensics[spark-connect]' for --spark-remote only"
@@ -55,6 +56,8 @@ class SparkOptions:
     ``remote``: a Spark Connect URL (``sc://host:15002``). ``master``: a classic master URL.
     ``conf``: extra settings (``spark.executor.memory`` …) as (key, value) pairs.
     ``driver_memory``: for a classic session started here (the JVM's heap is fixed at start).
+    ``sigma``: how a hunt's Sigma scans run: ``sql`` (the plan transpiled to Spark SQL) or
+    ``duckdb`` (Spark tasks each running DuckDB over a share of the parts: ``forensics.spark.tasks``).
     """
 
     remote: str | None = None
@@ -63,8 +66,11 @@ class SparkOptions:
     driver_memory: str | None = None
     app_name: str = "forensics"
     shuffle_partitions: int | None = None  # default: 2 per local core, the cluster's otherwise
+    sigma: str = "sql"
 
     def __post_init__(self) -> None:
+        if self.sigma not in SIGMA_MODES:
+            raise EngineError(f"--spark-sigma {self.sigma!r}: one of {', '.join(SIGMA_MODES)}")
         if self.remote and self.master:
             raise EngineError("give either --spark-remote (Spark Connect) or --spark-master, not both")
         if self.remote and not self.remote.startswith("sc://"):
@@ -85,6 +91,7 @@ class SparkOptions:
             "remote": remote,
             "master": None if self.remote else (self.master or DEFAULT_MASTER),
             "conf": {k: v for k, v in self.conf if "secret" not in k.lower() and "token" not in k.lower()},
+            "sigma": self.sigma,
         }
 
 

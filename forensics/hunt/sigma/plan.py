@@ -497,12 +497,13 @@ def derived_of(terms: Iterable[tuple[int, str]]) -> set[str] | None:
 
 def run_group(
     con: duckdb.DuckDBPyConnection, group: Group, terms: list[tuple[int, str]], columns: set[str],
-    needs: Mapping[int, prune.Need] | None = None,
+    needs: Mapping[int, prune.Need] | None = None, source: str | None = None,
 ) -> tuple[list[tuple[str, int, str | None, Any, str]], dict[int, str]]:
     """Rows (input_sha256, rec_index, host, ts, hits) a group's rules match, and failed rules.
 
     ``needs`` (a mid-sized group's): leave out the rules its distinct tuples cannot match (``prune``),
-    asked of the tuple table the group builds anyway.
+    asked of the tuple table the group builds anyway. ``source``: a relation holding the group's
+    rows with its schema's columns, read instead of its files (``group_from``).
 
     Each query computes only the derived columns its rules read, from only the columns those read
     (a keyword rule's concatenation of every text column is not computed for the other rules).
@@ -516,18 +517,18 @@ def run_group(
     results: list[tuple[str, int, str | None, Any, str]] = []
     failed: dict[int, str] = {}
 
-    def attempt(t: list[tuple[int, str]], source: str | None = None) -> list[Any]:
+    def attempt(t: list[tuple[int, str]], rows_src: str | None = None) -> list[Any]:
         # Rows without a hit are dropped by the outer WHERE: with the optimizer off it is not pushed
         # into the CASE list (which would plan it twice). execute(), not sql(): a relation binds its
         # statement once more to learn its columns (measured: +40% CPU for a 300-rule chunk).
-        src = source or group_from(group, columns, derived=derived_of(t))
+        src = rows_src or group_from(group, columns, source, derived=derived_of(t))
         return cur.execute(
             f"SELECT * FROM (SELECT input_sha256, rec_index, host, ts, {hits_sql(t)} AS hits "
             f"FROM {src} AS g) AS m WHERE hits <> ''"
         ).fetchall()
 
     if TUPLE_ROWS <= group.rows < DISTINCT_ROWS:
-        got_rows, failed = _run_per_tuple(cur, group, terms, columns, attempt, needs)
+        got_rows, failed = _run_per_tuple(cur, group, terms, columns, attempt, needs, source)
         cur.close()
         return got_rows, failed
     per_value, per_row = split_by_columns(group, terms) if group.rows >= DISTINCT_ROWS else ({}, terms)
@@ -538,7 +539,7 @@ def run_group(
         per_value = {}
     if per_value:
         value_cols = {c for cols in per_value for c in cols}
-        _materialise(cur, group_from(group, columns, derived=value_cols), sorted(value_cols))
+        _materialise(cur, group_from(group, columns, source, derived=value_cols), sorted(value_cols))
     for cols, set_terms in sorted(per_value.items()):
         for start in range(0, len(set_terms), CHUNK):
             got, f = bisect_failures(set_terms[start : start + CHUNK], partial(_attempt_values, cur, cols))
@@ -578,9 +579,10 @@ def _run_per_tuple(
     columns: set[str],
     per_row: Callable[..., list[Any]],
     needs: Mapping[int, prune.Need] | None = None,
+    source: str | None = None,
 ) -> tuple[list[tuple[str, int, str | None, Any, str]], dict[int, str]]:
     """Rules reading only plain derived columns evaluated per distinct tuple of them when that at
-    least halves the rows; the others per row (``per_row(terms, source=...)``). With ``needs``, rules
+    least halves the rows; the others per row (``per_row(terms, rows_src=...)``). With ``needs``, rules
     the tuples' values cannot satisfy are left out first (columns the tuples lack count as met).
 
     The rows are kept in a temporary table only when more than one query reads them, and then
@@ -605,7 +607,7 @@ def _run_per_tuple(
         cur.execute(
             f"CREATE OR REPLACE TEMP TABLE {_TUPLES} AS SELECT {sel}, "
             f"list(struct_pack(input_sha256, rec_index, host, ts)) AS __recs "
-            f"FROM {group_from(group, columns, derived=cols)} AS g GROUP BY ALL"
+            f"FROM {group_from(group, columns, source, derived=cols)} AS g GROUP BY ALL"
         )
         n_tuples = cur.execute(f"SELECT count(*) FROM {_TUPLES}").fetchall()[0][0]
         if needs is not None:
@@ -623,7 +625,7 @@ def _run_per_tuple(
     if len(row_terms) > CHUNK:  # several queries read the rows: read and derive them once
         need = derived_of(row_terms)
         keep = "*" if need is None else ", ".join([*PROVENANCE, *(f'"{c}"' for c in sorted(need))])
-        src = group_from(group, columns, derived=need)
+        src = group_from(group, columns, source, derived=need)
         cur.execute(f"CREATE OR REPLACE TEMP TABLE {_ROWS} AS SELECT {keep} FROM {src} AS g")
         rows_src = f"(SELECT * FROM {_ROWS})"
     for start in range(0, len(tuple_terms), CHUNK):
@@ -632,7 +634,7 @@ def _run_per_tuple(
         for part in got:
             results.extend(part)
     for start in range(0, len(row_terms), CHUNK):
-        got, f = bisect_failures(row_terms[start : start + CHUNK], partial(per_row, source=rows_src))
+        got, f = bisect_failures(row_terms[start : start + CHUNK], partial(per_row, rows_src=rows_src))
         failed.update(f)
         for part in got:
             results.extend(part)

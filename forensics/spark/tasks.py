@@ -28,14 +28,17 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
 
 import duckdb
+import pyarrow as pa
 
 from forensics.errors import EngineError
 from forensics.hunt.sigma.data import GroupJob, MatchRow, without_unmatchable
-from forensics.hunt.sigma.plan import Group, group_from, read_parquet, run_group, texts_of
+from forensics.hunt.sigma.plan import PREDICATE_COLUMNS, Group, group_from, read_parquet, run_group, texts_of
 from forensics.hunt.sigma.sqlutil import quote_ident
+from forensics.schema import CORE, duck_type
 from forensics.spark.batch import SparkExecutor, UnitFailed
 from forensics.spark.connection import SparkConnection
 from forensics.spark.dataset import part_uri
@@ -45,6 +48,9 @@ from forensics.spark.sigma import SparkSigmaData
 # of rule terms is most of a small scan's cost), so units are large; a case of 20 M events still
 # makes about 40 of them, enough to keep a 32-core cluster busy.
 UNIT_ROWS = 500_000
+# Rows per statistics task: it reads five small columns, so far more rows per task.
+STATS_ROWS = 5_000_000
+T = TypeVar("T")
 _VIEW = "unit_rows"
 
 
@@ -53,10 +59,30 @@ class SparkTaskSigmaData(SparkSigmaData):
 
     name = "spark-duckdb"
 
-    def __init__(self, conn: SparkConnection, use_cache: bool = True) -> None:
+    def __init__(self, conn: SparkConnection, use_cache: bool = True, unit_rows: int = UNIT_ROWS) -> None:
         super().__init__(conn, use_cache)
+        self.unit_rows = unit_rows
         self.root = file_root(conn.dataset.base)
         self.units = 0  # work units the last ``execute`` sent, for the run record and the bench
+
+    def stats(self) -> pa.Table:
+        """See ``SigmaData.stats``: each task counts a slice of the parts (``STATS_ROWS`` rows),
+        the driver adds the counts up. The same table ``stats_sql`` gives over ``events``."""
+        rows = self.conn.case.con.execute("SELECT path, rows FROM parts ORDER BY path").fetchall()
+        slices: list[list[str]] = [[]]
+        held = 0
+        for rel, n in rows:
+            if slices[-1] and held >= STATS_ROWS:
+                slices.append([])
+                held = 0
+            slices[-1].append(self.path(rel))
+            held += int(n or 0)
+        if not slices[-1]:
+            return run_stats([])
+        tables = self._run(run_stats, slices)
+        keys = list(PREDICATE_COLUMNS)
+        total = pa.concat_tables(tables).group_by(keys, use_threads=False).aggregate([("n", "sum")])
+        return pa.table({**{k: total.column(k) for k in keys}, "n": total.column("n_sum")})
 
     def execute(self, jobs: Sequence[GroupJob]) -> list[tuple[list[MatchRow], dict[int, str]]]:
         """See ``SigmaData.execute``: every job split into work units, run on the executors."""
@@ -64,18 +90,19 @@ class SparkTaskSigmaData(SparkSigmaData):
         if not jobs:
             return []
         rows_of = dict(self.conn.case.con.execute("SELECT path, rows FROM parts").fetchall())
-        units = [u for j in jobs for u in split(j, self.dataset.rel, rows_of, self.path)]
+        units = [u for j in jobs for u in split(j, self.dataset.rel, rows_of, self.path, self.unit_rows)]
         units.sort(key=lambda u: -u.group.rows)  # biggest first: the tail of the job list is short
         self.units = len(units)
+        return [merge(self._run(run_unit, units))]
+
+    def _run(self, fn: Callable[[Any], T], args: Sequence[Any]) -> list[T]:
+        """``fn`` over ``args`` on the executors, one task each; a task that fails fails the hunt."""
         executor = SparkExecutor(self.spark)
         try:
-            futures: list[Future[tuple[list[MatchRow], dict[int, str]]]] = [
-                executor.submit(run_unit, u) for u in units
-            ]
-            results = [_result(f) for f in futures]
+            futures: list[Future[T]] = [executor.submit(fn, a) for a in args]
+            return [_result(f) for f in futures]
         finally:
             executor.shutdown(wait=True, cancel_futures=True)
-        return [merge(results)]
 
     def path(self, rel: str) -> str:
         """A part's path as the executors open it."""
@@ -196,7 +223,27 @@ def merge(results: Sequence[tuple[list[MatchRow], dict[int, str]]]) -> tuple[lis
     return rows, failed
 
 
-def _result(fut: Future[tuple[list[MatchRow], dict[int, str]]]) -> tuple[list[MatchRow], dict[int, str]]:
+def run_stats(files: list[str]) -> pa.Table:
+    """On an executor: rows per value of the predicate columns in a slice of part files (a
+    column the slice lacks is NULL; types as the ``events`` view has them)."""
+    schema = pa.schema([(c.name, c.type) for c in CORE if c.name in PREDICATE_COLUMNS])
+    schema = pa.schema([schema.field(c) for c in PREDICATE_COLUMNS]).append(pa.field("n", pa.int64()))
+    if not files:
+        return schema.empty_table()
+    con = duckdb.connect(config={"threads": "1"})
+    try:
+        src = read_parquet(files)
+        have = {r[0].lower() for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+        sel = ", ".join(
+            f"CAST({c if c in have else 'NULL'} AS {duck_type(schema.field(c).type)}) AS {c}"
+            for c in PREDICATE_COLUMNS
+        )
+        return con.sql(f"SELECT {sel}, count(*) AS n FROM {src} GROUP BY ALL").to_arrow_table().cast(schema)
+    finally:
+        con.close()
+
+
+def _result(fut: Future[T]) -> T:
     try:
         return fut.result()
     except UnitFailed as exc:

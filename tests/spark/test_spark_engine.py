@@ -1,5 +1,5 @@
 """The Spark engine gives the findings DuckDB gives: the demo case, EVTX-ATTACK-SAMPLES with the
-SigmaHQ corpus, and the same through Spark Connect.
+SigmaHQ corpus (in Spark SQL and as DuckDB tasks), and the same through Spark Connect.
 
 Cost (measured on the 2-core dev machine while other suites ran): the shared local[1] session
 starts in 10-20 s; the demo hunt on Spark ~1.5 min (20 SQL hunts and the IOC joins: Spark's floor
@@ -113,12 +113,16 @@ def test_sigmahq_over_evtx_attack_samples_same_findings_on_spark(
 ) -> None:
     from forensics.spark.connection import SparkConnection
     from forensics.spark.sigma import SparkSigmaData
+    from forensics.spark.tasks import SparkTaskSigmaData
 
     ingest_paths(tmp_path / "case", [shared_data / "EVTX-ATTACK-SAMPLES"])
     rules = [shared_data / "sigma" / "rules"]  # the whole SigmaHQ corpus
     with Case.open(tmp_path / "case") as case:
         duck = run_sigma(case, rules, use_cache=False)
         on_spark = run_sigma(case, rules, use_cache=False, data=SparkSigmaData(SparkConnection(spark, case)))
+        # --spark-sigma duckdb, with units small enough that the big groups are cut into slices
+        tasks = SparkTaskSigmaData(SparkConnection(spark, case), unit_rows=1_000)
+        in_tasks = run_sigma(case, rules, use_cache=False, data=tasks)
 
     def key(result: Any) -> list[tuple[Any, ...]]:
         return sorted(
@@ -138,6 +142,11 @@ def test_sigmahq_over_evtx_attack_samples_same_findings_on_spark(
     assert len(duck.findings) > 300
     assert key(on_spark) == key(duck)
     assert [(r.path, r.status) for r in on_spark.report] == [(r.path, r.status) for r in duck.report]
+    assert tasks.units > 20
+    assert key(in_tasks) == key(duck)
+    assert [(r.path, r.status, r.reason) for r in in_tasks.report] == [
+        (r.path, r.status, r.reason) for r in duck.report
+    ]
 
 
 def test_hunt_through_spark_connect(connect_url: str, demo_case: Path, shared_data: Path) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,22 @@ def _jvm_peak_kib() -> int:
         hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
         peak = max(peak, hwm)
     return peak
+
+
+def _workers_peak_kib() -> int:
+    """Summed peak resident memory (VmHWM) of the live processes below the JVMs: the Python
+    workers running ``--spark-sigma duckdb`` tasks (they run side by side, so the sum bounds them)."""
+    jvms = set(_jvms())
+    total = 0
+    for pid in _tree(sorted(jvms)):
+        if pid in jvms:
+            continue
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        total += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+    return total
 
 
 def _jvm_cpu() -> float:
@@ -121,6 +138,7 @@ def bench_case(case_dir: Path, rules: list[Path], spark: Any, cores: int, mode: 
         cpu = _own_cpu()
         duck, duck_wall = _timed(lambda: run_sigma(case, rules, stats=duck_stats))
         duck_cpu = _own_cpu() - cpu
+        duck_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB; this process so far
         conn = SparkConnection(spark, case)
         spark_stats: dict[str, Any] = {}
         data = SparkTaskSigmaData(conn) if mode == "duckdb" else SparkSigmaData(conn)
@@ -144,7 +162,8 @@ def bench_case(case_dir: Path, rules: list[Path], spark: Any, cores: int, mode: 
         "spark_queries": queries, "spark_floor": floor, "spark_scan": scan,
         "duck_rps_core": events / max(duck_wall, 1e-9) / duck_cores,
         "spark_rps_core": events / max(spark_wall, 1e-9) / cores,
-        "jvm_peak_mib": _jvm_peak_kib() / 1024,
+        "jvm_peak_mib": _jvm_peak_kib() / 1024, "workers_peak_mib": _workers_peak_kib() / 1024,
+        "duck_peak_mib": duck_peak / 1024,
         "duck_cpu": duck_cpu, "spark_cpu": spark_cpu, "spark_driver_cpu": spark_driver_cpu,
         "duck_rps_cpu": events / max(duck_cpu, 1e-9), "spark_rps_cpu": events / max(spark_cpu + spark_driver_cpu, 1e-9),
         "cache": data.cache_notes.get("spark_sql", ""), "mode": mode,
@@ -188,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  ratio spark/duckdb wall {r['spark_wall'] / max(r['duck_wall'], 1e-9):.1f}x; records/s per core: "
                   f"duckdb {r['duck_rps_core']:,.0f}, spark {r['spark_rps_core']:,.0f} "
                   f"(duckdb/spark {r['duck_rps_core'] / max(r['spark_rps_core'], 1e-9):.1f}x); "
-                  f"JVM peak {r['jvm_peak_mib']:.0f} MiB")  # fmt: skip
+                  f"JVM peak {r['jvm_peak_mib']:.0f} MiB, Python workers {r['workers_peak_mib']:.0f} MiB; "
+                  f"this process after DuckDB's hunt {r['duck_peak_mib']:.0f} MiB")  # fmt: skip
             print(f"  CPU seconds: duckdb {r['duck_cpu']:.1f}; spark JVM {r['spark_cpu']:.1f} + driver (Python) "
                   f"{r['spark_driver_cpu']:.1f}; records per CPU-second: duckdb {r['duck_rps_cpu']:,.0f}, spark "
                   f"{r['spark_rps_cpu']:,.0f} (duckdb/spark {r['duck_rps_cpu'] / max(r['spark_rps_cpu'], 1e-9):.1f}x); "
@@ -196,14 +216,14 @@ def main(argv: list[str] | None = None) -> int:
     print("\nscaling (" + args.master + "):")
     print(
         "| events | spark sigma | duckdb s | spark s | spark execute s | spark rec/s/core | duckdb rec/s/core "
-        "| duckdb CPU s | spark CPU s | rec/CPU-s duckdb / spark | JVM peak MiB |"
+        "| duckdb CPU s | spark CPU s | rec/CPU-s duckdb / spark | JVM + workers peak MiB | DuckDB peak MiB |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         print(f"| {r['events']:,} | {r['mode']} | {r['duck_wall']:.1f} | {r['spark_wall']:.1f} | {r['spark_execute']:.1f} | "
               f"{r['spark_rps_core']:,.0f} | {r['duck_rps_core']:,.0f} | {r['duck_cpu']:.1f} | "
               f"{r['spark_cpu'] + r['spark_driver_cpu']:.1f} | {r['duck_rps_cpu']:,.0f} / {r['spark_rps_cpu']:,.0f} | "
-              f"{r['jvm_peak_mib']:.0f} |")  # fmt: skip
+              f"{r['jvm_peak_mib']:.0f} + {r['workers_peak_mib']:.0f} | {r['duck_peak_mib']:.0f} |")  # fmt: skip
     spark.stop()
     return 0
 

@@ -90,7 +90,11 @@ class SparkTaskSigmaData(SparkSigmaData):
         if not jobs:
             return []
         rows_of = dict(self.conn.case.con.execute("SELECT path, rows FROM parts").fetchall())
-        units = [u for j in jobs for u in split(j, self.dataset.rel, rows_of, self.path, self.unit_rows)]
+        units = [
+            u
+            for j in whole_groups(jobs)
+            for u in split(j, self.dataset.rel, rows_of, self.path, self.unit_rows)
+        ]
         units.sort(key=lambda u: -u.group.rows)  # biggest first: the tail of the job list is short
         self.units = len(units)
         return [merge(self._run(run_unit, units))]
@@ -107,6 +111,21 @@ class SparkTaskSigmaData(SparkSigmaData):
     def path(self, rel: str) -> str:
         """A part's path as the executors open it."""
         return str(self.root / part_uri("", rel).lstrip("/"))
+
+
+def whole_groups(jobs: Sequence[GroupJob]) -> list[GroupJob]:
+    """One job per group: a small group's rules come chunked for a local thread pool, but each
+    Spark task costs a dispatch and a DuckDB of its own, and a unit chunks its rules again."""
+    by_group: dict[str, list[GroupJob]] = {}
+    for j in jobs:
+        by_group.setdefault(j.group.predicate, []).append(j)
+    out = []
+    for pred in sorted(by_group):
+        js = by_group[pred]
+        terms = sorted(t for j in js for t in j.terms)
+        needs = {i: n for j in js for i, n in j.needs.items()}
+        out.append(GroupJob(js[0].group, terms, set().union(*(j.columns for j in js)), needs))
+    return out
 
 
 def split(

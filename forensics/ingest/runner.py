@@ -43,6 +43,12 @@ from forensics.timeutil import now_utc
 
 GROUP_BYTES = 32 * 1024**2  # inputs per commit group, by size
 GROUP_FILES = 512
+# The first two groups hold GROUP_BYTES / GROUP_FILES, so two workers start early; then every two
+# groups grow by as much again, up to GROUP_GROWTH times (never by the machine's worker count: the
+# same inputs make the same groups everywhere). A group writes one part per channel, and each part
+# costs the Parquet writer, and every later scan of the case, a fixed cost per column (EVTX parts
+# are wide): 10x EVTX-ATTACK-SAMPLES, 160 parts -> 89, ingest -0.35 s CPU, a hunt -0.4 s.
+GROUP_GROWTH = 4
 YEARLESS = frozenset({"syslog"})  # parsers whose records may lack a year
 BINARY_FORMATS = frozenset({"evtx"})  # no text encoding to record
 INDICATOR_REASON = (
@@ -297,7 +303,8 @@ class _Committer:
         self.inputs.append(item)
         self.group.append(item)
         self.size += item[0].size
-        if self.size >= GROUP_BYTES or len(self.group) >= GROUP_FILES:
+        scale = min(GROUP_GROWTH, 1 + self.submitted // 2)
+        if self.size >= GROUP_BYTES * scale or len(self.group) >= GROUP_FILES * scale:
             self._submit(only=False)
 
     def finish(self) -> None:

@@ -32,6 +32,7 @@ from forensics.hunt.sigma.plan import (
     Schema,
     _stats,
     _wide_columns,
+    derived_of,
     group_from,
     group_schema,
     run_group,
@@ -201,5 +202,8 @@ class DuckData:
     def select(self, group: Group, used: set[str], extra: Sequence[str], where: str) -> list[tuple[Any, ...]]:
         """See ``SigmaData.select``."""
         cols = "".join(f", {e}" for e in extra)
-        sql = f"SELECT input_sha256, rec_index, host, ts{cols} FROM {group_from(group, used)} AS g WHERE {where}"
+        # only the derived columns the condition and fields read (a group's full list can hold the
+        # keyword rules' join of every text column)
+        derived = derived_of([(0, where), *((0, e) for e in extra)])
+        sql = f"SELECT input_sha256, rec_index, host, ts{cols} FROM {group_from(group, used, derived=derived)} AS g WHERE {where}"
         return self.con.execute(sql).fetchall()

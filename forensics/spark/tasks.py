@@ -35,8 +35,8 @@ import duckdb
 import pyarrow as pa
 
 from forensics.errors import EngineError
-from forensics.hunt.sigma.data import GroupJob, MatchRow, without_unmatchable
-from forensics.hunt.sigma.plan import PREDICATE_COLUMNS, Group, group_from, read_parquet, run_group, texts_of
+from forensics.hunt.sigma.data import GroupJob, MatchRow, group_texts, without_unmatchable
+from forensics.hunt.sigma.plan import PREDICATE_COLUMNS, Group, read_parquet, run_group
 from forensics.hunt.sigma.sqlutil import quote_ident
 from forensics.schema import CORE, duck_type
 from forensics.spark.batch import SparkExecutor, UnitFailed
@@ -178,7 +178,7 @@ def run_unit(job: GroupJob) -> tuple[list[MatchRow], dict[int, str]]:
         src = unit_view(con, job.group)
         rows: list[MatchRow] = []
         failed: dict[int, str] = {}
-        for j in without_unmatchable([job], partial(_texts, con, src), tuple_table=True):
+        for j in without_unmatchable([job], partial(group_texts, con, source=src), tuple_table=True):
             needs = j.needs if j.prune_in_run else None
             got, f = run_group(con, j.group, j.terms, j.columns, needs, source=src)
             rows.extend(got)
@@ -208,18 +208,6 @@ def unit_view(con: duckdb.DuckDBPyConnection, group: Group) -> str:
             cols.append(f"CAST({q} AS {typ}) AS {q}")
     con.execute(f"CREATE OR REPLACE VIEW {_VIEW} AS SELECT {', '.join(cols)} FROM {files}")
     return _VIEW
-
-
-def _texts(
-    con: duckdb.DuckDBPyConnection, src: str, group: Group, cols: set[str], read: list[str]
-) -> dict[str, str | None]:
-    """The slice's distinct values of the derived columns ``read`` (``prune``'s texts)."""
-    cur = con.cursor()
-    try:
-        cur.execute("PRAGMA disable_optimizer")
-        return texts_of(cur, group_from(group, cols, src, derived={c.strip('"') for c in read}), read)
-    finally:
-        cur.close()
 
 
 def merge(results: Sequence[tuple[list[MatchRow], dict[int, str]]]) -> tuple[list[MatchRow], dict[int, str]]:

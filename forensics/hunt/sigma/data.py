@@ -116,12 +116,15 @@ def _chunked(group: Group, terms: list[tuple[int, str]], cols: set[str],
 PRUNE_MIN_RULES = 20
 
 
-def _group_texts(con: duckdb.DuckDBPyConnection, group: Group, cols: set[str], read: list[str]) -> dict[str, str | None]:
-    """Distinct values of the group's lower-cased derived columns ``read`` (``"__l<k>"``), joined by newlines."""
+def group_texts(
+    con: duckdb.DuckDBPyConnection, group: Group, cols: set[str], read: list[str], source: str | None = None
+) -> dict[str, str | None]:
+    """Distinct values of the group's lower-cased derived columns ``read`` (``"__l<k>"``), joined by
+    newlines. ``source``: a relation holding the group's rows instead of its files (``group_from``)."""
     cur = con.cursor()
     try:
         cur.execute("PRAGMA disable_optimizer")
-        src = group_from(group, cols, derived={c.strip('"') for c in read})
+        src = group_from(group, cols, source, derived={c.strip('"') for c in read})
         return texts_of(cur, src, read)
     finally:
         cur.close()
@@ -129,7 +132,7 @@ def _group_texts(con: duckdb.DuckDBPyConnection, group: Group, cols: set[str], r
 
 def _without_unmatchable(con: duckdb.DuckDBPyConnection, group_jobs: list[GroupJob]) -> list[GroupJob]:
     """``without_unmatchable`` on DuckDB: mid-sized groups ask the tuple table they build anyway."""
-    return without_unmatchable(group_jobs, partial(_group_texts, con), tuple_table=True)
+    return without_unmatchable(group_jobs, partial(group_texts, con), tuple_table=True)
 
 
 def without_unmatchable(

@@ -619,7 +619,7 @@ def _run_sigma(case: Case, rule_paths: Sequence[Path], placeholders: dict[str, l
     findings: list[Finding] = []
     for i, rows in sorted(matches.items()):
         prep = st.preps[i]
-        if i in corr_bases and not _generates(st, i):
+        if i in corr_bases and not _generates(st, i, refs):
             continue
         findings.extend(
             _rule_findings(prep.loaded, prep.rule, rows, roots, parse_level(st.decisions.levels.get(i)))
@@ -627,7 +627,7 @@ def _run_sigma(case: Case, rule_paths: Sequence[Path], placeholders: dict[str, l
     for i, corr in sorted(st.corrs.items()):
         if st.status[i].status == "converted":
             try:
-                findings.extend(_correlation_findings(data, st, i, corr, roots))
+                findings.extend(_correlation_findings(data, st, i, corr, roots, refs))
             except (duckdb.Error, EngineError, ValueError, TypeError) as exc:  # reported, the hunt goes on
                 st.status[i] = _status(st.loaded[i], "failed", f"correlation failed: {exc}", True)
     findings.sort(key=lambda f: (f.kind, f.rule_id, f.host or "", f.first_ts.isoformat() if f.first_ts else "",
@@ -762,9 +762,8 @@ def _converted_to_cache(st: _State, key: str, notes: dict[str, str]) -> None:
         notes["converted"] += f"; {why}"
 
 
-def _generates(st: _State, base: int) -> bool:
+def _generates(st: _State, base: int, refs: dict[str, int]) -> bool:
     """A base rule of a correlation reports on its own only if a correlation says ``generate``."""
-    refs = _rule_index(st)
     return any(c.generate for c in st.corrs.values() for r in c.rules or [] if refs.get(r.reference) == base)
 
 
@@ -856,8 +855,8 @@ def _rule_findings(lr: LoadedRule, rule: SigmaRule | RuleMeta, rows: list[tuple[
 
 # ---- correlations ---------------------------------------------------------------------------
 def _correlation_findings(data: SigmaData, st: _State, i: int, corr: SigmaCorrelationRule,
-                          roots: list[Path]) -> list[Finding]:  # fmt: skip
-    refs = _rule_index(st)
+                          roots: list[Path], refs: dict[str, int]) -> list[Finding]:  # fmt: skip
+    """Findings of a correlation rule; ``refs`` is ``_rule_index(st)``."""
     events: list[CorrEvent] = []
     group_by = list(corr.group_by or [])
     fieldref = getattr(corr.condition, "fieldref", None)  # value_count's field (extended conditions: none)

@@ -36,6 +36,11 @@ before and after side by side in one run. SRC's C flattener is built in place wh
 would not be that version's. Each of our runs also reports the hunt's own Sigma time (its
 ``time: sigma`` line).
 
+Every run is timed in wall seconds and in CPU seconds (the process and the children it waited
+for, from ``getrusage``): on a shared machine the CPU figure does not count waiting for a core.
+Zircolite runs on one core; ours use two where they can, so the wall ratio is the better one on a
+quiet machine and the CPU ratio the steadier one on a loaded machine.
+
 Then one instrumented in-process run per scale says where our time goes: ingest, each hunt kind,
 and each output function (calls and seconds). Medians of the rounds and the ratios are printed.
 """
@@ -48,6 +53,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -122,11 +128,15 @@ def zircolite_python(venv: Path) -> Path:
     return py
 
 
-def run_zircolite(py: Path, zdir: Path, data: Path, out: Path) -> float:
-    """Seconds for one Zircolite run over ``data``; its detections go to ``out``."""
+def run_zircolite(py: Path, zdir: Path, data: Path, out: Path, cpu: list[float] | None = None) -> float:
+    """Seconds for one Zircolite run over ``data``; its detections go to ``out``; its CPU seconds
+    (the process and what it waited for) are appended to ``cpu``."""
     cmd = [str(py), "zircolite.py", "-e", str(data), "-r", "rules/rules_windows_generic.json",
            "-o", str(out), "-l", str(out.with_suffix(".log"))]  # fmt: skip
-    return _timed(cmd, zdir, os.environ.copy(), "zircolite")[0]
+    took, used, _ = _timed(cmd, zdir, os.environ.copy(), "zircolite")
+    if cpu is not None:
+        cpu.append(used)
+    return took
 
 
 # ---- ours ------------------------------------------------------------------------------------
@@ -152,15 +162,18 @@ def our_env(cache: Path, src: Path | None = None, isolated: bool = False) -> dic
 
 
 def run_ours(target: Path, case: Path | None, cache: Path, cwd: Path, src: Path | None = None,
-             sigma: list[float] | None = None, who: Ours | None = None) -> float:  # fmt: skip
+             sigma: list[float] | None = None, who: Ours | None = None,
+             cpu: list[float] | None = None) -> float:  # fmt: skip
     """Seconds for ``forensics hunt TARGET [--case CASE] --sigma SIGMA`` in a fresh process
     (``src``: another version's sources; ``who``: which interpreter and sources, instead); the
-    hunt's own Sigma seconds are appended to ``sigma``."""
+    hunt's own Sigma seconds are appended to ``sigma``, its CPU seconds to ``cpu``."""
     who = who or Ours("", Path(sys.executable), src)
     cmd = [str(who.python), "-m", "forensics", "hunt", str(target), "--sigma", str(SIGMA)]
     if case is not None:
         cmd[4:4] = ["--case", str(case)]
-    took, stderr = _timed(cmd, cwd, our_env(cache, who.src, who.isolated), "forensics hunt", ok=(0, 3))
+    took, used, stderr = _timed(cmd, cwd, our_env(cache, who.src, who.isolated), "forensics hunt", ok=(0, 3))
+    if cpu is not None:
+        cpu.append(used)
     m = re.search(r"time: sigma ([0-9.]+)s", stderr)
     if sigma is not None and m:
         sigma.append(float(m.group(1)))
@@ -238,13 +251,20 @@ def _importable(py: Path, cwd: Path) -> bool:
 
 def _timed(
     cmd: list[str], cwd: Path, env: dict[str, str], what: str, ok: tuple[int, ...] = (0,)
-) -> tuple[float, str]:
+) -> tuple[float, float, str]:
+    """(wall seconds, CPU seconds of the process and the children it waited for, its stderr).
+
+    The CPU figure is the steadier one on a shared machine: it does not count waiting for a core.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
         raise SystemExit(f"{what} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return took, proc.stderr
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, used, proc.stderr
 
 
 # ---- where the time goes ---------------------------------------------------------------------
@@ -319,16 +339,34 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
         order: list[Ours | None] = [None, *variants]  # None: Zircolite
         for who in order if r % 2 == 0 else order[::-1]:
             if who is None:
-                times["zircolite"].append(run_zircolite(zpy, zdir, data, work / f"z{scale}x-{r}.json"))
+                times["zircolite"].append(
+                    run_zircolite(zpy, zdir, data, work / f"z{scale}x-{r}.json", times["cpu_zircolite"])
+                )
                 continue
             tag = who.tag
             where = case.with_name(f"{case.name}-{tag.rstrip('_')}") if tag else case
             home = cache.with_name(f"{cache.name}-{tag.rstrip('_')}") if tag else cache
             times[f"{tag}ours_e2e"].append(
-                run_ours(data, where, home, work, sigma=times[f"{tag}sigma_e2e"], who=who)
+                run_ours(
+                    data,
+                    where,
+                    home,
+                    work,
+                    sigma=times[f"{tag}sigma_e2e"],
+                    who=who,
+                    cpu=times[f"cpu_{tag}ours_e2e"],
+                )
             )
             times[f"{tag}ours_rehunt"].append(
-                run_ours(where, None, home, work, sigma=times[f"{tag}sigma_rehunt"], who=who)
+                run_ours(
+                    where,
+                    None,
+                    home,
+                    work,
+                    sigma=times[f"{tag}sigma_rehunt"],
+                    who=who,
+                    cpu=times[f"cpu_{tag}ours_rehunt"],
+                )
             )
             shutil.rmtree(where, ignore_errors=True)
         print(
@@ -344,6 +382,8 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
         "median_s": {k: round(v, 3) for k, v in med.items()},
         "e2e_ratio": round(med["ours_e2e"] / med["zircolite"], 2),
         "rehunt_ratio": round(med["ours_rehunt"] / med["zircolite"], 2),
+        **{f"cpu_{tag}{kind}_ratio": round(med[f"cpu_{tag}ours_{kind}"] / med["cpu_zircolite"], 2)
+           for tag in ("", "before_", "installed_") if f"cpu_{tag}ours_e2e" in med for kind in ("e2e", "rehunt")},
         **{f"{tag}{kind}_ratio": round(med[f"{tag}ours_{kind}"] / med["zircolite"], 2)
            for tag in ("before_", "installed_") if f"{tag}ours_e2e" in med for kind in ("e2e", "rehunt")},
         "breakdown": bd,
@@ -351,33 +391,33 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
 
 
 def print_result(res: dict[str, Any]) -> None:
-    """The figures of one scale as text."""
+    """The figures of one scale as text: wall and CPU seconds (medians), each with its ratio to Zircolite."""
     m = res["median_s"]
     print(
         f"\n{res['scale']}x ({res['files']} EVTX files), median of {len(res['rounds']['zircolite'])} rounds"
     )
-    print(f"  zircolite 3.7 (generic ruleset)  {m['zircolite']:8.2f} s")
-    print(f"  {'ours: end to end':32} {m['ours_e2e']:8.2f} s   ratio {res['e2e_ratio']:.2f}x")
-    print(f"  ours: re-hunt of case            {m['ours_rehunt']:8.2f} s   ratio {res['rehunt_ratio']:.2f}x")
-    for k in ("sigma_e2e", "sigma_rehunt"):
-        if k in m:
-            print(f"    {'of which Sigma (' + k.split('_')[1] + ')':30} {m[k]:8.2f} s")
-    for tag, label in (("installed_", "installed"), ("before_", "before")):
+    print(f"  {'':34} {'wall s':>8} {'ratio':>7} {'CPU s':>8} {'ratio':>7}")
+    cpu_z = m.get("cpu_zircolite")
+    print(f"  {'zircolite 3.7 (generic ruleset)':34} {m['zircolite']:8.2f} {'':7} {_cpu(cpu_z)}")
+    for tag, label in (("", "ours"), ("installed_", "installed"), ("before_", "before")):
         if f"{tag}ours_e2e" not in m:
             continue
-        print(
-            f"  {label + ': end to end':32} {m[f'{tag}ours_e2e']:8.2f} s   ratio {res[f'{tag}e2e_ratio']:.2f}x"
-        )
-        print(
-            f"  {label + ': re-hunt of case':32} {m[f'{tag}ours_rehunt']:8.2f} s   ratio {res[f'{tag}rehunt_ratio']:.2f}x"
-        )
-        for k in (f"{tag}sigma_e2e", f"{tag}sigma_rehunt"):
-            if k in m:
-                print(f"    {'of which Sigma (' + k.rsplit('_', 1)[1] + ')':30} {m[k]:8.2f} s")
+        for kind, what in (("e2e", "end to end"), ("rehunt", "re-hunt of the case")):
+            wall, cpu = m[f"{tag}ours_{kind}"], m.get(f"cpu_{tag}ours_{kind}")
+            ratio = res[f"{tag}{kind}_ratio"]
+            cpu_ratio = f"{res[f'cpu_{tag}{kind}_ratio']:6.2f}x" if f"cpu_{tag}{kind}_ratio" in res else ""
+            print(f"  {label + ': ' + what:34} {wall:8.2f} {ratio:6.2f}x {_cpu(cpu)} {cpu_ratio}")
+        for kind in ("e2e", "rehunt"):
+            if f"{tag}sigma_{kind}" in m:
+                print(f"    {'of which Sigma (' + kind + ')':32} {m[f'{tag}sigma_{kind}']:8.2f}")
     bd = res["breakdown"]
     print(f"  where our time goes (one instrumented end-to-end run, {bd['total_s']:.2f} s in process):")
     for name, v in sorted(bd["functions"].items(), key=lambda kv: -kv[1]["s"]):
         print(f"    {name:32} {v['s']:8.2f} s  ({v['calls']} call{'s' if v['calls'] != 1 else ''})")
+
+
+def _cpu(v: float | None) -> str:
+    return f"{v:8.2f}" if v is not None else f"{'':8}"
 
 
 def main(argv: list[str] | None = None) -> int:

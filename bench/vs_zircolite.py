@@ -24,8 +24,10 @@ Which ``forensics`` is timed matters, and every figure says which: **ours** is t
 interpreter imports (in a development checkout an editable install, with whatever extras the venv
 has: the ``spark`` extra brings pandas, which pyarrow imports at its first conversion of Python
 values, ~0.25 s; with ``PYTHONDONTWRITEBYTECODE`` set, as here, our modules are compiled again at
-every start, ~0.25 s). ``--ours-venv DIR`` also times **installed**: ``forensics`` as the README
-installs it, ``pip install <this repository>`` (not editable, no extras) into a throwaway venv
+every start, ~0.25 s). ``--ours-venv DIR`` also times **installed**: ``forensics`` with the README's
+dependencies (its quick start: ``pip install -e .``, no extras), installed by ``pip install <this
+repository>`` (not editable: modules compiled once, as an editable install has them after its
+first run unless ``PYTHONDONTWRITEBYTECODE`` is set) into a throwaway venv
 ``DIR``, made when missing and re-installed when its ``forensics`` sources differ from this
 checkout's, the way Zircolite is timed from its own venv.
 
@@ -432,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         "--before", type=Path, help="another version's sources (a folder holding forensics/), timed alongside"
     )
     ap.add_argument("--ours-venv", type=Path,
-                    help="also time forensics as the README installs it (pip install REPO) in this throwaway venv")  # fmt: skip
+                    help="also time forensics installed with the README's dependencies (pip install REPO) in this throwaway venv")  # fmt: skip
     ap.add_argument("--_breakdown", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._breakdown:

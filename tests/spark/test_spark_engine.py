@@ -149,13 +149,15 @@ def test_sigmahq_over_evtx_attack_samples_same_findings_on_spark(
     ]
 
 
-def test_hunt_through_spark_connect(connect_url: str, demo_case: Path, shared_data: Path) -> None:
+@pytest.mark.parametrize("mode", ["sql", "duckdb"])
+def test_hunt_through_spark_connect(connect_url: str, demo_case: Path, shared_data: Path, mode: str) -> None:
     """The analyst's side of Spark Connect is the CLI (a thin client; pyspark refuses a remote session
-    in a process that already runs a classic one, as this test process does)."""
+    in a process that already runs a classic one, as this test process does); the Sigma scans in
+    Spark SQL, and as DuckDB tasks on the server's executors (``--spark-sigma duckdb``)."""
     sigma = shared_data / "sigma" / "rules" / "windows" / "builtin" / "security"
     duck_files, duck, _ = _hunt(demo_case, HuntOptions(sigma=[sigma], default_iocs=False))
     cmd = [sys.executable, "-m", "forensics", "hunt", str(demo_case), "--sigma", str(sigma), "--no-default-iocs",
-           "--no-outputs", "--json", "--spark-remote", connect_url]  # fmt: skip
+           "--no-outputs", "--json", "--spark-remote", connect_url, "--spark-sigma", mode]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "CI": "true"})
     assert done.returncode == 0, done.stderr[-3000:]
     with Case.open(demo_case, read_only=True) as case:
@@ -163,6 +165,7 @@ def test_hunt_through_spark_connect(connect_url: str, demo_case: Path, shared_da
         run_dir = case.run_dir(run)
     record = json.loads((run_dir / "run.json").read_text())
     assert record["engine"]["mode"] == "connect" and record["engine"]["remote"] == connect_url
+    assert record["engine"]["sigma"] == mode
     assert len(duck.findings) > 20
     assert _files(run_dir) == duck_files
     assert len(done.stdout.splitlines()) == len(duck.findings)

@@ -120,6 +120,25 @@ def test_same_rule_in_both_sets_raises_one_finding_and_says_which_copy_ran(tmp_p
         assert SIGMAHQ_ID in (r.reason or "")
 
 
+def test_a_copy_keeping_the_original_id_is_the_same_rule(tmp_path: Path) -> None:
+    """Hayabusa copies some SigmaHQ rules unchanged, keeping their id and adding ``ruletype: Sigma``
+    (no ``related: derived``): one rule, one run."""
+    sigmahq, haya = _sets(tmp_path)
+    for f in (haya / "sysmon").iterdir():
+        f.unlink()
+    (haya / "builtin" / "proc_creation_win_whoami.yml").write_text(SIGMAHQ + "ruletype: Sigma\n")
+    case = _case(tmp_path)
+    try:
+        res = run_sigma(case, [sigmahq, haya])
+    finally:
+        case.close()
+    assert {f.rule_id for f in res.findings} == {SIGMAHQ_ID}
+    report = {Path(r.path).parent.name + "/" + Path(r.path).name: r for r in res.report}
+    assert report["rules/proc_creation_win_whoami.yml"].status == "converted"
+    copy = report["builtin/proc_creation_win_whoami.yml"]
+    assert copy.status == "skipped" and copy.duplicate_of is not None and SIGMAHQ_ID in (copy.reason or "")
+
+
 def test_rewrites_run_when_the_original_is_not_given(tmp_path: Path) -> None:
     _, haya = _sets(tmp_path)
     case = _case(tmp_path)

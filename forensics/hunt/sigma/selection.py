@@ -97,7 +97,9 @@ def _skip_reason(lr: LoadedRule, rs: RuleSet | None, tuning: Tuning, d: Decision
 
 
 def _dedup(loaded: list[LoadedRule], running: list[int], d: Decisions) -> None:
-    """Skip a rewrite whose SigmaHQ original runs too (the original's id is the rewrite's derived_from)."""
+    """Skip a rewrite whose SigmaHQ original runs too: the original's id is the rewrite's
+    derived_from, or the rewrite's own id (Hayabusa keeps the id of a rule it copies unchanged,
+    e.g. ``sigma/builtin/win_alert_mimikatz_keywords.yml``)."""
     originals: dict[str, int] = {}
     for i in running:
         lr = loaded[i]
@@ -105,9 +107,13 @@ def _dedup(loaded: list[LoadedRule], running: list[int], d: Decisions) -> None:
         if lr.info.ruletype is None and rid is not None:
             originals.setdefault(str(rid), i)
     for i in running:
-        src = loaded[i].info.derived_from
+        info = loaded[i].info
+        src = info.derived_from
+        if not src and info.ruletype is not None:
+            own = getattr(loaded[i].rule, "id", None)
+            src = str(own) if own is not None else None
         j = originals.get(src) if src else None
-        if j is None:
+        if j is None or j == i:
             continue
         here, there = loaded[i], loaded[j]
         d.skipped[i] = (f"same SigmaHQ rule as {there.rel_path} (id {src}), which runs instead: "

@@ -35,7 +35,7 @@ import duckdb
 import pyarrow as pa
 
 from forensics.errors import EngineError
-from forensics.hunt.sigma.data import GroupJob, MatchRow, group_texts, without_unmatchable
+from forensics.hunt.sigma.data import GroupJob, MatchRow, group_texts, merged, without_unmatchable
 from forensics.hunt.sigma.plan import PREDICATE_COLUMNS, Group, read_parquet, run_group
 from forensics.hunt.sigma.sqlutil import quote_ident
 from forensics.schema import CORE, duck_type
@@ -69,15 +69,8 @@ class SparkTaskSigmaData(SparkSigmaData):
         """See ``SigmaData.stats``: each task counts a slice of the parts (``STATS_ROWS`` rows),
         the driver adds the counts up. The same table ``stats_sql`` gives over ``events``."""
         rows = self.conn.case.con.execute("SELECT path, rows FROM parts ORDER BY path").fetchall()
-        slices: list[list[str]] = [[]]
-        held = 0
-        for rel, n in rows:
-            if slices[-1] and held >= STATS_ROWS:
-                slices.append([])
-                held = 0
-            slices[-1].append(self.path(rel))
-            held += int(n or 0)
-        if not slices[-1]:
+        slices = [[self.path(rel) for rel in part] for part in _slices(rows, STATS_ROWS)]
+        if not slices:
             return run_stats([])
         tables = self._run(run_stats, slices)
         keys = list(PREDICATE_COLUMNS)
@@ -119,13 +112,7 @@ def whole_groups(jobs: Sequence[GroupJob]) -> list[GroupJob]:
     by_group: dict[str, list[GroupJob]] = {}
     for j in jobs:
         by_group.setdefault(j.group.predicate, []).append(j)
-    out = []
-    for pred in sorted(by_group):
-        js = by_group[pred]
-        terms = sorted(t for j in js for t in j.terms)
-        needs = {i: n for j in js for i, n in j.needs.items()}
-        out.append(GroupJob(js[0].group, terms, set().union(*(j.columns for j in js)), needs))
-    return out
+    return [merged(by_group[pred]) for pred in sorted(by_group)]
 
 
 def split(
@@ -140,14 +127,7 @@ def split(
     chooses how the unit evaluates: per tuple, per value or per row). ``rel`` names a part as the
     catalogue does, ``rows_of`` says its rows, ``path`` gives the path the executors open."""
     rels = sorted(rel(f) for f in job.group.files)
-    slices: list[list[str]] = [[]]
-    held = 0
-    for r in rels:
-        if slices[-1] and held >= unit_rows:
-            slices.append([])
-            held = 0
-        slices[-1].append(r)
-        held += int(rows_of.get(r) or 0)
+    slices = _slices([(r, rows_of.get(r)) for r in rels], unit_rows) or [[]]
     total = sum(int(rows_of.get(r) or 0) for r in rels) or 1
     units = []
     for part in slices:
@@ -156,6 +136,19 @@ def split(
         group = dataclasses.replace(job.group, files=[path(r) for r in part], rows=rows)
         units.append(dataclasses.replace(job, group=group))
     return units
+
+
+def _slices(sized: Sequence[tuple[str, int | None]], limit: int) -> list[list[str]]:
+    """Names in order, cut into runs that each reach ``limit`` rows (the last may hold fewer)."""
+    slices: list[list[str]] = []
+    held = limit
+    for name, rows in sized:
+        if held >= limit:
+            slices.append([])
+            held = 0
+        slices[-1].append(name)
+        held += int(rows or 0)
+    return slices
 
 
 def file_root(base: str) -> Path:

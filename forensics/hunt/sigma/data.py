@@ -135,6 +135,15 @@ def _without_unmatchable(con: duckdb.DuckDBPyConnection, group_jobs: list[GroupJ
     return without_unmatchable(group_jobs, partial(group_texts, con), tuple_table=True)
 
 
+def merged(group_jobs: Sequence[GroupJob]) -> GroupJob:
+    """One group's jobs (its rules chunked for a thread pool) as one job: every rule, in index
+    order, with the columns and needs of all."""
+    terms = sorted(t for j in group_jobs for t in j.terms)
+    cols: set[str] = set().union(*(j.columns for j in group_jobs))
+    needs = {i: n for j in group_jobs for i, n in j.needs.items()}
+    return GroupJob(group_jobs[0].group, terms, cols, needs)
+
+
 def without_unmatchable(
     group_jobs: list[GroupJob],
     group_texts: Callable[[Group, set[str], list[str]], dict[str, str | None]],
@@ -148,10 +157,8 @@ def without_unmatchable(
     way). Keyword rules' joined text is not read (too wide): needs on it count as met.
     ``tuple_table``: a mid-sized group is asked in its run, of the distinct-tuple table it builds.
     """
-    group = group_jobs[0].group
-    terms = sorted(t for j in group_jobs for t in j.terms)
-    cols: set[str] = set().union(*(j.columns for j in group_jobs))
-    needs = {i: n for j in group_jobs for i, n in j.needs.items()}
+    whole = merged(group_jobs)
+    group, terms, cols, needs = whole.group, whole.terms, whole.columns, whole.needs
     if len(terms) < PRUNE_MIN_RULES:
         return group_jobs
     if tuple_table and TUPLE_ROWS <= group.rows < DISTINCT_ROWS:

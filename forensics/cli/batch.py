@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from forensics.cli.common import cells, err, out, print_json_line, progress_shown
@@ -258,6 +257,8 @@ def _render_engine(r: dict[str, Any]) -> None:
 def _run(
     case: Path, specs: list[Any], ctx: ParseContext, scan: ScanOptions, workers: int | None
 ) -> BatchSummary:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     with Progress(
         TextColumn("images"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[rate]}"),
         TextColumn("ETA {task.fields[eta]}"), TimeElapsedColumn(), console=err, transient=True,

@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
 import re
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from importlib.machinery import ModuleSpec
+from types import ModuleType
 from typing import Any, Literal
 
 import orjson
@@ -40,11 +45,40 @@ def set_quiet(quiet: bool) -> None:
 def set_colour(colour: bool) -> None:
     """``--no-color``: no colours on any console, the help's included (Typer draws help on a console of
     its own, made when help is shown, from ``typer.rich_utils.COLOR_SYSTEM``: None draws no ANSI codes)."""
-    import typer.rich_utils
-
     for c in CONSOLES:
         c.no_color = not colour
-    typer.rich_utils.COLOR_SYSTEM = HELP_COLOURS if colour else None
+    _HelpColours.wanted = HELP_COLOURS if colour else None
+    rich_utils = sys.modules.get("typer.rich_utils")
+    if rich_utils is not None:
+        rich_utils.__dict__["COLOR_SYSTEM"] = _HelpColours.wanted
+
+
+class _HelpColours(importlib.abc.MetaPathFinder):
+    """Sets ``typer.rich_utils.COLOR_SYSTEM`` when Typer imports the module (to show help, a usage
+    error or "Aborted."), not before: importing it (rich.markdown, markdown-it, rich.traceback) would
+    cost every command ~40 ms."""
+
+    wanted: Literal["auto"] | None = HELP_COLOURS
+
+    def find_spec(self, fullname: str, path: Sequence[str] | None, target: Any = None) -> ModuleSpec | None:
+        """The module's own spec, its loader setting the colours once the module has run."""
+        if fullname != "typer.rich_utils":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        loader = spec.loader if spec is not None else None
+        if loader is None:
+            return spec
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            module.__dict__["COLOR_SYSTEM"] = _HelpColours.wanted
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+sys.meta_path.insert(0, _HelpColours())
 
 
 def progress_shown() -> bool:

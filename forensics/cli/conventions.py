@@ -17,6 +17,7 @@ test_conventions.py walks the app and checks them.
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -138,13 +139,16 @@ def apply(root: TyperGroup) -> None:
     if getattr(root, "_conventions_applied", False):
         return
     root._conventions_applied = True  # type: ignore[attr-defined]
+    # Each probe builds a Typer command (~1 ms): made once, a copy of each parameter per command
+    # (the copies get their own help names below).
+    common_params, case_params = _common(), _case_option()
     for words, command in walk(root):
         names = {o for p in command.params for o in getattr(p, "opts", [])}
-        extra = [p for p in _common() if not names & set(p.opts)]
+        extra = [copy.copy(p) for p in common_params if not names & set(p.opts)]
         if not words:
             extra = _version() + extra
         if takes_case_argument(command) and not names & set(CASE_OPTS):
-            extra = _case_option() + extra
+            extra = [copy.copy(p) for p in case_params] + extra
         command.params.extend(extra)
         for p in command.params:
             _plain_names(p)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
 from forensics.cli.common import alerts, err, out, print_json_line, progress_shown, shown
@@ -106,21 +106,33 @@ def run_ingest(
 ) -> IngestSummary:  # fmt: skip
     """Ingest with a progress bar and problem lines on stderr (shared with ``hunt``)."""
     problem = problem_printer()
+    from forensics.ingest.runner import ingest_paths  # every parser: only when ingesting
+
+    with _bytes_bar() as progress:
+        return ingest_paths(
+            case, paths, ctx, workers=workers, progress=progress, on_problem=problem, fmt=fmt,
+            indicators=indicators or [],
+        )  # fmt: skip
+
+
+@contextmanager
+def _bytes_bar() -> Iterator[Callable[[int, int], None]]:
+    """An ingest progress callback (bytes done of total) drawing a bar while the block runs."""
+    if not progress_shown():  # nothing to draw: rich.progress is not even imported (~30 ms)
+        yield lambda done, total: None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
     with Progress(
         "[progress.description]{task.description}", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-        console=err, transient=True, disable=not progress_shown(),
+        console=err, transient=True,
     ) as bar:  # fmt: skip
         task = bar.add_task("ingesting", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        from forensics.ingest.runner import ingest_paths  # every parser: only when ingesting
-
-        return ingest_paths(
-            case, paths, ctx, workers=workers, progress=progress, on_problem=problem, fmt=fmt,
-            indicators=indicators or [],
-        )  # fmt: skip
+        yield progress
 
 
 def problem_printer() -> Callable[[dict[str, Any]], None]:

@@ -9,27 +9,33 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from typing import TYPE_CHECKING
 
 from forensics.cli.common import err, progress_shown
-from forensics.progress import Step
+from forensics.progress import Step, no_progress
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 @contextmanager
 def bars() -> Iterator[Step]:
     """A ``Step`` that draws one bar per stage while the block runs."""
+    if not progress_shown():  # nothing to draw: rich.progress is not even imported (~30 ms)
+        yield no_progress
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=err, transient=True, disable=not progress_shown(),
+        TimeRemainingColumn(), console=err, transient=True,
     ) as shown:  # fmt: skip
         tasks: dict[str, TaskID] = {}
 

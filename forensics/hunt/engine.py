@@ -33,8 +33,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
 from forensics import __version__, shipped
 from forensics.custody import record_tool_step
 from forensics.errors import ForensicsError
@@ -65,6 +63,8 @@ from forensics.store import DB_NAME, RUN_FILE, Case, input_columns
 from forensics.timeutil import iso_ist, iso_utc, now_utc
 
 if TYPE_CHECKING:  # the loader imports pySigma: only when Sigma is asked for
+    import polars as pl  # only for IOC lists read column-wise (forensics.hunt.iocs.BULK_LINES)
+
     from forensics.hunt.sigma.loader import RuleFile
 
 DEFAULT_QUERIES = shipped.QUERIES  # the SQL hunts shipped in the package
@@ -823,5 +823,7 @@ def _aliased_iocs(loaded: IocSet, options: HuntOptions) -> IocSet:
 
 def _aliased_sources(frame: pl.DataFrame, options: HuntOptions) -> pl.DataFrame:
     """An IOC frame with its ``source`` column naming the recorded paths."""
+    import polars as pl
+
     names = {str(s): options.alias(s) for s in frame.get_column("source").unique().to_list() if s is not None}
     return frame.with_columns(pl.col("source").replace(names))

@@ -147,3 +147,36 @@ def test_drawings_escape_host_and_account_names() -> None:
     ]
     for svg in (lateral_graph([edge], bad, {bad}), timeline_chart([finding], cov, [edge], {bad: 5.0})):
         assert "<img" not in svg and "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in svg
+
+
+def test_templates_compiled_once_per_machine_give_the_same_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's templates are compiled into the user's cache folder once; a report rendered from
+    them is the report compiled afresh gives, and a cache folder that cannot be written (or none at
+    all, FORENSICS_CACHE_DIR=) only means compiling again."""
+    from forensics.report.templating import ENV, UserBytecodeCache
+
+    case, _ = attack_case(tmp_path / "case")
+    monkeypatch.setenv("FORENSICS_CACHE_DIR", "")
+    ENV.cache.clear()  # type: ignore[union-attr]
+    fresh = render_report(case)
+    assert UserBytecodeCache.folder() is None
+
+    monkeypatch.setenv("FORENSICS_CACHE_DIR", str(tmp_path / "cache"))
+    ENV.cache.clear()  # type: ignore[union-attr]
+    assert render_report(case) == fresh
+    folder = UserBytecodeCache.folder()
+    assert folder is not None
+    kept = sorted(folder.iterdir())
+    assert len(kept) == len(ENV.list_templates())  # one compiled entry per template
+    ENV.cache.clear()  # type: ignore[union-attr]
+    assert render_report(case) == fresh  # rendered from the cache this time
+    assert sorted(folder.iterdir()) == kept
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("FORENSICS_CACHE_DIR", str(blocker))  # the cache cannot be made under a file
+    ENV.cache.clear()  # type: ignore[union-attr]
+    assert render_report(case) == fresh
+    case.close()

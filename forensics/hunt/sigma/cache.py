@@ -49,6 +49,7 @@ from sigma.types import (
 )
 
 from forensics import __version__
+from forensics.usercache import user_cache_dir
 
 CACHE_FILE = "sigma-rules.json"
 # The cached form depends on this package's code as much as on pySigma: hash the sources, so an
@@ -70,11 +71,8 @@ def machine_cache_path() -> Path | None:
     ``~/.cache/forensics``. Entries are keyed by rule-file SHA-256, so cases never see each other's
     data, only the same rule files parsed once.
     """
-    env = os.environ.get("FORENSICS_CACHE_DIR")
-    if env is not None:
-        return Path(env) / CACHE_FILE if env else None
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "forensics" / CACHE_FILE
+    root = user_cache_dir()
+    return root / CACHE_FILE if root is not None else None
 
 
 class NotCacheable(Exception):

@@ -868,7 +868,7 @@ def _first_of_each_sorted(table: pa.Table) -> pa.Table:
     last. Arrow kernels rather than polars, whose import alone costs a hunt ~0.1 s: a stable sort
     puts each key's rows together in their original order, and a row is kept when its key differs
     from the row before it (two nulls are the same value)."""
-    keyed = table.append_column("_tags", pc.binary_join(table["tags"], "\x1f")).combine_chunks()
+    keyed = table.append_column("_tags", pc.binary_join(table["tags"], pa.scalar("\x1f", pa.string()))).combine_chunks()
     keyed = keyed.take(
         pc.sort_indices(keyed, sort_keys=[(k, "ascending") for k in _IOC_ORDER])
     )  # nulls at end
@@ -882,5 +882,5 @@ def _first_of_each_sorted(table: pa.Table) -> pa.Table:
             equal = pc.coalesce(pc.equal(here, before), both_null)
             same = equal if same is None else pc.and_(same, equal)
         assert same is not None
-        keyed = keyed.filter(pa.concat_arrays([pa.array([True]), pc.invert(same)]))
+        keyed = keyed.filter(pa.concat_arrays([pa.array([True], pa.bool_()), pc.invert(same)]))
     return keyed.drop_columns(["_tags"]).combine_chunks()

@@ -50,6 +50,16 @@ def _strings(values: Iterable[str]) -> pa.Array:
     return pa.array(list(values), pa.string())
 
 
+def text(value: str) -> pa.Scalar:
+    """A text as an Arrow string scalar, for a kernel's argument. A plain ``str`` works too, but
+    pyarrow types it by inference, which tries to import dateutil (and pandas) at every call:
+    ~40 µs each when they are absent, hundreds of calls per output."""
+    return pa.scalar(value, pa.string())
+
+
+_EMPTY = text("")
+
+
 def per_value(col: Column, fn: Callable[[Any], str]) -> pa.Array:
     """``fn`` of every Python value of the column (the exact, slow path for rare types)."""
     return _strings(fn(v) for v in _array(col).to_pylist())
@@ -89,6 +99,9 @@ def _naive(arr: pa.Array) -> pa.Array:
     return arr.cast(pa.int64()).cast(pa.timestamp("us"))
 
 
+_YEAR_MIN, _YEAR_MAX = pa.scalar(1000, pa.int64()), pa.scalar(9999, pa.int64())
+
+
 def _time_text(arr: pa.Array, shift_us: int, suffix: str, exact: Callable[[datetime], str]) -> pa.Array:
     """Times (UTC, microseconds) shifted by ``shift_us`` as ``YYYY-MM-DDTHH:MM:SS.ffffff`` +
     ``suffix``, nulls kept null; the years Python's ``strftime``/``isoformat`` may spell
@@ -97,15 +110,15 @@ def _time_text(arr: pa.Array, shift_us: int, suffix: str, exact: Callable[[datet
     if shift_us:
         naive = pc.add(naive, pa.scalar(shift_us, pa.duration("us")))
     # Arrow writes a zone-less microsecond timestamp as "2022-11-22 15:32:00.000000"
-    text = pc.binary_join_element_wise(
-        pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1), suffix, ""
+    texts = pc.binary_join_element_wise(
+        pc.replace_substring(naive.cast(pa.string()), " ", "T", max_replacements=1), text(suffix), _EMPTY
     )
     year = pc.year(naive)
-    odd = pc.fill_null(pc.or_(pc.less(year, 1000), pc.greater(year, 9999)), False)
+    odd = pc.fill_null(pc.or_(pc.less(year, _YEAR_MIN), pc.greater(year, _YEAR_MAX)), False)
     if not pc.any(odd).as_py():
-        return text
+        return texts
     fixed = [exact(v) if v is not None else None for v in arr.filter(odd).to_pylist()]
-    return pc.replace_with_mask(text, odd, pa.array(fixed, pa.string()))
+    return pc.replace_with_mask(texts, odd, pa.array(fixed, pa.string()))
 
 
 def iso_utc_text(col: Column) -> pa.Array:
@@ -147,7 +160,7 @@ def present_values(table: pa.Table, *, drop_empty: bool = False) -> list[dict[st
             col = col.cast(col.type.value_type)
         mask = col.is_valid()
         if drop_empty and (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-            mask = pc.and_(mask, pc.fill_null(pc.not_equal(col, ""), False))
+            mask = pc.and_(mask, pc.fill_null(pc.not_equal(col, pa.scalar("", col.type)), False))
         where = pc.indices_nonzero(mask).to_pylist()
         for i, value in zip(where, col.filter(mask).to_pylist(), strict=True):
             rows[i][name] = value
@@ -167,7 +180,7 @@ def neutralised(arr: pa.Array) -> pa.Array:
     if not hits:
         return arr
     mask = pc.is_in(arr, value_set=pa.array(hits, pa.string()))
-    return pc.if_else(mask, pc.binary_join_element_wise("'", arr, ""), arr)
+    return pc.if_else(mask, pc.binary_join_element_wise(text("'"), arr, _EMPTY), arr)
 
 
 def csv_quoted(arr: pa.Array) -> pa.Array:
@@ -176,7 +189,8 @@ def csv_quoted(arr: pa.Array) -> pa.Array:
     needs = pc.match_substring_regex(arr, '[,"\r\n]')
     if not pc.any(needs).as_py():
         return arr
-    quoted = pc.binary_join_element_wise('"', pc.replace_substring(arr, '"', '""'), '"', "")
+    quote = text('"')
+    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(arr, '"', '""'), quote, _EMPTY)
     return pc.if_else(needs, quoted, arr)
 
 
@@ -211,13 +225,17 @@ def json_strings(arr: pa.Array) -> pa.Array:
     a text holding a control character (U+0000–U+001F) goes through orjson itself, once per
     distinct value."""
     valid = arr.is_valid()
-    text = pc.fill_null(arr, "")
+    values = pc.fill_null(arr, "")
+    quote = text('"')
     plain = pc.binary_join_element_wise(
-        '"', pc.replace_substring(pc.replace_substring(text, "\\", "\\\\"), '"', '\\"'), '"', ""
+        quote, pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"'), quote, _EMPTY
     )
-    ctrl = pc.match_substring_regex(text, "[\x00-\x1f]")
-    out = _by_distinct_into(plain, text, ctrl, _orjson_text)
-    return pc.if_else(valid, out, "null")
+    ctrl = pc.match_substring_regex(values, "[\x00-\x1f]")
+    out = _by_distinct_into(plain, values, ctrl, _orjson_text)
+    return pc.if_else(valid, out, _NULL)
+
+
+_NULL = text("null")
 
 
 def _by_distinct_into(dest: pa.Array, source: pa.Array, mask: pa.Array, fn: Callable[[Any], str]) -> pa.Array:
@@ -236,8 +254,8 @@ def json_values(col: Column) -> pa.Array:
     if pa.types.is_integer(t) or pa.types.is_boolean(t):
         return pc.fill_null(arr.cast(pa.string()), "null")
     if utc_time_usable(t):
-        text = iso_utc_text(arr)
-        return pc.fill_null(pc.binary_join_element_wise('"', text, '"', ""), "null")
+        quote = text('"')
+        return pc.fill_null(pc.binary_join_element_wise(quote, iso_utc_text(arr), quote, _EMPTY), "null")
     if pa.types.is_floating(t):
         return by_distinct_value(arr, _orjson_text)
     return per_value(arr, _orjson_text)
@@ -251,7 +269,8 @@ def json_key(name: str) -> str:
 # ---- lines -----------------------------------------------------------------------------------
 def joined(parts: list[pa.Array | str], end: str) -> pa.Array:
     """Each row's parts (arrays of text, or one text for every row) concatenated, then ``end``."""
-    return pc.binary_join_element_wise(*parts, end, "")
+    typed = [text(p) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*typed, text(end), _EMPTY)
 
 
 def data_bytes(arr: pa.Array) -> memoryview:

@@ -99,7 +99,7 @@ def _messages(batch: pa.RecordBatch) -> pa.Array:
     """``line``'s message: the row's own, else its channel and event id, else ``-``."""
     names = batch.schema.names
     own = batch.column(names.index("message")) if "message" in names else pa.nulls(batch.num_rows, pa.string())
-    missing = pc.fill_null(pc.equal(own, ""), True)
+    missing = pc.fill_null(pc.equal(own, pa.scalar("", own.type)), True)
     if not pc.any(missing).as_py():
         return own
     rows_ = batch.filter(missing).to_pylist()

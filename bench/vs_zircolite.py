@@ -3,7 +3,7 @@
 Usage::
 
     python bench/vs_zircolite.py [--scales 1,10] [--rounds N] [--zircolite-venv DIR] [--keep DIR] [--json]
-                                 [--before SRC] [--ours-venv DIR]
+                                 [--before SRC] [--ours-venv DIR] [--floors]
 
 What is timed, alternately in each round (wall clock, separate processes, CLI start-up included):
 
@@ -43,6 +43,13 @@ for, from ``getrusage``): on a shared machine the CPU figure does not count wait
 Zircolite runs on one core; ours use two where they can, so the wall ratio is the better one on a
 quiet machine and the CPU ratio the steadier one on a loaded machine.
 
+``--floors`` also times, in the same rounds, what bounds the re-hunt from below on each side:
+**zircolite_db**, Zircolite re-running its rules on the SQLite database it saved of the same files
+(``--db-input``; the database is saved once per scale by an untimed run with ``--dbfile``), and
+**ours_sigma** (and ``installed_ours_sigma``), our re-hunt of the round's case with the Sigma rules
+alone: no SQL hunts, IOC lists, YARA or outputs (``--no-default-queries --no-default-iocs
+--no-outputs``). The re-hunt goal (0.5x Zircolite's end-to-end time at 1x) is printed beside them.
+
 Then one instrumented in-process run per scale says where our time goes: ingest, each hunt kind,
 and each output function (calls and seconds). Medians of the rounds and the ratios are printed.
 """
@@ -63,7 +70,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,11 +137,13 @@ def zircolite_python(venv: Path) -> Path:
     return py
 
 
-def run_zircolite(py: Path, zdir: Path, data: Path, out: Path, cpu: list[float] | None = None) -> float:
+def run_zircolite(py: Path, zdir: Path, data: Path, out: Path, cpu: list[float] | None = None,
+                  extra: Sequence[str] = ()) -> float:  # fmt: skip
     """Seconds for one Zircolite run over ``data``; its detections go to ``out``; its CPU seconds
-    (the process and what it waited for) are appended to ``cpu``."""
+    (the process and what it waited for) are appended to ``cpu``. ``extra``: more of its options
+    (``--dbfile DB`` saves its database; ``--db-input`` reads ``data`` as such a database)."""
     cmd = [str(py), "zircolite.py", "-e", str(data), "-r", "rules/rules_windows_generic.json",
-           "-o", str(out), "-l", str(out.with_suffix(".log"))]  # fmt: skip
+           "-o", str(out), "-l", str(out.with_suffix(".log")), *extra]  # fmt: skip
     took, used, _ = _timed(cmd, zdir, os.environ.copy(), "zircolite")
     if cpu is not None:
         cpu.append(used)
@@ -165,12 +174,12 @@ def our_env(cache: Path, src: Path | None = None, isolated: bool = False) -> dic
 
 def run_ours(target: Path, case: Path | None, cache: Path, cwd: Path, src: Path | None = None,
              sigma: list[float] | None = None, who: Ours | None = None,
-             cpu: list[float] | None = None) -> float:  # fmt: skip
-    """Seconds for ``forensics hunt TARGET [--case CASE] --sigma SIGMA`` in a fresh process
+             cpu: list[float] | None = None, extra: Sequence[str] = ()) -> float:  # fmt: skip
+    """Seconds for ``forensics hunt TARGET [--case CASE] --sigma SIGMA [EXTRA]`` in a fresh process
     (``src``: another version's sources; ``who``: which interpreter and sources, instead); the
     hunt's own Sigma seconds are appended to ``sigma``, its CPU seconds to ``cpu``."""
     who = who or Ours("", Path(sys.executable), src)
-    cmd = [str(who.python), "-m", "forensics", "hunt", str(target), "--sigma", str(SIGMA)]
+    cmd = [str(who.python), "-m", "forensics", "hunt", str(target), "--sigma", str(SIGMA), *extra]
     if case is not None:
         cmd[4:4] = ["--case", str(case)]
     took, used, stderr = _timed(cmd, cwd, our_env(cache, who.src, who.isolated), "forensics hunt", ok=(0, 3))
@@ -324,10 +333,16 @@ def _breakdown_child(data: Path, case: Path, cache: Path) -> dict[str, Any]:
 
 
 # ---- the run ---------------------------------------------------------------------------------
+# our re-hunt with the Sigma rules alone (``--floors``)
+SIGMA_ONLY = ("--no-default-queries", "--no-default-iocs", "--no-outputs")
+
+
 def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cache: Path,
-                before: Path | None = None, variants: list[Ours] | None = None) -> dict[str, Any]:  # fmt: skip
+                before: Path | None = None, variants: list[Ours] | None = None,
+                floors: bool = False) -> dict[str, Any]:  # fmt: skip
     """Rounds of Zircolite / ours end to end / ours re-hunt (and the same for each of ``variants``:
-    the installed package, ``before``'s code) at one scale, then the breakdown."""
+    the installed package, ``before``'s code) at one scale, then the breakdown. ``floors``: also
+    Zircolite on its saved database and our Sigma-only re-hunt (module docstring)."""
     if variants is None:
         variants = [Ours("", Path(sys.executable))] + (
             [Ours("before_", Path(sys.executable), before)] if before else []
@@ -336,6 +351,10 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
     files = make_data(data, scale)
     print(f"\n== {scale}x: {files} EVTX files in {data}", file=sys.stderr)
     times: dict[str, list[float]] = defaultdict(list)
+    zdb = work / f"z{scale}x.db"
+    if floors:  # untimed: the database Zircolite re-hunts in the rounds
+        zdb.unlink(missing_ok=True)
+        run_zircolite(zpy, zdir, data, work / f"z{scale}x-save.json", extra=["--dbfile", str(zdb)])
     for r in range(rounds):
         case = work / f"case{scale}x-{r}"
         order: list[Ours | None] = [None, *variants]  # None: Zircolite
@@ -344,6 +363,10 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
                 times["zircolite"].append(
                     run_zircolite(zpy, zdir, data, work / f"z{scale}x-{r}.json", times["cpu_zircolite"])
                 )
+                if floors:
+                    times["zircolite_db"].append(run_zircolite(
+                        zpy, zdir, zdb, work / f"z{scale}x-db-{r}.json", times["cpu_zircolite_db"], ["--db-input"]
+                    ))  # fmt: skip
                 continue
             tag = who.tag
             where = case.with_name(f"{case.name}-{tag.rstrip('_')}") if tag else case
@@ -370,6 +393,10 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
                     cpu=times[f"cpu_{tag}ours_rehunt"],
                 )
             )
+            if floors:
+                times[f"{tag}ours_sigma"].append(
+                    run_ours(where, None, home, work, who=who, cpu=times[f"cpu_{tag}ours_sigma"], extra=SIGMA_ONLY)
+                )
             shutil.rmtree(where, ignore_errors=True)
         print(
             f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items() if v),
@@ -412,6 +439,13 @@ def print_result(res: dict[str, Any]) -> None:
         for kind in ("e2e", "rehunt"):
             if f"{tag}sigma_{kind}" in m:
                 print(f"    {'of which Sigma (' + kind + ')':32} {m[f'{tag}sigma_{kind}']:8.2f}")
+    if "zircolite_db" in m:
+        print(f"  floors (the re-hunt goal, 0.5x Zircolite end to end: {m['zircolite'] / 2:.2f} s):")
+        print(f"    {'zircolite on its saved database':32} {m['zircolite_db']:8.2f} {'':7} {_cpu(m.get('cpu_zircolite_db'))}")
+        for tag, label in (("", "ours"), ("installed_", "installed"), ("before_", "before")):
+            if f"{tag}ours_sigma" in m:
+                print(f"    {label + ': Sigma alone, re-hunt':32} {m[f'{tag}ours_sigma']:8.2f} "
+                      f"{m[f'{tag}ours_sigma'] / m['zircolite']:6.2f}x {_cpu(m.get(f'cpu_{tag}ours_sigma'))}")  # fmt: skip
     bd = res["breakdown"]
     print(f"  where our time goes (one instrumented end-to-end run, {bd['total_s']:.2f} s in process):")
     for name, v in sorted(bd["functions"].items(), key=lambda kv: -kv[1]["s"]):
@@ -435,6 +469,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--ours-venv", type=Path,
                     help="also time forensics installed with the README's dependencies (pip install REPO) in this throwaway venv")  # fmt: skip
+    ap.add_argument("--floors", action="store_true",
+                    help="also time Zircolite on its saved database and our re-hunt with the Sigma rules alone")  # fmt: skip
     ap.add_argument("--_breakdown", nargs=3, type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args._breakdown:
@@ -474,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  cold-cache end to end, {tag or 'ours'}: {colds[tag or 'ours']:.2f} s", file=sys.stderr)
         cold = colds["ours"]
         shutil.rmtree(warm, ignore_errors=True)
-        results = [bench_scale(int(s), args.rounds, work, zpy, zdir, cache, args.before, variants)
+        results = [bench_scale(int(s), args.rounds, work, zpy, zdir, cache, args.before, variants, args.floors)
                    for s in args.scales.split(",")]  # fmt: skip
     finally:
         if args.keep is None:

@@ -4,6 +4,7 @@ or the event's key fields, the record reference, Excel-safe, byte-identical on a
 from __future__ import annotations
 
 import csv
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,58 @@ def test_report_shows_each_records_details(tmp_path: Path) -> None:
     )
     assert str(escape(proc)) in page  # escaped as the report's templates escape
     assert "LogonType: 3 (Network) ¦ TargetUserName: bob" in page
+
+
+def test_details_read_only_the_fields_they_show_and_say_what_a_whole_record_said() -> None:
+    """The report's Details (``DetailsRenderer.render``) look up only the fields a template (or its
+    aliases) or our key fields name: on generated records with names differing only in case, lists
+    and empty values, each line is the one rendered from the whole record by lower-case name.
+    ~300 examples, about 1 s."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from forensics.outputs.csv_timeline import DetailsRenderer, _details, _plan
+    from forensics.outputs.details import DetailsConfig, render_all, render_fields
+
+    names = st.sampled_from(["Image", "image", "IMAGE", "CommandLine", "User", "LogonType", "Data", "x"])
+    values = st.one_of(
+        st.none(), st.text(max_size=6), st.integers(-3, 3), st.lists(st.text(max_size=3), max_size=2)
+    )
+    records = st.dictionaries(names, values, max_size=7)
+    config = DetailsConfig(
+        aliases={"proc": "Image", "who": "user"}, default_details={("P", 1): "%who% ran %Proc%"}
+    )
+    templates = {"r1": "%Image% by %User% (%Data[2]%) %proc%", "r2": "%LogonType%"}
+
+    def whole(kind: str, rule_id: str | None, record: dict[str, Any]) -> str:
+        rid = rule_id if kind in ("sigma", "correlation") and rule_id in templates else None
+        channel, eid = record.get("channel"), record.get("event_id")
+        plan = _plan(rid, templates, record.get("provider"), channel, eid, config)
+        fields = {k: v for k, v in record.items() if v is not None}
+        low = {k.lower(): v for k, v in fields.items()}
+        shown = {
+            k: json.dumps(v, default=str, ensure_ascii=False) if isinstance(v, list) else v
+            for k, v in low.items()
+        }
+        if plan.fields:
+            return render_fields(plan.fields, shown)
+        if plan.template:
+            return _details(plan, (fields, low), config, channel, eid)
+        return render_all({k: json.dumps(v, default=str, ensure_ascii=False) if isinstance(v, list) else v
+                           for k, v in fields.items()})  # fmt: skip
+
+    renderer = DetailsRenderer(templates, config)
+    header = st.sampled_from([
+        ("sigma", "r1", {}), ("sigma", "r2", {}), ("sql", "q", {"provider": "P", "event_id": 1}),
+        ("sigma", "r9", {"channel": "Microsoft-Windows-Sysmon/Operational", "event_id": 1}),
+        ("sigma", "r9", {"channel": "Security", "event_id": 4624}), ("ioc", None, {}),
+    ])  # fmt: skip
+
+    @settings(max_examples=300, deadline=None)
+    @given(header, records)
+    def check(head: tuple[str, str | None, dict[str, Any]], record: dict[str, Any]) -> None:
+        kind, rule_id, extra = head
+        rec = {**record, **extra}
+        assert renderer.render(kind, rule_id, rec) == whole(kind, rule_id, rec)
+
+    check()

@@ -153,7 +153,23 @@ class DetailsRenderer:
         channel, eid = record.get("channel"), record.get("event_id")
         plan = _plan(rid, self.templates, record.get("provider"), channel, eid, self.config)
         fields = {k: v for k, v in record.items() if v is not None}
-        return _details(plan, (fields, {k.lower(): v for k, v in fields.items()}), self.config, channel, eid)
+        return _details(plan, (fields, _lowered(fields, _reads(plan, self.config))), self.config, channel, eid)
+
+
+def _reads(plan: _Plan, config: DetailsConfig) -> frozenset[str]:
+    """The lower-case field names ``_details`` may look up for ``plan`` (a template's fields and their
+    aliases, or our key fields; none when it renders every field)."""
+    if plan.template:
+        names = {n.lower() for n in template_fields(plan.template)}
+        return frozenset(names | {config.aliases[n].lower() for n in names if n in config.aliases})
+    return frozenset(n.lower() for n in plan.fields or ())
+
+
+def _lowered(fields: Mapping[str, Any], wanted: frozenset[str]) -> dict[str, Any]:
+    """``{k.lower(): v for k, v in fields.items()}`` limited to the ``wanted`` names (the same value
+    for each: a later spelling of a name wins, as there): a record has dozens of fields, a Details
+    line reads a few."""
+    return {low: v for k, v in fields.items() if (low := k.lower()) in wanted}
 
 
 def details_renderer(case: Case, run: str | None = None) -> DetailsRenderer:
@@ -289,8 +305,8 @@ def _details(plan: _Plan, rec: Record, config: DetailsConfig, channel: str | Non
             return shown if shown is not None else _text(v)
 
         return render_template(plan.template, value)
-    if plan.fields:
-        return render_fields(plan.fields, {k: _text(v) for k, v in low.items()})
+    if plan.fields:  # the key fields' values only (render_fields looks up each by its lower-case name)
+        return render_fields(plan.fields, {n: _text(low[n]) for n in {f.lower() for f in plan.fields} if n in low})
     return render_all({k: _text(v) for k, v in fields.items()})
 
 

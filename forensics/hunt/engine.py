@@ -26,7 +26,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -275,9 +275,16 @@ def run_hunt(
         _engine(case, options, summary, progress) as spark,
         _files_scan(case, options, loaded.yara) as files,
     ):
-        _sigma(case, options, summary, progress, staging, steps, spark)
-        _sql(case, loaded.sql, summary, progress, spark)
-        _iocs(case, loaded.iocs, summary, progress, staging, spark)
+        # SQL hunts and the IOC sweep into a part of their own, merged after Sigma's findings
+        part, said = HuntSummary(case=case.root, findings=[], outcomes=[]), Lines()
+        with _sigma_beside(case, spark, lambda on: _sigma(on, options, summary, progress, staging, steps, spark)):
+            _sql(case, loaded.sql, part, said, spark)
+            _iocs(case, loaded.iocs, part, said, staging, spark)
+        said.replay(progress)
+        summary.findings.extend(part.findings)
+        summary.outcomes.extend(part.outcomes)
+        summary.ioc_count = part.ioc_count
+        summary.timings.update(part.timings)
         _yara(case, options, loaded.yara, summary, progress, files)
         t = time.perf_counter()
         summary.findings = _unique(merge_host_spellings(case, summary.findings))
@@ -292,6 +299,66 @@ def run_hunt(
     summary.timings["write"] = time.perf_counter() - t
     summary.custody_entry = record_hunt(case, summary, command)
     return summary
+
+
+class Lines(list[str]):
+    """Progress lines kept to be said later, in order (a kind that ran beside another)."""
+
+    def __call__(self, line: str) -> None:
+        self.append(line)
+
+    def replay(self, progress: Progress) -> None:
+        """Say the kept lines."""
+        for line in self:
+            progress(line)
+
+
+@contextmanager
+def _sigma_beside(case: Case, spark: Any, sigma: Callable[[Case], None]) -> Iterator[None]:
+    """Run Sigma (``sigma``, given the case connection to use) in a thread on a second connection
+    while the block runs the SQL hunts and the IOC sweep on this one.
+
+    Sigma leaves a core idle while it hashes the rule files, reads its plan and runs its last
+    groups, and the SQL hunts and IOC sweep are DuckDB statements that release the GIL: side by
+    side they take less time than one after the other. The sibling connection has its own
+    temporary tables (Sigma's per-group tables); the hunts' facts stay on the case's connection,
+    where the story and the integrity assessment use them again. Results do not depend on the
+    order: the block's kinds keep their own findings and progress lines, merged after Sigma's.
+    On Spark Sigma runs first, here, on the engine's one session.
+    """
+    if spark is not None:
+        sigma(case)
+        yield
+        return
+    with (
+        case.sibling() as twin,
+        _one_thread_per_query(case),
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigma") as pool,
+    ):
+        twin.con.execute("SET TimeZone = 'UTC'").fetchall()  # fetched timestamps in UTC, as on the case's own
+        done = pool.submit(sigma, twin)
+        try:
+            yield
+        finally:
+            wait([done])  # the sibling closes only once Sigma is done with it
+        done.result()  # an error Sigma raised (a rule folder holding nothing usable) is raised here
+
+
+@contextmanager
+def _one_thread_per_query(case: Case) -> Iterator[None]:
+    """DuckDB runs each statement on the thread that asked for it while the block runs (its
+    ``threads`` setting, the database's: every connection of the case), then as before.
+
+    Side by side, Sigma's groups and the other kinds keep both cores busy with statements of
+    their own; DuckDB's worker threads splitting each of those small statements again only burn
+    CPU (measured: a tenth of the hunt's CPU at 1x and 10x, for the same or less wall time).
+    """
+    rows = case.con.execute("SELECT current_setting('threads')").fetchall()
+    case.con.execute("SET threads = 1").fetchall()
+    try:
+        yield
+    finally:
+        case.con.execute(f"SET threads = {int(rows[0][0])}").fetchall()
 
 
 @contextmanager

@@ -1,0 +1,96 @@
+"""Sigma runs in a thread on a second connection while the SQL hunts and the IOC sweep run on the
+case's own: the run's files, its outcomes and the progress lines are what running the kinds one
+after the other gives (issue 13: both cores in the hunt)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forensics.hunt import engine
+from forensics.hunt.engine import HuntOptions, HuntUsageError, run_hunt
+from forensics.store import Case
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/casekit.py
+from casekit import attack_case
+
+# A case of 60-odd events and two rules: each hunt well under a second.
+
+FILES = ("findings.parquet", "finding_records.parquet", "iocs.parquet", "hunt_report.parquet", "rule_report.parquet")
+
+RULES = {
+    "failed_logon.yml": """title: Failed logon
+id: 5f1c8a62-0d1e-4c43-9b7e-6f4e1d2a9a01
+status: test
+level: medium
+logsource: {product: windows, service: security}
+detection:
+  sel: {EventID: 4625}
+  condition: sel
+""",
+    "process.yml": """title: Any process creation
+id: 5f1c8a62-0d1e-4c43-9b7e-6f4e1d2a9a02
+status: test
+level: low
+logsource: {product: windows, category: process_creation}
+detection:
+  sel: {EventID: 4688}
+  condition: sel
+""",
+}
+
+
+def _options(tmp_path: Path) -> HuntOptions:
+    rules = tmp_path / "sigma"
+    rules.mkdir(exist_ok=True)
+    for name, text in RULES.items():
+        (rules / name).write_text(text, encoding="utf-8")
+    iocs = tmp_path / "iocs.txt"
+    iocs.write_text("TLP:AMBER\n203.0.113[.]50\n198.51.100(.)7\n")
+    return HuntOptions(sigma=[rules], iocs=[iocs], default_iocs=False)
+
+
+@contextmanager
+def _one_after_the_other(case: Case, spark: Any, sigma: Callable[[Case], None]) -> Iterator[None]:
+    sigma(case)  # Sigma first, on the case's connection, then the block
+    yield
+
+
+def _hunt(case_dir: Path, options: HuntOptions) -> tuple[dict[str, bytes], list[str], engine.HuntSummary]:
+    said: list[str] = []
+    with Case.open(case_dir) as case:
+        summary = run_hunt(case, options, said.append, argv=["hunt"])
+    assert summary.run_dir is not None
+    return {f: (summary.run_dir / f).read_bytes() for f in FILES}, said, summary
+
+
+def test_side_by_side_gives_the_files_of_one_after_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    case_dir = tmp_path / "case"
+    attack_case(case_dir)[0].close()
+    options = _options(tmp_path)
+    beside, said, summary = _hunt(case_dir, options)
+    monkeypatch.setattr(engine, "_sigma_beside", _one_after_the_other)
+    alone, said_alone, summary_alone = _hunt(case_dir, options)
+    assert beside == alone
+    assert said == said_alone  # Sigma's lines, then the SQL hunts' and the IOC sweep's
+    assert [s.split(":")[0] for s in said if s.split(":")[0] in ("sigma", "sql", "ioc")] == ["sigma", "sql", "ioc"]
+    assert [f.finding_id for f in summary.findings] == [f.finding_id for f in summary_alone.findings]
+    assert summary.outcomes == summary_alone.outcomes
+    assert summary.by_kind().keys() >= {"sigma", "sql", "ioc"}
+    assert summary.ioc_count == summary_alone.ioc_count == 2
+
+
+def test_sigma_error_in_its_thread_stops_the_hunt_with_nothing_kept(tmp_path: Path) -> None:
+    case_dir = tmp_path / "case"
+    attack_case(case_dir)[0].close()
+    rules = tmp_path / "sigma"
+    rules.mkdir()
+    (rules / "broken.yml").write_text("title: broken\ndetection: [not, a, mapping\n")
+    with Case.open(case_dir) as case, pytest.raises(HuntUsageError, match="holds nothing usable"):
+        run_hunt(case, HuntOptions(sigma=[rules]))
+    assert sorted(p.name for p in (case_dir / "findings" / "runs").iterdir()) == ["0001"]

@@ -68,17 +68,22 @@ def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None =
     """Write the timeline (CSV, Timesketch JSONL), the HTML report, the Navigator layer and the
     Hayabusa-style csv-timeline (one row per matched record) of hunt run
     ``run`` (None: the latest) into ``outdir`` (default ``CASE/outputs``)."""
-    analysis = analyse(case, run)
+    run_id = case.resolve_run(run)
+    findings = tuple(read_findings(case, run_id))
     dest = outdir if outdir is not None else case.root / OUTPUTS_DIR
     dest.mkdir(parents=True, exist_ok=True)
-    # the records the findings fired on, as the timeline, the report and the csv-timeline read them (one scan)
-    hits = hit_records(case, analysis.findings)
-    # Both cores: the timeline is built on a second connection in a thread (DuckDB releases the
-    # GIL while it runs the timeline's queries) while this thread renders the report (Python,
-    # Jinja2); its two files are written from the Arrow table alone, column by column in Arrow's
-    # kernels, in threads too. Each output is what it is sequentially; an error is raised here.
+    # Both cores, each step on one connection at a time (DuckDB releases the GIL while it runs
+    # a statement): the records the findings fired on are read on a second connection (one scan;
+    # the timeline, the report and the csv-timeline read them) while this thread assesses the case
+    # and tells the story; then the timeline is built there while this thread renders the report
+    # (Python, Jinja2); the timeline's two files are written from the Arrow table alone, column by
+    # column in Arrow's kernels, in threads, while this thread writes the report, the layer and
+    # the csv-timeline. Each output is what it is sequentially; an error is raised here.
     with case.sibling() as side, ThreadPoolExecutor(max_workers=2, thread_name_prefix="outputs") as pool:
-        share_hits(case, side)
+        reading = pool.submit(hit_records, side, findings)
+        analysis = analyse(case, run_id, findings=findings)
+        hits = reading.result()
+        share_hits(side, case)
         timeline = pool.submit(build_timeline, side, mode="context", integrity=analysis.integrity,
                                findings=analysis.findings)  # fmt: skip
         report = dest / "report.html"
@@ -91,15 +96,13 @@ def write_case_outputs(case: Case, run: str | None = None, outdir: Path | None =
             pool.submit(write_timeline, table, "timesketch", dest / "timeline.timesketch.jsonl"),
         ]
         report.write_text(html, encoding="utf-8", newline="\n")
-        files = [w.result() for w in writers]
-    files.append(report)
-    nav = dest / "navigator-layer.json"
-    nav.write_bytes(
-        orjson.dumps(
-            layer(case, findings=analysis.findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+        nav = dest / "navigator-layer.json"
+        nav.write_bytes(
+            orjson.dumps(
+                layer(case, findings=analysis.findings), option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
+            )
+            + b"\n"
         )
-        + b"\n"
-    )
-    files.append(nav)
-    files.append(write_case_csv_timeline(case, analysis.run, dest / "csv-timeline.csv", hits=hits)[0])
+        csv_timeline = write_case_csv_timeline(case, analysis.run, dest / "csv-timeline.csv", hits=hits)[0]
+        files = [*(w.result() for w in writers), report, nav, csv_timeline]
     return CaseOutputs(analysis, tuple(files))

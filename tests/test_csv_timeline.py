@@ -270,3 +270,29 @@ def test_details_read_only_the_fields_they_show_and_say_what_a_whole_record_said
         assert renderer.render(kind, rule_id, rec) == whole(kind, rule_id, rec)
 
     check()
+
+
+def test_the_run_record_is_parsed_once_while_its_file_is_the_same(tmp_path: Path) -> None:
+    """The report and the csv-timeline of one hunt share one parse of run.json; a different file at
+    that path (another case, a rewrite) is read again."""
+    import shutil
+
+    from forensics.hunt.runs import read_run_record
+    from forensics.outputs.csv_timeline import _run_record
+    from forensics.store import RUN_FILE, Case
+
+    case_dir, _ = _hunt(tmp_path)
+    with Case.open(case_dir, read_only=True) as case:
+        run = case.resolve_run(None)
+        assert run is not None
+        first = _run_record(case, run)
+        assert first == read_run_record(case, run)
+        assert _run_record(case, run) is first
+        path = case.run_dir(run) / RUN_FILE
+        copy = tmp_path / "copy.json"
+        shutil.copy2(path, copy)
+        record = json.loads(copy.read_text(encoding="utf-8"))
+        record["min_level"] = "high"
+        copy.write_text(json.dumps(record), encoding="utf-8")
+        copy.replace(path)  # another file now: read again
+        assert _run_record(case, run)["min_level"] == "high"

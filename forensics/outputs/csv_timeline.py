@@ -34,7 +34,7 @@ from forensics.outputs.details import (
     render_template,
     template_fields,
 )
-from forensics.store import RUN_FILES, Case
+from forensics.store import RUN_FILE, RUN_FILES, Case
 
 COLUMNS = ("Timestamp", "RuleTitle", "Level", "Computer", "Channel", "EventID", "RecordID", "Details",
            "Timestamp (IST)", "Kind", "RuleID", "RuleFile", "EvtxFile", "InputSHA256", "RecIndex")  # fmt: skip
@@ -174,14 +174,34 @@ def _lowered(fields: Mapping[str, Any], wanted: frozenset[str]) -> dict[str, Any
 
 def details_renderer(case: Case, run: str | None = None) -> DetailsRenderer:
     """The Details renderer of hunt run ``run`` (None: the latest): its rules' templates and rule sets."""
-    from forensics.hunt.runs import read_run_record
-
     run_id = case.resolve_run(run)
     if run_id is None:
         return DetailsRenderer({}, DetailsConfig())
-    record = read_run_record(case, run_id)
+    record = _run_record(case, run_id)
     templates = _rule_templates(case, case.run_dir(run_id) / RUN_FILES["rule_report"])
     return DetailsRenderer(templates, details_config(record.get("sigma_rulesets") or {}))
+
+
+# The last run record read, by its file's identity: the report and the csv-timeline of one hunt both
+# read it (~1 MB of JSON, ~16 ms to parse). A run's files are written once and never changed.
+_LAST_RECORD: list[tuple[tuple[str, int, int, int], dict[str, Any]]] = []
+
+
+def _run_record(case: Case, run_id: str) -> dict[str, Any]:
+    """``read_run_record`` of the run, parsed once while its file is the same file (read-only use)."""
+    from forensics.hunt.runs import read_run_record
+
+    path = case.run_dir(run_id) / RUN_FILE
+    try:
+        st = path.stat()
+    except OSError:
+        return read_run_record(case, run_id)  # says why it cannot be read
+    key = (str(path.resolve()), st.st_ino, st.st_size, st.st_mtime_ns)
+    if _LAST_RECORD and _LAST_RECORD[0][0] == key:
+        return _LAST_RECORD[0][1]
+    record = read_run_record(case, run_id)
+    _LAST_RECORD[:] = [(key, record)]
+    return record
 
 
 def _parquet(path: Path) -> str:
@@ -330,10 +350,8 @@ def write_case_csv_timeline(
     ``min_level`` defaults to the run's own (``low`` when it used Hayabusa's rule set), and the
     run's Hayabusa rule sets give the default details and value renderings where still on disk.
     """
-    from forensics.hunt.runs import read_run_record
-
     run_id = case.resolve_run(run)
-    record = read_run_record(case, run_id) if run_id is not None else {}
+    record = _run_record(case, run_id) if run_id is not None else {}
     level = min_level or str(record.get("min_level") or "informational")
     config = details_config(record.get("sigma_rulesets") or {})
     table = build_csv_timeline(case, run_id, level, config, hits=hits)

@@ -275,17 +275,19 @@ def run_hunt(
         _engine(case, options, summary, progress) as spark,
         _files_scan(case, options, loaded.yara) as files,
     ):
-        # SQL hunts and the IOC sweep into a part of their own, merged after Sigma's findings
+        # SQL hunts, the IOC sweep and YARA's scan of the event text into a part of their own,
+        # merged after Sigma's findings
         part, said = HuntSummary(case=case.root, findings=[], outcomes=[]), Lines()
         with _sigma_beside(case, spark, lambda on: _sigma(on, options, summary, progress, staging, steps, spark)):
             _sql(case, loaded.sql, part, said, spark)
             _iocs(case, loaded.iocs, part, said, staging, spark)
+            text = _yara_text(case, options, loaded.yara, part)
         said.replay(progress)
         summary.findings.extend(part.findings)
         summary.outcomes.extend(part.outcomes)
         summary.ioc_count = part.ioc_count
         summary.timings.update(part.timings)
-        _yara(case, options, loaded.yara, summary, progress, files)
+        _yara(options, loaded.yara, summary, progress, files, text)
         t = time.perf_counter()
         summary.findings = _unique(merge_host_spellings(case, summary.findings))
         write_findings(case, summary.findings, staging)
@@ -820,15 +822,24 @@ def _files_scan(case: Case, options: HuntOptions, rules: YaraRules | None) -> It
         yield _FileScan(targets, pool.submit(scan), took)
 
 
-def _yara(case: Case, options: HuntOptions, rules: YaraRules | None, summary: HuntSummary, progress: Progress,
-          files: _FileScan | None) -> None:  # fmt: skip
-    if rules is None or files is None:
-        return
+def _yara_text(case: Case, options: HuntOptions, rules: YaraRules | None, part: HuntSummary) -> YaraResult | None:
+    """YARA's scan of long event text (``_yara`` keeps its findings), its seconds in ``part``."""
+    if rules is None:
+        return None
     t = time.perf_counter()
+    text = scan_event_text(case, rules, timeout=options.yara_timeout)
+    part.timings["yara"] = time.perf_counter() - t
+    return text
+
+
+def _yara(options: HuntOptions, rules: YaraRules | None, summary: HuntSummary, progress: Progress,
+          files: _FileScan | None, text: YaraResult | None) -> None:  # fmt: skip
+    if rules is None or files is None or text is None:
+        return
+    t = time.perf_counter() - summary.timings.get("yara", 0.0)  # the text scan's seconds, counted in
     summary.yara_files = rules.compiled
     summary.outcomes.extend(rules.outcomes)
     progress(f"yara: {rules.compiled} rule file(s) compiled")
-    text = scan_event_text(case, rules, timeout=options.yara_timeout)
     summary.outcomes.extend(files.targets.gone)
     summary.scanned = files.targets.paths
     found = files.result.result()

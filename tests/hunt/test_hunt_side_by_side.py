@@ -1,5 +1,5 @@
-"""Sigma runs in a thread on a second connection while the SQL hunts and the IOC sweep run on the
-case's own: the run's files, its outcomes and the progress lines are what running the kinds one
+"""Sigma runs in a thread on a second connection while the SQL hunts, the IOC sweep and YARA's scan
+of the event text run on the case's own: the run's files, its outcomes and the progress lines are what running the kinds one
 after the other gives (issue 13: both cores in the hunt)."""
 
 from __future__ import annotations
@@ -21,7 +21,13 @@ from casekit import attack_case
 
 # A case of 60-odd events and two rules: each hunt well under a second.
 
-FILES = ("findings.parquet", "finding_records.parquet", "iocs.parquet", "hunt_report.parquet", "rule_report.parquet")
+FILES = (
+    "findings.parquet",
+    "finding_records.parquet",
+    "iocs.parquet",
+    "hunt_report.parquet",
+    "rule_report.parquet",
+)
 
 RULES = {
     "failed_logon.yml": """title: Failed logon
@@ -52,7 +58,11 @@ def _options(tmp_path: Path) -> HuntOptions:
         (rules / name).write_text(text, encoding="utf-8")
     iocs = tmp_path / "iocs.txt"
     iocs.write_text("TLP:AMBER\n203.0.113[.]50\n198.51.100(.)7\n")
-    return HuntOptions(sigma=[rules], iocs=[iocs], default_iocs=False)
+    yara = tmp_path / "yara"
+    yara.mkdir(exist_ok=True)
+    (yara / "broken.yar").write_text("rule x { condition: nope }")
+    (yara / "encoded.yar").write_text('rule encoded_powershell { strings: $a = "powershell -enc" condition: $a }')
+    return HuntOptions(sigma=[rules], iocs=[iocs], yara=[yara], default_iocs=False)
 
 
 @contextmanager
@@ -69,7 +79,9 @@ def _hunt(case_dir: Path, options: HuntOptions) -> tuple[dict[str, bytes], list[
     return {f: (summary.run_dir / f).read_bytes() for f in FILES}, said, summary
 
 
-def test_side_by_side_gives_the_files_of_one_after_the_other(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_side_by_side_gives_the_files_of_one_after_the_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     case_dir = tmp_path / "case"
     attack_case(case_dir)[0].close()
     options = _options(tmp_path)
@@ -78,10 +90,15 @@ def test_side_by_side_gives_the_files_of_one_after_the_other(tmp_path: Path, mon
     alone, said_alone, summary_alone = _hunt(case_dir, options)
     assert beside == alone
     assert said == said_alone  # Sigma's lines, then the SQL hunts' and the IOC sweep's
-    assert [s.split(":")[0] for s in said if s.split(":")[0] in ("sigma", "sql", "ioc")] == ["sigma", "sql", "ioc"]
+    assert [s.split(":")[0] for s in said if s.split(":")[0] in ("sigma", "sql", "ioc", "yara")] == [
+        "sigma",
+        "sql",
+        "ioc",
+        "yara",
+    ]
     assert [f.finding_id for f in summary.findings] == [f.finding_id for f in summary_alone.findings]
     assert summary.outcomes == summary_alone.outcomes
-    assert summary.by_kind().keys() >= {"sigma", "sql", "ioc"}
+    assert summary.by_kind().keys() >= {"sigma", "sql", "ioc", "yara"}
     assert summary.ioc_count == summary_alone.ioc_count == 2
 
 

@@ -61,7 +61,9 @@ def _options(tmp_path: Path) -> HuntOptions:
     yara = tmp_path / "yara"
     yara.mkdir(exist_ok=True)
     (yara / "broken.yar").write_text("rule x { condition: nope }")
-    (yara / "encoded.yar").write_text('rule encoded_powershell { strings: $a = "powershell -enc" condition: $a }')
+    (yara / "encoded.yar").write_text(
+        'rule encoded_powershell { strings: $a = "powershell -enc" condition: $a }'
+    )
     return HuntOptions(sigma=[rules], iocs=[iocs], yara=[yara], default_iocs=False)
 
 

@@ -334,7 +334,7 @@ def _sigma_beside(case: Case, spark: Any, sigma: Callable[[Case], None]) -> Iter
         return
     with (
         case.sibling() as twin,
-        _one_thread_per_query(case),
+        _threads_halved(case),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigma") as pool,
     ):
         twin.con.execute("SET TimeZone = 'UTC'").fetchall()  # fetched timestamps in UTC, as on the case's own
@@ -347,20 +347,22 @@ def _sigma_beside(case: Case, spark: Any, sigma: Callable[[Case], None]) -> Iter
 
 
 @contextmanager
-def _one_thread_per_query(case: Case) -> Iterator[None]:
-    """DuckDB runs each statement on the thread that asked for it while the block runs (its
-    ``threads`` setting, the database's: every connection of the case), then as before.
+def _threads_halved(case: Case) -> Iterator[None]:
+    """DuckDB runs each statement on half its threads while the block runs (its ``threads``
+    setting, the database's: every connection of the case), then as before.
 
-    Side by side, Sigma's groups and the other kinds keep both cores busy with statements of
-    their own; DuckDB's worker threads splitting each of those small statements again only burn
-    CPU (measured: a tenth of the hunt's CPU at 1x and 10x, for the same or less wall time).
+    Side by side, Sigma's groups and the other kinds each get half the cores: on two cores each
+    statement runs on the thread that asked for it, as DuckDB's worker threads splitting those
+    small statements again only burn CPU (measured: a tenth of the hunt's CPU at 1x and 10x, for
+    the same or less wall time); on a server's many cores a big group's scan keeps most of them.
     """
     rows = case.con.execute("SELECT current_setting('threads')").fetchall()
-    case.con.execute("SET threads = 1").fetchall()
+    threads = int(rows[0][0])
+    case.con.execute(f"SET threads = {max(1, threads // 2)}").fetchall()
     try:
         yield
     finally:
-        case.con.execute(f"SET threads = {int(rows[0][0])}").fetchall()
+        case.con.execute(f"SET threads = {threads}").fetchall()
 
 
 @contextmanager

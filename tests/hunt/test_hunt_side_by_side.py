@@ -113,3 +113,25 @@ def test_sigma_error_in_its_thread_stops_the_hunt_with_nothing_kept(tmp_path: Pa
     with Case.open(case_dir) as case, pytest.raises(HuntUsageError, match="holds nothing usable"):
         run_hunt(case, HuntOptions(sigma=[rules]))
     assert sorted(p.name for p in (case_dir / "findings" / "runs").iterdir()) == ["0001"]
+
+
+def test_each_side_gets_half_the_threads_then_the_setting_is_restored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's cores are not given up: side by side each kind's statements get half of them."""
+    case_dir = tmp_path / "case"
+    attack_case(case_dir)[0].close()
+    seen: list[int] = []
+    run_sql = engine._sql
+
+    def sql_noting_threads(case: Case, *args: Any) -> None:
+        seen.append(int(case.con.execute("SELECT current_setting('threads')").fetchall()[0][0]))
+        run_sql(case, *args)
+
+    monkeypatch.setattr(engine, "_sql", sql_noting_threads)
+    with Case.open(case_dir) as case:
+        case.con.execute("SET threads = 6").fetchall()
+        run_hunt(case, _options(tmp_path), argv=["hunt"])
+        after = int(case.con.execute("SELECT current_setting('threads')").fetchall()[0][0])
+    assert seen == [3]
+    assert after == 6

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import importlib.abc
-import importlib.machinery
 import os
 import re
 import sys
@@ -64,7 +63,11 @@ class _HelpColours(importlib.abc.MetaPathFinder):
         """The module's own spec, its loader setting the colours once the module has run."""
         if fullname != "typer.rich_utils":
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+        spec = None  # found by whichever finder would find it without this one (site-packages, editable, zip)
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            if finder is not self and find is not None and (spec := find(fullname, path, target)) is not None:
+                break
         loader = spec.loader if spec is not None else None
         if loader is None:
             return spec

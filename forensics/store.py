@@ -185,6 +185,9 @@ class Case:
         con = self.con.cursor()
         con.execute(f"SET file_search_path = '{_sql_str(str(self.root.resolve()))}'")
         con.execute("SET parquet_metadata_cache = true")
+        # the zone timestamps are shown and truncated in (a cursor starts in the machine's own)
+        zone = self.con.execute("SELECT current_setting('TimeZone')").fetchall()[0][0]
+        con.execute(f"SET TimeZone = '{_sql_str(str(zone))}'")
         twin = Case(self.root, con, self.read_only)
         twin._events = self._events
         if self.read_only:  # temporary views belong to the connection that made them

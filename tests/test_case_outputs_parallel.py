@@ -62,3 +62,17 @@ def test_a_sibling_sees_the_case_and_keeps_its_own_temp_tables(tmp_path: Path, r
         assert case.con.execute(
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = '_only_here'"
         ).fetchall() == [(0,)]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_a_sibling_shows_timestamps_in_the_case_connections_zone(tmp_path: Path, zone: str) -> None:
+    """A cursor starts in the machine's zone: the sibling takes the case connection's, so a query
+    gives the same text and the same day boundaries on either."""
+    root = tmp_path / "case"
+    attack_case(root)[0].close()
+    with Case.open(root) as case:
+        case.con.execute(f"SET TimeZone = '{zone}'").fetchall()
+        sql = "SELECT min(ts)::VARCHAR, min(date_trunc('day', ts))::VARCHAR FROM events"
+        with case.sibling() as side:
+            assert side.con.execute("SELECT current_setting('TimeZone')").fetchall() == [(zone,)]
+            assert side.con.execute(sql).fetchall() == case.con.execute(sql).fetchall()

@@ -217,7 +217,8 @@ def test_a_case_hunted_before_runs_were_kept_is_adopted_as_run_0000(tmp_path: Pa
 
 
 def test_a_hunt_failing_half_way_leaves_no_run_and_no_staging(tmp_path: Path) -> None:
-    """Sigma runs inside the staged run: rules that all fail stop the hunt there, nothing is kept."""
+    """Sigma runs inside the staged run (in its thread, beside the other kinds): rules that all fail
+    stop the hunt there, raised from that thread, and nothing is kept."""
     case_dir = _case(tmp_path)
     rules = tmp_path / "sigma"
     rules.mkdir()

@@ -33,11 +33,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from forensics import __version__, shipped
 from forensics.custody import record_tool_step
-from forensics.errors import CaseError, ForensicsError
+from forensics.errors import ForensicsError
 from forensics.hostnames import HostNames
 from forensics.hunt.findings import Finding, Level, level_rank, parse_level, write_findings
 from forensics.hunt.ioc_match import match_iocs
@@ -337,7 +335,6 @@ def _sigma_beside(case: Case, spark: Any, sigma: Callable[[Case], None]) -> Iter
         _threads_halved(case),
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="sigma") as pool,
     ):
-        twin.con.execute("SET TimeZone = 'UTC'").fetchall()  # fetched timestamps in UTC, as on the case's own
         done = pool.submit(sigma, twin)
         try:
             yield
@@ -449,30 +446,23 @@ def evidence_iocs(case_dir: Path, raw: Sequence[Path]) -> list[Path]:
     input folder, and those remembered in the case from earlier hunts — the ones still there.
     Reads the case only (it may not exist yet)."""
     found = {(t / "iocs").resolve() for t in raw if (t / "iocs").is_dir()}
-    known: list[Path] = []
-    db = case_dir / DB_NAME
-    if db.is_file():
-        # one row of the meta table: the database alone, not Case.open, whose views over every
-        # part file cost a re-hunt ~50 ms
-        try:
-            con = duckdb.connect(str(db), read_only=True)
-        except duckdb.Error as exc:
-            raise CaseError(f"cannot open case {case_dir}: {exc}") from exc
-        try:
-            known = _remembered(con)
-        finally:
-            con.close()
-    return [p for p in sorted({*known, *found}) if p.is_dir()]
+    value = Case.meta_value(case_dir, EVIDENCE_IOCS_KEY) if (case_dir / DB_NAME).is_file() else None
+    return [p for p in sorted({*_folders(value), *found}) if p.is_dir()]
 
 
-def _remembered(con: Any) -> list[Path]:
-    rows = con.execute("SELECT value FROM meta WHERE key = ?", [EVIDENCE_IOCS_KEY]).fetchall()
-    return [Path(p) for p in json.loads(rows[0][0])] if rows else []
+def _folders(value: str | None) -> list[Path]:
+    """The remembered evidence IOC folders (the meta table's JSON list)."""
+    return [Path(p) for p in json.loads(value)] if value is not None else []
+
+
+def _remembered(case: Case) -> list[Path]:
+    rows = case.con.execute("SELECT value FROM meta WHERE key = ?", [EVIDENCE_IOCS_KEY]).fetchall()
+    return _folders(rows[0][0] if rows else None)
 
 
 def remember_evidence_iocs(case: Case, folders: Sequence[Path]) -> None:
     """Remember evidence IOC folders in the case, so hunting the case later uses them too."""
-    known = _remembered(case.con)
+    known = _remembered(case)
     merged = sorted({*known, *folders})
     if merged != known:
         case.con.execute(

@@ -371,32 +371,16 @@ def bench_scale(scale: int, rounds: int, work: Path, zpy: Path, zdir: Path, cach
             tag = who.tag
             where = case.with_name(f"{case.name}-{tag.rstrip('_')}") if tag else case
             home = cache.with_name(f"{cache.name}-{tag.rstrip('_')}") if tag else cache
-            times[f"{tag}ours_e2e"].append(
-                run_ours(
-                    data,
-                    where,
-                    home,
-                    work,
-                    sigma=times[f"{tag}sigma_e2e"],
-                    who=who,
-                    cpu=times[f"cpu_{tag}ours_e2e"],
-                )
-            )
-            times[f"{tag}ours_rehunt"].append(
-                run_ours(
-                    where,
-                    None,
-                    home,
-                    work,
-                    sigma=times[f"{tag}sigma_rehunt"],
-                    who=who,
-                    cpu=times[f"cpu_{tag}ours_rehunt"],
-                )
-            )
-            if floors:
-                times[f"{tag}ours_sigma"].append(
-                    run_ours(where, None, home, work, who=who, cpu=times[f"cpu_{tag}ours_sigma"], extra=SIGMA_ONLY)
-                )
+            # end to end into a new case, a re-hunt of it, and (--floors) Sigma alone on it
+            runs: list[tuple[str, Path, Path | None, Sequence[str]]] = [
+                ("e2e", data, where, ()), ("rehunt", where, None, ())
+            ]  # fmt: skip
+            runs += [("sigma", where, None, SIGMA_ONLY)] if floors else []
+            for kind, target, into, extra in runs:
+                sigma = times[f"{tag}sigma_{kind}"] if not extra else None  # its own Sigma seconds
+                times[f"{tag}ours_{kind}"].append(run_ours(
+                    target, into, home, work, sigma=sigma, who=who, cpu=times[f"cpu_{tag}ours_{kind}"], extra=extra
+                ))  # fmt: skip
             shutil.rmtree(where, ignore_errors=True)
         print(
             f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items() if v),
